@@ -1,0 +1,92 @@
+"""The environment Airflow, Cosmos and dbt run in, derived from the one settings object.
+
+Airflow reads its configuration when it is first imported, so every way of starting it (`tealeaves airflow`,
+`make airflow`, `tealeaves demo`, the tests) applies this same mapping before that import.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+
+from tealeaves.config import Settings
+
+QUIET = {
+    # The machine may have no internet: no telemetry, no version checks.
+    "DO_NOT_TRACK": "1",
+    "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+    "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+    "SCARF_ANALYTICS": "false",
+    "GX_ANALYTICS_ENABLED": "False",
+}
+
+
+def warehouse_connection(settings: Settings) -> str:
+    """The warehouse as an Airflow connection in JSON form (AIRFLOW_CONN_WAREHOUSE)."""
+    url = settings.warehouse
+    return json.dumps(
+        {
+            "conn_type": "postgres",
+            "host": url.host,
+            "port": url.port or 5432,
+            "login": url.username,
+            "password": url.password or "",
+            "schema": url.database,
+        }
+    )
+
+
+def _jwt_secret(settings: Settings) -> str:
+    """A per-installation secret for Airflow's API tokens, made on first use and kept out of the repo."""
+    path = settings.home / "airflow-jwt.secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def airflow_environ(settings: Settings) -> dict[str, str]:
+    root = settings.project_root
+    env = {
+        **QUIET,
+        "AIRFLOW_HOME": str(settings.airflow_home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(root / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(root / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": settings.url(settings.airflow_metadata, "postgresql+psycopg2"),
+        "AIRFLOW__API_AUTH__JWT_SECRET": _jwt_secret(settings),
+        "AIRFLOW__COSMOS__CACHE_DIR": str(settings.home / "cosmos-cache"),
+        "AIRFLOW_CONN_WAREHOUSE": warehouse_connection(settings),
+        # Tasks run in child processes: hand them the same tealeaves settings.
+        "TEALEAVES_HOME": str(settings.home),
+        "TEALEAVES_PG_PORT": str(settings.pg_port),
+        "DBT_PROFILES_DIR": str(settings.dbt_project_dir),
+        **_dbt_target(settings),
+    }
+    if settings.database_url:
+        env["TEALEAVES_DATABASE_URL"] = settings.database_url
+    return env
+
+
+def _dbt_target(settings: Settings) -> dict[str, str]:
+    """What dbt_project/profiles.yml reads, so the dbt CLI and Cosmos reach the same database."""
+    url = settings.warehouse
+    return {
+        "TEALEAVES_DBT_HOST": url.host or "127.0.0.1",
+        "TEALEAVES_DBT_PORT": str(url.port or 5432),
+        "TEALEAVES_DBT_USER": url.username or "postgres",
+        "TEALEAVES_DBT_PASSWORD": url.password or "",
+        "TEALEAVES_DBT_DBNAME": url.database or "tealeaves",
+    }
+
+
+def apply(settings: Settings) -> dict[str, str]:
+    """Put the mapping into this process's environment (before airflow is imported) and return it."""
+    env = airflow_environ(settings)
+    os.environ.update(env)
+    return env

@@ -1,0 +1,195 @@
+"""Command-line interface. Every command turns failures into one readable line and a non-zero exit."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from tealeaves.config import Settings, get_settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+db_app = typer.Typer(no_args_is_help=True, help="The warehouse's PostgreSQL server.")
+app.add_typer(db_app, name="db")
+console = Console()
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _settings() -> Settings:
+    try:
+        settings = get_settings()
+        settings.warehouse  # noqa: B018 - validates TEALEAVES_DATABASE_URL early
+        return settings
+    except ValueError as exc:
+        raise fail(str(exc).splitlines()[-1] if "validation error" in str(exc) else str(exc), 2) from None
+
+
+def _server(settings: Settings):
+    from tealeaves.db import EmbeddedPostgres
+
+    return EmbeddedPostgres(settings.pg_data, settings.pg_port, settings.pg_password_file)
+
+
+# -- db ---------------------------------------------------------------------------------------------
+@db_app.command("start")
+def db_start() -> None:
+    """Start the embedded PostgreSQL (no-op when running) and create the tealeaves databases."""
+    from tealeaves.db import ServerError, ensure_databases
+
+    settings = _settings()
+    if not settings.embedded:
+        console.print("TEALEAVES_DATABASE_URL is set: using that server, not starting an embedded one.")
+    else:
+        try:
+            status = _server(settings).start()
+        except ServerError as exc:
+            raise fail(str(exc)) from None
+        console.print(f"PostgreSQL running on 127.0.0.1:{status.port} (pid {status.pid}), data in {settings.pg_data}")
+    try:
+        ensure_databases(settings)
+    except Exception as exc:  # noqa: BLE001 - any driver error becomes one readable line
+        raise fail(f"cannot prepare databases on {settings.warehouse.render_as_string()}: {exc}") from None
+
+
+@db_app.command("stop")
+def db_stop() -> None:
+    """Stop the embedded PostgreSQL."""
+    from tealeaves.db import ServerError
+
+    settings = _settings()
+    if not settings.embedded:
+        raise fail("TEALEAVES_DATABASE_URL is set: tealeaves does not manage that server.")
+    try:
+        stopped = _server(settings).stop()
+    except ServerError as exc:
+        raise fail(str(exc)) from None
+    console.print("stopped" if stopped else "not running")
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Say whether the server is running; exit 3 when it is not."""
+    settings = _settings()
+    if not settings.embedded:
+        from tealeaves.db import connect
+
+        try:
+            with connect(settings) as conn:
+                version = conn.execute("show server_version").fetchone()[0]
+        except Exception as exc:  # noqa: BLE001
+            raise fail(f"external server unreachable: {exc}", 3) from None
+        console.print(f"external PostgreSQL {version} at {settings.warehouse.render_as_string()}")
+        return
+    status = _server(settings).status()
+    if not status.running:
+        console.print("stopped" + ("" if status.initialized else " (not initialised yet)"))
+        raise typer.Exit(3)
+    console.print(f"running on 127.0.0.1:{status.port} (pid {status.pid}), data in {settings.pg_data}")
+
+
+@db_app.command("url")
+def db_url() -> None:
+    """Print the warehouse URL (libpq form: `psql "$(tealeaves db url)"`)."""
+    print(_settings().url())
+
+
+# -- data ---------------------------------------------------------------------------------------------
+@app.command()
+def generate(
+    out: Annotated[Path, typer.Option(help="Folder to write crm/, billing/ and truth.json into.")],
+    customers: Annotated[int, typer.Option(min=1, help="About how many paying customers to create.")] = 1000,
+    start: Annotated[str, typer.Option(help="First day, YYYY-MM-DD.")] = "2025-01-01",
+    months: Annotated[int, typer.Option(min=1, max=240)] = 12,
+    seed: Annotated[int, typer.Option()] = 42,
+) -> None:
+    """Write synthetic source exports with a planted truth."""
+    from tealeaves.generate import generate as run
+
+    try:
+        first = date.fromisoformat(start)
+    except ValueError:
+        raise fail(f"--start must be a date like 2025-01-01, got {start!r}", 2) from None
+    counts = run(out, customers=customers, start=first, months=months, seed=seed)
+    console.print(f"wrote {counts.companies} companies, {counts.customers} customers, {counts.invoices} invoices,"
+                  f" {counts.spend_rows} spend rows to {out}")
+
+
+@app.command()
+def load(
+    paths: Annotated[list[Path], typer.Argument(help="Export files, or folders of them.")],
+    source: Annotated[str | None, typer.Option(help="Only files of this source (crm, billing, ...).")] = None,
+) -> None:
+    """Load export files into the raw schema; bad rows go to raw.rejected_rows with a reason."""
+    from tealeaves.load import LoadError, load_paths
+
+    settings = _settings()
+    try:
+        results = load_paths(settings.url(), paths, source)
+    except LoadError as exc:
+        raise fail(str(exc)) from None
+    table = Table("source", "entity", "file", "status", "rows in", "loaded", "rejected")
+    for r in results:
+        table.add_row(r.source, r.entity, r.file.name, r.status, str(r.rows_in), str(r.rows_loaded),
+                      str(r.rows_rejected))
+    console.print(table)
+
+
+# -- orchestration -----------------------------------------------------------------------------------
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def airflow(ctx: typer.Context) -> None:
+    """Run the Airflow CLI in tealeaves' environment (`tealeaves airflow up` starts UI and scheduler)."""
+    from tealeaves import orchestrate
+
+    settings = _settings()
+    if ctx.args == ["up"]:
+        orchestrate.prepare(settings)
+        raise typer.Exit(orchestrate.serve(settings))
+    env = {**os.environ, **orchestrate.environ(settings)}
+    raise typer.Exit(subprocess.call([orchestrate.airflow_bin(), *ctx.args], env=env))
+
+
+@app.command()
+def demo(
+    customers: Annotated[int, typer.Option(min=1)] = 1000,
+    months: Annotated[int, typer.Option(min=1, max=120)] = 12,
+) -> None:
+    """The whole spine once: start the server, generate exports, run `tealeaves_daily`, print the CAC mart."""
+    from tealeaves import orchestrate
+    from tealeaves.db import ServerError
+
+    settings = _settings()
+    try:
+        outcome = orchestrate.demo(settings, console, customers=customers, months=months)
+    except (ServerError, orchestrate.RunFailed) as exc:
+        raise fail(str(exc)) from None
+    report(settings)
+    console.print(f"\n[bold]DAG run[/] {outcome.run_id}: [green]{outcome.state}[/]")
+    console.print("\n[bold]Next[/]")
+    console.print(f"  psql \"$(.venv/bin/tealeaves db url)\" -c 'select * from marts.fct_acquisition_cost'")
+    console.print("  make airflow            # Airflow UI on http://localhost:8080, trigger tealeaves_daily")
+    console.print("  .venv/bin/tealeaves db stop")
+
+
+def report(settings: Settings | None = None) -> None:
+    from tealeaves.report import acquisition_cost_table
+
+    console.print(acquisition_cost_table(settings or _settings()))
+
+
+app.command("report", help="Print the acquisition-cost mart as a table.")(lambda: report())
+
+
+def main() -> None:  # pragma: no cover
+    sys.exit(app())

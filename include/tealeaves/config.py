@@ -1,0 +1,85 @@
+"""One settings object, read from the environment, shared by the CLI, the loaders, dbt, GX and Airflow.
+
+Everything that needs the warehouse asks `Settings.warehouse_url`; nothing else builds a URL, so pointing
+tealeaves at another PostgreSQL is one variable (`TEALEAVES_DATABASE_URL`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+WAREHOUSE_DB = "tealeaves"
+AIRFLOW_DB = "airflow"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TEALEAVES_", extra="ignore")
+
+    home: Path = Field(PROJECT_ROOT / ".tealeaves", description="Where the embedded server and run state live.")
+    pg_port: int = Field(54329, ge=1, le=65535, description="TCP port of the embedded PostgreSQL.")
+    database_url: str | None = Field(None, description="An external PostgreSQL; when set, nothing is embedded.")
+    project_root: Path = PROJECT_ROOT
+
+    @property
+    def embedded(self) -> bool:
+        return not self.database_url
+
+    @property
+    def pg_data(self) -> Path:
+        return self.home / "pg"
+
+    @property
+    def airflow_home(self) -> Path:
+        return self.home / "airflow"
+
+    @property
+    def dbt_project_dir(self) -> Path:
+        return self.project_root / "dbt_project"
+
+    @property
+    def dbt_manifest(self) -> Path:
+        return self.dbt_project_dir / "target" / "manifest.json"
+
+    @property
+    def data_dir(self) -> Path:
+        """Where the DAG's load tasks look for source exports (one folder per source)."""
+        return self.home / "data"
+
+    @property
+    def pg_password_file(self) -> Path:
+        return self.home / "pg.password"
+
+    @property
+    def warehouse(self) -> URL:
+        if self.database_url:
+            url = make_url(self.database_url)
+            if not url.drivername.startswith("postgres"):
+                raise ValueError(
+                    f"TEALEAVES_DATABASE_URL must be a postgresql:// URL, got scheme {url.drivername!r}"
+                )
+            if not url.database:
+                raise ValueError("TEALEAVES_DATABASE_URL must name a database, e.g. postgresql://u:p@host/db")
+            return url.set(drivername="postgresql")
+        password = self.pg_password_file.read_text().strip() if self.pg_password_file.exists() else None
+        return URL.create(
+            "postgresql", username="postgres", password=password, host="127.0.0.1", port=self.pg_port,
+            database=WAREHOUSE_DB,
+        )
+
+    @property
+    def airflow_metadata(self) -> URL:
+        """Airflow's own tables live in a database of their own on the warehouse's server."""
+        return self.warehouse.set(database=AIRFLOW_DB)
+
+    def url(self, database: URL | None = None, driver: str = "postgresql") -> str:
+        """A URL string with the password kept (libpq, psql and SQLAlchemy all accept it)."""
+        return (database or self.warehouse).set(drivername=driver).render_as_string(hide_password=False)
+
+
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,63 @@
+"""The raw schema: one table per source contract plus the batch ledger and the quarantine."""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg import sql
+
+from tealeaves.sources import Contract
+
+RAW = "raw"
+
+LEDGER = """
+create schema if not exists raw;
+create table if not exists raw.load_batches (
+    batch_id       bigserial primary key,
+    source         text not null,
+    entity         text not null,
+    file_name      text not null,
+    file_path      text not null,
+    content_hash   text not null,
+    rows_in        bigint,
+    rows_loaded    bigint,
+    rows_rejected  bigint,
+    started_at     timestamptz not null,
+    finished_at    timestamptz,
+    status         text not null check (status in ('loaded', 'failed')),
+    error          text
+);
+create unique index if not exists load_batches_content_once
+    on raw.load_batches (source, entity, content_hash) where status = 'loaded';
+create table if not exists raw.rejected_rows (
+    batch_id     bigint not null references raw.load_batches (batch_id),
+    source       text not null,
+    entity       text not null,
+    file_name    text not null,
+    line_number  bigint not null,
+    raw_text     text not null,
+    reason       text not null,
+    rejected_at  timestamptz not null default now()
+);
+create index if not exists rejected_rows_batch on raw.rejected_rows (batch_id);
+"""
+
+
+def ensure_ledger(conn: psycopg.Connection) -> None:
+    conn.execute(LEDGER)
+
+
+def ensure_table(conn: psycopg.Connection, contract: Contract) -> None:
+    """Create the raw table, or add columns a newer contract introduced; never drops anything."""
+    table = sql.Identifier(RAW, contract.table)
+    conn.execute(
+        sql.SQL(
+            "create table if not exists {} (_batch_id bigint not null references raw.load_batches (batch_id),"
+            " _source_line bigint not null, _loaded_at timestamptz not null default now())"
+        ).format(table)
+    )
+    for column in contract.columns:
+        conn.execute(
+            sql.SQL("alter table {} add column if not exists {} {}").format(
+                table, sql.Identifier(column.name), sql.SQL(column.type)
+            )
+        )

@@ -1,0 +1,80 @@
+"""Source contracts: one YAML file per export file type, read by the loader and documented in docs/."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, Field, field_validator
+
+HERE = Path(__file__).parent
+TYPES = {"text", "bigint", "integer", "numeric", "boolean", "date", "timestamptz", "jsonb"}
+
+
+class Column(BaseModel):
+    name: str = Field(pattern=r"^[a-z_][a-z0-9_]*$")
+    type: str
+    required: bool = False
+    path: list[str] | None = None  # JSON path for jsonl sources; defaults to [name]
+    description: str = ""
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        if value not in TYPES:
+            raise ValueError(f"unknown column type {value!r}; use one of {sorted(TYPES)}")
+        return value
+
+    @property
+    def json_path(self) -> list[str]:
+        return self.path or [self.name]
+
+
+class Contract(BaseModel):
+    source: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    entity: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    description: str
+    file: str
+    format: Literal["csv", "jsonl"]
+    key: list[str]
+    columns: list[Column]
+
+    @property
+    def table(self) -> str:
+        """Raw table name in the `raw` schema."""
+        return f"{self.source}_{self.entity}"
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+@cache
+def contracts() -> dict[tuple[str, str], Contract]:
+    found = {}
+    for path in sorted(HERE.glob("*/*.yml")):
+        contract = Contract.model_validate(yaml.safe_load(path.read_text()))
+        found[(contract.source, contract.entity)] = contract
+    return found
+
+
+def sources() -> list[str]:
+    return sorted({source for source, _ in contracts()})
+
+
+def for_source(source: str) -> list[Contract]:
+    if source not in sources():
+        raise KeyError(f"unknown source {source!r}; known sources: {', '.join(sources())}")
+    return [c for (s, _), c in contracts().items() if s == source]
+
+
+def for_file(path: Path, source: str | None = None) -> Contract:
+    """The contract whose file name matches `path` (within `source` when given)."""
+    candidates = for_source(source) if source else list(contracts().values())
+    for contract in candidates:
+        if path.name == contract.file:
+            return contract
+    known = ", ".join(sorted(f"{c.source}/{c.file}" for c in candidates))
+    raise KeyError(f"{path}: no source contract for a file named {path.name!r}; expected one of: {known}")
