@@ -89,7 +89,7 @@ def db_status() -> None:
             with connect(settings) as conn:
                 version = conn.execute("show server_version").fetchone()[0]
         except Exception as exc:  # noqa: BLE001
-            raise fail(f"external server unreachable: {exc}", 3) from None
+            raise fail(f"external server {settings.warehouse.render_as_string()} unreachable: {exc}", 3) from None
         console.print(f"external PostgreSQL {version} at {settings.warehouse.render_as_string()}")
         return
     status = _server(settings).status()

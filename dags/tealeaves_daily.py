@@ -1,0 +1,102 @@
+"""
+### tealeaves_daily
+
+The data's daily path: **load** each source's exports into `raw` → **build** staging, intermediate and marts
+with dbt (marts land in `marts_build`) → **audit** them with Great Expectations → **publish** the audited set
+to `marts` in one transaction → **summarise** the run.
+
+A failed check stops the run at the gate: `marts` keeps the last good version BI already reads.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import Asset, dag, task
+from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+from cosmos.constants import InvocationMode, LoadMode
+from cosmos.profiles import PostgresUserPasswordProfileMapping
+from tealeaves_airflow.quality_gate import QualityGateOperator
+
+from tealeaves import sources
+from tealeaves.config import get_settings
+from tealeaves.publish import BUILD
+
+settings = get_settings()  # reads the environment only: cheap at parse time
+MARTS = Asset(name="tealeaves.marts")
+
+
+@task
+def load_source(source: str) -> list[dict]:
+    """Load every export file of one source; unchanged files are skipped, bad rows quarantined."""
+    from tealeaves.load import load_paths
+
+    results = load_paths(get_settings().url(), [get_settings().data_dir / source], source)
+    return [
+        {"file": r.file.name, "status": r.status, "rows_in": r.rows_in, "loaded": r.rows_loaded,
+         "rejected": r.rows_rejected}
+        for r in results
+    ]
+
+
+@task(outlets=[MARTS])
+def publish_marts() -> dict[str, int]:
+    """Swap the audited build into `marts` atomically; returns row counts BI now sees."""
+    from tealeaves.publish import publish_marts as publish
+
+    return publish(get_settings().url()).tables
+
+
+@task
+def summarize_run(loaded: list[list[dict]], published: dict[str, int]) -> dict:
+    """One record of what this run did, for the log and for XCom readers."""
+    files = [f for batch in loaded for f in batch]
+    summary = {
+        "files_loaded": sum(f["status"] == "loaded" for f in files),
+        "files_unchanged": sum(f["status"] == "unchanged" for f in files),
+        "rows_loaded": sum(f["loaded"] for f in files),
+        "rows_rejected": sum(f["rejected"] for f in files),
+        "published_tables": published,
+    }
+    print(summary)
+    return summary
+
+
+@dag(
+    schedule="@daily",
+    start_date=datetime(2025, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    default_args={"retries": 1, "retry_delay": timedelta(minutes=5)},
+    tags=["tealeaves", "daily"],
+    doc_md=__doc__,
+)
+def tealeaves_daily():
+    loads = [
+        load_source.override(task_id=f"load_{name}", outlets=[Asset(name=f"tealeaves.raw.{name}")])(name)
+        for name in sources.sources()
+    ]
+    build = DbtTaskGroup(
+        group_id="build_marts",
+        project_config=ProjectConfig(
+            dbt_project_path=settings.dbt_project_dir,
+            manifest_path=settings.dbt_manifest,
+            install_dbt_deps=False,
+        ),
+        profile_config=ProfileConfig(
+            profile_name="tealeaves",
+            target_name="warehouse",
+            profile_mapping=PostgresUserPasswordProfileMapping(conn_id="warehouse",
+                                                               profile_args={"schema": "staging"}),
+        ),
+        render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST),
+        execution_config=ExecutionConfig(invocation_mode=InvocationMode.DBT_RUNNER),
+        default_args={"retries": 0},
+    )
+    gate = QualityGateOperator(task_id="validate_marts", schema=BUILD, retries=0)
+    published = publish_marts()
+    loads >> build >> gate >> published
+    summarize_run(loads, published)
+
+
+tealeaves_daily()

@@ -1,0 +1,156 @@
+"""Run the spine from Python: prepare the server and Airflow, then run `tealeaves_daily` with `airflow dags test`.
+
+`make demo` and `make airflow` come through here, so they share one environment with the tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from rich.console import Console
+
+from tealeaves.airflow_env import airflow_environ as environ
+from tealeaves.config import Settings
+
+DAG_ID = "tealeaves_daily"
+
+
+class RunFailed(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Outcome:
+    run_id: str
+    state: str
+
+
+def airflow_bin() -> str:
+    return str(Path(sys.executable).parent / "airflow")
+
+
+def _run(settings: Settings, args: list[str], what: str, cwd: Path | None = None) -> None:
+    env = {**os.environ, **environ(settings)}
+    result = subprocess.run(args, env=env, cwd=cwd, capture_output=True, text=True)
+    if result.returncode != 0:
+        tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-25:])
+        raise RunFailed(f"{what} failed (exit {result.returncode}):\n{tail}")
+
+
+def start_server(settings: Settings) -> None:
+    from tealeaves.db import EmbeddedPostgres, ensure_databases
+
+    if settings.embedded:
+        EmbeddedPostgres(settings.pg_data, settings.pg_port, settings.pg_password_file).start()
+    ensure_databases(settings)
+
+
+def manifest_is_stale(settings: Settings) -> bool:
+    manifest = settings.dbt_manifest
+    if not manifest.exists():
+        return True
+    built = manifest.stat().st_mtime
+    project = settings.dbt_project_dir
+    watched = [project / "dbt_project.yml", *project.glob("models/**/*"), *project.glob("macros/**/*"),
+               *project.glob("seeds/**/*"), *project.glob("tests/**/*")]
+    return any(p.stat().st_mtime > built for p in watched if p.is_file())
+
+
+def build_manifest(settings: Settings) -> None:
+    """The DAG renders dbt from target/manifest.json, so parsing stays out of DAG import."""
+    if manifest_is_stale(settings):
+        dbt = str(Path(sys.executable).parent / "dbt")
+        _run(settings, [dbt, "parse", "--quiet"], "dbt parse", cwd=settings.dbt_project_dir)
+
+
+def migrate_airflow(settings: Settings) -> None:
+    settings.airflow_home.mkdir(parents=True, exist_ok=True)
+    _run(settings, [airflow_bin(), "db", "migrate"], "airflow db migrate")
+
+
+def prepare(settings: Settings) -> None:
+    start_server(settings)
+    build_manifest(settings)
+    migrate_airflow(settings)
+
+
+def run_daily(settings: Settings, logical_date: date) -> Outcome:
+    env = {**os.environ, **environ(settings)}
+    stamp = datetime.combine(logical_date, datetime.min.time(), UTC).isoformat()
+    log = settings.home / "logs" / f"{DAG_ID}-{logical_date.isoformat()}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as out:
+        code = subprocess.call([airflow_bin(), "dags", "test", DAG_ID, stamp], env=env, stdout=out, stderr=out)
+    state, run_id = _last_run(settings)
+    if code != 0 or state != "success":
+        raise RunFailed(f"{DAG_ID} run {run_id} ended {state or 'without a run'}; full log: {log}\n"
+                        f"{_failed_tasks(settings, run_id)}")
+    return Outcome(run_id, state)
+
+
+def _last_run(settings: Settings) -> tuple[str | None, str | None]:
+    import psycopg
+
+    with psycopg.connect(settings.url(settings.airflow_metadata)) as conn:
+        row = conn.execute("select state, run_id from dag_run where dag_id = %s order by id desc limit 1",
+                           [DAG_ID]).fetchone()
+    return (row[0], row[1]) if row else (None, None)
+
+
+def _failed_tasks(settings: Settings, run_id: str | None) -> str:
+    import psycopg
+
+    if run_id is None:
+        return ""
+    with psycopg.connect(settings.url(settings.airflow_metadata)) as conn:
+        rows = conn.execute("select task_id from task_instance where dag_id = %s and run_id = %s"
+                            " and state in ('failed', 'upstream_failed') order by task_id", [DAG_ID, run_id])
+        return "failed tasks: " + ", ".join(r[0] for r in rows)
+
+
+def demo(settings: Settings, console: Console, customers: int, months: int) -> Outcome:
+    from tealeaves.generate import generate
+
+    with console.status("starting PostgreSQL") as status:
+        start_server(settings)
+        status.update("parsing the dbt project")
+        build_manifest(settings)
+        status.update("preparing Airflow's metadata database")
+        migrate_airflow(settings)
+        status.update(f"generating exports for {customers} customers over {months} months")
+        wanted = {"requested_customers": customers, "months": months}
+        truth = settings.data_dir / "truth.json"
+        if not truth.exists() or _params(truth) != wanted:
+            generate(settings.data_dir, customers=customers, months=months)
+            (settings.data_dir / "params.json").write_text(json.dumps(wanted))
+        status.update(f"running {DAG_ID} (load → dbt build → Great Expectations → publish)")
+        outcome = run_daily(settings, datetime.now(UTC).date())
+    return outcome
+
+
+def _params(truth: Path) -> dict:
+    params = truth.parent / "params.json"
+    return json.loads(params.read_text()) if params.exists() else {}
+
+
+def serve(settings: Settings) -> int:
+    """Airflow's API server (UI), scheduler, DAG processor and triggerer, until Ctrl-C."""
+    env = {**os.environ, **environ(settings)}
+    commands = [["api-server", "--port", "8080"], ["scheduler"], ["dag-processor"], ["triggerer"]]
+    processes = [subprocess.Popen([airflow_bin(), *c], env=env) for c in commands]
+    print("Airflow UI: http://localhost:8080  (Ctrl-C stops everything)")
+    try:
+        return max(p.wait() for p in processes)
+    except KeyboardInterrupt:
+        for p in processes:
+            p.send_signal(signal.SIGTERM)
+        for p in processes:
+            p.wait(timeout=30)
+        return 0

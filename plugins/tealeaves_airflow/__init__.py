@@ -1,0 +1,1 @@
+"""Airflow wrappers around the tealeaves package: operators and notifiers, nothing more."""

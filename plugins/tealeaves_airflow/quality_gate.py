@@ -1,0 +1,33 @@
+"""The quality gate as an Airflow operator: validate a schema with the GX suites, fail the task on a blocking failure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException
+
+
+class QualityGateOperator(BaseOperator):
+    """Runs every suite in expectations/ against `schema`; results land in the `quality` schema.
+
+    A blocking failure fails the task without retries (the data will not fix itself), so nothing downstream
+    runs and the previously published marts stay in place. Warnings are logged and returned.
+    """
+
+    template_fields = ("schema",)
+    ui_color = "#e8f4ea"
+
+    def __init__(self, *, schema: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.schema = schema
+
+    def execute(self, context) -> dict[str, Any]:
+        from tealeaves.config import get_settings
+        from tealeaves.quality import run_gate
+
+        result = run_gate(get_settings().url(), self.schema, run_id=context["run_id"])
+        self.log.info("%s", result.summary())
+        if not result.passed:
+            raise AirflowFailException(result.summary())
+        return {"passed": True, "warnings": len(result.warnings), "run_id": result.run_id}

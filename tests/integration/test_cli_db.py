@@ -1,0 +1,89 @@
+"""The `tealeaves db` commands against a real embedded server: idempotent start, clear errors, clean stop."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+
+import psycopg
+import pytest
+
+from tests.conftest import TEALEAVES, free_port
+
+
+def tealeaves(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([TEALEAVES, *args], env=env, capture_output=True, text=True, timeout=180)
+
+
+@pytest.fixture
+def running(cli_env):
+    started = tealeaves(cli_env, "db", "start")
+    assert started.returncode == 0, started.stderr
+    yield cli_env
+    tealeaves(cli_env, "db", "stop")
+
+
+def test_start_is_idempotent_and_url_works_with_a_real_client(running):
+    again = tealeaves(running, "db", "start")
+    assert again.returncode == 0, again.stderr
+    url = tealeaves(running, "db", "url").stdout.strip()
+    assert url.startswith("postgresql://postgres:") and f":{running['TEALEAVES_PG_PORT']}/tealeaves" in url
+    with psycopg.connect(url) as conn:
+        databases = {r[0] for r in conn.execute("select datname from pg_database")}
+    assert {"tealeaves", "airflow"} <= databases
+    status = tealeaves(running, "db", "status")
+    assert status.returncode == 0 and "running on 127.0.0.1" in status.stdout
+
+
+def test_start_on_another_port_while_running_says_which_port(running):
+    other = {**running, "TEALEAVES_PG_PORT": str(free_port())}
+    result = tealeaves(other, "db", "start")
+    assert result.returncode == 1
+    assert f"already running on port {running['TEALEAVES_PG_PORT']}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_port_taken_by_another_program_is_refused_clearly(cli_env):
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        result = tealeaves({**cli_env, "TEALEAVES_PG_PORT": str(port)}, "db", "start")
+    assert result.returncode == 1
+    assert f"Port {port} on 127.0.0.1 is taken by another program" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_stop_then_status_reports_stopped(running):
+    assert tealeaves(running, "db", "stop").stdout.strip() == "stopped"
+    status = tealeaves(running, "db", "status")
+    assert status.returncode == 3 and "stopped" in status.stdout
+    assert tealeaves(running, "db", "stop").stdout.strip() == "not running"
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("mysql://user@localhost/db", "must be a postgresql:// URL"),
+        ("postgresql://user@localhost", "must name a database"),
+    ],
+)
+def test_bad_database_url_is_rejected_before_anything_runs(cli_env, url, message):
+    result = tealeaves({**cli_env, "TEALEAVES_DATABASE_URL": url}, "db", "start")
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_unreachable_database_url_fails_with_the_server_named(cli_env):
+    port = free_port()  # nothing listens here
+    url = f"postgresql://someone:secret@127.0.0.1:{port}/warehouse"
+    result = tealeaves({**cli_env, "TEALEAVES_DATABASE_URL": url}, "db", "status")
+    assert result.returncode == 3
+    assert f"127.0.0.1:{port}" in result.stderr and "secret" not in result.stderr
+
+
+def test_external_url_means_no_embedded_server_is_started(cli_env, warehouse_url):
+    result = tealeaves({**cli_env, "TEALEAVES_DATABASE_URL": warehouse_url}, "db", "start")
+    assert result.returncode == 0, result.stderr
+    assert "not starting an embedded one" in result.stdout
+    assert tealeaves({**cli_env, "TEALEAVES_DATABASE_URL": warehouse_url}, "db", "url").stdout.strip() == warehouse_url
