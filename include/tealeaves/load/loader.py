@@ -53,6 +53,17 @@ def _value_expr(contract: Contract, index: int, column: Column) -> sql.Composabl
     return sql.SQL("nullif(trim((_doc {} {})::text), '')").format(operator, path)
 
 
+# PostgreSQL also accepts words ('now', 'yesterday', 'NaN', 'Infinity') and hex or underscored integers;
+# an export that says 'yesterday' is broken, so values must also look like what the type promises.
+SHAPES = {
+    "bigint": r"^[-+]?[0-9]+$",
+    "integer": r"^[-+]?[0-9]+$",
+    "numeric": r"^[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$",
+    "date": r"^[0-9]",
+    "timestamptz": r"^[0-9]",
+}
+
+
 def _reason_expr(contract: Contract) -> sql.Composable:
     """One SQL expression naming every problem with a row, or null when the row is good."""
     checks: list[sql.Composable] = []
@@ -63,9 +74,10 @@ def _reason_expr(contract: Contract) -> sql.Composable:
                 v=value, msg=sql.Literal(f"{column.name}: required value is missing")))
         if column.type != "text":
             checks.append(sql.SQL(
-                "case when {v} is not null and not pg_input_is_valid({v}, {t}) "
+                "case when {v} is not null and ({v} !~ {shape} or not pg_input_is_valid({v}, {t})) "
                 "then {name} || ': ' || quote_literal(left({v}, 60)) || {msg} end"
             ).format(v=value, t=sql.Literal(column.type), name=sql.Literal(column.name),
+                     shape=sql.Literal(SHAPES.get(column.type, "")),
                      msg=sql.Literal(f" is not a valid {column.type}")))
     return sql.SQL("nullif(concat_ws('; ', {}), '')").format(sql.SQL(", ").join(checks))
 

@@ -1,0 +1,33 @@
+"""The generator is deterministic for a seed and plants the truth it reports."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+from pathlib import Path
+
+from tealeaves.generate import default_truth, generate
+
+
+def digest(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_same_seed_gives_identical_files_and_another_seed_does_not(tmp_path):
+    generate(tmp_path / "a", customers=120, months=3, seed=5)
+    generate(tmp_path / "b", customers=120, months=3, seed=5)
+    generate(tmp_path / "c", customers=120, months=3, seed=6)
+    assert digest(tmp_path / "a") == digest(tmp_path / "b")
+    assert digest(tmp_path / "a")["billing/invoices.jsonl"] != digest(tmp_path / "c")["billing/invoices.jsonl"]
+
+
+def test_truth_keeps_cac_per_channel_whatever_the_size(tmp_path):
+    generate(tmp_path, customers=400, start=date(2025, 1, 1), months=4, seed=1)
+    truth = json.loads((tmp_path / "truth.json").read_text())
+    planted = {c["name"]: c["true_cac"] for c in truth["truth"]["channels"]}
+    assert planted == {c.name: c.true_cac for c in default_truth().channels}
+    assert abs(truth["customers"] - 400) < 4 * 400**0.5, "about the requested number of customers"
+    lines = sum(1 for _ in open(tmp_path / "billing" / "customers.jsonl"))
+    assert lines == truth["customers"]
