@@ -1,4 +1,4 @@
-"""What tealeaves needs on any PostgreSQL server, embedded or external: its databases and schemas."""
+"""What tealeaves needs on any PostgreSQL server, embedded or external: its databases."""
 
 from __future__ import annotations
 
@@ -9,14 +9,24 @@ from tealeaves.config import Settings
 
 
 def connect(settings: Settings, autocommit: bool = False) -> psycopg.Connection:
-    return psycopg.connect(settings.url(), autocommit=autocommit)
+    return psycopg.connect(settings.url(), autocommit=autocommit, connect_timeout=10)
 
 
 def ensure_databases(settings: Settings) -> None:
-    """Create the warehouse and Airflow metadata databases when missing (a no-op when present)."""
-    maintenance = settings.url(settings.warehouse.set(database="postgres"))
+    """Create the warehouse and Airflow metadata databases when missing (a no-op when present).
+
+    On an external server the warehouse database usually exists already and the user may not reach the
+    `postgres` maintenance database, so that one is used only when the warehouse itself is missing.
+    """
     wanted = [settings.warehouse.database, settings.airflow_metadata.database]
-    with psycopg.connect(maintenance, autocommit=True) as conn:
+    try:
+        conn = psycopg.connect(settings.url(), autocommit=True, connect_timeout=10)
+    except psycopg.OperationalError as exc:
+        if f'database "{settings.warehouse.database}" does not exist' not in str(exc):
+            raise
+        conn = psycopg.connect(settings.url(settings.warehouse.set(database="postgres")), autocommit=True,
+                               connect_timeout=10)
+    with conn:
         existing = {row[0] for row in conn.execute("select datname from pg_database")}
         for name in wanted:
             if name not in existing:
