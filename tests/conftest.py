@@ -49,6 +49,8 @@ def server(settings: Settings):
 
     start_server(settings)
     yield settings
+    if "airflow.settings" in sys.modules:  # close Airflow's pooled connections before the server goes
+        sys.modules["airflow.settings"].dispose_orm()
     EmbeddedPostgres(settings.pg_data, settings.pg_port, settings.pg_password_file).stop()
     shutil.rmtree(_HOME, ignore_errors=True)
 

@@ -65,7 +65,9 @@ class Settings(BaseSettings):
             if not url.database:
                 raise ValueError("TEALEAVES_DATABASE_URL must name a database, e.g. postgresql://u:p@host/db")
             return url.set(drivername="postgresql")
-        password = self.pg_password_file.read_text().strip() if self.pg_password_file.exists() else None
+        from tealeaves.db.embedded import superuser_password
+
+        password = superuser_password(self.pg_password_file)
         return URL.create(
             "postgresql", username="postgres", password=password, host="127.0.0.1", port=self.pg_port,
             database=WAREHOUSE_DB,

@@ -124,9 +124,7 @@ class EmbeddedPostgres:
             )
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._hand_to_service_user()
-        # TCP logins need the superuser's password, made here and kept beside the data (never in the repo).
-        self.password_file.write_text(secrets.token_urlsafe(24))
-        self.password_file.chmod(0o600)
+        superuser_password(self.password_file)
         pwfile = self.data_dir.parent / ".initdb-pw"
         shutil.copy(self.password_file, pwfile)
         user = self._service_user()
@@ -182,6 +180,19 @@ class EmbeddedPostgres:
                 cwd="/",
                 timeout=120,
             )
+
+
+def superuser_password(path: Path) -> str:
+    """The embedded superuser's password: made on first use, kept beside the data, never in the repo.
+
+    Made before the server exists, so that settings computed before `db start` (Airflow's environment,
+    for one) already carry the password initdb will be given.
+    """
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(24))
+        path.chmod(0o600)
+    return path.read_text().strip()
 
 
 def _process_alive(pid: int) -> bool:

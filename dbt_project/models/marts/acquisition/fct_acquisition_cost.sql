@@ -47,7 +47,7 @@ final as (
         coalesce(monthly_new_customers.new_customers, 0)::integer as new_customers,
         (case
             when monthly_new_customers.new_customers > 0
-                then round(monthly_spend.spend / monthly_new_customers.new_customers, 2)
+                then round(coalesce(monthly_spend.spend, 0) / monthly_new_customers.new_customers, 2)
         end)::numeric(14, 2) as cac
     from month_channel_grid as grid
     left join monthly_spend

@@ -1,0 +1,32 @@
+"""What a suite module declares: a GX expectation, and whether its failure holds the marts back.
+
+Kept free of any Great Expectations import at runtime, so `from tealeaves.quality import Check` is cheap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, get_args
+
+if TYPE_CHECKING:
+    from great_expectations.expectations import Expectation
+
+Severity = Literal["blocking", "warning"]
+SEVERITIES: tuple[str, ...] = get_args(Severity)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One expectation of a suite.
+
+    `blocking`: a failure stops the run at the gate, so BI keeps reading the last good marts.
+    `warning`: a failure is stored and reported, and publishing goes ahead; for numbers that are odd
+    rather than wrong.
+    """
+
+    expectation: Expectation
+    severity: Severity = "blocking"
+
+    def __post_init__(self) -> None:
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"Check severity must be one of {SEVERITIES}, got {self.severity!r}")

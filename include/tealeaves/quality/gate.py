@@ -1,0 +1,307 @@
+"""Validate freshly built tables with every suite in `expectations/`, before anyone reads them.
+
+dbt's tests prove the models do what their SQL says; the gate asks whether the data they produced is fit to
+publish, and keeps the answer in `quality` so a bad morning can be explained afterwards. The CLI and the
+Airflow task both call `run_gate`, the one way to run it.
+
+Each run builds an ephemeral GX context from the suite modules: the code in `expectations/` is the only
+definition of a suite, with no GX project directory on disk to drift from it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+# Before GX is imported: the warehouse runs without internet, and usage statistics are not ours to send.
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+
+import great_expectations as gx  # noqa: E402
+import psycopg  # noqa: E402
+from great_expectations.core.expectation_validation_result import ExpectationValidationResult  # noqa: E402
+from great_expectations.core.run_identifier import RunIdentifier  # noqa: E402
+from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: E402
+from great_expectations.datasource.fluent.interfaces import TestConnectionError  # noqa: E402
+from great_expectations.expectations.metadata_types import FailureSeverity  # noqa: E402
+from great_expectations.util import convert_to_json_serializable  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from tealeaves.config import get_settings  # noqa: E402
+from tealeaves.quality.checks import Check  # noqa: E402
+from tealeaves.quality.results import ExpectationOutcome, GateResult, SuiteResult  # noqa: E402
+from tealeaves.quality.store import save_run  # noqa: E402
+
+__all__ = ["GateResult", "Suite", "SuiteDefinitionError", "load_suites", "run_gate"]
+
+# Unexpected values kept per expectation: enough to recognise the problem, small enough to store.
+SAMPLE_SIZE = 5
+_GX_SEVERITY = {"blocking": FailureSeverity.CRITICAL, "warning": FailureSeverity.WARNING}
+_DATASOURCE = "warehouse"
+_ROW_COUNTS = ("element_count", "unexpected_percent", "missing_count")
+_NOT_EXPECTED = ("batch_id", "result_format")  # how GX ran, not what it expected
+
+
+class SuiteDefinitionError(Exception):
+    """A suite module cannot be used as written; the message names the file and what to change."""
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A suite module, loaded: what it protects and what it checks.
+
+    `grain` (optional `GRAIN` in the module) names the columns that identify a row; failing rows are then
+    sampled with them, so "spend -25.00" comes with the month and channel to look at.
+    """
+
+    name: str
+    path: Path
+    table: str
+    checks: tuple[Check, ...]
+    grain: tuple[str, ...] = ()
+
+
+def run_gate(url: str, schema: str, run_id: str, suites_dir: Path | None = None) -> GateResult:
+    """Validate `schema`.<TABLE> for every suite module and store the results under `run_id`.
+
+    `url` is a postgresql:// URL (SQLAlchemy or libpq form). Data problems, including a missing table, come
+    back as a failed `GateResult`; problems with the suites themselves or the server raise.
+    """
+    if not run_id or not run_id.strip():
+        raise ValueError("run_gate needs a run_id: results are stored and replaced under it")
+    directory = suites_dir if suites_dir is not None else get_settings().project_root / "expectations"
+    suites = load_suites(directory)
+    if not suites:
+        raise SuiteDefinitionError(f"No suite modules in {directory}: add one file per table it protects")
+    with psycopg.connect(_libpq_url(url), autocommit=True) as conn:
+        missing = _missing_tables(conn, schema, [s.table for s in suites])
+        results = tuple(_validate(url, schema, suites, missing, run_id))
+        save_run(conn, run_id, results)
+    return GateResult(run_id=run_id, suites=results)
+
+
+def load_suites(directory: Path) -> list[Suite]:
+    """Every `*.py` in `directory` not starting with `_`, imported by path, in file-name order."""
+    if not directory.is_dir():
+        raise SuiteDefinitionError(f"Suite directory {directory} does not exist")
+    return [_load_suite(path) for path in sorted(directory.glob("*.py")) if not path.name.startswith("_")]
+
+
+def _load_suite(path: Path) -> Suite:
+    module = _import_file(path)
+    table = getattr(module, "TABLE", None)
+    if not isinstance(table, str) or not table:
+        raise SuiteDefinitionError(f"{path}: set TABLE to the name of the table this suite protects")
+    factory = getattr(module, "expectations", None)
+    if not callable(factory):
+        raise SuiteDefinitionError(f"{path}: define expectations() -> list[Check]")
+    checks = tuple(factory())
+    if not checks:
+        raise SuiteDefinitionError(f"{path}: expectations() returned no checks")
+    for index, check in enumerate(checks):
+        if not isinstance(check, Check) or not isinstance(check.expectation, gx.expectations.Expectation):
+            raise SuiteDefinitionError(
+                f"{path}: item {index} of expectations() is {check!r}; wrap each GX expectation in"
+                " Check(gx.expectations.ExpectSomething(...), severity='blocking' or 'warning')"
+            )
+    grain = tuple(getattr(module, "GRAIN", ()))
+    return Suite(name=path.stem, path=path, table=table, checks=checks, grain=grain)
+
+
+def _import_file(path: Path) -> ModuleType:
+    """Import a suite by path: `expectations/` is a folder of files, not a package on sys.path."""
+    name = f"tealeaves_expectations.{path.stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise SuiteDefinitionError(f"{path}: not importable as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses and pickling look modules up here
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[name]
+        raise SuiteDefinitionError(f"{path}: importing the suite failed: {exc!r}") from exc
+    return module
+
+
+def _libpq_url(url: str) -> str:
+    """psycopg wants libpq's postgresql://; drop a SQLAlchemy driver suffix such as +psycopg."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _missing_tables(conn: psycopg.Connection, schema: str, tables: Iterable[str]) -> dict[str, str]:
+    """Why each absent table is absent, asked of PostgreSQL up front so the message can say what to do."""
+    (schema_exists,) = conn.execute(
+        "select exists (select from pg_namespace where nspname = %s)", [schema]
+    ).fetchone() or (False,)
+    missing: dict[str, str] = {}
+    for table in tables:
+        (found,) = conn.execute(
+            "select to_regclass(format('%%I.%%I', %s::text, %s::text))", [schema, table]
+        ).fetchone() or (None,)
+        if found is None:
+            missing[table] = (
+                f"table {schema}.{table} does not exist"
+                + ("" if schema_exists else f" (schema {schema} does not exist either)")
+                + "; build it first (dbt build) or check the schema name given to the gate"
+            )
+    return missing
+
+
+def _validate(
+    url: str, schema: str, suites: list[Suite], missing: dict[str, str], run_id: str
+) -> list[SuiteResult]:
+    context = gx.get_context(mode="ephemeral")
+    # tqdm bars are noise in Airflow logs and CI output, and cost time on every metric.
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    datasource = context.data_sources.add_postgres(_DATASOURCE, connection_string=url)
+    try:
+        results = []
+        for suite in suites:
+            started = datetime.now(UTC)
+            if suite.table in missing:
+                results.append(_not_validated(suite, schema, started, missing[suite.table]))
+            else:
+                results.append(_validate_suite(context, datasource, schema, suite, run_id, started))
+        return results
+    finally:
+        # GX never disposes PostgreSQL engines: without this, pooled connections outlive the run (and block
+        # DROP DATABASE in tests).
+        datasource.get_engine().dispose()
+        datasource.get_execution_engine().close()
+
+
+def _validate_suite(
+    context: Any, datasource: Any, schema: str, suite: Suite, run_id: str, started: datetime
+) -> SuiteResult:
+    try:
+        with warnings.catch_warnings():
+            # GX deprecates `schema_name` in favour of "the schema in the connection configuration", but its
+            # PostgreSQL datasource has no such setting (only a search_path smuggled into the URL). A
+            # schema-qualified table is the unambiguous choice; the warning would only repeat on every run.
+            warnings.filterwarnings(
+                "ignore", message="`schema_name` is deprecated", category=DeprecationWarning
+            )
+            asset = datasource.add_table_asset(suite.name, table_name=suite.table, schema_name=schema)
+    except TestConnectionError as exc:  # exists, but GX cannot read it (permissions, a broken view)
+        return _not_validated(suite, schema, started, str(exc).splitlines()[0])
+    batch_definition = asset.add_batch_definition_whole_table("whole_table")
+    gx_suite = context.suites.add(gx.ExpectationSuite(name=suite.name))
+    check_of: dict[str, tuple[int, Check]] = {}
+    for position, check in enumerate(suite.checks):
+        # A copy: GX stamps an id on what it is given, and the suite module's objects should stay as written.
+        expectation = check.expectation.copy(
+            update={"id": None, "severity": _GX_SEVERITY[check.severity]}, deep=True
+        )
+        added = gx_suite.add_expectation(expectation)
+        if added.id in check_of:
+            raise SuiteDefinitionError(f"{suite.path}: item {position} of expectations() repeats another")
+        check_of[added.id] = (position, check)
+    validation = context.validation_definitions.add(
+        gx.ValidationDefinition(name=suite.name, data=batch_definition, suite=gx_suite)
+    )
+    result_format: dict[str, Any] = {"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE}
+    if suite.grain:
+        result_format["unexpected_index_column_names"] = list(suite.grain)
+    validated = validation.run(result_format=result_format, run_id=RunIdentifier(run_name=run_id))
+    # GX returns results in its own order; report them in the order the suite file lists them.
+    ordered = sorted(validated.results, key=lambda r: check_of[r.expectation_config.id][0])
+    outcomes = tuple(_outcome(suite, schema, r, check_of[r.expectation_config.id][1]) for r in ordered)
+    return SuiteResult(
+        suite=suite.name,
+        schema=schema,
+        table=suite.table,
+        started_at=started,
+        finished_at=datetime.now(UTC),
+        outcomes=outcomes,
+    )
+
+
+def _not_validated(suite: Suite, schema: str, started: datetime, reason: str) -> SuiteResult:
+    """Every check failed with the reason: the stored run still shows which expectations went unchecked."""
+    outcomes = tuple(
+        ExpectationOutcome(
+            suite=suite.name,
+            table=f"{schema}.{suite.table}",
+            expectation_type=check.expectation.expectation_type,
+            column=_column_of(check.expectation.configuration.kwargs),
+            kwargs=_kwargs(check.expectation.configuration.kwargs),
+            severity=check.severity,
+            success=False,
+            observed_value=None,
+            unexpected_count=None,
+            unexpected_sample=[],
+            description=check.expectation.description,
+            error=reason,
+        )
+        for check in suite.checks
+    )
+    return SuiteResult(
+        suite=suite.name,
+        schema=schema,
+        table=suite.table,
+        started_at=started,
+        finished_at=datetime.now(UTC),
+        outcomes=outcomes,
+        error=reason,
+    )
+
+
+def _outcome(
+    suite: Suite, schema: str, result: ExpectationValidationResult, check: Check
+) -> ExpectationOutcome:
+    config = result.expectation_config
+    details: dict[str, Any] = result.result or {}
+    unexpected_count = details.get("unexpected_count")
+    if "observed_value" in details:
+        observed = details["observed_value"]
+        if config.type == "unexpected_rows_expectation":
+            unexpected_count = observed  # what that expectation observes is the number of offending rows
+    elif "element_count" in details:
+        observed = {k: details[k] for k in _ROW_COUNTS if k in details}
+    else:
+        observed = None
+    sample = details.get("partial_unexpected_index_list") or details.get("partial_unexpected_list") or []
+    return ExpectationOutcome(
+        suite=suite.name,
+        table=f"{schema}.{suite.table}",
+        expectation_type=config.type,
+        column=_column_of(config.kwargs),
+        kwargs=_kwargs(config.kwargs),
+        severity=check.severity,
+        success=bool(result.success),
+        observed_value=convert_to_json_serializable(observed),
+        unexpected_count=unexpected_count,
+        unexpected_sample=convert_to_json_serializable(list(sample[:SAMPLE_SIZE])),
+        description=config.description,
+        error=_exception_message(result.exception_info),
+    )
+
+
+def _column_of(kwargs: dict[str, Any]) -> str | None:
+    if kwargs.get("column"):
+        return str(kwargs["column"])
+    columns = kwargs.get("column_list") or [kwargs[k] for k in ("column_A", "column_B") if kwargs.get(k)]
+    return ", ".join(map(str, columns)) or None
+
+
+def _kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    return convert_to_json_serializable({k: v for k, v in kwargs.items() if k not in _NOT_EXPECTED})
+
+
+def _exception_message(exception_info: dict[str, Any] | None) -> str | None:
+    """GX reports an exception either flat or keyed by the metric that raised it; find the message in both."""
+    if not exception_info:
+        return None
+    candidates = [exception_info, *(v for v in exception_info.values() if isinstance(v, dict))]
+    for info in candidates:
+        if info.get("raised_exception"):
+            return str(info.get("exception_message") or "GX raised an exception without a message")
+    return None
