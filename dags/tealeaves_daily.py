@@ -16,11 +16,10 @@ from airflow.sdk import Asset, dag, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import InvocationMode, LoadMode
 from cosmos.profiles import PostgresUserPasswordProfileMapping
-from tealeaves_airflow.quality_gate import QualityGateOperator
-
 from tealeaves import sources
 from tealeaves.config import get_settings
 from tealeaves.publish import BUILD
+from tealeaves_airflow.quality_gate import QualityGateOperator
 
 settings = get_settings()  # reads the environment only: cheap at parse time
 MARTS = Asset(name="tealeaves.marts")
@@ -33,8 +32,13 @@ def load_source(source: str) -> list[dict]:
 
     results = load_paths(get_settings().url(), [get_settings().data_dir / source], source)
     return [
-        {"file": r.file.name, "status": r.status, "rows_in": r.rows_in, "loaded": r.rows_loaded,
-         "rejected": r.rows_rejected}
+        {
+            "file": r.file.name,
+            "status": r.status,
+            "rows_in": r.rows_in,
+            "loaded": r.rows_loaded,
+            "rejected": r.rows_rejected,
+        }
         for r in results
     ]
 
@@ -86,8 +90,7 @@ def tealeaves_daily():
         profile_config=ProfileConfig(
             profile_name="tealeaves",
             target_name="warehouse",
-            profile_mapping=PostgresUserPasswordProfileMapping(conn_id="warehouse",
-                                                               profile_args={"schema": "staging"}),
+            profile_mapping=PostgresUserPasswordProfileMapping(conn_id="warehouse", profile_args={"schema": "staging"}),
         ),
         render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST),
         execution_config=ExecutionConfig(invocation_mode=InvocationMode.DBT_RUNNER),

@@ -20,29 +20,19 @@ def expectations() -> list[Check]:
     ex = gx.expectations
     return [
         Check(ex.ExpectTableRowCountToBeBetween(min_value=1, description="The mart is not empty")),
-        Check(
-            ex.ExpectCompoundColumnsToBeUnique(
-                column_list=list(GRAIN), description="One row per month and channel"
-            )
-        ),
+        Check(ex.ExpectCompoundColumnsToBeUnique(column_list=list(GRAIN), description="One row per month and channel")),
         *(
             Check(ex.ExpectColumnValuesToNotBeNull(column=column))
             for column in ("month", "channel", "spend", "new_customers")
         ),
-        Check(
-            ex.ExpectColumnValuesToBeBetween(
-                column="spend", min_value=0, description="Spend is never negative"
-            )
-        ),
+        Check(ex.ExpectColumnValuesToBeBetween(column="spend", min_value=0, description="Spend is never negative")),
         Check(
             ex.ExpectColumnValuesToBeBetween(
                 column="new_customers", min_value=0, description="New customers are never negative"
             )
         ),
         # GX's column-value expectations skip nulls, and cac is null when a channel won nobody.
-        Check(
-            ex.ExpectColumnValuesToBeBetween(column="cac", min_value=0, description="CAC is never negative")
-        ),
+        Check(ex.ExpectColumnValuesToBeBetween(column="cac", min_value=0, description="CAC is never negative")),
         Check(
             ex.UnexpectedRowsExpectation(
                 description="CAC is spend / new customers to the cent, set exactly when there are new customers",

@@ -122,8 +122,10 @@ def generate(
     except ValueError:
         raise fail(f"--start must be a date like 2025-01-01, got {start!r}", 2) from None
     counts = run(out, customers=customers, start=first, months=months, seed=seed)
-    console.print(f"wrote {counts.companies} companies, {counts.customers} customers, {counts.invoices} invoices,"
-                  f" {counts.spend_rows} spend rows to {out}")
+    console.print(
+        f"wrote {counts.companies} companies, {counts.customers} customers, {counts.invoices} invoices,"
+        f" {counts.spend_rows} spend rows to {out}"
+    )
 
 
 @app.command()
@@ -141,8 +143,9 @@ def load(
         raise fail(str(exc)) from None
     table = Table("source", "entity", "file", "status", "rows in", "loaded", "rejected")
     for r in results:
-        table.add_row(r.source, r.entity, r.file.name, r.status, str(r.rows_in), str(r.rows_loaded),
-                      str(r.rows_rejected))
+        table.add_row(
+            r.source, r.entity, r.file.name, r.status, str(r.rows_in), str(r.rows_loaded), str(r.rows_rejected)
+        )
     console.print(table)
 
 
@@ -174,12 +177,19 @@ def demo(
         outcome = orchestrate.demo(settings, console, customers=customers, months=months)
     except (ServerError, orchestrate.RunFailed) as exc:
         raise fail(str(exc)) from None
+    from tealeaves.report import gate_verdict, load_summary
+
+    console.print(load_summary(settings))
     report(settings)
-    console.print(f"\n[bold]DAG run[/] {outcome.run_id}: [green]{outcome.state}[/]")
+    console.print(f"\n[bold]DAG run[/] {outcome.run_id}: [green]{outcome.state}[/]", soft_wrap=True)
+    console.print(f"[bold]Quality gate[/]: {gate_verdict(settings, outcome.run_id)}", soft_wrap=True)
     console.print("\n[bold]Next[/]")
-    console.print(f"  psql \"$(.venv/bin/tealeaves db url)\" -c 'select * from marts.fct_acquisition_cost'")
-    console.print("  make airflow            # Airflow UI on http://localhost:8080, trigger tealeaves_daily")
-    console.print("  .venv/bin/tealeaves db stop")
+    for line in (
+        "psql \"$(.venv/bin/tealeaves db url)\" -c 'select * from marts.fct_acquisition_cost'",
+        "make airflow             # Airflow UI on http://localhost:8080: trigger and inspect tealeaves_daily",
+        ".venv/bin/tealeaves db stop",
+    ):
+        console.print("  " + line, soft_wrap=True, highlight=False, markup=False)
 
 
 def report(settings: Settings | None = None) -> None:

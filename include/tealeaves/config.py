@@ -59,9 +59,7 @@ class Settings(BaseSettings):
         if self.database_url:
             url = make_url(self.database_url)
             if not url.drivername.startswith("postgres"):
-                raise ValueError(
-                    f"TEALEAVES_DATABASE_URL must be a postgresql:// URL, got scheme {url.drivername!r}"
-                )
+                raise ValueError(f"TEALEAVES_DATABASE_URL must be a postgresql:// URL, got scheme {url.drivername!r}")
             if not url.database:
                 raise ValueError("TEALEAVES_DATABASE_URL must name a database, e.g. postgresql://u:p@host/db")
             return url.set(drivername="postgresql")
@@ -69,7 +67,11 @@ class Settings(BaseSettings):
 
         password = superuser_password(self.pg_password_file)
         return URL.create(
-            "postgresql", username="postgres", password=password, host="127.0.0.1", port=self.pg_port,
+            "postgresql",
+            username="postgres",
+            password=password,
+            host="127.0.0.1",
+            port=self.pg_port,
             database=WAREHOUSE_DB,
         )
 

@@ -58,8 +58,13 @@ def manifest_is_stale(settings: Settings) -> bool:
         return True
     built = manifest.stat().st_mtime
     project = settings.dbt_project_dir
-    watched = [project / "dbt_project.yml", *project.glob("models/**/*"), *project.glob("macros/**/*"),
-               *project.glob("seeds/**/*"), *project.glob("tests/**/*")]
+    watched = [
+        project / "dbt_project.yml",
+        *project.glob("models/**/*"),
+        *project.glob("macros/**/*"),
+        *project.glob("seeds/**/*"),
+        *project.glob("tests/**/*"),
+    ]
     return any(p.stat().st_mtime > built for p in watched if p.is_file())
 
 
@@ -90,8 +95,10 @@ def run_daily(settings: Settings, logical_date: date) -> Outcome:
         code = subprocess.call([airflow_bin(), "dags", "test", DAG_ID, stamp], env=env, stdout=out, stderr=out)
     state, run_id = _last_run(settings)
     if code != 0 or state != "success":
-        raise RunFailed(f"{DAG_ID} run {run_id} ended {state or 'without a run'}; full log: {log}\n"
-                        f"{_failed_tasks(settings, run_id)}")
+        raise RunFailed(
+            f"{DAG_ID} run {run_id} ended {state or 'without a run'}; full log: {log}\n"
+            f"{_failed_tasks(settings, run_id)}"
+        )
     return Outcome(run_id, state)
 
 
@@ -99,8 +106,9 @@ def _last_run(settings: Settings) -> tuple[str | None, str | None]:
     import psycopg
 
     with psycopg.connect(settings.url(settings.airflow_metadata)) as conn:
-        row = conn.execute("select state, run_id from dag_run where dag_id = %s order by id desc limit 1",
-                           [DAG_ID]).fetchone()
+        row = conn.execute(
+            "select state, run_id from dag_run where dag_id = %s order by id desc limit 1", [DAG_ID]
+        ).fetchone()
     return (row[0], row[1]) if row else (None, None)
 
 
@@ -110,8 +118,11 @@ def _failed_tasks(settings: Settings, run_id: str | None) -> str:
     if run_id is None:
         return ""
     with psycopg.connect(settings.url(settings.airflow_metadata)) as conn:
-        rows = conn.execute("select task_id from task_instance where dag_id = %s and run_id = %s"
-                            " and state in ('failed', 'upstream_failed') order by task_id", [DAG_ID, run_id])
+        rows = conn.execute(
+            "select task_id from task_instance where dag_id = %s and run_id = %s"
+            " and state in ('failed', 'upstream_failed') order by task_id",
+            [DAG_ID, run_id],
+        )
         return "failed tasks: " + ", ".join(r[0] for r in rows)
 
 

@@ -36,13 +36,17 @@ def publish_marts(dsn: str, build: str = BUILD, published: str = PUBLISHED, prev
             raise PublishError(f"nothing to publish: schema {build!r} does not exist (did the dbt build run?)")
         conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(previous)))
         if _schema_exists(conn, published):
-            conn.execute(sql.SQL("alter schema {} rename to {}").format(sql.Identifier(published),
-                                                                        sql.Identifier(previous)))
-        conn.execute(sql.SQL("alter schema {} rename to {}").format(sql.Identifier(build),
-                                                                    sql.Identifier(published)))
+            conn.execute(
+                sql.SQL("alter schema {} rename to {}").format(sql.Identifier(published), sql.Identifier(previous))
+            )
+        conn.execute(sql.SQL("alter schema {} rename to {}").format(sql.Identifier(build), sql.Identifier(published)))
         _grant_readers(conn, published)
-        tables = [row[0] for row in conn.execute(
-            "select table_name from information_schema.tables where table_schema = %s order by 1", [published])]
+        tables = [
+            row[0]
+            for row in conn.execute(
+                "select table_name from information_schema.tables where table_schema = %s order by 1", [published]
+            )
+        ]
         counts = {
             t: conn.execute(sql.SQL("select count(*) from {}").format(sql.Identifier(published, t))).fetchone()[0]
             for t in tables

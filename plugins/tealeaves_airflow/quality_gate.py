@@ -1,4 +1,4 @@
-"""The quality gate as an Airflow operator: validate a schema with the GX suites, fail the task on a blocking failure."""
+"""The quality gate as an Airflow operator: validate a schema with the GX suites, fail on a blocking failure."""
 
 from __future__ import annotations
 

@@ -28,16 +28,15 @@ def expected_acquisition_cost(data: Path) -> dict[tuple[date, str], tuple[Decima
     """Paid CAC per month and channel, from the raw export files alone."""
     with open(data / "crm" / "companies.csv", newline="") as handle:
         channel_of = {
-            row["hs_object_id"]: (row["hs_analytics_source"] or "UNKNOWN").upper()
-            for row in csv.DictReader(handle)
+            row["hs_object_id"]: (row["hs_analytics_source"] or "UNKNOWN").upper() for row in csv.DictReader(handle)
         }
-    customers = [json.loads(line) for line in open(data / "billing" / "customers.jsonl")]
+    customers = [json.loads(line) for line in (data / "billing" / "customers.jsonl").read_text().splitlines()]
     key_of = {}
     for c in customers:
         company = c["metadata"].get("hubspot_company_id")
         key_of[c["id"]] = f"crm:{company}" if company in channel_of else f"billing:{c['id']}"
     first_paid: dict[str, datetime] = {}
-    for line in open(data / "billing" / "invoices.jsonl"):
+    for line in (data / "billing" / "invoices.jsonl").read_text().splitlines():
         invoice = json.loads(line)
         if invoice["status"] == "paid" and invoice["amount_paid"] > 0:
             key = key_of[invoice["customer"]]
@@ -68,9 +67,7 @@ def expected_acquisition_cost(data: Path) -> dict[tuple[date, str], tuple[Decima
 
 def published_acquisition_cost(url: str) -> dict[tuple[date, str], tuple[Decimal, int, Decimal | None]]:
     with psycopg.connect(url) as conn:
-        rows = conn.execute(
-            "select month, channel, spend, new_customers, cac from marts.fct_acquisition_cost"
-        )
+        rows = conn.execute("select month, channel, spend, new_customers, cac from marts.fct_acquisition_cost")
         return {(m, c): (s, n, cac) for m, c, s, n, cac in rows}
 
 

@@ -40,9 +40,7 @@ def test_every_row_is_loaded_or_rejected_with_line_and_reason(tmp_path, fresh_da
     assert "hs_object_id: 'two' is not a valid bigint" in rejected[0][2]
     assert rejected[1] == (4, "3,Short row", "expected 9 fields as in the header, found 2")
     assert "name: required value is missing" in rejected[2][2] and "createdate: 'yesterday'" in rejected[2][2]
-    loaded = rows(
-        fresh_database, "select hs_object_id, createdate, _source_line from raw.crm_companies order by 1"
-    )
+    loaded = rows(fresh_database, "select hs_object_id, createdate, _source_line from raw.crm_companies order by 1")
     assert [(r[0], r[2]) for r in loaded] == [(1, 2), (5, 6)]
     assert loaded[1][1].isoformat() == "2025-01-03T08:00:00+00:00", "offsets are kept as real instants"
     ledger = rows(fresh_database, "select rows_in, rows_loaded, rows_rejected, status from raw.load_batches")

@@ -112,9 +112,7 @@ def test_a_good_table_passes_and_every_expectation_is_stored(warehouse_url, new_
     assert ("expect_compound_columns_to_be_unique", "month, channel") in {(t, c) for t, c, *_ in results}
 
 
-def test_negative_spend_and_a_repeated_month_and_channel_block_publishing(
-    warehouse_url, new_schema, suites_dir
-):
+def test_negative_spend_and_a_repeated_month_and_channel_block_publishing(warehouse_url, new_schema, suites_dir):
     rows = [
         *GOOD_ROWS,
         ("2024-01-01", "paid_search", "600.00", 4, "150.00"),  # a second 2024-01 paid_search row
@@ -209,13 +207,9 @@ def test_rerunning_a_run_id_replaces_its_rows(warehouse_url, new_schema, suites_
     run_id = new_run_id()
     first = run_gate(warehouse_url, schema, run_id, suites_dir=suites_dir)
     assert not first.passed
-    with psycopg.connect(
-        warehouse_url, autocommit=True
-    ) as conn:  # someone fixes the data, the task is retried
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:  # someone fixes the data, the task is retried
         conn.execute(
-            sql.SQL("update {}.fct_acquisition_cost set spend = 25 where spend < 0").format(
-                sql.Identifier(schema)
-            )
+            sql.SQL("update {}.fct_acquisition_cost set spend = 25 where spend < 0").format(sql.Identifier(schema))
         )
 
     second = run_gate(warehouse_url, schema, run_id, suites_dir=suites_dir)
@@ -228,9 +222,7 @@ def test_rerunning_a_run_id_replaces_its_rows(warehouse_url, new_schema, suites_
 
 
 def test_a_malformed_suite_file_is_named_in_the_error(warehouse_url, tmp_path):
-    (tmp_path / "fct_orders.py").write_text(
-        "TABLE = 'fct_orders'\n\ndef expectations():\n    return ['not null']\n"
-    )
+    (tmp_path / "fct_orders.py").write_text("TABLE = 'fct_orders'\n\ndef expectations():\n    return ['not null']\n")
 
     with pytest.raises(SuiteDefinitionError, match=r"fct_orders\.py: item 0 of expectations\(\)"):
         run_gate(warehouse_url, "public", new_run_id(), suites_dir=tmp_path)

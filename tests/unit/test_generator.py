@@ -11,8 +11,11 @@ from tealeaves.generate import default_truth, generate
 
 
 def digest(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_same_seed_gives_identical_files_and_another_seed_does_not(tmp_path):
@@ -29,5 +32,5 @@ def test_truth_keeps_cac_per_channel_whatever_the_size(tmp_path):
     planted = {c["name"]: c["true_cac"] for c in truth["truth"]["channels"]}
     assert planted == {c.name: c.true_cac for c in default_truth().channels}
     assert abs(truth["customers"] - 400) < 4 * 400**0.5, "about the requested number of customers"
-    lines = sum(1 for _ in open(tmp_path / "billing" / "customers.jsonl"))
+    lines = len((tmp_path / "billing" / "customers.jsonl").read_text().splitlines())
     assert lines == truth["customers"]

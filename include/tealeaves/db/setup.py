@@ -24,8 +24,9 @@ def ensure_databases(settings: Settings) -> None:
     except psycopg.OperationalError as exc:
         if f'database "{settings.warehouse.database}" does not exist' not in str(exc):
             raise
-        conn = psycopg.connect(settings.url(settings.warehouse.set(database="postgres")), autocommit=True,
-                               connect_timeout=10)
+        conn = psycopg.connect(
+            settings.url(settings.warehouse.set(database="postgres")), autocommit=True, connect_timeout=10
+        )
     with conn:
         existing = {row[0] for row in conn.execute("select datname from pg_database")}
         for name in wanted:

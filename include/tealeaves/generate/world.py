@@ -67,8 +67,9 @@ class Truth:
             Channel(c.name, c.daily_spend * factor, c.true_cac, c.organic_daily_customers * factor)
             for c in self.channels
         )
-        return Truth(self.currency, channels, self.segments, self.spend_noise, self.leads_per_customer,
-                     self.invoice_failure_rate)
+        return Truth(
+            self.currency, channels, self.segments, self.spend_noise, self.leads_per_customer, self.invoice_failure_rate
+        )
 
     def as_dict(self) -> dict:
         out = asdict(self)

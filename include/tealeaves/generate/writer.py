@@ -21,8 +21,15 @@ from faker import Faker
 from tealeaves.generate.world import Segment, Truth, default_truth
 
 COMPANY_COLUMNS = [
-    "hs_object_id", "name", "domain", "createdate", "lifecyclestage", "hs_analytics_source",
-    "industry", "numberofemployees", "country",
+    "hs_object_id",
+    "name",
+    "domain",
+    "createdate",
+    "lifecyclestage",
+    "hs_analytics_source",
+    "industry",
+    "numberofemployees",
+    "country",
 ]
 SPEND_COLUMNS = ["spend_date", "channel", "campaign_id", "spend", "currency"]
 ALPHABET = string.ascii_letters + string.digits
@@ -97,8 +104,13 @@ class _World:
             if channel.daily_spend:
                 spend = channel.daily_spend * (1 + self.rng.uniform(-1, 1) * self.truth.spend_noise)
                 self.w["spend"].writerow(
-                    [day.isoformat(), channel.name, f"cmp_{channel.name.lower()}", f"{spend:.2f}",
-                     self.truth.currency.upper()]
+                    [
+                        day.isoformat(),
+                        channel.name,
+                        f"cmp_{channel.name.lower()}",
+                        f"{spend:.2f}",
+                        self.truth.currency.upper(),
+                    ]
                 )
                 self.counts.spend_rows += 1
                 arrivals = self._poisson(spend / channel.true_cac)
@@ -119,8 +131,17 @@ class _World:
             days=self.rng.randint(0, 45), seconds=self.rng.randint(0, 86_399)
         )
         self.w["companies"].writerow(
-            [company_id, name, domain, _hubspot_time(created), stage, channel, self.fake.bs().split()[-1],
-             self.rng.randint(*segment.employees), self.fake.country_code()]
+            [
+                company_id,
+                name,
+                domain,
+                _hubspot_time(created),
+                stage,
+                channel,
+                self.fake.bs().split()[-1],
+                self.rng.randint(*segment.employees),
+                self.fake.country_code(),
+            ]
         )
         self.counts.companies += 1
         return company_id, name, domain
@@ -130,37 +151,61 @@ class _World:
         company_id, name, domain = self.company(day, channel, segment, "customer")
         signed = datetime.combine(day, time(), UTC) + timedelta(seconds=self.rng.randint(8 * 3600, 20 * 3600))
         customer_id, subscription_id = self.ids.stripe("cus"), self.ids.stripe("sub")
-        self.w["customers"].write(json.dumps({
-            "id": customer_id, "object": "customer", "email": f"billing@{domain}", "name": name,
-            "created": _epoch(signed), "currency": self.truth.currency,
-            "metadata": {"hubspot_company_id": str(company_id)},
-        }) + "\n")
+        self.w["customers"].write(
+            json.dumps(
+                {
+                    "id": customer_id,
+                    "object": "customer",
+                    "email": f"billing@{domain}",
+                    "name": name,
+                    "created": _epoch(signed),
+                    "currency": self.truth.currency,
+                    "metadata": {"hubspot_company_id": str(company_id)},
+                }
+            )
+            + "\n"
+        )
         self.counts.customers += 1
         mrr_cents = round(self.rng.uniform(*segment.mrr)) * 100
         period = 0
         while True:
-            period_start = signed if period == 0 else datetime.combine(
-                add_months(day, period), time(hour=6), UTC)
+            period_start = signed if period == 0 else datetime.combine(add_months(day, period), time(hour=6), UTC)
             if period_start.date() >= self.end:
                 break
             paid = period == 0 or self.rng.random() >= self.truth.invoice_failure_rate
-            self.w["invoices"].write(json.dumps({
-                "id": self.ids.stripe("in"), "object": "invoice", "customer": customer_id,
-                "subscription": subscription_id, "status": "paid" if paid else "open",
-                "billing_reason": "subscription_create" if period == 0 else "subscription_cycle",
-                "currency": self.truth.currency, "amount_due": mrr_cents,
-                "amount_paid": mrr_cents if paid else 0, "created": _epoch(period_start),
-                "period_start": _epoch(period_start),
-                "period_end": _epoch(datetime.combine(add_months(day, period + 1), time(hour=6), UTC)),
-            }) + "\n")
+            self.w["invoices"].write(
+                json.dumps(
+                    {
+                        "id": self.ids.stripe("in"),
+                        "object": "invoice",
+                        "customer": customer_id,
+                        "subscription": subscription_id,
+                        "status": "paid" if paid else "open",
+                        "billing_reason": "subscription_create" if period == 0 else "subscription_cycle",
+                        "currency": self.truth.currency,
+                        "amount_due": mrr_cents,
+                        "amount_paid": mrr_cents if paid else 0,
+                        "created": _epoch(period_start),
+                        "period_start": _epoch(period_start),
+                        "period_end": _epoch(datetime.combine(add_months(day, period + 1), time(hour=6), UTC)),
+                    }
+                )
+                + "\n"
+            )
             self.counts.invoices += 1
             period += 1
             if self.rng.random() < segment.monthly_churn:
                 break
 
 
-def generate(out: Path, customers: int = 1000, start: date = date(2025, 1, 1), months: int = 12,
-             seed: int = 42, truth: Truth | None = None) -> Counts:
+def generate(
+    out: Path,
+    customers: int = 1000,
+    start: date = date(2025, 1, 1),
+    months: int = 12,
+    seed: int = 42,
+    truth: Truth | None = None,
+) -> Counts:
     """Write crm/ and billing/ exports plus truth.json under `out`; returns what was written."""
     end = add_months(start.replace(day=1), months)
     days = (end - start).days
@@ -168,19 +213,33 @@ def generate(out: Path, customers: int = 1000, start: date = date(2025, 1, 1), m
     (out / "crm").mkdir(parents=True, exist_ok=True)
     (out / "billing").mkdir(parents=True, exist_ok=True)
     with ExitStack() as files:
+
         def open_(path: str):
             return files.enter_context(open(out / path, "w", newline="", encoding="utf-8"))
 
         companies, spend = csv.writer(open_("crm/companies.csv")), csv.writer(open_("crm/marketing_spend.csv"))
         companies.writerow(COMPANY_COLUMNS)
         spend.writerow(SPEND_COLUMNS)
-        writers = {"companies": companies, "spend": spend, "customers": open_("billing/customers.jsonl"),
-                   "invoices": open_("billing/invoices.jsonl")}
+        writers = {
+            "companies": companies,
+            "spend": spend,
+            "customers": open_("billing/customers.jsonl"),
+            "invoices": open_("billing/invoices.jsonl"),
+        }
         world = _World(truth, seed, start, end, writers)
         for day in _days(start, end):
             world.day(day)
-    (out / "truth.json").write_text(json.dumps({
-        "seed": seed, "start": start.isoformat(), "end": end.isoformat(), "requested_customers": customers,
-        **world.counts.__dict__, "truth": truth.as_dict(),
-    }, indent=2))
+    (out / "truth.json").write_text(
+        json.dumps(
+            {
+                "seed": seed,
+                "start": start.isoformat(),
+                "end": end.isoformat(),
+                "requested_customers": customers,
+                **world.counts.__dict__,
+                "truth": truth.as_dict(),
+            },
+            indent=2,
+        )
+    )
     return world.counts

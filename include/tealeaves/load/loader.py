@@ -70,15 +70,24 @@ def _reason_expr(contract: Contract) -> sql.Composable:
     for index, column in enumerate(contract.columns):
         value = _value_expr(contract, index, column)
         if column.required:
-            checks.append(sql.SQL("case when {v} is null then {msg} end").format(
-                v=value, msg=sql.Literal(f"{column.name}: required value is missing")))
+            checks.append(
+                sql.SQL("case when {v} is null then {msg} end").format(
+                    v=value, msg=sql.Literal(f"{column.name}: required value is missing")
+                )
+            )
         if column.type != "text":
-            checks.append(sql.SQL(
-                "case when {v} is not null and ({v} !~ {shape} or not pg_input_is_valid({v}, {t})) "
-                "then {name} || ': ' || quote_literal(left({v}, 60)) || {msg} end"
-            ).format(v=value, t=sql.Literal(column.type), name=sql.Literal(column.name),
-                     shape=sql.Literal(SHAPES.get(column.type, "")),
-                     msg=sql.Literal(f" is not a valid {column.type}")))
+            checks.append(
+                sql.SQL(
+                    "case when {v} is not null and ({v} !~ {shape} or not pg_input_is_valid({v}, {t})) "
+                    "then {name} || ': ' || quote_literal(left({v}, 60)) || {msg} end"
+                ).format(
+                    v=value,
+                    t=sql.Literal(column.type),
+                    name=sql.Literal(column.name),
+                    shape=sql.Literal(SHAPES.get(column.type, "")),
+                    msg=sql.Literal(f" is not a valid {column.type}"),
+                )
+            )
     return sql.SQL("nullif(concat_ws('; ', {}), '')").format(sql.SQL(", ").join(checks))
 
 
@@ -86,8 +95,11 @@ def _stage(conn: psycopg.Connection, path: Path, contract: Contract) -> None:
     """COPY the file's records into a temporary all-text table, with shape problems already noted."""
     width = len(contract.columns) if contract.format == "csv" else 0
     text_columns = [sql.SQL("{} text").format(sql.Identifier(f"c{i}")) for i in range(width)]
-    conn.execute(sql.SQL("create temp table _incoming (_line bigint, _raw text, _problem text{}) on commit drop")
-                 .format(sql.SQL("").join(sql.SQL(", ") + c for c in text_columns)))
+    conn.execute(
+        sql.SQL("create temp table _incoming (_line bigint, _raw text, _problem text{}) on commit drop").format(
+            sql.SQL("").join(sql.SQL(", ") + c for c in text_columns)
+        )
+    )
     with conn.cursor().copy("copy _incoming from stdin") as copy:
         for record in READERS[contract.format](path, contract):
             copy.write_row((record.line, record.raw, record.problem, *(record.values or [None] * width)))
@@ -110,9 +122,12 @@ def _publish_batch(conn: psycopg.Connection, batch_id: int, path: Path, contract
     values = sql.SQL(", ").join(
         sql.SQL("{}::{}").format(_value_expr(contract, i, c), sql.SQL(c.type)) for i, c in enumerate(contract.columns)
     )
-    loaded = conn.execute(sql.SQL(
-        "insert into {} (_batch_id, _source_line, {}) select %s, _line, {} from _incoming where _problem is null"
-    ).format(table, columns, values), [batch_id]).rowcount
+    loaded = conn.execute(
+        sql.SQL(
+            "insert into {} (_batch_id, _source_line, {}) select %s, _line, {} from _incoming where _problem is null"
+        ).format(table, columns, values),
+        [batch_id],
+    ).rowcount
     rejected = conn.execute(
         "insert into raw.rejected_rows (batch_id, source, entity, file_name, line_number, raw_text, reason)"
         " select %s, %s, %s, %s, _line, _raw, _problem from _incoming where _problem is not null",
@@ -134,7 +149,8 @@ def load_file(conn: psycopg.Connection, path: Path, contract: Contract) -> Batch
             conn.execute("select pg_advisory_xact_lock(hashtext(%s))", [contract.table])
             if conn.execute(
                 "select 1 from raw.load_batches where source = %s and entity = %s and content_hash = %s"
-                " and status = 'loaded'", [contract.source, contract.entity, digest],
+                " and status = 'loaded'",
+                [contract.source, contract.entity, digest],
             ).fetchone():
                 return BatchResult(contract.source, contract.entity, path, "unchanged", None, 0, 0, 0)
             batch_id = conn.execute(

@@ -155,9 +155,7 @@ def _missing_tables(conn: psycopg.Connection, schema: str, tables: Iterable[str]
     return missing
 
 
-def _validate(
-    url: str, schema: str, suites: list[Suite], missing: dict[str, str], run_id: str
-) -> list[SuiteResult]:
+def _validate(url: str, schema: str, suites: list[Suite], missing: dict[str, str], run_id: str) -> list[SuiteResult]:
     context = gx.get_context(mode="ephemeral")
     # tqdm bars are noise in Airflow logs and CI output, and cost time on every metric.
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
@@ -186,9 +184,7 @@ def _validate_suite(
             # GX deprecates `schema_name` in favour of "the schema in the connection configuration", but its
             # PostgreSQL datasource has no such setting (only a search_path smuggled into the URL). A
             # schema-qualified table is the unambiguous choice; the warning would only repeat on every run.
-            warnings.filterwarnings(
-                "ignore", message="`schema_name` is deprecated", category=DeprecationWarning
-            )
+            warnings.filterwarnings("ignore", message="`schema_name` is deprecated", category=DeprecationWarning)
             asset = datasource.add_table_asset(suite.name, table_name=suite.table, schema_name=schema)
     except TestConnectionError as exc:  # exists, but GX cannot read it (permissions, a broken view)
         return _not_validated(suite, schema, started, str(exc).splitlines()[0])
@@ -197,9 +193,7 @@ def _validate_suite(
     check_of: dict[str, tuple[int, Check]] = {}
     for position, check in enumerate(suite.checks):
         # A copy: GX stamps an id on what it is given, and the suite module's objects should stay as written.
-        expectation = check.expectation.copy(
-            update={"id": None, "severity": _GX_SEVERITY[check.severity]}, deep=True
-        )
+        expectation = check.expectation.copy(update={"id": None, "severity": _GX_SEVERITY[check.severity]}, deep=True)
         added = gx_suite.add_expectation(expectation)
         if added.id in check_of:
             raise SuiteDefinitionError(f"{suite.path}: item {position} of expectations() repeats another")
@@ -254,9 +248,7 @@ def _not_validated(suite: Suite, schema: str, started: datetime, reason: str) ->
     )
 
 
-def _outcome(
-    suite: Suite, schema: str, result: ExpectationValidationResult, check: Check
-) -> ExpectationOutcome:
+def _outcome(suite: Suite, schema: str, result: ExpectationValidationResult, check: Check) -> ExpectationOutcome:
     config = result.expectation_config
     details: dict[str, Any] = result.result or {}
     unexpected_count = details.get("unexpected_count")

@@ -83,9 +83,7 @@ class SuiteResult:
     @property
     def success(self) -> bool:
         """True when this suite lets the data through: it ran, and no blocking expectation failed."""
-        return self.error is None and not any(
-            not o.success and o.severity == "blocking" for o in self.outcomes
-        )
+        return self.error is None and not any(not o.success and o.severity == "blocking" for o in self.outcomes)
 
 
 @dataclass(frozen=True)
@@ -120,14 +118,11 @@ class GateResult:
                 if suite.error:
                     if severity == "blocking":
                         lines.append(
-                            f"  {label} {suite.suite}: {suite.schema}.{suite.table} not validated:"
-                            f" {suite.error}"
+                            f"  {label} {suite.suite}: {suite.schema}.{suite.table} not validated: {suite.error}"
                         )
                     continue
                 lines += [
-                    f"  {label} {o.describe()}"
-                    for o in suite.outcomes
-                    if not o.success and o.severity == severity
+                    f"  {label} {o.describe()}" for o in suite.outcomes if not o.success and o.severity == severity
                 ]
         return "\n".join(lines)
 

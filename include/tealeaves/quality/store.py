@@ -65,10 +65,7 @@ def save_run(conn: psycopg.Connection, run_id: str, suites: Sequence[SuiteResult
                 "insert into quality.validation_runs"
                 " (run_id, suite, schema_name, table_name, success, started_at, finished_at)"
                 " values (%s, %s, %s, %s, %s, %s, %s)",
-                [
-                    (run_id, s.suite, s.schema, s.table, s.success, s.started_at, s.finished_at)
-                    for s in suites
-                ],
+                [(run_id, s.suite, s.schema, s.table, s.success, s.started_at, s.finished_at) for s in suites],
             )
             cur.executemany(
                 "insert into quality.expectation_results"
