@@ -169,7 +169,9 @@ class EmbeddedPostgres:
             return
         os.chown(self.data_dir, user.pw_uid, user.pw_gid)
         self.data_dir.chmod(0o700)
-        for parent in self.data_dir.parents:
+        # The service user must reach both the data and the binaries inside the virtualenv; a checkout in a
+        # private folder (mode 0700) would stop it, so grant search (x) permission on the folders above.
+        for parent in [*self.data_dir.parents, *bin_dir().parents]:
             mode = parent.stat().st_mode
             if not mode & stat.S_IXOTH:
                 parent.chmod(mode | stat.S_IXOTH)

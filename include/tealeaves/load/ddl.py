@@ -43,11 +43,16 @@ create index if not exists rejected_rows_batch on raw.rejected_rows (batch_id);
 
 
 def ensure_ledger(conn: psycopg.Connection) -> None:
+    """Create the ledger once; parallel load tasks wait on a lock instead of racing to `create schema`."""
+    conn.execute("select pg_advisory_xact_lock(hashtext('tealeaves.raw.ddl'))")
     conn.execute(LEDGER)
 
 
 def ensure_table(conn: psycopg.Connection, contract: Contract) -> None:
-    """Create the raw table, or add columns a newer contract introduced; never drops anything."""
+    """Create the raw table, or add columns a newer contract introduced; never drops anything.
+
+    Call after `ensure_ledger` in the same transaction, which holds the DDL lock.
+    """
     table = sql.Identifier(RAW, contract.table)
     conn.execute(
         sql.SQL(

@@ -141,10 +141,11 @@ def load_file(conn: psycopg.Connection, path: Path, contract: Contract) -> Batch
     path = path.resolve()
     digest = file_hash(path)
     started = datetime.now(UTC)
+    with conn.transaction():  # DDL first, in a short transaction of its own, so loads run in parallel
+        ensure_ledger(conn)
+        ensure_table(conn, contract)
     try:
         with conn.transaction():
-            ensure_ledger(conn)
-            ensure_table(conn, contract)
             # One loader per raw table at a time; a second one waits, then sees the first one's batch.
             conn.execute("select pg_advisory_xact_lock(hashtext(%s))", [contract.table])
             if conn.execute(

@@ -1,0 +1,22 @@
+-- Runs once, when the postgres container starts on an empty volume (/docker-entrypoint-initdb.d), through psql
+-- as POSTGRES_USER connected to POSTGRES_DB. The image has already made both from docker-compose.yml:
+-- the superuser role `tealeaves` and the warehouse database `tealeaves`.
+
+-- BI reads the published marts through `bi_reader`: every publish (tealeaves.publish) grants it usage and
+-- select on the new `marts` schema. Metabase logs in as `metabase`, a member that can read and nothing else.
+-- Its password comes from METABASE_DB_PASSWORD in the postgres service's environment.
+\getenv metabase_password METABASE_DB_PASSWORD
+\if :{?metabase_password}
+\else
+do $$ begin
+    raise exception 'METABASE_DB_PASSWORD is not set for the postgres service (docker-compose.yml gives it a '
+        'default; check .env). Set it, remove the volume (docker compose down -v) and start again.';
+end $$;
+\endif
+create role bi_reader nologin;
+create role metabase login password :'metabase_password' in role bi_reader;
+
+-- Airflow's own tables live beside the warehouse, in a database of their own, as on the embedded server.
+-- Only its owner connects to it.
+create database airflow owner tealeaves;
+revoke connect on database airflow from public;
