@@ -121,11 +121,13 @@ def generate(
         first = date.fromisoformat(start)
     except ValueError:
         raise fail(f"--start must be a date like 2025-01-01, got {start!r}", 2) from None
-    counts = run(out, customers=customers, start=first, months=months, seed=seed)
-    console.print(
-        f"wrote {counts.companies} companies, {counts.customers} customers, {counts.invoices} invoices,"
-        f" {counts.spend_rows} spend rows to {out}"
-    )
+    report = run(out, customers=customers, start=first, months=months, seed=seed)
+    title = f"{report['customers']} customers, {report['leads']} leads, {report['start']} to {report['end']} → {out}"
+    table = Table("file", "records", "planted defects", title=title)
+    for name, counts in report["files"].items():
+        defects = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if k != "records" and v)
+        table.add_row(name, f"{counts.get('records', 0):,}", defects or "—")
+    console.print(table)
 
 
 @app.command()

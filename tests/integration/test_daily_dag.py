@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from tealeaves.generate import generate
+from tealeaves.generate import default_truth, generate
 
 pytestmark = pytest.mark.e2e
 LOGICAL_DATE = datetime(2026, 1, 15, tzinfo=UTC)
@@ -84,7 +84,8 @@ def table_counts(url: str) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def exports(airflow_ready):
-    generate(airflow_ready.data_dir, customers=250, months=6, seed=11)
+    # Clean exports: this test recomputes CAC by hand; the planted mess has tests of its own.
+    generate(airflow_ready.data_dir, customers=250, months=6, seed=11, truth=default_truth().clean())
     return airflow_ready.data_dir
 
 

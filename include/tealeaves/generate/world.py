@@ -1,11 +1,12 @@
-"""The planted truth: how customers arrive, what they pay and when they leave.
+"""The planted truth: how customers arrive, what they pay, how support treats them, what they say, when they leave.
 
 The generator draws from these rates; `truth.json` records them so tests can check what the marts recover.
+Money is in the reporting currency (USD) here; the billing writer converts to each customer's currency.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,91 @@ class Segment:
     share: float
     employees: tuple[int, int]
     mrr: tuple[float, float]  # monthly plan price range, reporting currency
-    monthly_churn: float  # hazard: chance a paying customer cancels at each renewal
+    monthly_churn: float  # base hazard: chance a paying customer cancels at a renewal
+
+
+@dataclass(frozen=True)
+class TicketKind:
+    """What a support ticket is about; the five kinds of customer input a help desk sees."""
+
+    name: str
+    monthly_rate: float  # tickets per paying customer per month
+
+
+@dataclass(frozen=True)
+class Priority:
+    """A Zendesk priority with its SLA policy targets (minutes) and the breach rate the generator plants."""
+
+    name: str
+    share: float
+    first_reply_minutes: int
+    resolution_minutes: int
+    business_hours: bool  # targets counted in the support team's business hours (Mon-Fri 09-17 UTC)
+    breach_rate: float  # planted share of tickets whose first reply misses the target
+
+
+@dataclass(frozen=True)
+class Support:
+    kinds: tuple[TicketKind, ...] = (
+        TicketKind("bug_incident", 0.30),
+        TicketKind("compliance_security", 0.05),
+        TicketKind("feature_request", 0.20),
+        TicketKind("sales_blocking", 0.04),
+        TicketKind("feedback", 0.10),
+    )
+    priorities: tuple[Priority, ...] = (
+        Priority("urgent", 0.05, 60, 8 * 60, False, 0.10),
+        Priority("high", 0.20, 4 * 60, 16 * 60, True, 0.15),
+        Priority("normal", 0.55, 8 * 60, 40 * 60, True, 0.10),
+        Priority("low", 0.20, 24 * 60, 80 * 60, True, 0.05),
+    )
+    channels: tuple[tuple[str, float], ...] = (("email", 0.5), ("web", 0.3), ("chat", 0.15), ("api", 0.05))
+    csat_response_rate: float = 0.3  # solved tickets that get a good/bad rating
+    csat_good_when_met: float = 0.88
+    csat_good_when_breached: float = 0.55
+    solved_share: float = 0.93  # the rest are still open at the export
+
+
+@dataclass(frozen=True)
+class Survey:
+    nps_every_months: int = 3  # relationship NPS survey cadence after signup
+    nps_response_rate: float = 0.4
+    # P(score) for 0..10: 25% detractors (0-6), 30% passives (7-8), 45% promoters (9-10).
+    nps_weights: tuple[float, ...] = (0.02, 0.01, 0.02, 0.02, 0.03, 0.05, 0.10, 0.12, 0.18, 0.22, 0.23)
+    ces_response_rate: float = 0.2  # after a solved ticket, a 1-7 effort question
+    scorecard_response_rate: float = 0.5  # yearly scorecard per customer
+
+
+@dataclass(frozen=True)
+class Retention:
+    detractor_churn_multiplier: float = 2.0  # hazard × this while the latest NPS answer is 0-6
+    breach_churn_multiplier: float = 1.5  # hazard × this per SLA breach in the month before a renewal
+    expansion_rate: float = 0.03  # monthly chance MRR grows 10-50%
+    contraction_rate: float = 0.015  # monthly chance MRR shrinks 10-40%
+
+
+@dataclass(frozen=True)
+class Billing:
+    invoice_failure_rate: float = 0.03  # renewal charges that fail (invoice left open)
+    # Customer currency mix; FX is reporting-currency units per one unit of the customer currency.
+    currencies: tuple[tuple[str, float, float], ...] = (("usd", 0.7, 1.0), ("eur", 0.2, 1.08), ("gbp", 0.1, 1.27))
+    annual_plan_share: float = 0.2  # billed yearly at 10× the monthly price
+    refund_rate: float = 0.01  # paid invoices refunded in full later
+
+
+@dataclass(frozen=True)
+class Dirt:
+    """Small default rates of the mess real exports carry; every planted defect is counted in truth.json."""
+
+    exact_duplicate: float = 0.005  # the same line written twice
+    near_duplicate: float = 0.003  # the same record again with cosmetic changes (case, whitespace)
+    malformed: float = 0.002  # a line no parser accepts (broken JSON, wrong field count)
+    missing_id: float = 0.001  # the record's id left empty
+    late_arriving: float = 0.01  # records delivered in a later file
+    unknown_currency: float = 0.002  # an invoice in a currency the FX table does not know
+    mixed_offsets: float = 0.3  # timestamps written with a non-UTC offset
+    email_variant: float = 0.1  # contact emails differing in case or a domain alias
+    billing_without_crm_id: float = 0.05  # billing customers missing metadata.hubspot_company_id
 
 
 @dataclass(frozen=True)
@@ -54,7 +139,11 @@ class Truth:
     )
     spend_noise: float = 0.2  # daily spend varies uniformly by ± this share
     leads_per_customer: float = 1.5  # CRM companies that never buy
-    invoice_failure_rate: float = 0.03  # renewal invoices left unpaid
+    support: Support = Support()
+    survey: Survey = Survey()
+    retention: Retention = Retention()
+    billing: Billing = Billing()
+    dirt: Dirt = Dirt()
 
     @property
     def daily_customers(self) -> float:
@@ -67,9 +156,11 @@ class Truth:
             Channel(c.name, c.daily_spend * factor, c.true_cac, c.organic_daily_customers * factor)
             for c in self.channels
         )
-        return Truth(
-            self.currency, channels, self.segments, self.spend_noise, self.leads_per_customer, self.invoice_failure_rate
-        )
+        return replace(self, channels=channels)
+
+    def clean(self) -> Truth:
+        """The same world with every dirty-data knob at zero."""
+        return replace(self, dirt=Dirt(**{name: 0.0 for name in Dirt.__dataclass_fields__}))
 
     def as_dict(self) -> dict:
         out = asdict(self)

@@ -195,7 +195,7 @@ def expand_paths(paths: Iterable[Path], source: str | None) -> list[tuple[Path, 
             raise LoadError(f"{path}: no such file or folder")
         if path.is_dir():
             wanted = sources.for_source(source) if source else list(sources.contracts().values())
-            matched = [(path / c.file, c) for c in wanted if (path / c.file).is_file()]
+            matched = [(f, c) for c in wanted for f in sorted(path.glob(c.file)) if f.is_file()]
             if not matched:
                 raise LoadError(f"{path}: no export files here; expected any of {[c.file for c in wanted]}")
             plan.extend(matched)

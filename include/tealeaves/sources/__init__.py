@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fnmatch import fnmatch
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -36,7 +37,7 @@ class Contract(BaseModel):
     source: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     entity: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     description: str
-    file: str
+    file: str  # file-name pattern: an export and its later deliveries (e.g. invoices__late.jsonl)
     format: Literal["csv", "jsonl"]
     key: list[str]
     columns: list[Column]
@@ -74,7 +75,7 @@ def for_file(path: Path, source: str | None = None) -> Contract:
     """The contract whose file name matches `path` (within `source` when given)."""
     candidates = for_source(source) if source else list(contracts().values())
     for contract in candidates:
-        if path.name == contract.file:
+        if fnmatch(path.name, contract.file):
             return contract
     known = ", ".join(sorted(f"{c.source}/{c.file}" for c in candidates))
     raise KeyError(f"{path}: no source contract for a file named {path.name!r}; expected one of: {known}")

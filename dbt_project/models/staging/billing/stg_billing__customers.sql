@@ -1,19 +1,32 @@
 with
 
 source as (
-    {{ dedupe_latest(source('billing', 'customers'), ['id']) }}
+    select * from {{ source('billing', 'customers') }}
 ),
 
 renamed as (
     select
         id as billing_customer_id,
-        nullif(trim(hubspot_company_id), '')::bigint as crm_company_id,
-        lower(trim(email)) as email,
+        case when hubspot_company_id ~ '^[0-9]+$' then hubspot_company_id::bigint end as crm_company_id,
+        lower(email) as email,
         name as customer_name,
         to_timestamp(created) at time zone 'UTC' as created_at,
         upper(currency) as currency_code,
-        _batch_id as load_batch_id
+        _batch_id,
+        _source_line
     from source
+),
+
+deduplicated as (
+    {{ dedupe_latest('renamed', ['billing_customer_id']) }}
 )
 
-select * from renamed
+select
+    billing_customer_id,
+    crm_company_id,
+    email,
+    customer_name,
+    created_at,
+    currency_code,
+    _batch_id as load_batch_id
+from deduplicated

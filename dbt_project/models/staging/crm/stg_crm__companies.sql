@@ -1,7 +1,7 @@
 with
 
 source as (
-    {{ dedupe_latest(source('crm', 'companies'), ['hs_object_id']) }}
+    select * from {{ source('crm', 'companies') }}
 ),
 
 renamed as (
@@ -21,8 +21,25 @@ renamed as (
             else 'unknown'
         end as segment,
         upper(country) as country_code,
-        _batch_id as load_batch_id
+        _batch_id,
+        _source_line
     from source
+),
+
+deduplicated as (
+    {{ dedupe_latest('renamed', ['company_id']) }}
 )
 
-select * from renamed
+select
+    company_id,
+    company_name,
+    domain,
+    created_at,
+    lifecycle_stage,
+    acquisition_channel,
+    industry,
+    employee_count,
+    segment,
+    country_code,
+    _batch_id as load_batch_id
+from deduplicated

@@ -1,0 +1,56 @@
+"""Time arithmetic the generator shares with the tests: months and the support team's business hours."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+OPEN_HOUR, CLOSE_HOUR = 9, 17  # the support schedule, Monday to Friday, UTC
+BUSINESS_DAY_MINUTES = (CLOSE_HOUR - OPEN_HOUR) * 60
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day-of-month `months` later, clamped to the 28th so every month has it."""
+    month_index = day.month - 1 + months
+    return date(day.year + month_index // 12, month_index % 12 + 1, min(day.day, 28))
+
+
+def month_start(moment: date | datetime) -> date:
+    return date(moment.year, moment.month, 1)
+
+
+def _next_open(moment: datetime) -> datetime:
+    """The first business minute at or after `moment`."""
+    while True:
+        if moment.weekday() >= 5:
+            moment = (moment + timedelta(days=7 - moment.weekday())).replace(
+                hour=OPEN_HOUR, minute=0, second=0, microsecond=0
+            )
+        elif moment.hour < OPEN_HOUR:
+            moment = moment.replace(hour=OPEN_HOUR, minute=0, second=0, microsecond=0)
+        elif moment.hour >= CLOSE_HOUR:
+            moment = (moment + timedelta(days=1)).replace(hour=OPEN_HOUR, minute=0, second=0, microsecond=0)
+        else:
+            return moment
+
+
+def add_business_minutes(start: datetime, minutes: float) -> datetime:
+    """`start` plus `minutes` of business time (Mon-Fri 09:00-17:00 UTC)."""
+    moment = _next_open(start)
+    remaining = minutes
+    while True:
+        close = moment.replace(hour=CLOSE_HOUR, minute=0, second=0, microsecond=0)
+        available = (close - moment).total_seconds() / 60
+        if remaining <= available:
+            return moment + timedelta(minutes=remaining)
+        remaining -= available
+        moment = _next_open(close)
+
+
+def business_minutes_between(start: datetime, end: datetime) -> float:
+    """Business minutes from `start` to `end` (0 when end is not after start)."""
+    total, moment = 0.0, _next_open(start)
+    while moment < end:
+        close = moment.replace(hour=CLOSE_HOUR, minute=0, second=0, microsecond=0)
+        total += (min(close, end) - moment).total_seconds() / 60
+        moment = _next_open(close)
+    return total

@@ -1,0 +1,206 @@
+"""One customer's whole life, simulated month by month before any file is written.
+
+Support and survey events come first in each month, because they change the churn hazard at the next
+renewal: a detractor's NPS and SLA breaches make leaving likelier, as the truth says. Source writers then
+render the same life into each system's export format, so every system tells one consistent story.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from statistics import NormalDist
+
+from tealeaves.generate.calendar import add_business_minutes, add_months
+from tealeaves.generate.world import Priority, Segment, Truth
+
+
+@dataclass
+class Contact:
+    first_name: str
+    last_name: str
+    email: str
+
+
+@dataclass
+class Period:
+    """One billing period of the subscription."""
+
+    number: int
+    start: datetime
+    end: datetime
+    mrr_usd: float  # monthly recurring revenue in the reporting currency
+    paid: bool
+    change: str  # new | renewal | expansion | contraction
+
+
+@dataclass
+class Ticket:
+    number: int
+    created_at: datetime
+    kind: str
+    priority: Priority
+    channel: str
+    requester: Contact
+    first_reply_at: datetime | None
+    solved_at: datetime | None
+    first_reply_breached: bool
+    csat: str | None  # good | bad | None (not rated)
+    ces: int | None  # 1-7 effort answer after solving, when given
+
+
+@dataclass
+class NpsAnswer:
+    submitted_at: datetime
+    respondent: Contact
+    score: int
+
+
+@dataclass
+class Life:
+    company_id: int
+    name: str
+    domain: str
+    channel: str
+    segment: Segment
+    employees: int
+    country: str
+    industry: str
+    crm_created_at: datetime
+    signed_at: datetime
+    currency: str
+    fx_to_usd: float
+    annual: bool
+    contacts: list[Contact]
+    periods: list[Period] = field(default_factory=list)
+    tickets: list[Ticket] = field(default_factory=list)
+    nps: list[NpsAnswer] = field(default_factory=list)
+    churned_at: datetime | None = None
+
+
+def _breach_median(priority: Priority, sigma: float) -> float:
+    """Median reply time (minutes) that makes P(reply > target) equal the planted breach rate."""
+    z = NormalDist().inv_cdf(1 - priority.breach_rate)
+    return priority.first_reply_minutes / math.exp(sigma * z)
+
+
+REPLY_SIGMA = 0.8
+
+
+class LifeSimulator:
+    def __init__(self, truth: Truth, rng: random.Random, end: date) -> None:
+        self.truth, self.rng, self.end = truth, rng, end
+        self.ticket_number = 0
+        s = truth.support
+        self._priorities, self._priority_weights = list(s.priorities), [p.share for p in s.priorities]
+        self._channels, self._channel_weights = [c for c, _ in s.channels], [w for _, w in s.channels]
+
+    def poisson(self, mean: float) -> int:
+        # Knuth's method: exact, and fast for the small means used here.
+        limit, k, p = math.exp(-mean), 0, self.rng.random()
+        while p > limit:
+            k += 1
+            p *= self.rng.random()
+        return k
+
+    def run(self, life: Life) -> Life:
+        """Fill in periods, tickets, NPS answers and the churn date of `life`."""
+        rng, truth, retention = self.rng, self.truth, self.truth.retention
+        mrr = life.periods[0].mrr_usd if life.periods else round(rng.uniform(*life.segment.mrr))
+        day = life.signed_at.date()
+        months_per_period = 12 if life.annual else 1
+        month, latest_nps = 0, None
+        change = "new"
+        while True:
+            start = life.signed_at if month == 0 else datetime.combine(add_months(day, month), time(6), UTC)
+            if start.date() >= self.end:
+                return life
+            end = datetime.combine(add_months(day, month + months_per_period), time(6), UTC)
+            paid = month == 0 or rng.random() >= truth.billing.invoice_failure_rate
+            life.periods.append(Period(len(life.periods), start, end, mrr, paid, change))
+            breaches = 0
+            for m in range(months_per_period):
+                month_start = datetime.combine(add_months(day, month + m), time(), UTC)
+                if month_start.date() >= self.end:
+                    break
+                breaches = self._support_month(life, month_start)
+                answer = self._nps_month(life, month + m, month_start)
+                if answer is not None:
+                    latest_nps = answer
+            month += months_per_period
+            hazard = life.segment.monthly_churn * months_per_period
+            if latest_nps is not None and latest_nps <= 6:
+                hazard *= retention.detractor_churn_multiplier
+            hazard *= retention.breach_churn_multiplier**breaches
+            if rng.random() < min(hazard, 0.95):
+                life.churned_at = end
+                return life
+            change, roll = "renewal", rng.random()
+            if roll < retention.expansion_rate:
+                mrr, change = round(mrr * rng.uniform(1.1, 1.5)), "expansion"
+            elif roll < retention.expansion_rate + retention.contraction_rate:
+                mrr, change = round(mrr * rng.uniform(0.6, 0.9)), "contraction"
+
+    def _support_month(self, life: Life, month_start: datetime) -> int:
+        """Tickets opened in the month; returns how many breached their first-reply target."""
+        rng, support, breaches = self.rng, self.truth.support, 0
+        for kind in support.kinds:
+            for _ in range(self.poisson(kind.monthly_rate)):
+                created = month_start + timedelta(seconds=rng.randint(0, 28 * 86_400 - 1))
+                if created.date() >= self.end:
+                    continue
+                priority = rng.choices(self._priorities, self._priority_weights)[0]
+                reply_minutes = rng.lognormvariate(math.log(_breach_median(priority, REPLY_SIGMA)), REPLY_SIGMA)
+                breached = reply_minutes > priority.first_reply_minutes
+                breaches += breached
+                first_reply = (
+                    add_business_minutes(created, reply_minutes)
+                    if priority.business_hours
+                    else created + timedelta(minutes=reply_minutes)
+                )
+                solved = None
+                if rng.random() < support.solved_share:
+                    extra = rng.lognormvariate(math.log(priority.resolution_minutes / 3), 0.9)
+                    solved = (
+                        add_business_minutes(first_reply, extra)
+                        if priority.business_hours
+                        else first_reply + timedelta(minutes=extra)
+                    )
+                csat = ces = None
+                if solved is not None and rng.random() < support.csat_response_rate:
+                    good = support.csat_good_when_breached if breached else support.csat_good_when_met
+                    csat = "good" if rng.random() < good else "bad"
+                if solved is not None and rng.random() < self.truth.survey.ces_response_rate:
+                    ces = min(7, max(1, round(rng.gauss(4.2 if breached else 5.6, 1.1))))
+                self.ticket_number += 1
+                life.tickets.append(
+                    Ticket(
+                        self.ticket_number,
+                        created,
+                        kind.name,
+                        priority,
+                        rng.choices(self._channels, self._channel_weights)[0],
+                        rng.choice(life.contacts),
+                        first_reply,
+                        solved,
+                        breached,
+                        csat,
+                        ces,
+                    )
+                )
+        return breaches
+
+    def _nps_month(self, life: Life, month_index: int, month_start: datetime) -> int | None:
+        survey = self.truth.survey
+        if month_index == 0 or month_index % survey.nps_every_months != survey.nps_every_months - 1:
+            return None
+        if self.rng.random() >= survey.nps_response_rate:
+            return None
+        submitted = month_start + timedelta(seconds=self.rng.randint(0, 27 * 86_400))
+        if submitted.date() >= self.end:
+            return None
+        score = self.rng.choices(range(11), survey.nps_weights)[0]
+        life.nps.append(NpsAnswer(submitted, self.rng.choice(life.contacts), score))
+        return score

@@ -1,0 +1,92 @@
+"""What every renderer shares: its own random stream, its sinks, and how timestamps are written."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from faker import Faker
+
+from tealeaves.generate.life import Life
+from tealeaves.generate.sinks import CsvSink, JsonlSink, Sink
+from tealeaves.generate.world import Truth
+
+OFFSETS = (-8, -5, -3, 1, 2, 5.5, 9)  # hours; the offsets mixed-time-zone exports show
+
+
+def alias_domain(domain: str) -> str:
+    """The company's second domain (acme-00012.com -> acme-00012.net): the same company, another spelling."""
+    stem = domain.rsplit(".", 1)[0]
+    return f"{stem}.net"
+
+
+REGISTRY: dict[str, type[Renderer]] = {}
+
+
+class Renderer:
+    """Base class. `source` names the folder; each renderer draws from a stream seeded by its own name,
+    so adding or changing one source never changes the files of another. Subclasses register themselves."""
+
+    source: str = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.source:
+            REGISTRY[cls.source] = cls
+
+    def __init__(self, root: Path, truth: Truth, seed: int) -> None:
+        self.root, self.truth = root / self.source, truth
+        self.rng = random.Random(f"{seed}:{self.source}")
+        self.fake = Faker("en_US")
+        self.fake.seed_instance(f"{seed}:{self.source}")
+        self.sinks: dict[str, Sink] = {}
+
+    def csv(self, name: str, columns: list[str], key: str | None, cosmetic: tuple[str, ...] = ()) -> CsvSink:
+        sink = CsvSink(self.root, name, columns, self.truth.dirt, self.rng, key, cosmetic)
+        self.sinks[name] = sink
+        return sink
+
+    def jsonl(self, name: str, key: str | None, cosmetic: tuple[str, ...] = ()) -> JsonlSink:
+        sink = JsonlSink(self.root, name, self.truth.dirt, self.rng, key, cosmetic)
+        self.sinks[name] = sink
+        return sink
+
+    def iso(self, moment: datetime, millis: bool = False) -> str:
+        """ISO 8601; a share of values carry a non-UTC offset, as exports from several regions do."""
+        if self.rng.random() < self.truth.dirt.mixed_offsets:
+            hours = self.rng.choice(OFFSETS)
+            moment = moment.astimezone(timezone(timedelta(hours=hours)))
+            text = moment.isoformat(timespec="milliseconds" if millis else "seconds")
+            return text
+        text = moment.astimezone(UTC).isoformat(timespec="milliseconds" if millis else "seconds")
+        return text.replace("+00:00", "Z")
+
+    def email(self, address: str) -> str:
+        """An address as another system holds it: sometimes in other case, or at the company's alias domain
+        (the CRM lists it in hs_additional_domains). Identity matching must see through both."""
+        if self.rng.random() >= self.truth.dirt.email_variant:
+            return address
+        local, _, domain = address.partition("@")
+        if self.rng.random() < 0.5:
+            return f"{local.title()}@{domain.upper()}"
+        return f"{local}@{alias_domain(domain)}"
+
+    # -- hooks ---------------------------------------------------------------------------------------------
+    def day(self, day: date) -> None:
+        """Once per simulated day, before that day's customers."""
+
+    def lead(self, company: dict[str, Any]) -> None:
+        """A CRM company that never buys."""
+
+    def customer(self, life: Life) -> None:
+        """A paying customer's whole life."""
+
+    def finish(self, end: date) -> None:
+        """After the last day: files that describe the whole period."""
+
+    def close(self) -> dict[str, dict[str, int]]:
+        for sink in self.sinks.values():
+            sink.close()
+        return {f"{self.source}/{name}": dict(sink.counts) for name, sink in self.sinks.items()}

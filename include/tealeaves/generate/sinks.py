@@ -1,0 +1,131 @@
+"""Export files that carry the planted mess: duplicates, broken lines, blank ids, late deliveries.
+
+Every planted defect is an *extra* line beside the good record (a repeated line, a mangled copy, a copy with
+its id blanked), except late arrivals, which move the record to a later file. So the clean truth still holds,
+and `truth.json` counts each defect per file, for tests to find every one of them again.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+from collections import Counter
+from pathlib import Path
+from typing import Any, TextIO
+
+from tealeaves.generate.world import Dirt
+
+LATE_SUFFIX = "__late"
+
+
+class Sink:
+    """One export file (and its late-delivery sibling); subclasses say how a record becomes a line."""
+
+    def __init__(
+        self, root: Path, name: str, dirt: Dirt, rng: random.Random, key: str | None, cosmetic: tuple[str, ...] = ()
+    ) -> None:
+        self.path, self.name = root / name, name
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        stem, dot, ext = name.rpartition(".")
+        self.late_name = f"{stem}{LATE_SUFFIX}{dot}{ext}"
+        self.dirt, self.rng, self.key = dirt, rng, key
+        self.cosmetic = cosmetic  # fields a second export may spell differently (never ids or references)
+        self.counts: Counter[str] = Counter()
+        self._main = open(self.path, "w", newline="", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        self._late: TextIO | None = None
+
+    def _render(self, record: dict[str, Any]) -> str:
+        raise NotImplementedError
+
+    def _mangle(self, line: str) -> str:
+        raise NotImplementedError
+
+    def header(self) -> None:
+        """Write whatever precedes the records (CSV header)."""
+
+    def write(self, record: dict[str, Any]) -> None:
+        rng, dirt = self.rng, self.dirt
+        line = self._render(record)
+        target = self._main
+        if rng.random() < dirt.late_arriving:
+            target = self._late_file()
+            self.counts["late_arriving"] += 1
+        target.write(line)
+        self.counts["records"] += 1
+        if rng.random() < dirt.exact_duplicate:
+            target.write(line)
+            self.counts["exact_duplicate"] += 1
+        if self.cosmetic and rng.random() < dirt.near_duplicate:
+            target.write(self._render(_cosmetic(record, rng, self.cosmetic)))
+            self.counts["near_duplicate"] += 1
+        if rng.random() < dirt.malformed:
+            target.write(self._mangle(line))
+            self.counts["malformed"] += 1
+        if self.key and rng.random() < dirt.missing_id:
+            target.write(self._render({**record, self.key: None}))
+            self.counts["missing_id"] += 1
+
+    def _late_file(self) -> TextIO:
+        if self._late is None:
+            self._late = open(self.path.parent / self.late_name, "w", newline="", encoding="utf-8")  # noqa: SIM115
+            first, self._main = self._main, self._late
+            self.header()
+            self._main = first
+        return self._late
+
+    def close(self) -> None:
+        self._main.close()
+        if self._late is not None:
+            self._late.close()
+
+
+def _cosmetic(record: dict[str, Any], rng: random.Random, fields: tuple[str, ...]) -> dict[str, Any]:
+    """The same record as a second export would show it: one descriptive field's case and spacing changed."""
+    changed = dict(record)
+    text_fields = [k for k in fields if isinstance(record.get(k), str) and record[k]]
+    if text_fields:
+        name = rng.choice(text_fields)
+        changed[name] = f" {record[name].upper()} " if rng.random() < 0.5 else record[name].lower() + " "
+    return changed
+
+
+class CsvSink(Sink):
+    def __init__(
+        self,
+        root: Path,
+        name: str,
+        columns: list[str],
+        dirt: Dirt,
+        rng: random.Random,
+        key: str | None,
+        cosmetic: tuple[str, ...] = (),
+    ):
+        self.columns = columns
+        super().__init__(root, name, dirt, rng, key, cosmetic)
+        self.header()
+
+    def header(self) -> None:
+        self._main.write(self._line(self.columns))
+
+    @staticmethod
+    def _line(values: list[Any]) -> str:
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerow(values)
+        return buffer.getvalue()
+
+    def _render(self, record: dict[str, Any]) -> str:
+        return self._line(["" if record.get(c) is None else record[c] for c in self.columns])
+
+    def _mangle(self, line: str) -> str:
+        # A row cut short: the last fields lost, as when an export is truncated mid-line.
+        return line.rstrip("\n").rsplit(",", 2)[0] + "\n"
+
+
+class JsonlSink(Sink):
+    def _render(self, record: dict[str, Any]) -> str:
+        return json.dumps(record, separators=(",", ":")) + "\n"
+
+    def _mangle(self, line: str) -> str:
+        return line[: max(1, len(line) // 2)] + "\n"
