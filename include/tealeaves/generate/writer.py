@@ -126,12 +126,9 @@ class World:
         for renderer in self.renderers:
             renderer.finish(self.end)
         files: dict[str, dict[str, int]] = {}
-        extra: dict[str, int] = {}
         for renderer in self.renderers:
             files.update(renderer.close())
-            for name, count in getattr(renderer, "extra_counts", {}).items():
-                extra[name] = extra.get(name, 0) + count
-        return {"files": files, "planted": extra}
+        return {"files": files, "planted": {r.source: r.planted() for r in self.renderers}}
 
 
 def generate(

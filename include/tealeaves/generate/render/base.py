@@ -86,6 +86,10 @@ class Renderer:
     def finish(self, end: date) -> None:
         """After the last day: files that describe the whole period."""
 
+    def planted(self) -> dict[str, Any]:
+        """What this renderer planted beyond the shared truth (counts of defects, its own rates), for truth.json."""
+        return {}
+
     def close(self) -> dict[str, dict[str, int]]:
         for sink in self.sinks.values():
             sink.close()

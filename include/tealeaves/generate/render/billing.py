@@ -24,6 +24,9 @@ class BillingRenderer(Renderer):
         self.fx = self.csv("fx_rates.csv", ["rate_date", "currency", "rate_to_usd"], key=None, cosmetic=("currency",))
         self.extra_counts = {"unknown_currency": 0, "billing_without_crm_id": 0}
 
+    def planted(self) -> dict[str, int]:
+        return dict(self.extra_counts)
+
     def stripe_id(self, prefix: str) -> str:
         return prefix + "_" + "".join(self.rng.choices(ALPHABET, k=14))
 
