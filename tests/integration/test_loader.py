@@ -116,3 +116,54 @@ def test_unknown_file_names_and_sources_are_refused(tmp_path, fresh_database):
         load_paths(fresh_database, [stray])
     with pytest.raises(LoadError, match="unknown source 'erp'"):
         load_paths(fresh_database, [tmp_path], source="erp")
+
+
+def test_a_json_document_loads_its_records_array(tmp_path, fresh_database):
+    from tealeaves.load.loader import load_file
+    from tealeaves.sources import Contract
+
+    contract = Contract(
+        source="demo",
+        entity="policies",
+        description="test",
+        file="policies.json",
+        format="json",
+        records="policies",
+        key=["id"],
+        columns=[{"name": "id", "type": "bigint", "required": True}, {"name": "title", "type": "text"}],
+    )
+    path = write(tmp_path / "policies.json", json.dumps({"policies": [{"id": 1, "title": "a"}, {"id": "x"}, 7]}))
+    with psycopg.connect(fresh_database, autocommit=True) as conn:
+        result = load_file(conn, path, contract)
+    assert (result.rows_in, result.rows_loaded, result.rows_rejected) == (3, 1, 2)
+    assert rows(fresh_database, "select line_number, reason from raw.rejected_rows order by 1") == [
+        (2, "id: 'x' is not a valid bigint"),
+        (3, "not a JSON object"),
+    ]
+    broken = write(tmp_path / "broken" / "policies.json", '{"policies": [')
+    with psycopg.connect(fresh_database, autocommit=True) as conn, pytest.raises(LoadError, match="not valid JSON"):
+        load_file(conn, broken, contract)
+
+
+def test_extra_header_lines_are_skipped_not_counted(tmp_path, fresh_database):
+    from tealeaves.load.loader import load_file
+    from tealeaves.sources import Contract
+
+    contract = Contract(
+        source="demo",
+        entity="answers",
+        description="test",
+        file="answers.csv",
+        format="csv",
+        skip_lines_after_header=2,
+        key=["id"],
+        columns=[{"name": "id", "type": "bigint", "required": True}, {"name": "score", "type": "integer"}],
+    )
+    path = write(
+        tmp_path / "answers.csv",
+        'id,score\n"Response ID","How likely..."\n{"ImportId":"x"},{"ImportId":"q1"}\n1,9\n2,x\n',
+    )
+    with psycopg.connect(fresh_database, autocommit=True) as conn:
+        result = load_file(conn, path, contract)
+    assert (result.rows_in, result.rows_loaded, result.rows_rejected) == (2, 1, 1)
+    assert rows(fresh_database, "select line_number from raw.rejected_rows") == [(5,)]

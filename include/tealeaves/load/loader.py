@@ -103,7 +103,7 @@ def _stage(conn: psycopg.Connection, path: Path, contract: Contract) -> None:
     with conn.cursor().copy("copy _incoming from stdin") as copy:
         for record in READERS[contract.format](path, contract):
             copy.write_row((record.line, record.raw, record.problem, *(record.values or [None] * width)))
-    if contract.format == "jsonl":
+    if contract.is_json:
         # Judge each line with PostgreSQL's own JSON parser; keep the parsed document for the next step.
         conn.execute("""
             alter table _incoming add column _doc jsonb;

@@ -7,6 +7,7 @@ checked set-wise in PostgreSQL, which is faster and is the same parser that will
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
@@ -64,6 +65,10 @@ def read_csv(path: Path, contract: Contract) -> Iterator[Record]:
             raise LoadError(f"{path}: the file is empty; expected a header row with {contract.column_names}")
         positions = _map_header(path, header, contract)
         width = len(header)
+        for _ in range(contract.skip_lines_after_header):
+            if next(reader, None) is None:
+                break
+            tap.take()
         for row in reader:
             line, raw = tap.take()
             if not raw.strip():
@@ -111,4 +116,26 @@ def read_jsonl(path: Path, contract: Contract) -> Iterator[Record]:
             raise LoadError(f"{path}: the file is empty; expected one JSON object per line")
 
 
-READERS = {"csv": read_csv, "jsonl": read_jsonl}
+def read_json(path: Path, contract: Contract) -> Iterator[Record]:
+    """A JSON document whose records are the array under `contract.records`; each record's line number is its
+    1-based position in that array. A document cannot be half-read, so a broken one fails the whole file."""
+    with open(path, encoding="utf-8-sig") as handle:
+        text = handle.read()
+    if not text.strip():
+        raise LoadError(f"{path}: the file is empty; expected a JSON document with a {contract.records!r} array")
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise LoadError(f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    records = document.get(contract.records) if isinstance(document, dict) else None
+    if not isinstance(records, list):
+        raise LoadError(f"{path}: expected a top-level object with an array {contract.records!r}")
+    for number, record in enumerate(records, start=1):
+        raw = json.dumps(record, ensure_ascii=False)
+        if "\\u0000" in raw:
+            yield Record(number, raw, None, "row contains a NUL byte")
+        else:
+            yield Record(number, raw, None, None)
+
+
+READERS = {"csv": read_csv, "jsonl": read_jsonl, "json": read_json}

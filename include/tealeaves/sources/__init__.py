@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 HERE = Path(__file__).parent
 TYPES = {"text", "bigint", "integer", "numeric", "boolean", "date", "timestamptz", "jsonb"}
@@ -38,9 +38,26 @@ class Contract(BaseModel):
     entity: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     description: str
     file: str  # file-name pattern: an export and its later deliveries (e.g. invoices__late.jsonl)
-    format: Literal["csv", "jsonl"]
+    format: Literal["csv", "jsonl", "json"]
+    # json: one document; its records are the array under this top-level key (Zendesk's {"sla_policies": [...]}).
+    records: str | None = None
+    # csv: physical lines after the header that are not records (Qualtrics writes question texts and import ids).
+    skip_lines_after_header: int = Field(0, ge=0)
     key: list[str]
     columns: list[Column]
+
+    @model_validator(mode="after")
+    def _records_key_for_json(self) -> Contract:
+        if (self.format == "json") != (self.records is not None):
+            raise ValueError("`records` names the array of a json document, and is only for format: json")
+        if self.skip_lines_after_header and self.format != "csv":
+            raise ValueError("`skip_lines_after_header` is only for format: csv")
+        return self
+
+    @property
+    def is_json(self) -> bool:
+        """Records arrive as JSON objects (one per line, or in one document) and are judged by PostgreSQL."""
+        return self.format in ("jsonl", "json")
 
     @property
     def table(self) -> str:
