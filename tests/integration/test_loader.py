@@ -7,6 +7,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+
 from tealeaves.load import LoadError, load_paths
 
 HEADER = "hs_object_id,name,domain,createdate,lifecyclestage,hs_analytics_source,industry,numberofemployees,country\n"
@@ -167,3 +168,24 @@ def test_extra_header_lines_are_skipped_not_counted(tmp_path, fresh_database):
         result = load_file(conn, path, contract)
     assert (result.rows_in, result.rows_loaded, result.rows_rejected) == (2, 1, 1)
     assert rows(fresh_database, "select line_number from raw.rejected_rows") == [(5,)]
+
+
+def test_well_shaped_files_take_the_copy_path_and_still_keep_each_bad_rows_text(tmp_path, fresh_database):
+    from tealeaves.load.loader import _stage_csv_fast
+    from tealeaves.sources import contracts
+
+    contract = contracts()[("crm", "companies")]
+    path = write(
+        tmp_path / "crm" / "companies.csv",
+        HEADER
+        + '1,"Acme, Inc.",acme.com,2025-01-02T10:00:00Z,customer,PAID_SEARCH,saas,40,US\n'
+        + "2,Beta,beta.com,now,lead,,saas,12,US\n",
+    )
+    with psycopg.connect(fresh_database) as conn:
+        assert _stage_csv_fast(conn, path, contract), "a file PostgreSQL's CSV parser accepts needs no Python parsing"
+    [result] = load_paths(fresh_database, [path])
+    assert (result.rows_loaded, result.rows_rejected) == (1, 1)
+    assert rows(fresh_database, "select line_number, raw_text, reason from raw.rejected_rows") == [
+        (3, "2,Beta,beta.com,now,lead,,saas,12,US", "createdate: 'now' is not a valid timestamptz")
+    ]
+    assert rows(fresh_database, "select name, _source_line from raw.crm_companies") == [("Acme, Inc.", 2)]

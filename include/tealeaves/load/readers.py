@@ -81,6 +81,27 @@ def read_csv(path: Path, contract: Contract) -> Iterator[Record]:
                 yield Record(line, raw, [None if p is None else row[p] for p in positions], None)
 
 
+class CsvLayout(NamedTuple):
+    columns: list[int]  # contract column index of each column in the file, in file order
+    data_offset: int  # byte offset of the first record
+    first_line: int  # physical line number of the first record
+
+
+def csv_layout(path: Path, contract: Contract) -> CsvLayout:
+    """Where the records start and which contract column each file column is, from the header alone."""
+    with open(path, "rb") as handle:
+        first = handle.readline()
+        if not first.strip(b"\r\n\xef\xbb\xbf "):
+            raise LoadError(f"{path}: the file is empty; expected a header row with {contract.column_names}")
+        header = next(csv.reader([first.decode("utf-8-sig", errors="strict")]))
+        positions = _map_header(path, header, contract)
+        for _ in range(contract.skip_lines_after_header):
+            handle.readline()
+        offset = handle.tell()
+    by_file_column = {p: i for i, p in enumerate(positions) if p is not None}
+    return CsvLayout([by_file_column[k] for k in range(len(header))], offset, 2 + contract.skip_lines_after_header)
+
+
 def _map_header(path: Path, header: list[str], contract: Contract) -> list[int | None]:
     names = [h.strip() for h in header]
     known = set(contract.column_names)
