@@ -110,3 +110,60 @@ def fresh_database(server: Settings, request) -> str:
         conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
         conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
     return server.url(server.warehouse.set(database=name))
+
+
+def create_database(settings: Settings, name: str) -> str:
+    """A new, empty database on the session's server (dropped first if a previous run left it)."""
+    import psycopg
+    from psycopg import sql
+
+    admin = settings.url(settings.warehouse.set(database="postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    return settings.url(settings.warehouse.set(database=name))
+
+
+def dbt_build(url: str, select: str, scratch: Path) -> None:
+    """`dbt build --select ...` against `url`, writing its target and logs under `scratch`; fails loudly."""
+    import subprocess
+
+    from sqlalchemy.engine import make_url
+
+    parts = make_url(url)
+    env = {
+        **os.environ,
+        "TEALEAVES_DBT_HOST": parts.host or "127.0.0.1",
+        "TEALEAVES_DBT_PORT": str(parts.port),
+        "TEALEAVES_DBT_USER": parts.username or "postgres",
+        "TEALEAVES_DBT_PASSWORD": parts.password or "",
+        "TEALEAVES_DBT_DBNAME": parts.database,
+        "DBT_PROFILES_DIR": str(ROOT / "dbt_project"),
+        "DBT_TARGET_PATH": str(scratch / "target"),
+        "DBT_LOG_PATH": str(scratch / "logs"),
+    }
+    dbt = str(Path(sys.executable).parent / "dbt")
+    # buildable: a test runs only when every model it reads is built here too
+    command = [dbt, "build", "--indirect-selection", "buildable", "--select", *select.split()]
+    result = subprocess.run(command, cwd=ROOT / "dbt_project", env=env, capture_output=True, text=True)
+    assert result.returncode == 0, f"dbt build --select {select} failed:\n{result.stdout[-4000:]}"
+
+
+@pytest.fixture(scope="session")
+def pipeline(server: Settings, tmp_path_factory):
+    """Factory: generate exports, load every source and dbt-build `select`, in a database of its own.
+
+    Returns (url, data folder, truth.json as a dict).
+    """
+    from tealeaves.generate import generate
+    from tealeaves.load import load_paths
+
+    def build(name: str, select: str, **generate_args):
+        data = tmp_path_factory.mktemp(name)
+        truth = generate(data / "exports", **generate_args)
+        url = create_database(server, f"t_{name}")
+        load_paths(url, [p for p in sorted((data / "exports").iterdir()) if p.is_dir()])
+        dbt_build(url, select, data / "dbt")
+        return url, data / "exports", truth
+
+    return build

@@ -1,0 +1,139 @@
+{#
+    Every identity another system holds for a customer, matched to a CRM company.
+
+    The order of evidence: an explicit CRM id the other system stores (billing metadata, help-desk
+    organization external_id, survey external reference) beats an exact email of a CRM contact, which beats
+    the email's or organization's web domain (the company's domain or one of its additional domains).
+    Help-desk users inherit their organization's match before their own email is tried. Records that match
+    nothing stay here, unmatched, so they are counted rather than lost.
+#}
+with
+
+companies as (
+    select company_id from {{ ref('stg_crm__companies') }}
+),
+
+contacts as (
+    -- an email that two companies' contacts share identifies neither
+    select email, min(company_id) as company_id
+    from {{ ref('stg_crm__contacts') }}
+    where email is not null and company_id is not null
+    group by email
+    having count(distinct company_id) = 1
+),
+
+domains as (
+    select domain, company_id from {{ ref('int_company_domains') }}
+),
+
+billing_customers as (
+    select
+        'billing_customer' as source_system,
+        billing_customer_id::text as source_id,
+        email,
+        crm_company_id as claimed_company_id,
+        null::text[] as claimed_domains
+    from {{ ref('stg_billing__customers') }}
+),
+
+support_organizations as (
+    select
+        'support_organization' as source_system,
+        organization_id::text as source_id,
+        null::text as email,
+        crm_company_id as claimed_company_id,
+        domain_names as claimed_domains
+    from {{ ref('stg_support__organizations') }}
+),
+
+survey_respondents as (
+    select
+        'survey_respondent' as source_system,
+        respondent_email as source_id,
+        respondent_email as email,
+        min(crm_company_id) as claimed_company_id,
+        null::text[] as claimed_domains
+    from (
+        select respondent_email, crm_company_id from {{ ref('stg_survey__nps_responses') }}
+        union all
+        select respondent_email, crm_company_id from {{ ref('stg_survey__post_ticket_responses') }}
+        union all
+        select respondent_email, crm_company_id from {{ ref('stg_survey__scorecard_responses') }}
+    ) as responses
+    where respondent_email is not null
+    group by respondent_email
+),
+
+records as (
+    select * from billing_customers
+    union all
+    select * from support_organizations
+    union all
+    select * from survey_respondents
+),
+
+matched_records as (
+    select
+        records.source_system,
+        records.source_id,
+        records.email,
+        coalesce(explicit.company_id, by_email.company_id, by_email_domain.company_id, by_org_domain.company_id)
+            as crm_company_id,
+        case
+            when explicit.company_id is not null then 'explicit_id'
+            when by_email.company_id is not null then 'email'
+            when by_email_domain.company_id is not null or by_org_domain.company_id is not null then 'domain'
+            else 'unmatched'
+        end as match_method
+    from records
+    left join companies as explicit
+        on records.claimed_company_id = explicit.company_id
+    left join contacts as by_email
+        on records.email = by_email.email
+    left join domains as by_email_domain
+        on split_part(records.email, '@', 2) = by_email_domain.domain
+    left join lateral (
+        select min(domains.company_id) as company_id
+        from domains
+        where domains.domain = any(records.claimed_domains)
+        having count(distinct domains.company_id) = 1
+    ) as by_org_domain on true
+),
+
+support_users as (
+    select
+        'support_user' as source_system,
+        users.user_id::text as source_id,
+        users.email,
+        coalesce(organization.crm_company_id, by_email.company_id, by_domain.company_id) as crm_company_id,
+        case
+            when organization.crm_company_id is not null then 'organization'
+            when by_email.company_id is not null then 'email'
+            when by_domain.company_id is not null then 'domain'
+            else 'unmatched'
+        end as match_method
+    from {{ ref('stg_support__users') }} as users
+    left join matched_records as organization
+        on organization.source_system = 'support_organization'
+        and users.organization_id::text = organization.source_id
+    left join contacts as by_email
+        on users.email = by_email.email
+    left join domains as by_domain
+        on split_part(users.email, '@', 2) = by_domain.domain
+    where users.role = 'end-user'
+),
+
+identities as (
+    select * from matched_records
+    union all
+    select * from support_users
+)
+
+select
+    source_system,
+    source_id,
+    email,
+    crm_company_id,
+    match_method,
+    crm_company_id is not null as is_matched
+from identities

@@ -1,0 +1,89 @@
+"""Identity across systems: billing, help desk and survey records find their CRM company, and what cannot be
+matched is kept and counted."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import psycopg
+import pytest
+
+from tealeaves.generate import default_truth
+
+
+@pytest.fixture(scope="module")
+def identity(pipeline):
+    truth = default_truth()
+    # More of the mess identity matching exists for: missing CRM ids and email variants.
+    messy = replace(truth, dirt=replace(truth.dirt, billing_without_crm_id=0.3, email_variant=0.4))
+    return pipeline(
+        "identity", "+int_customer_identity +fct_identity_match_rates", customers=200, months=4, seed=3, truth=messy
+    )
+
+
+def query(url: str, text: str) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(text).fetchall()
+
+
+def test_billing_customers_without_a_crm_id_are_matched_to_the_right_company(identity):
+    url, _, truth = identity
+    rows = query(
+        url,
+        """
+        select identity.match_method, lower(trim(billing.customer_name)) = lower(trim(company.company_name))
+        from intermediate.int_customer_identity as identity
+        join staging.stg_billing__customers as billing on identity.source_id = billing.billing_customer_id
+        left join staging.stg_crm__companies as company on identity.crm_company_id = company.company_id
+        where identity.source_system = 'billing_customer'
+    """,
+    )
+    without_id = [same for method, same in rows if method != "explicit_id"]
+    assert len(without_id) == truth["planted"]["billing"]["billing_without_crm_id"]
+    assert all(same for _, same in rows), "every billing customer lands on the company of the same name"
+
+
+def test_email_variants_in_other_systems_still_find_their_company(identity):
+    url, _, _ = identity
+    variants = query(
+        url,
+        """
+        select count(*) filter (where is_matched), count(*)
+        from intermediate.int_customer_identity
+        where source_system in ('survey_respondent', 'support_user') and email like '%.net'
+    """,
+    )[0]
+    assert variants[1] > 0, "the planted alias-domain emails are present"
+    assert variants[0] == variants[1]
+
+
+def test_match_rates_account_for_every_record_of_every_source(identity):
+    url, _, _ = identity
+    rates = query(
+        url,
+        """
+        select source_system, sum(records), max(source_records), sum(share_of_source_pct)
+        from marts_build.fct_identity_match_rates group by source_system order by 1
+    """,
+    )
+    identities = dict(query(url, "select source_system, count(*) from intermediate.int_customer_identity group by 1"))
+    assert {s for s, *_ in rates} == {"billing_customer", "support_organization", "support_user", "survey_respondent"}
+    for source, records, source_records, share in rates:
+        assert records == source_records == identities[source]
+        assert abs(share - 100) < 0.05
+
+
+def test_unmatched_records_are_kept_not_dropped(pipeline, identity):
+    url, _, _ = identity
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "insert into raw.billing_customers (_batch_id, _source_line, id, email, created)"
+            " select min(batch_id), 1, 'cus_stranger', 'someone@nowhere.example', 1735700000"
+            " from raw.load_batches"
+        )
+        row = conn.execute(
+            "select match_method, crm_company_id from intermediate.int_customer_identity"
+            " where source_id = 'cus_stranger'"
+        ).fetchone()
+        conn.execute("delete from raw.billing_customers where id = 'cus_stranger'")
+    assert row == ("unmatched", None)
