@@ -16,6 +16,7 @@ from airflow.sdk import Asset, dag, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import InvocationMode, LoadMode
 from cosmos.profiles import PostgresUserPasswordProfileMapping
+
 from tealeaves import sources
 from tealeaves.config import get_settings
 from tealeaves.publish import BUILD

@@ -7,6 +7,7 @@ month, but it is also what cents loaded as dollars look like.
 """
 
 import great_expectations as gx
+
 from tealeaves.quality import Check
 
 TABLE = "fct_acquisition_cost"

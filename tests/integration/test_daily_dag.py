@@ -14,6 +14,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+
 from tealeaves.generate import default_truth, generate
 
 pytestmark = pytest.mark.e2e

@@ -14,6 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from psycopg import sql
+
 from tealeaves.config import PROJECT_ROOT
 from tealeaves.quality.gate import SuiteDefinitionError, load_suites, run_gate
 

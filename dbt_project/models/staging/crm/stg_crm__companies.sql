@@ -9,6 +9,12 @@ renamed as (
         hs_object_id as company_id,
         name as company_name,
         lower(nullif(trim(domain), '')) as domain,
+        -- HubSpot exports other domains semicolon-separated; identity matching looks up emails in both.
+        array(
+            select lower(trim(extra_domain))
+            from unnest(string_to_array(hs_additional_domains, ';')) as extra_domain
+            where trim(extra_domain) <> ''
+        ) as additional_domains,
         createdate at time zone 'UTC' as created_at,
         lower(lifecyclestage) as lifecycle_stage,
         coalesce(upper(nullif(trim(hs_analytics_source), '')), 'UNKNOWN') as acquisition_channel,
@@ -41,5 +47,6 @@ select
     employee_count,
     segment,
     country_code,
+    additional_domains,
     _batch_id as load_batch_id
 from deduplicated

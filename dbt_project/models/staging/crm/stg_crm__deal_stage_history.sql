@@ -1,0 +1,41 @@
+with
+
+source as (
+    select * from {{ source('crm', 'deal_stage_history') }}
+),
+
+renamed as (
+    select
+        deal_id,
+        lower(pipeline) as pipeline,
+        lower(dealstage) as deal_stage,
+        upper(source.source) as change_source,
+        date_entered at time zone 'UTC' as entered_at,
+        _batch_id,
+        _source_line
+    from source
+),
+
+deduplicated as (
+    {{ dedupe_latest('renamed', ['deal_id', 'deal_stage']) }}
+)
+
+select
+    {{ surrogate_key(['deal_id', 'deal_stage']) }} as deal_stage_entry_id,
+    deal_id,
+    pipeline,
+    deal_stage,
+    -- Position in the default pipeline; both closed stages come last.
+    case deal_stage
+        when 'appointmentscheduled' then 1
+        when 'qualifiedtobuy' then 2
+        when 'presentationscheduled' then 3
+        when 'decisionmakerboughtin' then 4
+        when 'contractsent' then 5
+        when 'closedwon' then 6
+        when 'closedlost' then 6
+    end as stage_order,
+    change_source,
+    entered_at,
+    _batch_id as load_batch_id
+from deduplicated

@@ -1,0 +1,57 @@
+with
+
+source as (
+    select * from {{ source('support', 'tickets') }}
+),
+
+renamed as (
+    select
+        id as ticket_id,
+        created_at at time zone 'UTC' as created_at,
+        updated_at at time zone 'UTC' as updated_at,
+        lower(trim(status)) as ticket_status,
+        lower(trim(priority)) as priority,
+        lower(trim(channel)) as channel,
+        lower(trim(type)) as ticket_type,
+        (
+            select tag.value
+            from jsonb_array_elements_text(tags) as tag (value)
+            where lower(trim(tag.value)) in (
+                'bug_incident', 'compliance_security', 'feature_request', 'sales_blocking', 'feedback'
+            )
+            limit 1
+        ) as ticket_kind,
+        trim(subject) as subject,
+        array(select lower(trim(tag.value)) from jsonb_array_elements_text(tags) as tag (value)) as tags,
+        requester_id,
+        submitter_id,
+        assignee_id,
+        organization_id,
+        ces_score as customer_effort_score,
+        _batch_id,
+        _source_line
+    from source
+),
+
+deduplicated as (
+    {{ dedupe_latest('renamed', ['ticket_id']) }}
+)
+
+select
+    ticket_id,
+    created_at,
+    updated_at,
+    ticket_status,
+    priority,
+    channel,
+    ticket_type,
+    lower(trim(ticket_kind)) as ticket_kind,
+    subject,
+    tags,
+    requester_id,
+    submitter_id,
+    assignee_id,
+    organization_id,
+    customer_effort_score,
+    _batch_id as load_batch_id
+from deduplicated

@@ -1,0 +1,391 @@
+"""Zendesk-shaped help-desk exports: tickets, users, organizations, comments, status history, ratings, SLA policies.
+
+Each life's tickets become what Zendesk's API and Fivetran's zendesk connector hand over: the ticket itself,
+its comments (the requester's opening comment, internal notes, the first public agent reply, the solving
+reply), its status changes (`ticket_field_history`, as Fivetran names the table), and a good/bad satisfaction
+rating. First reply and resolution times are not written anywhere: they are derived from comments and status
+changes, the way Zendesk's own ticket metrics are, so the warehouse must recompute them to recover the truth.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from tealeaves.generate.life import Contact, Life, Ticket
+from tealeaves.generate.render.base import Renderer, alias_domain
+from tealeaves.generate.world import Truth
+
+SUBDOMAIN = "tealeaves-demo"
+AGENT_COUNT = 8
+USER_ID_BASE = 361_000_000_000
+ORGANIZATION_ID_BASE = 362_000_000_000
+COMMENT_ID_BASE = 363_000_000_000
+EVENT_ID_BASE = 364_000_000_000
+RATING_ID_BASE = 365_000_000_000
+SLA_POLICY_ID_BASE = 366_000_000_000
+CES_FIELD_ID = 360_900_000_001  # the ticket custom field the CES survey answer is written to
+ORGANIZATION_WITHOUT_EXTERNAL_ID = 0.06  # organizations created by hand in Zendesk, never linked to the CRM
+ALIAS_DOMAIN_SHARE = 0.3  # organizations that list the company's alias domain too
+INTERNAL_NOTE_SHARE = 0.4  # tickets with a private agent note before the first public reply
+FOLLOW_UP_SHARE = 0.5  # tickets where the requester answers before the ticket is solved
+PENDING_SHARE = 0.3  # unsolved tickets waiting on the requester at the export
+CLOSED_SHARE = 0.85  # solved tickets already closed by the 4-day automation at the export
+CLOSE_AFTER = timedelta(days=4)
+
+TICKET_TYPES = {
+    "bug_incident": ("incident", "problem"),
+    "compliance_security": ("task", "question"),
+    "feature_request": ("question", "task"),
+    "sales_blocking": ("question", "task"),
+    "feedback": ("question", "question"),
+}
+FEATURES = (
+    "dashboard",
+    "report builder",
+    "CSV export",
+    "API",
+    "billing page",
+    "user permissions",
+    "alerts",
+    "Salesforce integration",
+    "search",
+    "audit log",
+    "SSO login",
+    "mobile app",
+)
+SUBJECTS = {
+    "bug_incident": (
+        "{Feature} fails with an error since this morning",
+        "Error 500 when opening the {feature}",
+        "{Feature} shows the wrong totals",
+        "Cannot save changes in the {feature}",
+        "{Feature} is very slow today",
+    ),
+    "compliance_security": (
+        "Security questionnaire from our {team} team",
+        "Request for your SOC 2 report",
+        "GDPR data deletion request",
+        "Data retention and {feature} question",
+        "Pen-test findings about the {feature}",
+    ),
+    "feature_request": (
+        "Feature request: filters in the {feature}",
+        "Could the {feature} support bulk edits?",
+        "Request: schedule the {feature} weekly",
+        "Idea for the {feature}",
+    ),
+    "sales_blocking": (
+        "Blocking our rollout: {feature} limits",
+        "We need the {feature} before we can sign",
+        "Procurement asks about the {feature}",
+        "Expansion on hold until the {feature} works for us",
+    ),
+    "feedback": (
+        "Feedback on the new {feature}",
+        "The {feature} update is great",
+        "The {feature} is confusing",
+        "A few thoughts about the {feature}",
+    ),
+}
+TEAMS = ("IT", "security", "legal", "procurement", "compliance")
+GOOD_COMMENTS = ("Quick and helpful, thanks!", "Solved my problem.", "Great support as always.", "", "")
+BAD_COMMENTS = ("Took far too long.", "The issue is not really fixed.", "Nobody answered for days.", "", "")
+
+
+def _ceil_second(moment: datetime) -> datetime:
+    trimmed = moment.replace(microsecond=0)
+    return trimmed if trimmed == moment else trimmed + timedelta(seconds=1)
+
+
+def _floor_second(moment: datetime) -> datetime:
+    return moment.replace(microsecond=0)
+
+
+class SupportRenderer(Renderer):
+    source = "support"
+
+    def __init__(self, root: Path, truth: Truth, seed: int) -> None:
+        super().__init__(root, truth, seed)
+        self.tickets = self.jsonl("tickets.jsonl", key="id", cosmetic=("subject",))
+        self.users = self.jsonl("users.jsonl", key="id", cosmetic=("name",))
+        self.organizations = self.jsonl("organizations.jsonl", key="id", cosmetic=("name",))
+        self.comments = self.jsonl("ticket_comments.jsonl", key="id", cosmetic=("body",))
+        self.field_history = self.jsonl("ticket_field_history.jsonl", key="id", cosmetic=("value",))
+        self.ratings = self.jsonl("satisfaction_ratings.jsonl", key="id", cosmetic=("comment",))
+        self.next_user = self.next_organization = self.next_comment = self.next_event = self.next_rating = 0
+        self.counts = {
+            "tickets": 0,
+            "first_reply_breached": 0,
+            "solved_tickets": 0,
+            "satisfaction_ratings": 0,
+            "internal_notes": 0,
+            "organizations_without_external_id": 0,
+        }
+        self.agents = [self._agent(n) for n in range(AGENT_COUNT)]
+        self.policies_written = 0
+
+    def planted(self) -> dict[str, Any]:
+        return dict(self.counts)
+
+    # -- ids -----------------------------------------------------------------------------------------------
+    def _user_id(self) -> int:
+        self.next_user += 1
+        return USER_ID_BASE + self.next_user
+
+    def _comment_id(self) -> int:
+        self.next_comment += 1
+        return COMMENT_ID_BASE + self.next_comment
+
+    def _event_id(self) -> int:
+        self.next_event += 1
+        return EVENT_ID_BASE + self.next_event
+
+    def _url(self, kind: str, ident: int) -> str:
+        return f"https://{SUBDOMAIN}.zendesk.com/api/v2/{kind}/{ident}.json"
+
+    # -- people --------------------------------------------------------------------------------------------
+    def _agent(self, number: int) -> int:
+        user_id = self._user_id()
+        first, last = self.fake.first_name(), self.fake.last_name()
+        joined = datetime(2024, 1, 8, 9, tzinfo=UTC) + timedelta(days=30 * number)
+        self.users.write(
+            {
+                "id": user_id,
+                "url": self._url("users", user_id),
+                "name": f"{first} {last}",
+                "email": f"{first}.{last}@{SUBDOMAIN}.example".lower(),
+                "role": "admin" if number == 0 else "agent",
+                "organization_id": None,
+                "created_at": self.iso(joined),
+                "updated_at": self.iso(joined),
+                "active": True,
+                "verified": True,
+                "time_zone": "UTC",
+                "locale": "en-US",
+                "tags": ["support_team"],
+            }
+        )
+        return user_id
+
+    def _organization(self, life: Life) -> int:
+        self.next_organization += 1
+        org_id = ORGANIZATION_ID_BASE + self.next_organization
+        domains = [life.domain]
+        if self.rng.random() < ALIAS_DOMAIN_SHARE:
+            domains.append(alias_domain(life.domain))
+        external_id: str | None = str(life.company_id)
+        if self.rng.random() < ORGANIZATION_WITHOUT_EXTERNAL_ID:
+            external_id = None
+            self.counts["organizations_without_external_id"] += 1
+        self.organizations.write(
+            {
+                "id": org_id,
+                "url": self._url("organizations", org_id),
+                "external_id": external_id,
+                "name": life.name,
+                "domain_names": domains,
+                "details": f"{life.segment.name} customer, {life.country}",
+                "notes": "",
+                "group_id": None,
+                "shared_tickets": False,
+                "shared_comments": False,
+                "tags": [life.segment.name],
+                "created_at": self.iso(life.signed_at),
+                "updated_at": self.iso(life.signed_at),
+            }
+        )
+        return org_id
+
+    def _end_user(self, contact: Contact, org_id: int, joined: datetime) -> int:
+        user_id = self._user_id()
+        self.users.write(
+            {
+                "id": user_id,
+                "url": self._url("users", user_id),
+                "name": f"{contact.first_name} {contact.last_name}",
+                "email": self.email(contact.email),
+                "role": "end-user",
+                "organization_id": org_id,
+                "created_at": self.iso(joined),
+                "updated_at": self.iso(joined),
+                "active": True,
+                "verified": self.rng.random() < 0.8,
+                "time_zone": "UTC",
+                "locale": "en-US",
+                "tags": [],
+            }
+        )
+        return user_id
+
+    # -- tickets -------------------------------------------------------------------------------------------
+    def customer(self, life: Life) -> None:
+        org_id = self._organization(life)
+        joined = life.signed_at + timedelta(minutes=self.rng.randint(5, 600))
+        users = {id(contact): self._end_user(contact, org_id, joined) for contact in life.contacts}
+        for ticket in life.tickets:
+            self._ticket(life, ticket, org_id, users[id(ticket.requester)])
+
+    def _subject(self, kind: str) -> str:
+        feature = self.rng.choice(FEATURES)
+        template = self.rng.choice(SUBJECTS[kind])
+        return template.format(feature=feature, Feature=feature[0].upper() + feature[1:], team=self.rng.choice(TEAMS))
+
+    def _reply_moment(self, ticket: Ticket) -> datetime:
+        """The first reply rounded to the second away from the target, so the written file keeps the breach."""
+        assert ticket.first_reply_at is not None
+        return (
+            _ceil_second(ticket.first_reply_at) if ticket.first_reply_breached else _floor_second(ticket.first_reply_at)
+        )
+
+    def _ticket(self, life: Life, ticket: Ticket, org_id: int, requester_id: int) -> None:
+        rng = self.rng
+        assignee_id = rng.choice(self.agents)
+        subject = self._subject(ticket.kind)
+        description = f"{subject}. {self.fake.paragraph(nb_sentences=2)}"
+        created = ticket.created_at
+        comments: list[tuple[datetime, int, bool, str]] = [(created, requester_id, True, description)]
+        statuses: list[tuple[datetime, str, int]] = [(created, "new", requester_id)]
+        reply = self._reply_moment(ticket) if ticket.first_reply_at is not None else None
+        solved = None
+        if reply is not None:
+            if rng.random() < INTERNAL_NOTE_SHARE:
+                note_at = created + (reply - created) * rng.uniform(0.1, 0.9)
+                comments.append((note_at, assignee_id, False, f"Internal: {self.fake.sentence()}"))
+                self.counts["internal_notes"] += 1
+            comments.append((reply, assignee_id, True, f"Hi, thanks for reaching out. {self.fake.sentence()}"))
+            statuses.append((reply, "open", assignee_id))
+        if ticket.solved_at is not None and reply is not None:
+            solved = max(_ceil_second(ticket.solved_at), reply + timedelta(seconds=1))
+            if rng.random() < FOLLOW_UP_SHARE:
+                follow_up = reply + (solved - reply) * rng.uniform(0.2, 0.8)
+                comments.append((follow_up, requester_id, True, self.fake.sentence()))
+            comments.append((solved, assignee_id, True, f"This is now resolved. {self.fake.sentence()}"))
+            statuses.append((solved, "solved", assignee_id))
+            if rng.random() < CLOSED_SHARE:
+                statuses.append((solved + CLOSE_AFTER, "closed", assignee_id))
+        elif reply is not None and rng.random() < PENDING_SHARE:
+            statuses.append((reply + timedelta(minutes=1), "pending", assignee_id))
+        rating_at = None
+        if ticket.csat is not None and solved is not None:
+            rating_at = solved + timedelta(minutes=rng.randint(10, 48 * 60))
+        updated = max(
+            [moment for moment, *_ in comments] + [moment for moment, *_ in statuses] + [rating_at or created]
+        )
+
+        ticket_type = TICKET_TYPES[ticket.kind][0 if rng.random() < 0.8 else 1]
+        self.tickets.write(
+            {
+                "id": ticket.number,
+                "url": self._url("tickets", ticket.number),
+                "external_id": None,
+                "via": {"channel": ticket.channel, "source": {"rel": None}},
+                "created_at": self.iso(created),
+                "updated_at": self.iso(updated),
+                "type": ticket_type,
+                "subject": subject,
+                "raw_subject": subject,
+                "description": description,
+                "priority": ticket.priority.name,
+                "status": statuses[-1][1],
+                "requester_id": requester_id,
+                "submitter_id": requester_id,
+                "assignee_id": assignee_id,
+                "organization_id": org_id,
+                "group_id": None,
+                "tags": [ticket.kind, life.segment.name, f"channel_{ticket.channel}"],
+                "custom_fields": [{"id": CES_FIELD_ID, "value": ticket.ces}],
+                "is_public": True,
+            }
+        )
+        for moment, author_id, public, body in sorted(comments):
+            comment_id = self._comment_id()
+            self.comments.write(
+                {
+                    "id": comment_id,
+                    "type": "Comment",
+                    "ticket_id": ticket.number,
+                    "author_id": author_id,
+                    "body": body,
+                    "public": public,
+                    "via": {"channel": ticket.channel if author_id == requester_id else "web"},
+                    "created_at": self.iso(moment),
+                }
+            )
+        previous = None
+        for moment, value, user_id in statuses:
+            self.field_history.write(
+                {
+                    "id": self._event_id(),
+                    "ticket_id": ticket.number,
+                    "field_name": "status",
+                    "value": value,
+                    "previous_value": previous,
+                    "updated": self.iso(moment),
+                    "user_id": user_id,
+                }
+            )
+            previous = value
+        self.counts["tickets"] += 1
+        self.counts["first_reply_breached"] += ticket.first_reply_breached
+        self.counts["solved_tickets"] += solved is not None
+        if rating_at is not None:
+            self.next_rating += 1
+            rating_id = RATING_ID_BASE + self.next_rating
+            self.ratings.write(
+                {
+                    "id": rating_id,
+                    "url": self._url("satisfaction_ratings", rating_id),
+                    "ticket_id": ticket.number,
+                    "requester_id": requester_id,
+                    "assignee_id": assignee_id,
+                    "group_id": None,
+                    "score": ticket.csat,
+                    "comment": rng.choice(GOOD_COMMENTS if ticket.csat == "good" else BAD_COMMENTS),
+                    "created_at": self.iso(rating_at),
+                    "updated_at": self.iso(rating_at),
+                }
+            )
+            self.counts["satisfaction_ratings"] += 1
+
+    # -- SLA policies --------------------------------------------------------------------------------------
+    def finish(self, end: date) -> None:
+        """The SLA policies, as GET /api/v2/slas/policies returns them: one JSON document, one policy per priority."""
+        created = datetime(2024, 1, 8, 9, tzinfo=UTC)
+        policies = []
+        for position, priority in enumerate(self.truth.support.priorities, start=1):
+            policies.append(
+                {
+                    "id": SLA_POLICY_ID_BASE + position,
+                    "url": self._url("slas/policies", SLA_POLICY_ID_BASE + position),
+                    "title": f"{priority.name.title()} tickets",
+                    "description": f"Targets for tickets with priority {priority.name}",
+                    "position": position,
+                    "filter": {"all": [{"field": "priority", "operator": "is", "value": priority.name}], "any": []},
+                    "policy_metrics": [
+                        {
+                            "priority": priority.name,
+                            "metric": metric,
+                            "target": target,
+                            "business_hours": priority.business_hours,
+                        }
+                        for metric, target in (
+                            ("first_reply_time", priority.first_reply_minutes),
+                            ("total_resolution_time", priority.resolution_minutes),
+                        )
+                    ],
+                    "created_at": self.iso(created),
+                    "updated_at": self.iso(created),
+                }
+            )
+        document = {"sla_policies": policies, "next_page": None, "previous_page": None, "count": len(policies)}
+        self.root.mkdir(parents=True, exist_ok=True)
+        (self.root / "sla_policies.json").write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        self.policies_written = len(policies)
+
+    def close(self) -> dict[str, dict[str, int]]:
+        counts = super().close()
+        counts[f"{self.source}/sla_policies.json"] = {"records": self.policies_written}
+        return counts

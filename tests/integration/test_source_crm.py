@@ -1,0 +1,235 @@
+"""The CRM source end to end on real parts: generated HubSpot-shaped exports → raw → dbt staging.
+
+Every planted defect is found again, every planted record survives de-duplication exactly once, and the CRM
+tells the same story as billing: each customer's won deal closes on the day of its first paid invoice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter, defaultdict
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+
+from tealeaves.generate import generate
+from tealeaves.generate.render.base import alias_domain
+from tealeaves.generate.sinks import LATE_SUFFIX
+from tealeaves.load import load_paths
+
+ROOT = Path(__file__).resolve().parents[2]
+DBT = str(Path(sys.executable).parent / "dbt")
+STAGING = {
+    "companies.csv": "stg_crm__companies",
+    "marketing_spend.csv": "stg_crm__marketing_spend",
+    "contacts.csv": "stg_crm__contacts",
+    "deals.csv": "stg_crm__deals",
+    "deal_stage_history.csv": "stg_crm__deal_stage_history",
+    "campaigns.csv": "stg_crm__campaigns",
+    "sales_costs.csv": "stg_crm__sales_costs",
+    "deal_notes.csv": "stg_crm__deal_notes",
+}
+
+
+def main_name(file_name: str) -> str:
+    """The export a file belongs to: deals__late.csv is a later delivery of deals.csv."""
+    return file_name.replace(LATE_SUFFIX, "")
+
+
+def rows(url: str, query: str, *params) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(query, params).fetchall()
+
+
+def own_database(server, name: str) -> str:
+    """A database for this module alone (fresh_database is per test; the build here is shared)."""
+    admin = server.url(server.warehouse.set(database="postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    return server.url(server.warehouse.set(database=name))
+
+
+def dbt_build(url: str, scratch: Path) -> subprocess.CompletedProcess:
+    parts = conninfo_to_dict(url)
+    env = {
+        **os.environ,
+        "TEALEAVES_DBT_HOST": str(parts.get("host", "127.0.0.1")),
+        "TEALEAVES_DBT_PORT": str(parts.get("port", "5432")),
+        "TEALEAVES_DBT_USER": str(parts.get("user", "postgres")),
+        "TEALEAVES_DBT_PASSWORD": str(parts.get("password", "")),
+        "TEALEAVES_DBT_DBNAME": str(parts["dbname"]),
+        "DBT_PROFILES_DIR": str(ROOT / "dbt_project"),
+    }
+    command = [DBT, "build", "--select", "staging.crm", "--target-path", str(scratch / "target")]
+    command += ["--log-path", str(scratch / "logs")]
+    return subprocess.run(command, cwd=ROOT / "dbt_project", env=env, capture_output=True, text=True, timeout=240)
+
+
+@pytest.fixture(scope="module")
+def crm(server, tmp_path_factory):
+    exports = tmp_path_factory.mktemp("exports")
+    truth = generate(exports, customers=150, months=4, seed=7)
+    url = own_database(server, "t_source_crm")
+    results = load_paths(url, [exports / "crm"], source="crm")
+    build = dbt_build(url, tmp_path_factory.mktemp("dbt"))
+    return {"exports": exports, "truth": truth, "url": url, "results": results, "build": build}
+
+
+@pytest.fixture(scope="module")
+def staged(crm):
+    build = crm["build"]
+    assert build.returncode == 0, f"dbt build --select staging.crm failed:\n{build.stdout[-6000:]}{build.stderr}"
+    return crm
+
+
+def planted(truth: dict, name: str, *kinds: str) -> int:
+    return sum(truth["files"][f"crm/{name}"].get(kind, 0) for kind in kinds)
+
+
+def first_paid_days(billing: Path) -> dict[int, date]:
+    """CRM company id → UTC day of its first paid invoice, read straight from the billing exports."""
+    company_of: dict[str, int] = {}
+    for path in sorted(billing.glob("customers*.jsonl")):
+        for line in path.read_text().splitlines():
+            try:
+                customer = json.loads(line)
+            except ValueError:
+                continue  # a planted broken line
+            company = (customer.get("metadata") or {}).get("hubspot_company_id")
+            if customer.get("id") and company:
+                company_of[customer["id"]] = int(company)
+    first: dict[int, date] = {}
+    for path in sorted(billing.glob("invoices*.jsonl")):
+        for line in path.read_text().splitlines():
+            try:
+                invoice = json.loads(line)
+            except ValueError:
+                continue
+            paid = str(invoice.get("status", "")).strip().lower() == "paid" and invoice.get("amount_paid", 0) > 0
+            if paid and invoice.get("customer") in company_of:
+                company, day = company_of[invoice["customer"]], datetime.fromtimestamp(invoice["created"], UTC).date()
+                first[company] = min(day, first.get(company, day))
+    return first
+
+
+def test_every_line_is_loaded_or_rejected_and_the_rejected_are_the_planted_ones(crm):
+    truth, results = crm["truth"], crm["results"]
+    written = {name.removeprefix("crm/") for name in truth["files"] if name.startswith("crm/")}
+    assert {main_name(r.file.name) for r in results} == written == set(STAGING), "every CRM export has a contract"
+    rejected_by_file: Counter[str] = Counter()
+    lines_by_file: Counter[str] = Counter()
+    for result in results:
+        lines = [line for line in result.file.read_text().splitlines()[1:] if line.strip()]
+        assert result.rows_in == len(lines) == result.rows_loaded + result.rows_rejected, result.file.name
+        rejected_by_file[main_name(result.file.name)] += result.rows_rejected
+        lines_by_file[main_name(result.file.name)] += len(lines)
+    for name in written:
+        assert rejected_by_file[name] == planted(truth, name, "malformed", "missing_id"), name
+        kinds = ("records", "exact_duplicate", "near_duplicate", "malformed", "missing_id")
+        assert lines_by_file[name] == planted(truth, name, *kinds), f"{name}: every written line reached the loader"
+    quarantined = dict(rows(crm["url"], "select file_name, count(*) from raw.rejected_rows group by 1"))
+    assert quarantined == {r.file.name: r.rows_rejected for r in results if r.rows_rejected}
+
+
+def test_dbt_builds_and_tests_crm_staging(staged):
+    assert "Completed successfully" in staged["build"].stdout
+
+
+def test_staging_holds_each_planted_record_exactly_once(staged):
+    for name, model in STAGING.items():
+        [(count,)] = rows(staged["url"], f"select count(*) from staging.{model}")
+        assert count == planted(staged["truth"], name, "records"), model
+
+
+def test_every_customer_has_one_won_deal_closing_on_its_first_paid_invoice_day(staged):
+    truth, url = staged["truth"], staged["url"]
+    won = rows(
+        url,
+        """
+        select companies.company_id, companies.lifecycle_stage, count(deals.deal_id), min(deals.close_date)
+        from staging.stg_crm__companies as companies
+        left join staging.stg_crm__deals as deals
+            on deals.company_id = companies.company_id and deals.is_won
+        group by 1, 2
+        """,
+    )
+    customers = {company: (count, day) for company, stage, count, day in won if stage == "customer"}
+    assert len(customers) == truth["customers"]
+    assert {count for count, _ in customers.values()} == {1}, "exactly one closed-won deal per customer"
+    assert all(count == 0 for _, stage, count, _ in won if stage != "customer"), "leads never win a deal"
+    first_paid = first_paid_days(staged["exports"] / "billing")
+    assert len(first_paid) >= 0.8 * truth["customers"], "most customers are linked from billing"
+    mismatched = {c: (customers[c][1], day) for c, day in first_paid.items() if customers[c][1] != day}
+    assert mismatched == {}
+
+
+def test_stage_history_is_ordered_and_ends_in_the_deals_stage(staged):
+    history = rows(
+        staged["url"],
+        """
+        select
+            deals.deal_id, deals.deal_stage, deals.created_at, deals.closed_at,
+            array_agg(entries.deal_stage order by entries.entered_at),
+            array_agg(entries.stage_order order by entries.entered_at),
+            min(entries.entered_at), max(entries.entered_at)
+        from staging.stg_crm__deals as deals
+        left join staging.stg_crm__deal_stage_history as entries on entries.deal_id = deals.deal_id
+        group by 1, 2, 3, 4
+        """,
+    )
+    assert len(history) == planted(staged["truth"], "deals.csv", "records")
+    for deal, stage, created, closed, stages, order, first, last in history:
+        assert stages[0] == "appointmentscheduled" and stages[-1] == stage, deal
+        open_part = [position for position in order if position < 6]
+        assert order == sorted(set(order)), f"deal {deal} moved forward through the pipeline, never back"
+        assert open_part == list(range(1, len(open_part) + 1)), f"deal {deal} skipped no open stage"
+        assert first == created, f"deal {deal} entered its first stage when it was created"
+        assert closed is None or last == closed, f"deal {deal} entered its closed stage on its close date"
+
+
+def test_planted_deal_outcomes_blockers_and_sales_costs_are_found(staged):
+    crm_truth, url = staged["truth"]["planted"]["crm"], staged["url"]
+    outcomes = dict(
+        rows(
+            url,
+            "select case when is_closed then deal_stage else 'open' end, count(*)"
+            " from staging.stg_crm__deals group by 1",
+        )
+    )
+    assert outcomes == {k: v for k, v in crm_truth["deals"].items() if v}
+    [(blockers,)] = rows(url, "select count(*) from staging.stg_crm__deal_notes where is_deal_blocker")
+    assert blockers == crm_truth["deal_blocker_notes"] > 0
+    costs = crm_truth["sales_costs"]
+    monthly = rows(url, "select cost_month, sum(cost_amount) from staging.stg_crm__sales_costs group by 1 order by 1")
+    assert len(monthly) == costs["months"] == 4
+    assert {total for _, total in monthly} == {Decimal(str(costs["monthly_amount"])).quantize(Decimal("0.01"))}
+
+
+def test_customer_companies_carry_their_alias_domain_and_their_contacts(staged):
+    companies = rows(
+        staged["url"],
+        """
+        select companies.domain, companies.additional_domains, companies.lifecycle_stage,
+            count(contacts.contact_id) filter (where contacts.email like '%%@' || companies.domain)
+        from staging.stg_crm__companies as companies
+        left join staging.stg_crm__contacts as contacts on contacts.company_id = companies.company_id
+        group by 1, 2, 3
+        """,
+    )
+    by_stage: dict[str, list] = defaultdict(list)
+    for domain, extra, stage, contacts in companies:
+        by_stage[stage].append((domain, extra, contacts))
+    assert all(extra == [alias_domain(domain)] for domain, extra, _ in by_stage["customer"])
+    assert all(extra == [] for stage in ("lead", "opportunity") for _, extra, _ in by_stage[stage])
+    assert all(contacts >= 1 for stage in by_stage for _, _, contacts in by_stage[stage]), "every company has people"
+    emails = rows(staged["url"], "select count(*) from staging.stg_crm__contacts where email <> lower(trim(email))")
+    assert emails == [(0,)]

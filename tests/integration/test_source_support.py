@@ -1,0 +1,228 @@
+"""The help-desk source end to end: generated Zendesk-shaped exports → raw → dbt staging, checked against truth.json.
+
+One small generation is loaded and built once for the module (dbt is the slow part); each test states one
+fact about it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+from sqlalchemy.engine import make_url
+
+from tealeaves.generate import default_truth, generate
+from tealeaves.generate.calendar import business_minutes_between
+from tealeaves.load import load_paths
+
+ROOT = Path(__file__).resolve().parents[2]
+DBT = str(Path(sys.executable).parent / "dbt")
+# Export file -> (raw table, staging model, staging key): the staging key counts one row per planted record.
+FILES = {
+    "tickets.jsonl": ("support_tickets", "stg_support__tickets", "ticket_id"),
+    "users.jsonl": ("support_users", "stg_support__users", "user_id"),
+    "organizations.jsonl": ("support_organizations", "stg_support__organizations", "organization_id"),
+    "ticket_comments.jsonl": ("support_ticket_comments", "stg_support__ticket_comments", "comment_id"),
+    "ticket_field_history.jsonl": (
+        "support_ticket_field_history",
+        "stg_support__ticket_field_history",
+        "field_change_id",
+    ),
+    "satisfaction_ratings.jsonl": (
+        "support_satisfaction_ratings",
+        "stg_support__satisfaction_ratings",
+        "satisfaction_rating_id",
+    ),
+    "sla_policies.json": ("support_sla_policies", "stg_support__sla_policies", "sla_policy_id"),
+}
+
+
+def rows(url: str, query: str | sql.Composable, *params) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(query, params).fetchall()
+
+
+def dbt_env(url: str, target: Path) -> dict[str, str]:
+    parts = make_url(url)
+    return {
+        **os.environ,
+        "TEALEAVES_DBT_HOST": parts.host or "127.0.0.1",
+        "TEALEAVES_DBT_PORT": str(parts.port),
+        "TEALEAVES_DBT_USER": parts.username or "postgres",
+        "TEALEAVES_DBT_PASSWORD": parts.password or "",
+        "TEALEAVES_DBT_DBNAME": parts.database,
+        "DBT_PROFILES_DIR": str(ROOT / "dbt_project"),
+        # Our own target and log folders: other runs of the project (and other tests) keep theirs.
+        "DBT_TARGET_PATH": str(target / "target"),
+        "DBT_LOG_PATH": str(target / "logs"),
+    }
+
+
+@pytest.fixture(scope="module")
+def support(server, tmp_path_factory) -> dict:
+    """A database holding one small generation's support exports, loaded and built through staging."""
+    folder = tmp_path_factory.mktemp("support")
+    truth = generate(folder / "exports", customers=150, months=4, seed=11)
+    admin = server.url(server.warehouse.set(database="postgres"))
+    name = "t_source_support"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    url = server.url(server.warehouse.set(database=name))
+    results = load_paths(url, [folder / "exports" / "support"], source="support")
+    build = subprocess.run(
+        [DBT, "build", "--select", "staging.support"],
+        cwd=ROOT / "dbt_project",
+        env=dbt_env(url, folder),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert build.returncode == 0, build.stdout[-4000:] + build.stderr[-2000:]
+    return {"url": url, "truth": truth, "results": results, "folder": folder / "exports"}
+
+
+def test_every_support_row_is_loaded_or_rejected_and_only_planted_defects_are_rejected(support):
+    per_file: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for result in support["results"]:
+        name = result.file.name.replace("__late", "")
+        counts = per_file[name]
+        counts[0] += result.rows_in
+        counts[1] += result.rows_loaded
+        counts[2] += result.rows_rejected
+    assert set(per_file) == set(FILES), "every support file has a contract and was loaded"
+    for name, (rows_in, loaded, rejected) in per_file.items():
+        planted = support["truth"]["files"][f"support/{name}"]
+        lines = sum(
+            planted.get(k, 0) for k in ("records", "exact_duplicate", "near_duplicate", "malformed", "missing_id")
+        )
+        assert rows_in == loaded + rejected == lines, name
+        assert rejected == planted.get("malformed", 0) + planted.get("missing_id", 0), name
+
+
+def test_staging_keeps_exactly_one_row_per_planted_record(support):
+    for name, (_, model, key) in FILES.items():
+        [(count,)] = rows(
+            support["url"],
+            sql.SQL("select count(distinct {}) from staging.{}").format(sql.Identifier(key), sql.Identifier(model)),
+        )
+        assert count == support["truth"]["files"][f"support/{name}"]["records"], model
+    [(staged, distinct)] = rows(
+        support["url"], "select count(*), count(distinct ticket_id) from staging.stg_support__tickets"
+    )
+    assert staged == distinct == support["truth"]["planted"]["support"]["tickets"]
+
+
+def test_sla_targets_in_staging_are_the_planted_policies(support):
+    staged = {
+        (priority, metric): (target, business)
+        for priority, metric, target, business in rows(
+            support["url"],
+            "select priority, metric, target_minutes, is_business_hours from staging.stg_support__sla_policies",
+        )
+    }
+    expected = {}
+    for p in default_truth().support.priorities:
+        expected[(p.name, "first_reply_time")] = (p.first_reply_minutes, p.business_hours)
+        expected[(p.name, "total_resolution_time")] = (p.resolution_minutes, p.business_hours)
+    assert staged == expected
+
+
+FIRST_REPLIES = """
+    with agent_replies as (
+        select comments.ticket_id, min(comments.created_at) as first_reply_at
+        from staging.stg_support__ticket_comments as comments
+        inner join staging.stg_support__users as authors on comments.author_id = authors.user_id
+        where comments.is_public and authors.is_agent
+        group by comments.ticket_id
+    )
+    select tickets.ticket_id, tickets.created_at, agent_replies.first_reply_at, targets.target_minutes,
+           targets.is_business_hours
+    from staging.stg_support__tickets as tickets
+    inner join staging.stg_support__sla_policies as targets
+        on targets.priority = tickets.priority and targets.metric = 'first_reply_time'
+    left join agent_replies on agent_replies.ticket_id = tickets.ticket_id
+"""
+
+
+def test_first_reply_breaches_recomputed_from_comments_match_the_planted_breaches(support):
+    tickets = rows(support["url"], FIRST_REPLIES)
+    breached = 0
+    for _, created, replied, target, business_hours in tickets:
+        assert replied is not None, "every generated ticket got a first reply"
+        minutes = (
+            business_minutes_between(created, replied) if business_hours else (replied - created).total_seconds() / 60
+        )
+        breached += minutes > target
+    planted = support["truth"]["planted"]["support"]
+    assert len(tickets) == planted["tickets"]
+    assert breached == planted["first_reply_breached"]
+    assert 0.03 < breached / len(tickets) < 0.25, "about the planted breach rates (5-15% per priority)"
+
+
+def test_solved_tickets_and_ratings_are_recovered_from_status_changes(support):
+    [(solved, unsolved_but_rated)] = rows(
+        support["url"],
+        """
+        with first_solved as (
+            select ticket_id, min(changed_at) as solved_at
+            from staging.stg_support__ticket_field_history
+            where field_name = 'status' and new_value = 'solved'
+            group by ticket_id
+        )
+        select count(first_solved.ticket_id),
+               count(*) filter (where ratings.ticket_id is not null and first_solved.ticket_id is null)
+        from staging.stg_support__tickets as tickets
+        left join first_solved on first_solved.ticket_id = tickets.ticket_id
+        left join staging.stg_support__satisfaction_ratings as ratings on ratings.ticket_id = tickets.ticket_id
+        """,
+    )
+    planted = support["truth"]["planted"]["support"]
+    assert solved == planted["solved_tickets"]
+    assert unsolved_but_rated == 0, "only solved tickets are rated"
+    [(statuses,)] = rows(
+        support["url"],
+        "select array_agg(distinct ticket_status order by ticket_status) from staging.stg_support__tickets",
+    )
+    assert set(statuses) <= {"open", "pending", "solved", "closed"} and "closed" in statuses
+
+
+def test_organizations_link_to_crm_companies_except_the_planted_unlinked_ones(support):
+    crm_ids = set()
+    for path in (support["folder"] / "crm").glob("companies*.csv"):  # with the late deliveries
+        with open(path, newline="") as handle:
+            crm_ids |= {row["hs_object_id"] for row in csv.DictReader(handle) if row["hs_object_id"]}
+    organizations = rows(support["url"], "select crm_company_id, domain_names from staging.stg_support__organizations")
+    unlinked = [domains for crm_id, domains in organizations if crm_id is None]
+    assert len(unlinked) == support["truth"]["planted"]["support"]["organizations_without_external_id"]
+    assert {str(crm_id) for crm_id, _ in organizations if crm_id is not None} <= crm_ids
+    assert all(domains and all(d == d.lower() for d in domains) for _, domains in organizations)
+
+
+def test_user_emails_are_normalised_and_end_users_belong_to_organizations(support):
+    [(users, not_normalised, end_users_without_org, ticket_kinds)] = rows(
+        support["url"],
+        """
+        select count(*),
+               count(*) filter (where email <> lower(trim(email))),
+               count(*) filter (where role = 'end-user' and organization_id is null),
+               (select count(distinct ticket_kind) from staging.stg_support__tickets where ticket_kind is not null)
+        from staging.stg_support__users
+        """,
+    )
+    assert users > 0 and not_normalised == 0 and end_users_without_org == 0
+    assert ticket_kinds == len(default_truth().support.kinds), "every ticket kind is recovered from the tags"
+
+
+def test_sla_policies_document_rows_are_numbered_by_position_in_the_array(support):
+    policies = json.loads((support["folder"] / "support" / "sla_policies.json").read_text())["sla_policies"]
+    loaded = rows(support["url"], "select _source_line, id from raw.support_sla_policies order by _source_line")
+    assert loaded == [(n, p["id"]) for n, p in enumerate(policies, start=1)]
