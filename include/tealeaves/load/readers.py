@@ -103,7 +103,8 @@ def csv_layout(path: Path, contract: Contract) -> CsvLayout:
 
 
 def _map_header(path: Path, header: list[str], contract: Contract) -> list[int | None]:
-    names = [h.strip() for h in header]
+    # Names match case-insensitively: exports say `ResponseId` or `StartDate`, contract columns are lower-case.
+    names = [h.strip().lower() for h in header]
     known = set(contract.column_names)
     unknown = [n for n in names if n not in known]
     if unknown:

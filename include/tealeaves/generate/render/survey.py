@@ -182,8 +182,8 @@ def nps_category(score: int) -> str:
 class QualtricsCsvSink(CsvSink):
     """A Qualtrics CSV export: three header rows, then one row per response.
 
-    Row 1 holds the field names lower-cased: the loader matches header names to contract columns exactly,
-    and contract column names are lower-case (Qualtrics itself writes `ResponseId`, `StartDate`, ...).
+    Row 1 holds the field names as Qualtrics writes them (`ResponseId`, `StartDate`, ...); the loader matches
+    header names to contract columns case-insensitively.
     """
 
     def __init__(
@@ -200,7 +200,7 @@ class QualtricsCsvSink(CsvSink):
         super().__init__(root, name, [field for field, _, _ in spec], dirt, rng, key, cosmetic)
 
     def header(self) -> None:
-        self._main.write(self._line([field.lower() for field, _, _ in self.spec]))
+        self._main.write(self._line([field for field, _, _ in self.spec]))
         self._main.write(self._line([text for _, text, _ in self.spec]))
         self._main.write(self._line([import_id for _, _, import_id in self.spec]))
 
