@@ -93,7 +93,8 @@ def tealeaves_daily():
             target_name="warehouse",
             profile_mapping=PostgresUserPasswordProfileMapping(conn_id="warehouse", profile_args={"schema": "staging"}),
         ),
-        render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST),
+        # A test reading two models (relationships) gets its own task after both, not its first parent's.
+        render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, should_detach_multiple_parents_tests=True),
         execution_config=ExecutionConfig(invocation_mode=InvocationMode.DBT_RUNNER),
         default_args={"retries": 0},
     )

@@ -18,6 +18,16 @@ renamed as (
         to_timestamp(created) at time zone 'UTC' as created_at,
         to_timestamp(period_start) at time zone 'UTC' as period_start_at,
         to_timestamp(period_end) at time zone 'UTC' as period_end_at,
+        -- Added with the widened export; older exports leave them null (subtotal and total then equal amount_due).
+        (coalesce(subtotal, amount_due) / 100.0)::numeric(14, 2) as subtotal,
+        (coalesce(total, amount_due) / 100.0)::numeric(14, 2) as total,
+        (coalesce(discount_amount, 0) / 100.0)::numeric(14, 2) as discount_amount,
+        (amount_remaining / 100.0)::numeric(14, 2) as amount_remaining,
+        attempt_count,
+        charge as latest_charge_id,
+        discount_id,
+        coupon_id,
+        to_timestamp(paid_at) at time zone 'UTC' as paid_at,
         _batch_id,
         _source_line
     from source
@@ -39,5 +49,14 @@ select
     created_at,
     period_start_at,
     period_end_at,
+    subtotal,
+    total,
+    discount_amount,
+    amount_remaining,
+    attempt_count,
+    latest_charge_id,
+    discount_id,
+    coupon_id,
+    paid_at,
     _batch_id as load_batch_id
 from deduplicated

@@ -1,17 +1,75 @@
-"""Stripe-shaped billing exports: customers, invoices (JSON Lines as the API returns them) and an FX table."""
+"""Stripe-shaped billing exports: the product catalogue, customers, subscriptions and their events, invoices with
+line items, charges, refunds, credit notes, coupons (JSON Lines as the Stripe API returns them) and an FX table.
+
+Each life is spooled to a temporary file as it arrives and rendered in `finish`, when the export date is known:
+a subscription whose cancellation takes effect after the export is still `active`, and no charge, refund or
+event is dated after it. Memory stays constant; the spool is gone when `finish` returns.
+
+Amounts are in minor units of the customer's currency. An invoice's total is always the simulated MRR (×10
+for annual plans) converted at the customer's rate, so MRR is *after* discounts as METRICS.md defines it: a
+coupon shows as a list subtotal above that total, never as less revenue than the truth says.
+"""
 
 from __future__ import annotations
 
+import pickle
 import string
-from datetime import date, timedelta
+import tempfile
+from collections import Counter
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
-from tealeaves.generate.life import Life
+from tealeaves.generate.life import Life, Period
 from tealeaves.generate.render.base import Renderer
 from tealeaves.generate.world import Truth
 
 ALPHABET = string.ascii_letters + string.digits
 UNKNOWN_CURRENCY = "chf"  # not in the FX table: such invoices must be flagged, not summed
+API_VERSION = "2024-06-20"
+
+# Rates this renderer plants beyond world.Billing (reported in truth.json under planted.billing.rates).
+RETRY_THEN_PAID_RATE = 0.05  # paid invoices whose first charge failed and a retry three days later succeeded
+UNPAID_RETRIES = (0, 3, 5)  # days after the first attempt that Stripe's retries try an unpaid invoice again
+WELCOME_COUPON_RATE = 0.10  # first invoices with the acquisition coupon
+RETENTION_OFFER_RATE = 0.03  # renewals at which a save offer (retention coupon) starts
+SERVICE_CREDIT_RATE = 0.02  # paid invoices later credited 10% to the customer's balance (goodwill after an issue)
+SERVICE_CREDIT_SHARE = 0.10
+SEGMENT_TITLES = {"smb": "SMB", "mid_market": "Mid-Market", "enterprise": "Enterprise"}
+FAILURE_CODES = (
+    ("card_declined", "Your card was declined."),
+    ("insufficient_funds", "Your card has insufficient funds."),
+    ("expired_card", "Your card has expired."),
+)
+
+# Coupons: ids are chosen by the merchant in Stripe; metadata.purpose tells finance acquisition from retention.
+COUPONS: dict[str, dict[str, Any]] = {
+    "welcome10": {
+        "name": "Welcome 10% off",
+        "percent_off": 10.0,
+        "duration": "once",
+        "duration_in_months": None,
+        "metadata": {"purpose": "acquisition"},
+    },
+    "save20": {
+        "name": "Save offer: 20% off for 3 months",
+        "percent_off": 20.0,
+        "duration": "repeating",
+        "duration_in_months": 3,
+        "metadata": {"purpose": "retention"},
+    },
+    "save15annual": {
+        "name": "Save offer: 15% off the next year",
+        "percent_off": 15.0,
+        "duration": "once",
+        "duration_in_months": None,
+        "metadata": {"purpose": "retention"},
+    },
+}
+
+
+def epoch(moment: datetime | None) -> int | None:
+    return None if moment is None else int(moment.timestamp())
 
 
 class BillingRenderer(Renderer):
@@ -22,20 +80,117 @@ class BillingRenderer(Renderer):
         self.customers = self.jsonl("customers.jsonl", key="id", cosmetic=("name",))
         self.invoices = self.jsonl("invoices.jsonl", key="id", cosmetic=("status", "billing_reason"))
         self.fx = self.csv("fx_rates.csv", ["rate_date", "currency", "rate_to_usd"], key=None, cosmetic=("currency",))
-        self.extra_counts = {"unknown_currency": 0, "billing_without_crm_id": 0}
+        self.products = self.jsonl("products.jsonl", key="id", cosmetic=("name", "description"))
+        self.prices = self.jsonl("prices.jsonl", key="id", cosmetic=("nickname",))
+        self.coupons = self.jsonl("coupons.jsonl", key="id", cosmetic=("name",))
+        self.subscriptions = self.jsonl("subscriptions.jsonl", key="id", cosmetic=("collection_method",))
+        self.events = self.jsonl("subscription_events.jsonl", key="id")
+        self.lines = self.jsonl("invoice_line_items.jsonl", key="id", cosmetic=("description",))
+        self.charges = self.jsonl("charges.jsonl", key="id", cosmetic=("description", "failure_message"))
+        self.refunds = self.jsonl("refunds.jsonl", key="id", cosmetic=("reason",))
+        self.credit_notes = self.jsonl("credit_notes.jsonl", key="id", cosmetic=("memo",))
+        self.extra_counts: Counter[str] = Counter(unknown_currency=0, billing_without_crm_id=0)
+        self.price_ids: dict[tuple[str, str, str], str] = {}  # (segment, interval, currency) -> price id
+        self.spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed in finish()
+        self.end = datetime.max.replace(tzinfo=UTC)
 
-    def planted(self) -> dict[str, int]:
-        return dict(self.extra_counts)
+    def planted(self) -> dict[str, Any]:
+        return {
+            **dict(self.extra_counts),
+            "rates": {
+                "retry_then_paid": RETRY_THEN_PAID_RATE,
+                "welcome_coupon": WELCOME_COUPON_RATE,
+                "retention_offer": RETENTION_OFFER_RATE,
+                "service_credit": SERVICE_CREDIT_RATE,
+                "refund": self.truth.billing.refund_rate,
+            },
+        }
 
     def stripe_id(self, prefix: str) -> str:
         return prefix + "_" + "".join(self.rng.choices(ALPHABET, k=14))
 
+    # -- hooks ---------------------------------------------------------------------------------------------
     def day(self, day: date) -> None:
+        if not self.price_ids:
+            self._catalogue(datetime.combine(day, time(), UTC) - timedelta(days=90))
         for code, _, rate in self.truth.billing.currencies:
             if code != self.truth.currency:
                 self.fx.write({"rate_date": day.isoformat(), "currency": code.upper(), "rate_to_usd": f"{rate:.6f}"})
 
     def customer(self, life: Life) -> None:
+        pickle.dump(life, self.spool)
+
+    def finish(self, end: date) -> None:
+        self.end = datetime.combine(end, time(), UTC)
+        self.spool.seek(0)
+        while True:
+            try:
+                life = pickle.load(self.spool)
+            except EOFError:
+                break
+            self._render_life(life)
+        self.spool.close()
+        for sink in self.sinks.values():
+            if not sink.counts["records"]:
+                # The loader refuses a zero-byte file as a truncated export; a file with no refunds (small runs)
+                # is a real, empty export, so it gets one blank line, which the loader skips.
+                sink._main.write("\n")  # noqa: SLF001
+
+    # -- catalogue -----------------------------------------------------------------------------------------
+    def _catalogue(self, created: datetime) -> None:
+        """One product per segment, priced per plan unit (1 USD of monthly list value) in every currency."""
+        for segment in self.truth.segments:
+            product_id = self.stripe_id("prod")
+            title = SEGMENT_TITLES.get(segment.name, segment.name.replace("_", " ").title())
+            self.products.write(
+                {
+                    "id": product_id,
+                    "object": "product",
+                    "name": f"Tealeaves {title}",
+                    "description": f"Customer analytics for {title} teams",
+                    "active": True,
+                    "created": epoch(created),
+                    "unit_label": "plan unit",
+                    "metadata": {"segment": segment.name},
+                }
+            )
+            for interval, units in (("month", 100), ("year", 1000)):  # annual = 10× the monthly price
+                for code, _, rate in self.truth.billing.currencies:
+                    price_id = self.stripe_id("price")
+                    self.price_ids[(segment.name, interval, code)] = price_id
+                    unit = units / rate
+                    self.prices.write(
+                        {
+                            "id": price_id,
+                            "object": "price",
+                            "product": product_id,
+                            "active": True,
+                            "currency": code,
+                            "unit_amount": round(unit),
+                            "unit_amount_decimal": f"{unit:.6f}",
+                            "billing_scheme": "per_unit",
+                            "type": "recurring",
+                            "recurring": {"interval": interval, "interval_count": 1, "usage_type": "licensed"},
+                            "nickname": f"{segment.name} {interval}ly {code.upper()}",
+                            "created": epoch(created),
+                            "metadata": {"segment": segment.name},
+                        }
+                    )
+        for coupon_id, coupon in COUPONS.items():
+            self.coupons.write(
+                {
+                    "id": coupon_id,
+                    "object": "coupon",
+                    "amount_off": None,
+                    "currency": None,
+                    "valid": True,
+                    "created": epoch(created),
+                    **coupon,
+                }
+            )
+
+    # -- one life ------------------------------------------------------------------------------------------
+    def _render_life(self, life: Life) -> None:
         dirt = self.truth.dirt
         customer_id, subscription_id = self.stripe_id("cus"), self.stripe_id("sub")
         metadata = {"hubspot_company_id": str(life.company_id)}
@@ -48,54 +203,360 @@ class BillingRenderer(Renderer):
                 "object": "customer",
                 "email": life.contacts[0].email,
                 "name": life.name,
-                "created": int(life.signed_at.timestamp()),
+                "created": epoch(life.signed_at),
                 "currency": life.currency,
                 "metadata": metadata,
             }
         )
-        for period in life.periods:
-            months = 12 if life.annual else 1
-            amount = round(period.mrr_usd * (10 if life.annual else 1) / life.fx_to_usd * 100)
-            self.invoices.write(
+        interval = "year" if life.annual else "month"
+        price_id = self.price_ids[(life.segment.name, interval, life.currency)]
+        item_id = self.stripe_id("si")
+        coupons = self._coupons(life)
+        for period, coupon in zip(life.periods, coupons, strict=True):
+            self._invoice(life, customer_id, subscription_id, price_id, period, coupon)
+        self._subscription(life, customer_id, subscription_id, item_id, price_id)
+
+    def _coupons(self, life: Life) -> list[tuple[str, str] | None]:
+        """(coupon, discount id) on each period's invoice: a welcome coupon on the first, save offers at some
+        renewals. A repeating coupon is one discount across the invoices it covers, as in Stripe."""
+        chosen: list[tuple[str, str] | None] = [None] * len(life.periods)
+        if life.periods and self.rng.random() < WELCOME_COUPON_RATE:
+            chosen[0] = ("welcome10", self.stripe_id("di"))
+        for index in range(1, len(life.periods)):
+            if chosen[index] is None and self.rng.random() < RETENTION_OFFER_RATE:
+                if life.annual:
+                    chosen[index] = ("save15annual", self.stripe_id("di"))
+                else:
+                    discount = ("save20", self.stripe_id("di"))
+                    for offset in range(3):  # repeating for three months
+                        if index + offset < len(chosen):
+                            chosen[index + offset] = discount
+        return chosen
+
+    def _invoice(
+        self,
+        life: Life,
+        customer_id: str,
+        subscription_id: str,
+        price_id: str,
+        period: Period,
+        coupon: tuple[str, str] | None,
+    ) -> None:
+        rng = self.rng
+        invoice_id, line_id = self.stripe_id("in"), self.stripe_id("il")
+        amount = round(period.mrr_usd * (10 if life.annual else 1) / life.fx_to_usd * 100)
+        subtotal, discount = amount, None
+        if coupon is not None:
+            coupon_id, discount_id = coupon
+            subtotal = round(amount / (1 - COUPONS[coupon_id]["percent_off"] / 100))
+            discount = {
+                "id": discount_id,
+                "object": "discount",
+                "coupon": {"id": coupon_id, **COUPONS[coupon_id]},
+                "customer": customer_id,
+                "subscription": subscription_id,
+                "start": epoch(period.start),
+            }
+            purpose = COUPONS[coupon_id]["metadata"]["purpose"]
+            self.extra_counts[f"{purpose}_discounted_invoices"] += 1
+        discount_amount = subtotal - amount
+        charges, paid_at = self._charge_attempts(period)
+        description = f"{life.segment.name} plan ({'annual' if life.annual else 'monthly'})"
+        line = {
+            "id": line_id,
+            "object": "line_item",
+            "invoice": invoice_id,
+            "subscription": subscription_id,
+            "type": "subscription",
+            "price": {"id": price_id, "object": "price"},
+            "quantity": int(period.mrr_usd),
+            "amount": subtotal,
+            "currency": life.currency,
+            "description": description,
+            "proration": False,
+            "period": {"start": epoch(period.start), "end": epoch(period.end)},
+            "discount_amounts": [{"amount": discount_amount, "discount": discount["id"]}] if discount else [],
+        }
+        charge_ids = [self.stripe_id("ch") for _ in charges]
+        refund = None
+        if period.paid and rng.random() < self.truth.billing.refund_rate:
+            refunded_at = paid_at + timedelta(days=rng.randint(2, 20), seconds=rng.randint(0, 86_399))
+            if refunded_at < self.end:
+                refund = {"id": self.stripe_id("re"), "created": refunded_at}
+        self.invoices.write(
+            {
+                "id": invoice_id,
+                "object": "invoice",
+                "customer": customer_id,
+                "subscription": subscription_id,
+                "status": "paid" if period.paid else "open",
+                "billing_reason": "subscription_create" if period.number == 0 else "subscription_cycle",
+                "currency": life.currency,
+                "subtotal": subtotal,
+                "total": amount,
+                "amount_due": amount,
+                "amount_paid": amount if period.paid else 0,
+                "amount_remaining": 0 if period.paid else amount,
+                "attempt_count": len(charges),
+                "charge": charge_ids[-1],
+                "discount": discount,
+                "total_discount_amounts": [{"amount": discount_amount, "discount": discount["id"]}] if discount else [],
+                "created": epoch(period.start),
+                "period_start": epoch(period.start),
+                "period_end": epoch(period.end),
+                "status_transitions": {"finalized_at": epoch(period.start), "paid_at": epoch(paid_at)},
+                "lines": {"object": "list", "data": [line]},
+            }
+        )
+        self.lines.write(line)
+        for charge_id, (created, failure) in zip(charge_ids, charges, strict=True):
+            succeeded = failure is None
+            refunded = succeeded and refund is not None
+            self.charges.write(
                 {
-                    "id": self.stripe_id("in"),
-                    "object": "invoice",
+                    "id": charge_id,
+                    "object": "charge",
                     "customer": customer_id,
-                    "subscription": subscription_id,
-                    "status": "paid" if period.paid else "open",
-                    "billing_reason": "subscription_create" if period.number == 0 else "subscription_cycle",
+                    "invoice": invoice_id,
+                    "amount": amount,
+                    "amount_captured": amount if succeeded else 0,
+                    "amount_refunded": amount if refunded else 0,
                     "currency": life.currency,
-                    "amount_due": amount,
-                    "amount_paid": amount if period.paid else 0,
-                    "created": int(period.start.timestamp()),
-                    "period_start": int(period.start.timestamp()),
-                    "period_end": int(period.end.timestamp()),
-                    "lines": {
-                        "data": [
-                            {
-                                "description": f"{life.segment.name} plan ({'annual' if months == 12 else 'monthly'})",
-                                "amount": amount,
-                                "quantity": 1,
-                            }
-                        ]
+                    "created": epoch(created),
+                    "status": "succeeded" if succeeded else "failed",
+                    "paid": succeeded,
+                    "captured": succeeded,
+                    "refunded": refunded,
+                    "failure_code": None if succeeded else failure[0],
+                    "failure_message": None if succeeded else failure[1],
+                    "description": "Subscription update" if period.number else "Subscription creation",
+                    "outcome": {
+                        "network_status": "approved_by_network" if succeeded else "declined_by_network",
+                        "type": "authorized" if succeeded else "issuer_declined",
                     },
+                    "payment_method_details": {"type": "card"},
                 }
             )
-            if self.rng.random() < dirt.unknown_currency:
-                self.invoices.write(
-                    {
-                        "id": self.stripe_id("in"),
-                        "object": "invoice",
-                        "customer": customer_id,
-                        "subscription": None,
-                        "status": "paid",
-                        "billing_reason": "manual",
-                        "currency": UNKNOWN_CURRENCY,
-                        "amount_due": 5000,
-                        "amount_paid": 5000,
-                        "created": int((period.start + timedelta(days=3)).timestamp()),
-                        "period_start": None,
-                        "period_end": None,
-                    }
+            self.extra_counts["failed_charges"] += not succeeded
+        if refund is not None:
+            self._refund(refund, charge_ids[-1], invoice_id, customer_id, amount, life.currency)
+        elif period.paid and rng.random() < SERVICE_CREDIT_RATE:
+            credited_at = paid_at + timedelta(days=rng.randint(1, 20), seconds=rng.randint(0, 86_399))
+            if credited_at < self.end:
+                self._credit_note(
+                    invoice_id,
+                    customer_id,
+                    round(amount * SERVICE_CREDIT_SHARE),
+                    life.currency,
+                    credited_at,
+                    None,
+                    "product_unsatisfactory",
+                    "service_credit",
                 )
-                self.extra_counts["unknown_currency"] += 1
+        if rng.random() < self.truth.dirt.unknown_currency:
+            self._unknown_currency_invoice(customer_id, period)
+
+    def _charge_attempts(self, period: Period) -> tuple[list[tuple[datetime, tuple[str, str] | None]], datetime | None]:
+        """(created, failure or None) per attempt, and when the invoice was paid (None if it never was)."""
+        rng, first = self.rng, period.start + timedelta(hours=1)
+        if period.paid:
+            retry = first + timedelta(days=3)
+            if rng.random() < RETRY_THEN_PAID_RATE and retry < self.end:
+                self.extra_counts["retried_then_paid_invoices"] += 1
+                return [(first, rng.choice(FAILURE_CODES)), (retry, None)], retry
+            return [(first, None)], first
+        # The first attempt always happens (renewals start at 06:00, before the export's midnight).
+        attempts = [first + timedelta(days=d) for d in UNPAID_RETRIES if d == 0 or first + timedelta(days=d) < self.end]
+        return [(moment, rng.choice(FAILURE_CODES)) for moment in attempts], None
+
+    def _refund(self, refund: dict, charge_id: str, invoice_id: str, customer_id: str, amount: int, cur: str) -> None:
+        self.refunds.write(
+            {
+                "id": refund["id"],
+                "object": "refund",
+                "charge": charge_id,
+                "amount": amount,
+                "currency": cur,
+                "created": epoch(refund["created"]),
+                "reason": "requested_by_customer",
+                "status": "succeeded",
+                "metadata": {"invoice": invoice_id},
+            }
+        )
+        self.extra_counts["refunds"] += 1
+        self._credit_note(
+            invoice_id, customer_id, amount, cur, refund["created"], refund["id"], "order_change", "refund"
+        )
+
+    def _credit_note(
+        self,
+        invoice_id: str,
+        customer_id: str,
+        amount: int,
+        currency: str,
+        created: datetime,
+        refund_id: str | None,
+        reason: str,
+        purpose: str,
+    ) -> None:
+        self.credit_notes.write(
+            {
+                "id": self.stripe_id("cn"),
+                "object": "credit_note",
+                "invoice": invoice_id,
+                "customer": customer_id,
+                "amount": amount,
+                "currency": currency,
+                "created": epoch(created),
+                "status": "issued",
+                "type": "post_payment",
+                "reason": reason,
+                "refund": refund_id,
+                "out_of_band_amount": None,
+                "credit_amount": None if refund_id else amount,  # credited to the customer's balance
+                "memo": "Refund of the invoice" if refund_id else "Service credit",
+                "metadata": {"purpose": purpose},
+            }
+        )
+        self.extra_counts[f"{purpose}_credit_notes"] += 1
+
+    def _unknown_currency_invoice(self, customer_id: str, period: Period) -> None:
+        """A one-off manual invoice in a currency the FX table does not know (planted defect)."""
+        invoice_id, charge_id = self.stripe_id("in"), self.stripe_id("ch")
+        created = period.start + timedelta(days=3)
+        self.invoices.write(
+            {
+                "id": invoice_id,
+                "object": "invoice",
+                "customer": customer_id,
+                "subscription": None,
+                "status": "paid",
+                "billing_reason": "manual",
+                "currency": UNKNOWN_CURRENCY,
+                "subtotal": 5000,
+                "total": 5000,
+                "amount_due": 5000,
+                "amount_paid": 5000,
+                "amount_remaining": 0,
+                "attempt_count": 1,
+                "charge": charge_id,
+                "discount": None,
+                "total_discount_amounts": [],
+                "created": epoch(created),
+                "period_start": None,
+                "period_end": None,
+                "status_transitions": {"finalized_at": epoch(created), "paid_at": epoch(created)},
+            }
+        )
+        self.charges.write(
+            {
+                "id": charge_id,
+                "object": "charge",
+                "customer": customer_id,
+                "invoice": invoice_id,
+                "amount": 5000,
+                "amount_captured": 5000,
+                "amount_refunded": 0,
+                "currency": UNKNOWN_CURRENCY,
+                "created": epoch(created),
+                "status": "succeeded",
+                "paid": True,
+                "captured": True,
+                "refunded": False,
+                "failure_code": None,
+                "failure_message": None,
+                "description": "Manual invoice",
+                "outcome": {"network_status": "approved_by_network", "type": "authorized"},
+                "payment_method_details": {"type": "card"},
+            }
+        )
+        self.extra_counts["unknown_currency"] += 1
+
+    # -- subscription and its events -----------------------------------------------------------------------
+    def _subscription(self, life: Life, customer_id: str, subscription_id: str, item_id: str, price_id: str) -> None:
+        """The subscription as exported, and the Stripe events that tell its history up to the export."""
+        rng, end = self.rng, self.end
+        periods = life.periods
+
+        def snapshot(quantity: int, status: str, **cancel: Any) -> dict[str, Any]:
+            return {
+                "id": subscription_id,
+                "object": "subscription",
+                "customer": customer_id,
+                "status": status,
+                "quantity": quantity,
+                "items": {"data": [{"id": item_id, "price": {"id": price_id}, "quantity": quantity}]},
+                "cancel_at_period_end": cancel.get("cancel_at_period_end", False),
+                "cancel_at": epoch(cancel.get("cancel_at")),
+                "canceled_at": epoch(cancel.get("canceled_at")),
+                "ended_at": epoch(cancel.get("ended_at")),
+            }
+
+        def event(kind: str, created: datetime, obj: dict[str, Any], previous: dict[str, Any] | None) -> None:
+            data: dict[str, Any] = {"object": obj}
+            if previous is not None:
+                data["previous_attributes"] = previous
+            self.events.write(
+                {
+                    "id": self.stripe_id("evt"),
+                    "object": "event",
+                    "api_version": API_VERSION,
+                    "type": kind,
+                    "created": epoch(created),
+                    "data": data,
+                }
+            )
+            self.extra_counts[f"events_{kind.rsplit('.', 1)[-1]}"] += 1
+
+        quantity = int(periods[0].mrr_usd)
+        event("customer.subscription.created", life.signed_at, snapshot(quantity, "active"), None)
+        for period in periods[1:]:
+            new = int(period.mrr_usd)
+            if period.change in ("expansion", "contraction") and new != quantity:
+                event(
+                    "customer.subscription.updated",
+                    period.start,
+                    snapshot(new, "active"),
+                    {"quantity": quantity, "items": {"data": [{"id": item_id, "quantity": quantity}]}},
+                )
+                self.extra_counts[f"{period.change}s"] += 1
+                quantity = new
+        cancel: dict[str, Any] = {}
+        status = "active"
+        if life.churned_at is not None:
+            last = periods[-1]
+            requested = max(last.start, life.churned_at - timedelta(days=rng.randint(1, 14)))
+            requested += timedelta(seconds=rng.randint(0, 3600))
+            if requested < end:
+                cancel = {"cancel_at_period_end": True, "cancel_at": life.churned_at, "canceled_at": requested}
+                event(
+                    "customer.subscription.updated",
+                    requested,
+                    snapshot(quantity, "active", **cancel),
+                    {"cancel_at_period_end": False, "cancel_at": None, "canceled_at": None},
+                )
+                self.extra_counts["cancellation_requests"] += 1
+            if life.churned_at < end:
+                cancel = {"canceled_at": requested, "ended_at": life.churned_at}
+                status = "canceled"
+                event(
+                    "customer.subscription.deleted",
+                    life.churned_at,
+                    snapshot(quantity, status, **cancel),
+                    {"status": "active"},
+                )
+                self.extra_counts["canceled_subscriptions"] += 1
+        current = next((p for p in reversed(periods) if p.start < end), periods[-1])
+        self.subscriptions.write(
+            {
+                **snapshot(quantity, status, **cancel),
+                "currency": life.currency,
+                "collection_method": "charge_automatically",
+                "created": epoch(life.signed_at),
+                "start_date": epoch(life.signed_at),
+                "current_period_start": epoch(current.start),
+                "current_period_end": epoch(current.end),
+                "plan": {"id": price_id, "object": "plan", "interval": "year" if life.annual else "month"},
+                "metadata": {},
+            }
+        )

@@ -1,0 +1,72 @@
+{#
+    One row per invoice with its amounts in the reporting currency, at the FX rate of the invoice's day (UTC),
+    or the latest earlier rate when that day has none (weekends, late or rejected rate rows).
+    The reporting currency passes through at 1.0. An invoice in a currency the FX table does not know, or
+    dated before its first rate, is kept with fx_missing = true and null reporting-currency amounts, so that
+    a sum over amount_paid_usd can never silently include money in another currency.
+#}
+with
+
+invoices as (
+    select * from {{ ref('stg_billing__invoices') }}
+),
+
+fx_rates as (
+    select * from {{ ref('stg_billing__fx_rates') }}
+),
+
+invoices_with_rate as (
+    select
+        invoices.*,
+        invoices.created_at::date as invoice_date,
+        case
+            when invoices.currency_code = '{{ var("reporting_currency") }}' then invoices.created_at::date
+            else latest_rate.rate_date
+        end as fx_rate_date,
+        case
+            when invoices.currency_code = '{{ var("reporting_currency") }}' then 1.0
+            else latest_rate.rate_to_usd
+        end as fx_rate_to_usd
+    from invoices
+    left join lateral (
+        select
+            fx_rates.rate_date,
+            fx_rates.rate_to_usd
+        from fx_rates
+        where
+            fx_rates.currency_code = invoices.currency_code
+            and fx_rates.rate_date <= invoices.created_at::date
+        order by fx_rates.rate_date desc
+        limit 1
+    ) as latest_rate on true
+),
+
+converted as (
+    select
+        invoice_id,
+        billing_customer_id,
+        subscription_id,
+        invoice_status,
+        billing_reason,
+        coupon_id,
+        currency_code,
+        invoice_date,
+        created_at,
+        paid_at,
+        period_start_at,
+        period_end_at,
+        fx_rate_date,
+        fx_rate_to_usd,
+        fx_rate_to_usd is null as fx_missing,
+        subtotal,
+        discount_amount,
+        amount_due,
+        amount_paid,
+        round(subtotal * fx_rate_to_usd, 2)::numeric(14, 2) as subtotal_usd,
+        round(discount_amount * fx_rate_to_usd, 2)::numeric(14, 2) as discount_amount_usd,
+        round(amount_due * fx_rate_to_usd, 2)::numeric(14, 2) as amount_due_usd,
+        round(amount_paid * fx_rate_to_usd, 2)::numeric(14, 2) as amount_paid_usd
+    from invoices_with_rate
+)
+
+select * from converted

@@ -1,0 +1,50 @@
+with
+
+source as (
+    select * from {{ source('billing', 'subscription_events') }}
+),
+
+renamed as (
+    select
+        id as event_id,
+        lower(type) as event_type,
+        split_part(lower(type), '.', 3) as event_action,
+        to_timestamp(created) at time zone 'UTC' as occurred_at,
+        api_version,
+        subscription_id,
+        customer as billing_customer_id,
+        lower(status) as subscription_status,
+        quantity,
+        previous_quantity,
+        quantity - previous_quantity as quantity_change,
+        lower(previous_status) as previous_status,
+        price_id,
+        cancel_at_period_end,
+        previous_attributes,
+        _batch_id,
+        _source_line
+    from source
+),
+
+deduplicated as (
+    {{ dedupe_latest('renamed', ['event_id']) }}
+)
+
+select
+    event_id,
+    event_type,
+    event_action,
+    occurred_at,
+    api_version,
+    subscription_id,
+    billing_customer_id,
+    subscription_status,
+    quantity,
+    previous_quantity,
+    quantity_change,
+    previous_status,
+    price_id,
+    cancel_at_period_end,
+    previous_attributes,
+    _batch_id as load_batch_id
+from deduplicated

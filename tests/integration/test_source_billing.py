@@ -1,0 +1,236 @@
+"""The billing source end to end on real parts: generated Stripe-shaped exports → raw → dbt staging → FX conversion.
+
+Every count is checked against what the generator says it planted (truth.json), and converted revenue against
+the simulated lives themselves, captured as the generator renders them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+
+from tealeaves.generate import generate
+from tealeaves.generate.life import Life
+from tealeaves.generate.render.billing import UNKNOWN_CURRENCY, BillingRenderer
+from tealeaves.load import load_paths
+
+ROOT = Path(__file__).resolve().parents[2]
+DBT = str(Path(sys.executable).parent / "dbt")
+START, MONTHS = date(2025, 1, 1), 6
+SEED = int(os.environ.get("TEALEAVES_BILLING_TEST_SEED", "7"))  # try other worlds: the facts hold for any seed
+
+# Export file -> the staging model that keeps one row per record of it.
+STAGED = {
+    "customers.jsonl": "stg_billing__customers",
+    "invoices.jsonl": "stg_billing__invoices",
+    "fx_rates.csv": "stg_billing__fx_rates",
+    "products.jsonl": "stg_billing__products",
+    "prices.jsonl": "stg_billing__prices",
+    "coupons.jsonl": "stg_billing__coupons",
+    "subscriptions.jsonl": "stg_billing__subscriptions",
+    "subscription_events.jsonl": "stg_billing__subscription_events",
+    "invoice_line_items.jsonl": "stg_billing__invoice_line_items",
+    "charges.jsonl": "stg_billing__charges",
+    "refunds.jsonl": "stg_billing__refunds",
+    "credit_notes.jsonl": "stg_billing__credit_notes",
+}
+
+
+def query(url: str, text: str, *params) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(text, params).fetchall()
+
+
+def dbt_env(url: str, tmp: Path) -> dict[str, str]:
+    info = conninfo_to_dict(url)
+    env = dict(os.environ)
+    env.update(
+        TEALEAVES_DBT_HOST=str(info.get("host", "127.0.0.1")),
+        TEALEAVES_DBT_PORT=str(info.get("port", "5432")),
+        TEALEAVES_DBT_USER=str(info.get("user", "postgres")),
+        TEALEAVES_DBT_PASSWORD=str(info.get("password", "")),
+        TEALEAVES_DBT_DBNAME=str(info["dbname"]),
+        DBT_PROFILES_DIR=str(ROOT / "dbt_project"),
+        DBT_TARGET_PATH=str(tmp / "target"),  # other runs may share dbt_project/target
+        DBT_LOG_PATH=str(tmp / "logs"),
+    )
+    return env
+
+
+@pytest.fixture(scope="module")
+def warehouse(server, tmp_path_factory):
+    """One generation, loaded and built once for the module, in a database of its own."""
+    tmp = tmp_path_factory.mktemp("billing")
+    lives: list[Life] = []
+    original = BillingRenderer.customer
+
+    def capture(self, life: Life) -> None:
+        lives.append(life)
+        original(self, life)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(BillingRenderer, "customer", capture)
+        truth = generate(tmp / "exports", customers=150, start=START, months=MONTHS, seed=SEED)
+
+    admin = server.url(server.warehouse.set(database="postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute("drop database if exists t_source_billing with (force)")
+        conn.execute("create database t_source_billing")
+    url = server.url(server.warehouse.set(database="t_source_billing"))
+
+    results = load_paths(url, [tmp / "exports" / "billing"], source="billing")
+    build = subprocess.run(
+        [DBT, "build", "--select", "staging.billing", "intermediate.billing"],
+        cwd=ROOT / "dbt_project",
+        env=dbt_env(url, tmp),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return {
+        "url": url,
+        "truth": truth,
+        "folder": tmp / "exports" / "billing",
+        "results": results,
+        "build": build,
+        "lives": lives,
+    }
+
+
+def test_dbt_builds_every_billing_model_and_passes_its_tests(warehouse):
+    build = warehouse["build"]
+    assert build.returncode == 0, build.stdout[-6000:] + build.stderr[-2000:]
+
+
+def test_every_exported_line_is_loaded_or_rejected(warehouse):
+    lines_in: Counter[str] = Counter()
+    for path in warehouse["folder"].iterdir():
+        entity = path.name.split(".")[0].removesuffix("__late")
+        lines = [line for line in path.read_text().splitlines() if line.strip()]
+        lines_in[entity] += len(lines) - (1 if path.suffix == ".csv" else 0)
+    loaded: Counter[str] = Counter()
+    for result in warehouse["results"]:
+        assert result.rows_in == result.rows_loaded + result.rows_rejected
+        loaded[result.entity] += result.rows_in
+    assert loaded == lines_in
+    assert set(loaded) == {name.split(".")[0] for name in STAGED}
+
+
+def test_rejected_rows_are_exactly_the_planted_broken_lines(warehouse):
+    files = warehouse["truth"]["files"]
+    planted = {
+        name.split(".")[0]: files[f"billing/{name}"].get("malformed", 0) + files[f"billing/{name}"].get("missing_id", 0)
+        for name in STAGED
+    }
+    rejected = Counter()
+    for result in warehouse["results"]:
+        rejected[result.entity] += result.rows_rejected
+    assert {entity: rejected[entity] for entity in planted} == planted
+
+
+def test_staging_keeps_one_row_per_planted_record(warehouse):
+    files, url = warehouse["truth"]["files"], warehouse["url"]
+    counted = {
+        name: query(url, sql.SQL("select count(*) from staging.{}").format(sql.Identifier(model)).as_string())[0][0]
+        for name, model in STAGED.items()
+    }
+    assert counted == {name: files[f"billing/{name}"].get("records", 0) for name in STAGED}
+
+
+def test_unknown_currency_invoices_are_flagged_not_converted(warehouse):
+    url, planted = warehouse["url"], warehouse["truth"]["planted"]["billing"]
+    flagged = query(
+        url,
+        "select currency_code, count(*), count(amount_paid_usd) from intermediate.int_invoices_converted"
+        " where fx_missing group by currency_code",
+    )
+    expected = [(UNKNOWN_CURRENCY.upper(), planted["unknown_currency"], 0)] if planted["unknown_currency"] else []
+    assert flagged == expected
+    assert query(
+        url, "select count(*) from intermediate.int_invoices_converted where not fx_missing and amount_paid_usd is null"
+    ) == [(0,)]
+
+
+def test_converted_paid_revenue_equals_the_simulated_mrr(warehouse):
+    lives = warehouse["lives"]
+    expected = sum(Decimal(p.mrr_usd) * (10 if life.annual else 1) for life in lives for p in life.periods if p.paid)
+    paid_periods = sum(p.paid for life in lives for p in life.periods)
+    [(converted, invoices)] = query(
+        warehouse["url"],
+        "select sum(amount_paid_usd), count(*) from intermediate.int_invoices_converted"
+        " where not fx_missing and invoice_status = 'paid'",
+    )
+    assert invoices == paid_periods
+    # Each invoice is rounded twice (to the customer currency's cent, then to the USD cent).
+    assert abs(converted - expected) <= Decimal("0.012") * invoices, (converted, expected)
+
+
+def test_subscription_history_matches_the_simulated_changes(warehouse):
+    url, planted = warehouse["url"], warehouse["truth"]["planted"]["billing"]
+    [(upgrades, downgrades, deletions)] = query(
+        url,
+        "select count(*) filter (where quantity_change > 0), count(*) filter (where quantity_change < 0),"
+        " count(*) filter (where event_action = 'deleted') from staging.stg_billing__subscription_events",
+    )
+    assert (upgrades, downgrades, deletions) == (
+        planted.get("expansions", 0),
+        planted.get("contractions", 0),
+        planted.get("canceled_subscriptions", 0),
+    )
+    statuses = dict(
+        query(url, "select subscription_status, count(*) from staging.stg_billing__subscriptions group by 1")
+    )
+    assert statuses.get("canceled", 0) == planted.get("canceled_subscriptions", 0)
+    assert set(statuses) <= {"active", "canceled"}
+    lives = warehouse["lives"]
+    assert sum(p.change == "expansion" for life in lives for p in life.periods) == upgrades
+
+
+def test_payments_discounts_and_credits_are_as_planted(warehouse):
+    url, planted = warehouse["url"], warehouse["truth"]["planted"]["billing"]
+    [(failed,)] = query(url, "select count(*) from staging.stg_billing__charges where charge_status = 'failed'")
+    assert failed == planted.get("failed_charges", 0)
+    discounted = dict(
+        query(
+            url,
+            "select coupons.coupon_purpose, count(*) from staging.stg_billing__invoices as invoices"
+            " join staging.stg_billing__coupons as coupons using (coupon_id) group by 1",
+        )
+    )
+    assert discounted.get("retention", 0) == planted.get("retention_discounted_invoices", 0)
+    assert discounted.get("acquisition", 0) == planted.get("acquisition_discounted_invoices", 0)
+    [(bad_totals,)] = query(
+        url, "select count(*) from staging.stg_billing__invoices where subtotal - discount_amount <> total"
+    )
+    assert bad_totals == 0, "subtotal - discount = total on every invoice"
+    [(unpaid_with_success,)] = query(
+        url,
+        "select count(*) from staging.stg_billing__invoices as invoices join staging.stg_billing__charges as charges"
+        " using (invoice_id) where invoices.invoice_status = 'open' and charges.charge_status = 'succeeded'",
+    )
+    assert unpaid_with_success == 0, "an open invoice has only failed attempts"
+
+
+def test_nothing_is_dated_after_the_export(warehouse):
+    end = datetime.fromisoformat(warehouse["truth"]["end"]).replace(tzinfo=UTC)
+    latest = query(
+        warehouse["url"],
+        "select max(created_at) from staging.stg_billing__charges union all"
+        " select max(created_at) from staging.stg_billing__refunds union all"
+        " select max(created_at) from staging.stg_billing__credit_notes union all"
+        " select max(occurred_at) from staging.stg_billing__subscription_events union all"
+        " select max(ended_at) from staging.stg_billing__subscriptions",
+    )
+    assert all(moment is None or moment.replace(tzinfo=UTC) < end for (moment,) in latest), latest
+    assert json.loads((warehouse["folder"].parent / "truth.json").read_text())["end"] == warehouse["truth"]["end"]
