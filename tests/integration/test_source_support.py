@@ -8,23 +8,17 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import subprocess
-import sys
 from collections import defaultdict
-from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg import sql
-from sqlalchemy.engine import make_url
 
 from tealeaves.generate import default_truth, generate
 from tealeaves.generate.calendar import business_minutes_between
 from tealeaves.load import load_paths
+from tests.conftest import create_database, dbt_build
 
-ROOT = Path(__file__).resolve().parents[2]
-DBT = str(Path(sys.executable).parent / "dbt")
 # Export file -> (raw table, staging model, staging key): the staging key counts one row per planted record.
 FILES = {
     "tickets.jsonl": ("support_tickets", "stg_support__tickets", "ticket_id"),
@@ -50,43 +44,14 @@ def rows(url: str, query: str | sql.Composable, *params) -> list[tuple]:
         return conn.execute(query, params).fetchall()
 
 
-def dbt_env(url: str, target: Path) -> dict[str, str]:
-    parts = make_url(url)
-    return {
-        **os.environ,
-        "TEALEAVES_DBT_HOST": parts.host or "127.0.0.1",
-        "TEALEAVES_DBT_PORT": str(parts.port),
-        "TEALEAVES_DBT_USER": parts.username or "postgres",
-        "TEALEAVES_DBT_PASSWORD": parts.password or "",
-        "TEALEAVES_DBT_DBNAME": parts.database,
-        "DBT_PROFILES_DIR": str(ROOT / "dbt_project"),
-        # Our own target and log folders: other runs of the project (and other tests) keep theirs.
-        "DBT_TARGET_PATH": str(target / "target"),
-        "DBT_LOG_PATH": str(target / "logs"),
-    }
-
-
 @pytest.fixture(scope="module")
 def support(server, tmp_path_factory) -> dict:
     """A database holding one small generation's support exports, loaded and built through staging."""
     folder = tmp_path_factory.mktemp("support")
     truth = generate(folder / "exports", customers=150, months=4, seed=11)
-    admin = server.url(server.warehouse.set(database="postgres"))
-    name = "t_source_support"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    url = server.url(server.warehouse.set(database=name))
+    url = create_database(server, "t_source_support")
     results = load_paths(url, [folder / "exports" / "support"], source="support")
-    build = subprocess.run(
-        [DBT, "build", "--select", "staging.support"],
-        cwd=ROOT / "dbt_project",
-        env=dbt_env(url, folder),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert build.returncode == 0, build.stdout[-4000:] + build.stderr[-2000:]
+    dbt_build(url, "staging.support", folder)
     return {"url": url, "truth": truth, "results": results, "folder": folder / "exports"}
 
 

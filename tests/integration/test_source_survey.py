@@ -6,25 +6,17 @@ states one fact a user of the survey data relies on.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg import sql
-from sqlalchemy.engine import make_url
 
 from tealeaves.generate import default_truth, generate
 from tealeaves.generate.sinks import LATE_SUFFIX
 from tealeaves.load import load_paths
-
-ROOT = Path(__file__).resolve().parents[2]
-DBT_PROJECT = ROOT / "dbt_project"
-DBT = str(Path(sys.executable).parent / "dbt")
+from tests.conftest import create_database, dbt_build
 
 # More mess than the defaults, so a small world still carries every kind of defect.
 DIRT = {"exact_duplicate": 0.05, "near_duplicate": 0.05, "malformed": 0.05, "missing_id": 0.05, "late_arriving": 0.1}
@@ -40,31 +32,10 @@ def _sink_name(path: Path) -> str:
     return f"survey/{path.name.replace(LATE_SUFFIX, '')}"
 
 
-def _dbt_env(url: str, scratch: Path) -> dict[str, str]:
-    parsed = make_url(url)
-    return {
-        **os.environ,
-        "TEALEAVES_DBT_HOST": parsed.host or "127.0.0.1",
-        "TEALEAVES_DBT_PORT": str(parsed.port or 5432),
-        "TEALEAVES_DBT_USER": parsed.username or "postgres",
-        "TEALEAVES_DBT_PASSWORD": parsed.password or "",
-        "TEALEAVES_DBT_DBNAME": parsed.database or "tealeaves",
-        "DBT_PROFILES_DIR": str(DBT_PROJECT),
-        # Our own target and logs: other builds may be using dbt_project/target at the same time.
-        "DBT_TARGET_PATH": str(scratch / "target"),
-        "DBT_LOG_PATH": str(scratch / "logs"),
-    }
-
-
 @pytest.fixture(scope="module")
 def survey(server, tmp_path_factory):
     """A database of this module's own, holding the loaded survey exports and the built staging models."""
-    name = "t_source_survey"
-    admin = server.url(server.warehouse.set(database="postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    url = server.url(server.warehouse.set(database=name))
+    url = create_database(server, "t_source_survey")
 
     out = tmp_path_factory.mktemp("survey-world")
     truth = default_truth()
@@ -72,14 +43,7 @@ def survey(server, tmp_path_factory):
     report = generate(out / "exports", customers=150, months=6, seed=7, truth=truth)
     batches = load_paths(url, [out / "exports" / "survey"], source="survey")
 
-    build = subprocess.run(
-        [DBT, "build", "--select", "staging.survey", "source:survey"],
-        cwd=DBT_PROJECT,
-        env=_dbt_env(url, out),
-        capture_output=True,
-        text=True,
-    )
-    assert build.returncode == 0, f"dbt build failed:\n{build.stdout[-4000:]}\n{build.stderr[-2000:]}"
+    dbt_build(url, "staging.survey source:survey", out)
     return {"url": url, "report": report, "batches": batches, "exports": out / "exports" / "survey"}
 
 
