@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import Asset, dag, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-from cosmos.constants import InvocationMode, LoadMode
+from cosmos.constants import InvocationMode, LoadMode, TestBehavior
 from cosmos.profiles import PostgresUserPasswordProfileMapping
 
 from tealeaves import sources
@@ -93,8 +93,13 @@ def tealeaves_daily():
             target_name="warehouse",
             profile_mapping=PostgresUserPasswordProfileMapping(conn_id="warehouse", profile_args={"schema": "staging"}),
         ),
+        # `dbt build` per model (run, then its tests, in one dbt start-up): half the tasks of run + test.
         # A test reading two models (relationships) gets its own task after both, not its first parent's.
-        render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, should_detach_multiple_parents_tests=True),
+        render_config=RenderConfig(
+            load_method=LoadMode.DBT_MANIFEST,
+            test_behavior=TestBehavior.BUILD,
+            should_detach_multiple_parents_tests=True,
+        ),
         execution_config=ExecutionConfig(invocation_mode=InvocationMode.DBT_RUNNER),
         default_args={"retries": 0},
     )

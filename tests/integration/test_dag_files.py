@@ -15,10 +15,14 @@ def test_daily_dag_reads_load_build_audit_publish_summarise(dagbag, manifest):
     task_ids = set(dag.task_ids)
     assert {"load_crm", "load_billing", "validate_marts", "publish_marts", "summarize_run"} <= task_ids
     dbt_tasks = {t for t in task_ids if t.startswith("build_marts.")}
-    models = [n["name"] for n in json.loads(manifest.read_text())["nodes"].values() if n["resource_type"] == "model"]
+    nodes = json.loads(manifest.read_text())["nodes"].values()
+    models = [n["name"] for n in nodes if n["resource_type"] == "model"]
     assert "fct_acquisition_cost" in models
-    # Every dbt model is rendered as its own run task followed by its tests.
-    assert {f"build_marts.{m}.{step}" for m in models for step in ("run", "test")} <= dbt_tasks
+    # Every dbt model is its own task (`dbt build`: the model, then its tests) ...
+    assert {f"build_marts.{m}_model_build" for m in models} <= dbt_tasks
+    # ... and a test that reads two models runs on its own, after both are built.
+    multi_parent = [n["name"] for n in nodes if n["resource_type"] == "test" and len(set(n["depends_on"]["nodes"])) > 1]
+    assert multi_parent and {f"build_marts.{t}_test" for t in multi_parent} <= dbt_tasks
     # The gate stands between every dbt task and publishing: nothing reaches `marts` unaudited.
     gate = dag.get_task("validate_marts")
     assert dag.get_task("publish_marts").upstream_task_ids == {"validate_marts"}
