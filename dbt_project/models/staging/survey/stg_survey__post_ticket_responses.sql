@@ -6,20 +6,7 @@ source as (
 
 renamed as (
     select
-        trim(responseid) as response_id,
-        -- Qualtrics writes local time in the zone its ImportId row names; our exports say timeZone Z (UTC).
-        cast(startdate as timestamp) as started_at,
-        cast(enddate as timestamp) as submitted_at,
-        cast(recordeddate as timestamp) as recorded_at,
-        status as response_type,
-        finished as is_finished,
-        progress as progress_percent,
-        nullif(trim(recipientfirstname), '') as respondent_first_name,
-        nullif(trim(recipientlastname), '') as respondent_last_name,
-        lower(trim(recipientemail)) as respondent_email,
-        externalreference as crm_company_id,
-        lower(trim(distributionchannel)) as distribution_channel,
-        upper(trim(userlanguage)) as language_code,
+        {{ qualtrics_envelope() }}
         ticket_id,
         lower(trim(ticket_priority)) as ticket_priority,
         q1 as ces_score,
