@@ -167,3 +167,19 @@ def pipeline(server: Settings, tmp_path_factory):
         return url, data / "exports", truth
 
     return build
+
+
+MARTS_WORLD = {"customers": 400, "months": 12, "seed": 2024}
+
+
+@pytest.fixture(scope="session")
+def marts_world(pipeline, server: Settings):
+    """The default (dirty) generated world, loaded, built by dbt and published to `marts`, as BI would see it.
+
+    Built once per session; every mart test reads it. Returns (url, exports folder, truth.json as a dict).
+    """
+    from tealeaves.publish import publish_marts
+
+    url, exports, truth = pipeline("marts", "fqn:*", **MARTS_WORLD)
+    publish_marts(url)
+    return url, exports, truth

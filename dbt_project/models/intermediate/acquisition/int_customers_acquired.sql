@@ -1,13 +1,10 @@
 {#
     One row per customer: when they first paid and through which channel they came.
-    A customer is a CRM company with at least one paid invoice; billing customers without a CRM link are
-    kept under their billing id with channel UNKNOWN, so they still count as new customers.
+    A customer is a CRM company with at least one paid invoice. Billing customers are tied to CRM companies by
+    int_customer_identity (explicit id, then contact email, then domain); those that match no company are kept
+    under their billing id with channel UNKNOWN, so they still count as new customers.
 #}
 with
-
-billing_customers as (
-    select * from {{ ref('stg_billing__customers') }}
-),
 
 companies as (
     select * from {{ ref('stg_crm__companies') }}
@@ -25,21 +22,24 @@ first_payments as (
     group by billing_customer_id
 ),
 
+billing_identity as (
+    select source_id as billing_customer_id, customer_key, crm_company_id
+    from {{ ref('int_customer_identity') }}
+    where source_system = 'billing_customer'
+),
+
 paying_accounts as (
     select
-        case
-            when companies.company_id is not null then 'crm:' || companies.company_id
-            else 'billing:' || billing_customers.billing_customer_id
-        end as customer_key,
+        billing_identity.customer_key,
         companies.company_id as crm_company_id,
         coalesce(companies.acquisition_channel, 'UNKNOWN') as acquisition_channel,
         coalesce(companies.segment, 'unknown') as segment,
         first_payments.first_paid_at
     from first_payments
-    inner join billing_customers
-        on first_payments.billing_customer_id = billing_customers.billing_customer_id
+    inner join billing_identity
+        on first_payments.billing_customer_id::text = billing_identity.billing_customer_id
     left join companies
-        on billing_customers.crm_company_id = companies.company_id
+        on billing_identity.crm_company_id = companies.company_id
 ),
 
 customers as (

@@ -135,5 +135,9 @@ select
     email,
     crm_company_id,
     match_method,
-    crm_company_id is not null as is_matched
+    crm_company_id is not null as is_matched,
+    case
+        when crm_company_id is not null then 'crm:' || crm_company_id
+        when source_system = 'billing_customer' then 'billing:' || source_id
+    end as customer_key
 from identities
