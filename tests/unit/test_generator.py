@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 from tealeaves.generate import default_truth, generate
@@ -33,3 +33,30 @@ def test_truth_keeps_cac_per_channel_whatever_the_size(tmp_path):
     assert planted == {c.name: c.true_cac for c in default_truth().channels}
     assert abs(truth["customers"] - 400) < 4 * 400**0.5, "about the requested number of customers"
     assert truth["files"]["billing/customers.jsonl"]["records"] == truth["customers"]
+
+
+def test_no_export_holds_an_event_from_after_the_export_date(tmp_path):
+    """An export is a snapshot: replies, solves, closures and ratings that would come later are not in it yet."""
+    truth = generate(tmp_path, customers=150, start=date(2025, 1, 1), months=2, seed=3)
+    end = datetime.combine(date.fromisoformat(truth["end"]), time(), UTC)
+    stamps = {
+        "ticket_comments.jsonl": "created_at",
+        "ticket_field_history.jsonl": "updated",
+        "satisfaction_ratings.jsonl": "created_at",
+        "tickets.jsonl": "updated_at",
+    }
+    seen = 0
+    for name, field in stamps.items():
+        for line in (tmp_path / "support" / name).read_text().splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a planted malformed line
+            if record.get(field):
+                seen += 1
+                assert datetime.fromisoformat(record[field]) < end, f"{name}: {record[field]} is after the export"
+    assert seen > 500
+    unanswered = sum(
+        1 for line in (tmp_path / "support" / "tickets.jsonl").read_text().splitlines() if '"status":"new"' in line
+    )
+    assert unanswered > 0, "tickets opened just before the export are still unanswered in it"

@@ -38,6 +38,8 @@ class World:
         self.fake.seed_instance(seed)
         self.simulator = LifeSimulator(truth, self.rng, end)
         self.renderers = [cls(out, truth, seed) for cls in renderers()]
+        for renderer in self.renderers:
+            renderer.exported_at(end)
         self.crm = next(r for r in self.renderers if isinstance(r, CrmRenderer))
         self.next_company = 9_000_000_000
         self.customers = self.leads = 0

@@ -42,6 +42,11 @@ class Renderer:
         self.fake = Faker("en_US")
         self.fake.seed_instance(f"{seed}:{self.source}")
         self.sinks: dict[str, Sink] = {}
+        self.export_end = datetime.max.replace(tzinfo=UTC)  # nothing at or after this moment is in the export
+
+    def exported_at(self, end: date) -> None:
+        """The export's date: the renderer leaves out every event that had not happened by then."""
+        self.export_end = datetime.combine(end, datetime.min.time(), UTC)
 
     def csv(self, name: str, columns: list[str], key: str | None, cosmetic: tuple[str, ...] = ()) -> CsvSink:
         sink = CsvSink(self.root, name, columns, self.truth.dirt, self.rng, key, cosmetic)

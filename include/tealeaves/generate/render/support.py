@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from tealeaves.generate.calendar import add_business_minutes
 from tealeaves.generate.life import Contact, Life, Ticket
 from tealeaves.generate.render.base import Renderer, alias_domain
 from tealeaves.generate.world import Truth
@@ -240,8 +241,15 @@ class SupportRenderer(Renderer):
             _ceil_second(ticket.first_reply_at) if ticket.first_reply_breached else _floor_second(ticket.first_reply_at)
         )
 
+    def _first_reply_deadline(self, ticket: Ticket) -> datetime:
+        target = ticket.priority.first_reply_minutes
+        if ticket.priority.business_hours:
+            return add_business_minutes(ticket.created_at, target)
+        return ticket.created_at + timedelta(minutes=target)
+
     def _ticket(self, life: Life, ticket: Ticket, org_id: int, requester_id: int) -> None:
-        rng = self.rng
+        """Write the ticket as the help desk shows it at the export: later replies, solves and ratings left out."""
+        rng, cutoff = self.rng, self.export_end
         assignee_id = rng.choice(self.agents)
         subject = self._subject(ticket.kind)
         description = f"{subject}. {self.fake.paragraph(nb_sentences=2)}"
@@ -249,6 +257,9 @@ class SupportRenderer(Renderer):
         comments: list[tuple[datetime, int, bool, str]] = [(created, requester_id, True, description)]
         statuses: list[tuple[datetime, str, int]] = [(created, "new", requester_id)]
         reply = self._reply_moment(ticket) if ticket.first_reply_at is not None else None
+        if reply is not None and reply >= cutoff:
+            reply = None  # not answered yet when the export was taken
+        breached = ticket.first_reply_breached if reply is not None else self._first_reply_deadline(ticket) < cutoff
         solved = None
         if reply is not None:
             if rng.random() < INTERNAL_NOTE_SHARE:
@@ -259,18 +270,23 @@ class SupportRenderer(Renderer):
             statuses.append((reply, "open", assignee_id))
         if ticket.solved_at is not None and reply is not None:
             solved = max(_ceil_second(ticket.solved_at), reply + timedelta(seconds=1))
+            if solved >= cutoff:
+                solved = None
+        if solved is not None:
             if rng.random() < FOLLOW_UP_SHARE:
                 follow_up = reply + (solved - reply) * rng.uniform(0.2, 0.8)
                 comments.append((follow_up, requester_id, True, self.fake.sentence()))
             comments.append((solved, assignee_id, True, f"This is now resolved. {self.fake.sentence()}"))
             statuses.append((solved, "solved", assignee_id))
-            if rng.random() < CLOSED_SHARE:
+            if rng.random() < CLOSED_SHARE and solved + CLOSE_AFTER < cutoff:
                 statuses.append((solved + CLOSE_AFTER, "closed", assignee_id))
-        elif reply is not None and rng.random() < PENDING_SHARE:
+        elif reply is not None and rng.random() < PENDING_SHARE and reply + timedelta(minutes=1) < cutoff:
             statuses.append((reply + timedelta(minutes=1), "pending", assignee_id))
         rating_at = None
         if ticket.csat is not None and solved is not None:
             rating_at = solved + timedelta(minutes=rng.randint(10, 48 * 60))
+            if rating_at >= cutoff:
+                rating_at = None
         updated = max(
             [moment for moment, *_ in comments] + [moment for moment, *_ in statuses] + [rating_at or created]
         )
@@ -296,7 +312,7 @@ class SupportRenderer(Renderer):
                 "organization_id": org_id,
                 "group_id": None,
                 "tags": [ticket.kind, life.segment.name, f"channel_{ticket.channel}"],
-                "custom_fields": [{"id": CES_FIELD_ID, "value": ticket.ces}],
+                "custom_fields": [{"id": CES_FIELD_ID, "value": ticket.ces if solved is not None else None}],
                 "is_public": True,
             }
         )
@@ -329,7 +345,7 @@ class SupportRenderer(Renderer):
             )
             previous = value
         self.counts["tickets"] += 1
-        self.counts["first_reply_breached"] += ticket.first_reply_breached
+        self.counts["first_reply_breached"] += breached
         self.counts["solved_tickets"] += solved is not None
         if rating_at is not None:
             self.next_rating += 1
