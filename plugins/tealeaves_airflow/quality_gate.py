@@ -26,7 +26,8 @@ class QualityGateOperator(BaseOperator):
         from tealeaves.config import get_settings
         from tealeaves.quality import run_gate
 
-        result = run_gate(get_settings().url(), self.schema, run_id=context["run_id"])
+        settings = get_settings()
+        result = run_gate(settings.url(), self.schema, run_id=context["run_id"], docs_dir=settings.docs_dir / "quality")
         self.log.info("%s", result.summary())
         if not result.passed:
             raise AirflowFailException(result.summary())
