@@ -20,7 +20,7 @@ from tealeaves.config import PROJECT_ROOT
 from tealeaves.quality.gate import SuiteDefinitionError, load_suites, run_gate
 
 SUITE = "fct_acquisition_cost"
-SUITE_FILE = PROJECT_ROOT / "expectations" / f"{SUITE}.py"
+SUITE_FILE = PROJECT_ROOT / "expectations" / "marts" / f"{SUITE}.py"
 
 TABLE_DDL = """
 create table {}.fct_acquisition_cost (

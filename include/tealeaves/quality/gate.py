@@ -39,7 +39,7 @@ from tealeaves.quality.checks import Check  # noqa: E402
 from tealeaves.quality.results import ExpectationOutcome, GateResult, SuiteResult  # noqa: E402
 from tealeaves.quality.store import save_run  # noqa: E402
 
-__all__ = ["GateResult", "Suite", "SuiteDefinitionError", "load_suites", "run_gate"]
+__all__ = ["GateResult", "Suite", "SuiteDefinitionError", "load_suites", "run_gate", "validate_suites"]
 
 # Unexpected values kept per expectation: enough to recognise the problem, small enough to store.
 SAMPLE_SIZE = 5
@@ -66,6 +66,7 @@ class Suite:
     table: str
     checks: tuple[Check, ...]
     grain: tuple[str, ...] = ()
+    query: str | None = None  # validate this query's rows (one batch of a raw table) instead of the whole table
 
 
 def run_gate(
@@ -79,13 +80,13 @@ def run_gate(
     """
     if not run_id or not run_id.strip():
         raise ValueError("run_gate needs a run_id: results are stored and replaced under it")
-    directory = suites_dir if suites_dir is not None else get_settings().project_root / "expectations"
+    directory = suites_dir if suites_dir is not None else get_settings().project_root / "expectations" / "marts"
     suites = load_suites(directory)
     if not suites:
         raise SuiteDefinitionError(f"No suite modules in {directory}: add one file per table it protects")
     with psycopg.connect(_libpq_url(url), autocommit=True) as conn:
         missing = _missing_tables(conn, schema, [s.table for s in suites])
-        results = tuple(_validate(url, schema, suites, missing, run_id, docs_dir))
+        results = tuple(validate_suites(url, schema, suites, missing, run_id, docs_dir))
         save_run(conn, run_id, results)
     return GateResult(run_id=run_id, suites=results)
 
@@ -158,7 +159,7 @@ def _missing_tables(conn: psycopg.Connection, schema: str, tables: Iterable[str]
     return missing
 
 
-def _validate(
+def validate_suites(
     url: str, schema: str, suites: list[Suite], missing: dict[str, str], run_id: str, docs_dir: Path | None
 ) -> list[SuiteResult]:
     context = gx.get_context(mode="ephemeral")
@@ -207,7 +208,10 @@ def _validate_suite(
             # PostgreSQL datasource has no such setting (only a search_path smuggled into the URL). A
             # schema-qualified table is the unambiguous choice; the warning would only repeat on every run.
             warnings.filterwarnings("ignore", message="`schema_name` is deprecated", category=DeprecationWarning)
-            asset = datasource.add_table_asset(suite.name, table_name=suite.table, schema_name=schema)
+            if suite.query is not None:
+                asset = datasource.add_query_asset(suite.name, query=suite.query)
+            else:
+                asset = datasource.add_table_asset(suite.name, table_name=suite.table, schema_name=schema)
     except TestConnectionError as exc:  # exists, but GX cannot read it (permissions, a broken view)
         return _not_validated(suite, schema, started, str(exc).splitlines()[0])
     batch_definition = asset.add_batch_definition_whole_table("whole_table")

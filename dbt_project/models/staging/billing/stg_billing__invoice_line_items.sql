@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('billing', 'invoice_line_items') }}
+    select * from {{ audited_source('billing', 'invoice_line_items') }}
 ),
 
 renamed as (

@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('survey', 'nps_responses') }}
+    select * from {{ audited_source('survey', 'nps_responses') }}
 ),
 
 renamed as (
