@@ -1,11 +1,12 @@
 """
 ### tealeaves_daily
 
-The data's daily path: **load** each source's exports into `raw` → **build** staging, intermediate and marts
-with dbt (marts land in `marts_build`) → **audit** them with Great Expectations → **publish** the audited set
-to `marts` in one transaction → **summarise** the run.
+The data's daily path: **load** each source's exports into `raw` → **check** the new batches with Great
+Expectations (a bad file is held back from staging) → **build** staging, intermediate and marts with dbt
+(marts land in `marts_build`) → **audit** them with Great Expectations → **publish** the audited set to
+`marts` in one transaction → **summarise** the run.
 
-A failed check stops the run at the gate: `marts` keeps the last good version BI already reads.
+A failed check stops the run at its gate: `marts` keeps the last good version BI already reads.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from cosmos.profiles import PostgresUserPasswordProfileMapping
 from tealeaves import sources
 from tealeaves.config import get_settings
 from tealeaves.publish import BUILD
-from tealeaves_airflow.quality_gate import QualityGateOperator
+from tealeaves_airflow.quality_gate import QualityGateOperator, RawGateOperator
 
 settings = get_settings()  # reads the environment only: cheap at parse time
 MARTS = Asset(name="tealeaves.marts")
@@ -103,9 +104,10 @@ def tealeaves_daily():
         execution_config=ExecutionConfig(invocation_mode=InvocationMode.DBT_RUNNER),
         default_args={"retries": 0},
     )
+    raw_gate = RawGateOperator(task_id="validate_raw", retries=0)
     gate = QualityGateOperator(task_id="validate_marts", schema=BUILD, retries=0)
     published = publish_marts()
-    loads >> build >> gate >> published
+    loads >> raw_gate >> build >> gate >> published
     summarize_run(loads, published)
 
 
