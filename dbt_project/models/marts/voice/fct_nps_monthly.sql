@@ -16,9 +16,10 @@ months as (
 ),
 
 segments as (
-    select distinct segment from responses
-    union all
-    select 'all' as segment
+    -- the three segments always, so every segment's series is complete; unknown only when it occurs
+    select unnest(array['smb', 'mid_market', 'enterprise', 'all']) as segment
+    union
+    select segment from responses
 ),
 
 month_segment_grid as (
