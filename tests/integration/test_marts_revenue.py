@@ -343,7 +343,10 @@ def test_annual_plans_do_not_churn_inside_their_paid_year(marts_world, exported)
     identity = dict(
         query(
             url,
-            "select source_id, customer_key from intermediate.int_customer_identity where source_system = 'billing_customer'",
+            """
+            select source_id, customer_key from intermediate.int_customer_identity
+            where source_system = 'billing_customer'
+            """,
         )
     )
     annual = {
