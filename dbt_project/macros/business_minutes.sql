@@ -9,12 +9,14 @@
         {% for column in span_key_columns -%}
             {{ spans }}.{{ column }},
         {% endfor -%}
+        -- sum over matched intervals only: least() and greatest() ignore nulls in PostgreSQL, so an
+        -- unmatched (null) interval would otherwise count the whole span
         coalesce(sum(
             extract(epoch from
                 least({{ spans }}.ended_at, open_intervals.interval_end_at)
                 - greatest({{ spans }}.started_at, open_intervals.interval_start_at)
             )
-        ), 0) / 60.0 as business_minutes
+        ) filter (where open_intervals.interval_start_at is not null), 0) / 60.0 as business_minutes
     from {{ spans }}
     left join {{ ref('int_business_intervals_expanded') }} as open_intervals
         on open_intervals.schedule_name = '{{ schedule_name }}'

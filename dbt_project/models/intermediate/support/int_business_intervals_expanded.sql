@@ -1,3 +1,4 @@
+{{ config(materialized='table') }}
 {#
     The support schedule (seed support_business_hours: weekly intervals in local time) laid out on the
     calendar as dated open intervals in UTC, from the day before the first ticket to a week after the export's
@@ -42,5 +43,5 @@ select
     local_day,
     interval_start_at,
     interval_end_at,
-    extract(epoch from interval_end_at - interval_start_at) / 60.0 as interval_minutes
+    (extract(epoch from interval_end_at - interval_start_at) / 60)::integer as interval_minutes
 from open_intervals

@@ -1,3 +1,4 @@
+{{ config(materialized='table') }}
 {#
     Zendesk's ticket metrics, recomputed from comments and status changes up to the export's as-of moment:
     first reply (first public comment by an agent, not counting the requester's opening comment), first and
@@ -145,15 +146,15 @@ select
     clocks.reopened_count,
     clocks.first_reply_sla_stopped_at,
     clocks.resolution_sla_stopped_at,
-    pivoted.first_reply_calendar_minutes,
-    pivoted.first_reply_business_minutes,
-    pivoted.first_resolution_calendar_minutes,
-    pivoted.first_resolution_business_minutes,
-    pivoted.full_resolution_calendar_minutes,
-    pivoted.full_resolution_business_minutes,
-    pivoted.first_reply_sla_calendar_minutes,
-    pivoted.first_reply_sla_business_minutes,
-    pivoted.resolution_sla_calendar_minutes,
-    pivoted.resolution_sla_business_minutes
+    pivoted.first_reply_calendar_minutes::numeric(14, 4) as first_reply_calendar_minutes,
+    pivoted.first_reply_business_minutes::numeric(14, 4) as first_reply_business_minutes,
+    pivoted.first_resolution_calendar_minutes::numeric(14, 4) as first_resolution_calendar_minutes,
+    pivoted.first_resolution_business_minutes::numeric(14, 4) as first_resolution_business_minutes,
+    pivoted.full_resolution_calendar_minutes::numeric(14, 4) as full_resolution_calendar_minutes,
+    pivoted.full_resolution_business_minutes::numeric(14, 4) as full_resolution_business_minutes,
+    pivoted.first_reply_sla_calendar_minutes::numeric(14, 4) as first_reply_sla_calendar_minutes,
+    pivoted.first_reply_sla_business_minutes::numeric(14, 4) as first_reply_sla_business_minutes,
+    pivoted.resolution_sla_calendar_minutes::numeric(14, 4) as resolution_sla_calendar_minutes,
+    pivoted.resolution_sla_business_minutes::numeric(14, 4) as resolution_sla_business_minutes
 from clocks
 left join pivoted on clocks.ticket_id = pivoted.ticket_id
