@@ -127,9 +127,9 @@ unallocated as (
 ),
 
 channel_costs as (
-    select * from allocated
+    select month, channel, paid_spend, new_customers, allocated_sales_marketing_cost from allocated
     union all
-    select * from unallocated
+    select month, channel, paid_spend, new_customers, allocated_sales_marketing_cost from unallocated
 ),
 
 final as (
