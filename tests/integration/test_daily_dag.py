@@ -68,7 +68,7 @@ def expected_acquisition_cost(data: Path) -> dict[tuple[date, str], tuple[Decima
 
 def published_acquisition_cost(url: str) -> dict[tuple[date, str], tuple[Decimal, int, Decimal | None]]:
     with psycopg.connect(url) as conn:
-        rows = conn.execute("select month, channel, paid_spend, new_customers, paid_cac from marts.fct_acquisition_cost")
+        rows = conn.execute("select month, channel, spend, new_customers, cac from marts.fct_acquisition_cost")
         return {(m, c): (s, n, cac) for m, c, s, n, cac in rows}
 
 

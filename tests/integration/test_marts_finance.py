@@ -208,7 +208,7 @@ def test_paid_cac_per_channel_recovers_the_planted_cac(marts_world):
     measured = {
         channel: (spend, customers)
         for channel, spend, customers in rows(
-            url, "select channel, sum(paid_spend), sum(new_customers) from marts.fct_acquisition_cost group by 1"
+            url, "select channel, sum(spend), sum(new_customers) from marts.fct_acquisition_cost group by 1"
         )
     }
     paid_channels = [c for c in truth["truth"]["channels"] if c["true_cac"]]
@@ -237,7 +237,7 @@ def test_blended_cac_is_all_sales_and_marketing_cost_over_all_new_customers(mart
         month: (total, customers)
         for month, total, customers in rows(
             url,
-            "select month, sum(paid_spend + allocated_sales_marketing_cost), sum(new_customers)"
+            "select month, sum(spend + allocated_sales_marketing_cost), sum(new_customers)"
             " from marts.fct_acquisition_cost group by 1",
         )
     }

@@ -4,7 +4,7 @@ monthly_spend as (
     select
         date_trunc('month', spend_date)::date as month,
         channel,
-        sum(spend_amount) as paid_spend
+        sum(spend_amount) as spend
     from {{ ref('stg_crm__marketing_spend') }}
     group by 1, 2
 ),
@@ -60,7 +60,7 @@ channel_months as (
     select
         grid.month,
         grid.channel,
-        coalesce(monthly_spend.paid_spend, 0) as paid_spend,
+        coalesce(monthly_spend.spend, 0) as spend,
         coalesce(monthly_new_customers.new_customers, 0) as new_customers
     from month_channel_grid as grid
     left join monthly_spend
@@ -75,7 +75,7 @@ customer_shares as (
     select
         month,
         channel,
-        paid_spend,
+        spend,
         new_customers,
         sum(new_customers) over (partition by month) as month_new_customers,
         sum(new_customers) over (partition by month order by channel rows unbounded preceding) as cumulative_customers
@@ -86,7 +86,7 @@ allocated as (
     select
         customer_shares.month,
         customer_shares.channel,
-        customer_shares.paid_spend,
+        customer_shares.spend,
         customer_shares.new_customers,
         case
             when customer_shares.month_new_customers > 0
@@ -112,7 +112,7 @@ unallocated as (
     select
         months.month,
         'UNALLOCATED' as channel,
-        0 as paid_spend,
+        0 as spend,
         0 as new_customers,
         cost.sales_marketing_cost as allocated_sales_marketing_cost
     from months
@@ -127,33 +127,33 @@ unallocated as (
 ),
 
 channel_costs as (
-    select * from allocated
+    select month, channel, spend, new_customers, allocated_sales_marketing_cost from allocated
     union all
-    select * from unallocated
+    select month, channel, spend, new_customers, allocated_sales_marketing_cost from unallocated
 ),
 
 final as (
     select
         channel_costs.month,
         channel_costs.channel,
-        channel_costs.paid_spend::numeric(14, 2) as paid_spend,
+        channel_costs.spend::numeric(14, 2) as spend,
         channel_costs.allocated_sales_marketing_cost::numeric(14, 2) as allocated_sales_marketing_cost,
         channel_costs.new_customers::integer as new_customers,
         (case
             when channel_costs.new_customers > 0
-                then round(channel_costs.paid_spend / channel_costs.new_customers, 2)
-        end)::numeric(14, 2) as paid_cac,
+                then round(channel_costs.spend / channel_costs.new_customers, 2)
+        end)::numeric(14, 2) as cac,
         (case
             when channel_costs.new_customers > 0
                 then round(
-                    (channel_costs.paid_spend + channel_costs.allocated_sales_marketing_cost)
+                    (channel_costs.spend + channel_costs.allocated_sales_marketing_cost)
                     / channel_costs.new_customers, 2
                 )
         end)::numeric(14, 2) as blended_cac,
         (case
             when channel_costs.new_customers > 0 and margins.arpa_usd * margins.gross_margin_pct > 0
                 then round(
-                    (channel_costs.paid_spend + channel_costs.allocated_sales_marketing_cost)
+                    (channel_costs.spend + channel_costs.allocated_sales_marketing_cost)
                     / channel_costs.new_customers / (margins.arpa_usd * margins.gross_margin_pct), 1
                 )
         end)::numeric(8, 1) as blended_cac_payback_months
@@ -165,10 +165,10 @@ final as (
 select
     month,
     channel,
-    paid_spend,
+    spend,
     allocated_sales_marketing_cost,
     new_customers,
-    paid_cac,
+    cac,
     blended_cac,
     blended_cac_payback_months
 from final

@@ -270,14 +270,21 @@ all_rows as (
 ),
 
 combined as (
-    select * from segment_rows
+    select
+        month, segment, paid_spend, sales_marketing_cost, new_customers, support_cost, customer_success_cost,
+        retention_discounts, service_credits, customers_retained
+    from segment_rows
     union all
-    select * from all_rows
+    select
+        month, segment, paid_spend, sales_marketing_cost, new_customers, support_cost, customer_success_cost,
+        retention_discounts, service_credits, customers_retained
+    from all_rows
 ),
 
 measured as (
     select
-        *,
+        month, segment, paid_spend, sales_marketing_cost, new_customers, support_cost, customer_success_cost,
+        retention_discounts, service_credits, customers_retained,
         paid_spend + sales_marketing_cost as acquisition_cost,
         support_cost + customer_success_cost + retention_discounts + service_credits as retention_cost,
         case when new_customers > 0 then (paid_spend + sales_marketing_cost) / new_customers end as cac,
