@@ -1,0 +1,67 @@
+{#
+    One row per health band: how often customers in the band churned the month after, pooled over every
+    customer-month whose following month is fully in the data. The check that the health score means something:
+    the churn rate should fall from at_risk to watch to healthy.
+#}
+with
+
+health as (
+    select * from {{ ref('fct_customer_health') }}
+    where churned_next_month is not null
+),
+
+bands as (
+    select * from (values ('at_risk', 1), ('watch', 2), ('healthy', 3)) as bands (health_band, band_order)
+),
+
+by_band as (
+    select
+        health_band,
+        count(*) as customer_months,
+        count(distinct customer_key) as customers,
+        count(*) filter (where churned_next_month) as churned_next_month,
+        avg(health_score) as mean_health_score,
+        min(month) as first_month,
+        max(month) as last_month
+    from health
+    group by health_band
+),
+
+overall as (
+    select count(*) filter (where churned_next_month)::numeric / nullif(count(*), 0) as churn_rate
+    from health
+),
+
+final as (
+    select
+        bands.health_band,
+        bands.band_order,
+        coalesce(by_band.customer_months, 0)::integer as customer_months,
+        coalesce(by_band.customers, 0)::integer as customers,
+        coalesce(by_band.churned_next_month, 0)::integer as churned_next_month,
+        round(by_band.churned_next_month::numeric / nullif(by_band.customer_months, 0), 4)::numeric(8, 4)
+            as churn_rate,
+        round(
+            by_band.churned_next_month::numeric / nullif(by_band.customer_months, 0) / nullif(overall.churn_rate, 0), 2
+        )::numeric(8, 2) as churn_rate_vs_average,
+        round(by_band.mean_health_score, 1)::numeric(5, 1) as mean_health_score,
+        by_band.first_month,
+        by_band.last_month
+    from bands
+    cross join overall
+    left join by_band
+        on bands.health_band = by_band.health_band
+)
+
+select
+    health_band,
+    band_order,
+    customer_months,
+    customers,
+    churned_next_month,
+    churn_rate,
+    churn_rate_vs_average,
+    mean_health_score,
+    first_month,
+    last_month
+from final

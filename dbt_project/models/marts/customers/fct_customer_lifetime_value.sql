@@ -1,0 +1,138 @@
+{#
+    One row per paying customer: what the customer has been worth so far and what the textbook formula says
+    they will be worth over a lifetime.
+
+    Historical LTV is the gross margin earned to date: each paid invoice's net revenue (paid less refunded, USD,
+    int_invoices_netted) times the gross margin % of the invoice's month (int_gross_margin_monthly: (MRR − cost
+    of revenue) ÷ MRR); a month without a margin uses the trailing-12-month margin below.
+
+    Formula LTV = ARPA × gross margin % ÷ monthly logo churn rate, METRICS.md's definition, with:
+    - ARPA: the customer's own average month-end MRR over the months they were paying (USD);
+    - gross margin %: the company's over the latest 12 months, Σ(MRR − cost of revenue) ÷ Σ MRR;
+    - churn: the customer's segment's monthly logo churn pooled over the latest 12 complete months,
+      Σ churned customers ÷ Σ customers at the start (fct_revenue_retention_monthly). Pooled, not the mean of
+      monthly rates, so that small months do not swing it. A segment that lost nobody has no finite expected
+      lifetime: formula LTV is then null, never infinite.
+#}
+with
+
+customers as (
+    select * from {{ ref('int_customers_acquired') }}
+),
+
+invoices as (
+    select * from {{ ref('int_invoices_netted') }}
+),
+
+customer_mrr as (
+    select * from {{ ref('int_customer_mrr_monthly') }}
+),
+
+margins as (
+    select * from {{ ref('int_gross_margin_monthly') }}
+),
+
+retention as (
+    select * from {{ ref('fct_revenue_retention_monthly') }}
+),
+
+trailing_margin as (
+    select
+        round(sum(mrr_usd - cost_of_revenue_usd) / nullif(sum(mrr_usd), 0), 4) as gross_margin_pct
+    from (
+        select mrr_usd, cost_of_revenue_usd
+        from margins
+        order by month desc
+        limit 12
+    ) as latest_months
+),
+
+trailing_churn as (
+    select
+        segment,
+        sum(churned_customers) as churned_customers,
+        sum(customers_at_start) as customers_at_start,
+        round(sum(churned_customers)::numeric / nullif(sum(customers_at_start), 0), 4) as monthly_logo_churn_rate
+    from retention
+    where month in (
+        select month from retention where not is_partial_month group by month order by month desc limit 12
+    )
+    group by segment
+),
+
+customer_revenue as (
+    select
+        invoices.customer_key,
+        sum(invoices.net_revenue_usd) as lifetime_revenue_usd,
+        sum(invoices.net_revenue_usd * coalesce(margins.gross_margin_pct, trailing_margin.gross_margin_pct))
+            as historical_ltv_usd,
+        bool_or(invoices.fx_missing) as has_unconverted_invoices
+    from invoices
+    cross join trailing_margin
+    left join margins
+        on invoices.month = margins.month
+    group by invoices.customer_key
+),
+
+customer_months as (
+    select
+        customer_key,
+        min(segment) as segment,
+        count(*) filter (where customer_mrr.is_active) as observed_lifetime_months,
+        avg(customer_mrr.mrr) filter (where customer_mrr.is_active) as arpa_usd,
+        bool_or(customer_mrr.is_active and customer_mrr.month = latest.month) as is_active
+    from customer_mrr
+    cross join (select max(month) as month from customer_mrr) as latest
+    group by customer_key
+),
+
+final as (
+    select
+        customers.customer_key,
+        coalesce(customer_months.segment, customers.segment, 'unknown') as segment,
+        customers.acquisition_channel,
+        customers.acquisition_month as cohort_month,
+        case when customer_months.is_active then 'active' else 'churned' end as customer_status,
+        coalesce(customer_months.observed_lifetime_months, 0)::integer as observed_lifetime_months,
+        coalesce(customer_revenue.lifetime_revenue_usd, 0)::numeric(18, 2) as lifetime_revenue_usd,
+        round(coalesce(customer_revenue.historical_ltv_usd, 0), 2)::numeric(18, 2) as historical_ltv_usd,
+        coalesce(customer_revenue.has_unconverted_invoices, false) as has_unconverted_invoices,
+        round(customer_months.arpa_usd, 2)::numeric(14, 2) as arpa_usd,
+        trailing_margin.gross_margin_pct::numeric(8, 4) as gross_margin_pct,
+        trailing_churn.monthly_logo_churn_rate::numeric(8, 4) as monthly_logo_churn_rate,
+        (case
+            when trailing_churn.monthly_logo_churn_rate > 0 then round(1 / trailing_churn.monthly_logo_churn_rate, 1)
+        end)::numeric(8, 1) as expected_lifetime_months,
+        (case
+            when trailing_churn.monthly_logo_churn_rate > 0
+                then round(
+                    round(customer_months.arpa_usd, 2) * trailing_margin.gross_margin_pct
+                    / trailing_churn.monthly_logo_churn_rate, 2
+                )
+        end)::numeric(14, 2) as formula_ltv_usd
+    from customers
+    cross join trailing_margin
+    left join customer_months
+        on customers.customer_key = customer_months.customer_key
+    left join customer_revenue
+        on customers.customer_key = customer_revenue.customer_key
+    left join trailing_churn
+        on coalesce(customer_months.segment, customers.segment, 'unknown') = trailing_churn.segment
+)
+
+select
+    customer_key,
+    segment,
+    acquisition_channel,
+    cohort_month,
+    customer_status,
+    observed_lifetime_months,
+    lifetime_revenue_usd,
+    historical_ltv_usd,
+    has_unconverted_invoices,
+    arpa_usd,
+    gross_margin_pct,
+    monthly_logo_churn_rate,
+    expected_lifetime_months,
+    formula_ltv_usd
+from final

@@ -1,0 +1,94 @@
+{#
+    One row per acquisition channel and cohort month (the month of the first paid invoice, which is also the
+    month fct_acquisition_cost counts a new customer in): what the channel paid to win the month's customers
+    against what they are worth. Every channel month of fct_acquisition_cost appears (a month with spend and no
+    customer has null CAC and LTV); the UNALLOCATED row (ledger cost of a month without new customers) is not a
+    channel and is left out.
+
+    CAC is summed from fct_acquisition_cost: paid CAC = ad spend ÷ new customers, blended CAC = (ad spend +
+    allocated sales and marketing ledger cost) ÷ new customers. LTV:CAC = LTV per customer ÷ CAC, null when
+    the CAC is 0 (organic channels have no paid spend: the ratio is unbounded, not a number to rank) or
+    unknown. CAC payback = CAC ÷ (cohort ARPA × gross margin %), METRICS.md's definition.
+#}
+with
+
+acquisition_cost as (
+    select * from {{ ref('fct_acquisition_cost') }}
+    where channel <> 'UNALLOCATED'
+),
+
+cohort_ltv as (
+    select * from {{ ref('fct_cohort_lifetime_value') }}
+),
+
+joined as (
+    select
+        coalesce(acquisition_cost.month, cohort_ltv.cohort_month) as cohort_month,
+        coalesce(acquisition_cost.channel, cohort_ltv.acquisition_channel) as acquisition_channel,
+        coalesce(cohort_ltv.customers, 0) as customers,
+        coalesce(acquisition_cost.paid_spend, 0) as paid_spend,
+        coalesce(acquisition_cost.allocated_sales_marketing_cost, 0) as allocated_sales_marketing_cost,
+        cohort_ltv.historical_ltv_per_customer_usd,
+        cohort_ltv.formula_ltv_per_customer_usd,
+        cohort_ltv.arpa_usd,
+        cohort_ltv.gross_margin_pct
+    from acquisition_cost
+    full outer join cohort_ltv
+        on acquisition_cost.month = cohort_ltv.cohort_month and acquisition_cost.channel = cohort_ltv.acquisition_channel
+),
+
+with_cac as (
+    select
+        *,
+        case when customers > 0 then round(paid_spend / customers, 2) end as paid_cac_usd,
+        case when customers > 0 then round((paid_spend + allocated_sales_marketing_cost) / customers, 2) end
+            as blended_cac_usd
+    from joined
+),
+
+final as (
+    select
+        cohort_month,
+        acquisition_channel,
+        customers::integer as customers,
+        paid_spend::numeric(14, 2) as paid_spend_usd,
+        allocated_sales_marketing_cost::numeric(14, 2) as allocated_sales_marketing_cost_usd,
+        paid_cac_usd::numeric(14, 2) as paid_cac_usd,
+        blended_cac_usd::numeric(14, 2) as blended_cac_usd,
+        historical_ltv_per_customer_usd::numeric(14, 2) as historical_ltv_per_customer_usd,
+        formula_ltv_per_customer_usd::numeric(14, 2) as formula_ltv_per_customer_usd,
+        arpa_usd::numeric(14, 2) as arpa_usd,
+        gross_margin_pct::numeric(8, 4) as gross_margin_pct,
+        round(formula_ltv_per_customer_usd / nullif(paid_cac_usd, 0), 2)::numeric(10, 2) as formula_ltv_to_paid_cac,
+        round(formula_ltv_per_customer_usd / nullif(blended_cac_usd, 0), 2)::numeric(10, 2)
+            as formula_ltv_to_blended_cac,
+        round(historical_ltv_per_customer_usd / nullif(blended_cac_usd, 0), 2)::numeric(10, 2)
+            as historical_ltv_to_blended_cac,
+        -- no payback without a positive monthly margin: null, never a negative number of months
+        (case
+            when arpa_usd * gross_margin_pct > 0 then round(paid_cac_usd / (arpa_usd * gross_margin_pct), 1)
+        end)::numeric(8, 1) as paid_cac_payback_months,
+        (case
+            when arpa_usd * gross_margin_pct > 0 then round(blended_cac_usd / (arpa_usd * gross_margin_pct), 1)
+        end)::numeric(8, 1) as blended_cac_payback_months
+    from with_cac
+)
+
+select
+    cohort_month,
+    acquisition_channel,
+    customers,
+    paid_spend_usd,
+    allocated_sales_marketing_cost_usd,
+    paid_cac_usd,
+    blended_cac_usd,
+    historical_ltv_per_customer_usd,
+    formula_ltv_per_customer_usd,
+    arpa_usd,
+    gross_margin_pct,
+    formula_ltv_to_paid_cac,
+    formula_ltv_to_blended_cac,
+    historical_ltv_to_blended_cac,
+    paid_cac_payback_months,
+    blended_cac_payback_months
+from final
