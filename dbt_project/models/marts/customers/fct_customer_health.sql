@@ -4,16 +4,16 @@
 
     The score starts at 100 and loses points for what raises the chance of leaving, each weight close to
     65 × ln(churn hazard ratio) so that points lost add up the way hazards multiply:
-      - latest NPS answer to date a detractor (0-6): −45 (hazard ×2); a passive (7-8): −10 (at most a
-        mild warning; no answer costs nothing);
+      - latest NPS answer to date a detractor (0-6): −45 (hazard ×2); a passive (7-8): −20 (not a promoter:
+        customer success watches them; no answer costs nothing);
       - each ticket opened in the month whose first reply missed its SLA target: −25 (×1.5 each), at most 3;
       - each ticket whose first reply met its target but whose resolution missed it: −10, at most 3;
       - each failed charge in the month: −10, at most 2;
       - MRR contraction in the month (seats or plan down): −10;
       - support load beyond 3 tickets opened in the month: −5 per ticket, at most −15;
-    floored at 0. Bands: healthy ≥ 85 (no hazard-raising signal beyond a passive or a stray resolution miss),
-    watch 60-84 (one breach, a failed charge, a contraction), at_risk < 60 (a detractor, or two first-reply
-    breaches, or several lesser signals together).
+    floored at 0. Bands: healthy ≥ 85 (no warning beyond a stray resolution miss or a busy month), watch
+    60-84 (a passive, one first-reply breach, a failed charge, a contraction), at_risk < 60 (a detractor, two
+    first-reply breaches, or several lesser signals together).
 #}
 with
 
@@ -35,7 +35,7 @@ scored as (
             100
             - case
                 when latest_nps_score <= 6 then 45
-                when latest_nps_score <= 8 then 10
+                when latest_nps_score <= 8 then 20
                 else 0
             end
             - 25 * least(first_reply_breaches, 3)
