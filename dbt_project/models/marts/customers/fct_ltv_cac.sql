@@ -26,7 +26,7 @@ joined as (
         coalesce(acquisition_cost.month, cohort_ltv.cohort_month) as cohort_month,
         coalesce(acquisition_cost.channel, cohort_ltv.acquisition_channel) as acquisition_channel,
         coalesce(cohort_ltv.customers, 0) as customers,
-        coalesce(acquisition_cost.paid_spend, 0) as paid_spend,
+        coalesce(acquisition_cost.spend, 0) as paid_spend,
         coalesce(acquisition_cost.allocated_sales_marketing_cost, 0) as allocated_sales_marketing_cost,
         cohort_ltv.historical_ltv_per_customer_usd,
         cohort_ltv.formula_ltv_per_customer_usd,
