@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 from airflow.sdk import Asset, dag, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import InvocationMode, LoadMode, TestBehavior
-from cosmos.profiles import PostgresUserPasswordProfileMapping
 
 from tealeaves import sources
 from tealeaves.config import get_settings
@@ -89,10 +88,12 @@ def tealeaves_daily():
             manifest_path=settings.dbt_manifest,
             install_dbt_deps=False,
         ),
+        # The project's own profiles.yml (credentials from TEALEAVES_DBT_* in the environment), the one `dbt parse`
+        # used for the manifest: the same profile lets every task reuse dbt's partial parse instead of a full one.
         profile_config=ProfileConfig(
             profile_name="tealeaves",
             target_name="warehouse",
-            profile_mapping=PostgresUserPasswordProfileMapping(conn_id="warehouse", profile_args={"schema": "staging"}),
+            profiles_yml_filepath=settings.dbt_project_dir / "profiles.yml",
         ),
         # `dbt build` per model (run, then its tests, in one dbt start-up): half the tasks of run + test.
         # A test reading two models (relationships) gets its own task after both, not its first parent's.
