@@ -158,7 +158,9 @@ def deliver(alert: Alert, channels: Sequence[Channel]) -> list[Delivery]:
             log.info("alert %s (%s) sent via %s", alert.key, alert.kind, channel.name)
             deliveries.append(Delivery(channel.name, True))
     if not channels:
-        log.warning("alert %s (%s) not sent: no alert channel is configured (see docs/alerts.md)", alert.key, alert.kind)
+        log.warning(
+            "alert %s (%s) not sent: no alert channel is configured (see docs/alerts.md)", alert.key, alert.kind
+        )
     return deliveries
 
 

@@ -143,9 +143,7 @@ def freshness_failing(
         f"warn after: {how_long(warn_after)}; error after: {how_long(error_after)}",
         f"checked at: {when(now)}",
     )
-    return Alert(
-        key=key, kind=kind, title=title, lead=lead, sections=(Section("Freshness", details),), facts=(status,)
-    )
+    return Alert(key=key, kind=kind, title=title, lead=lead, sections=(Section("Freshness", details),), facts=(status,))
 
 
 def freshness_recovered(
@@ -227,9 +225,7 @@ def run_late(
     )
 
 
-def late_recovered(
-    key: str, dag_id: str, run_id: str, first_failed_at: datetime | None, now: datetime
-) -> Alert:
+def late_recovered(key: str, dag_id: str, run_id: str, first_failed_at: datetime | None, now: datetime) -> Alert:
     return Alert(
         key=key,
         kind="recovered",

@@ -89,8 +89,7 @@ class Alert:
                 {
                     "type": "context",
                     "elements": [
-                        {"type": "mrkdwn", "text": f"{_escape(label)}: {_link(target)}"}
-                        for label, target in self.links
+                        {"type": "mrkdwn", "text": f"{_escape(label)}: {_link(target)}"} for label, target in self.links
                     ],
                 }
             )
