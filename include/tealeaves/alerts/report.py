@@ -4,10 +4,13 @@ rule decide whether anyone is told. Callers report every time; only changes reac
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
+
+import psycopg
 
 from tealeaves.alerts import content, state
 from tealeaves.alerts.channels import Channel, Delivery, deliver, load_channels
@@ -17,6 +20,7 @@ from tealeaves.config import Settings
 from tealeaves.quality.results import GateResult
 
 FreshnessStatus = Literal["pass", "warn", "error"]
+log = logging.getLogger(__name__)
 _FRESHNESS_LEVEL = {"pass": 0, "warn": 1, "error": 2}
 
 
@@ -49,12 +53,42 @@ def _apply(
     now: datetime | None,
 ) -> Report:
     now = now or datetime.now(UTC)
+    try:
+        return _apply_locked(settings, key, failing, level, build, channels, now)
+    except psycopg.OperationalError as error:
+        if not failing:
+            log.error("alert %s: recovery not checked, the alert state is unreachable: %s", key, error)
+            return Report(key, None)
+        # Better a repeated alert than a silent failure: send without the no-repeat check.
+        log.error(
+            "alert %s: the alert state in quality.alert_state is unreachable (%s); sending without the"
+            " no-repeat check, so this alert may repeat until the warehouse is back",
+            key,
+            error,
+        )
+        alert = build("failing", state.AlertState(key))
+        return Report(key, "failing", tuple(deliver(alert, _channels(settings, channels))), alert)
+
+
+def _channels(settings: Settings, channels: Sequence[Channel] | None) -> Sequence[Channel]:
+    return load_channels(settings) if channels is None else channels
+
+
+def _apply_locked(
+    settings: Settings,
+    key: str,
+    failing: bool,
+    level: int,
+    build: Callable[[Kind, state.AlertState], Alert],
+    channels: Sequence[Channel] | None,
+    now: datetime,
+) -> Report:
     with state.locked(settings.url(), key) as (conn, previous):
         kind = state.decide(previous, failing, level, now, _remind_after(settings))
         alert, deliveries = None, ()
         if kind is not None:
             alert = build(kind, previous)
-            deliveries = tuple(deliver(alert, load_channels(settings) if channels is None else channels))
+            deliveries = tuple(deliver(alert, _channels(settings, channels)))
         delivered = any(d.ok for d in deliveries)
         fingerprint, title = (alert.fingerprint(), alert.title) if alert else (None, None)
         state.save(conn, state.after(previous, failing, level, now, kind, delivered, fingerprint, title), now)
