@@ -44,7 +44,15 @@ def _dag_id(context: dict[str, Any]) -> str:
     return getattr(dag_run, "dag_id", None) or "unknown DAG"
 
 
-class FailureNotifier(BaseNotifier):
+class _Notifier(BaseNotifier):
+    def render_template_fields(self, context: dict[str, Any], jinja_env: Any = None) -> None:
+        """Nothing here is templated, and skipping it spares needing a real DAG in the context.
+
+        `dag.test()` runs DAG callbacks with the scheduler's SerializedDAG, which cannot render templates.
+        """
+
+
+class FailureNotifier(_Notifier):
     """`on_failure_callback` for tasks (alert key `task:<dag>.<task>`) or for a DAG (`run:<dag>`).
 
     On tasks, Airflow calls it once the last try has failed, so retries do not page anyone. Put it on
@@ -79,7 +87,7 @@ class FailureNotifier(BaseNotifier):
         self.log.info("tealeaves alert %s: %s", report.key, report.sent or "nothing new to tell")
 
 
-class SuccessNotifier(BaseNotifier):
+class SuccessNotifier(_Notifier):
     """DAG `on_success_callback`: one recovery for each task, run or lateness alert of this DAG still open."""
 
     def notify(self, context: dict[str, Any]) -> None:
@@ -94,7 +102,7 @@ class SuccessNotifier(BaseNotifier):
             self.log.info("tealeaves alert %s: %s", report.key, report.sent or "nothing new to tell")
 
 
-class LateRunNotifier(BaseNotifier):
+class LateRunNotifier(_Notifier):
     """Callback of a `DeadlineAlert`: the run has not finished by its deadline (alert key `late:<dag>`).
 
     Airflow 3 removed SLAs; a deadline's callback runs in the triggerer (`AsyncCallback(LateRunNotifier)`),

@@ -304,8 +304,10 @@ def airflow_db(server: Settings) -> Settings:
 @pytest.fixture
 def probe_dag(airflow_db):
     """The test DAG, registered in Airflow's database as the DAG processor would do."""
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
     from airflow.dag_processing.dagbag import BundleDagBag, sync_bag_to_db
 
+    DagBundlesManager().sync_bundles_to_db()
     bag = BundleDagBag(dag_folder=str(ALERT_DAGS), bundle_path=ALERT_DAGS, bundle_name="dags-folder")
     assert bag.import_errors == {}
     sync_bag_to_db(bag, "dags-folder", None)
