@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     alert_remind_hours: float = Field(
         24.0, ge=0, description="Re-send a still-failing alert after this many hours; 0 never reminds."
     )
+    alert_deadline_hours: float = Field(
+        0.0, ge=0, description="Alert when a daily run is not finished this long after it was queued; 0 is off."
+    )
     alert_timeout_seconds: float = Field(10.0, gt=0, description="How long one channel may take to deliver.")
     docs_url: str | None = Field(
         None, description="Where people read the Data Docs / quality results; default: the docs folder in home."

@@ -222,7 +222,7 @@ def test_the_same_failure_an_hour_later_sends_nothing_and_the_next_pass_sends_on
     assert (len(inbox.messages), len(slack.payloads)) == (2, 2)
     for seen in (inbox.messages[1]["Subject"] + plain(inbox.messages[1]), slack_text(slack.payloads[1])):
         assert "Quality gate passes again in tealeaves_daily" in seen
-        assert "failing since 2026-01-15 06:30 UTC (2 h 0 min)" in seen
+        assert "failing since 2026-01-15 06:30 UTC (2 h)" in seen
 
     still_fine = report_gate(
         settings, "tealeaves_daily", "run-4", gate_result("run-4", False), now=T0 + timedelta(hours=3)
@@ -239,7 +239,7 @@ def test_a_failure_still_open_after_a_day_is_reminded_once(configure, slack, pub
         )
 
     assert len(slack.payloads) == 2
-    assert slack.payloads[1]["text"].startswith("[tealeaves] Still failing since 2026-01-15 06:30 UTC (1 d 1 h 0 min)")
+    assert slack.payloads[1]["text"].startswith("[tealeaves] Still failing since 2026-01-15 06:30 UTC (1 d 1 h)")
 
 
 def test_a_channel_that_is_not_configured_is_skipped_without_error(configure, slack, published_yesterday, caplog):
@@ -284,8 +284,8 @@ def test_a_stale_source_is_told_once_again_when_it_turns_error_and_when_it_is_fr
 
     texts = [slack_text(p) for p in slack.payloads]
     assert len(texts) == 3
-    assert "Source crm is stale (warn): last load 2026-01-14 00:30 UTC, 1 d 6 h 0 min ago" in texts[0]
-    assert "warn after 1 d 2 h 0 min, error after 2 d 0 h 0 min" in texts[0]
+    assert "Source crm is stale (warn): last load 2026-01-14 00:30 UTC, 1 d 6 h ago" in texts[0]
+    assert "warn after 1 d 2 h, error after 2 d" in texts[0]
     assert "Source crm is stale (error)" in texts[1]
     assert "Source crm is fresh again: last load 2026-01-16 02:30 UTC" in texts[2]
 
@@ -341,23 +341,27 @@ def test_a_task_failing_in_a_real_dag_run_alerts_and_the_next_good_run_recovers(
 
 def test_a_missed_deadline_alerts_through_airflows_own_callback_trigger(configure, slack, airflow_db):
     """The triggerer runs a DeadlineAlert's AsyncCallback through CallbackTrigger; so does this test."""
-    from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference
+    from airflow.sdk import DAG
+    from airflow.serialization.serialized_objects import DagSerialization
     from airflow.triggers.callback import CallbackTrigger
 
-    from tealeaves_airflow.notifiers import LateRunNotifier
+    from tealeaves_airflow.notifiers import late_run_deadline
 
     configure(slack_url=slack.url)
-    alert = DeadlineAlert(
-        reference=DeadlineReference.DAGRUN_QUEUED_AT,
-        interval=timedelta(hours=3),
-        callback=AsyncCallback(LateRunNotifier),
-    )
+    assert late_run_deadline(0) is None  # off unless TEALEAVES_ALERT_DEADLINE_HOURS is set
+    daily = DAG("tealeaves_daily", schedule="@daily", deadline=late_run_deadline(3))
+    stored = DagSerialization.serialize_dag(daily)  # what the scheduler keeps and later calls back
+    (alert,) = DagSerialization.deserialize_dag(stored).deadline
+    callback = alert["callback"]["__data__"]
+    assert alert["callback"]["__classname__"].endswith("AsyncCallback")  # runs in the triggerer
     deadline = datetime(2026, 1, 15, 3, 0, tzinfo=UTC)
     context = {  # what the scheduler puts in the callback's kwargs when the deadline is missed
         "dag_run": {"dag_id": "tealeaves_daily", "dag_run_id": "scheduled__2026-01-15", "state": "running"},
         "deadline": {"id": "0", "deadline_time": deadline},
     }
-    trigger = CallbackTrigger(callback_path=alert.callback.path, callback_kwargs={"context": context})
+    trigger = CallbackTrigger(
+        callback_path=callback["path"], callback_kwargs={**callback["kwargs"], "context": context}
+    )
 
     async def run() -> list[Any]:
         return [event.payload async for event in trigger.run()]

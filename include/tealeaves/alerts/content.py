@@ -24,12 +24,12 @@ def when(moment: datetime | None) -> str:
 
 
 def how_long(span: timedelta) -> str:
+    """`2 d 3 h`, `2 h 40 min`, `5 min`: the units a person on call reads at a glance."""
     minutes = max(int(span.total_seconds() // 60), 0)
     days, minutes = divmod(minutes, 24 * 60)
     hours, minutes = divmod(minutes, 60)
-    parts = [f"{days} d"] if days else []
-    parts += [f"{hours} h"] if hours or days else []
-    return " ".join([*parts, f"{minutes} min"])
+    parts = [f"{n} {unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "min")) if n]
+    return " ".join(parts) or "0 min"
 
 
 def _since(first_failed_at: datetime | None, now: datetime) -> str:

@@ -1,4 +1,4 @@
-"""A two-task DAG for the alert tests: `load_crm` fails when the run's conf says so, as a real load would."""
+"""A two-task DAG wired for alerts as `tealeaves_daily` should be; `load_crm` fails when the run's conf says so."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ def publish(rows: int) -> int:
     catchup=False,
     default_args={"on_failure_callback": FailureNotifier()},
     on_success_callback=SuccessNotifier(),
+    # No deadline here: dag.test() crashes on a successful run of a DAG with one (apache/airflow#73428).
 )
 def alert_probe():
     publish(load_crm())
