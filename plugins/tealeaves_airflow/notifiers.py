@@ -19,6 +19,7 @@ from typing import Any
 
 from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference
 from airflow.sdk.bases.notifier import BaseNotifier
+from airflow.sdk.exceptions import AirflowFailException
 
 
 def _settings():
@@ -44,6 +45,14 @@ def _dag_id(context: dict[str, Any]) -> str:
     return getattr(dag_run, "dag_id", None) or "unknown DAG"
 
 
+class ReportedFailure(AirflowFailException):
+    """Fails the task without retries, saying its alert was already sent with more detail than a traceback.
+
+    The quality gate raises it after `report_gate`: `FailureNotifier` then stays quiet, so the person on
+    call gets the gate's alert (expectations, rows, what BI reads) and not a second, vaguer one.
+    """
+
+
 class _Notifier(BaseNotifier):
     def render_template_fields(self, context: dict[str, Any], jinja_env: Any = None) -> None:
         """Nothing here is templated, and skipping it spares needing a real DAG in the context.
@@ -64,6 +73,9 @@ class FailureNotifier(_Notifier):
 
         ti = context.get("ti") or context.get("task_instance")
         reason = context.get("reason")  # only DAG-run callbacks carry one
+        if isinstance(context.get("exception"), ReportedFailure):
+            self.log.info("tealeaves alert already sent by the task itself; nothing more to tell")
+            return
         log_url = None
         try:
             log_url = ti.log_url if ti is not None else None

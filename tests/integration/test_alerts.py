@@ -242,6 +242,26 @@ def test_a_failure_still_open_after_a_day_is_reminded_once(configure, slack, pub
     assert slack.payloads[1]["text"].startswith("[tealeaves] Still failing since 2026-01-15 06:30 UTC (1 d 1 h)")
 
 
+def test_two_reporters_of_the_same_failure_at_once_send_one_alert(configure, slack, published_yesterday):
+    """A retried task and a backfill can report together; the locked state row lets only one of them send."""
+    settings = configure(slack_url=slack.url)
+    barrier = threading.Barrier(4)
+    reports = []
+
+    def reporter(n: int) -> None:
+        barrier.wait()
+        reports.append(report_gate(settings, "tealeaves_daily", f"run-{n}", gate_result(f"run-{n}", True), now=T0))
+
+    threads = [threading.Thread(target=reporter, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(str(r.sent) for r in reports) == ["None", "None", "None", "failing"]
+    assert len(slack.payloads) == 1
+
+
 def test_a_channel_that_is_not_configured_is_skipped_without_error(configure, slack, published_yesterday, caplog):
     settings = configure(slack_url=slack.url)  # no SMTP anywhere
 
@@ -314,7 +334,7 @@ def probe_dag(airflow_db):
     return bag.dags["alert_probe"]
 
 
-def test_a_task_failing_in_a_real_dag_run_alerts_and_the_next_good_run_recovers(
+def test_a_task_failing_in_a_real_dag_run_alerts_once_and_the_next_good_run_recovers(
     configure, smtp_server, slack, probe_dag
 ):
     inbox, port = smtp_server
@@ -331,6 +351,11 @@ def test_a_task_failing_in_a_real_dag_run_alerts_and_the_next_good_run_recovers(
         assert "Task alert_probe.load_crm failed (try 1 of 1)" in seen
         assert "crm/companies.csv line 17: column hs_object_id is empty" in seen  # the exception
         assert "/dags/alert_probe/runs/" in seen and "/tasks/load_crm" in seen  # the log link
+
+    already_told = probe_dag.test(run_conf={"reported": True})  # e.g. the gate, which sent its own alert
+
+    assert already_told.state == "failed"
+    assert len(inbox.messages) == 1 and len(slack.payloads) == 1
 
     succeeded = probe_dag.test(run_conf={"fail": False})
 

@@ -7,11 +7,13 @@ from datetime import datetime
 from airflow.sdk import dag, task
 from airflow.sdk.exceptions import AirflowFailException
 
-from tealeaves_airflow.notifiers import FailureNotifier, SuccessNotifier
+from tealeaves_airflow.notifiers import FailureNotifier, ReportedFailure, SuccessNotifier
 
 
 @task
 def load_crm(**context) -> int:
+    if context["dag_run"].conf.get("reported"):  # as the quality gate does after report_gate
+        raise ReportedFailure("quality gate failed; alert sent with the details")
     if context["dag_run"].conf.get("fail"):
         raise AirflowFailException("crm/companies.csv line 17: column hs_object_id is empty (expected an id)")
     return 1
