@@ -273,6 +273,21 @@ def test_a_channel_that_is_not_configured_is_skipped_without_error(configure, sl
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
+def test_email_configured_only_as_the_airflow_connection_tealeaves_smtp_is_delivered(
+    configure, smtp_server, published_yesterday
+):
+    import airflow.sdk  # noqa: F401 - inside Airflow the SDK is loaded; connections are looked up then
+
+    inbox, port = smtp_server
+    connection = {"conn_type": "smtp", "host": "127.0.0.1", "port": port, "extra": {"to": RECIPIENTS}}
+    settings = configure(AIRFLOW_CONN_TEALEAVES_SMTP=json.dumps(connection))
+
+    report = report_gate(settings, "tealeaves_daily", "r1", gate_result("r1", True), now=T0)
+
+    assert [(d.channel, d.ok) for d in report.deliveries] == [("email", True)]
+    assert inbox.messages[0]["To"] == "oncall@example.com, data-team@example.com"
+
+
 def test_an_unreachable_smtp_server_is_logged_clearly_and_slack_still_gets_the_alert(
     configure, slack, published_yesterday, caplog
 ):
