@@ -349,6 +349,7 @@ def probe_dag(airflow_db):
     return bag.dags["alert_probe"]
 
 
+@pytest.mark.e2e
 def test_a_task_failing_in_a_real_dag_run_alerts_once_and_the_next_good_run_recovers(
     configure, smtp_server, slack, probe_dag
 ):

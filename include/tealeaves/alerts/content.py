@@ -97,7 +97,14 @@ def gate_failing(
 
 
 def gate_recovered(
-    key: str, dag_id: str, run_id: str, gate: GateResult, previous_title: str | None, first_failed_at, now, docs: str
+    key: str,
+    dag_id: str,
+    run_id: str,
+    gate: GateResult,
+    previous_title: str | None,
+    first_failed_at: datetime | None,
+    now: datetime,
+    docs: str,
 ) -> Alert:
     checked = sum(len(s.outcomes) for s in gate.suites)
     lead = (
