@@ -1,11 +1,12 @@
 """
 ### tealeaves_daily
 
-The data's daily path: **load** each source's exports into `raw` → **build** staging, intermediate and marts
-with dbt (marts land in `marts_build`) → **audit** them with Great Expectations → **publish** the audited set
-to `marts` in one transaction → **summarise** the run.
+The data's daily path: **load** each source's exports into `raw` → **check** the new batches with Great
+Expectations (a bad file is held back from staging) → **build** staging, intermediate and marts with dbt
+(marts land in `marts_build`) → **audit** them with Great Expectations → **publish** the audited set to
+`marts` in one transaction → **summarise** the run.
 
-A failed check stops the run at the gate: `marts` keeps the last good version BI already reads.
+A failed check stops the run at its gate: `marts` keeps the last good version BI already reads.
 """
 
 from __future__ import annotations
@@ -15,12 +16,11 @@ from datetime import datetime, timedelta
 from airflow.sdk import Asset, dag, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import InvocationMode, LoadMode, TestBehavior
-from cosmos.profiles import PostgresUserPasswordProfileMapping
 
 from tealeaves import sources
 from tealeaves.config import get_settings
 from tealeaves.publish import BUILD
-from tealeaves_airflow.quality_gate import QualityGateOperator
+from tealeaves_airflow.quality_gate import QualityGateOperator, RawGateOperator
 
 settings = get_settings()  # reads the environment only: cheap at parse time
 MARTS = Asset(name="tealeaves.marts")
@@ -88,10 +88,12 @@ def tealeaves_daily():
             manifest_path=settings.dbt_manifest,
             install_dbt_deps=False,
         ),
+        # The project's own profiles.yml (credentials from TEALEAVES_DBT_* in the environment), the one `dbt parse`
+        # used for the manifest: the same profile lets every task reuse dbt's partial parse instead of a full one.
         profile_config=ProfileConfig(
             profile_name="tealeaves",
             target_name="warehouse",
-            profile_mapping=PostgresUserPasswordProfileMapping(conn_id="warehouse", profile_args={"schema": "staging"}),
+            profiles_yml_filepath=settings.dbt_project_dir / "profiles.yml",
         ),
         # `dbt build` per model (run, then its tests, in one dbt start-up): half the tasks of run + test.
         # A test reading two models (relationships) gets its own task after both, not its first parent's.
@@ -103,9 +105,10 @@ def tealeaves_daily():
         execution_config=ExecutionConfig(invocation_mode=InvocationMode.DBT_RUNNER),
         default_args={"retries": 0},
     )
+    raw_gate = RawGateOperator(task_id="validate_raw", retries=0)
     gate = QualityGateOperator(task_id="validate_marts", schema=BUILD, retries=0)
     published = publish_marts()
-    loads >> build >> gate >> published
+    loads >> raw_gate >> build >> gate >> published
     summarize_run(loads, published)
 
 

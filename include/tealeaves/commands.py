@@ -105,6 +105,26 @@ def db_url() -> None:
     print(_settings().url())
 
 
+@db_app.command("reader")
+def db_reader(
+    name: Annotated[str, typer.Argument(help="Login for one BI tool, e.g. metabase.")],
+    password: Annotated[str | None, typer.Option(help="Use this password instead of a generated one.")] = None,
+) -> None:
+    """Create (or reset) a read-only login for a BI tool: `marts` and `quality`, never `raw`. Prints its URL."""
+    import psycopg
+
+    from tealeaves.db.roles import RoleError, create_reader_login
+
+    settings = _settings()
+    try:
+        secret = create_reader_login(settings.url(), name, password)
+    except RoleError as exc:
+        raise fail(str(exc), 2) from None
+    except psycopg.OperationalError as exc:
+        raise fail(f"cannot reach the warehouse: {str(exc).strip().splitlines()[0]}", 3) from None
+    print(settings.url(settings.warehouse.set(username=name, password=secret)))
+
+
 # -- data ---------------------------------------------------------------------------------------------
 @app.command()
 def generate(
@@ -185,10 +205,12 @@ def demo(
     report(settings)
     console.print(f"\n[bold]DAG run[/] {outcome.run_id}: [green]{outcome.state}[/]", soft_wrap=True)
     console.print(f"[bold]Quality gate[/]: {gate_verdict(settings, outcome.run_id)}", soft_wrap=True)
+    console.print(f"[bold]Data Docs[/]: {settings.docs_dir / 'quality' / 'index.html'}", soft_wrap=True)
     console.print("\n[bold]Next[/]")
     for line in (
         "psql \"$(.venv/bin/tealeaves db url)\" -c 'select * from marts.fct_acquisition_cost'",
         "make airflow             # Airflow UI on http://localhost:8080: trigger and inspect tealeaves_daily",
+        ".venv/bin/tealeaves docs # dbt docs and the quality gate's Data Docs on http://127.0.0.1:8081",
         ".venv/bin/tealeaves db stop",
     ):
         console.print("  " + line, soft_wrap=True, highlight=False, markup=False)
@@ -201,6 +223,31 @@ def report(settings: Settings | None = None) -> None:
 
 
 app.command("report", help="Print the acquisition-cost mart as a table.")(lambda: report())
+
+
+@app.command()
+def docs(
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port on 127.0.0.1 to serve the docs on.")] = 8081,
+    serve: Annotated[bool, typer.Option(help="Serve after building; --no-serve only builds.")] = True,
+) -> None:
+    """Build dbt docs next to the quality gate's Data Docs and serve both on localhost."""
+    from tealeaves.docs import build_docs, serve_docs
+    from tealeaves.orchestrate import RunFailed
+
+    settings = _settings()
+    try:
+        index = build_docs(settings)
+    except RunFailed as exc:
+        raise fail(str(exc)) from None
+    console.print(f"docs built: {index}", soft_wrap=True, highlight=False)
+    if serve:
+        console.print(f"serving on http://127.0.0.1:{port}/ (Ctrl-C stops)", highlight=False)
+        try:
+            serve_docs(settings, port)
+        except OSError as exc:
+            raise fail(f"cannot serve on port {port}: {exc.strerror}; pick another with --port", 2) from None
+        except KeyboardInterrupt:
+            pass
 
 
 def main() -> None:  # pragma: no cover

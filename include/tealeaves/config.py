@@ -68,6 +68,11 @@ class Settings(BaseSettings):
         return self.home / "data"
 
     @property
+    def docs_dir(self) -> Path:
+        """Static documentation sites `tealeaves docs` serves: `quality/` (GX Data Docs), `dbt/` (dbt docs)."""
+        return self.home / "docs"
+
+    @property
     def pg_password_file(self) -> Path:
         return self.home / "pg.password"
 

@@ -36,7 +36,7 @@ def airflow_bin() -> str:
     return str(Path(sys.executable).parent / "airflow")
 
 
-def _run(settings: Settings, args: list[str], what: str, cwd: Path | None = None) -> None:
+def run_tool(settings: Settings, args: list[str], what: str, cwd: Path | None = None) -> None:
     env = {**os.environ, **environ(settings)}
     result = subprocess.run(args, env=env, cwd=cwd, capture_output=True, text=True)
     if result.returncode != 0:
@@ -72,12 +72,12 @@ def build_manifest(settings: Settings) -> None:
     """The DAG renders dbt from target/manifest.json, so parsing stays out of DAG import."""
     if manifest_is_stale(settings):
         dbt = str(Path(sys.executable).parent / "dbt")
-        _run(settings, [dbt, "parse", "--quiet"], "dbt parse", cwd=settings.dbt_project_dir)
+        run_tool(settings, [dbt, "parse", "--quiet"], "dbt parse", cwd=settings.dbt_project_dir)
 
 
 def migrate_airflow(settings: Settings) -> None:
     settings.airflow_home.mkdir(parents=True, exist_ok=True)
-    _run(settings, [airflow_bin(), "db", "migrate"], "airflow db migrate")
+    run_tool(settings, [airflow_bin(), "db", "migrate"], "airflow db migrate")
 
 
 def prepare(settings: Settings) -> None:

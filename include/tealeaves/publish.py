@@ -12,8 +12,10 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
+from tealeaves.db.roles import ensure_reader_role, grant_reader, revoke_reader
+
 BUILD, PUBLISHED, PREVIOUS = "marts_build", "marts", "marts_previous"
-READER_ROLE = "bi_reader"
+QUALITY = "quality"
 
 
 class PublishError(RuntimeError):
@@ -39,6 +41,7 @@ def publish_marts(dsn: str, build: str = BUILD, published: str = PUBLISHED, prev
             conn.execute(
                 sql.SQL("alter schema {} rename to {}").format(sql.Identifier(published), sql.Identifier(previous))
             )
+            revoke_reader(conn, previous)  # kept for the data team to compare or roll back, not for dashboards
         conn.execute(sql.SQL("alter schema {} rename to {}").format(sql.Identifier(build), sql.Identifier(published)))
         _grant_readers(conn, published)
         tables = [
@@ -56,8 +59,7 @@ def publish_marts(dsn: str, build: str = BUILD, published: str = PUBLISHED, prev
 
 def _grant_readers(conn: psycopg.Connection, schema: str) -> None:
     """A renamed schema keeps its own grants, so the new one must be granted to BI readers afresh."""
-    if conn.execute("select 1 from pg_roles where rolname = %s", [READER_ROLE]).fetchone() is None:
-        return
-    target, role = sql.Identifier(schema), sql.Identifier(READER_ROLE)
-    conn.execute(sql.SQL("grant usage on schema {} to {}").format(target, role))
-    conn.execute(sql.SQL("grant select on all tables in schema {} to {}").format(target, role))
+    if ensure_reader_role(conn):
+        grant_reader(conn, schema)
+        if _schema_exists(conn, QUALITY):
+            grant_reader(conn, QUALITY)

@@ -26,8 +26,30 @@ class QualityGateOperator(BaseOperator):
         from tealeaves.config import get_settings
         from tealeaves.quality import run_gate
 
-        result = run_gate(get_settings().url(), self.schema, run_id=context["run_id"])
+        settings = get_settings()
+        result = run_gate(settings.url(), self.schema, run_id=context["run_id"], docs_dir=settings.docs_dir / "quality")
         self.log.info("%s", result.summary())
         if not result.passed:
             raise AirflowFailException(result.summary())
         return {"passed": True, "warnings": len(result.warnings), "run_id": result.run_id}
+
+
+class RawGateOperator(BaseOperator):
+    """Validates every batch loaded since the last check, before dbt reads any of it.
+
+    A failed batch is marked failed in `raw.load_batches` (staging skips it) and the task fails, so nothing is
+    built from the new data; it keeps failing until a corrected file replaces the bad one.
+    """
+
+    ui_color = "#e8f4ea"
+
+    def execute(self, context) -> dict[str, Any]:
+        from tealeaves.config import get_settings
+        from tealeaves.quality.raw_gate import run_raw_gate
+
+        settings = get_settings()
+        result = run_raw_gate(settings.url(), f"{context['run_id']}:raw", docs_dir=settings.docs_dir / "quality")
+        self.log.info("%s", result.summary())
+        if not result.passed:
+            raise AirflowFailException(result.summary())
+        return {"passed": True, "batches": len(result.passed_batches), "warnings": len(result.gate.warnings)}

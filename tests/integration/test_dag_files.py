@@ -27,5 +27,10 @@ def test_daily_dag_reads_load_build_audit_publish_summarise(dagbag, manifest):
     gate = dag.get_task("validate_marts")
     assert dag.get_task("publish_marts").upstream_task_ids == {"validate_marts"}
     assert all(t.startswith("build_marts.") for t in gate.upstream_task_ids)
+    # The raw gate stands between the loads and dbt: nothing is built from a batch before it is checked.
+    raw_gate = dag.get_task("validate_raw")
+    assert raw_gate.upstream_task_ids == {t for t in task_ids if t.startswith("load_")}
+    first_dbt = {t for t in dbt_tasks if not dag.get_task(t).upstream_task_ids & dbt_tasks}
+    assert first_dbt and all(dag.get_task(t).upstream_task_ids == {"validate_raw"} for t in first_dbt)
     assert dag.schedule == "@daily"
     assert dag.catchup is False

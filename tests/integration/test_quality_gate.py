@@ -6,6 +6,7 @@ Each test builds its own `fct_acquisition_cost` in a schema of its own and runs 
 
 from __future__ import annotations
 
+import re
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,7 +20,7 @@ from tealeaves.config import PROJECT_ROOT
 from tealeaves.quality.gate import SuiteDefinitionError, load_suites, run_gate
 
 SUITE = "fct_acquisition_cost"
-SUITE_FILE = PROJECT_ROOT / "expectations" / f"{SUITE}.py"
+SUITE_FILE = PROJECT_ROOT / "expectations" / "marts" / f"{SUITE}.py"
 
 TABLE_DDL = """
 create table {}.fct_acquisition_cost (
@@ -227,3 +228,18 @@ def test_a_malformed_suite_file_is_named_in_the_error(warehouse_url, tmp_path):
 
     with pytest.raises(SuiteDefinitionError, match=r"fct_orders\.py: item 0 of expectations\(\)"):
         run_gate(warehouse_url, "public", new_run_id(), suites_dir=tmp_path)
+
+
+def test_data_docs_show_the_run_with_its_failed_expectation(warehouse_url, new_schema, suites_dir, tmp_path):
+    schema = new_schema([*GOOD_ROWS, ("2024-03-01", "affiliates", "-25.00", 0, None)])
+    docs = tmp_path / "docs"
+
+    result = run_gate(warehouse_url, schema, new_run_id(), suites_dir=suites_dir, docs_dir=docs)
+
+    assert not result.passed
+    assert (docs / "index.html").is_file()
+    pages = list((docs / "validations" / SUITE).rglob("*.html"))
+    assert len(pages) == 1, "one validation page for the suite's run"
+    page = pages[0].read_text()
+    assert "Status: Failed" in " ".join(re.sub(r"<[^>]+>", " ", page).split())
+    assert "Spend is never negative" in page and "-25.0" in page, "the failed expectation and offending value"

@@ -26,6 +26,11 @@ create table if not exists raw.load_batches (
     status         text not null check (status in ('loaded', 'failed')),
     error          text
 );
+-- The raw gate's verdict on the batch (tealeaves.quality.raw_gate); staging skips failed batches.
+alter table raw.load_batches add column if not exists validation text not null default 'pending'
+    check (validation in ('pending', 'passed', 'failed'));
+alter table raw.load_batches add column if not exists validated_at timestamptz;
+alter table raw.load_batches add column if not exists validation_run_id text;
 create unique index if not exists load_batches_content_once
     on raw.load_batches (source, entity, content_hash) where status = 'loaded';
 create table if not exists raw.rejected_rows (

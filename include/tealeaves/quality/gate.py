@@ -39,7 +39,7 @@ from tealeaves.quality.checks import Check  # noqa: E402
 from tealeaves.quality.results import ExpectationOutcome, GateResult, SuiteResult  # noqa: E402
 from tealeaves.quality.store import save_run  # noqa: E402
 
-__all__ = ["GateResult", "Suite", "SuiteDefinitionError", "load_suites", "run_gate"]
+__all__ = ["GateResult", "Suite", "SuiteDefinitionError", "load_suites", "run_gate", "validate_suites"]
 
 # Unexpected values kept per expectation: enough to recognise the problem, small enough to store.
 SAMPLE_SIZE = 5
@@ -66,23 +66,27 @@ class Suite:
     table: str
     checks: tuple[Check, ...]
     grain: tuple[str, ...] = ()
+    query: str | None = None  # validate this query's rows (one batch of a raw table) instead of the whole table
 
 
-def run_gate(url: str, schema: str, run_id: str, suites_dir: Path | None = None) -> GateResult:
+def run_gate(
+    url: str, schema: str, run_id: str, suites_dir: Path | None = None, docs_dir: Path | None = None
+) -> GateResult:
     """Validate `schema`.<TABLE> for every suite module and store the results under `run_id`.
 
     `url` is a postgresql:// URL (SQLAlchemy or libpq form). Data problems, including a missing table, come
-    back as a failed `GateResult`; problems with the suites themselves or the server raise.
+    back as a failed `GateResult`; problems with the suites themselves or the server raise. With `docs_dir`,
+    GX Data Docs for this run (each suite and its validation) are written there as static HTML.
     """
     if not run_id or not run_id.strip():
         raise ValueError("run_gate needs a run_id: results are stored and replaced under it")
-    directory = suites_dir if suites_dir is not None else get_settings().project_root / "expectations"
+    directory = suites_dir if suites_dir is not None else get_settings().project_root / "expectations" / "marts"
     suites = load_suites(directory)
     if not suites:
         raise SuiteDefinitionError(f"No suite modules in {directory}: add one file per table it protects")
     with psycopg.connect(_libpq_url(url), autocommit=True) as conn:
         missing = _missing_tables(conn, schema, [s.table for s in suites])
-        results = tuple(_validate(url, schema, suites, missing, run_id))
+        results = tuple(validate_suites(url, schema, suites, missing, run_id, docs_dir))
         save_run(conn, run_id, results)
     return GateResult(run_id=run_id, suites=results)
 
@@ -155,7 +159,9 @@ def _missing_tables(conn: psycopg.Connection, schema: str, tables: Iterable[str]
     return missing
 
 
-def _validate(url: str, schema: str, suites: list[Suite], missing: dict[str, str], run_id: str) -> list[SuiteResult]:
+def validate_suites(
+    url: str, schema: str, suites: list[Suite], missing: dict[str, str], run_id: str, docs_dir: Path | None
+) -> list[SuiteResult]:
     context = gx.get_context(mode="ephemeral")
     # tqdm bars are noise in Airflow logs and CI output, and cost time on every metric.
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
@@ -168,12 +174,29 @@ def _validate(url: str, schema: str, suites: list[Suite], missing: dict[str, str
                 results.append(_not_validated(suite, schema, started, missing[suite.table]))
             else:
                 results.append(_validate_suite(context, datasource, schema, suite, run_id, started))
+        if docs_dir is not None:
+            _build_data_docs(context, docs_dir)
         return results
     finally:
         # GX never disposes PostgreSQL engines: without this, pooled connections outlive the run (and block
         # DROP DATABASE in tests).
         datasource.get_engine().dispose()
         datasource.get_execution_engine().close()
+
+
+DOCS_SITE = "tealeaves"
+
+
+def _build_data_docs(context: Any, docs_dir: Path) -> None:
+    """Render this run's suites and validation results (held in the ephemeral context's stores) as HTML."""
+    docs_dir.mkdir(parents=True, exist_ok=True)
+    site = {
+        "class_name": "SiteBuilder",
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+    }
+    context.add_data_docs_site(DOCS_SITE, site)
+    context.build_data_docs(site_names=[DOCS_SITE])
 
 
 def _validate_suite(
@@ -185,7 +208,10 @@ def _validate_suite(
             # PostgreSQL datasource has no such setting (only a search_path smuggled into the URL). A
             # schema-qualified table is the unambiguous choice; the warning would only repeat on every run.
             warnings.filterwarnings("ignore", message="`schema_name` is deprecated", category=DeprecationWarning)
-            asset = datasource.add_table_asset(suite.name, table_name=suite.table, schema_name=schema)
+            if suite.query is not None:
+                asset = datasource.add_query_asset(suite.name, query=suite.query)
+            else:
+                asset = datasource.add_table_asset(suite.name, table_name=suite.table, schema_name=schema)
     except TestConnectionError as exc:  # exists, but GX cannot read it (permissions, a broken view)
         return _not_validated(suite, schema, started, str(exc).splitlines()[0])
     batch_definition = asset.add_batch_definition_whole_table("whole_table")

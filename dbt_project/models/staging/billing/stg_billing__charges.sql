@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('billing', 'charges') }}
+    select * from {{ audited_source('billing', 'charges') }}
 ),
 
 renamed as (

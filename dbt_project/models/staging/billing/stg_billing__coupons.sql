@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('billing', 'coupons') }}
+    select * from {{ audited_source('billing', 'coupons') }}
 ),
 
 renamed as (

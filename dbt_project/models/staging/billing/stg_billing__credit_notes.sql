@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('billing', 'credit_notes') }}
+    select * from {{ audited_source('billing', 'credit_notes') }}
 ),
 
 renamed as (

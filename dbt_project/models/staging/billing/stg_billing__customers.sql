@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('billing', 'customers') }}
+    select * from {{ audited_source('billing', 'customers') }}
 ),
 
 renamed as (

@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('billing', 'fx_rates') }}
+    select * from {{ audited_source('billing', 'fx_rates') }}
 ),
 
 renamed as (

@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('billing', 'invoices') }}
+    select * from {{ audited_source('billing', 'invoices') }}
 ),
 
 renamed as (

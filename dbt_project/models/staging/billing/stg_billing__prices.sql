@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('billing', 'prices') }}
+    select * from {{ audited_source('billing', 'prices') }}
 ),
 
 renamed as (

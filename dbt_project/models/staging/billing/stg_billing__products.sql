@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('billing', 'products') }}
+    select * from {{ audited_source('billing', 'products') }}
 ),
 
 renamed as (

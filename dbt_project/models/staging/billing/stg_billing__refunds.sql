@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('billing', 'refunds') }}
+    select * from {{ audited_source('billing', 'refunds') }}
 ),
 
 renamed as (

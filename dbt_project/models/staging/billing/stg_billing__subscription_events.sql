@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('billing', 'subscription_events') }}
+    select * from {{ audited_source('billing', 'subscription_events') }}
 ),
 
 renamed as (

@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('billing', 'subscriptions') }}
+    select * from {{ audited_source('billing', 'subscriptions') }}
 ),
 
 renamed as (

@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('crm', 'campaigns') }}
+    select * from {{ audited_source('crm', 'campaigns') }}
 ),
 
 renamed as (

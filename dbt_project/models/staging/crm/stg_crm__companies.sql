@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('crm', 'companies') }}
+    select * from {{ audited_source('crm', 'companies') }}
 ),
 
 renamed as (

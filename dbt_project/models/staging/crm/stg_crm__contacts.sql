@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('crm', 'contacts') }}
+    select * from {{ audited_source('crm', 'contacts') }}
 ),
 
 renamed as (

@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('crm', 'deal_notes') }}
+    select * from {{ audited_source('crm', 'deal_notes') }}
 ),
 
 renamed as (

@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('crm', 'deal_stage_history') }}
+    select * from {{ audited_source('crm', 'deal_stage_history') }}
 ),
 
 renamed as (

@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('crm', 'deals') }}
+    select * from {{ audited_source('crm', 'deals') }}
 ),
 
 renamed as (

@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('crm', 'marketing_spend') }}
+    select * from {{ audited_source('crm', 'marketing_spend') }}
 ),
 
 renamed as (

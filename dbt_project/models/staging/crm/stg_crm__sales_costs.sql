@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('crm', 'sales_costs') }}
+    select * from {{ audited_source('crm', 'sales_costs') }}
 ),
 
 renamed as (

@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('support', 'organizations') }}
+    select * from {{ audited_source('support', 'organizations') }}
 ),
 
 renamed as (

@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('support', 'satisfaction_ratings') }}
+    select * from {{ audited_source('support', 'satisfaction_ratings') }}
 ),
 
 renamed as (

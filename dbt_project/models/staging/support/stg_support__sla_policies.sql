@@ -2,7 +2,7 @@
 with
 
 source as (
-    select * from {{ source('support', 'sla_policies') }}
+    select * from {{ audited_source('support', 'sla_policies') }}
 ),
 
 deduplicated as (

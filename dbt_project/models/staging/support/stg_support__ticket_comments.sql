@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('support', 'ticket_comments') }}
+    select * from {{ audited_source('support', 'ticket_comments') }}
 ),
 
 renamed as (

@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('support', 'ticket_field_history') }}
+    select * from {{ audited_source('support', 'ticket_field_history') }}
 ),
 
 renamed as (

@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('support', 'tickets') }}
+    select * from {{ audited_source('support', 'tickets') }}
 ),
 
 renamed as (

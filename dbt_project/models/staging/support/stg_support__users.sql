@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('support', 'users') }}
+    select * from {{ audited_source('support', 'users') }}
 ),
 
 renamed as (

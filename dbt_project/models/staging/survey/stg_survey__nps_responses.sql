@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('survey', 'nps_responses') }}
+    select * from {{ audited_source('survey', 'nps_responses') }}
 ),
 
 renamed as (
@@ -11,7 +11,7 @@ renamed as (
         case
             when q1 >= 9 then 'promoter'
             when q1 >= 7 then 'passive'
-            else 'detractor'
+            when q1 >= 0 then 'detractor'
         end as nps_category,
         nullif(trim(q2), '') as score_reason,
         lower(trim(account_tier)) as account_tier,

@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('survey', 'post_ticket_responses') }}
+    select * from {{ audited_source('survey', 'post_ticket_responses') }}
 ),
 
 renamed as (

@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('survey', 'scorecard_responses') }}
+    select * from {{ audited_source('survey', 'scorecard_responses') }}
 ),
 
 submissions as (

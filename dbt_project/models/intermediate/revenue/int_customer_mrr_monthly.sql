@@ -1,0 +1,334 @@
+{#
+    One row per customer and month: the customer's MRR at the month's last instant, in the reporting currency.
+
+    MRR is rebuilt from the subscription's state, as Stripe-modelled marts do: the quantity, price and status
+    a subscription had at the snapshot instant (its latest customer.subscription.* event at or before it),
+    times the price's unit amount, normalised to one month (yearly prices ÷ 12), less recurring discounts
+    (repeating and forever coupons; a 'once' coupon only when it covers a service period longer than a month,
+    e.g. a save offer on an annual renewal), converted at the latest FX rate on or before the month's last day.
+    One-off charges (invoice items, manual invoices), tax, refunds and credit notes never touch MRR: a refund
+    after the period does not rewrite past months.
+
+    A subscription counts while active or past_due (a failed renewal leaves the invoice open and the customer
+    still subscribed; Stripe moves it to unpaid or canceled when dunning gives up). Churn is the end of the
+    subscription (customer.subscription.deleted, or ended_at on the exported subscription when the event
+    is missing), which Stripe dates at the end of the paid period.
+
+    Months run from the customer's first month with MRR > 0 through the month of the latest billing record,
+    densely (0 after churn), so gaps and reactivations are visible. When the data ends before a month is over,
+    that month's snapshot is the state at the export (is_partial_month = true): cancellations scheduled for
+    later are not churn yet.
+#}
+{{ config(materialized='table') }}
+
+with
+
+subscriptions as (
+    select * from {{ ref('stg_billing__subscriptions') }}
+),
+
+subscription_events as materialized (
+    select * from {{ ref('stg_billing__subscription_events') }}
+),
+
+prices as (
+    select * from {{ ref('stg_billing__prices') }}
+),
+
+products as (
+    select * from {{ ref('stg_billing__products') }}
+),
+
+invoices as materialized (
+    select * from {{ ref('stg_billing__invoices') }}
+),
+
+invoice_line_items as materialized (
+    select * from {{ ref('stg_billing__invoice_line_items') }}
+),
+
+coupons as (
+    select * from {{ ref('stg_billing__coupons') }}
+),
+
+fx_rates as materialized (
+    select * from {{ ref('stg_billing__fx_rates') }}
+),
+
+billing_identity as materialized (
+    select source_id as billing_customer_id, customer_key
+    from {{ ref('int_customer_identity') }}
+    where source_system = 'billing_customer'
+),
+
+customers_acquired as materialized (
+    select * from {{ ref('int_customers_acquired') }}
+),
+
+data_bounds as (
+    -- the latest billing record dates the end of the data; the export writes nothing after it
+    select
+        date_trunc('month', min(started_at))::date as first_month,
+        (
+            select max(last_at) from (
+                select max(created_at) as last_at from invoices
+                union all select max(occurred_at) from subscription_events
+                union all select max(rate_date)::timestamp from fx_rates
+            ) as latest
+        )::date as last_data_date
+    from subscriptions
+),
+
+months as (
+    select
+        month_start::date as month,
+        (month_start + interval '1 month') as snapshot_at,
+        (month_start + interval '1 month' - interval '1 day')::date as month_last_day,
+        date_trunc('month', data_bounds.last_data_date) = month_start
+        and data_bounds.last_data_date < (month_start + interval '1 month' - interval '1 day')::date
+            as is_partial_month
+    from data_bounds
+    cross join lateral generate_series(
+        data_bounds.first_month, date_trunc('month', data_bounds.last_data_date), interval '1 month'
+    ) as month_start
+),
+
+subscription_months as (
+    select
+        subscriptions.subscription_id,
+        subscriptions.billing_customer_id,
+        subscriptions.currency_code,
+        subscriptions.ended_at,
+        subscriptions.quantity as exported_quantity,
+        subscriptions.price_id as exported_price_id,
+        months.month,
+        months.snapshot_at,
+        months.month_last_day,
+        months.is_partial_month
+    from subscriptions
+    inner join months
+        on subscriptions.started_at < months.snapshot_at
+),
+
+latest_events as (
+    -- the subscription's latest event at or before the month's last instant (snapshot_at is exclusive)
+    select distinct on (subscription_months.subscription_id, subscription_months.month)
+        subscription_months.subscription_id,
+        subscription_months.month,
+        subscription_events.event_action,
+        subscription_events.subscription_status,
+        subscription_events.quantity,
+        subscription_events.price_id
+    from subscription_months
+    inner join subscription_events
+        on
+            subscription_months.subscription_id = subscription_events.subscription_id
+            and subscription_events.occurred_at < subscription_months.snapshot_at
+    order by
+        subscription_months.subscription_id,
+        subscription_months.month,
+        subscription_events.occurred_at desc,
+        subscription_events.event_id desc
+),
+
+first_events as (
+    -- when no event precedes the snapshot (the created event is missing), the first event tells the state before it
+    select distinct on (subscription_id)
+        subscription_id,
+        occurred_at,
+        coalesce(previous_quantity, quantity) as quantity_before,
+        price_id
+    from subscription_events
+    order by subscription_id, occurred_at, event_id
+),
+
+subscription_states as (
+    select
+        subscription_months.*,
+        latest_events.event_action as latest_event_action,
+        latest_events.subscription_status as latest_status,
+        coalesce(latest_events.quantity, first_events.quantity_before, subscription_months.exported_quantity)
+            as quantity,
+        coalesce(latest_events.price_id, first_events.price_id, subscription_months.exported_price_id)
+            as price_id
+    from subscription_months
+    left join latest_events
+        on
+            subscription_months.subscription_id = latest_events.subscription_id
+            and subscription_months.month = latest_events.month
+    left join first_events
+        on subscription_months.subscription_id = first_events.subscription_id
+),
+
+active_subscriptions as (
+    select *
+    from subscription_states
+    where
+        (ended_at is null or ended_at >= snapshot_at)
+        and coalesce(latest_event_action, 'created') <> 'deleted'
+        and coalesce(latest_status, 'active') in ('active', 'past_due')
+),
+
+covering_invoice_lines as (
+    -- the invoice line billing the service period that holds the snapshot instant: where the discount lives
+    select distinct on (active_subscriptions.subscription_id, active_subscriptions.month)
+        active_subscriptions.subscription_id,
+        active_subscriptions.month,
+        invoice_line_items.amount,
+        invoice_line_items.discount_amount,
+        coupons.duration as coupon_duration
+    from active_subscriptions
+    inner join invoice_line_items
+        on
+            active_subscriptions.subscription_id = invoice_line_items.subscription_id
+            and invoice_line_items.period_start_at < active_subscriptions.snapshot_at
+            and invoice_line_items.period_end_at >= active_subscriptions.snapshot_at
+    inner join invoices
+        on invoice_line_items.invoice_id = invoices.invoice_id
+    left join coupons
+        on invoices.coupon_id = coupons.coupon_id
+    where
+        invoice_line_items.line_type = 'subscription'
+        and not coalesce(invoice_line_items.is_proration, false)
+        and invoices.invoice_status in ('open', 'paid')
+    order by
+        active_subscriptions.subscription_id,
+        active_subscriptions.month,
+        invoice_line_items.period_start_at desc,
+        invoice_line_items.line_item_id
+),
+
+month_end_fx_rates as (
+    -- latest rate on or before the month's last day, per currency
+    select distinct on (months.month, fx_rates.currency_code)
+        months.month,
+        fx_rates.currency_code,
+        fx_rates.rate_to_usd
+    from months
+    inner join fx_rates
+        on fx_rates.rate_date <= months.month_last_day
+    order by months.month, fx_rates.currency_code, fx_rates.rate_date desc
+),
+
+priced_subscriptions as (
+    select
+        active_subscriptions.billing_customer_id,
+        active_subscriptions.subscription_id,
+        active_subscriptions.month,
+        products.segment as plan_segment,
+        active_subscriptions.quantity * prices.unit_amount
+        / (
+            prices.billing_interval_count * case prices.billing_interval
+                when 'year' then 12.0
+                when 'month' then 1.0
+                when 'week' then 12.0 / 52
+                when 'day' then 12.0 / 365
+            end
+        ) as list_mrr_local,
+        case
+            -- recurring discounts only; a 'once' coupon is recurring when it covers a period longer than a month
+            when
+                covering_invoice_lines.coupon_duration in ('repeating', 'forever')
+                or (
+                    covering_invoice_lines.coupon_duration = 'once'
+                    and (prices.billing_interval = 'year' or prices.billing_interval_count > 1)
+                )
+                then coalesce(covering_invoice_lines.discount_amount / nullif(covering_invoice_lines.amount, 0), 0)
+            else 0
+        end as discount_share,
+        case
+            when prices.currency_code = '{{ var("reporting_currency") | upper }}' then 1.0
+            else month_end_fx_rates.rate_to_usd
+        end as fx_rate_to_usd
+    from active_subscriptions
+    inner join prices
+        on active_subscriptions.price_id = prices.price_id
+    left join products
+        on prices.product_id = products.product_id
+    left join covering_invoice_lines
+        on
+            active_subscriptions.subscription_id = covering_invoice_lines.subscription_id
+            and active_subscriptions.month = covering_invoice_lines.month
+    left join month_end_fx_rates
+        on
+            active_subscriptions.month = month_end_fx_rates.month
+            and prices.currency_code = month_end_fx_rates.currency_code
+),
+
+subscription_mrr as (
+    select
+        billing_customer_id,
+        subscription_id,
+        month,
+        plan_segment,
+        fx_rate_to_usd is null as fx_missing,
+        round(list_mrr_local * fx_rate_to_usd, 2) as list_mrr,
+        round(list_mrr_local * (1 - discount_share) * fx_rate_to_usd, 2) as mrr
+    from priced_subscriptions
+),
+
+customer_subscription_mrr as (
+    select
+        billing_identity.customer_key,
+        subscription_mrr.month,
+        sum(subscription_mrr.mrr) as mrr,
+        sum(subscription_mrr.list_mrr) as list_mrr,
+        count(*) filter (where subscription_mrr.mrr > 0) as active_subscriptions,
+        bool_or(subscription_mrr.fx_missing) as fx_missing,
+        min(subscription_mrr.plan_segment) as plan_segment
+    from subscription_mrr
+    inner join billing_identity
+        on subscription_mrr.billing_customer_id = billing_identity.billing_customer_id
+    group by billing_identity.customer_key, subscription_mrr.month
+),
+
+customer_first_months as (
+    select
+        customer_key,
+        min(month) as cohort_month,
+        min(plan_segment) as plan_segment
+    from customer_subscription_mrr
+    where mrr > 0
+    group by customer_key
+),
+
+customer_months as (
+    select
+        customer_first_months.customer_key,
+        months.month,
+        months.is_partial_month,
+        customer_first_months.cohort_month,
+        customer_first_months.plan_segment
+    from customer_first_months
+    inner join months
+        on months.month >= customer_first_months.cohort_month
+),
+
+final as (
+    select
+        customer_months.customer_key,
+        customer_months.month,
+        coalesce(customer_subscription_mrr.mrr, 0)::numeric(14, 2) as mrr,
+        coalesce(customer_subscription_mrr.list_mrr, 0)::numeric(14, 2) as list_mrr,
+        coalesce(customer_subscription_mrr.mrr, 0) > 0 as is_active,
+        coalesce(customer_subscription_mrr.active_subscriptions, 0)::integer as active_subscriptions,
+        coalesce(customer_subscription_mrr.fx_missing, false) as fx_missing,
+        coalesce(nullif(customers_acquired.segment, 'unknown'), customer_months.plan_segment, 'unknown')
+            as segment,
+        coalesce(customers_acquired.acquisition_channel, 'UNKNOWN') as acquisition_channel,
+        customer_months.cohort_month,
+        (
+            (extract(year from customer_months.month) - extract(year from customer_months.cohort_month)) * 12
+            + extract(month from customer_months.month) - extract(month from customer_months.cohort_month)
+        )::integer as months_since_cohort,
+        customer_months.is_partial_month
+    from customer_months
+    left join customer_subscription_mrr
+        on
+            customer_months.customer_key = customer_subscription_mrr.customer_key
+            and customer_months.month = customer_subscription_mrr.month
+    left join customers_acquired
+        on customer_months.customer_key = customers_acquired.customer_key
+)
+
+select * from final

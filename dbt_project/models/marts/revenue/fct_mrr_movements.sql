@@ -1,0 +1,93 @@
+{#
+    One row per customer and month: how the customer's month-end MRR moved since the previous month-end.
+    A customer's first month has opening MRR 0. 0 → >0 is new the first time and a reactivation after any
+    earlier month with MRR; >0 → 0 is churn; up and down while > 0 are expansion and contraction. Each
+    movement amount is ≥ 0, so opening + new + reactivation + expansion − contraction − churn = closing.
+#}
+with
+
+customer_mrr as (
+    select * from {{ ref('int_customer_mrr_monthly') }}
+),
+
+with_opening as (
+    select
+        customer_key,
+        month,
+        segment,
+        acquisition_channel,
+        cohort_month,
+        months_since_cohort,
+        is_partial_month,
+        coalesce(lag(mrr) over (partition by customer_key order by month), 0) as opening_mrr,
+        mrr as closing_mrr,
+        -- had MRR at some earlier month-end: tells a reactivation from a new customer
+        coalesce(
+            bool_or(mrr > 0) over (
+                partition by customer_key order by month rows between unbounded preceding and 1 preceding
+            ),
+            false
+        ) as had_mrr_before
+    from customer_mrr
+),
+
+classified as (
+    select
+        *,
+        case
+            when opening_mrr = 0 and closing_mrr > 0 and not had_mrr_before then 'new'
+            when opening_mrr = 0 and closing_mrr > 0 then 'reactivation'
+            when opening_mrr > 0 and closing_mrr = 0 then 'churn'
+            when closing_mrr > opening_mrr then 'expansion'
+            when closing_mrr < opening_mrr then 'contraction'
+            when closing_mrr > 0 then 'retained'
+            else 'inactive'
+        end as movement_type
+    from with_opening
+),
+
+final as (
+    select
+        customer_key,
+        month,
+        segment,
+        acquisition_channel,
+        cohort_month,
+        months_since_cohort,
+        movement_type,
+        opening_mrr::numeric(14, 2) as opening_mrr,
+        (case when movement_type = 'new' then closing_mrr else 0 end)::numeric(14, 2) as new_mrr,
+        (case when movement_type = 'reactivation' then closing_mrr else 0 end)::numeric(14, 2) as reactivation_mrr,
+        (case when movement_type = 'expansion' then closing_mrr - opening_mrr else 0 end)::numeric(14, 2)
+            as expansion_mrr,
+        (case when movement_type = 'contraction' then opening_mrr - closing_mrr else 0 end)::numeric(14, 2)
+            as contraction_mrr,
+        (case when movement_type = 'churn' then opening_mrr else 0 end)::numeric(14, 2) as churned_mrr,
+        closing_mrr::numeric(14, 2) as closing_mrr,
+        (closing_mrr - opening_mrr)::numeric(14, 2) as net_mrr_change,
+        opening_mrr > 0 as is_active_at_start,
+        closing_mrr > 0 as is_active_at_end,
+        is_partial_month
+    from classified
+)
+
+select
+    customer_key,
+    month,
+    segment,
+    acquisition_channel,
+    cohort_month,
+    months_since_cohort,
+    movement_type,
+    opening_mrr,
+    new_mrr,
+    reactivation_mrr,
+    expansion_mrr,
+    contraction_mrr,
+    churned_mrr,
+    closing_mrr,
+    net_mrr_change,
+    is_active_at_start,
+    is_active_at_end,
+    is_partial_month
+from final

@@ -1,0 +1,62 @@
+"""Checks the raw suites in expectations/raw/ share: keys, plausible times, currency codes."""
+
+from datetime import UTC, datetime
+
+import great_expectations as gx
+
+from tealeaves.quality import Check
+
+# Re-sent and cosmetically edited copies of a record are normal in exports (staging keeps the newest); a batch
+# where many rows share a key is a broken export or a join gone wrong upstream.
+MOSTLY_UNIQUE = 0.95
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+ISO_CURRENCY = r"^[A-Za-z]{3}$"
+
+
+def key_is_unique(columns: list[str]) -> list[Check]:
+    ex = gx.expectations
+    if len(columns) == 1:
+        strict = ex.ExpectColumnValuesToBeUnique(column=columns[0], description="Each key once in the batch")
+        mostly = ex.ExpectColumnValuesToBeUnique(
+            column=columns[0], mostly=MOSTLY_UNIQUE, description="Few rows share a key within the batch"
+        )
+    else:
+        strict = ex.ExpectCompoundColumnsToBeUnique(column_list=columns, description="Each key once in the batch")
+        mostly = ex.ExpectCompoundColumnsToBeUnique(
+            column_list=columns, mostly=MOSTLY_UNIQUE, description="Few rows share a key within the batch"
+        )
+    return [Check(mostly), Check(strict, severity="warning")]
+
+
+def epoch_is_plausible(column: str) -> Check:
+    """Unix seconds between 2000 and a day after now: milliseconds or a zero show up at once."""
+    latest = int(datetime.now(UTC).timestamp()) + 86_400
+    return Check(
+        gx.expectations.ExpectColumnValuesToBeBetween(
+            column=column,
+            min_value=int(EARLIEST.timestamp()),
+            max_value=latest,
+            description=f"{column} is a plausible time (2000 to tomorrow, Unix seconds)",
+        )
+    )
+
+
+def currency_code(column: str) -> Check:
+    return Check(
+        gx.expectations.ExpectColumnValuesToMatchRegex(
+            column=column, regex=ISO_CURRENCY, description=f"{column} is a three-letter ISO 4217 code"
+        )
+    )
+
+
+def one_of(column: str, allowed: list[str], what: str, key: str) -> Check:
+    """`column` is one of `allowed`, whatever its case (exports differ in case; staging lower-cases)."""
+    values = ", ".join(f"'{v}'" for v in allowed)
+    return Check(
+        gx.expectations.UnexpectedRowsExpectation(
+            description=f"{column} is {what} ({', '.join(allowed)}), in any case",
+            unexpected_rows_query=(
+                f'select "{key}", "{column}" from {{batch}} where lower("{column}") not in ({values})'
+            ),
+        )
+    )

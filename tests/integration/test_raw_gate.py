@@ -1,0 +1,116 @@
+"""The raw gate holds a bad file back from staging until a corrected one replaces it.
+
+Real exports, real loader, real GX validations on a real server: the defects are the ones a broken upstream
+export produces and the loader cannot see (every row parses, the numbers are wrong).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tealeaves.generate import default_truth, generate
+from tealeaves.load import load_paths
+from tealeaves.quality.raw_gate import run_raw_gate
+from tests.conftest import create_database, dbt_build
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("raw_gate")
+    generate(folder, customers=80, months=2, seed=21, truth=default_truth().clean())
+    return folder
+
+
+@pytest.fixture
+def warehouse(server, exports, request) -> str:
+    """A database with the clean billing exports loaded and checked once."""
+    url = create_database(server, f"t_raw_gate_{request.node.name[:30].lower()}")
+    load_paths(url, [exports / "billing"], "billing")
+    assert run_raw_gate(url, "baseline").passed
+    return url
+
+
+def invoices(exports: Path) -> list[dict]:
+    return [json.loads(line) for line in (exports / "billing" / "invoices.jsonl").read_text().splitlines()]
+
+
+def deliver(tmp_path: Path, records: list[dict], name: str = "invoices.jsonl") -> Path:
+    """A re-export of the invoice file under its usual name, as the next delivery would arrive."""
+    folder = tmp_path / f"delivery{len(list(tmp_path.glob('delivery*')))}"
+    folder.mkdir()
+    path = folder / name
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+def batch_verdicts(url: str) -> dict[int, str]:
+    with psycopg.connect(url) as conn:
+        return dict(conn.execute("select batch_id, validation from raw.load_batches order by batch_id"))
+
+
+def test_clean_exports_pass_and_every_batch_is_marked_passed(warehouse):
+    assert set(batch_verdicts(warehouse).values()) == {"passed"}
+
+
+def test_negative_amounts_fail_the_batch_and_staging_never_sees_them(warehouse, exports, tmp_path):
+    records = invoices(exports)
+    for record in records[:10]:
+        record["amount_paid"] = -abs(record["amount_paid"]) - 100
+    [loaded] = load_paths(warehouse, [deliver(tmp_path, records)], "billing")
+    assert loaded.rows_rejected == 0, "every row parses: only the content is wrong"
+
+    result = run_raw_gate(warehouse, "negative")
+
+    assert not result.passed
+    assert [b.batch_id for b in result.failed_batches] == [loaded.batch_id]
+    [failure] = result.gate.blocking_failures
+    assert failure.description == "No negative amount paid" and failure.unexpected_count == 10
+    assert "held back: batch" in result.summary()
+    dbt_build(warehouse, "stg_billing__invoices", tmp_path)
+    with psycopg.connect(warehouse) as conn:
+        negative = conn.execute("select count(*) from staging.stg_billing__invoices where amount_paid < 0").fetchone()
+    assert negative == (0,), "the failed batch stays in raw but staging skips it"
+
+
+def test_a_bad_file_keeps_failing_until_a_corrected_one_supersedes_it(warehouse, exports, tmp_path):
+    records = invoices(exports)
+    duplicated = records + [dict(r, amount_paid=r["amount_paid"] + 1) for r in records[: len(records) // 5]]
+    load_paths(warehouse, [deliver(tmp_path, duplicated)], "billing")
+    first = run_raw_gate(warehouse, "duplicates")
+    assert not first.passed
+    assert {f.description for f in first.gate.blocking_failures} == {"Few rows share a key within the batch"}
+
+    again = run_raw_gate(warehouse, "next hour")  # nothing new loaded; the bad file is still unfixed
+    assert not again.passed and again.gate.suites == () and len(again.held_back) == 1
+
+    load_paths(warehouse, [deliver(tmp_path, records[:-1])], "billing")  # the corrected re-export
+    fixed = run_raw_gate(warehouse, "fixed")
+    assert fixed.passed and fixed.held_back == ()
+
+
+def test_a_truncated_export_is_held_back(warehouse, exports, tmp_path):
+    records = invoices(exports)
+    load_paths(warehouse, [deliver(tmp_path, records[: len(records) // 10])], "billing")
+    result = run_raw_gate(warehouse, "truncated")
+    assert not result.passed
+    [failure] = result.gate.blocking_failures
+    assert failure.description.startswith("Not under 50% of the rows")
+    assert failure.suite.startswith("load_batches@batch")
+
+
+def test_results_are_stored_per_batch_for_the_data_team(warehouse):
+    with psycopg.connect(warehouse) as conn:
+        suites = [r[0] for r in conn.execute("select suite from quality.validation_runs where run_id = 'baseline'")]
+    assert "billing_invoices@batch" in " ".join(suites) and any(s.startswith("load_batches@batch") for s in suites)
+
+
+def test_the_gate_refuses_to_run_without_the_ledger_suite(warehouse, tmp_path):
+    shutil.copytree(Path(__file__).resolve().parents[2] / "expectations" / "raw", tmp_path / "raw")
+    (tmp_path / "raw" / "load_batches.py").unlink()
+    with pytest.raises(FileNotFoundError, match="load_batches.py"):
+        run_raw_gate(warehouse, "no ledger", suites_dir=tmp_path / "raw")
