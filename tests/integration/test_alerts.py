@@ -304,6 +304,32 @@ def test_an_unreachable_smtp_server_is_logged_clearly_and_slack_still_gets_the_a
     assert "TEALEAVES_ALERT_SMTP_URL" in logged  # says what to check
 
 
+def test_a_bad_raw_batch_names_the_batch_held_back_and_the_marts_gate_keeps_its_own_alert(
+    configure, slack, published_yesterday
+):
+    from tealeaves.alerts import report_raw_gate
+    from tealeaves.quality.raw_gate import Batch, RawGateResult
+
+    settings = configure(slack_url=slack.url)
+    bad = Batch(batch_id=12, source="billing", entity="charges", file_name="charges.jsonl")
+    raw = RawGateResult(gate=gate_result("r1:raw", True), passed_batches=(), failed_batches=(bad,), held_back=(bad,))
+
+    report_raw_gate(settings, "tealeaves_daily", "r1", raw, task_id="validate_raw", now=T0)
+    # The same batch still held back at a later run, with nothing new failing: no repeat.
+    still = RawGateResult(gate=gate_result("r2:raw", False), passed_batches=(), failed_batches=(), held_back=(bad,))
+    report_raw_gate(settings, "tealeaves_daily", "r2", still, task_id="validate_raw", now=T0 + timedelta(hours=12))
+    report_gate(settings, "tealeaves_daily", "r2", gate_result("r2", True), task_id="validate_marts", now=T0)
+
+    assert len(slack.payloads) == 2
+    raw_text, marts_text = slack_text(slack.payloads[0]), slack_text(slack.payloads[1])
+    assert "Quality gate FAILED in tealeaves_daily.validate_raw: 1 blocking failure, new data held back" in raw_text
+    assert "batch 12 (billing/charges.jsonl): marked failed in raw.load_batches; staging skips it" in raw_text
+    assert "BI still reads `marts` as published at 2026-01-14 06:12 UTC" in raw_text
+    assert (
+        "Quality gate FAILED in tealeaves_daily.validate_marts: 1 blocking failure, marts not published" in marts_text
+    )
+
+
 # --- source freshness ----------------------------------------------------------------------------------
 
 
@@ -323,6 +349,32 @@ def test_a_stale_source_is_told_once_again_when_it_turns_error_and_when_it_is_fr
     assert "warn after 1 d 2 h, error after 2 d" in texts[0]
     assert "Source crm is stale (error)" in texts[1]
     assert "Source crm is fresh again: last load 2026-01-16 02:30 UTC" in texts[2]
+
+
+def test_a_freshness_verdict_from_dbt_names_each_stale_table_with_its_numbers(configure, slack):
+    from tealeaves.alerts import report_source_freshness
+    from tealeaves.quality.freshness import SourceFreshness, TableFreshness
+
+    settings = configure(slack_url=slack.url)
+    loaded = T0 - timedelta(hours=50)
+    verdict = SourceFreshness(
+        "crm",
+        (
+            TableFreshness("crm", "companies", "error", loaded, 50.0, 26.0, 48.0),
+            TableFreshness("crm", "contacts", "pass", T0 - timedelta(hours=2), 2.0, 26.0, 48.0),
+        ),
+    )
+
+    report = report_source_freshness(settings, verdict, now=T0)
+
+    assert report.sent == "failing"
+    text = slack_text(slack.payloads[0])
+    assert "Source crm is stale (error): last load 2026-01-13 04:30 UTC, 2 d 2 h ago" in text
+    assert "warn after 1 d 2 h, error after 2 d" in text
+    assert (
+        "crm.companies: error, last load 2026-01-13 04:30 UTC (50 h old); warn after 26.0 h, error after 48.0 h" in text
+    )
+    assert "crm.contacts" not in text  # fresh tables are not noise in the alert
 
 
 # --- Airflow --------------------------------------------------------------------------------------------

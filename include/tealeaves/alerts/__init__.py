@@ -17,14 +17,23 @@ from tealeaves.alerts.channels import (
     load_channels,
 )
 from tealeaves.alerts.message import Alert, Section
-from tealeaves.alerts.published import Publication, held_back, last_publication, record_publication
+from tealeaves.alerts.published import (
+    Publication,
+    bi_reads,
+    held_back,
+    held_back_batches,
+    last_publication,
+    record_publication,
+)
 from tealeaves.alerts.report import (
     Report,
     docs_location,
     report_freshness,
     report_gate,
+    report_raw_gate,
     report_run_late,
     report_run_success,
+    report_source_freshness,
     report_task_failure,
 )
 
@@ -41,13 +50,17 @@ __all__ = [
     "SlackChannel",
     "deliver",
     "docs_location",
+    "bi_reads",
     "held_back",
+    "held_back_batches",
     "last_publication",
     "load_channels",
     "record_publication",
     "report_freshness",
     "report_gate",
+    "report_raw_gate",
     "report_run_late",
     "report_run_success",
+    "report_source_freshness",
     "report_task_failure",
 ]

@@ -54,8 +54,10 @@ def gate_failing(
     kind: Kind,
     key: str,
     dag_id: str,
+    gate_name: str,
     run_id: str,
     gate: GateResult,
+    consequence: str | None,
     held_back: Sequence[str],
     docs: str,
     first_failed_at: datetime | None,
@@ -64,19 +66,19 @@ def gate_failing(
     failures = gate.blocking_failures
     broken = [s for s in gate.suites if s.error]
     count = len(failures) + len(broken)
-    what = f"{count} blocking failure{'s' if count != 1 else ''}"
+    what = f"{count} blocking failure{'s' if count != 1 else ''}" if count else "earlier failed data still held back"
     if kind == "reminder":
-        title = f"{PREFIX} Still failing {_since(first_failed_at, now)}: quality gate of {dag_id}, {what}"
+        title = f"{PREFIX} Still failing {_since(first_failed_at, now)}: quality gate {gate_name}, {what}"
     else:
-        title = f"{PREFIX} Quality gate FAILED in {dag_id}: {what}, marts not published"
+        title = f"{PREFIX} Quality gate FAILED in {gate_name}: {what}" + (f", {consequence}" if consequence else "")
     failed_suites = sum(not s.success for s in gate.suites)
     lead = (
-        f"Run {run_id} of {dag_id} stopped at the quality gate: {failed_suites} of {len(gate.suites)} suite(s)"
-        f" failed, {what}. The new build was held back; BI keeps reading the last published marts."
+        f"Run {run_id} of {dag_id} stopped at quality gate {gate_name}: {failed_suites} of {len(gate.suites)}"
+        f" suite(s) failed, {what}."
     )
     lines = [f"{s.suite}: {s.schema}.{s.table} could not be validated: {s.error}" for s in broken]
     lines += [o.describe() for o in failures]
-    sections = [Section("Failed expectations (observed vs expected)", tuple(lines))]
+    sections = [Section("Failed expectations (observed vs expected)", tuple(lines))] if lines else []
     for outcome in failures:
         if outcome.unexpected_sample:
             rows = tuple(_row(v) for v in outcome.unexpected_sample[:MAX_ROWS])
@@ -99,6 +101,7 @@ def gate_failing(
 def gate_recovered(
     key: str,
     dag_id: str,
+    gate_name: str,
     run_id: str,
     gate: GateResult,
     previous_title: str | None,
@@ -108,15 +111,15 @@ def gate_recovered(
 ) -> Alert:
     checked = sum(len(s.outcomes) for s in gate.suites)
     lead = (
-        f"Run {run_id} of {dag_id} passed the quality gate: {len(gate.suites)} suite(s), {checked} expectations,"
-        f" {len(gate.warnings)} warning(s). It had been failing {_since(first_failed_at, now)};"
-        " this build may be published to BI again."
+        f"Run {run_id} of {dag_id} passed quality gate {gate_name}: {len(gate.suites)} suite(s), {checked}"
+        f" expectations, {len(gate.warnings)} warning(s). It had been failing {_since(first_failed_at, now)};"
+        " nothing is held back by it any more."
     )
     sections = (Section("Was failing", (previous_title,)),) if previous_title else ()
     return Alert(
         key=key,
         kind="recovered",
-        title=f"{PREFIX} Quality gate passes again in {dag_id}",
+        title=f"{PREFIX} Quality gate passes again in {gate_name}",
         lead=lead,
         sections=sections,
         links=(("Data Docs", docs),),
@@ -129,28 +132,37 @@ def freshness_failing(
     source: str,
     status: str,
     last_loaded_at: datetime | None,
-    warn_after: timedelta,
-    error_after: timedelta,
+    warn_after: timedelta | None,
+    error_after: timedelta | None,
+    details: Sequence[str],
     first_failed_at: datetime | None,
     now: datetime,
 ) -> Alert:
     age = f"{how_long(now - last_loaded_at)} ago" if last_loaded_at else "never loaded"
-    title = f"{PREFIX} Source {source} is stale ({status}): last load {when(last_loaded_at)}, {age}"
+    warn = how_long(warn_after) if warn_after else "not set"
+    error = how_long(error_after) if error_after else "not set"
+    if status == "runtime error":
+        title = f"{PREFIX} Freshness of source {source} could not be measured"
+        lead = f"dbt could not measure how fresh {source} is (a table missing, a query failing); see below."
+    else:
+        title = f"{PREFIX} Source {source} is stale ({status}): last load {when(last_loaded_at)}, {age}"
+        lead = (
+            f"No new {source} export has loaded since {when(last_loaded_at)} ({age}); the threshold is warn after"
+            f" {warn}, error after {error}. Marts built from {source} show data as of that load."
+        )
     if kind == "reminder":
-        title = f"{PREFIX} Still stale {_since(first_failed_at, now)}: source {source} ({status}), last load {age}"
-    lead = (
-        f"No new {source} export has loaded since {when(last_loaded_at)}"
-        f" ({age}); the threshold is warn after {how_long(warn_after)}, error after {how_long(error_after)}."
-        f" Marts built from {source} show data as of that load."
-    )
-    details = (
+        title = f"{PREFIX} Still {status} {_since(first_failed_at, now)}: freshness of source {source}"
+    summary = (
         f"source: {source}",
         f"status: {status}",
         f"last load: {when(last_loaded_at)}",
-        f"warn after: {how_long(warn_after)}; error after: {how_long(error_after)}",
+        f"warn after: {warn}; error after: {error}",
         f"checked at: {when(now)}",
     )
-    return Alert(key=key, kind=kind, title=title, lead=lead, sections=(Section("Freshness", details),), facts=(status,))
+    sections = [Section("Freshness", summary)]
+    if details:
+        sections.append(Section("Tables", tuple(details)))
+    return Alert(key=key, kind=kind, title=title, lead=lead, sections=tuple(sections), facts=(status,))
 
 
 def freshness_recovered(

@@ -7,8 +7,10 @@ reads the marts published on Monday at 06:12 by run X" instead of a vague "the p
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -28,6 +30,12 @@ comment on table quality.publications is
 create index if not exists publications_newest on quality.publications (schema_name, published_at desc);
 """
 _DDL_LOCK = "select pg_advisory_xact_lock(hashtext('tealeaves.quality'))"
+
+
+class HeldBatch(Protocol):
+    """A raw batch the raw gate keeps out of staging (`tealeaves.quality.raw_gate.Batch`)."""
+
+    def describe(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -62,24 +70,33 @@ def last_publication(conn: psycopg.Connection, published: str = PUBLISHED) -> Pu
 
 
 def held_back(url: str, run_id: str, build: str = BUILD, published: str = PUBLISHED) -> tuple[str, ...]:
-    """Lines for an alert: the build not published, and the published set BI reads instead."""
-    lines = [f"The build of run {run_id} in schema `{build}` was NOT published."]
+    """Lines for a marts-gate alert: the build not published, and the published set BI reads instead."""
+    return (f"The build of run {run_id} in schema `{build}` was NOT published.", bi_reads(url, published))
+
+
+def held_back_batches(url: str, batches: Sequence[HeldBatch], published: str = PUBLISHED) -> tuple[str, ...]:
+    """Lines for a raw-gate alert: each batch kept out of staging, and what BI reads meanwhile."""
+    lines = [
+        f"{batch.describe()}: marked failed in raw.load_batches; staging skips it until a corrected file passes."
+        for batch in batches
+    ]
+    return (*lines, f"Nothing new is built from it. {bi_reads(url, published)}")
+
+
+def bi_reads(url: str, published: str = PUBLISHED) -> str:
+    """Which published set BI reads now, and since when, as one sentence."""
     try:
         with psycopg.connect(url, connect_timeout=10) as conn:
             exists = conn.execute("select 1 from pg_namespace where nspname = %s", [published]).fetchone()
             last = last_publication(conn, published)
     except psycopg.Error as error:
-        return (*lines, f"What BI reads could not be looked up ({type(error).__name__}: {error}).")
+        return f"What BI reads could not be looked up ({type(error).__name__}: {error})."
     if not exists:
-        return (*lines, f"Nothing has been published yet: schema `{published}` does not exist, BI has no marts.")
+        return f"Nothing has been published yet: schema `{published}` does not exist, BI has no marts."
     if last is None:
-        return (
-            *lines,
-            f"BI still reads the previously published `{published}` (when it was published is not recorded).",
-        )
+        return f"BI still reads the previously published `{published}` (when it was published is not recorded)."
     when = last.published_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return (
-        *lines,
         f"BI still reads `{published}` as published at {when} by run {last.run_id}"
-        f" ({len(last.tables)} tables, {sum(last.tables.values())} rows).",
+        f" ({len(last.tables)} tables, {sum(last.tables.values())} rows)."
     )

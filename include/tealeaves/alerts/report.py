@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import psycopg
 
@@ -16,12 +16,17 @@ from tealeaves.alerts import content, state
 from tealeaves.alerts.channels import Channel, Delivery, deliver, load_channels
 from tealeaves.alerts.message import Alert, Kind
 from tealeaves.alerts.published import held_back as published_held_back
+from tealeaves.alerts.published import held_back_batches
 from tealeaves.config import Settings
 from tealeaves.quality.results import GateResult
 
-FreshnessStatus = Literal["pass", "warn", "error"]
+if TYPE_CHECKING:  # the raw gate imports Great Expectations: a notifier must not pay for it
+    from tealeaves.quality.freshness import SourceFreshness, TableFreshness
+    from tealeaves.quality.raw_gate import RawGateResult
+
+FreshnessStatus = Literal["pass", "warn", "error", "runtime error"]
 log = logging.getLogger(__name__)
-_FRESHNESS_LEVEL = {"pass": 0, "warn": 1, "error": 2}
+_FRESHNESS_LEVEL = {"pass": 0, "warn": 1, "error": 2, "runtime error": 2}
 
 
 @dataclass(frozen=True)
@@ -35,8 +40,8 @@ class Report:
 
 
 def docs_location(settings: Settings) -> str:
-    """Where the alert points people for the full results: TEALEAVES_DOCS_URL, else the local docs folder."""
-    return settings.docs_url or str(settings.home / "docs")
+    """Where the alert points people for the full results: TEALEAVES_DOCS_URL, else the local GX Data Docs."""
+    return settings.docs_url or str(settings.docs_dir / "quality" / "index.html")
 
 
 def _remind_after(settings: Settings) -> timedelta | None:
@@ -101,29 +106,78 @@ def report_gate(
     run_id: str,
     gate: GateResult,
     *,
+    task_id: str | None = None,
     held_back: Sequence[str] | None = None,
     docs_url: str | None = None,
     channels: Sequence[Channel] | None = None,
     now: datetime | None = None,
 ) -> Report:
-    """Report a gate verdict for `dag_id`: alerts on the first failure, one recovery on the first pass after.
+    """Report the marts gate's verdict: an alert on the first failure, one recovery on the first pass after.
 
+    `task_id` names the gate when a DAG has more than one (key `gate:<dag>.<task>`, else `gate:<dag>`).
     `held_back` says what BI did not get; left out, it is read from the warehouse (the unpublished
     `marts_build` and the last recorded publication of `marts`).
     """
+
+    def lines() -> Sequence[str]:
+        return held_back if held_back is not None else published_held_back(settings.url(), run_id)
+
+    consequence = "marts not published" if held_back is None else None
+    return _report_gate(
+        settings, dag_id, task_id, run_id, gate, not gate.passed, lines, consequence, docs_url, channels, now
+    )
+
+
+def report_raw_gate(
+    settings: Settings,
+    dag_id: str,
+    run_id: str,
+    result: RawGateResult,
+    *,
+    task_id: str | None = None,
+    docs_url: str | None = None,
+    channels: Sequence[Channel] | None = None,
+    now: datetime | None = None,
+) -> Report:
+    """Report the raw gate's verdict; it fails while any bad batch is held back, even one from an earlier run."""
+
+    def lines() -> Sequence[str]:
+        return held_back_batches(settings.url(), result.held_back)
+
+    consequence = "new data held back from staging"
+    return _report_gate(
+        settings, dag_id, task_id, run_id, result.gate, not result.passed, lines, consequence, docs_url, channels, now
+    )
+
+
+def _report_gate(
+    settings: Settings,
+    dag_id: str,
+    task_id: str | None,
+    run_id: str,
+    gate: GateResult,
+    failing: bool,
+    held_back: Callable[[], Sequence[str]],
+    consequence: str | None,
+    docs_url: str | None,
+    channels: Sequence[Channel] | None,
+    now: datetime | None,
+) -> Report:
     docs = docs_url or docs_location(settings)
-    key = f"gate:{dag_id}"
+    name = f"{dag_id}.{task_id}" if task_id else dag_id
+    key = f"gate:{name}"
     now_ = now or datetime.now(UTC)
 
     def build(kind: Kind, previous: state.AlertState) -> Alert:
         if kind == "recovered":
             return content.gate_recovered(
-                key, dag_id, run_id, gate, previous.last_title, previous.first_failed_at, now_, docs
+                key, dag_id, name, run_id, gate, previous.last_title, previous.first_failed_at, now_, docs
             )
-        lines = held_back if held_back is not None else published_held_back(settings.url(), run_id)
-        return content.gate_failing(kind, key, dag_id, run_id, gate, lines, docs, previous.first_failed_at, now_)
+        return content.gate_failing(
+            kind, key, dag_id, name, run_id, gate, consequence, held_back(), docs, previous.first_failed_at, now_
+        )
 
-    return _apply(settings, key, not gate.passed, 1, build, channels, now_)
+    return _apply(settings, key, failing, 1, build, channels, now_)
 
 
 def report_freshness(
@@ -131,13 +185,14 @@ def report_freshness(
     source: str,
     status: FreshnessStatus,
     last_loaded_at: datetime | None,
-    warn_after: timedelta,
-    error_after: timedelta,
+    warn_after: timedelta | None,
+    error_after: timedelta | None,
     *,
+    details: Sequence[str] = (),
     channels: Sequence[Channel] | None = None,
     now: datetime | None = None,
 ) -> Report:
-    """Report one source's freshness; `warn` and `error` are failing, and warn → error is told again."""
+    """Report one source's freshness: `warn`, `error` and `runtime error` are failing; getting worse is told again."""
     if status not in _FRESHNESS_LEVEL:
         raise ValueError(f"freshness status of {source!r} must be one of {sorted(_FRESHNESS_LEVEL)}, got {status!r}")
     key = f"freshness:{source}"
@@ -147,11 +202,59 @@ def report_freshness(
         if kind == "recovered":
             return content.freshness_recovered(key, source, last_loaded_at, previous.first_failed_at, now_)
         return content.freshness_failing(
-            kind, key, source, status, last_loaded_at, warn_after, error_after, previous.first_failed_at, now_
+            kind,
+            key,
+            source,
+            status,
+            last_loaded_at,
+            warn_after,
+            error_after,
+            details,
+            previous.first_failed_at,
+            now_,
         )
 
     level = _FRESHNESS_LEVEL[status]
     return _apply(settings, key, level > 0, level, build, channels, now_)
+
+
+def report_source_freshness(
+    settings: Settings,
+    verdict: SourceFreshness,
+    *,
+    channels: Sequence[Channel] | None = None,
+    now: datetime | None = None,
+) -> Report:
+    """`report_freshness` for one verdict of `tealeaves.quality.freshness.check_freshness`.
+
+    The thresholds shown are the stalest tables' (the tightest when tables differ); each table that is not
+    `pass` gets a line with its own numbers.
+    """
+    stale = verdict.stale_tables()
+    judged = stale or list(verdict.tables)
+    warn = [t.warn_after_hours for t in judged if t.warn_after_hours is not None]
+    error = [t.error_after_hours for t in judged if t.error_after_hours is not None]
+    return report_freshness(
+        settings,
+        verdict.source,
+        verdict.status,  # type: ignore[arg-type]  # dbt's statuses, checked in report_freshness
+        verdict.last_loaded_at,
+        timedelta(hours=min(warn)) if warn else None,
+        timedelta(hours=min(error)) if error else None,
+        details=tuple(_table_line(t) for t in stale),
+        channels=channels,
+        now=now,
+    )
+
+
+def _table_line(table: TableFreshness) -> str:
+    if table.error:
+        return f"{table.source}.{table.table}: {table.status}: {table.error}"
+    age = f"{table.age_hours:g} h old" if table.age_hours is not None else "never loaded"
+    return (
+        f"{table.source}.{table.table}: {table.status}, last load {content.when(table.max_loaded_at)} ({age});"
+        f" warn after {table.warn_after_hours} h, error after {table.error_after_hours} h"
+    )
 
 
 def report_task_failure(
