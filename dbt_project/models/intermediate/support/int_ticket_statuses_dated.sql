@@ -1,0 +1,78 @@
+{{ config(materialized='table') }}
+{#
+    Each ticket's status spells up to the export's as-of moment: one row per status change, valid from the
+    change until the next one (valid_to null for the status the ticket is in at the as-of moment). Status
+    changes dated after the as-of moment are ignored. A solve is a change into solved or closed from any other
+    status; a reopen is a change out of solved or closed. A ticket without any status history gets one spell
+    from its creation in the status its ticket record shows.
+#}
+with
+
+as_of as (
+    select {{ support_as_of() }} as as_of_at
+),
+
+tickets as (
+    select tickets.ticket_id, tickets.created_at, tickets.ticket_status
+    from {{ ref('stg_support__tickets') }} as tickets
+    cross join as_of
+    where tickets.created_at <= as_of.as_of_at
+),
+
+status_changes as (
+    select
+        history.ticket_id,
+        history.new_value as status,
+        history.changed_at,
+        history.field_change_id
+    from {{ ref('stg_support__ticket_field_history') }} as history
+    cross join as_of
+    where history.field_name = 'status'
+        and history.new_value is not null
+        and history.changed_at <= as_of.as_of_at
+),
+
+tickets_without_history as (
+    select
+        tickets.ticket_id,
+        tickets.ticket_status as status,
+        tickets.created_at as changed_at,
+        null::bigint as field_change_id
+    from tickets
+    where not exists (
+        select 1 from {{ ref('stg_support__ticket_field_history') }} as history
+        where history.ticket_id = tickets.ticket_id and history.field_name = 'status'
+    )
+),
+
+all_changes as (
+    select status_changes.*
+    from status_changes
+    inner join tickets on status_changes.ticket_id = tickets.ticket_id
+    union all
+    select * from tickets_without_history
+),
+
+sequenced as (
+    select
+        ticket_id,
+        status,
+        changed_at as valid_from,
+        lead(changed_at) over ticket_order as valid_to,
+        lag(status) over ticket_order as previous_status,
+        row_number() over ticket_order as status_sequence
+    from all_changes
+    window ticket_order as (partition by ticket_id order by changed_at, field_change_id)
+)
+
+select
+    ticket_id,
+    status_sequence,
+    status,
+    previous_status,
+    valid_from,
+    valid_to,
+    status in ('solved', 'closed') as is_solved_status,
+    status in ('solved', 'closed') and coalesce(previous_status, 'new') not in ('solved', 'closed') as is_solve,
+    previous_status in ('solved', 'closed') and status not in ('solved', 'closed') as is_reopen
+from sequenced

@@ -1,0 +1,160 @@
+{{ config(materialized='table') }}
+{#
+    Zendesk's ticket metrics, recomputed from comments and status changes up to the export's as-of moment:
+    first reply (first public comment by an agent, not counting the requester's opening comment), first and
+    last solve, and the spans between creation and each, in calendar minutes and in business minutes of the
+    support schedule. Also the SLA clocks: the first-reply clock stops at the first reply or, failing that,
+    at the first solve (solving fulfils the first-reply target); the resolution clock stops when the ticket is
+    solved at the as-of moment; a clock that has not stopped runs to the as-of moment.
+#}
+with
+
+as_of as (
+    select {{ support_as_of() }} as as_of_at
+),
+
+tickets as (
+    select
+        tickets.ticket_id,
+        tickets.created_at,
+        tickets.submitter_id,
+        as_of.as_of_at
+    from {{ ref('stg_support__tickets') }} as tickets
+    cross join as_of
+    where tickets.created_at <= as_of.as_of_at
+),
+
+agents as (
+    select user_id from {{ ref('stg_support__users') }} where is_agent
+),
+
+first_replies as (
+    select
+        comments.ticket_id,
+        min(comments.created_at) as first_reply_at
+    from {{ ref('stg_support__ticket_comments') }} as comments
+    inner join agents on comments.author_id = agents.user_id
+    inner join tickets on comments.ticket_id = tickets.ticket_id
+    where comments.is_public
+        and comments.created_at <= tickets.as_of_at
+        -- an agent who files a ticket for a customer writes its opening comment: that is not a reply
+        and not (comments.author_id = tickets.submitter_id and comments.created_at <= tickets.created_at)
+    group by comments.ticket_id
+),
+
+status_summary as (
+    select
+        ticket_id,
+        min(valid_from) filter (where is_solve) as first_solved_at,
+        max(valid_from) filter (where is_solve) as last_solved_at,
+        count(*) filter (where is_reopen) as reopened_count,
+        max(status) filter (where valid_to is null) as status_at_as_of
+    from {{ ref('int_ticket_statuses_dated') }}
+    group by ticket_id
+),
+
+timed as (
+    select
+        tickets.ticket_id,
+        tickets.created_at,
+        tickets.as_of_at,
+        -- events before the ticket's creation (clock skew) count as at its creation
+        -- (greatest() ignores nulls in PostgreSQL, hence the case: no event stays null)
+        case
+            when first_replies.first_reply_at is not null
+                then greatest(first_replies.first_reply_at, tickets.created_at)
+        end as first_reply_at,
+        case
+            when status_summary.first_solved_at is not null
+                then greatest(status_summary.first_solved_at, tickets.created_at)
+        end as first_solved_at,
+        case
+            when status_summary.last_solved_at is not null
+                then greatest(status_summary.last_solved_at, tickets.created_at)
+        end as last_solved_at,
+        coalesce(status_summary.status_at_as_of, 'new') as status_at_as_of,
+        coalesce(status_summary.status_at_as_of in ('solved', 'closed'), false) as is_solved,
+        coalesce(status_summary.reopened_count, 0) as reopened_count
+    from tickets
+    left join first_replies on tickets.ticket_id = first_replies.ticket_id
+    left join status_summary on tickets.ticket_id = status_summary.ticket_id
+),
+
+clocks as (
+    select
+        timed.*,
+        case when is_solved then last_solved_at end as full_resolution_at,
+        least(first_reply_at, first_solved_at) as first_reply_sla_stopped_at,
+        case when is_solved then last_solved_at end as resolution_sla_stopped_at
+    from timed
+),
+
+spans as (
+    select ticket_id, 'first_reply' as span, created_at as started_at, first_reply_at as ended_at from clocks
+    union all
+    select ticket_id, 'first_resolution', created_at, first_solved_at from clocks
+    union all
+    select ticket_id, 'full_resolution', created_at, full_resolution_at from clocks
+    union all
+    select ticket_id, 'first_reply_sla', created_at, coalesce(first_reply_sla_stopped_at, as_of_at) from clocks
+    union all
+    select ticket_id, 'resolution_sla', created_at, coalesce(resolution_sla_stopped_at, as_of_at) from clocks
+),
+
+span_business_minutes as (
+    {{ business_minutes('spans', ['ticket_id', 'span'], var('support_schedule_name', 'support')) }}
+),
+
+span_minutes as (
+    select
+        spans.ticket_id,
+        spans.span,
+        extract(epoch from spans.ended_at - spans.started_at) / 60.0 as calendar_minutes,
+        span_business_minutes.business_minutes
+    from spans
+    inner join span_business_minutes
+        on spans.ticket_id = span_business_minutes.ticket_id and spans.span = span_business_minutes.span
+),
+
+pivoted as (
+    select
+        ticket_id,
+        max(calendar_minutes) filter (where span = 'first_reply') as first_reply_calendar_minutes,
+        max(business_minutes) filter (where span = 'first_reply') as first_reply_business_minutes,
+        max(calendar_minutes) filter (where span = 'first_resolution') as first_resolution_calendar_minutes,
+        max(business_minutes) filter (where span = 'first_resolution') as first_resolution_business_minutes,
+        max(calendar_minutes) filter (where span = 'full_resolution') as full_resolution_calendar_minutes,
+        max(business_minutes) filter (where span = 'full_resolution') as full_resolution_business_minutes,
+        max(calendar_minutes) filter (where span = 'first_reply_sla') as first_reply_sla_calendar_minutes,
+        max(business_minutes) filter (where span = 'first_reply_sla') as first_reply_sla_business_minutes,
+        max(calendar_minutes) filter (where span = 'resolution_sla') as resolution_sla_calendar_minutes,
+        max(business_minutes) filter (where span = 'resolution_sla') as resolution_sla_business_minutes
+    from span_minutes
+    group by ticket_id
+)
+
+select
+    clocks.ticket_id,
+    clocks.created_at,
+    clocks.as_of_at,
+    clocks.first_reply_at,
+    clocks.first_solved_at,
+    clocks.last_solved_at,
+    clocks.full_resolution_at,
+    clocks.status_at_as_of,
+    clocks.is_solved,
+    clocks.reopened_count,
+    clocks.first_reply_sla_stopped_at,
+    clocks.resolution_sla_stopped_at,
+    pivoted.first_reply_calendar_minutes::numeric(14, 4) as first_reply_calendar_minutes,
+    pivoted.first_reply_business_minutes::numeric(14, 4) as first_reply_business_minutes,
+    pivoted.first_resolution_calendar_minutes::numeric(14, 4) as first_resolution_calendar_minutes,
+    pivoted.first_resolution_business_minutes::numeric(14, 4) as first_resolution_business_minutes,
+    pivoted.full_resolution_calendar_minutes::numeric(14, 4) as full_resolution_calendar_minutes,
+    pivoted.full_resolution_business_minutes::numeric(14, 4) as full_resolution_business_minutes,
+    pivoted.first_reply_sla_calendar_minutes::numeric(14, 4) as first_reply_sla_calendar_minutes,
+    pivoted.first_reply_sla_business_minutes::numeric(14, 4) as first_reply_sla_business_minutes,
+    pivoted.resolution_sla_calendar_minutes::numeric(14, 4) as resolution_sla_calendar_minutes,
+    pivoted.resolution_sla_business_minutes::numeric(14, 4) as resolution_sla_business_minutes
+from clocks
+left join pivoted on clocks.ticket_id = pivoted.ticket_id

@@ -1,0 +1,183 @@
+with
+
+tickets as (
+    select
+        ticket_id,
+        month,
+        coalesce(priority, 'none') as priority,
+        coalesce(channel, 'unknown') as channel,
+        is_solved,
+        last_solved_at,
+        first_reply_business_minutes,
+        first_reply_calendar_minutes,
+        full_resolution_business_minutes,
+        full_resolution_calendar_minutes,
+        first_reply_sla_met,
+        resolution_sla_met,
+        csat_rating,
+        measured_as_of
+    from {{ ref('fct_support_tickets') }}
+),
+
+statuses as (
+    select ticket_id, valid_from, valid_to, is_solved_status
+    from {{ ref('int_ticket_statuses_dated') }}
+),
+
+as_of as (
+    select max(measured_as_of) as as_of_at from tickets
+),
+
+created_in_month as (
+    select
+        month,
+        priority,
+        channel,
+        count(*) as tickets_created,
+        percentile_cont(0.5) within group (order by first_reply_business_minutes) as first_reply_median_business,
+        percentile_cont(0.9) within group (order by first_reply_business_minutes) as first_reply_p90_business,
+        percentile_cont(0.5) within group (order by first_reply_calendar_minutes) as first_reply_median_calendar,
+        percentile_cont(0.9) within group (order by first_reply_calendar_minutes) as first_reply_p90_calendar,
+        percentile_cont(0.5) within group (order by full_resolution_business_minutes) as resolution_median_business,
+        percentile_cont(0.9) within group (order by full_resolution_business_minutes) as resolution_p90_business,
+        percentile_cont(0.5) within group (order by full_resolution_calendar_minutes) as resolution_median_calendar,
+        percentile_cont(0.9) within group (order by full_resolution_calendar_minutes) as resolution_p90_calendar,
+        count(first_reply_sla_met) as first_reply_sla_measured,
+        count(*) filter (where first_reply_sla_met) as first_reply_sla_met,
+        count(resolution_sla_met) as resolution_sla_measured,
+        count(*) filter (where resolution_sla_met) as resolution_sla_met,
+        count(csat_rating) as csat_ratings,
+        count(*) filter (where csat_rating = 'good') as csat_good_ratings
+    from tickets
+    group by month, priority, channel
+),
+
+solved_in_month as (
+    select
+        date_trunc('month', last_solved_at)::date as month,
+        priority,
+        channel,
+        count(*) as tickets_solved
+    from tickets
+    where is_solved
+    group by 1, 2, 3
+),
+
+months as (
+    select generate_series(min(month), max(month), interval '1 month')::date as month
+    from (
+        select month from created_in_month
+        union all
+        select month from solved_in_month
+    ) as active_months
+),
+
+month_ends as (
+    -- the backlog is counted at the month's end, or at the as-of moment for a month that has not ended
+    select months.month, least(months.month + interval '1 month', as_of.as_of_at) as counted_at
+    from months
+    cross join as_of
+),
+
+backlog_at_month_end as (
+    select
+        month_ends.month,
+        tickets.priority,
+        tickets.channel,
+        count(*) as backlog
+    from month_ends
+    inner join statuses
+        on statuses.valid_from < month_ends.counted_at
+        and (statuses.valid_to is null or statuses.valid_to >= month_ends.counted_at)
+    inner join tickets on statuses.ticket_id = tickets.ticket_id
+    where not statuses.is_solved_status
+    group by 1, 2, 3
+),
+
+grid as (
+    select months.month, priorities.priority, channels.channel
+    from months
+    cross join (select distinct priority from tickets) as priorities
+    cross join (select distinct channel from tickets) as channels
+),
+
+final as (
+    select
+        grid.month,
+        grid.priority,
+        grid.channel,
+        coalesce(created_in_month.tickets_created, 0)::integer as tickets_created,
+        coalesce(solved_in_month.tickets_solved, 0)::integer as tickets_solved,
+        coalesce(backlog_at_month_end.backlog, 0)::integer as backlog_at_month_end,
+        round(created_in_month.first_reply_median_business::numeric, 2)::numeric(12, 2)
+            as first_reply_median_business_minutes,
+        round(created_in_month.first_reply_p90_business::numeric, 2)::numeric(12, 2)
+            as first_reply_p90_business_minutes,
+        round(created_in_month.first_reply_median_calendar::numeric, 2)::numeric(12, 2)
+            as first_reply_median_calendar_minutes,
+        round(created_in_month.first_reply_p90_calendar::numeric, 2)::numeric(12, 2)
+            as first_reply_p90_calendar_minutes,
+        round(created_in_month.resolution_median_business::numeric, 2)::numeric(12, 2)
+            as full_resolution_median_business_minutes,
+        round(created_in_month.resolution_p90_business::numeric, 2)::numeric(12, 2)
+            as full_resolution_p90_business_minutes,
+        round(created_in_month.resolution_median_calendar::numeric, 2)::numeric(12, 2)
+            as full_resolution_median_calendar_minutes,
+        round(created_in_month.resolution_p90_calendar::numeric, 2)::numeric(12, 2)
+            as full_resolution_p90_calendar_minutes,
+        coalesce(created_in_month.first_reply_sla_measured, 0)::integer as first_reply_sla_measured,
+        coalesce(created_in_month.first_reply_sla_met, 0)::integer as first_reply_sla_met,
+        round(
+            created_in_month.first_reply_sla_met::numeric
+            / nullif(created_in_month.first_reply_sla_measured, 0), 4
+        )::numeric(5, 4) as first_reply_sla_attainment,
+        coalesce(created_in_month.resolution_sla_measured, 0)::integer as resolution_sla_measured,
+        coalesce(created_in_month.resolution_sla_met, 0)::integer as resolution_sla_met,
+        round(
+            created_in_month.resolution_sla_met::numeric
+            / nullif(created_in_month.resolution_sla_measured, 0), 4
+        )::numeric(5, 4) as resolution_sla_attainment,
+        coalesce(created_in_month.csat_ratings, 0)::integer as csat_ratings,
+        coalesce(created_in_month.csat_good_ratings, 0)::integer as csat_good_ratings,
+        round(created_in_month.csat_good_ratings::numeric / nullif(created_in_month.csat_ratings, 0), 4)::numeric(5, 4)
+            as csat
+    from grid
+    left join created_in_month
+        on grid.month = created_in_month.month
+        and grid.priority = created_in_month.priority
+        and grid.channel = created_in_month.channel
+    left join solved_in_month
+        on grid.month = solved_in_month.month
+        and grid.priority = solved_in_month.priority
+        and grid.channel = solved_in_month.channel
+    left join backlog_at_month_end
+        on grid.month = backlog_at_month_end.month
+        and grid.priority = backlog_at_month_end.priority
+        and grid.channel = backlog_at_month_end.channel
+)
+
+select
+    month,
+    priority,
+    channel,
+    tickets_created,
+    tickets_solved,
+    backlog_at_month_end,
+    first_reply_median_business_minutes,
+    first_reply_p90_business_minutes,
+    first_reply_median_calendar_minutes,
+    first_reply_p90_calendar_minutes,
+    full_resolution_median_business_minutes,
+    full_resolution_p90_business_minutes,
+    full_resolution_median_calendar_minutes,
+    full_resolution_p90_calendar_minutes,
+    first_reply_sla_measured,
+    first_reply_sla_met,
+    first_reply_sla_attainment,
+    resolution_sla_measured,
+    resolution_sla_met,
+    resolution_sla_attainment,
+    csat_ratings,
+    csat_good_ratings,
+    csat
+from final

@@ -1,0 +1,203 @@
+with
+
+tickets as (
+    select
+        ticket_id,
+        organization_id,
+        requester_id,
+        priority,
+        channel,
+        ticket_type,
+        tags,
+        subject
+    from {{ ref('stg_support__tickets') }}
+),
+
+measured as (
+    select * from {{ ref('int_tickets_measured') }}
+),
+
+organization_customers as (
+    select source_id::bigint as organization_id, customer_key
+    from {{ ref('int_customer_identity') }}
+    where source_system = 'support_organization' and customer_key is not null
+),
+
+requester_customers as (
+    select source_id::bigint as requester_id, customer_key
+    from {{ ref('int_customer_identity') }}
+    where source_system = 'support_user' and customer_key is not null
+),
+
+sla_targets as (
+    -- the policy Zendesk applies first (lowest position) wins for each priority and metric
+    select distinct on (priority, metric)
+        sla_policy_id,
+        policy_title,
+        priority,
+        metric,
+        target_minutes,
+        is_business_hours
+    from {{ ref('stg_support__sla_policies') }}
+    where metric in ('first_reply_time', 'total_resolution_time')
+    order by priority, metric, policy_position, sla_policy_id
+),
+
+ratings as (
+    -- the latest good/bad answer given by the as-of moment; offered and unoffered are not ratings
+    select distinct on (ratings.ticket_id)
+        ratings.ticket_id,
+        ratings.score as csat_rating
+    from {{ ref('stg_support__satisfaction_ratings') }} as ratings
+    inner join measured on ratings.ticket_id = measured.ticket_id
+    where ratings.score in ('good', 'bad')
+        and ratings.created_at <= measured.as_of_at
+    order by ratings.ticket_id, ratings.created_at desc, ratings.satisfaction_rating_id desc
+),
+
+joined as (
+    select
+        measured.ticket_id,
+        measured.created_at,
+        date_trunc('month', measured.created_at)::date as month,
+        coalesce(organization_customers.customer_key, requester_customers.customer_key) as customer_key,
+        tickets.organization_id,
+        tickets.requester_id,
+        tickets.priority,
+        tickets.channel,
+        tickets.ticket_type,
+        measured.status_at_as_of as ticket_status,
+        tickets.tags,
+        tickets.subject,
+        measured.first_reply_at,
+        measured.first_solved_at,
+        measured.last_solved_at,
+        measured.is_solved,
+        measured.reopened_count,
+        measured.first_reply_calendar_minutes,
+        measured.first_reply_business_minutes,
+        measured.first_resolution_calendar_minutes,
+        measured.first_resolution_business_minutes,
+        measured.full_resolution_calendar_minutes,
+        measured.full_resolution_business_minutes,
+        coalesce(first_reply_target.sla_policy_id, resolution_target.sla_policy_id) as sla_policy_id,
+        coalesce(first_reply_target.policy_title, resolution_target.policy_title) as sla_policy_title,
+        first_reply_target.target_minutes as first_reply_target_minutes,
+        first_reply_target.is_business_hours as first_reply_target_in_business_hours,
+        resolution_target.target_minutes as resolution_target_minutes,
+        resolution_target.is_business_hours as resolution_target_in_business_hours,
+        measured.first_reply_sla_stopped_at,
+        measured.resolution_sla_stopped_at,
+        case
+            when first_reply_target.is_business_hours then measured.first_reply_sla_business_minutes
+            else measured.first_reply_sla_calendar_minutes
+        end as first_reply_sla_elapsed_minutes,
+        case
+            when resolution_target.is_business_hours then measured.resolution_sla_business_minutes
+            else measured.resolution_sla_calendar_minutes
+        end as resolution_sla_elapsed_minutes,
+        ratings.csat_rating,
+        measured.as_of_at
+    from measured
+    inner join tickets on measured.ticket_id = tickets.ticket_id
+    left join organization_customers on tickets.organization_id = organization_customers.organization_id
+    left join requester_customers on tickets.requester_id = requester_customers.requester_id
+    left join sla_targets as first_reply_target
+        on tickets.priority = first_reply_target.priority and first_reply_target.metric = 'first_reply_time'
+    left join sla_targets as resolution_target
+        on tickets.priority = resolution_target.priority and resolution_target.metric = 'total_resolution_time'
+    left join ratings on measured.ticket_id = ratings.ticket_id
+),
+
+judged as (
+    select
+        joined.*,
+        case
+            when first_reply_target_minutes is null then null
+            when first_reply_sla_stopped_at is not null
+                then first_reply_sla_elapsed_minutes <= first_reply_target_minutes
+            -- still waiting for a reply at the as-of moment: breached once the target has passed
+            when first_reply_sla_elapsed_minutes > first_reply_target_minutes then false
+        end as first_reply_sla_met,
+        case
+            when resolution_target_minutes is null then null
+            when resolution_sla_stopped_at is not null
+                then resolution_sla_elapsed_minutes <= resolution_target_minutes
+            when resolution_sla_elapsed_minutes > resolution_target_minutes then false
+        end as resolution_sla_met
+    from joined
+),
+
+final as (
+    select
+        ticket_id,
+        created_at,
+        month,
+        customer_key,
+        organization_id,
+        requester_id,
+        priority,
+        channel,
+        ticket_type,
+        ticket_status,
+        tags,
+        subject,
+        first_reply_at,
+        first_solved_at,
+        last_solved_at,
+        is_solved,
+        reopened_count::integer as reopened_count,
+        round(first_reply_calendar_minutes, 2)::numeric(12, 2) as first_reply_calendar_minutes,
+        round(first_reply_business_minutes, 2)::numeric(12, 2) as first_reply_business_minutes,
+        round(first_resolution_calendar_minutes, 2)::numeric(12, 2) as first_resolution_calendar_minutes,
+        round(first_resolution_business_minutes, 2)::numeric(12, 2) as first_resolution_business_minutes,
+        round(full_resolution_calendar_minutes, 2)::numeric(12, 2) as full_resolution_calendar_minutes,
+        round(full_resolution_business_minutes, 2)::numeric(12, 2) as full_resolution_business_minutes,
+        sla_policy_id,
+        sla_policy_title,
+        first_reply_target_minutes,
+        first_reply_target_in_business_hours,
+        resolution_target_minutes,
+        resolution_target_in_business_hours,
+        first_reply_sla_met,
+        resolution_sla_met,
+        csat_rating,
+        as_of_at as measured_as_of
+    from judged
+)
+
+select
+    ticket_id,
+    created_at,
+    month,
+    customer_key,
+    organization_id,
+    requester_id,
+    priority,
+    channel,
+    ticket_type,
+    ticket_status,
+    tags,
+    subject,
+    first_reply_at,
+    first_solved_at,
+    last_solved_at,
+    is_solved,
+    reopened_count,
+    first_reply_calendar_minutes,
+    first_reply_business_minutes,
+    first_resolution_calendar_minutes,
+    first_resolution_business_minutes,
+    full_resolution_calendar_minutes,
+    full_resolution_business_minutes,
+    sla_policy_id,
+    sla_policy_title,
+    first_reply_target_minutes,
+    first_reply_target_in_business_hours,
+    resolution_target_minutes,
+    resolution_target_in_business_hours,
+    first_reply_sla_met,
+    resolution_sla_met,
+    csat_rating,
+    measured_as_of
+from final
