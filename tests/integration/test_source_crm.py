@@ -28,7 +28,7 @@ STAGING = {
     "deals.csv": "stg_crm__deals",
     "deal_stage_history.csv": "stg_crm__deal_stage_history",
     "campaigns.csv": "stg_crm__campaigns",
-    "sales_costs.csv": "stg_crm__sales_costs",
+    "team_costs.csv": "stg_crm__team_costs",
     "deal_notes.csv": "stg_crm__deal_notes",
 }
 
@@ -166,7 +166,7 @@ def test_stage_history_is_ordered_and_ends_in_the_deals_stage(staged):
         assert closed is None or last == closed, f"deal {deal} entered its closed stage on its close date"
 
 
-def test_planted_deal_outcomes_blockers_and_sales_costs_are_found(staged):
+def test_planted_deal_outcomes_blockers_and_team_costs_are_found(staged):
     crm_truth, url = staged["truth"]["planted"]["crm"], staged["url"]
     outcomes = dict(
         rows(
@@ -178,10 +178,22 @@ def test_planted_deal_outcomes_blockers_and_sales_costs_are_found(staged):
     assert outcomes == {k: v for k, v in crm_truth["deals"].items() if v}
     [(blockers,)] = rows(url, "select count(*) from staging.stg_crm__deal_notes where is_deal_blocker")
     assert blockers == crm_truth["deal_blocker_notes"] > 0
-    costs = crm_truth["sales_costs"]
-    monthly = rows(url, "select cost_month, sum(cost_amount) from staging.stg_crm__sales_costs group by 1 order by 1")
-    assert len(monthly) == costs["months"] == 4
-    assert {total for _, total in monthly} == {Decimal(str(costs["monthly_amount"])).quantize(Decimal("0.01"))}
+    costs = crm_truth["team_costs"]
+    ledger = rows(url, "select cost_month, team, sum(cost_amount) from staging.stg_crm__team_costs group by 1, 2")
+    staged_costs = {(month.isoformat(), team): total for month, team, total in ledger}
+    planted = {
+        (month, team): Decimal(str(amount)).quantize(Decimal("0.01"))
+        for month, teams in costs["by_month"].items()
+        for team, amount in teams.items()
+    }
+    assert len(costs["by_month"]) == costs["months"] == 4
+    assert staged_costs == planted, "every month's cost per team is in staging exactly once, to the cent"
+    sales_marketing = Decimal(str(costs["sales_marketing_monthly_amount"])).quantize(Decimal("0.01"))
+    for month in costs["by_month"]:
+        assert staged_costs[(month, "sales")] + staged_costs[(month, "marketing")] == sales_marketing
+        assert staged_costs[(month, "support")] == Decimal(str(costs["support_monthly_amount"])).quantize(
+            Decimal("0.01")
+        )
 
 
 def test_customer_companies_carry_their_alias_domain_and_their_contacts(staged):

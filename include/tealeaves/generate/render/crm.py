@@ -1,5 +1,6 @@
 """HubSpot-shaped CRM exports: companies, contacts, deals with their stage history and notes, campaigns, daily
-marketing spend per channel, and the monthly sales and marketing costs finance allocates beside ad spend.
+marketing spend per channel, and finance's monthly department cost ledger (sales and marketing beside ad spend,
+support, customer success, and the platform's cost of revenue).
 
 Each customer's won deal closes at the moment the customer signs, which is when billing raises the first
 paid invoice: the CRM and billing tell one story. Leads get contacts and, some of them, an open or lost deal.
@@ -9,6 +10,8 @@ columns of every file never hold text that may contain commas.
 
 from __future__ import annotations
 
+import random
+from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -56,7 +59,7 @@ DEAL_COLUMNS = [
 ]
 STAGE_HISTORY_COLUMNS = ["deal_id", "pipeline", "dealstage", "source", "date_entered"]
 CAMPAIGN_COLUMNS = ["campaign_id", "hs_name", "hs_campaign_status", "channel", "hs_start_date", "hs_end_date"]
-SALES_COST_COLUMNS = ["cost_month", "team", "cost_type", "description", "amount", "currency"]
+TEAM_COST_COLUMNS = ["cost_month", "team", "cost_type", "description", "amount", "currency"]
 NOTE_COLUMNS = ["hs_object_id", "hs_note_body", "deal_id", "associatedcompanyid", "hs_timestamp"]
 
 PIPELINE = "default"
@@ -89,7 +92,8 @@ NOTES = (
     "Follow-up booked with finance",
 )
 LOST_REASONS = ("No budget", "Went with a competitor", "Timing", "No decision")
-# Sales and marketing cost outside ad spend, as finance allocates it: (team, cost type, share, description).
+# Finance's department cost ledger, one row per month, team and cost type: (team, cost type, share, description).
+# Sales and marketing: cost outside ad spend, a share of one planted monthly amount.
 SALES_COSTS = (
     ("sales", "salaries", 0.55, "Account executives and SDR salaries"),
     ("sales", "tools", 0.06, "Sales tooling and data subscriptions"),
@@ -98,6 +102,25 @@ SALES_COSTS = (
     ("marketing", "tools", 0.07, "Marketing automation and analytics tools"),
     ("marketing", "events_overhead", 0.03, "Trade show booths and event overhead"),
 )
+# Retention teams: salaried, sized to the world's mean installed base; each team's monthly amount split by share.
+RETENTION_COSTS = (
+    ("support", "salaries", 0.85, "Support agents and team leads salaries"),
+    ("support", "tools", 0.15, "Help desk and telephony subscriptions"),
+    ("customer_success", "salaries", 0.90, "Customer success managers salaries"),
+    ("customer_success", "tools", 0.10, "Customer success platform subscriptions"),
+)
+# Cost of revenue (team "platform"): hosting grows with the month's MRR above a fixed base; third-party fees
+# (payment processing, data providers) are a share of the month's MRR.
+COST_OF_REVENUE = (
+    ("platform", "hosting", "Cloud hosting and infrastructure"),
+    ("platform", "third_party_fees", "Payment processing and third-party service fees"),
+)
+# Ranges the planted parameters are drawn from (reporting currency).
+SUPPORT_PER_CUSTOMER = (35.0, 60.0)  # monthly support team cost per customer of the mean installed base
+SUCCESS_PER_CUSTOMER = (25.0, 50.0)  # the same for customer success
+HOSTING_SHARE = (0.08, 0.14)  # hosting cost per unit of the month's MRR
+HOSTING_BASE = (0.05, 0.10)  # fixed monthly hosting, as a share of the monthly sales and marketing amount
+FEE_SHARE = (0.025, 0.035)  # third-party fees per unit of the month's MRR
 
 
 class CrmRenderer(Renderer):
@@ -115,7 +138,7 @@ class CrmRenderer(Renderer):
         )
         self.stage_history = self.csv("deal_stage_history.csv", STAGE_HISTORY_COLUMNS, key="deal_id")
         self.campaigns = self.csv("campaigns.csv", CAMPAIGN_COLUMNS, key="campaign_id", cosmetic=("hs_name",))
-        self.sales_costs = self.csv("sales_costs.csv", SALES_COST_COLUMNS, key=None, cosmetic=("description",))
+        self.team_costs = self.csv("team_costs.csv", TEAM_COST_COLUMNS, key=None, cosmetic=("description",))
         self.notes = self.csv("deal_notes.csv", NOTE_COLUMNS, key="hs_object_id", cosmetic=("hs_note_body",))
         self.campaign_days: dict[str, tuple[str, date, date]] = {}
         self.first_day: date | None = None
@@ -126,17 +149,41 @@ class CrmRenderer(Renderer):
         # Finance's monthly sales & marketing cost outside ad spend, planted as a share of a month's paid spend.
         monthly_ad_spend = sum(c.daily_spend for c in truth.channels) * 365 / 12
         self.monthly_sales_cost = round(monthly_ad_spend * self.rng.uniform(0.6, 1.4), 2)
-        self.cost_months = 0
+        # The other ledger parameters come from a stream of their own, so the rest of the CRM files stay as they were.
+        cost_rng = random.Random(f"{seed}:crm:team_costs")
+        self.support_per_customer = round(cost_rng.uniform(*SUPPORT_PER_CUSTOMER), 2)
+        self.success_per_customer = round(cost_rng.uniform(*SUCCESS_PER_CUSTOMER), 2)
+        self.hosting_share = round(cost_rng.uniform(*HOSTING_SHARE), 4)
+        self.hosting_base = round(self.monthly_sales_cost * cost_rng.uniform(*HOSTING_BASE), 2)
+        self.fee_share = round(cost_rng.uniform(*FEE_SHARE), 4)
+        # MRR (reporting currency) and paying customers at each month's end, from the lives seen: what drives
+        # cost of revenue and sizes the retention teams.
+        self.month_end_mrr: defaultdict[date, float] = defaultdict(float)
+        self.month_end_customers: defaultdict[date, int] = defaultdict(int)
+        self.monthly_team_costs: dict[str, dict[str, float]] = {}
+        self.team_monthly_amounts: dict[str, float] = {}
 
     def planted(self) -> dict[str, Any]:
         return {
             "deals": dict(self.deal_outcomes),
             "deal_blocker_notes": self.blocker_notes,
-            "sales_costs": {
-                "monthly_amount": self.monthly_sales_cost,
+            "team_costs": {
                 "currency": self.truth.currency.upper(),
-                "months": self.cost_months,
-                "shares": {f"{team}/{kind}": share for team, kind, share, _ in SALES_COSTS},
+                "months": len(self.monthly_team_costs),
+                # Sales and marketing outside ad spend: the same amount every month, split by these shares.
+                "sales_marketing_monthly_amount": self.monthly_sales_cost,
+                "shares": {f"{team}/{kind}": share for team, kind, share, _ in (*SALES_COSTS, *RETENTION_COSTS)},
+                # Retention teams: the same amount every month, per-customer rate × mean paying customers.
+                "support_monthly_amount": self.team_monthly_amounts.get("support", 0.0),
+                "customer_success_monthly_amount": self.team_monthly_amounts.get("customer_success", 0.0),
+                "support_per_customer": self.support_per_customer,
+                "customer_success_per_customer": self.success_per_customer,
+                # Cost of revenue: hosting = base + share × month-end MRR; fees = share × month-end MRR.
+                "hosting_base": self.hosting_base,
+                "hosting_share_of_mrr": self.hosting_share,
+                "third_party_fee_share_of_mrr": self.fee_share,
+                # What the ledger holds, to the cent: month → team → amount.
+                "by_month": self.monthly_team_costs,
             },
         }
 
@@ -201,6 +248,7 @@ class CrmRenderer(Renderer):
             )
 
     def customer(self, life: Life) -> None:
+        self._count_month_ends(life)
         self.companies.write(
             {
                 "hs_object_id": life.company_id,
@@ -253,19 +301,60 @@ class CrmRenderer(Renderer):
                     "hs_end_date": last.isoformat(),
                 }
             )
+        months = []
         month = (self.first_day or end).replace(day=1)
         while month < end:
-            self._sales_cost_month(month)
+            months.append(month)
             month = add_months(month, 1)
+        mean_customers = sum(self.month_end_customers[m] for m in months) / max(len(months), 1)
+        self.team_monthly_amounts = {
+            "support": round(mean_customers * self.support_per_customer, 2),
+            "customer_success": round(mean_customers * self.success_per_customer, 2),
+        }
+        for month in months:
+            self._team_cost_month(month)
 
     # -- records -------------------------------------------------------------------------------------------
-    def _sales_cost_month(self, month: date) -> None:
-        """Rows of one month that add up to the planted monthly amount to the cent."""
-        cents = round(self.monthly_sales_cost * 100)
-        parts = [round(cents * share) for _, _, share, _ in SALES_COSTS]
-        parts[0] += cents - sum(parts)
-        for (team, kind, _, description), part in zip(SALES_COSTS, parts, strict=True):
-            self.sales_costs.write(
+    def _count_month_ends(self, life: Life) -> None:
+        """Add the life's MRR and logo to every month whose end (the next month's first instant) it paid for."""
+        for period in life.periods:
+            month = period.start.date().replace(day=1)
+            while True:
+                month_end = datetime.combine(add_months(month, 1), time(), UTC)
+                if month_end >= period.end:
+                    break
+                if month_end >= period.start:
+                    self.month_end_mrr[month] += period.mrr_usd
+                    self.month_end_customers[month] += 1
+                month = add_months(month, 1)
+
+    def _team_cost_month(self, month: date) -> None:
+        """Rows of one month; each team's rows add up to its planted monthly amount to the cent."""
+        mrr = self.month_end_mrr[month]
+        team_amounts = {
+            "sales_marketing": self.monthly_sales_cost,
+            **self.team_monthly_amounts,
+        }
+        lines: list[tuple[str, str, str, int]] = []
+        for group, table in (
+            ("sales_marketing", SALES_COSTS),
+            ("support", [c for c in RETENTION_COSTS if c[0] == "support"]),
+            ("customer_success", [c for c in RETENTION_COSTS if c[0] == "customer_success"]),
+        ):
+            cents = round(team_amounts[group] * 100)
+            total_share = sum(share for _, _, share, _ in table)
+            parts = [round(cents * share / total_share) for _, _, share, _ in table]
+            parts[0] += cents - sum(parts)
+            lines += [
+                (team, kind, description, part) for (team, kind, _, description), part in zip(table, parts, strict=True)
+            ]
+        (team, hosting, hosting_text), (_, fees, fees_text) = COST_OF_REVENUE
+        lines.append((team, hosting, hosting_text, round((self.hosting_base + self.hosting_share * mrr) * 100)))
+        lines.append((team, fees, fees_text, round(self.fee_share * mrr * 100)))
+        by_team: defaultdict[str, int] = defaultdict(int)
+        for team, kind, description, part in lines:
+            by_team[team] += part
+            self.team_costs.write(
                 {
                     "cost_month": month.isoformat(),
                     "team": team,
@@ -275,7 +364,7 @@ class CrmRenderer(Renderer):
                     "currency": self.truth.currency.upper(),
                 }
             )
-        self.cost_months += 1
+        self.monthly_team_costs[month.isoformat()] = {team: cents / 100 for team, cents in by_team.items()}
 
     def _contact(
         self, first: str, last: str, email: str, company_id: int, after: datetime, before: datetime, stage: str

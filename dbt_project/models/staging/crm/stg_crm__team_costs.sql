@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ audited_source('crm', 'sales_costs') }}
+    select * from {{ audited_source('crm', 'team_costs') }}
 ),
 
 renamed as (
@@ -22,7 +22,7 @@ deduplicated as (
 )
 
 select
-    {{ surrogate_key(['cost_month', 'team', 'cost_type']) }} as sales_cost_id,
+    {{ surrogate_key(['cost_month', 'team', 'cost_type']) }} as team_cost_id,
     cost_month,
     team,
     cost_type,
