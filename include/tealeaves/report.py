@@ -84,9 +84,9 @@ trailing_churn as (
     where r.segment = 'all' and r.month > latest.month - interval '12 months' and r.month <= latest.month
 ),
 acquisition as (
-    select sum(a.new_customers) as new_customers, sum(a.paid_spend) as paid_spend,
-           sum(a.paid_spend) filter (where a.paid_spend > 0)
-               / nullif(sum(a.new_customers) filter (where a.paid_spend > 0), 0) as paid_cac
+    select sum(a.new_customers) as new_customers, sum(a.spend) as paid_spend,
+           sum(a.spend) filter (where a.spend > 0)
+               / nullif(sum(a.new_customers) filter (where a.spend > 0), 0) as paid_cac
     from marts.fct_acquisition_cost as a, latest where a.month = latest.month
 ),
 costs as (
