@@ -127,13 +127,13 @@ judged as (
             when first_reply_sla_stopped_at is not null
                 then first_reply_sla_elapsed_minutes <= first_reply_target_minutes
             -- still waiting for a reply at the as-of moment: breached once the target has passed
-            when first_reply_sla_elapsed_minutes > first_reply_target_minutes then false
+            when first_reply_sla_elapsed_minutes >= first_reply_target_minutes then false
         end as first_reply_sla_met,
         case
             when resolution_target_minutes is null then null
             when resolution_sla_stopped_at is not null
                 then resolution_sla_elapsed_minutes <= resolution_target_minutes
-            when resolution_sla_elapsed_minutes > resolution_target_minutes then false
+            when resolution_sla_elapsed_minutes >= resolution_target_minutes then false
         end as resolution_sla_met
     from joined
 ),
