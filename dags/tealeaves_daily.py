@@ -16,11 +16,11 @@ from datetime import datetime, timedelta
 from airflow.sdk import Asset, dag, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import InvocationMode, LoadMode, TestBehavior
-from cosmos.profiles import PostgresUserPasswordProfileMapping
 
 from tealeaves import sources
 from tealeaves.config import get_settings
 from tealeaves.publish import BUILD
+from tealeaves_airflow.notifiers import FailureNotifier, SuccessNotifier, late_run_deadline
 from tealeaves_airflow.quality_gate import QualityGateOperator, RawGateOperator
 
 settings = get_settings()  # reads the environment only: cheap at parse time
@@ -46,11 +46,15 @@ def load_source(source: str) -> list[dict]:
 
 
 @task(outlets=[MARTS])
-def publish_marts() -> dict[str, int]:
+def publish_marts(**context) -> dict[str, int]:
     """Swap the audited build into `marts` atomically; returns row counts BI now sees."""
+    from tealeaves.alerts import record_publication
     from tealeaves.publish import publish_marts as publish
 
-    return publish(get_settings().url()).tables
+    url = get_settings().url()
+    tables = publish(url).tables
+    record_publication(url, context["run_id"], tables)  # what alerts name as "what BI still reads"
+    return tables
 
 
 @task
@@ -73,7 +77,11 @@ def summarize_run(loaded: list[list[dict]], published: dict[str, int]) -> dict:
     start_date=datetime(2025, 1, 1),
     catchup=False,
     max_active_runs=1,
-    default_args={"retries": 1, "retry_delay": timedelta(minutes=5)},
+    # The data team hears of a failed task once it has used its retries, and of the recovery after a good run;
+    # the gates report their own, more precise alerts. A deadline (TEALEAVES_ALERT_DEADLINE_HOURS) flags a late run.
+    default_args={"retries": 1, "retry_delay": timedelta(minutes=5), "on_failure_callback": FailureNotifier()},
+    on_success_callback=SuccessNotifier(),
+    deadline=late_run_deadline(settings.alert_deadline_hours),
     tags=["tealeaves", "daily"],
     doc_md=__doc__,
 )
@@ -89,10 +97,12 @@ def tealeaves_daily():
             manifest_path=settings.dbt_manifest,
             install_dbt_deps=False,
         ),
+        # The project's own profiles.yml (credentials from TEALEAVES_DBT_* in the environment), the one `dbt parse`
+        # used for the manifest: the same profile lets every task reuse dbt's partial parse instead of a full one.
         profile_config=ProfileConfig(
             profile_name="tealeaves",
             target_name="warehouse",
-            profile_mapping=PostgresUserPasswordProfileMapping(conn_id="warehouse", profile_args={"schema": "staging"}),
+            profiles_yml_filepath=settings.dbt_project_dir / "profiles.yml",
         ),
         # `dbt build` per model (run, then its tests, in one dbt start-up): half the tasks of run + test.
         # A test reading two models (relationships) gets its own task after both, not its first parent's.

@@ -13,14 +13,14 @@ from datetime import datetime
 
 from airflow.sdk import dag, task
 
+from tealeaves_airflow.notifiers import FailureNotifier, ReportedFailure, SuccessNotifier
 from tealeaves_airflow.quality_gate import RawGateOperator
 
 
 @task
 def check_freshness(**context) -> dict[str, str]:
-    """Freshness per source; a source past its error threshold fails the task after every source is reported."""
-    from airflow.sdk.exceptions import AirflowFailException
-
+    """Freshness per source, each reported to the data team; a source past its error threshold fails the task."""
+    from tealeaves.alerts import report_source_freshness
     from tealeaves.config import get_settings
     from tealeaves.quality.freshness import check_freshness as measure
 
@@ -29,15 +29,11 @@ def check_freshness(**context) -> dict[str, str]:
     verdicts = measure(settings, output)
     for verdict in verdicts:
         print(f"{verdict.source}: {verdict.status}, last loaded {verdict.last_loaded_at}")
-        report_freshness(settings, verdict)
+        report_source_freshness(settings, verdict)
     stale = [v.source for v in verdicts if v.status in ("error", "runtime error")]
     if stale:
-        raise AirflowFailException(f"stale sources: {', '.join(stale)}")
+        raise ReportedFailure(f"stale sources: {', '.join(stale)}")
     return {v.source: v.status for v in verdicts}
-
-
-def report_freshness(settings, verdict) -> None:
-    """Hand the verdict to the alerting (no-op until alert channels are configured)."""
 
 
 @dag(
@@ -45,7 +41,8 @@ def report_freshness(settings, verdict) -> None:
     start_date=datetime(2025, 1, 1),
     catchup=False,
     max_active_runs=1,
-    default_args={"retries": 0},
+    default_args={"retries": 0, "on_failure_callback": FailureNotifier()},
+    on_success_callback=SuccessNotifier(),
     tags=["tealeaves", "quality"],
     doc_md=__doc__,
 )

@@ -5,10 +5,12 @@
 #}
 {% macro audited_source(source_name, table_name) -%}
     (
-        select *
-        from {{ source(source_name, table_name) }}
-        where _batch_id not in (
-            select batch_id from {{ source('ledger', 'load_batches') }} where validation = 'failed'
+        select loaded_rows.*
+        from {{ source(source_name, table_name) }} as loaded_rows
+        -- an anti-join, not NOT IN: the planner then knows almost every row passes and plans joins accordingly
+        where not exists (
+            select from {{ source('ledger', 'load_batches') }} as failed_batches
+            where failed_batches.batch_id = loaded_rows._batch_id and failed_batches.validation = 'failed'
         )
     ) as audited_rows
 {%- endmacro %}

@@ -217,12 +217,26 @@ def demo(
 
 
 def report(settings: Settings | None = None) -> None:
-    from tealeaves.report import acquisition_cost_table
+    import psycopg
 
-    console.print(acquisition_cost_table(settings or _settings()))
+    from tealeaves.report import acquisition_cost_table, headline_table, ltv_cac_by_channel_table
+
+    settings = settings or _settings()
+    try:
+        console.print(headline_table(settings))
+        console.print(ltv_cac_by_channel_table(settings))
+        console.print(acquisition_cost_table(settings))
+    except psycopg.errors.UndefinedTable as exc:
+        raise fail(f"{str(exc).splitlines()[0]}: the marts are not built yet; run `make demo` first") from None
+    except psycopg.OperationalError as exc:
+        raise fail(f"cannot reach the warehouse: {str(exc).strip().splitlines()[0]}", 3) from None
+    except LookupError as exc:
+        raise fail(str(exc)) from None
 
 
-app.command("report", help="Print the acquisition-cost mart as a table.")(lambda: report())
+app.command("report", help="Print the headline metrics of the latest month, LTV:CAC by channel and CAC.")(
+    lambda: report()
+)
 
 
 @app.command()

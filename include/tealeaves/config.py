@@ -24,6 +24,23 @@ class Settings(BaseSettings):
     pg_port: int = Field(54329, ge=1, le=65535, description="TCP port of the embedded PostgreSQL.")
     database_url: str | None = Field(None, description="An external PostgreSQL; when set, nothing is embedded.")
     project_root: Path = PROJECT_ROOT
+    # Alerts (docs/alerts.md). A channel left unset is off; Airflow connections fill what is unset.
+    alert_smtp_url: str | None = Field(
+        None, description="SMTP server for alert emails: smtp://user:pass@host:port, ?starttls=true; smtps:// for TLS."
+    )
+    alert_email_from: str | None = Field(None, description="Sender address of alert emails.")
+    alert_email_to: str | None = Field(None, description="Comma-separated recipients of alert emails.")
+    alert_slack_webhook_url: str | None = Field(None, description="Slack incoming-webhook URL for alerts.")
+    alert_remind_hours: float = Field(
+        24.0, ge=0, description="Re-send a still-failing alert after this many hours; 0 never reminds."
+    )
+    alert_deadline_hours: float = Field(
+        0.0, ge=0, description="Alert when a daily run is not finished this long after it was queued; 0 is off."
+    )
+    alert_timeout_seconds: float = Field(10.0, gt=0, description="How long one channel may take to deliver.")
+    docs_url: str | None = Field(
+        None, description="Where people read the Data Docs / quality results; default: the docs folder in home."
+    )
 
     @property
     def embedded(self) -> bool:

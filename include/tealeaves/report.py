@@ -69,3 +69,124 @@ def gate_verdict(settings: Settings, run_id: str) -> str:
         return "no results recorded for this run"
     verdict = "[green]passed[/]" if not failed else f"[red]{failed} blocking failure(s)[/]"
     return f"{verdict}, {checks} expectations checked, {warned} warning(s); details in quality.expectation_results"
+
+
+HEADLINES = """
+with latest as (
+    select max(month) as month from marts.fct_revenue_retention_monthly where not is_partial_month and segment = 'all'
+),
+retention as (
+    select r.* from marts.fct_revenue_retention_monthly as r, latest where r.month = latest.month and r.segment = 'all'
+),
+trailing_churn as (
+    select sum(r.churned_customers)::numeric / nullif(sum(r.customers_at_start), 0) as monthly_logo_churn
+    from marts.fct_revenue_retention_monthly as r, latest
+    where r.segment = 'all' and r.month > latest.month - interval '12 months' and r.month <= latest.month
+),
+acquisition as (
+    select sum(a.new_customers) as new_customers, sum(a.spend) as paid_spend,
+           sum(a.spend) filter (where a.spend > 0)
+               / nullif(sum(a.new_customers) filter (where a.spend > 0), 0) as paid_cac
+    from marts.fct_acquisition_cost as a, latest where a.month = latest.month
+),
+costs as (
+    select c.* from marts.fct_acquisition_vs_retention_cost as c, latest
+    where c.month = latest.month and c.segment = 'all'
+),
+margin as (
+    select g.* from marts.fct_gross_margin as g, latest where g.month = latest.month
+),
+voice as (
+    select v.* from marts.fct_nps_monthly as v, latest where v.month = latest.month and v.segment = 'all'
+),
+support as (
+    select sum(s.first_reply_sla_met)::numeric / nullif(sum(s.first_reply_sla_measured), 0) as first_reply_attainment,
+           sum(s.resolution_sla_met)::numeric / nullif(sum(s.resolution_sla_measured), 0) as resolution_attainment,
+           sum(s.tickets_created) as tickets
+    from marts.fct_support_performance_monthly as s, latest where s.month = latest.month
+)
+select
+    latest.month,
+    acquisition.new_customers, acquisition.paid_spend, acquisition.paid_cac, costs.cac as blended_cac,
+    costs.cac / nullif(margin.arpa_usd * margin.gross_margin_pct, 0) as payback_months,
+    retention.closing_mrr, retention.net_revenue_retention, retention.gross_revenue_retention,
+    retention.logo_churn_rate, trailing_churn.monthly_logo_churn,
+    margin.arpa_usd, margin.gross_margin_pct,
+    margin.arpa_usd * margin.gross_margin_pct / nullif(trailing_churn.monthly_logo_churn, 0) as formula_ltv,
+    costs.cost_to_retain, costs.acquisition_to_retention_cost_ratio,
+    voice.nps, voice.nps_responses, voice.csat, voice.csat_responses,
+    support.first_reply_attainment, support.resolution_attainment, support.tickets
+from latest, retention, trailing_churn, acquisition, costs, margin, voice, support
+"""
+
+
+def _money(value) -> str:
+    return "—" if value is None else f"{value:,.2f} USD"
+
+
+def _share(value) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+def _number(value, digits: int = 1) -> str:
+    return "—" if value is None else f"{value:,.{digits}f}"
+
+
+def headline_table(settings: Settings) -> Table:
+    """The headline metrics for the latest complete month, each with the mart it comes from."""
+    with psycopg.connect(settings.url()) as conn:
+        cursor = conn.execute(HEADLINES)
+        row = cursor.fetchone()
+        h = dict(zip([c.name for c in cursor.description], row, strict=True)) if row else None
+    if not h or h["month"] is None:
+        raise LookupError("the marts hold no complete month yet: run the daily DAG first (make demo)")
+    ltv_cac = h["formula_ltv"] / h["blended_cac"] if h["formula_ltv"] and h["blended_cac"] else None
+    table = Table(title=f"Headline metrics, {h['month']:%B %Y} (latest complete month)")
+    for name, justify in (("metric", "left"), ("value", "right"), ("how", "left")):
+        table.add_column(name, justify=justify)
+    rows = [
+        ("New customers", _number(h["new_customers"], 0), "first paid invoice in the month (fct_acquisition_cost)"),
+        ("Paid CAC", _money(h["paid_cac"]), "ad spend ÷ customers from paid channels"),
+        ("Blended CAC", _money(h["blended_cac"]), "all sales & marketing cost ÷ all new customers"),
+        ("CAC payback", _number(h["payback_months"]) + " months", "blended CAC ÷ (ARPA × gross margin)"),
+        ("MRR", _money(h["closing_mrr"]), "month-end recurring revenue (fct_revenue_retention_monthly)"),
+        ("Net revenue retention", _share(h["net_revenue_retention"]), "opening customers' MRR now ÷ then"),
+        ("Gross revenue retention", _share(h["gross_revenue_retention"]), "as NRR, without expansion"),
+        ("Logo churn", _share(h["logo_churn_rate"]), "customers lost ÷ active at the start"),
+        ("ARPA × gross margin", f"{_money(h['arpa_usd'])} × {_share(h['gross_margin_pct'])}", "fct_gross_margin"),
+        ("Formula LTV", _money(h["formula_ltv"]), f"÷ trailing-12-month churn {_share(h['monthly_logo_churn'])}"),
+        ("LTV : CAC", _number(ltv_cac), "formula LTV ÷ blended CAC; 3 or more is healthy"),
+        ("Cost to retain a customer", _money(h["cost_to_retain"]), "support, success, save offers ÷ retained"),
+        ("CAC ÷ cost to retain", _number(h["acquisition_to_retention_cost_ratio"]), "how much dearer winning is"),
+        ("NPS", f"{_number(h['nps'])} ({h['nps_responses']} answers)", "% promoters − % detractors (fct_nps_monthly)"),
+        ("CSAT", f"{_share(h['csat'])} ({h['csat_responses']} answers)", "post-ticket answers at 4-5 of 5"),
+        ("First-reply SLA met", _share(h["first_reply_attainment"]), f"of {h['tickets']} tickets opened"),
+        ("Resolution SLA met", _share(h["resolution_attainment"]), "fct_support_performance_monthly"),
+    ]
+    for metric in rows:
+        table.add_row(*metric)
+    return table
+
+
+def ltv_cac_by_channel_table(settings: Settings) -> Table:
+    """Every cohort so far, per acquisition channel: what a customer cost and what one is worth."""
+    with psycopg.connect(settings.url()) as conn:
+        rows = conn.execute(
+            """
+            select acquisition_channel, sum(customers),
+                   sum(paid_spend_usd) / nullif(sum(customers), 0),
+                   sum(paid_spend_usd + allocated_sales_marketing_cost_usd) / nullif(sum(customers), 0),
+                   sum(formula_ltv_per_customer_usd * customers) / nullif(sum(customers)
+                       filter (where formula_ltv_per_customer_usd is not null), 0)
+            from marts.fct_ltv_cac
+            group by acquisition_channel
+            order by 1
+            """
+        ).fetchall()
+    table = Table(title="LTV and CAC by acquisition channel, all cohorts (marts.fct_ltv_cac)")
+    for name in ("channel", "customers", "paid CAC", "blended CAC", "formula LTV", "LTV : blended CAC"):
+        table.add_column(name, justify="left" if name == "channel" else "right")
+    for channel, customers, paid, blended, ltv in rows:
+        ratio = ltv / blended if ltv is not None and blended else None
+        table.add_row(channel, f"{customers:,}", _money(paid), _money(blended), _money(ltv), _number(ratio))
+    return table

@@ -1,12 +1,19 @@
-"""`tealeaves_daily` end to end on real parts: exports → raw → dbt → Great Expectations → published marts.
+"""`tealeaves_daily` end to end on real parts: exports → raw → GX raw gate → dbt → GX marts gate → published marts,
+with real local mail and Slack stand-ins receiving the alerts.
 
-The CAC mart is checked against numbers computed here, independently, straight from the generated files.
+The story, in order: a clean day is published; a bad delivery (negative amounts) stops the run at the raw gate,
+BI keeps the previous marts row for row and the data team gets one alert; the corrected delivery is published and
+a recovery message follows. The hourly `tealeaves_quality` DAG then finds a stale source, alerts once, and
+recovers. The CAC mart is checked against numbers computed here straight from the generated files.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import os
+import subprocess
+import threading
 from collections import defaultdict
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -14,11 +21,16 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from aiosmtpd.controller import Controller
+from psycopg import sql
 
 from tealeaves.generate import default_truth, generate
+from tests.conftest import TEALEAVES, free_port
+from tests.integration.test_alerts import Inbox, SlackWebhook, plain, slack_text
 
 pytestmark = pytest.mark.e2e
 LOGICAL_DATE = datetime(2026, 1, 15, tzinfo=UTC)
+REDELIVERY = "invoices__redelivery.jsonl"
 
 
 def month_of(moment: datetime | date) -> date:
@@ -69,18 +81,48 @@ def expected_acquisition_cost(data: Path) -> dict[tuple[date, str], tuple[Decima
 def published_acquisition_cost(url: str) -> dict[tuple[date, str], tuple[Decimal, int, Decimal | None]]:
     with psycopg.connect(url) as conn:
         rows = conn.execute("select month, channel, spend, new_customers, cac from marts.fct_acquisition_cost")
-        return {(m, c): (s, n, cac) for m, c, s, n, cac in rows}
+        return {(m, c): (s, n, cac) for m, c, s, n, cac in rows if c != "UNALLOCATED"}
 
 
-def table_counts(url: str) -> dict[str, int]:
+def marts_fingerprint(url: str) -> dict[str, tuple[int, str]]:
+    """Row count and a digest of every row of every published mart: equal means BI sees the same numbers."""
     with psycopg.connect(url) as conn:
         tables = [
             r[0]
             for r in conn.execute(
-                "select table_name from information_schema.tables where table_schema = 'raw' order by 1"
+                "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
             )
         ]
-        return {t: conn.execute(f'select count(*) from raw."{t}"').fetchone()[0] for t in tables}
+        query = "select count(*), coalesce(md5(string_agg(t::text, '|' order by t::text)), '') from {} as t"
+        return {t: tuple(conn.execute(sql.SQL(query).format(sql.Identifier("marts", t))).fetchone()) for t in tables}
+
+
+def loaded_batches(url: str) -> dict[str, list[str]]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("select file_name, validation from raw.load_batches where status = 'loaded' order by 1, 2")
+        found: dict[str, list[str]] = defaultdict(list)
+        for name, validation in rows:
+            found[name].append(validation)
+        return found
+
+
+@pytest.fixture(scope="module")
+def alerts():
+    """A real SMTP server and a Slack stand-in, configured for the module's DAG runs (as a deployment would)."""
+    inbox, port = Inbox(), free_port()
+    mail = Controller(inbox, hostname="127.0.0.1", port=port)
+    mail.start()
+    slack = SlackWebhook()
+    threading.Thread(target=slack.serve_forever, daemon=True).start()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TEALEAVES_ALERT_SMTP_URL", f"smtp://127.0.0.1:{port}")
+        patch.setenv("TEALEAVES_ALERT_EMAIL_FROM", "tealeaves@example.com")
+        patch.setenv("TEALEAVES_ALERT_EMAIL_TO", "oncall@example.com")
+        patch.setenv("TEALEAVES_ALERT_SLACK_WEBHOOK_URL", slack.url)
+        yield inbox, slack
+    mail.stop()
+    slack.shutdown()
+    slack.server_close()
 
 
 @pytest.fixture(scope="module")
@@ -91,20 +133,51 @@ def exports(airflow_ready):
 
 
 @pytest.fixture(scope="module")
-def first_run(dagbag, exports):
+def first_run(dagbag, exports, alerts):
     return dagbag.dags["tealeaves_daily"].test(logical_date=LOGICAL_DATE)
 
 
-def test_daily_run_succeeds_through_every_stage(first_run, warehouse_url):
+@pytest.fixture(scope="module")
+def published_before(first_run, warehouse_url):
+    return marts_fingerprint(warehouse_url)
+
+
+@pytest.fixture(scope="module")
+def bad_run(dagbag, exports, published_before):
+    """The billing system re-delivers 30 invoices, with their amounts turned negative by a broken export."""
+    invoices = (exports / "billing" / "invoices.jsonl").read_text().splitlines()[:30]
+    broken = [dict(json.loads(line), amount_paid=-500) for line in invoices]
+    (exports / "billing" / REDELIVERY).write_text("".join(json.dumps(r) + "\n" for r in broken))
+    return dagbag.dags["tealeaves_daily"].test(logical_date=LOGICAL_DATE)
+
+
+@pytest.fixture(scope="module")
+def fixed_run(dagbag, exports, bad_run, alerts):
+    """The billing team re-exports the same 30 invoices correctly, under the same file name."""
+    sent_before = (len(alerts[0].messages), len(alerts[1].payloads))
+    invoices = (exports / "billing" / "invoices.jsonl").read_text().splitlines()[:30]
+    (exports / "billing" / REDELIVERY).write_text("\n".join(invoices) + "\n")
+    return dagbag.dags["tealeaves_daily"].test(logical_date=LOGICAL_DATE), sent_before
+
+
+# -- a clean day --------------------------------------------------------------------------------------------
+
+
+def test_daily_run_succeeds_through_every_stage(first_run, warehouse_url, alerts):
     assert first_run.state == "success"
     with psycopg.connect(warehouse_url) as conn:
         gate = conn.execute(
+            "select bool_and(success), count(*) from quality.validation_runs where run_id = %s", [first_run.run_id]
+        ).fetchone()
+        raw_gate = conn.execute(
             "select bool_and(success), count(*) from quality.validation_runs where run_id = %s",
-            [first_run.run_id],
+            [f"{first_run.run_id}:raw"],
         ).fetchone()
         schemas = {r[0] for r in conn.execute("select nspname from pg_namespace")}
-    assert gate == (True, 1), "the quality gate recorded its verdict for this run"
+    assert gate[0] is True and gate[1] >= 1, "the marts gate recorded a passing verdict"
+    assert raw_gate[0] is True and raw_gate[1] > 30, "every loaded batch was checked before dbt read it"
     assert "marts" in schemas and "marts_build" not in schemas, "the audited build was published"
+    assert alerts[0].messages == [] and alerts[1].payloads == [], "a good day sends nobody anything"
 
 
 def test_published_cac_matches_numbers_computed_from_the_exports(first_run, exports, warehouse_url):
@@ -117,12 +190,112 @@ def test_published_cac_matches_numbers_computed_from_the_exports(first_run, expo
     assert sum(n for _, n, _ in published.values()) == written, "every generated customer is counted once"
 
 
-def test_rerunning_the_same_day_changes_nothing(first_run, dagbag, warehouse_url):
-    before_raw, before_marts = table_counts(warehouse_url), published_acquisition_cost(warehouse_url)
-    second = dagbag.dags["tealeaves_daily"].test(logical_date=LOGICAL_DATE)
-    assert second.state == "success"
-    assert table_counts(warehouse_url) == before_raw, "reloading the same exports added no raw rows"
-    assert published_acquisition_cost(warehouse_url) == before_marts
-    with psycopg.connect(warehouse_url) as conn:
-        previous = conn.execute("select count(*) from marts_previous.fct_acquisition_cost").fetchone()[0]
-    assert previous == len(before_marts), "the previous good set is kept beside the new one"
+def test_every_mart_the_issue_names_is_published_with_rows(published_before):
+    marts = {
+        "dim_customers",
+        "fct_mrr_movements",
+        "fct_revenue_retention_monthly",
+        "fct_cohort_retention",
+        "fct_acquisition_cost",
+        "fct_customer_lifetime_value",
+        "fct_ltv_cac",
+        "fct_acquisition_vs_retention_cost",
+        "fct_support_tickets",
+        "fct_support_performance_monthly",
+        "fct_survey_responses",
+        "fct_nps_monthly",
+        "fct_product_input",
+        "fct_customer_health",
+    }
+    assert marts <= published_before.keys()
+    assert {m for m in marts if published_before[m][0] == 0} == set()
+
+
+def test_report_prints_the_latest_months_headline_metrics(first_run):
+    result = subprocess.run([TEALEAVES, "report"], env=os.environ, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    for metric in ("Blended CAC", "Net revenue retention", "Formula LTV", "LTV : CAC", "Cost to retain", "NPS"):
+        assert metric in result.stdout
+    assert "LTV and CAC by acquisition channel" in result.stdout and "PAID_SEARCH" in result.stdout
+
+
+def test_dbt_docs_describe_every_column_of_every_mart(first_run, settings):
+    result = subprocess.run(
+        [TEALEAVES, "docs", "--no-serve"], env=os.environ, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    target = settings.docs_dir / "dbt"
+    assert (target / "static_index.html").is_file()
+    catalog = json.loads((target / "catalog.json").read_text())["nodes"]
+    manifest = json.loads((target / "manifest.json").read_text())["nodes"]
+    undocumented = []
+    for node_id, node in catalog.items():
+        if node["metadata"]["schema"] != "marts":
+            continue
+        documented = {c: v["description"].strip() for c, v in manifest[node_id]["columns"].items()}
+        undocumented += [f"{node_id}.{c}" for c in node["columns"] if not documented.get(c)]
+    assert len([n for n in catalog.values() if n["metadata"]["schema"] == "marts"]) >= 14
+    assert undocumented == []
+
+
+# -- a bad delivery, then its fix -----------------------------------------------------------------------------
+
+
+def test_a_bad_delivery_stops_at_the_raw_gate_and_bi_keeps_the_last_good_marts(
+    bad_run, published_before, warehouse_url
+):
+    assert bad_run.state == "failed"
+    states = {ti.task_id: ti.state for ti in bad_run.get_task_instances()}
+    assert states["validate_raw"] == "failed"
+    assert states["publish_marts"] != "success"
+    assert marts_fingerprint(warehouse_url) == published_before, "marts unchanged, row for row"
+    assert loaded_batches(warehouse_url)[REDELIVERY] == ["failed"], "the bad file is kept in raw, held back"
+
+
+def test_the_data_team_gets_one_alert_naming_the_failed_expectation(bad_run, alerts):
+    inbox, slack = alerts
+    assert len(inbox.messages) == 1 and len(slack.payloads) == 1
+    for seen in (inbox.messages[0]["Subject"] + "\n" + plain(inbox.messages[0]), slack_text(slack.payloads[0])):
+        assert "No negative amount paid" in seen
+        assert REDELIVERY in seen, "the batch held back from staging is named"
+
+
+def test_the_corrected_delivery_is_published_and_a_recovery_message_follows(
+    fixed_run, published_before, warehouse_url, alerts
+):
+    run, (emails_before, slacks_before) = fixed_run
+    assert run.state == "success"
+    assert loaded_batches(warehouse_url)[REDELIVERY] == ["failed", "passed"]
+    assert all(v == ["passed"] for f, v in loaded_batches(warehouse_url).items() if f != REDELIVERY), (
+        "rerunning reloaded none of the unchanged files"
+    )
+    assert marts_fingerprint(warehouse_url) == published_before, "re-delivered copies of known invoices change nothing"
+    inbox, slack = alerts
+    assert len(inbox.messages) == emails_before + 1 and len(slack.payloads) == slacks_before + 1
+    assert "validate_raw" in slack_text(slack.payloads[-1]) and "FAILED" not in inbox.messages[-1]["Subject"]
+
+
+# -- the hourly watch -----------------------------------------------------------------------------------------
+
+
+def test_a_stale_source_alerts_once_not_every_hour_and_recovers(fixed_run, dagbag, warehouse_url, alerts):
+    inbox, slack = alerts
+    quality = dagbag.dags["tealeaves_quality"]
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        conn.execute("update raw.crm_marketing_spend set _loaded_at = _loaded_at - interval '4 days'")
+    mails, posts = len(inbox.messages), len(slack.payloads)
+
+    stale = quality.test()
+    again = quality.test()  # the next hour: still stale, nothing new to tell
+
+    assert stale.state == "failed" and again.state == "failed"
+    assert len(slack.payloads) == posts + 1 and len(inbox.messages) == mails + 1
+    told = slack_text(slack.payloads[-1])
+    assert "crm" in told and "marketing_spend" in told
+
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        conn.execute("update raw.crm_marketing_spend set _loaded_at = now()")
+    fresh = quality.test()
+
+    assert fresh.state == "success"
+    assert len(slack.payloads) == posts + 2 and len(inbox.messages) == mails + 2, "one recovery message"

@@ -243,3 +243,29 @@ def test_data_docs_show_the_run_with_its_failed_expectation(warehouse_url, new_s
     page = pages[0].read_text()
     assert "Status: Failed" in " ".join(re.sub(r"<[^>]+>", " ", page).split())
     assert "Spend is never negative" in page and "-25.0" in page, "the failed expectation and offending value"
+
+
+def test_a_missing_day_of_paid_spend_blocks_publishing(server, tmp_path):
+    """A day whose spend report never arrived (every row parses, nothing looks wrong) is caught at the gate."""
+    from tealeaves.generate import default_truth, generate
+    from tealeaves.load import load_paths
+    from tests.conftest import create_database, dbt_build
+
+    exports = tmp_path / "exports"
+    generate(exports, customers=60, months=2, seed=5, truth=default_truth().clean())
+    spend = exports / "crm" / "marketing_spend.csv"
+    lines = spend.read_text().splitlines(keepends=True)
+    spend.write_text("".join(line for line in lines if not line.startswith("2025-01-15,")))
+    url = create_database(server, "t_gate_missing_day")
+    load_paths(url, [p for p in sorted(exports.iterdir()) if p.is_dir()])
+    dbt_build(url, "+fct_acquisition_cost", tmp_path)
+    suites = tmp_path / "suites"
+    suites.mkdir()
+    shutil.copy(PROJECT_ROOT / "expectations" / "marts" / "fct_acquisition_cost_spend_days.py", suites)
+
+    result = run_gate(url, "marts_build", new_run_id(), suites_dir=suites)
+
+    assert not result.passed
+    [failure] = result.blocking_failures
+    assert failure.description == "No day missing from a paid channel's spend"
+    assert failure.unexpected_count == 4, "one missing day for each of the four paid channels"

@@ -257,6 +257,9 @@ def load_file(conn: psycopg.Connection, path: Path, contract: Contract) -> Batch
                 " finished_at = clock_timestamp() where batch_id = %s",
                 [loaded + rejected, loaded, rejected, batch_id],
             )
+            # Fresh statistics for dbt's queries: without them the planner guesses a new table is tiny and
+            # picks nested loops that take minutes instead of milliseconds.
+            conn.execute(sql.SQL("analyze {}").format(sql.Identifier(RAW, contract.table)))
     except UnicodeDecodeError as exc:
         error = LoadError(f"{path}: not valid UTF-8 at byte {exc.start} ({exc.reason}); re-export the file as UTF-8")
         _record_failure(conn, path, contract, digest, started, str(error))

@@ -219,7 +219,12 @@ def _validate_suite(
     check_of: dict[str, tuple[int, Check]] = {}
     for position, check in enumerate(suite.checks):
         # A copy: GX stamps an id on what it is given, and the suite module's objects should stay as written.
-        expectation = check.expectation.copy(update={"id": None, "severity": _GX_SEVERITY[check.severity]}, deep=True)
+        update: dict[str, Any] = {"id": None, "severity": _GX_SEVERITY[check.severity]}
+        query = getattr(check.expectation, "unexpected_rows_query", None)
+        if query and "{schema}" in query:
+            # a reconciliation reads the other tables of the same build: `{schema}` names it, as `{batch}` the table
+            update["unexpected_rows_query"] = query.replace("{schema}", f'"{schema}"')
+        expectation = check.expectation.copy(update=update, deep=True)
         added = gx_suite.add_expectation(expectation)
         if added.id in check_of:
             raise SuiteDefinitionError(f"{suite.path}: item {position} of expectations() repeats another")

@@ -55,6 +55,13 @@ ratings as (
     order by ratings.ticket_id, ratings.created_at desc, ratings.satisfaction_rating_id desc
 ),
 
+ticket_inputs as (
+    -- the five classes of product input, by the rules in seeds/product_input_rules.csv (see voice marts)
+    select source_id::bigint as ticket_id, input_class, product_area
+    from {{ ref('int_customer_inputs_classified') }}
+    where input_source = 'support_ticket'
+),
+
 joined as (
     select
         measured.ticket_id,
@@ -97,6 +104,8 @@ joined as (
             else measured.resolution_sla_calendar_minutes
         end as resolution_sla_elapsed_minutes,
         ratings.csat_rating,
+        coalesce(ticket_inputs.input_class, 'unclassified') as input_class,
+        ticket_inputs.product_area,
         measured.as_of_at
     from measured
     inner join tickets on measured.ticket_id = tickets.ticket_id
@@ -107,6 +116,7 @@ joined as (
     left join sla_targets as resolution_target
         on tickets.priority = resolution_target.priority and resolution_target.metric = 'total_resolution_time'
     left join ratings on measured.ticket_id = ratings.ticket_id
+    left join ticket_inputs on measured.ticket_id = ticket_inputs.ticket_id
 ),
 
 judged as (
@@ -117,13 +127,13 @@ judged as (
             when first_reply_sla_stopped_at is not null
                 then first_reply_sla_elapsed_minutes <= first_reply_target_minutes
             -- still waiting for a reply at the as-of moment: breached once the target has passed
-            when first_reply_sla_elapsed_minutes > first_reply_target_minutes then false
+            when first_reply_sla_elapsed_minutes >= first_reply_target_minutes then false
         end as first_reply_sla_met,
         case
             when resolution_target_minutes is null then null
             when resolution_sla_stopped_at is not null
                 then resolution_sla_elapsed_minutes <= resolution_target_minutes
-            when resolution_sla_elapsed_minutes > resolution_target_minutes then false
+            when resolution_sla_elapsed_minutes >= resolution_target_minutes then false
         end as resolution_sla_met
     from joined
 ),
@@ -162,6 +172,8 @@ final as (
         first_reply_sla_met,
         resolution_sla_met,
         csat_rating,
+        input_class,
+        product_area,
         as_of_at as measured_as_of
     from judged
 )
@@ -199,5 +211,7 @@ select
     first_reply_sla_met,
     resolution_sla_met,
     csat_rating,
+    input_class,
+    product_area,
     measured_as_of
 from final

@@ -15,7 +15,7 @@ renamed as (
         upper(currency) as currency_code,
         (amount / 100.0)::numeric(14, 2) as amount,
         (coalesce(discount_amount, 0) / 100.0)::numeric(14, 2) as discount_amount,
-        (amount - coalesce(discount_amount, 0) / 100.0)::numeric(14, 2) as amount_after_discount,
+        ((amount - coalesce(discount_amount, 0)) / 100.0)::numeric(14, 2) as amount_after_discount,
         description as line_description,
         coalesce(proration, false) as is_proration,
         to_timestamp(period_start) at time zone 'UTC' as period_start_at,

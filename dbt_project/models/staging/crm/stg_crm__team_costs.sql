@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('crm', 'team_costs') }}
+    select * from {{ audited_source('crm', 'team_costs') }}
 ),
 
 renamed as (

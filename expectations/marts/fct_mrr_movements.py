@@ -1,0 +1,30 @@
+"""Quality gate for `fct_mrr_movements`: one row per customer and month, each balancing its own bridge."""
+
+import great_expectations as gx
+
+from tealeaves.quality import Check
+
+TABLE = "fct_mrr_movements"
+GRAIN = ("customer_key", "month")
+
+
+def expectations() -> list[Check]:
+    ex = gx.expectations
+    movements = ("new_mrr", "reactivation_mrr", "expansion_mrr", "contraction_mrr", "churned_mrr")
+    return [
+        Check(ex.ExpectCompoundColumnsToBeUnique(column_list=list(GRAIN), description="One row per customer-month")),
+        *(
+            Check(ex.ExpectColumnValuesToBeBetween(column=c, min_value=0, description=f"{c} is never negative"))
+            for c in (*movements, "opening_mrr", "closing_mrr")
+        ),
+        Check(
+            ex.UnexpectedRowsExpectation(
+                description="Each customer-month's movements explain its change in MRR",
+                unexpected_rows_query=(
+                    "select customer_key, month, opening_mrr, closing_mrr, movement_type from {batch}"
+                    " where abs(opening_mrr + new_mrr + reactivation_mrr + expansion_mrr - contraction_mrr"
+                    " - churned_mrr - closing_mrr) >= 0.01"
+                ),
+            )
+        ),
+    ]
