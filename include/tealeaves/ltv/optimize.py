@@ -1,0 +1,80 @@
+"""Multi-start maximum likelihood on log-parameters, shared by BG/NBD and Gamma-Gamma.
+
+Both models have strictly positive parameters, so optimising their logarithms removes the positivity
+constraint. Bounds on the logs stay, and are deliberately wide: a maximum found *at* a bound is not a
+maximum of the likelihood but a sign that the data cannot identify a parameter (no heterogeneity, no
+repeat buying, ...), so it is reported as not converged instead of being handed on as an estimate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.optimize import minimize
+
+LOG_BOUND = np.log(1e6)  # parameters live in [1e-6, 1e6]
+_AT_BOUND = 1e-3  # within 0.1% (in log) of a bound counts as at the bound
+
+
+@dataclass(frozen=True)
+class Optimum:
+    params: NDArray[np.float64]
+    log_likelihood: float
+    converged: bool
+    message: str
+    starts: int
+    starts_agreeing: int
+
+
+def maximise(
+    neg_log_likelihood: Callable[[NDArray[np.float64]], float],
+    names: Sequence[str],
+    starts: Sequence[Sequence[float]],
+) -> Optimum:
+    """Minimise the negative log-likelihood over log-parameters from each start; keep the best.
+
+    Convergence means: the best run's optimiser reported success, its value is finite, and no parameter sits
+    at a bound. ``starts_agreeing`` counts starts that reached the same optimum (within 1e-4 in
+    log-likelihood), a cheap check against local maxima.
+    """
+    bounds = [(-LOG_BOUND, LOG_BOUND)] * len(names)
+
+    def objective(log_params: NDArray[np.float64]) -> float:
+        with np.errstate(all="ignore"):
+            value = neg_log_likelihood(np.exp(log_params))
+        return float(value) if np.isfinite(value) else 1e300
+
+    runs = []
+    for start in starts:
+        result = minimize(objective, np.log(np.asarray(start, dtype=float)), method="L-BFGS-B", bounds=bounds)
+        # Polish: L-BFGS-B may stop on its relative-reduction test short of the optimum on flat ridges.
+        polished = minimize(objective, result.x, method="Nelder-Mead", options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 4000})
+        if polished.fun <= result.fun and np.all(np.abs(polished.x) <= LOG_BOUND):
+            result_x, result_fun, ok, msg = polished.x, polished.fun, bool(polished.success), str(polished.message)
+        else:
+            result_x, result_fun, ok, msg = result.x, result.fun, bool(result.success), str(result.message)
+        runs.append((result_fun, result_x, ok, msg))
+    finite = [run for run in runs if run[0] < 1e299]
+    if not finite:
+        return Optimum(np.full(len(names), np.nan), float("-inf"), False, "log-likelihood is not finite at any start", len(starts), 0)
+    best_fun, best_x, ok, msg = min(finite, key=lambda run: run[0])
+    best_fun = float(best_fun)
+    agreeing = sum(1 for run in finite if abs(run[0] - best_fun) <= 1e-4)
+    at_bound = [name for name, value in zip(names, best_x, strict=True) if LOG_BOUND - abs(value) < _AT_BOUND * LOG_BOUND]
+    params = np.exp(best_x)
+    if at_bound:
+        return Optimum(
+            params,
+            -best_fun,
+            False,
+            f"parameter(s) {', '.join(at_bound)} ran to the bound of [1e-6, 1e6]: the data do not identify them "
+            f"(too little variation between customers or too few repeat purchases)",
+            len(starts),
+            agreeing,
+        )
+    if not ok:
+        return Optimum(params, -best_fun, False, f"optimiser did not converge: {msg}", len(starts), agreeing)
+    return Optimum(params, -best_fun, True, f"converged ({agreeing} of {len(starts)} starts agree)", len(starts), agreeing)
