@@ -73,7 +73,7 @@ class CustomerSummaries:
         """Check each customer's history is one the models can have produced."""
         x, t_x, age = self.frequency, self.recency, self.T
         _first_bad(self, ~np.isclose(x, np.round(x)) | (x < 0), "frequency must be a whole number >= 0", x)
-        _first_bad(self, age <= 0, f"T (age at calibration end, in {self.time_unit.value}) must be > 0", age)
+        _first_bad(self, age < 0, f"T (age at calibration end, in {self.time_unit.value}) must be >= 0", age)
         _first_bad(self, t_x < 0, "recency must be >= 0", t_x)
         _first_bad(
             self, t_x > age + _TOLERANCE, "recency (age at last purchase) cannot exceed T (age at calibration end)", t_x
