@@ -15,6 +15,10 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import minimize
 
+# A parameter whose standard error on the log scale exceeds this is not estimated: a one-standard-error
+# interval spanning more than a factor e^2 ≈ 7.4 either way is the data saying "anything fits".
+MAX_LOG_SE = 2.0
+_HESSIAN_STEP = 1e-3
 LOG_BOUND = np.log(1e6)  # parameters live in [1e-6, 1e6]
 _AT_BOUND = 1e-3  # within 0.1% (in log) of a bound counts as at the bound
 
@@ -76,6 +80,37 @@ def maximise(
             len(starts),
             agreeing,
         )
+    flat = _unidentified(objective, best_x, names)
+    if flat:
+        return Optimum(params, -best_fun, False, flat, len(starts), agreeing)
     if not ok:
         return Optimum(params, -best_fun, False, f"optimiser did not converge: {msg}", len(starts), agreeing)
     return Optimum(params, -best_fun, True, f"converged ({agreeing} of {len(starts)} starts agree)", len(starts), agreeing)
+
+
+def _unidentified(objective: Callable[[NDArray[np.float64]], float], x: NDArray[np.float64], names: Sequence[str]) -> str:
+    """Reason the optimum is not a usable estimate (flat or saddle likelihood), or "" when it is.
+
+    An optimiser stopping on a ridge (for BG/NBD: r and alpha growing together when customers do not differ)
+    reports success at arbitrary values; the curvature of the log-likelihood there is what tells the truth.
+    """
+    k = len(x)
+    h = _HESSIAN_STEP
+    hessian = np.empty((k, k))
+    for i in range(k):
+        for j in range(i, k):
+            ei, ej = np.eye(k)[i] * h, np.eye(k)[j] * h
+            value = (
+                objective(x + ei + ej) - objective(x + ei - ej) - objective(x - ei + ej) + objective(x - ei - ej)
+            ) / (4 * h * h)
+            hessian[i, j] = hessian[j, i] = value
+    if not np.all(np.isfinite(hessian)):
+        return "log-likelihood is not finite next to the optimum"
+    eigenvalues = np.linalg.eigvalsh(hessian)
+    if eigenvalues.min() <= 0:
+        return "log-likelihood is flat or not at a maximum there: the data do not identify the parameters"
+    se = np.sqrt(np.diag(np.linalg.inv(hessian)))
+    vague = [f"{name} (standard error ×e^{value:.1f})" for name, value in zip(names, se, strict=True) if value > MAX_LOG_SE]
+    if vague:
+        return f"parameter(s) {', '.join(vague)} not identified by the data: too few customers or too little variation"
+    return ""
