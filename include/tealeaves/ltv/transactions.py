@@ -49,7 +49,11 @@ def calibration_summaries(
     CDNOW summaries (a customer first seen on the last day has T = 0 and contributes nothing to the fit).
     """
     ids, x, t_x, ages, spend = [], [], [], [], []
-    for customer_id in sorted(days, key=repr):
+    try:
+        ordered = sorted(days)
+    except TypeError:  # mixed id types: any stable order will do
+        ordered = sorted(days, key=repr)
+    for customer_id in ordered:
         calibration_days = sorted(d for d in days[customer_id] if d <= calibration_end)
         if not calibration_days:
             continue
