@@ -71,7 +71,9 @@ def test_the_stable_form_of_eq_10_equals_the_papers_form_where_both_can_be_compu
     r, alpha, a, b = bgnbd.r, bgnbd.alpha, bgnbd.a, bgnbd.b
     x, t_x, T, t = summaries.frequency, summaries.recency, summaries.T, 39.0
     literal = (
-        (a + b + x - 1) / (a - 1) * (1 - ((alpha + T) / (alpha + T + t)) ** (r + x) * hyp2f1(r + x, b + x, a + b + x - 1, t / (alpha + T + t)))
+        (a + b + x - 1)
+        / (a - 1)
+        * (1 - ((alpha + T) / (alpha + T + t)) ** (r + x) * hyp2f1(r + x, b + x, a + b + x - 1, t / (alpha + T + t)))
     ) / (1 + (x > 0) * a / np.maximum(b + x - 1, 1e-12) * ((alpha + T) / (alpha + t_x)) ** (r + x))
     np.testing.assert_allclose(expected_transactions(bgnbd, t, x, t_x, T), literal, rtol=1e-8)
 
@@ -124,7 +126,9 @@ def test_cdnow_backtest_fits_the_paper_and_reports_its_holdout_error():
     assert sum(row[3] for row in result.per_customer) == result.actual_total
 
 
-def test_twelve_month_clv_discounting_lowers_value_and_zero_discount_equals_twelve_month_revenue(bgnbd, gamma_gamma, summaries):
+def test_twelve_month_clv_discounting_lowers_value_and_zero_discount_equals_twelve_month_revenue(
+    bgnbd, gamma_gamma, summaries
+):
     plain = customer_values(bgnbd, gamma_gamma, summaries, horizon_months=12, monthly_discount_rate=0.0)
     discounted = customer_values(bgnbd, gamma_gamma, summaries, horizon_months=12, monthly_discount_rate=0.01)
     for p, d in zip(plain, discounted, strict=True):

@@ -53,7 +53,10 @@ class BgNbdFit:
 def log_likelihood_per_customer(
     r: float, alpha: float, a: float, b: float, x: FloatArray, t_x: FloatArray, T: FloatArray
 ) -> FloatArray:
-    """Eq. 6 of the paper, in logs: ln of B(a,b+x)/B(a,b) * Γ(r+x)α^r/Γ(r) * [(α+T)^-(r+x) + δ a/(b+x-1) (α+t_x)^-(r+x)]."""
+    """Eq. 6 of the paper in logs, so thousands of customers with large x neither underflow nor overflow.
+
+    ln[B(a,b+x)/B(a,b) · Γ(r+x)α^r/Γ(r) · ((α+T)^-(r+x) + δ(x>0) a/(b+x-1) (α+t_x)^-(r+x))]
+    """
     common = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + betaln(a, b + x) - betaln(a, b)
     alive_term = -(r + x) * np.log(alpha + T)
     repeat = x > 0
@@ -71,9 +74,7 @@ def fit_bgnbd(summaries: CustomerSummaries) -> BgNbdFit:
     x, t_x, T = summaries.frequency, summaries.recency, summaries.T
     n = len(summaries)
     if n < 2:
-        raise LtvInputError(
-            f"BG/NBD needs a population of customers to estimate how they differ; got {n} customer(s)"
-        )
+        raise LtvInputError(f"BG/NBD needs a population of customers to estimate how they differ; got {n} customer(s)")
     if not np.any(x > 0):
         raise LtvInputError(
             f"none of the {n} customers made a repeat purchase in the calibration period: there is nothing to "

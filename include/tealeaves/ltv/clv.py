@@ -40,7 +40,9 @@ def expected_transactions_by_month(fit: BgNbdFit, summaries: CustomerSummaries, 
     _check_same_unit(fit, summaries)
     cumulative = np.stack(
         [
-            expected_transactions(fit, fit.time_unit.from_months(k), summaries.frequency, summaries.recency, summaries.T)
+            expected_transactions(
+                fit, fit.time_unit.from_months(k), summaries.frequency, summaries.recency, summaries.T
+            )
             for k in range(months + 1)
         ],
         axis=1,

@@ -65,10 +65,19 @@ def maximise(
         runs[best] = (float(polished.fun), polished.x, runs[best][2] or bool(polished.success), str(polished.message))
     finite = [run for run in runs if run[0] < 1e299]
     if not finite:
-        return Optimum(np.full(len(names), np.nan), float("-inf"), False, "log-likelihood is not finite at any start", len(starts), 0)
+        return Optimum(
+            np.full(len(names), np.nan),
+            float("-inf"),
+            False,
+            "log-likelihood is not finite at any start",
+            len(starts),
+            0,
+        )
     best_fun, best_x, ok, msg = min(finite, key=lambda run: run[0])
     agreeing = sum(1 for run in finite if abs(run[0] - best_fun) <= 1e-4)
-    at_bound = [name for name, value in zip(names, best_x, strict=True) if LOG_BOUND - abs(value) < _AT_BOUND * LOG_BOUND]
+    at_bound = [
+        name for name, value in zip(names, best_x, strict=True) if LOG_BOUND - abs(value) < _AT_BOUND * LOG_BOUND
+    ]
     params = np.exp(best_x)
     if at_bound:
         return Optimum(
@@ -85,10 +94,14 @@ def maximise(
         return Optimum(params, -best_fun, False, flat, len(starts), agreeing)
     if not ok:
         return Optimum(params, -best_fun, False, f"optimiser did not converge: {msg}", len(starts), agreeing)
-    return Optimum(params, -best_fun, True, f"converged ({agreeing} of {len(starts)} starts agree)", len(starts), agreeing)
+    return Optimum(
+        params, -best_fun, True, f"converged ({agreeing} of {len(starts)} starts agree)", len(starts), agreeing
+    )
 
 
-def _unidentified(objective: Callable[[NDArray[np.float64]], float], x: NDArray[np.float64], names: Sequence[str]) -> str:
+def _unidentified(
+    objective: Callable[[NDArray[np.float64]], float], x: NDArray[np.float64], names: Sequence[str]
+) -> str:
     """Reason the optimum is not a usable estimate (flat or saddle likelihood), or "" when it is.
 
     An optimiser stopping on a ridge (for BG/NBD: r and alpha growing together when customers do not differ)
@@ -110,7 +123,9 @@ def _unidentified(objective: Callable[[NDArray[np.float64]], float], x: NDArray[
     if eigenvalues.min() <= 0:
         return "log-likelihood is flat or not at a maximum there: the data do not identify the parameters"
     se = np.sqrt(np.diag(np.linalg.inv(hessian)))
-    vague = [f"{name} (standard error ×e^{value:.1f})" for name, value in zip(names, se, strict=True) if value > MAX_LOG_SE]
+    vague = [
+        f"{name} (standard error ×e^{value:.1f})" for name, value in zip(names, se, strict=True) if value > MAX_LOG_SE
+    ]
     if vague:
         return f"parameter(s) {', '.join(vague)} not identified by the data: too few customers or too little variation"
     return ""

@@ -28,7 +28,9 @@ def purchase_days(transactions: Iterable[Transaction]) -> dict[Hashable, dict[da
         try:
             customer_id, when, amount = row
         except (TypeError, ValueError) as exc:
-            raise LtvInputError(f"transaction row {row_number}: expected (customer_id, date, amount), got {row!r}") from exc
+            raise LtvInputError(
+                f"transaction row {row_number}: expected (customer_id, date, amount), got {row!r}"
+            ) from exc
         if isinstance(when, datetime):
             when = when.date()
         if not isinstance(when, date):
@@ -73,6 +75,4 @@ def holdout_transactions(
     days: dict[Hashable, dict[date, float]], customer_ids: Iterable[Hashable], calibration_end: date, holdout_end: date
 ) -> np.ndarray:
     """Purchase days in (calibration_end, holdout_end] for each customer, in the order given."""
-    return np.array(
-        [sum(1 for d in days[c] if calibration_end < d <= holdout_end) for c in customer_ids], dtype=float
-    )
+    return np.array([sum(1 for d in days[c] if calibration_end < d <= holdout_end) for c in customer_ids], dtype=float)

@@ -7,12 +7,12 @@ fit result makes that mistake impossible to make silently.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 DAYS_PER_MONTH = 365.25 / 12
 
 
-class TimeUnit(str, Enum):
+class TimeUnit(StrEnum):
     DAYS = "days"
     WEEKS = "weeks"
     MONTHS = "months"
