@@ -21,6 +21,7 @@ from tealeaves.ltv import (
     fit_gamma_gamma,
     probability_alive,
     purchase_days,
+    value_customers,
 )
 
 from .ltv_data import CALIBRATION_END, HOLDOUT_END, cdnow_summaries, cdnow_transactions
@@ -135,3 +136,15 @@ def test_twelve_month_clv_discounting_lowers_value_and_zero_discount_equals_twel
         assert p.clv == pytest.approx(p.expected_revenue[12], rel=1e-9)
         assert d.clv < p.clv
         assert p.expected_transactions[3] < p.expected_transactions[6] < p.expected_transactions[12]
+
+
+def test_valuing_cdnow_as_of_the_calibration_end_gives_every_customer_a_value_from_the_published_fits():
+    valuation = value_customers(cdnow_transactions(), CALIBRATION_END, horizon_months=12, monthly_discount_rate=0.01)
+    assert len(valuation.values) == 2357
+    assert valuation.bgnbd.params["a"] == pytest.approx(0.793, rel=0.01)
+    assert valuation.gamma_gamma.params["q"] == pytest.approx(3.74, rel=0.01)
+    first = valuation.values[0]  # customer 1: x = 2, t_x = 30.43, T = 38.86, mean repeat spend $22.34
+    assert first.customer_id == 1
+    assert 0 < first.p_alive < 1
+    assert first.clv == pytest.approx(first.expected_spend * first.expected_transactions[12], rel=0.07)
+    assert all(v.clv >= 0 and 0 < v.p_alive <= 1 for v in valuation.values)

@@ -11,6 +11,7 @@ from .gamma_gamma import GammaGammaFit, expected_average_spend, fit_gamma_gamma
 from .summary import CustomerSummaries
 from .transactions import Transaction, calibration_summaries, holdout_transactions, purchase_days
 from .units import TimeUnit
+from .valuation import Valuation, value_customers
 
 __all__ = [
     "Backtest",
@@ -22,6 +23,7 @@ __all__ = [
     "LtvInputError",
     "NotConvergedError",
     "TimeUnit",
+    "Valuation",
     "Transaction",
     "backtest",
     "calibration_summaries",
@@ -35,4 +37,5 @@ __all__ = [
     "holdout_transactions",
     "probability_alive",
     "purchase_days",
+    "value_customers",
 ]
