@@ -1,0 +1,131 @@
+"""Multi-start maximum likelihood on log-parameters, shared by BG/NBD and Gamma-Gamma.
+
+Both models have strictly positive parameters, so optimising their logarithms removes the positivity
+constraint. Bounds on the logs stay, and are deliberately wide: a maximum found *at* a bound is not a
+maximum of the likelihood but a sign that the data cannot identify a parameter (no heterogeneity, no
+repeat buying, ...), so it is reported as not converged instead of being handed on as an estimate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.optimize import minimize
+
+# A parameter whose standard error on the log scale exceeds this is not estimated: a one-standard-error
+# interval spanning more than a factor e^2 ≈ 7.4 either way is the data saying "anything fits".
+MAX_LOG_SE = 2.0
+_HESSIAN_STEP = 1e-3
+LOG_BOUND = np.log(1e6)  # parameters live in [1e-6, 1e6]
+_AT_BOUND = 1e-3  # within 0.1% (in log) of a bound counts as at the bound
+
+
+@dataclass(frozen=True)
+class Optimum:
+    params: NDArray[np.float64]
+    log_likelihood: float
+    converged: bool
+    message: str
+    starts: int
+    starts_agreeing: int
+
+
+def maximise(
+    neg_log_likelihood: Callable[[NDArray[np.float64]], float],
+    names: Sequence[str],
+    starts: Sequence[Sequence[float]],
+) -> Optimum:
+    """Minimise the negative log-likelihood over log-parameters from each start; keep the best.
+
+    Convergence means: the best run's optimiser reported success, its value is finite, and no parameter sits
+    at a bound. ``starts_agreeing`` counts starts that reached the same optimum (within 1e-4 in
+    log-likelihood), a cheap check against local maxima.
+    """
+    bounds = [(-LOG_BOUND, LOG_BOUND)] * len(names)
+
+    def objective(log_params: NDArray[np.float64]) -> float:
+        with np.errstate(all="ignore"):
+            value = neg_log_likelihood(np.exp(log_params))
+        return float(value) if np.isfinite(value) else 1e300
+
+    runs = []
+    for start in starts:
+        result = minimize(objective, np.log(np.asarray(start, dtype=float)), method="L-BFGS-B", bounds=bounds)
+        runs.append((float(result.fun), result.x, bool(result.success), str(result.message)))
+    # Polish the best run: L-BFGS-B can stop on its relative-reduction test short of the optimum on the flat
+    # ridge a and b share; Nelder-Mead from there settles it. Only the best, to keep large fits cheap.
+    best = min(range(len(runs)), key=lambda i: runs[i][0])
+    polished = minimize(
+        objective, runs[best][1], method="Nelder-Mead", options={"xatol": 1e-7, "fatol": 1e-9, "maxiter": 4000}
+    )
+    if polished.fun <= runs[best][0] and np.all(np.abs(polished.x) <= LOG_BOUND):
+        runs[best] = (float(polished.fun), polished.x, runs[best][2] or bool(polished.success), str(polished.message))
+    finite = [run for run in runs if run[0] < 1e299]
+    if not finite:
+        return Optimum(
+            np.full(len(names), np.nan),
+            float("-inf"),
+            False,
+            "log-likelihood is not finite at any start",
+            len(starts),
+            0,
+        )
+    best_fun, best_x, ok, msg = min(finite, key=lambda run: run[0])
+    agreeing = sum(1 for run in finite if abs(run[0] - best_fun) <= 1e-4)
+    at_bound = [
+        name for name, value in zip(names, best_x, strict=True) if LOG_BOUND - abs(value) < _AT_BOUND * LOG_BOUND
+    ]
+    params = np.exp(best_x)
+    if at_bound:
+        return Optimum(
+            params,
+            -best_fun,
+            False,
+            f"parameter(s) {', '.join(at_bound)} ran to the bound of [1e-6, 1e6]: the data do not identify them "
+            f"(too little variation between customers or too few repeat purchases)",
+            len(starts),
+            agreeing,
+        )
+    flat = _unidentified(objective, best_x, names)
+    if flat:
+        return Optimum(params, -best_fun, False, flat, len(starts), agreeing)
+    if not ok:
+        return Optimum(params, -best_fun, False, f"optimiser did not converge: {msg}", len(starts), agreeing)
+    return Optimum(
+        params, -best_fun, True, f"converged ({agreeing} of {len(starts)} starts agree)", len(starts), agreeing
+    )
+
+
+def _unidentified(
+    objective: Callable[[NDArray[np.float64]], float], x: NDArray[np.float64], names: Sequence[str]
+) -> str:
+    """Reason the optimum is not a usable estimate (flat or saddle likelihood), or "" when it is.
+
+    An optimiser stopping on a ridge (for BG/NBD: r and alpha growing together when customers do not differ)
+    reports success at arbitrary values; the curvature of the log-likelihood there is what tells the truth.
+    """
+    k = len(x)
+    h = _HESSIAN_STEP
+    hessian = np.empty((k, k))
+    for i in range(k):
+        for j in range(i, k):
+            ei, ej = np.eye(k)[i] * h, np.eye(k)[j] * h
+            value = (
+                objective(x + ei + ej) - objective(x + ei - ej) - objective(x - ei + ej) + objective(x - ei - ej)
+            ) / (4 * h * h)
+            hessian[i, j] = hessian[j, i] = value
+    if not np.all(np.isfinite(hessian)):
+        return "log-likelihood is not finite next to the optimum"
+    eigenvalues = np.linalg.eigvalsh(hessian)
+    if eigenvalues.min() <= 0:
+        return "log-likelihood is flat or not at a maximum there: the data do not identify the parameters"
+    se = np.sqrt(np.diag(np.linalg.inv(hessian)))
+    vague = [
+        f"{name} (standard error ×e^{value:.1f})" for name, value in zip(names, se, strict=True) if value > MAX_LOG_SE
+    ]
+    if vague:
+        return f"parameter(s) {', '.join(vague)} not identified by the data: too few customers or too little variation"
+    return ""
