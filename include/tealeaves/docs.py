@@ -36,7 +36,18 @@ def build_docs(settings: Settings) -> Path:
     dbt = str(Path(sys.executable).parent / "dbt")
     run_tool(
         settings,
-        [dbt, "docs", "generate", "--static", "--quiet", "--target-path", str(target)],
+        # The catalog describes the published marts, not the build schema the swap has already renamed away.
+        [
+            dbt,
+            "docs",
+            "generate",
+            "--static",
+            "--quiet",
+            "--target-path",
+            str(target),
+            "--vars",
+            "{marts_build_schema: marts}",
+        ],
         "dbt docs generate",
         cwd=settings.dbt_project_dir,
     )
