@@ -23,7 +23,7 @@ demo: install
 	$(BIN)/tealeaves demo
 
 test: install
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 airflow: install
 	$(BIN)/tealeaves airflow up

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
@@ -69,10 +70,18 @@ def manifest_is_stale(settings: Settings) -> bool:
 
 
 def build_manifest(settings: Settings) -> None:
-    """The DAG renders dbt from target/manifest.json, so parsing stays out of DAG import."""
-    if manifest_is_stale(settings):
-        dbt = str(Path(sys.executable).parent / "dbt")
-        run_tool(settings, [dbt, "parse", "--quiet"], "dbt parse", cwd=settings.dbt_project_dir)
+    """The DAG renders dbt from target/manifest.json, so parsing stays out of DAG import.
+
+    A lock serialises concurrent callers (two test workers, `make demo` beside `make airflow`): the second one
+    waits, then finds the manifest fresh instead of rewriting it under the first one's readers.
+    """
+    target = settings.dbt_project_dir / "target"
+    target.mkdir(exist_ok=True)
+    with open(target / ".parse.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if manifest_is_stale(settings):
+            dbt = str(Path(sys.executable).parent / "dbt")
+            run_tool(settings, [dbt, "parse", "--quiet"], "dbt parse", cwd=settings.dbt_project_dir)
 
 
 def migrate_airflow(settings: Settings) -> None:

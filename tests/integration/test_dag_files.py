@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
-pytestmark = pytest.mark.xdist_group("airflow")  # with test_daily_dag: they share dbt's target/manifest.json
-
 
 def test_every_dag_file_imports_without_errors(dagbag):
     assert dagbag.import_errors == {}

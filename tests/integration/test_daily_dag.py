@@ -28,7 +28,7 @@ from tealeaves.generate import default_truth, generate
 from tests.conftest import TEALEAVES, free_port
 from tests.integration.test_alerts import Inbox, SlackWebhook, plain, slack_text
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("airflow")]  # one worker: one manifest, one Airflow
+pytestmark = pytest.mark.e2e
 LOGICAL_DATE = datetime(2026, 1, 15, tzinfo=UTC)
 REDELIVERY = "invoices__redelivery.jsonl"
 

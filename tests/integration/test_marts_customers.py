@@ -15,12 +15,9 @@ from itertools import combinations
 from pathlib import Path
 
 import psycopg
-import pytest
 
 CENT = Decimal("0.01")
 PAID_CHANNELS = ("PAID_SEARCH", "PAID_SOCIAL", "EMAIL_MARKETING", "OFFLINE")
-
-pytestmark = pytest.mark.xdist_group("marts_world")  # one worker builds the shared world once
 
 
 def query(url: str, text: str, *params) -> list[tuple]:

@@ -17,13 +17,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import psycopg
-import pytest
 
 from tealeaves.generate.sinks import LATE_SUFFIX
 
 CENT = Decimal("0.01")
-
-pytestmark = pytest.mark.xdist_group("marts_world")  # one worker builds the shared world once
 
 
 def rows(url: str, query: str) -> list[tuple]:

@@ -22,8 +22,6 @@ import pytest
 CENT = Decimal("0.01")
 SEGMENTS = ("smb", "mid_market", "enterprise")
 
-pytestmark = pytest.mark.xdist_group("marts_world")  # one worker builds the shared world once
-
 
 def query(url: str, text: str, *params) -> list[tuple]:
     with psycopg.connect(url) as conn:

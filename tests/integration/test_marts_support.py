@@ -20,8 +20,6 @@ import pytest
 SOLVED = {"solved", "closed"}
 OPEN_AT, CLOSE_AT = time(9), time(17)  # the support schedule in the seed support_business_hours, UTC
 
-pytestmark = pytest.mark.xdist_group("marts_world")  # one worker builds the shared world once
-
 
 def query(url: str, text: str) -> list[tuple]:
     with psycopg.connect(url) as conn:

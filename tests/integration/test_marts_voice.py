@@ -16,7 +16,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import psycopg
-import pytest
 
 # The help desk's ticket kinds (tags) and the class of product input each one is (docs/sources/survey.md).
 KIND_CLASSES = {
@@ -27,8 +26,6 @@ KIND_CLASSES = {
     "feedback": "responsiveness",
 }
 TICKET_WINDOW_DAYS = 28  # the generator opens a month's tickets within 28 days of the month's start
-
-pytestmark = pytest.mark.xdist_group("marts_world")  # one worker builds the shared world once
 
 
 def query(url: str, text: str, *params) -> list[tuple]:

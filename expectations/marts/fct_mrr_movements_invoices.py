@@ -1,0 +1,58 @@
+"""Reconciliation of `fct_mrr_movements` with billing: recurring revenue and the paid subscription invoices
+behind it agree after FX.
+
+MRR is a month-end snapshot; invoices are cash. Each paid subscription invoice is spread evenly over the months
+its service period covers (an annual invoice over twelve), converted at its own FX rate, and compared with the
+month's total MRR. They differ legitimately by renewals still unpaid at month end, one-off discounts and
+mid-month changes, so the check warns beyond 10% rather than blocks: a gap that large means MRR and billing
+have stopped describing the same customers (a lost FX rate, a mis-mapped price, a broken load).
+"""
+
+import great_expectations as gx
+
+from tealeaves.quality import Check
+
+TABLE = "fct_mrr_movements"
+GRAIN = ("month",)
+TOLERANCE = 0.10
+
+_DISAGREEING_MONTHS = f"""
+with invoiced as (
+    select
+        date_trunc('month', covered.month)::date as month,
+        sum(invoices.amount_paid_usd / invoices.months_covered) as invoiced_mrr
+    from (
+        select amount_paid_usd, period_start_at, period_end_at,
+               greatest(1, round(extract(epoch from period_end_at - period_start_at) / (86400 * 30.44)))
+                   as months_covered
+        from intermediate.int_invoices_converted
+        where invoice_status = 'paid' and subscription_id is not null and not fx_missing and amount_paid_usd > 0
+    ) as invoices
+    cross join lateral generate_series(
+        date_trunc('month', invoices.period_start_at),
+        date_trunc('month', invoices.period_start_at) + (invoices.months_covered - 1) * interval '1 month',
+        interval '1 month'
+    ) as covered(month)
+    group by 1
+),
+snapshot as (
+    select month, sum(closing_mrr) as mrr from {{batch}} where not is_partial_month group by month
+)
+select snapshot.month, snapshot.mrr, invoiced.invoiced_mrr
+from snapshot
+join invoiced on invoiced.month = snapshot.month
+where snapshot.month > (select min(month) from snapshot)
+  and abs(snapshot.mrr - invoiced.invoiced_mrr) > {TOLERANCE} * snapshot.mrr
+"""
+
+
+def expectations() -> list[Check]:
+    return [
+        Check(
+            gx.expectations.UnexpectedRowsExpectation(
+                description=f"Month-end MRR within {TOLERANCE:.0%} of the paid subscription invoices for the month",
+                unexpected_rows_query=_DISAGREEING_MONTHS,
+            ),
+            severity="warning",
+        )
+    ]
