@@ -23,7 +23,7 @@ demo: install
 	$(BIN)/tealeaves demo
 
 test: install
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest
 
 airflow: install
 	$(BIN)/tealeaves airflow up
