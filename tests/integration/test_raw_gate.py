@@ -114,3 +114,12 @@ def test_the_gate_refuses_to_run_without_the_ledger_suite(warehouse, tmp_path):
     (tmp_path / "raw" / "load_batches.py").unlink()
     with pytest.raises(FileNotFoundError, match="load_batches.py"):
         run_raw_gate(warehouse, "no ledger", suites_dir=tmp_path / "raw")
+
+
+def test_a_small_late_delivery_with_one_resent_pair_passes(warehouse, exports, tmp_path):
+    """Many rows sharing a key blocks; one re-sent record in an eight-line late file is normal and only warns."""
+    records = invoices(exports)[:7]
+    load_paths(warehouse, [deliver(tmp_path, [*records, records[0]], name="invoices__late.jsonl")], "billing")
+    result = run_raw_gate(warehouse, "late pair")
+    assert result.passed
+    assert [w.description for w in result.gate.warnings] == ["Each key once in the batch"]
