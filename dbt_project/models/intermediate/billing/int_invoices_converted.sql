@@ -11,8 +11,14 @@ invoices as (
     select * from {{ ref('stg_billing__invoices') }}
 ),
 
+-- Each rate holds from its day until the next rate of its currency: a range join, planned set-wise.
 fx_rates as (
-    select * from {{ ref('stg_billing__fx_rates') }}
+    select
+        currency_code,
+        rate_date,
+        rate_to_usd,
+        lead(rate_date) over (partition by currency_code order by rate_date) as next_rate_date
+    from {{ ref('stg_billing__fx_rates') }}
 ),
 
 invoices_with_rate as (
@@ -21,24 +27,18 @@ invoices_with_rate as (
         invoices.created_at::date as invoice_date,
         case
             when invoices.currency_code = '{{ var("reporting_currency") }}' then invoices.created_at::date
-            else latest_rate.rate_date
+            else fx_rates.rate_date
         end as fx_rate_date,
         case
             when invoices.currency_code = '{{ var("reporting_currency") }}' then 1.0
-            else latest_rate.rate_to_usd
+            else fx_rates.rate_to_usd
         end as fx_rate_to_usd
     from invoices
-    left join lateral (
-        select
-            fx_rates.rate_date,
-            fx_rates.rate_to_usd
-        from fx_rates
-        where
-            fx_rates.currency_code = invoices.currency_code
-            and fx_rates.rate_date <= invoices.created_at::date
-        order by fx_rates.rate_date desc
-        limit 1
-    ) as latest_rate on true
+    left join fx_rates
+        on
+            invoices.currency_code = fx_rates.currency_code
+            and invoices.created_at::date >= fx_rates.rate_date
+            and (invoices.created_at::date < fx_rates.next_rate_date or fx_rates.next_rate_date is null)
 ),
 
 converted as (

@@ -19,7 +19,6 @@
     that month's snapshot is the state at the export (is_partial_month = true): cancellations scheduled for
     later are not churn yet.
 #}
-{{ config(materialized='table') }}
 
 with
 

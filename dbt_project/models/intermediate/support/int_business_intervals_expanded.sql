@@ -1,4 +1,3 @@
-{{ config(materialized='table') }}
 {#
     The support schedule (seed support_business_hours: weekly intervals in local time) laid out on the
     calendar as dated open intervals in UTC, from the day before the first ticket to a week after the export's

@@ -1,4 +1,3 @@
-{{ config(materialized='table') }}
 {#
     Each ticket's status spells up to the export's as-of moment: one row per status change, valid from the
     change until the next one (valid_to null for the status the ticket is in at the as-of moment). Status

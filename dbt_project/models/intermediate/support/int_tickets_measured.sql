@@ -1,4 +1,3 @@
-{{ config(materialized='table') }}
 {#
     Zendesk's ticket metrics, recomputed from comments and status changes up to the export's as-of moment:
     first reply (first public comment by an agent, not counting the requester's opening comment), first and
