@@ -9,6 +9,7 @@ import psycopg
 import pytest
 
 from tealeaves.generate import default_truth
+from tests.warehouse import query
 
 
 @pytest.fixture(scope="module")
@@ -19,11 +20,6 @@ def identity(pipeline):
     return pipeline(
         "identity", "+int_customer_identity +fct_identity_match_rates", customers=200, months=4, seed=3, truth=messy
     )
-
-
-def query(url: str, text: str) -> list[tuple]:
-    with psycopg.connect(url) as conn:
-        return conn.execute(text).fetchall()
 
 
 def test_billing_customers_without_a_crm_id_are_matched_to_the_right_company(identity):

@@ -9,6 +9,7 @@ import psycopg
 import pytest
 
 from tealeaves.load import LoadError, load_paths
+from tests.warehouse import query
 
 HEADER = "hs_object_id,name,domain,createdate,lifecyclestage,hs_analytics_source,industry,numberofemployees,country\n"
 
@@ -17,11 +18,6 @@ def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(text.encode(encoding))
     return path
-
-
-def rows(url: str, query: str, *params) -> list[tuple]:
-    with psycopg.connect(url) as conn:
-        return conn.execute(query, params).fetchall()
 
 
 def test_every_row_is_loaded_or_rejected_with_line_and_reason(tmp_path, fresh_database):
@@ -36,15 +32,15 @@ def test_every_row_is_loaded_or_rejected_with_line_and_reason(tmp_path, fresh_da
     )
     [result] = load_paths(fresh_database, [companies])
     assert (result.rows_in, result.rows_loaded, result.rows_rejected) == (4 + 1, 2, 3)
-    rejected = rows(fresh_database, "select line_number, raw_text, reason from raw.rejected_rows order by 1")
+    rejected = query(fresh_database, "select line_number, raw_text, reason from raw.rejected_rows order by 1")
     assert [r[0] for r in rejected] == [3, 4, 5]
     assert "hs_object_id: 'two' is not a valid bigint" in rejected[0][2]
     assert rejected[1] == (4, "3,Short row", "expected 9 fields as in the header, found 2")
     assert "name: required value is missing" in rejected[2][2] and "createdate: 'yesterday'" in rejected[2][2]
-    loaded = rows(fresh_database, "select hs_object_id, createdate, _source_line from raw.crm_companies order by 1")
+    loaded = query(fresh_database, "select hs_object_id, createdate, _source_line from raw.crm_companies order by 1")
     assert [(r[0], r[2]) for r in loaded] == [(1, 2), (5, 6)]
     assert loaded[1][1].isoformat() == "2025-01-03T08:00:00+00:00", "offsets are kept as real instants"
-    ledger = rows(fresh_database, "select rows_in, rows_loaded, rows_rejected, status from raw.load_batches")
+    ledger = query(fresh_database, "select rows_in, rows_loaded, rows_rejected, status from raw.load_batches")
     assert ledger == [(5, 2, 3, "loaded")]
 
 
@@ -72,8 +68,8 @@ def test_loading_the_same_content_twice_is_a_no_op(tmp_path, fresh_database):
     second = load_paths(fresh_database, [copy])
     assert [(r.status, r.rows_loaded, r.rows_rejected) for r in first] == [("loaded", 3, 2)]
     assert [r.status for r in second] == ["unchanged"]
-    assert rows(fresh_database, "select count(*) from raw.billing_invoices") == [(3,)]
-    assert rows(fresh_database, "select reason from raw.rejected_rows order by line_number") == [
+    assert query(fresh_database, "select count(*) from raw.billing_invoices") == [(3,)]
+    assert query(fresh_database, "select reason from raw.rejected_rows order by line_number") == [
         ("not a valid JSON object",),
         ("not a JSON object",),
     ]
@@ -89,8 +85,8 @@ def test_a_file_that_cannot_be_read_leaves_nothing_but_a_failed_ledger_line(tmp_
     )
     with pytest.raises(LoadError, match="not valid UTF-8"):
         load_paths(fresh_database, [broken])
-    assert rows(fresh_database, "select count(*) from raw.crm_companies") == [(1,)]
-    assert rows(fresh_database, "select status from raw.load_batches order by batch_id") == [
+    assert query(fresh_database, "select count(*) from raw.crm_companies") == [(1,)]
+    assert query(fresh_database, "select status from raw.load_batches order by batch_id") == [
         ("loaded",),
         ("failed",),
     ]
@@ -137,7 +133,7 @@ def test_a_json_document_loads_its_records_array(tmp_path, fresh_database):
     with psycopg.connect(fresh_database, autocommit=True) as conn:
         result = load_file(conn, path, contract)
     assert (result.rows_in, result.rows_loaded, result.rows_rejected) == (3, 1, 2)
-    assert rows(fresh_database, "select line_number, reason from raw.rejected_rows order by 1") == [
+    assert query(fresh_database, "select line_number, reason from raw.rejected_rows order by 1") == [
         (2, "id: 'x' is not a valid bigint"),
         (3, "not a JSON object"),
     ]
@@ -167,7 +163,7 @@ def test_extra_header_lines_are_skipped_not_counted(tmp_path, fresh_database):
     with psycopg.connect(fresh_database, autocommit=True) as conn:
         result = load_file(conn, path, contract)
     assert (result.rows_in, result.rows_loaded, result.rows_rejected) == (2, 1, 1)
-    assert rows(fresh_database, "select line_number from raw.rejected_rows") == [(5,)]
+    assert query(fresh_database, "select line_number from raw.rejected_rows") == [(5,)]
 
 
 def test_well_shaped_files_take_the_copy_path_and_still_keep_each_bad_rows_text(tmp_path, fresh_database):
@@ -185,7 +181,7 @@ def test_well_shaped_files_take_the_copy_path_and_still_keep_each_bad_rows_text(
         assert _stage_csv_fast(conn, path, contract), "a file PostgreSQL's CSV parser accepts needs no Python parsing"
     [result] = load_paths(fresh_database, [path])
     assert (result.rows_loaded, result.rows_rejected) == (1, 1)
-    assert rows(fresh_database, "select line_number, raw_text, reason from raw.rejected_rows") == [
+    assert query(fresh_database, "select line_number, raw_text, reason from raw.rejected_rows") == [
         (3, "2,Beta,beta.com,now,lead,,saas,12,US", "createdate: 'now' is not a valid timestamptz")
     ]
-    assert rows(fresh_database, "select name, _source_line from raw.crm_companies") == [("Acme, Inc.", 2)]
+    assert query(fresh_database, "select name, _source_line from raw.crm_companies") == [("Acme, Inc.", 2)]

@@ -16,16 +16,10 @@ from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
-import psycopg
-
 from tealeaves.generate.sinks import LATE_SUFFIX
+from tests.warehouse import query
 
 CENT = Decimal("0.01")
-
-
-def rows(url: str, query: str) -> list[tuple]:
-    with psycopg.connect(url) as conn:
-        return conn.execute(query).fetchall()
 
 
 def month_of(moment: datetime | date) -> date:
@@ -177,15 +171,15 @@ def test_cost_ledger_in_the_marts_equals_the_planted_amounts(marts_world):
     assert len(months) == truth["planted"]["crm"]["team_costs"]["months"] == 12
     totals = {
         month: (sm, support, success)
-        for month, sm, support, success in rows(
+        for month, sm, support, success in query(
             url,
             "select month, sales_marketing_cost, support_cost, customer_success_cost"
             " from marts.fct_acquisition_vs_retention_cost where segment = 'all'",
         )
     }
-    margin = dict(rows(url, "select month, cost_of_revenue_usd from marts.fct_gross_margin"))
+    margin = dict(query(url, "select month, cost_of_revenue_usd from marts.fct_gross_margin"))
     allocated = dict(
-        rows(url, "select month, sum(allocated_sales_marketing_cost) from marts.fct_acquisition_cost group by 1")
+        query(url, "select month, sum(allocated_sales_marketing_cost) from marts.fct_acquisition_cost group by 1")
     )
     for month in months:
         sales_marketing = planted[(month, "sales")] + planted[(month, "marketing")]
@@ -207,7 +201,7 @@ def test_paid_cac_per_channel_recovers_the_planted_cac(marts_world):
     url, _, truth = marts_world
     measured = {
         channel: (spend, customers)
-        for channel, spend, customers in rows(
+        for channel, spend, customers in query(
             url, "select channel, sum(spend), sum(new_customers) from marts.fct_acquisition_cost group by 1"
         )
     }
@@ -235,7 +229,7 @@ def test_blended_cac_is_all_sales_and_marketing_cost_over_all_new_customers(mart
     cost = {month: spend[month] + ledger[(month, "sales")] + ledger[(month, "marketing")] for month in spend}
     mart = {
         month: (total, customers)
-        for month, total, customers in rows(
+        for month, total, customers in query(
             url,
             "select month, sum(spend + allocated_sales_marketing_cost), sum(new_customers)"
             " from marts.fct_acquisition_cost group by 1",
@@ -248,7 +242,7 @@ def test_blended_cac_is_all_sales_and_marketing_cost_over_all_new_customers(mart
     mart_cac = sum(t for t, _ in mart.values()) / sum(n for _, n in mart.values())
     assert cents(mart_cac) == cents(year_cac)
     segment_all = dict(
-        rows(url, "select month, cac from marts.fct_acquisition_vs_retention_cost where segment = 'all'")
+        query(url, "select month, cac from marts.fct_acquisition_vs_retention_cost where segment = 'all'")
     )
     for month in mart:
         assert segment_all[month] == cents(cost[month] / new[month]), month
@@ -262,7 +256,7 @@ def test_retention_cost_components_equal_sums_from_the_export_files(marts_world)
     ledger = ledger_from_exports(exports)
     discounts, credits = retention_components_from_exports(exports)
     assert sum(discounts.values()) > 0 and sum(credits.values()) > 0, "the world plants save offers and credits"
-    mart = rows(
+    mart = query(
         url,
         "select month, support_cost, customer_success_cost, retention_discounts, service_credits, retention_cost"
         " from marts.fct_acquisition_vs_retention_cost where segment = 'all' order by month",
@@ -283,7 +277,7 @@ def test_cost_to_retain_divides_retention_cost_by_customers_retained(marts_world
     """Cost to retain = retention cost ÷ customers active at the start and the end of the month; the first
     month has nobody active at its start, so no cost to retain, and later months retain most customers."""
     url, _, _ = marts_world
-    mart = rows(
+    mart = query(
         url,
         "select month, retention_cost, customers_retained, cost_to_retain, cac, acquisition_to_retention_cost_ratio"
         " from marts.fct_acquisition_vs_retention_cost where segment = 'all' order by month",

@@ -7,8 +7,6 @@ here in plain Python straight from the Stripe-shaped export files, without stagi
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass
@@ -16,50 +14,16 @@ from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
-import psycopg
 import pytest
+
+from tests.exports import read_fx, read_jsonl
+from tests.warehouse import query
 
 CENT = Decimal("0.01")
 SEGMENTS = ("smb", "mid_market", "enterprise")
 
 
-def query(url: str, text: str, *params) -> list[tuple]:
-    with psycopg.connect(url) as conn:
-        return conn.execute(text, params).fetchall()
-
-
 # -- MRR straight from the export files ---------------------------------------------------------------------------
-def read_jsonl(folder: Path, entity: str) -> dict[str, dict]:
-    """One record per id, the last copy read winning; broken lines and id-less copies are skipped (the loader
-    rejects them too; every planted defect is an extra copy, never the only one)."""
-    records: dict[str, dict] = {}
-    for path in (folder / f"{entity}.jsonl", folder / f"{entity}__late.jsonl"):
-        if not path.exists():
-            continue
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(record, dict) and record.get("id"):
-                records[record["id"]] = record
-    return records
-
-
-def read_fx(folder: Path) -> dict[str, list[tuple[date, Decimal]]]:
-    rates: dict[str, dict[date, Decimal]] = defaultdict(dict)
-    for path in (folder / "fx_rates.csv", folder / "fx_rates__late.csv"):
-        if path.exists():
-            for row in csv.DictReader(path.open(encoding="utf-8")):
-                try:
-                    rates[row["currency"].strip().upper()][date.fromisoformat(row["rate_date"])] = Decimal(
-                        row["rate_to_usd"]
-                    )
-                except (KeyError, ValueError, ArithmeticError, AttributeError):
-                    continue
-    return {code: sorted(by_day.items()) for code, by_day in rates.items()}
-
-
 @dataclass
 class ExportedBilling:
     subscriptions: dict[str, dict]

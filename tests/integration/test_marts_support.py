@@ -14,16 +14,12 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-import psycopg
 import pytest
+
+from tests.warehouse import query
 
 SOLVED = {"solved", "closed"}
 OPEN_AT, CLOSE_AT = time(9), time(17)  # the support schedule in the seed support_business_hours, UTC
-
-
-def query(url: str, text: str) -> list[tuple]:
-    with psycopg.connect(url) as conn:
-        return conn.execute(text).fetchall()
 
 
 def naive_utc(moment: datetime) -> datetime:

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-import psycopg
+from tests.warehouse import query
 
 # The help desk's ticket kinds (tags) and the class of product input each one is (docs/sources/survey.md).
 KIND_CLASSES = {
@@ -26,11 +26,6 @@ KIND_CLASSES = {
     "feedback": "responsiveness",
 }
 TICKET_WINDOW_DAYS = 28  # the generator opens a month's tickets within 28 days of the month's start
-
-
-def query(url: str, text: str, *params) -> list[tuple]:
-    with psycopg.connect(url) as conn:
-        return conn.execute(text, params).fetchall()
 
 
 def inputs_by_class(url: str, source: str) -> dict[str, int]:

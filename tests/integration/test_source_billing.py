@@ -12,7 +12,6 @@ from collections import Counter
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-import psycopg
 import pytest
 from psycopg import sql
 
@@ -21,6 +20,7 @@ from tealeaves.generate.life import Life
 from tealeaves.generate.render.billing import UNKNOWN_CURRENCY, BillingRenderer
 from tealeaves.load import load_paths
 from tests.conftest import create_database, dbt_build
+from tests.warehouse import query
 
 START, MONTHS = date(2025, 1, 1), 6
 SEED = int(os.environ.get("TEALEAVES_BILLING_TEST_SEED", "7"))  # try other worlds: the facts hold for any seed
@@ -40,11 +40,6 @@ STAGED = {
     "refunds.jsonl": "stg_billing__refunds",
     "credit_notes.jsonl": "stg_billing__credit_notes",
 }
-
-
-def query(url: str, text: str, *params) -> list[tuple]:
-    with psycopg.connect(url) as conn:
-        return conn.execute(text, params).fetchall()
 
 
 @pytest.fixture(scope="module")

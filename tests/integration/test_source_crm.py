@@ -12,7 +12,6 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from tealeaves.generate import generate
@@ -20,6 +19,7 @@ from tealeaves.generate.render.base import alias_domain
 from tealeaves.generate.sinks import LATE_SUFFIX
 from tealeaves.load import load_paths
 from tests.conftest import create_database, dbt_build
+from tests.warehouse import query
 
 STAGING = {
     "companies.csv": "stg_crm__companies",
@@ -36,11 +36,6 @@ STAGING = {
 def main_name(file_name: str) -> str:
     """The export a file belongs to: deals__late.csv is a later delivery of deals.csv."""
     return file_name.replace(LATE_SUFFIX, "")
-
-
-def rows(url: str, query: str, *params) -> list[tuple]:
-    with psycopg.connect(url) as conn:
-        return conn.execute(query, params).fetchall()
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +101,7 @@ def test_every_line_is_loaded_or_rejected_and_the_rejected_are_the_planted_ones(
         assert rejected_by_file[name] == planted(truth, name, "malformed", "missing_id"), name
         kinds = ("records", "exact_duplicate", "near_duplicate", "malformed", "missing_id")
         assert lines_by_file[name] == planted(truth, name, *kinds), f"{name}: every written line reached the loader"
-    quarantined = dict(rows(crm["url"], "select file_name, count(*) from raw.rejected_rows group by 1"))
+    quarantined = dict(query(crm["url"], "select file_name, count(*) from raw.rejected_rows group by 1"))
     assert quarantined == {r.file.name: r.rows_rejected for r in results if r.rows_rejected}
 
 
@@ -116,13 +111,13 @@ def test_dbt_builds_and_tests_crm_staging(staged):
 
 def test_staging_holds_each_planted_record_exactly_once(staged):
     for name, model in STAGING.items():
-        [(count,)] = rows(staged["url"], f"select count(*) from staging.{model}")
+        [(count,)] = query(staged["url"], f"select count(*) from staging.{model}")
         assert count == planted(staged["truth"], name, "records"), model
 
 
 def test_every_customer_has_one_won_deal_closing_on_its_first_paid_invoice_day(staged):
     truth, url = staged["truth"], staged["url"]
-    won = rows(
+    won = query(
         url,
         """
         select companies.company_id, companies.lifecycle_stage, count(deals.deal_id), min(deals.close_date)
@@ -143,7 +138,7 @@ def test_every_customer_has_one_won_deal_closing_on_its_first_paid_invoice_day(s
 
 
 def test_stage_history_is_ordered_and_ends_in_the_deals_stage(staged):
-    history = rows(
+    history = query(
         staged["url"],
         """
         select
@@ -169,17 +164,17 @@ def test_stage_history_is_ordered_and_ends_in_the_deals_stage(staged):
 def test_planted_deal_outcomes_blockers_and_team_costs_are_found(staged):
     crm_truth, url = staged["truth"]["planted"]["crm"], staged["url"]
     outcomes = dict(
-        rows(
+        query(
             url,
             "select case when is_closed then deal_stage else 'open' end, count(*)"
             " from staging.stg_crm__deals group by 1",
         )
     )
     assert outcomes == {k: v for k, v in crm_truth["deals"].items() if v}
-    [(blockers,)] = rows(url, "select count(*) from staging.stg_crm__deal_notes where is_deal_blocker")
+    [(blockers,)] = query(url, "select count(*) from staging.stg_crm__deal_notes where is_deal_blocker")
     assert blockers == crm_truth["deal_blocker_notes"] > 0
     costs = crm_truth["team_costs"]
-    ledger = rows(url, "select cost_month, team, sum(cost_amount) from staging.stg_crm__team_costs group by 1, 2")
+    ledger = query(url, "select cost_month, team, sum(cost_amount) from staging.stg_crm__team_costs group by 1, 2")
     staged_costs = {(month.isoformat(), team): total for month, team, total in ledger}
     planted = {
         (month, team): Decimal(str(amount)).quantize(Decimal("0.01"))
@@ -197,7 +192,7 @@ def test_planted_deal_outcomes_blockers_and_team_costs_are_found(staged):
 
 
 def test_customer_companies_carry_their_alias_domain_and_their_contacts(staged):
-    companies = rows(
+    companies = query(
         staged["url"],
         """
         select companies.domain, companies.additional_domains, companies.lifecycle_stage,
@@ -213,5 +208,5 @@ def test_customer_companies_carry_their_alias_domain_and_their_contacts(staged):
     assert all(extra == [alias_domain(domain)] for domain, extra, _ in by_stage["customer"])
     assert all(extra == [] for stage in ("lead", "opportunity") for _, extra, _ in by_stage[stage])
     assert all(contacts >= 1 for stage in by_stage for _, _, contacts in by_stage[stage]), "every company has people"
-    emails = rows(staged["url"], "select count(*) from staging.stg_crm__contacts where email <> lower(trim(email))")
+    emails = query(staged["url"], "select count(*) from staging.stg_crm__contacts where email <> lower(trim(email))")
     assert emails == [(0,)]

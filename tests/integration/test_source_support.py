@@ -11,7 +11,6 @@ import json
 from collections import defaultdict
 from datetime import UTC, date, datetime, time
 
-import psycopg
 import pytest
 from psycopg import sql
 
@@ -19,6 +18,7 @@ from tealeaves.generate import default_truth, generate
 from tealeaves.generate.calendar import business_minutes_between
 from tealeaves.load import load_paths
 from tests.conftest import create_database, dbt_build
+from tests.warehouse import query
 
 # Export file -> (raw table, staging model, staging key): the staging key counts one row per planted record.
 FILES = {
@@ -38,11 +38,6 @@ FILES = {
     ),
     "sla_policies.json": ("support_sla_policies", "stg_support__sla_policies", "sla_policy_id"),
 }
-
-
-def rows(url: str, query: str | sql.Composable, *params) -> list[tuple]:
-    with psycopg.connect(url) as conn:
-        return conn.execute(query, params).fetchall()
 
 
 @pytest.fixture(scope="module")
@@ -76,12 +71,12 @@ def test_every_support_row_is_loaded_or_rejected_and_only_planted_defects_are_re
 
 def test_staging_keeps_exactly_one_row_per_planted_record(support):
     for name, (_, model, key) in FILES.items():
-        [(count,)] = rows(
+        [(count,)] = query(
             support["url"],
             sql.SQL("select count(distinct {}) from staging.{}").format(sql.Identifier(key), sql.Identifier(model)),
         )
         assert count == support["truth"]["files"][f"support/{name}"]["records"], model
-    [(staged, distinct)] = rows(
+    [(staged, distinct)] = query(
         support["url"], "select count(*), count(distinct ticket_id) from staging.stg_support__tickets"
     )
     assert staged == distinct == support["truth"]["planted"]["support"]["tickets"]
@@ -90,7 +85,7 @@ def test_staging_keeps_exactly_one_row_per_planted_record(support):
 def test_sla_targets_in_staging_are_the_planted_policies(support):
     staged = {
         (priority, metric): (target, business)
-        for priority, metric, target, business in rows(
+        for priority, metric, target, business in query(
             support["url"],
             "select priority, metric, target_minutes, is_business_hours from staging.stg_support__sla_policies",
         )
@@ -121,7 +116,7 @@ FIRST_REPLIES = """
 
 def test_first_reply_breaches_recomputed_from_comments_match_the_planted_breaches(support):
     """A ticket still unanswered at the export counts as breached once its target has passed, as Zendesk counts it."""
-    tickets = rows(support["url"], FIRST_REPLIES)
+    tickets = query(support["url"], FIRST_REPLIES)
     export_end = datetime.combine(date.fromisoformat(support["truth"]["end"]), time(), UTC)
     breached = unanswered = 0
     for _, created, replied, target, business_hours in tickets:
@@ -137,7 +132,7 @@ def test_first_reply_breaches_recomputed_from_comments_match_the_planted_breache
 
 
 def test_solved_tickets_and_ratings_are_recovered_from_status_changes(support):
-    [(solved, unsolved_but_rated)] = rows(
+    [(solved, unsolved_but_rated)] = query(
         support["url"],
         """
         with first_solved as (
@@ -156,7 +151,7 @@ def test_solved_tickets_and_ratings_are_recovered_from_status_changes(support):
     planted = support["truth"]["planted"]["support"]
     assert solved == planted["solved_tickets"]
     assert unsolved_but_rated == 0, "only solved tickets are rated"
-    [(statuses,)] = rows(
+    [(statuses,)] = query(
         support["url"],
         "select array_agg(distinct ticket_status order by ticket_status) from staging.stg_support__tickets",
     )
@@ -168,7 +163,7 @@ def test_organizations_link_to_crm_companies_except_the_planted_unlinked_ones(su
     for path in (support["folder"] / "crm").glob("companies*.csv"):  # with the late deliveries
         with open(path, newline="") as handle:
             crm_ids |= {row["hs_object_id"] for row in csv.DictReader(handle) if row["hs_object_id"]}
-    organizations = rows(support["url"], "select crm_company_id, domain_names from staging.stg_support__organizations")
+    organizations = query(support["url"], "select crm_company_id, domain_names from staging.stg_support__organizations")
     unlinked = [domains for crm_id, domains in organizations if crm_id is None]
     assert len(unlinked) == support["truth"]["planted"]["support"]["organizations_without_external_id"]
     assert {str(crm_id) for crm_id, _ in organizations if crm_id is not None} <= crm_ids
@@ -176,7 +171,7 @@ def test_organizations_link_to_crm_companies_except_the_planted_unlinked_ones(su
 
 
 def test_user_emails_are_normalised_and_end_users_belong_to_organizations(support):
-    [(users, not_normalised, end_users_without_org, ticket_kinds)] = rows(
+    [(users, not_normalised, end_users_without_org, ticket_kinds)] = query(
         support["url"],
         """
         select count(*),
@@ -192,5 +187,5 @@ def test_user_emails_are_normalised_and_end_users_belong_to_organizations(suppor
 
 def test_sla_policies_document_rows_are_numbered_by_position_in_the_array(support):
     policies = json.loads((support["folder"] / "support" / "sla_policies.json").read_text())["sla_policies"]
-    loaded = rows(support["url"], "select _source_line, id from raw.support_sla_policies order by _source_line")
+    loaded = query(support["url"], "select _source_line, id from raw.support_sla_policies order by _source_line")
     assert loaded == [(n, p["id"]) for n, p in enumerate(policies, start=1)]

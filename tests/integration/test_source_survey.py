@@ -10,13 +10,13 @@ from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from tealeaves.generate import default_truth, generate
 from tealeaves.generate.sinks import LATE_SUFFIX
 from tealeaves.load import load_paths
 from tests.conftest import create_database, dbt_build
+from tests.warehouse import query
 
 # More mess than the defaults, so a small world still carries every kind of defect.
 DIRT = {"exact_duplicate": 0.05, "near_duplicate": 0.05, "malformed": 0.05, "missing_id": 0.05, "late_arriving": 0.1}
@@ -45,11 +45,6 @@ def survey(server, tmp_path_factory):
 
     dbt_build(url, "staging.survey source:survey", out)
     return {"url": url, "report": report, "batches": batches, "exports": out / "exports" / "survey"}
-
-
-def query(url: str, text: str) -> list[tuple]:
-    with psycopg.connect(url) as conn:
-        return conn.execute(text).fetchall()
 
 
 def test_every_survey_row_is_loaded_or_rejected_and_only_planted_defects_are_rejected(survey):
