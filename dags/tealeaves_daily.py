@@ -14,12 +14,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from airflow.sdk import Asset, dag, task
-from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-from cosmos.constants import InvocationMode, LoadMode, TestBehavior
 
 from tealeaves import sources
 from tealeaves.config import get_settings
 from tealeaves.publish import BUILD
+from tealeaves_airflow.dbt_build import dbt_build_group
 from tealeaves_airflow.notifiers import FailureNotifier, SuccessNotifier, late_run_deadline
 from tealeaves_airflow.quality_gate import QualityGateOperator, RawGateOperator
 
@@ -90,30 +89,7 @@ def tealeaves_daily():
         load_source.override(task_id=f"load_{name}", outlets=[Asset(name=f"tealeaves.raw.{name}")])(name)
         for name in sources.sources()
     ]
-    build = DbtTaskGroup(
-        group_id="build_marts",
-        project_config=ProjectConfig(
-            dbt_project_path=settings.dbt_project_dir,
-            manifest_path=settings.dbt_manifest,
-            install_dbt_deps=False,
-        ),
-        # The project's own profiles.yml (credentials from TEALEAVES_DBT_* in the environment), the one `dbt parse`
-        # used for the manifest: the same profile lets every task reuse dbt's partial parse instead of a full one.
-        profile_config=ProfileConfig(
-            profile_name="tealeaves",
-            target_name="warehouse",
-            profiles_yml_filepath=settings.dbt_project_dir / "profiles.yml",
-        ),
-        # `dbt build` per model (run, then its tests, in one dbt start-up): half the tasks of run + test.
-        # A test reading two models (relationships) gets its own task after both, not its first parent's.
-        render_config=RenderConfig(
-            load_method=LoadMode.DBT_MANIFEST,
-            test_behavior=TestBehavior.BUILD,
-            should_detach_multiple_parents_tests=True,
-        ),
-        execution_config=ExecutionConfig(invocation_mode=InvocationMode.DBT_RUNNER),
-        default_args={"retries": 0},
-    )
+    build = dbt_build_group("build_marts", settings)
     raw_gate = RawGateOperator(task_id="validate_raw", retries=0)
     gate = QualityGateOperator(task_id="validate_marts", schema=BUILD, retries=0)
     published = publish_marts()

@@ -18,11 +18,16 @@ def test_daily_dag_reads_load_build_audit_publish_summarise(dagbag, manifest):
     nodes = json.loads(manifest.read_text())["nodes"].values()
     models = [n["name"] for n in nodes if n["resource_type"] == "model"]
     assert "fct_acquisition_cost" in models
-    # Every dbt model is its own task (`dbt build`: the model, then its tests) ...
-    assert {f"build_marts.{m}_model_build" for m in models} <= dbt_tasks
-    # ... and a test that reads two models runs on its own, after both are built.
+    # Every dbt model is its own task, and so are its tests ...
+    assert {f"build_marts.{m}.run" for m in models} <= dbt_tasks
+    tested = {n["depends_on"]["nodes"][0].split(".")[-1] for n in nodes if n["resource_type"] == "test"}
+    assert {f"build_marts.{m}.test" for m in tested if m in models} <= dbt_tasks
+    # ... a test that reads two models runs on its own, after both are built ...
     multi_parent = [n["name"] for n in nodes if n["resource_type"] == "test" and len(set(n["depends_on"]["nodes"])) > 1]
     assert multi_parent and {f"build_marts.{t}_test" for t in multi_parent} <= dbt_tasks
+    # ... and all of them take their state from one `dbt build`, which comes first.
+    producer = "build_marts.dbt_producer_watcher"
+    assert all(producer in dag.get_task(t).get_flat_relative_ids(upstream=True) for t in dbt_tasks - {producer})
     # The gate stands between every dbt task and publishing: nothing reaches `marts` unaudited.
     gate = dag.get_task("validate_marts")
     assert dag.get_task("publish_marts").upstream_task_ids == {"validate_marts"}

@@ -9,6 +9,7 @@ import psycopg
 import pytest
 
 from tealeaves.generate import default_truth
+from tests.conftest import dbt_build
 from tests.warehouse import query
 
 
@@ -69,7 +70,7 @@ def test_match_rates_account_for_every_record_of_every_source(identity):
         assert abs(share - 100) < 0.05
 
 
-def test_unmatched_records_are_kept_not_dropped(pipeline, identity):
+def test_unmatched_records_are_kept_not_dropped(identity, tmp_path):
     url, _, _ = identity
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
@@ -77,9 +78,15 @@ def test_unmatched_records_are_kept_not_dropped(pipeline, identity):
             " select min(batch_id), 1, 'cus_stranger', 'someone@nowhere.example', 1735700000"
             " from raw.load_batches"
         )
-        row = conn.execute(
+    try:
+        dbt_build(url, "int_customer_identity", tmp_path / "with_stranger")
+        row = query(
+            url,
             "select match_method, crm_company_id from intermediate.int_customer_identity"
-            " where source_id = 'cus_stranger'"
-        ).fetchone()
-        conn.execute("delete from raw.billing_customers where id = 'cus_stranger'")
-    assert row == ("unmatched", None)
+            " where source_id = 'cus_stranger'",
+        )
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("delete from raw.billing_customers where id = 'cus_stranger'")
+        dbt_build(url, "int_customer_identity", tmp_path / "restored")
+    assert row == [("unmatched", None)]
