@@ -3,6 +3,7 @@
 import great_expectations as gx
 
 from tealeaves.quality import Check
+from tealeaves.quality.mart_suites import no_month_missing
 
 TABLE = "fct_nps_monthly"
 GRAIN = ("month", "segment")
@@ -22,15 +23,5 @@ def expectations() -> list[Check]:
                 ),
             )
         ),
-        Check(
-            ex.UnexpectedRowsExpectation(
-                description="No month missing from the series",
-                unexpected_rows_query=(
-                    "select gap.month from (select generate_series(min(month), max(month), interval '1 month')::date"
-                    " as month from {batch}) as gap"
-                    " where not exists (select from (select * from {batch}) as r"
-                    " where r.month = gap.month and r.segment = 'all')"
-                ),
-            )
-        ),
+        no_month_missing("segment = 'all'"),
     ]

@@ -8,6 +8,7 @@ summarises. NRR outside 50-200% in a month only warns: possible for a tiny book,
 import great_expectations as gx
 
 from tealeaves.quality import Check
+from tealeaves.quality.mart_suites import no_month_missing
 
 TABLE = "fct_revenue_retention_monthly"
 GRAIN = ("month", "segment")
@@ -44,17 +45,7 @@ def expectations() -> list[Check]:
                 ),
             )
         ),
-        Check(
-            ex.UnexpectedRowsExpectation(
-                description="No month missing from the series",
-                unexpected_rows_query=(
-                    "select gap.month from (select generate_series(min(month), max(month), interval '1 month')::date"
-                    " as month from {batch}) as gap"
-                    " where not exists (select from (select * from {batch}) as r"
-                    " where r.month = gap.month and r.segment = 'all')"
-                ),
-            )
-        ),
+        no_month_missing("segment = 'all'"),
         Check(
             ex.UnexpectedRowsExpectation(
                 description="Closing MRR equals the sum of the customer-level closing MRR in fct_mrr_movements",

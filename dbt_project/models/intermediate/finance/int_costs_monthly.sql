@@ -22,8 +22,7 @@ teams as (
 ),
 
 months as (
-    select generate_series(min(cost_month), max(cost_month), interval '1 month')::date as month
-    from ledger
+    {{ month_spine('select cost_month as month from ledger') }}
 ),
 
 ledger_monthly as (

@@ -38,12 +38,7 @@ activity as (
 ),
 
 months as (
-    select generate_series(min(month), max(month), interval '1 month')::date as month
-    from (
-        select month from activity
-        union all
-        select month from monthly_sales_marketing_cost
-    ) as all_months
+    {{ month_spine('select month from activity union all select month from monthly_sales_marketing_cost') }}
 ),
 
 channels as (

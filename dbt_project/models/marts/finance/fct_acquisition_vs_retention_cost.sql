@@ -26,12 +26,9 @@ paid_spend_days as (
 
 -- The months of the ledger and of ad spend (finance's reporting months); MRR only tells who was active when.
 months as (
-    select generate_series(min(month), max(month), interval '1 month')::date as month
-    from (
-        select month from costs
-        union all
-        select date_trunc('month', spend_date)::date from paid_spend_days
-    ) as all_months
+    {{ month_spine(
+        "select month from costs union all select date_trunc('month', spend_date)::date from paid_spend_days"
+    ) }}
 ),
 
 -- acquisition --------------------------------------------------------------------------------------------------

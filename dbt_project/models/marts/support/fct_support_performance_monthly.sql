@@ -64,12 +64,7 @@ solved_in_month as (
 ),
 
 months as (
-    select generate_series(min(month), max(month), interval '1 month')::date as month
-    from (
-        select month from created_in_month
-        union all
-        select month from solved_in_month
-    ) as active_months
+    {{ month_spine('select month from created_in_month union all select month from solved_in_month') }}
 ),
 
 month_ends as (

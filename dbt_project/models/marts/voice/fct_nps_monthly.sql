@@ -11,8 +11,7 @@ responses as (
 ),
 
 months as (
-    select generate_series(min(month), max(month), interval '1 month')::date as month
-    from responses
+    {{ month_spine('select month from responses') }}
 ),
 
 segments as (
