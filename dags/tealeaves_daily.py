@@ -3,7 +3,8 @@
 
 The data's daily path: **load** each source's exports into `raw` → **check** the new batches with Great
 Expectations (a bad file is held back from staging) → **build** staging, intermediate and marts with dbt
-(marts land in `marts_build`) → **audit** them with Great Expectations → **publish** the audited set to
+(marts land in `marts_build`) → **predict** customer lifetime value (BG/NBD + Gamma-Gamma on the dbt summaries,
+fits kept in schema `ltv`) and build the marts that read the predictions → **audit** them with Great Expectations → **publish** the audited set to
 `marts` in one transaction → **summarise** the run.
 
 A failed check stops the run at its gate: `marts` keeps the last good version BI already reads.
@@ -25,6 +26,14 @@ from tealeaves_airflow.quality_gate import QualityGateOperator, RawGateOperator
 
 settings = get_settings()  # reads the environment only: cheap at parse time
 MARTS = Asset(name="tealeaves.marts")
+PREDICTED = "predicted_ltv"  # dbt tag of the models that read the LTV predictions (built after predict_ltv)
+# `dbt build` per model (run, then its tests, in one dbt start-up): half the tasks of run + test.
+# A test reading two models (relationships) gets its own task after both, not its first parent's.
+RENDER = {
+    "load_method": LoadMode.DBT_MANIFEST,
+    "test_behavior": TestBehavior.BUILD,
+    "should_detach_multiple_parents_tests": True,
+}
 
 
 @task
@@ -55,6 +64,15 @@ def publish_marts(**context) -> dict[str, int]:
     tables = publish(url).tables
     record_publication(url, context["run_id"], tables)  # what alerts name as "what BI still reads"
     return tables
+
+
+@task
+def predict_ltv(**context) -> dict:
+    """Fit the LTV models on the dbt summaries; a fit the data cannot support is recorded as failed, not raised."""
+    from tealeaves.ltv.store import predict_ltv as predict
+
+    record = predict(get_settings().url(), context["run_id"])
+    return {"fit_id": record.fit_id, "customers": record.n_customers, "converged": record.converged}
 
 
 @task
@@ -90,34 +108,37 @@ def tealeaves_daily():
         load_source.override(task_id=f"load_{name}", outlets=[Asset(name=f"tealeaves.raw.{name}")])(name)
         for name in sources.sources()
     ]
-    build = DbtTaskGroup(
-        group_id="build_marts",
-        project_config=ProjectConfig(
-            dbt_project_path=settings.dbt_project_dir,
-            manifest_path=settings.dbt_manifest,
-            install_dbt_deps=False,
-        ),
-        # The project's own profiles.yml (credentials from TEALEAVES_DBT_* in the environment), the one `dbt parse`
-        # used for the manifest: the same profile lets every task reuse dbt's partial parse instead of a full one.
-        profile_config=ProfileConfig(
-            profile_name="tealeaves",
-            target_name="warehouse",
-            profiles_yml_filepath=settings.dbt_project_dir / "profiles.yml",
-        ),
-        # `dbt build` per model (run, then its tests, in one dbt start-up): half the tasks of run + test.
-        # A test reading two models (relationships) gets its own task after both, not its first parent's.
-        render_config=RenderConfig(
-            load_method=LoadMode.DBT_MANIFEST,
-            test_behavior=TestBehavior.BUILD,
-            should_detach_multiple_parents_tests=True,
-        ),
-        execution_config=ExecutionConfig(invocation_mode=InvocationMode.DBT_RUNNER),
-        default_args={"retries": 0},
+    # Two dbt groups around the LTV fit: the models predict_ltv reads are built first, then the marts that read
+    # its predictions (tag predicted_ltv and everything downstream of them).
+    dbt_groups = {
+        "build_marts": RenderConfig(exclude=[f"tag:{PREDICTED}+"], **RENDER),
+        "build_predicted_marts": RenderConfig(select=[f"tag:{PREDICTED}+"], **RENDER),
+    }
+    build, build_predicted = (
+        DbtTaskGroup(
+            group_id=group_id,
+            project_config=ProjectConfig(
+                dbt_project_path=settings.dbt_project_dir,
+                manifest_path=settings.dbt_manifest,
+                install_dbt_deps=False,
+            ),
+            # The project's own profiles.yml (credentials from TEALEAVES_DBT_* in the environment), the one
+            # `dbt parse` used for the manifest: the same profile lets every task reuse dbt's partial parse.
+            profile_config=ProfileConfig(
+                profile_name="tealeaves",
+                target_name="warehouse",
+                profiles_yml_filepath=settings.dbt_project_dir / "profiles.yml",
+            ),
+            render_config=render_config,
+            execution_config=ExecutionConfig(invocation_mode=InvocationMode.DBT_RUNNER),
+            default_args={"retries": 0},
+        )
+        for group_id, render_config in dbt_groups.items()
     )
     raw_gate = RawGateOperator(task_id="validate_raw", retries=0)
     gate = QualityGateOperator(task_id="validate_marts", schema=BUILD, retries=0)
     published = publish_marts()
-    loads >> raw_gate >> build >> gate >> published
+    loads >> raw_gate >> build >> predict_ltv() >> build_predicted >> gate >> published
     summarize_run(loads, published)
 
 
