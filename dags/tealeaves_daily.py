@@ -3,9 +3,9 @@
 
 The data's daily path: **load** each source's exports into `raw` → **check** the new batches with Great
 Expectations (a bad file is held back from staging) → **build** staging, intermediate and marts with dbt
-(marts land in `marts_build`) → **predict** customer lifetime value (BG/NBD + Gamma-Gamma on the dbt summaries,
-fits kept in schema `ltv`) and build the marts that read the predictions → **audit** them with Great Expectations → **publish** the audited set to
-`marts` in one transaction → **summarise** the run.
+(marts land in `marts_build`) → **predict** customer lifetime value (BG/NBD + Gamma-Gamma on the dbt
+summaries, every fit kept in schema `ltv`) and build the marts that read the predictions → **audit** them with
+Great Expectations → **publish** the audited set to `marts` in one transaction → **summarise** the run.
 
 A failed check stops the run at its gate: `marts` keeps the last good version BI already reads.
 """

@@ -16,7 +16,6 @@ def test_daily_dag_reads_load_build_predict_audit_publish_summarise(dagbag, mani
     assert {"load_crm", "load_billing", "predict_ltv", "validate_marts", "publish_marts", "summarize_run"} <= task_ids
     first = {t for t in task_ids if t.startswith("build_marts.")}
     second = {t for t in task_ids if t.startswith("build_predicted_marts.")}
-    dbt_tasks = first | second
     nodes = json.loads(manifest.read_text())["nodes"].values()
     models = [n["name"] for n in nodes if n["resource_type"] == "model"]
     predicted = {"stg_ltv__model_fits", "stg_ltv__customer_predictions", "ltv_model_fit", "fct_predicted_ltv"}
@@ -25,7 +24,9 @@ def test_daily_dag_reads_load_build_predict_audit_publish_summarise(dagbag, mani
     # the models that read the LTV predictions (and what reads them, fct_ltv_cac) after predict_ltv, the rest before.
     after = predicted | {"fct_ltv_cac"}
     assert {f"build_marts.{m}_model_build" for m in models if m not in after} <= first
-    assert {f"build_predicted_marts.{m}_model_build" for m in after} == {t for t in second if t.endswith("_model_build")}
+    assert {f"build_predicted_marts.{m}_model_build" for m in after} == {
+        t for t in second if t.endswith("_model_build")
+    }
     assert "build_marts.int_customers_summarised_model_build" in first
     assert not {t for t in first if any(m in t for m in after)}, "nothing of the first group reads a prediction"
     # ... and a test that reads two models runs on its own, after both are built.
