@@ -110,7 +110,7 @@ class AddOnPurchases:
     first purchase, a customer buys at their own weekly rate lambda ~ Gamma(r, alpha) and after each repeat
     purchase leaves the add-on habit for good with probability p ~ Beta(a, b); each purchase is worth
     Gamma(p_spend, nu) USD with nu ~ Gamma(q, gamma) across customers (mean spend p_spend * gamma / (q - 1)).
-    The first purchase comes after an Exponential(lambda) wait from sign-up. Independent of the subscription.
+    The first purchase is a starter pack bought at sign-up. Independent of the subscription.
     """
 
     r: float = 1.5

@@ -483,7 +483,9 @@ class BillingRenderer(Renderer):
         rate = rng.gammavariate(plant.r, 1 / plant.alpha_weeks)  # purchases per week while alive
         dropout = rng.betavariate(plant.a, plant.b)
         nu = rng.gammavariate(plant.q, 1 / plant.gamma_usd)
-        moment = life.signed_at + timedelta(weeks=rng.expovariate(rate))
+        # Every customer buys a starter pack of credits at sign-up (after the plan's first invoice), so the first
+        # purchase - BG/NBD's time 0 - is not itself chosen by the customer's rate, as the model assumes.
+        moment = life.signed_at + timedelta(minutes=rng.randint(5, 120))
         purchases = 0
         while moment < self.end:
             spend_usd = rng.gammavariate(plant.p_spend, 1 / nu)
