@@ -14,11 +14,11 @@ from datetime import date
 
 import psycopg
 import pytest
-from conftest import TEALEAVES, create_database, dbt_build
-from warehouse import query
 
 from tealeaves.ltv import TimeUnit, calibration_summaries, purchase_days
 from tealeaves.ltv.store import predict_ltv
+from tests.conftest import TEALEAVES, create_database, dbt_build
+from tests.warehouse import query
 
 
 def test_every_planted_add_on_purchase_reaches_the_model_and_no_subscription_invoice_does(marts_world):
@@ -203,6 +203,7 @@ def test_backtest_on_planted_purchases_predicts_the_holdout_total_within_5_perce
     env = {**os.environ, "TEALEAVES_DATABASE_URL": url}
     args = ["ltv", "backtest", "--calibration-end", "2026-09-30", "--holdout-end", "2026-12-31", "--fit-id", "bt"]
     result = subprocess.run([TEALEAVES, *args], env=env, capture_output=True, text=True)
+    print(result.stdout)  # the rich tables, shown with -s or when the test fails
     assert result.returncode == 0, result.stderr
     assert "predicted repeat purchases in the holdout" in result.stdout
     [(kind, converged, predicted, actual, error)] = query(
