@@ -271,7 +271,9 @@ def docs(
 def ltv_backtest(
     calibration_end: Annotated[str, typer.Option(help="Last day the model may see, YYYY-MM-DD (inclusive).")],
     holdout_end: Annotated[str, typer.Option(help="Last day of the holdout it must predict, YYYY-MM-DD.")],
-    fit_id: Annotated[str | None, typer.Option(help="Id of the stored result (default backtest__<UTC time>).")] = None,
+    fit_id: Annotated[
+        str | None, typer.Option(help="Id of the stored result (default backtest__<calibration end>__<holdout end>).")
+    ] = None,
 ) -> None:
     """Fit BG/NBD on one-off purchases to the calibration end, predict the holdout, compare and store the result.
 
@@ -288,9 +290,9 @@ def ltv_backtest(
     except ValueError as exc:
         raise fail(f"dates must be YYYY-MM-DD: {exc}", 2) from None
     settings = _settings()
-    fit_id = fit_id or f"backtest__{datetime.now(UTC):%Y-%m-%dT%H:%M:%S}"
+    run_id = f"cli__{datetime.now(UTC):%Y-%m-%dT%H:%M:%S}"
     try:
-        record = run_backtest(settings.url(), fit_id, start, end)
+        record = run_backtest(settings.url(), run_id, start, end, fit_id)
     except LtvInputError as exc:
         raise fail(str(exc), 2) from None
     except psycopg.errors.UndefinedTable as exc:
@@ -300,12 +302,12 @@ def ltv_backtest(
     except psycopg.OperationalError as exc:
         raise fail(f"cannot reach the warehouse: {str(exc).strip().splitlines()[0]}", 3) from None
     if not record.converged:
-        raise fail(f"backtest {fit_id} stored as a failed fit in ltv.model_fits: {record.message}")
+        raise fail(f"backtest {record.fit_id} stored as a failed fit in ltv.model_fits: {record.message}")
     from tealeaves.report import backtest_tables
 
     for table in backtest_tables(record):
         console.print(table)
-    console.print(f"stored as {fit_id} in ltv.model_fits and ltv.backtest_customers", highlight=False)
+    console.print(f"stored as {record.fit_id} in ltv.model_fits and ltv.backtest_customers", highlight=False)
 
 
 def main() -> None:  # pragma: no cover

@@ -158,8 +158,8 @@ def degenerate_fits(server, tmp_path_factory):
                 cursor.executemany(
                     f"insert into scratch.{name} values (%s, '2025-12-31', 'weeks', %s, %s, %s, %s)", rows
                 )
-    records = {name: predict_ltv(url, f"run_{name}", relation=f"scratch.{name}") for name in DEGENERATE}
-    predict_ltv(url, "run_one_customer", relation="scratch.one_customer")  # a rerun of the same run
+    records = {name: predict_ltv(url, "run", f"scratch.{name}", fit_id=f"run_{name}") for name in DEGENERATE}
+    predict_ltv(url, "rerun", "scratch.one_customer", fit_id="run_one_customer")  # a rerun on the same data
     dbt_build(url, "stg_ltv__model_fits ltv_model_fit", tmp_path_factory.mktemp("ltv_degenerate"))
     return url, records
 
@@ -224,7 +224,9 @@ def test_backtest_on_planted_purchases_predicts_the_holdout_total_within_5_perce
     assert (predicted_sum, actual_sum) == (pytest.approx(predicted), actual)
 
 
-def test_a_rerun_of_the_same_run_replaces_its_fit(degenerate_fits):
-    """Keyed by run: predict_ltv run twice for one run id leaves one fit row, not two."""
+def test_a_rerun_on_the_same_data_replaces_its_fit(degenerate_fits, marts_world):
+    """predict_ltv run twice on one fit id leaves one fit row (the later run's), not two; and the daily fit's
+    id is made of its as-of date, so tomorrow's run on the same exports replaces today's fit."""
     url, _ = degenerate_fits
-    assert query(url, "select count(*) from ltv.model_fits where fit_id = 'run_one_customer'") == [(1,)]
+    assert query(url, "select run_id from ltv.model_fits where fit_id = 'run_one_customer'") == [("rerun",)]
+    assert query(marts_world[0], "select fit_id from marts.ltv_model_fit") == [("daily__2025-12-31",)]

@@ -4,8 +4,12 @@ The one place the DAG task (`predict_ltv`) and the CLI (`tealeaves ltv backtest`
 the data cannot support (one customer, nobody buying twice, everyone alike, an optimiser that does not
 converge) is not an error of the pipeline: it is a result, written to `ltv.model_fits` with its reason and no
 customer predictions, so the DAG carries on and `marts.ltv_model_fit` says why `marts.fct_predicted_ltv` is
-empty. Errors of the database itself still raise. Rows are keyed by the fit id (the Airflow run id), and a
-rerun replaces its own rows, so reruns never duplicate.
+empty. Errors of the database itself still raise.
+
+Rows are keyed by a fit id made from the data's dates, not from the run: the daily fit is `daily__<as-of
+date>`, a backtest `backtest__<calibration end>__<holdout end>`. A rerun, or a later run on the same data,
+replaces its rows with the same numbers (the fit is deterministic), so reruns never duplicate and the
+published marts stay identical row for row; the run that wrote them is kept in `run_id`.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ DDL = f"""
 create schema if not exists {SCHEMA};
 create table if not exists {SCHEMA}.model_fits (
     fit_id text primary key,
+    run_id text not null,
     kind text not null check (kind in ('pipeline', 'backtest')),
     fitted_at timestamptz not null,
     as_of_date date,
@@ -93,6 +98,7 @@ class FitRecord:
     """One row of ltv.model_fits, and the per-customer rows written with it."""
 
     fit_id: str
+    run_id: str
     kind: str
     as_of_date: date | None
     time_unit: TimeUnit
@@ -137,13 +143,14 @@ def read_purchases(conn: psycopg.Connection, relation: str = PURCHASES) -> list[
 
 def fit_summaries(
     fit_id: str,
+    run_id: str,
     as_of: date | None,
     rows: list[tuple],
     horizon_months: int = HORIZON_MONTHS,
     monthly_discount_rate: float = MONTHLY_DISCOUNT_RATE,
 ) -> FitRecord:
     """Fit both models on summary rows; any LtvError becomes a failed FitRecord with its reason, not a raise."""
-    record = FitRecord(fit_id, "pipeline", as_of, TimeUnit.WEEKS, n_customers=len(rows))
+    record = FitRecord(fit_id, run_id, "pipeline", as_of, TimeUnit.WEEKS, n_customers=len(rows))
     record.n_repeat_customers = sum(1 for row in rows if row[1] > 0)
     try:
         if not rows:
@@ -179,24 +186,38 @@ def fit_summaries(
     return record
 
 
-def predict_ltv(url: str, fit_id: str, relation: str = SUMMARIES) -> FitRecord:
-    """The DAG task: read the summaries, fit, write ltv.model_fits and ltv.customer_predictions for `fit_id`."""
+def daily_fit_id(as_of: date | None) -> str:
+    return f"daily__{as_of.isoformat() if as_of else 'no-data'}"
+
+
+def predict_ltv(url: str, run_id: str, relation: str = SUMMARIES, fit_id: str | None = None) -> FitRecord:
+    """The DAG task: read the summaries, fit, write ltv.model_fits and ltv.customer_predictions.
+
+    The fit id is daily__<as-of date> unless given (tests fit several data sets of one date side by side).
+    """
     with psycopg.connect(url) as conn:
         ensure_tables(conn)
         as_of, rows = read_summaries(conn, relation)
-    record = fit_summaries(fit_id, as_of, rows)
+    record = fit_summaries(fit_id or daily_fit_id(as_of), run_id, as_of, rows)
     write(url, record)
     return record
 
 
-def run_backtest(url: str, fit_id: str, calibration_end: date, holdout_end: date) -> FitRecord:
+def backtest_fit_id(calibration_end: date, holdout_end: date) -> str:
+    return f"backtest__{calibration_end.isoformat()}__{holdout_end.isoformat()}"
+
+
+def run_backtest(
+    url: str, run_id: str, calibration_end: date, holdout_end: date, fit_id: str | None = None
+) -> FitRecord:
     """Fit on one-off purchases to `calibration_end`, predict to `holdout_end`, store and return the comparison."""
     if holdout_end <= calibration_end:
         raise LtvInputError(f"holdout_end ({holdout_end}) must be after calibration_end ({calibration_end})")
     with psycopg.connect(url) as conn:
         ensure_tables(conn)
         transactions = read_purchases(conn)
-    record = FitRecord(fit_id, "backtest", calibration_end, TimeUnit.WEEKS, holdout_end_date=holdout_end)
+    fit_id = fit_id or backtest_fit_id(calibration_end, holdout_end)
+    record = FitRecord(fit_id, run_id, "backtest", calibration_end, TimeUnit.WEEKS, holdout_end_date=holdout_end)
     try:
         result = backtest(transactions, calibration_end, holdout_end, TimeUnit.WEEKS)
     except LtvError as exc:
@@ -222,9 +243,10 @@ def write(url: str, record: FitRecord) -> None:
         conn.execute(f"delete from {SCHEMA}.model_fits where fit_id = %s", [record.fit_id])
         conn.execute(
             f"insert into {SCHEMA}.model_fits values "
-            "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             [
                 record.fit_id,
+                record.run_id,
                 record.kind,
                 datetime.now(UTC),
                 record.as_of_date,

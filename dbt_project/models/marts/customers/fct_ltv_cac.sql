@@ -30,7 +30,7 @@ latest_fit as (
     select converged
     from {{ ref('ltv_model_fit') }}
     where fit_kind = 'pipeline'
-    order by fitted_at desc, fit_id desc
+    order by as_of_date desc nulls last, fit_id desc
     limit 1
 ),
 

@@ -11,7 +11,7 @@ latest_fit as (
     select fit_id, as_of_date, time_unit, horizon_months, monthly_discount_rate
     from {{ ref('ltv_model_fit') }}
     where fit_kind = 'pipeline'
-    order by fitted_at desc, fit_id desc
+    order by as_of_date desc nulls last, fit_id desc
     limit 1
 ),
 

@@ -14,7 +14,6 @@ final as (
     select
         fit_id,
         fit_kind,
-        fitted_at,
         as_of_date,
         time_unit,
         n_customers::integer as n_customers,
@@ -43,7 +42,6 @@ final as (
 select
     fit_id,
     fit_kind,
-    fitted_at,
     as_of_date,
     time_unit,
     n_customers,

@@ -9,6 +9,7 @@ source as (
 renamed as (
     select
         fit_id,
+        run_id,
         kind as fit_kind,
         fitted_at at time zone 'UTC' as fitted_at,
         as_of_date,
