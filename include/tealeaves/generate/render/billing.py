@@ -19,7 +19,7 @@ import tempfile
 from collections import Counter
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from tealeaves.generate.life import Life, Period
 from tealeaves.generate.render.base import Renderer
@@ -69,6 +69,15 @@ COUPONS: dict[str, dict[str, Any]] = {
 }
 
 
+class AddOnBuyer(NamedTuple):
+    """What the add-on purchases of one customer need from their life, kept until the other records are out."""
+
+    customer_id: str
+    signed_at: datetime
+    currency: str
+    fx_to_usd: float
+
+
 def epoch(moment: datetime | None) -> int | None:
     return None if moment is None else int(moment.timestamp())
 
@@ -96,6 +105,7 @@ class BillingRenderer(Renderer):
         self.end = datetime.max.replace(tzinfo=UTC)
         # Add-on purchases draw from their own stream, so planting them leaves every other draw (and id) as it was.
         self.addon_rng = random.Random(f"addons-{seed}")
+        self.addon_buyers: list[AddOnBuyer] = []
 
     def planted(self) -> dict[str, Any]:
         return {
@@ -133,6 +143,10 @@ class BillingRenderer(Renderer):
                 break
             self._render_life(life)
         self.spool.close()
+        # After every other record: the sinks' dirt shares the renderer's random stream, so writing add-ons
+        # last leaves every earlier record, its id and its dirt exactly as before they were planted.
+        for buyer in self.addon_buyers:
+            self._addon_purchases(buyer)
         for sink in self.sinks.values():
             if not sink.counts["records"]:
                 # The loader refuses a zero-byte file as a truncated export; a file with no refunds (small runs)
@@ -218,7 +232,7 @@ class BillingRenderer(Renderer):
         for period, coupon in zip(life.periods, coupons, strict=True):
             self._invoice(life, customer_id, subscription_id, price_id, period, coupon)
         self._subscription(life, customer_id, subscription_id, item_id, price_id)
-        self._addon_purchases(life, customer_id)
+        self.addon_buyers.append(AddOnBuyer(customer_id, life.signed_at, life.currency, life.fx_to_usd))
 
     def _coupons(self, life: Life) -> list[tuple[str, str] | None]:
         """(coupon, discount id) on each period's invoice: a welcome coupon on the first, save offers at some
@@ -477,7 +491,7 @@ class BillingRenderer(Renderer):
         self.extra_counts["unknown_currency"] += 1
 
     # -- one-off add-on purchases (the BG/NBD-shaped stream, world.AddOnPurchases) ------------------------------
-    def _addon_purchases(self, life: Life, customer_id: str) -> None:
+    def _addon_purchases(self, life: AddOnBuyer) -> None:
         """Simulate the customer's add-on purchases exactly as BG/NBD and Gamma-Gamma assume, up to the export end."""
         rng, plant = self.addon_rng, self.truth.addons
         rate = rng.gammavariate(plant.r, 1 / plant.alpha_weeks)  # purchases per week while alive
@@ -489,15 +503,15 @@ class BillingRenderer(Renderer):
         purchases = 0
         while moment < self.end:
             spend_usd = rng.gammavariate(plant.p_spend, 1 / nu)
-            self._addon_invoice(life, customer_id, moment, max(100, round(spend_usd / life.fx_to_usd * 100)))
+            self._addon_invoice(life, moment, max(100, round(spend_usd / life.fx_to_usd * 100)))
             purchases += 1
             if purchases > 1 and rng.random() < dropout:  # BG/NBD: a customer may leave after a repeat purchase
                 break
             moment += timedelta(weeks=rng.expovariate(rate))
         self.extra_counts["addon_customers"] += purchases > 0
 
-    def _addon_invoice(self, life: Life, customer_id: str, created: datetime, amount: int) -> None:
-        rng = self.addon_rng
+    def _addon_invoice(self, life: AddOnBuyer, created: datetime, amount: int) -> None:
+        rng, customer_id = self.addon_rng, life.customer_id
 
         def new_id(prefix: str) -> str:
             return prefix + "_" + "".join(rng.choices(ALPHABET, k=14))
