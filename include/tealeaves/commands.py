@@ -221,12 +221,18 @@ def demo(
 def report(settings: Settings | None = None) -> None:
     import psycopg
 
-    from tealeaves.report import acquisition_cost_table, headline_table, ltv_cac_by_channel_table
+    from tealeaves.report import (
+        acquisition_cost_table,
+        headline_table,
+        ltv_cac_by_channel_table,
+        predicted_ltv_cac_by_channel_table,
+    )
 
     settings = settings or _settings()
     try:
         console.print(headline_table(settings))
         console.print(ltv_cac_by_channel_table(settings))
+        console.print(predicted_ltv_cac_by_channel_table(settings))
         console.print(acquisition_cost_table(settings))
     except psycopg.errors.UndefinedTable as exc:
         raise fail(f"{str(exc).splitlines()[0]}: the marts are not built yet; run `make demo` first") from None
@@ -236,9 +242,9 @@ def report(settings: Settings | None = None) -> None:
         raise fail(str(exc)) from None
 
 
-app.command("report", help="Print the headline metrics of the latest month, LTV:CAC by channel and CAC.")(
-    lambda: report()
-)
+app.command(
+    "report", help="Print the headline metrics of the latest month, LTV:CAC (formula, predicted) by channel and CAC."
+)(lambda: report())
 
 
 @app.command()

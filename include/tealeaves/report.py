@@ -170,11 +170,7 @@ def headline_table(settings: Settings) -> Table:
 
 
 def ltv_cac_by_channel_table(settings: Settings) -> Table:
-    """Every cohort so far, per acquisition channel: what a customer cost and what one is worth.
-
-    Predicted LTV is the cohort's predicted one-off purchase CLV per customer × gross margin (fct_ltv_cac), so it
-    meets CAC on margin, as formula LTV does; it is "—" when the latest daily LTV fit failed.
-    """
+    """Every cohort so far, per acquisition channel: what a customer cost and what one is worth."""
     with psycopg.connect(settings.url()) as conn:
         rows = conn.execute(
             """
@@ -182,7 +178,32 @@ def ltv_cac_by_channel_table(settings: Settings) -> Table:
                    sum(paid_spend_usd) / nullif(sum(customers), 0),
                    sum(paid_spend_usd + allocated_sales_marketing_cost_usd) / nullif(sum(customers), 0),
                    sum(formula_ltv_per_customer_usd * customers) / nullif(sum(customers)
-                       filter (where formula_ltv_per_customer_usd is not null), 0),
+                       filter (where formula_ltv_per_customer_usd is not null), 0)
+            from marts.fct_ltv_cac
+            group by acquisition_channel
+            order by 1
+            """
+        ).fetchall()
+    table = Table(title="LTV and CAC by acquisition channel, all cohorts (marts.fct_ltv_cac)")
+    for name in ("channel", "customers", "paid CAC", "blended CAC", "formula LTV", "LTV : blended CAC"):
+        table.add_column(name, justify="left" if name == "channel" else "right")
+    for channel, customers, paid, blended, ltv in rows:
+        ratio = ltv / blended if ltv is not None and blended else None
+        table.add_row(channel, f"{customers:,}", _money(paid), _money(blended), _money(ltv), _number(ratio))
+    return table
+
+
+def predicted_ltv_cac_by_channel_table(settings: Settings) -> Table:
+    """Predicted LTV:CAC per acquisition channel, all cohorts: the BG/NBD × Gamma-Gamma value of one-off
+    purchases over the next 12 months (discounted) on gross margin, against blended CAC (fct_ltv_cac).
+    A channel shows "—" when the latest daily LTV fit failed (marts.ltv_model_fit says why)."""
+    with psycopg.connect(settings.url()) as conn:
+        rows = conn.execute(
+            """
+            select acquisition_channel, sum(customers), sum(customers_with_predicted_clv),
+                   sum(paid_spend_usd + allocated_sales_marketing_cost_usd) / nullif(sum(customers), 0),
+                   sum(predicted_clv_per_customer_usd * customers) / nullif(sum(customers)
+                       filter (where predicted_clv_per_customer_usd is not null), 0),
                    sum(predicted_ltv_per_customer_usd * customers) / nullif(sum(customers)
                        filter (where predicted_ltv_per_customer_usd is not null), 0)
             from marts.fct_ltv_cac
@@ -190,34 +211,25 @@ def ltv_cac_by_channel_table(settings: Settings) -> Table:
             order by 1
             """
         ).fetchall()
-    table = Table(title="LTV and CAC by acquisition channel, all cohorts (marts.fct_ltv_cac)")
-    for name in (
-        "channel",
-        "customers",
-        "paid CAC",
-        "blended CAC",
-        "formula LTV",
-        "LTV : blended CAC",
-        "predicted LTV",
-        "predicted LTV : blended CAC",
-    ):
-        table.add_column(name, justify="left" if name == "channel" else "right")
-    for channel, customers, paid, blended, ltv, predicted in rows:
+    table = Table(title="Predicted LTV and CAC by acquisition channel, all cohorts (USD, marts.fct_ltv_cac)")
+    table.add_column("channel", justify="left", no_wrap=True)
+    for name in ("customers", "valued", "blended CAC", "CLV", "LTV", "LTV : CAC"):
+        table.add_column(name, justify="right")
+    for channel, customers, valued, blended, clv, ltv in rows:
         ratio = ltv / blended if ltv is not None and blended else None
-        predicted_ratio = predicted / blended if predicted is not None and blended else None
         table.add_row(
             channel,
             f"{customers:,}",
-            _money(paid),
-            _money(blended),
-            _money(ltv),
-            _number(ratio),
-            _money(predicted),
-            _number(predicted_ratio, 2),
+            f"{valued:,}",
+            _number(blended, 2),
+            _number(clv, 2),
+            _number(ltv, 2),
+            _number(ratio, 2),
         )
     table.caption = (
-        "predicted LTV: 12-month discounted BG/NBD × Gamma-Gamma value of one-off purchases × gross margin "
-        "(marts.fct_predicted_ltv; the subscription's value is formula LTV)"
+        "predicted CLV of one-off purchases (add-ons, credits) over the next 12 months, discounted 1%/month "
+        "(marts.fct_predicted_ltv); LTV = CLV × gross margin; valued = customers the model has seen buy one-off; "
+        "the subscription's value is formula LTV above"
     )
     return table
 
