@@ -3,8 +3,9 @@
 
 The data's daily path: **load** each source's exports into `raw` → **check** the new batches with Great
 Expectations (a bad file is held back from staging) → **build** staging, intermediate and marts with dbt
-(marts land in `marts_build`) → **audit** them with Great Expectations → **publish** the audited set to
-`marts` in one transaction → **summarise** the run.
+(marts land in `marts_build`) → **predict** customer lifetime value (BG/NBD + Gamma-Gamma on the dbt
+summaries, every fit kept in schema `ltv`) and build the marts that read the predictions → **audit** them with
+Great Expectations → **publish** the audited set to `marts` in one transaction → **summarise** the run.
 
 A failed check stops the run at its gate: `marts` keeps the last good version BI already reads.
 """
@@ -24,6 +25,7 @@ from tealeaves_airflow.quality_gate import QualityGateOperator, RawGateOperator
 
 settings = get_settings()  # reads the environment only: cheap at parse time
 MARTS = Asset(name="tealeaves.marts")
+PREDICTED = "predicted_ltv"  # dbt tag of the models that read the LTV predictions (built after predict_ltv)
 
 
 @task
@@ -54,6 +56,15 @@ def publish_marts(**context) -> dict[str, int]:
     tables = publish(url).tables
     record_publication(url, context["run_id"], tables)  # what alerts name as "what BI still reads"
     return tables
+
+
+@task
+def predict_ltv(**context) -> dict:
+    """Fit the LTV models on the dbt summaries; a fit the data cannot support is recorded as failed, not raised."""
+    from tealeaves.ltv.store import predict_ltv as predict
+
+    record = predict(get_settings().url(), context["run_id"])
+    return {"fit_id": record.fit_id, "customers": record.n_customers, "converged": record.converged}
 
 
 @task
@@ -89,11 +100,14 @@ def tealeaves_daily():
         load_source.override(task_id=f"load_{name}", outlets=[Asset(name=f"tealeaves.raw.{name}")])(name)
         for name in sources.sources()
     ]
-    build = dbt_build_group("build_marts", settings)
+    # Two dbt builds around the LTV fit: the models predict_ltv reads first, then the marts that read its
+    # predictions (tag predicted_ltv and everything downstream of them).
+    build = dbt_build_group("build_marts", settings, exclude=[f"tag:{PREDICTED}+"])
+    build_predicted = dbt_build_group("build_predicted_marts", settings, select=[f"tag:{PREDICTED}+"])
     raw_gate = RawGateOperator(task_id="validate_raw", retries=0)
     gate = QualityGateOperator(task_id="validate_marts", schema=BUILD, retries=0)
     published = publish_marts()
-    loads >> raw_gate >> build >> gate >> published
+    loads >> raw_gate >> build >> predict_ltv() >> build_predicted >> gate >> published
     summarize_run(loads, published)
 
 

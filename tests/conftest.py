@@ -170,6 +170,7 @@ def pipeline(server: Settings, tmp_path_factory):
 
 
 MARTS_WORLD = {"customers": 400, "months": 12, "seed": 2024}
+PREDICTED_LTV = "predicted_ltv"  # dbt tag of the marts built after the LTV fit (as dags/tealeaves_daily.py)
 
 
 @pytest.fixture(scope="session")
@@ -177,9 +178,14 @@ def marts_world(pipeline, server: Settings):
     """The default (dirty) generated world, loaded, built by dbt and published to `marts`, as BI would see it.
 
     Built once per session; every mart test reads it. Returns (url, exports folder, truth.json as a dict).
+    As the daily DAG does: dbt builds everything but the marts that read LTV predictions, predict_ltv fits and
+    writes schema `ltv`, dbt builds those marts (tag predicted_ltv and downstream), then the set is published.
     """
+    from tealeaves.ltv.store import predict_ltv
     from tealeaves.publish import publish_marts
 
-    url, exports, truth = pipeline("marts", "fqn:*", **MARTS_WORLD)
+    url, exports, truth = pipeline("marts", f"fqn:* --exclude tag:{PREDICTED_LTV}+", **MARTS_WORLD)
+    predict_ltv(url, "marts_world")
+    dbt_build(url, f"tag:{PREDICTED_LTV}+", exports.parent / "dbt-predicted")
     publish_marts(url)
     return url, exports, truth

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -18,6 +18,8 @@ from tealeaves.config import Settings, get_settings
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 db_app = typer.Typer(no_args_is_help=True, help="The warehouse's PostgreSQL server.")
 app.add_typer(db_app, name="db")
+ltv_app = typer.Typer(no_args_is_help=True, help="Predictive lifetime value (BG/NBD + Gamma-Gamma, docs/ltv.md).")
+app.add_typer(ltv_app, name="ltv")
 console = Console()
 err = Console(stderr=True)
 
@@ -219,12 +221,18 @@ def demo(
 def report(settings: Settings | None = None) -> None:
     import psycopg
 
-    from tealeaves.report import acquisition_cost_table, headline_table, ltv_cac_by_channel_table
+    from tealeaves.report import (
+        acquisition_cost_table,
+        headline_table,
+        ltv_cac_by_channel_table,
+        predicted_ltv_cac_by_channel_table,
+    )
 
     settings = settings or _settings()
     try:
         console.print(headline_table(settings))
         console.print(ltv_cac_by_channel_table(settings))
+        console.print(predicted_ltv_cac_by_channel_table(settings))
         console.print(acquisition_cost_table(settings))
     except psycopg.errors.UndefinedTable as exc:
         raise fail(f"{str(exc).splitlines()[0]}: the marts are not built yet; run `make demo` first") from None
@@ -234,9 +242,9 @@ def report(settings: Settings | None = None) -> None:
         raise fail(str(exc)) from None
 
 
-app.command("report", help="Print the headline metrics of the latest month, LTV:CAC by channel and CAC.")(
-    lambda: report()
-)
+app.command(
+    "report", help="Print the headline metrics of the latest month, LTV:CAC (formula, predicted) by channel and CAC."
+)(lambda: report())
 
 
 @app.command()
@@ -262,6 +270,50 @@ def docs(
             raise fail(f"cannot serve on port {port}: {exc.strerror}; pick another with --port", 2) from None
         except KeyboardInterrupt:
             pass
+
+
+# -- ltv ---------------------------------------------------------------------------------------------
+@ltv_app.command("backtest")
+def ltv_backtest(
+    calibration_end: Annotated[str, typer.Option(help="Last day the model may see, YYYY-MM-DD (inclusive).")],
+    holdout_end: Annotated[str, typer.Option(help="Last day of the holdout it must predict, YYYY-MM-DD.")],
+    fit_id: Annotated[
+        str | None, typer.Option(help="Id of the stored result (default backtest__<calibration end>__<holdout end>).")
+    ] = None,
+) -> None:
+    """Fit BG/NBD on one-off purchases to the calibration end, predict the holdout, compare and store the result.
+
+    Reads intermediate.int_purchases_netted (build it with dbt first); writes ltv.model_fits (the fit and its
+    holdout error) and ltv.backtest_customers (predicted and actual purchases per customer).
+    """
+    import psycopg
+
+    from tealeaves.ltv import LtvInputError
+    from tealeaves.ltv.store import run_backtest
+
+    try:
+        start, end = date.fromisoformat(calibration_end), date.fromisoformat(holdout_end)
+    except ValueError as exc:
+        raise fail(f"dates must be YYYY-MM-DD: {exc}", 2) from None
+    settings = _settings()
+    run_id = f"cli__{datetime.now(UTC):%Y-%m-%dT%H:%M:%S}"
+    try:
+        record = run_backtest(settings.url(), run_id, start, end, fit_id)
+    except LtvInputError as exc:
+        raise fail(str(exc), 2) from None
+    except psycopg.errors.UndefinedTable as exc:
+        raise fail(
+            f"{str(exc).splitlines()[0]}: build the dbt models first (dbt build --select +int_purchases_netted)"
+        ) from None
+    except psycopg.OperationalError as exc:
+        raise fail(f"cannot reach the warehouse: {str(exc).strip().splitlines()[0]}", 3) from None
+    if not record.converged:
+        raise fail(f"backtest {record.fit_id} stored as a failed fit in ltv.model_fits: {record.message}")
+    from tealeaves.report import backtest_tables
+
+    for table in backtest_tables(record):
+        console.print(table)
+    console.print(f"stored as {record.fit_id} in ltv.model_fits and ltv.backtest_customers", highlight=False)
 
 
 def main() -> None:  # pragma: no cover

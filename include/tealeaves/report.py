@@ -6,6 +6,7 @@ import psycopg
 from rich.table import Table
 
 from tealeaves.config import Settings
+from tealeaves.ltv.store import FitRecord
 
 
 def acquisition_cost_table(settings: Settings, months: int = 3) -> Table:
@@ -190,3 +191,82 @@ def ltv_cac_by_channel_table(settings: Settings) -> Table:
         ratio = ltv / blended if ltv is not None and blended else None
         table.add_row(channel, f"{customers:,}", _money(paid), _money(blended), _money(ltv), _number(ratio))
     return table
+
+
+def predicted_ltv_cac_by_channel_table(settings: Settings) -> Table:
+    """Predicted LTV:CAC per acquisition channel, all cohorts: the BG/NBD × Gamma-Gamma value of one-off
+    purchases over the next 12 months (discounted) on gross margin, against blended CAC (fct_ltv_cac).
+    A channel shows "—" when the latest daily LTV fit failed (marts.ltv_model_fit says why)."""
+    with psycopg.connect(settings.url()) as conn:
+        rows = conn.execute(
+            """
+            select acquisition_channel, sum(customers), sum(customers_with_predicted_clv),
+                   sum(paid_spend_usd + allocated_sales_marketing_cost_usd) / nullif(sum(customers), 0),
+                   sum(predicted_clv_per_customer_usd * customers) / nullif(sum(customers)
+                       filter (where predicted_clv_per_customer_usd is not null), 0),
+                   sum(predicted_ltv_per_customer_usd * customers) / nullif(sum(customers)
+                       filter (where predicted_ltv_per_customer_usd is not null), 0)
+            from marts.fct_ltv_cac
+            group by acquisition_channel
+            order by 1
+            """
+        ).fetchall()
+    table = Table(title="Predicted LTV and CAC by acquisition channel, all cohorts (USD, marts.fct_ltv_cac)")
+    table.add_column("channel", justify="left", no_wrap=True)
+    for name in ("customers", "valued", "blended CAC", "CLV", "LTV", "LTV : CAC"):
+        table.add_column(name, justify="right")
+    for channel, customers, valued, blended, clv, ltv in rows:
+        ratio = ltv / blended if ltv is not None and blended else None
+        table.add_row(
+            channel,
+            f"{customers:,}",
+            f"{valued:,}",
+            _number(blended, 2),
+            _number(clv, 2),
+            _number(ltv, 2),
+            _number(ratio, 2),
+        )
+    table.caption = (
+        "predicted CLV of one-off purchases (add-ons, credits) over the next 12 months, discounted 1%/month "
+        "(marts.fct_predicted_ltv); LTV = CLV × gross margin; valued = customers the model has seen buy one-off; "
+        "the subscription's value is formula LTV above"
+    )
+    return table
+
+
+def backtest_tables(record: FitRecord) -> list[Table]:
+    """The backtest's totals and fit, and predicted against actual by calibration frequency (Fader et al.'s check)."""
+    fit = record.bgnbd
+    totals = Table(
+        title=f"LTV backtest {record.fit_id}: fit to {record.as_of_date}, predict to {record.holdout_end_date}"
+    )
+    totals.add_column("", justify="left")
+    totals.add_column("value", justify="right")
+    for label, value in (
+        ("customers (first purchase by the calibration end)", f"{record.n_customers:,}"),
+        ("  of which with a repeat purchase", f"{record.n_repeat_customers:,}"),
+        (
+            f"BG/NBD r, alpha ({record.time_unit.value}), a, b",
+            f"{fit.r:.3f}, {fit.alpha:.3f}, {fit.a:.3f}, {fit.b:.3f}",
+        ),
+        ("predicted repeat purchases in the holdout", f"{record.holdout_predicted:,.1f}"),
+        ("actual purchases in the holdout", f"{record.holdout_actual:,.0f}"),
+        ("error (predicted − actual) ÷ actual", f"{record.holdout_error_pct:+.1f}%"),
+        ("mean absolute error per customer", f"{record.holdout_mae:.3f}"),
+    ):
+        totals.add_row(label, value)
+    by_frequency = Table(title="Holdout purchases per customer by calibration repeat purchases")
+    for name in ("repeat purchases in calibration", "customers", "predicted, mean", "actual, mean"):
+        by_frequency.add_column(name, justify="right")
+    buckets: dict[str, list[tuple[float, int]]] = {}
+    for _, _, frequency, predicted, actual in record.backtest_rows:
+        buckets.setdefault(str(frequency) if frequency < 7 else "7+", []).append((predicted, actual))
+    for bucket in sorted(buckets, key=lambda b: int(b.rstrip("+"))):
+        pairs = buckets[bucket]
+        by_frequency.add_row(
+            bucket,
+            f"{len(pairs):,}",
+            f"{sum(p for p, _ in pairs) / len(pairs):.2f}",
+            f"{sum(a for _, a in pairs) / len(pairs):.2f}",
+        )
+    return [totals, by_frequency]

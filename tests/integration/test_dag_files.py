@@ -10,32 +10,45 @@ def test_every_dag_file_imports_without_errors(dagbag):
     assert "tealeaves_daily" in dagbag.dag_ids
 
 
-def test_daily_dag_reads_load_build_audit_publish_summarise(dagbag, manifest):
+def test_daily_dag_reads_load_build_predict_audit_publish_summarise(dagbag, manifest):
     dag = dagbag.dags["tealeaves_daily"]
     task_ids = set(dag.task_ids)
-    assert {"load_crm", "load_billing", "validate_marts", "publish_marts", "summarize_run"} <= task_ids
-    dbt_tasks = {t for t in task_ids if t.startswith("build_marts.")}
+    assert {"load_crm", "load_billing", "predict_ltv", "validate_marts", "publish_marts", "summarize_run"} <= task_ids
+    first = {t for t in task_ids if t.startswith("build_marts.")}
+    second = {t for t in task_ids if t.startswith("build_predicted_marts.")}
     nodes = json.loads(manifest.read_text())["nodes"].values()
     models = [n["name"] for n in nodes if n["resource_type"] == "model"]
-    assert "fct_acquisition_cost" in models
-    # Every dbt model is its own task, and so are its tests ...
-    assert {f"build_marts.{m}.run" for m in models} <= dbt_tasks
+    predicted = {"stg_ltv__model_fits", "stg_ltv__customer_predictions", "ltv_model_fit", "fct_predicted_ltv"}
+    assert "fct_acquisition_cost" in models and predicted <= set(models)
+    # Every dbt model is its own task, and so are its tests, in exactly one of the two groups: the models that read
+    # the LTV predictions (and what reads them, fct_ltv_cac) after predict_ltv, the rest before.
+    after = predicted | {"fct_ltv_cac"}
+    assert {f"build_marts.{m}.run" for m in models if m not in after} <= first
+    assert {f"build_predicted_marts.{m}.run" for m in after} == {t for t in second if t.endswith(".run")}
     tested = {n["depends_on"]["nodes"][0].split(".")[-1] for n in nodes if n["resource_type"] == "test"}
-    assert {f"build_marts.{m}.test" for m in tested if m in models} <= dbt_tasks
+    assert {f"build_marts.{m}.test" for m in tested if m in models and m not in after} <= first
+    assert "build_marts.int_customers_summarised.run" in first
+    assert not {t for t in first if any(m in t for m in after)}, "nothing of the first group reads a prediction"
     # ... a test that reads two models runs on its own, after both are built ...
     multi_parent = [n["name"] for n in nodes if n["resource_type"] == "test" and len(set(n["depends_on"]["nodes"])) > 1]
-    assert multi_parent and {f"build_marts.{t}_test" for t in multi_parent} <= dbt_tasks
-    # ... and all of them take their state from one `dbt build`, which comes first.
-    producer = "build_marts.dbt_producer_watcher"
-    assert all(producer in dag.get_task(t).get_flat_relative_ids(upstream=True) for t in dbt_tasks - {producer})
+    assert multi_parent and {t for t in multi_parent if f"build_marts.{t}_test" in first}
+    # ... and every task of a group takes its state from that group's one `dbt build`, which comes first.
+    for group, tasks in (("build_marts", first), ("build_predicted_marts", second)):
+        producer = f"{group}.dbt_producer_watcher"
+        assert all(producer in dag.get_task(t).get_flat_relative_ids(upstream=True) for t in tasks - {producer})
+    # predict_ltv runs after every task of the first group and before every task of the second.
+    predict = dag.get_task("predict_ltv")
+    assert predict.upstream_task_ids and predict.upstream_task_ids <= first
+    assert all(t in second for t in predict.downstream_task_ids) and predict.downstream_task_ids
+    assert all(dag.get_task(t).upstream_task_ids <= second | {"predict_ltv"} for t in second)
     # The gate stands between every dbt task and publishing: nothing reaches `marts` unaudited.
     gate = dag.get_task("validate_marts")
     assert dag.get_task("publish_marts").upstream_task_ids == {"validate_marts"}
-    assert all(t.startswith("build_marts.") for t in gate.upstream_task_ids)
+    assert gate.upstream_task_ids and gate.upstream_task_ids <= second
     # The raw gate stands between the loads and dbt: nothing is built from a batch before it is checked.
     raw_gate = dag.get_task("validate_raw")
     assert raw_gate.upstream_task_ids == {t for t in task_ids if t.startswith("load_")}
-    first_dbt = {t for t in dbt_tasks if not dag.get_task(t).upstream_task_ids & dbt_tasks}
+    first_dbt = {t for t in first if not dag.get_task(t).upstream_task_ids & first}
     assert first_dbt and all(dag.get_task(t).upstream_task_ids == {"validate_raw"} for t in first_dbt)
     assert dag.schedule == "@daily"
     assert dag.catchup is False

@@ -104,6 +104,25 @@ class Billing:
 
 
 @dataclass(frozen=True)
+class AddOnPurchases:
+    """One-off add-on purchases (usage credits, extra seats for a project), billed as Stripe invoices without a
+    subscription. Non-contractual, so planted exactly as BG/NBD and Gamma-Gamma assume (docs/ltv.md): from a
+    first purchase, a customer buys at their own weekly rate lambda ~ Gamma(r, alpha) and after each repeat
+    purchase leaves the add-on habit for good with probability p ~ Beta(a, b); each purchase is worth
+    Gamma(p_spend, nu) USD with nu ~ Gamma(q, gamma) across customers (mean spend p_spend * gamma / (q - 1)).
+    The first purchase is a starter pack bought at sign-up. Independent of the subscription.
+    """
+
+    r: float = 1.5
+    alpha_weeks: float = 6.0
+    a: float = 1.0
+    b: float = 6.0
+    p_spend: float = 6.0
+    q: float = 4.0
+    gamma_usd: float = 25.0
+
+
+@dataclass(frozen=True)
 class Dirt:
     """Small default rates of the mess real exports carry; every planted defect is counted in truth.json."""
 
@@ -143,6 +162,7 @@ class Truth:
     survey: Survey = Survey()
     retention: Retention = Retention()
     billing: Billing = Billing()
+    addons: AddOnPurchases = AddOnPurchases()
     dirt: Dirt = Dirt()
 
     @property

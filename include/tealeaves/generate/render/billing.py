@@ -13,12 +13,13 @@ coupon shows as a list subtotal above that total, never as less revenue than the
 from __future__ import annotations
 
 import pickle
+import random
 import string
 import tempfile
 from collections import Counter
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from tealeaves.generate.life import Life, Period
 from tealeaves.generate.render.base import Renderer
@@ -68,6 +69,15 @@ COUPONS: dict[str, dict[str, Any]] = {
 }
 
 
+class AddOnBuyer(NamedTuple):
+    """What the add-on purchases of one customer need from their life, kept until the other records are out."""
+
+    customer_id: str
+    signed_at: datetime
+    currency: str
+    fx_to_usd: float
+
+
 def epoch(moment: datetime | None) -> int | None:
     return None if moment is None else int(moment.timestamp())
 
@@ -93,6 +103,9 @@ class BillingRenderer(Renderer):
         self.price_ids: dict[tuple[str, str, str], str] = {}  # (segment, interval, currency) -> price id
         self.spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed in finish()
         self.end = datetime.max.replace(tzinfo=UTC)
+        # Add-on purchases draw from their own stream, so planting them leaves every other draw (and id) as it was.
+        self.addon_rng = random.Random(f"addons-{seed}")
+        self.addon_buyers: list[AddOnBuyer] = []
 
     def planted(self) -> dict[str, Any]:
         return {
@@ -130,6 +143,10 @@ class BillingRenderer(Renderer):
                 break
             self._render_life(life)
         self.spool.close()
+        # After every other record: the sinks' dirt shares the renderer's random stream, so writing add-ons
+        # last leaves every earlier record, its id and its dirt exactly as before they were planted.
+        for buyer in self.addon_buyers:
+            self._addon_purchases(buyer)
         for sink in self.sinks.values():
             if not sink.counts["records"]:
                 # The loader refuses a zero-byte file as a truncated export; a file with no refunds (small runs)
@@ -215,6 +232,7 @@ class BillingRenderer(Renderer):
         for period, coupon in zip(life.periods, coupons, strict=True):
             self._invoice(life, customer_id, subscription_id, price_id, period, coupon)
         self._subscription(life, customer_id, subscription_id, item_id, price_id)
+        self.addon_buyers.append(AddOnBuyer(customer_id, life.signed_at, life.currency, life.fx_to_usd))
 
     def _coupons(self, life: Life) -> list[tuple[str, str] | None]:
         """(coupon, discount id) on each period's invoice: a welcome coupon on the first, save offers at some
@@ -471,6 +489,98 @@ class BillingRenderer(Renderer):
             }
         )
         self.extra_counts["unknown_currency"] += 1
+
+    # -- one-off add-on purchases (the BG/NBD-shaped stream, world.AddOnPurchases) ------------------------------
+    def _addon_purchases(self, life: AddOnBuyer) -> None:
+        """Simulate the customer's add-on purchases exactly as BG/NBD and Gamma-Gamma assume, up to the export end."""
+        rng, plant = self.addon_rng, self.truth.addons
+        rate = rng.gammavariate(plant.r, 1 / plant.alpha_weeks)  # purchases per week while alive
+        dropout = rng.betavariate(plant.a, plant.b)
+        nu = rng.gammavariate(plant.q, 1 / plant.gamma_usd)
+        # Every customer buys a starter pack of credits at sign-up (after the plan's first invoice), so the first
+        # purchase - BG/NBD's time 0 - is not itself chosen by the customer's rate, as the model assumes.
+        moment = life.signed_at + timedelta(minutes=rng.randint(5, 120))
+        purchases = 0
+        while moment < self.end:
+            spend_usd = rng.gammavariate(plant.p_spend, 1 / nu)
+            self._addon_invoice(life, moment, max(100, round(spend_usd / life.fx_to_usd * 100)))
+            purchases += 1
+            if purchases > 1 and rng.random() < dropout:  # BG/NBD: a customer may leave after a repeat purchase
+                break
+            moment += timedelta(weeks=rng.expovariate(rate))
+        self.extra_counts["addon_customers"] += purchases > 0
+
+    def _addon_invoice(self, life: AddOnBuyer, created: datetime, amount: int) -> None:
+        rng, customer_id = self.addon_rng, life.customer_id
+
+        def new_id(prefix: str) -> str:
+            return prefix + "_" + "".join(rng.choices(ALPHABET, k=14))
+
+        invoice_id, line_id, charge_id = new_id("in"), new_id("il"), new_id("ch")
+        line = {
+            "id": line_id,
+            "object": "line_item",
+            "invoice": invoice_id,
+            "subscription": None,
+            "type": "invoiceitem",
+            "price": None,
+            "quantity": 1,
+            "amount": amount,
+            "currency": life.currency,
+            "description": "Add-on: usage credits",
+            "proration": False,
+            "period": {"start": epoch(created), "end": epoch(created)},
+            "discount_amounts": [],
+        }
+        self.invoices.write(
+            {
+                "id": invoice_id,
+                "object": "invoice",
+                "customer": customer_id,
+                "subscription": None,
+                "status": "paid",
+                "billing_reason": "manual",
+                "currency": life.currency,
+                "subtotal": amount,
+                "total": amount,
+                "amount_due": amount,
+                "amount_paid": amount,
+                "amount_remaining": 0,
+                "attempt_count": 1,
+                "charge": charge_id,
+                "discount": None,
+                "total_discount_amounts": [],
+                "created": epoch(created),
+                "period_start": epoch(created),
+                "period_end": epoch(created),
+                "status_transitions": {"finalized_at": epoch(created), "paid_at": epoch(created)},
+                "lines": {"object": "list", "data": [line]},
+            }
+        )
+        self.lines.write(line)
+        self.charges.write(
+            {
+                "id": charge_id,
+                "object": "charge",
+                "customer": customer_id,
+                "invoice": invoice_id,
+                "amount": amount,
+                "amount_captured": amount,
+                "amount_refunded": 0,
+                "currency": life.currency,
+                "created": epoch(created),
+                "status": "succeeded",
+                "paid": True,
+                "captured": True,
+                "refunded": False,
+                "failure_code": None,
+                "failure_message": None,
+                "description": "Add-on purchase",
+                "outcome": {"network_status": "approved_by_network", "type": "authorized"},
+                "payment_method_details": {"type": "card"},
+            }
+        )
+        self.extra_counts["addon_invoices"] += 1
 
     # -- subscription and its events -----------------------------------------------------------------------
     def _subscription(self, life: Life, customer_id: str, subscription_id: str, item_id: str, price_id: str) -> None:

@@ -1,0 +1,90 @@
+{#
+    One row per customer with a one-off purchase on or before the as-of date: the four numbers BG/NBD and
+    Gamma-Gamma see, in WEEKS (7 days), the library's default unit (tealeaves.ltv.TimeUnit.WEEKS). The same
+    definitions as tealeaves.ltv.transactions.calibration_summaries, checked row for row by
+    tests/integration/test_ltv_pipeline.py:
+
+    - purchases on the same UTC day are one purchase (their amounts summed): the models count occasions;
+    - frequency = purchase days after the first (repeat purchases);
+    - recency_weeks = whole days from the first to the last purchase day ÷ 7 (0 without a repeat);
+    - t_weeks = whole days from the first purchase day to the as-of date ÷ 7;
+    - monetary_value_usd = mean amount of the repeat purchase days, the first excluded (0 without a repeat).
+
+    The as-of date is the var `ltv_as_of` (YYYY-MM-DD) when given, else the day of the latest paid invoice of
+    any kind: the day the billing export runs to, so a replay of old exports is valued as of its own end.
+#}
+{%- set as_of = var('ltv_as_of', none) %}
+
+with
+
+purchases as (
+    select * from {{ ref('int_purchases_netted') }}
+),
+
+as_of as (
+    {%- if as_of %}
+    select '{{ as_of }}'::date as as_of_date
+    {%- else %}
+    select max(created_at)::date as as_of_date from {{ ref('int_invoices_netted') }}
+    {%- endif %}
+),
+
+purchase_days as (
+    select
+        purchases.customer_key,
+        purchases.purchased_on,
+        sum(purchases.amount_usd) as amount_usd
+    from purchases
+    cross join as_of
+    where purchases.purchased_on <= as_of.as_of_date
+    group by purchases.customer_key, purchases.purchased_on
+),
+
+numbered_days as (
+    select
+        *,
+        row_number() over (partition by customer_key order by purchased_on) as day_number
+    from purchase_days
+),
+
+summaries as (
+    select
+        numbered_days.customer_key,
+        min(numbered_days.purchased_on) as first_purchase_on,
+        max(numbered_days.purchased_on) as last_purchase_on,
+        count(*) - 1 as frequency,
+        avg(numbered_days.amount_usd) filter (where numbered_days.day_number > 1) as mean_repeat_amount_usd,
+        sum(numbered_days.amount_usd) as purchases_usd,
+        max(as_of.as_of_date) as as_of_date
+    from numbered_days
+    cross join as_of
+    group by numbered_days.customer_key
+),
+
+final as (
+    select
+        customer_key,
+        as_of_date,
+        'weeks'::text as time_unit,
+        first_purchase_on,
+        last_purchase_on,
+        frequency::integer as frequency,
+        ((last_purchase_on - first_purchase_on) / 7.0)::numeric(12, 6) as recency_weeks,
+        ((as_of_date - first_purchase_on) / 7.0)::numeric(12, 6) as t_weeks,
+        coalesce(mean_repeat_amount_usd, 0)::numeric(14, 4) as monetary_value_usd,
+        purchases_usd::numeric(18, 2) as purchases_usd
+    from summaries
+)
+
+select
+    customer_key,
+    as_of_date,
+    time_unit,
+    first_purchase_on,
+    last_purchase_on,
+    frequency,
+    recency_weeks,
+    t_weeks,
+    monetary_value_usd,
+    purchases_usd
+from final

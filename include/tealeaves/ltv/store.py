@@ -1,0 +1,279 @@
+"""Fit the LTV models on the warehouse's own summaries and keep every fit, good or failed, in schema `ltv`.
+
+The one place the DAG task (`predict_ltv`) and the CLI (`tealeaves ltv backtest`) touch the database. A fit
+the data cannot support (one customer, nobody buying twice, everyone alike, an optimiser that does not
+converge) is not an error of the pipeline: it is a result, written to `ltv.model_fits` with its reason and no
+customer predictions, so the DAG carries on and `marts.ltv_model_fit` says why `marts.fct_predicted_ltv` is
+empty. Errors of the database itself still raise.
+
+Rows are keyed by a fit id made from the data's dates, not from the run: the daily fit is `daily__<as-of
+date>`, a backtest `backtest__<calibration end>__<holdout end>`. A rerun, or a later run on the same data,
+replaces its rows with the same numbers (the fit is deterministic), so reruns never duplicate and the
+published marts stay identical row for row; the run that wrote them is kept in `run_id`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+import psycopg
+
+from .backtest import backtest
+from .bgnbd import BgNbdFit, fit_bgnbd
+from .clv import DEFAULT_WINDOWS_MONTHS, customer_values
+from .errors import LtvError, LtvInputError
+from .gamma_gamma import GammaGammaFit, fit_gamma_gamma
+from .summary import CustomerSummaries
+from .transactions import Transaction
+from .units import TimeUnit
+
+SCHEMA = "ltv"
+SUMMARIES = "intermediate.int_customers_summarised"  # dbt: models/intermediate/ltv/
+PURCHASES = "intermediate.int_purchases_netted"
+HORIZON_MONTHS = 12
+MONTHLY_DISCOUNT_RATE = 0.01
+
+DDL = f"""
+create schema if not exists {SCHEMA};
+create table if not exists {SCHEMA}.model_fits (
+    fit_id text primary key,
+    run_id text not null,
+    kind text not null check (kind in ('pipeline', 'backtest')),
+    fitted_at timestamptz not null,
+    as_of_date date,
+    time_unit text not null,
+    n_customers integer not null,
+    n_repeat_customers integer not null,
+    bgnbd_r double precision,
+    bgnbd_alpha double precision,
+    bgnbd_a double precision,
+    bgnbd_b double precision,
+    bgnbd_log_likelihood double precision,
+    gamma_gamma_p double precision,
+    gamma_gamma_q double precision,
+    gamma_gamma_gamma double precision,
+    gamma_gamma_log_likelihood double precision,
+    converged boolean not null,
+    message text not null,
+    horizon_months integer not null,
+    monthly_discount_rate double precision not null,
+    holdout_end_date date,
+    holdout_predicted_transactions double precision,
+    holdout_actual_transactions double precision,
+    holdout_error_pct double precision,
+    holdout_mean_absolute_error double precision
+);
+create table if not exists {SCHEMA}.customer_predictions (
+    fit_id text not null references {SCHEMA}.model_fits (fit_id) on delete cascade,
+    customer_key text not null,
+    frequency integer not null,
+    recency double precision not null,
+    t double precision not null,
+    monetary_value_usd double precision not null,
+    p_alive double precision not null,
+    expected_spend_usd double precision not null,
+    expected_transactions_3m double precision not null,
+    expected_transactions_6m double precision not null,
+    expected_transactions_12m double precision not null,
+    expected_revenue_3m_usd double precision not null,
+    expected_revenue_6m_usd double precision not null,
+    expected_revenue_12m_usd double precision not null,
+    clv_usd double precision not null,
+    primary key (fit_id, customer_key)
+);
+create table if not exists {SCHEMA}.backtest_customers (
+    fit_id text not null references {SCHEMA}.model_fits (fit_id) on delete cascade,
+    customer_key text not null,
+    calibration_frequency integer not null,
+    predicted_transactions double precision not null,
+    actual_transactions integer not null,
+    primary key (fit_id, customer_key)
+);
+"""
+
+
+@dataclass
+class FitRecord:
+    """One row of ltv.model_fits, and the per-customer rows written with it."""
+
+    fit_id: str
+    run_id: str
+    kind: str
+    as_of_date: date | None
+    time_unit: TimeUnit
+    n_customers: int = 0
+    n_repeat_customers: int = 0
+    bgnbd: BgNbdFit | None = None
+    gamma_gamma: GammaGammaFit | None = None
+    converged: bool = False
+    message: str = ""
+    holdout_end_date: date | None = None
+    holdout_predicted: float | None = None
+    holdout_actual: float | None = None
+    holdout_error_pct: float | None = None
+    holdout_mae: float | None = None
+    predictions: list[tuple] = field(default_factory=list)
+    backtest_rows: list[tuple] = field(default_factory=list)
+
+
+def ensure_tables(conn: psycopg.Connection) -> None:
+    conn.execute(DDL)
+
+
+def read_summaries(conn: psycopg.Connection, relation: str = SUMMARIES) -> tuple[date | None, list[tuple]]:
+    """(as-of date, rows of (customer_key, frequency, recency, T, monetary)) from the dbt summaries model."""
+    rows = conn.execute(
+        f"select customer_key, frequency, recency_weeks::float8, t_weeks::float8, monetary_value_usd::float8, "
+        f"as_of_date, time_unit from {relation} order by customer_key"
+    ).fetchall()
+    units = {row[6] for row in rows}
+    if units - {TimeUnit.WEEKS.value}:
+        raise LtvInputError(f"{relation} is in {sorted(units)}, expected weeks")
+    return (rows[0][5] if rows else None), [row[:5] for row in rows]
+
+
+def read_purchases(conn: psycopg.Connection, relation: str = PURCHASES) -> list[Transaction]:
+    """Every one-off purchase as (customer_key, UTC day, USD amount): the backtest's transaction log."""
+    return [
+        (key, day, float(amount))
+        for key, day, amount in conn.execute(f"select customer_key, purchased_on, amount_usd from {relation}")
+    ]
+
+
+def fit_summaries(
+    fit_id: str,
+    run_id: str,
+    as_of: date | None,
+    rows: list[tuple],
+    horizon_months: int = HORIZON_MONTHS,
+    monthly_discount_rate: float = MONTHLY_DISCOUNT_RATE,
+) -> FitRecord:
+    """Fit both models on summary rows; any LtvError becomes a failed FitRecord with its reason, not a raise."""
+    record = FitRecord(fit_id, run_id, "pipeline", as_of, TimeUnit.WEEKS, n_customers=len(rows))
+    record.n_repeat_customers = sum(1 for row in rows if row[1] > 0)
+    try:
+        if not rows:
+            raise LtvInputError("no customer has a one-off purchase on or before the as-of date: nothing to fit")
+        ids, x, t_x, age, m = zip(*rows, strict=True)
+        summaries = CustomerSummaries.from_arrays(x, t_x, age, TimeUnit.WEEKS, m, ids)
+        record.bgnbd = fit_bgnbd(summaries)
+        record.bgnbd.require_converged()
+        record.gamma_gamma = fit_gamma_gamma(summaries)
+        values = customer_values(
+            record.bgnbd, record.gamma_gamma, summaries, horizon_months, monthly_discount_rate, DEFAULT_WINDOWS_MONTHS
+        )
+    except LtvError as exc:
+        record.message = f"{type(exc).__name__}: {exc}"
+        return record
+    record.converged, record.message = True, "converged"
+    record.predictions = [
+        (
+            fit_id,
+            v.customer_id,
+            int(summaries.frequency[i]),
+            float(summaries.recency[i]),
+            float(summaries.T[i]),
+            float(summaries.monetary_value[i]),
+            v.p_alive,
+            v.expected_spend,
+            *(v.expected_transactions[w] for w in DEFAULT_WINDOWS_MONTHS),
+            *(v.expected_revenue[w] for w in DEFAULT_WINDOWS_MONTHS),
+            v.clv,
+        )
+        for i, v in enumerate(values)
+    ]
+    return record
+
+
+def daily_fit_id(as_of: date | None) -> str:
+    return f"daily__{as_of.isoformat() if as_of else 'no-data'}"
+
+
+def predict_ltv(url: str, run_id: str, relation: str = SUMMARIES, fit_id: str | None = None) -> FitRecord:
+    """The DAG task: read the summaries, fit, write ltv.model_fits and ltv.customer_predictions.
+
+    The fit id is daily__<as-of date> unless given (tests fit several data sets of one date side by side).
+    """
+    with psycopg.connect(url) as conn:
+        ensure_tables(conn)
+        as_of, rows = read_summaries(conn, relation)
+    record = fit_summaries(fit_id or daily_fit_id(as_of), run_id, as_of, rows)
+    write(url, record)
+    return record
+
+
+def backtest_fit_id(calibration_end: date, holdout_end: date) -> str:
+    return f"backtest__{calibration_end.isoformat()}__{holdout_end.isoformat()}"
+
+
+def run_backtest(
+    url: str, run_id: str, calibration_end: date, holdout_end: date, fit_id: str | None = None
+) -> FitRecord:
+    """Fit on one-off purchases to `calibration_end`, predict to `holdout_end`, store and return the comparison."""
+    if holdout_end <= calibration_end:
+        raise LtvInputError(f"holdout_end ({holdout_end}) must be after calibration_end ({calibration_end})")
+    with psycopg.connect(url) as conn:
+        ensure_tables(conn)
+        transactions = read_purchases(conn)
+    fit_id = fit_id or backtest_fit_id(calibration_end, holdout_end)
+    record = FitRecord(fit_id, run_id, "backtest", calibration_end, TimeUnit.WEEKS, holdout_end_date=holdout_end)
+    try:
+        result = backtest(transactions, calibration_end, holdout_end, TimeUnit.WEEKS)
+    except LtvError as exc:
+        record.message = f"{type(exc).__name__}: {exc}"
+        write(url, record)
+        return record
+    record.bgnbd = result.fit
+    record.n_customers = len(result.summaries)
+    record.n_repeat_customers = int((result.summaries.frequency > 0).sum())
+    record.converged, record.message = True, "converged"
+    record.holdout_predicted, record.holdout_actual = result.predicted_total, result.actual_total
+    record.holdout_error_pct, record.holdout_mae = result.error_pct, result.mean_absolute_error
+    record.backtest_rows = [(fit_id, str(c), x, pred, act) for c, x, pred, act in result.per_customer]
+    write(url, record)
+    return record
+
+
+def write(url: str, record: FitRecord) -> None:
+    """Replace the fit's rows in one transaction: a rerun of the same run leaves one set, never two."""
+    bg, gg = record.bgnbd, record.gamma_gamma
+    with psycopg.connect(url) as conn, conn.transaction():
+        ensure_tables(conn)
+        conn.execute(f"delete from {SCHEMA}.model_fits where fit_id = %s", [record.fit_id])
+        conn.execute(
+            f"insert into {SCHEMA}.model_fits values "
+            "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [
+                record.fit_id,
+                record.run_id,
+                record.kind,
+                datetime.now(UTC),
+                record.as_of_date,
+                record.time_unit.value,
+                record.n_customers,
+                record.n_repeat_customers,
+                *((bg.r, bg.alpha, bg.a, bg.b, bg.log_likelihood) if bg else (None,) * 5),
+                *((gg.p, gg.q, gg.gamma, gg.log_likelihood) if gg else (None,) * 4),
+                record.converged,
+                record.message,
+                HORIZON_MONTHS,
+                MONTHLY_DISCOUNT_RATE,
+                record.holdout_end_date,
+                record.holdout_predicted,
+                record.holdout_actual,
+                record.holdout_error_pct,
+                record.holdout_mae,
+            ],
+        )
+        with conn.cursor() as cursor:
+            if record.predictions:
+                cursor.executemany(
+                    f"insert into {SCHEMA}.customer_predictions values "
+                    "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    record.predictions,
+                )
+            if record.backtest_rows:
+                cursor.executemany(
+                    f"insert into {SCHEMA}.backtest_customers values (%s, %s, %s, %s, %s)", record.backtest_rows
+                )
