@@ -275,6 +275,42 @@ def test_the_corrected_delivery_is_published_and_a_recovery_message_follows(
     assert "validate_raw" in slack_text(slack.payloads[-1]) and "FAILED" not in inbox.messages[-1]["Subject"]
 
 
+# -- a failed dbt test ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def failed_build_run(dagbag, fixed_run, warehouse_url, alerts):
+    """An invoice status no dbt test allows, put straight into raw (so no new batch reaches the raw gate): only
+    dbt's tests can catch it. The row is put back afterwards."""
+    sent_before = (len(alerts[0].messages), len(alerts[1].payloads))
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        invoice = conn.execute(
+            "update raw.billing_invoices set status = 'bogus'"
+            " where ctid = (select ctid from raw.billing_invoices where status = 'open' limit 1) returning id"
+        ).fetchone()[0]
+    try:
+        run = dagbag.dags["tealeaves_daily"].test(logical_date=LOGICAL_DATE)
+    finally:
+        with psycopg.connect(warehouse_url, autocommit=True) as conn:
+            conn.execute("update raw.billing_invoices set status = 'open' where id = %s", [invoice])
+    return run, sent_before
+
+
+def test_a_failed_dbt_test_stops_the_run_before_the_gate_and_the_alert_names_it(
+    failed_build_run, published_before, warehouse_url, alerts
+):
+    run, (emails_before, slacks_before) = failed_build_run
+    assert run.state == "failed"
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states["build_marts.dbt_producer_watcher"] == "failed"
+    assert {states[t] for t in ("predict_ltv", "validate_marts", "publish_marts")} == {"upstream_failed"}
+    assert marts_fingerprint(warehouse_url) == published_before, "BI keeps the last good marts, row for row"
+    inbox, slack = alerts
+    assert len(inbox.messages) == emails_before + 1 and len(slack.payloads) == slacks_before + 1
+    failed_test = "accepted_values_stg_billing__invoices_invoice_status"
+    assert failed_test in plain(inbox.messages[-1]) and failed_test in slack_text(slack.payloads[-1])
+
+
 # -- the hourly watch -----------------------------------------------------------------------------------------
 
 
