@@ -119,8 +119,8 @@ class BillingRenderer(Renderer):
             },
         }
 
-    def stripe_id(self, prefix: str) -> str:
-        return prefix + "_" + "".join(self.rng.choices(ALPHABET, k=14))
+    def stripe_id(self, prefix: str, rng: random.Random | None = None) -> str:
+        return prefix + "_" + "".join((rng or self.rng).choices(ALPHABET, k=14))
 
     # -- hooks ---------------------------------------------------------------------------------------------
     def day(self, day: date) -> None:
@@ -442,40 +442,59 @@ class BillingRenderer(Renderer):
         """A one-off manual invoice in a currency the FX table does not know (planted defect)."""
         invoice_id, charge_id = self.stripe_id("in"), self.stripe_id("ch")
         created = period.start + timedelta(days=3)
-        self.invoices.write(
-            {
-                "id": invoice_id,
-                "object": "invoice",
-                "customer": customer_id,
-                "subscription": None,
-                "status": "paid",
-                "billing_reason": "manual",
-                "currency": UNKNOWN_CURRENCY,
-                "subtotal": 5000,
-                "total": 5000,
-                "amount_due": 5000,
-                "amount_paid": 5000,
-                "amount_remaining": 0,
-                "attempt_count": 1,
-                "charge": charge_id,
-                "discount": None,
-                "total_discount_amounts": [],
-                "created": epoch(created),
-                "period_start": None,
-                "period_end": None,
-                "status_transitions": {"finalized_at": epoch(created), "paid_at": epoch(created)},
-            }
-        )
+        self._paid_one_off(customer_id, invoice_id, charge_id, UNKNOWN_CURRENCY, 5000, created, "Manual invoice")
+        self.extra_counts["unknown_currency"] += 1
+
+    def _paid_one_off(
+        self,
+        customer_id: str,
+        invoice_id: str,
+        charge_id: str,
+        currency: str,
+        amount: int,
+        created: datetime,
+        description: str,
+        line: dict[str, Any] | None = None,
+    ) -> None:
+        """A manual invoice outside any subscription, paid at once by one card charge (with its line, if any)."""
+        period = epoch(created) if line else None  # Stripe dates an invoice item's period; a bare invoice has none
+        invoice = {
+            "id": invoice_id,
+            "object": "invoice",
+            "customer": customer_id,
+            "subscription": None,
+            "status": "paid",
+            "billing_reason": "manual",
+            "currency": currency,
+            "subtotal": amount,
+            "total": amount,
+            "amount_due": amount,
+            "amount_paid": amount,
+            "amount_remaining": 0,
+            "attempt_count": 1,
+            "charge": charge_id,
+            "discount": None,
+            "total_discount_amounts": [],
+            "created": epoch(created),
+            "period_start": period,
+            "period_end": period,
+            "status_transitions": {"finalized_at": epoch(created), "paid_at": epoch(created)},
+        }
+        if line:
+            invoice["lines"] = {"object": "list", "data": [line]}
+        self.invoices.write(invoice)
+        if line:
+            self.lines.write(line)
         self.charges.write(
             {
                 "id": charge_id,
                 "object": "charge",
                 "customer": customer_id,
                 "invoice": invoice_id,
-                "amount": 5000,
-                "amount_captured": 5000,
+                "amount": amount,
+                "amount_captured": amount,
                 "amount_refunded": 0,
-                "currency": UNKNOWN_CURRENCY,
+                "currency": currency,
                 "created": epoch(created),
                 "status": "succeeded",
                 "paid": True,
@@ -483,12 +502,11 @@ class BillingRenderer(Renderer):
                 "refunded": False,
                 "failure_code": None,
                 "failure_message": None,
-                "description": "Manual invoice",
+                "description": description,
                 "outcome": {"network_status": "approved_by_network", "type": "authorized"},
                 "payment_method_details": {"type": "card"},
             }
         )
-        self.extra_counts["unknown_currency"] += 1
 
     # -- one-off add-on purchases (the BG/NBD-shaped stream, world.AddOnPurchases) ------------------------------
     def _addon_purchases(self, life: AddOnBuyer) -> None:
@@ -511,12 +529,8 @@ class BillingRenderer(Renderer):
         self.extra_counts["addon_customers"] += purchases > 0
 
     def _addon_invoice(self, life: AddOnBuyer, created: datetime, amount: int) -> None:
-        rng, customer_id = self.addon_rng, life.customer_id
-
-        def new_id(prefix: str) -> str:
-            return prefix + "_" + "".join(rng.choices(ALPHABET, k=14))
-
-        invoice_id, line_id, charge_id = new_id("in"), new_id("il"), new_id("ch")
+        rng = self.addon_rng
+        invoice_id, line_id, charge_id = (self.stripe_id(prefix, rng) for prefix in ("in", "il", "ch"))
         line = {
             "id": line_id,
             "object": "line_item",
@@ -532,53 +546,8 @@ class BillingRenderer(Renderer):
             "period": {"start": epoch(created), "end": epoch(created)},
             "discount_amounts": [],
         }
-        self.invoices.write(
-            {
-                "id": invoice_id,
-                "object": "invoice",
-                "customer": customer_id,
-                "subscription": None,
-                "status": "paid",
-                "billing_reason": "manual",
-                "currency": life.currency,
-                "subtotal": amount,
-                "total": amount,
-                "amount_due": amount,
-                "amount_paid": amount,
-                "amount_remaining": 0,
-                "attempt_count": 1,
-                "charge": charge_id,
-                "discount": None,
-                "total_discount_amounts": [],
-                "created": epoch(created),
-                "period_start": epoch(created),
-                "period_end": epoch(created),
-                "status_transitions": {"finalized_at": epoch(created), "paid_at": epoch(created)},
-                "lines": {"object": "list", "data": [line]},
-            }
-        )
-        self.lines.write(line)
-        self.charges.write(
-            {
-                "id": charge_id,
-                "object": "charge",
-                "customer": customer_id,
-                "invoice": invoice_id,
-                "amount": amount,
-                "amount_captured": amount,
-                "amount_refunded": 0,
-                "currency": life.currency,
-                "created": epoch(created),
-                "status": "succeeded",
-                "paid": True,
-                "captured": True,
-                "refunded": False,
-                "failure_code": None,
-                "failure_message": None,
-                "description": "Add-on purchase",
-                "outcome": {"network_status": "approved_by_network", "type": "authorized"},
-                "payment_method_details": {"type": "card"},
-            }
+        self._paid_one_off(
+            life.customer_id, invoice_id, charge_id, life.currency, amount, created, "Add-on purchase", line
         )
         self.extra_counts["addon_invoices"] += 1
 
