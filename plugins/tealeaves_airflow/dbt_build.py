@@ -13,10 +13,8 @@ per-model tasks then read their states at once. The trade is live progress durin
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
-from airflow.sdk import BaseOperator
-from airflow.sdk.definitions.taskgroup import TaskGroup
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
@@ -57,15 +55,7 @@ def dbt_build_group(
         default_args={"retries": 0},
     )
     producer = group.children[f"{group_id}.{PRODUCER}"]
-    for task in _tasks(group):
-        if task is not producer and not task.upstream_task_ids:
+    for task in list(group.get_roots()):
+        if task is not producer:
             producer >> task
     return group
-
-
-def _tasks(group: TaskGroup) -> Iterator[BaseOperator]:
-    for child in group.children.values():
-        if isinstance(child, TaskGroup):
-            yield from _tasks(child)
-        else:
-            yield child
