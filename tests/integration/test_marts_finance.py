@@ -8,7 +8,6 @@ channel; blended CAC and the retention cost components are recomputed here strai
 from __future__ import annotations
 
 import csv
-import json
 import math
 from collections import defaultdict
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 from tealeaves.generate.sinks import LATE_SUFFIX
+from tests.exports import read_jsonl
 from tests.warehouse import query
 
 CENT = Decimal("0.01")
@@ -50,20 +50,6 @@ def csv_records(folder: Path, name: str, required: tuple[str, ...]) -> Iterator[
                     yield row
 
 
-def jsonl_latest(folder: Path, name: str) -> dict[str, dict]:
-    """Records of a JSON Lines export by id, the latest delivery winning; broken lines and blank ids skipped."""
-    records: dict[str, dict] = {}
-    for path in export_files(folder, name):
-        for line in path.read_text().splitlines():
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(record, dict) and record.get("id"):
-                records[record["id"]] = record
-    return records
-
-
 def ledger_from_exports(exports: Path) -> dict[tuple[date, str], Decimal]:
     """team_costs.csv summed per month and team, one row per (month, team, cost type): the latest wins."""
     latest: dict[tuple[date, str, str], Decimal] = {}
@@ -90,7 +76,7 @@ def paid_spend_from_exports(exports: Path) -> dict[date, Decimal]:
 def new_customers_from_exports(exports: Path) -> dict[date, int]:
     """Billing customers by the month of their first paid invoice: each generated customer pays through one."""
     first_paid: dict[str, datetime] = {}
-    for invoice in jsonl_latest(exports / "billing", "invoices.jsonl").values():
+    for invoice in read_jsonl(exports / "billing", "invoices").values():
         if norm(invoice["status"]) == "paid" and (invoice.get("amount_paid") or 0) > 0:
             created = datetime.fromtimestamp(invoice["created"], UTC)
             customer = invoice["customer"]
@@ -128,10 +114,10 @@ def retention_components_from_exports(exports: Path) -> tuple[dict[date, Decimal
     billing, fx = exports / "billing", FxTable(exports)
     retention_coupons = {
         coupon_id
-        for coupon_id, coupon in jsonl_latest(billing, "coupons.jsonl").items()
+        for coupon_id, coupon in read_jsonl(billing, "coupons").items()
         if norm((coupon.get("metadata") or {}).get("purpose")) == "retention"
     }
-    invoices = jsonl_latest(billing, "invoices.jsonl")
+    invoices = read_jsonl(billing, "invoices")
     invoice_rate = {
         invoice_id: fx.rate(invoice["currency"], datetime.fromtimestamp(invoice["created"], UTC).date())
         for invoice_id, invoice in invoices.items()
@@ -146,7 +132,7 @@ def retention_components_from_exports(exports: Path) -> tuple[dict[date, Decimal
                 amount * invoice_rate[invoice_id]
             )
     credits: dict[date, Decimal] = defaultdict(Decimal)
-    for note in jsonl_latest(billing, "credit_notes.jsonl").values():
+    for note in read_jsonl(billing, "credit_notes").values():
         purpose = norm((note.get("metadata") or {}).get("purpose"))
         if purpose == "service_credit" and norm(note["status"]) == "issued":
             amount = Decimal(note["amount"]) / 100
