@@ -196,7 +196,6 @@ def predict_ltv(url: str, run_id: str, relation: str = SUMMARIES, fit_id: str | 
     The fit id is daily__<as-of date> unless given (tests fit several data sets of one date side by side).
     """
     with psycopg.connect(url) as conn:
-        ensure_tables(conn)
         as_of, rows = read_summaries(conn, relation)
     record = fit_summaries(fit_id or daily_fit_id(as_of), run_id, as_of, rows)
     write(url, record)
@@ -214,7 +213,6 @@ def run_backtest(
     if holdout_end <= calibration_end:
         raise LtvInputError(f"holdout_end ({holdout_end}) must be after calibration_end ({calibration_end})")
     with psycopg.connect(url) as conn:
-        ensure_tables(conn)
         transactions = read_purchases(conn)
     fit_id = fit_id or backtest_fit_id(calibration_end, holdout_end)
     record = FitRecord(fit_id, run_id, "backtest", calibration_end, TimeUnit.WEEKS, holdout_end_date=holdout_end)
