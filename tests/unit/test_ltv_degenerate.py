@@ -12,6 +12,7 @@ import pytest
 
 from tealeaves.ltv import (
     CustomerSummaries,
+    FitOutcome,
     GammaGammaFit,
     LtvInputError,
     NotConvergedError,
@@ -86,7 +87,7 @@ def test_a_fit_the_data_cannot_identify_is_not_converged_and_refuses_to_predict(
     """
     fit = fit_bgnbd(summaries([2, 2, 2, 2, 3, 3], [9.0, 9.5, 8.0, 9.9, 9.7, 9.8], [10.0] * 6))
     assert not fit.converged
-    assert "not identif" in fit.message or "do not identify" in fit.message
+    assert fit.outcome in FitOutcome.UNIDENTIFIED
     with pytest.raises(NotConvergedError, match="refusing to predict"):
         expected_transactions(fit, 10.0, np.array([2.0]), np.array([9.0]), np.array([10.0]))
     with pytest.raises(NotConvergedError):
@@ -94,9 +95,11 @@ def test_a_fit_the_data_cannot_identify_is_not_converged_and_refuses_to_predict(
 
 
 def test_two_customers_give_an_optimum_on_a_flat_ridge_that_is_not_reported_as_converged():
+    """Which of the unidentified outcomes the optimiser reaches (a bound, a flat ridge, a vague estimate) depends
+    on its path, which differs between CPUs and BLAS kernels; any of them is the right answer."""
     fit = fit_bgnbd(summaries([1, 0], [5.0, 0.0], [10.0, 10.0]))
     assert not fit.converged
-    assert "not identified" in fit.message or "flat" in fit.message
+    assert fit.outcome in FitOutcome.UNIDENTIFIED
 
 
 def test_gamma_gamma_refuses_identical_spend_and_missing_spend():

@@ -8,6 +8,7 @@ from .bgnbd import BgNbdFit, expected_transactions, fit_bgnbd, probability_alive
 from .clv import CustomerValue, customer_values, discounted_clv, expected_transactions_by_month
 from .errors import LtvError, LtvInputError, NotConvergedError
 from .gamma_gamma import GammaGammaFit, expected_average_spend, fit_gamma_gamma
+from .optimize import FitOutcome
 from .summary import CustomerSummaries
 from .transactions import Transaction, calibration_summaries, holdout_transactions, purchase_days
 from .units import TimeUnit
@@ -18,6 +19,7 @@ __all__ = [
     "BgNbdFit",
     "CustomerSummaries",
     "CustomerValue",
+    "FitOutcome",
     "GammaGammaFit",
     "LtvError",
     "LtvInputError",

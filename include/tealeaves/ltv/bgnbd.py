@@ -40,6 +40,7 @@ class BgNbdFit:
     log_likelihood: float
     converged: bool
     message: str
+    outcome: str = "converged"  # a FitOutcome code
 
     @property
     def params(self) -> dict[str, float]:
@@ -99,7 +100,18 @@ def fit_bgnbd(summaries: CustomerSummaries) -> BgNbdFit:
     starts = [(r, alpha * scale, a, b) for r, alpha, a, b in _STARTS]
     optimum = maximise(negative, PARAMETER_NAMES, starts)
     r, alpha, a, b = (float(v) for v in optimum.params)
-    return BgNbdFit(summaries.time_unit, n, r, alpha, a, b, optimum.log_likelihood, optimum.converged, optimum.message)
+    return BgNbdFit(
+        summaries.time_unit,
+        n,
+        r,
+        alpha,
+        a,
+        b,
+        optimum.log_likelihood,
+        optimum.converged,
+        optimum.message,
+        optimum.outcome,
+    )
 
 
 def probability_alive(fit: BgNbdFit, x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:

@@ -35,6 +35,7 @@ class GammaGammaFit:
     log_likelihood: float
     converged: bool
     message: str
+    outcome: str = "converged"  # a FitOutcome code
 
     @property
     def params(self) -> dict[str, float]:
@@ -92,7 +93,7 @@ def fit_gamma_gamma(summaries: CustomerSummaries) -> GammaGammaFit:
     starts = [(p, q, gamma * scale) for p, q, gamma in _STARTS]
     optimum = maximise(negative, PARAMETER_NAMES, starts)
     p, q, gamma = (float(v) for v in optimum.params)
-    return GammaGammaFit(n, p, q, gamma, optimum.log_likelihood, optimum.converged, optimum.message)
+    return GammaGammaFit(n, p, q, gamma, optimum.log_likelihood, optimum.converged, optimum.message, optimum.outcome)
 
 
 def expected_average_spend(fit: GammaGammaFit, x: FloatArray, m: FloatArray) -> FloatArray:

@@ -23,6 +23,19 @@ LOG_BOUND = np.log(1e6)  # parameters live in [1e-6, 1e6]
 _AT_BOUND = 1e-3  # within 0.1% (in log) of a bound counts as at the bound
 
 
+class FitOutcome:
+    """Why a fit did or did not converge, as a code callers and tests can branch on (messages are for people)."""
+
+    CONVERGED = "converged"
+    NOT_FINITE = "not_finite"  # the likelihood is not finite at any start, or next to the optimum
+    AT_BOUND = "at_bound"  # a parameter ran to the edge of [1e-6, 1e6]
+    FLAT = "flat"  # the likelihood is flat or not a maximum at the optimum
+    VAGUE = "vague"  # a parameter's standard error spans more than a factor e^2 either way
+    OPTIMISER_FAILED = "optimiser_failed"
+
+    UNIDENTIFIED = frozenset({AT_BOUND, FLAT, VAGUE})
+
+
 @dataclass(frozen=True)
 class Optimum:
     params: NDArray[np.float64]
@@ -31,6 +44,7 @@ class Optimum:
     message: str
     starts: int
     starts_agreeing: int
+    outcome: str = FitOutcome.CONVERGED
 
 
 def maximise(
@@ -72,6 +86,7 @@ def maximise(
             "log-likelihood is not finite at any start",
             len(starts),
             0,
+            FitOutcome.NOT_FINITE,
         )
     best_fun, best_x, ok, msg = min(finite, key=lambda run: run[0])
     agreeing = sum(1 for run in finite if abs(run[0] - best_fun) <= 1e-4)
@@ -88,12 +103,21 @@ def maximise(
             f"(too little variation between customers or too few repeat purchases)",
             len(starts),
             agreeing,
+            FitOutcome.AT_BOUND,
         )
-    flat = _unidentified(objective, best_x, names)
+    outcome, flat = _unidentified(objective, best_x, names)
     if flat:
-        return Optimum(params, -best_fun, False, flat, len(starts), agreeing)
+        return Optimum(params, -best_fun, False, flat, len(starts), agreeing, outcome)
     if not ok:
-        return Optimum(params, -best_fun, False, f"optimiser did not converge: {msg}", len(starts), agreeing)
+        return Optimum(
+            params,
+            -best_fun,
+            False,
+            f"optimiser did not converge: {msg}",
+            len(starts),
+            agreeing,
+            FitOutcome.OPTIMISER_FAILED,
+        )
     return Optimum(
         params, -best_fun, True, f"converged ({agreeing} of {len(starts)} starts agree)", len(starts), agreeing
     )
@@ -101,8 +125,8 @@ def maximise(
 
 def _unidentified(
     objective: Callable[[NDArray[np.float64]], float], x: NDArray[np.float64], names: Sequence[str]
-) -> str:
-    """Reason the optimum is not a usable estimate (flat or saddle likelihood), or "" when it is.
+) -> tuple[str, str]:
+    """Outcome code and reason the optimum is not a usable estimate (flat or saddle likelihood), or "" when it is.
 
     An optimiser stopping on a ridge (for BG/NBD: r and alpha growing together when customers do not differ)
     reports success at arbitrary values; the curvature of the log-likelihood there is what tells the truth.
@@ -118,14 +142,20 @@ def _unidentified(
             ) / (4 * h * h)
             hessian[i, j] = hessian[j, i] = value
     if not np.all(np.isfinite(hessian)):
-        return "log-likelihood is not finite next to the optimum"
+        return FitOutcome.NOT_FINITE, "log-likelihood is not finite next to the optimum"
     eigenvalues = np.linalg.eigvalsh(hessian)
     if eigenvalues.min() <= 0:
-        return "log-likelihood is flat or not at a maximum there: the data do not identify the parameters"
+        return (
+            FitOutcome.FLAT,
+            "log-likelihood is flat or not at a maximum there: the data do not identify the parameters",
+        )
     se = np.sqrt(np.diag(np.linalg.inv(hessian)))
     vague = [
         f"{name} (standard error ×e^{value:.1f})" for name, value in zip(names, se, strict=True) if value > MAX_LOG_SE
     ]
     if vague:
-        return f"parameter(s) {', '.join(vague)} not identified by the data: too few customers or too little variation"
-    return ""
+        return (
+            FitOutcome.VAGUE,
+            f"parameter(s) {', '.join(vague)} not identified by the data: too few customers or too little variation",
+        )
+    return FitOutcome.CONVERGED, ""
