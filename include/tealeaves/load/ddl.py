@@ -5,6 +5,7 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
+from tealeaves import sources
 from tealeaves.sources import Contract
 
 RAW = "raw"
@@ -71,3 +72,15 @@ def ensure_table(conn: psycopg.Connection, contract: Contract) -> None:
                 table, sql.Identifier(column.name), sql.SQL(column.type)
             )
         )
+
+
+def ensure_raw_schema(conn: psycopg.Connection) -> None:
+    """The ledger and one raw table for every contract, whether or not any export of it exists.
+
+    A company without a help desk, or without subscriptions, has no such files: its raw tables are empty,
+    staging reads zero rows, and the marts that need them build empty instead of failing on a missing relation.
+    """
+    with conn.transaction():
+        ensure_ledger(conn)
+        for contract in sources.contracts().values():
+            ensure_table(conn, contract)

@@ -17,7 +17,7 @@ import psycopg
 from psycopg import sql
 
 from tealeaves import sources
-from tealeaves.load.ddl import RAW, ensure_ledger, ensure_table
+from tealeaves.load.ddl import RAW, ensure_ledger, ensure_raw_schema, ensure_table
 from tealeaves.load.readers import READERS, LoadError, csv_layout
 from tealeaves.sources import Column, Contract
 
@@ -281,17 +281,31 @@ def _record_failure(conn, path: Path, contract: Contract, digest: str, started: 
         )
 
 
-def expand_paths(paths: Iterable[Path], source: str | None) -> list[tuple[Path, Contract]]:
-    """Files to load with their contracts; a folder means every file in it that has a contract."""
+def expand_paths(paths: Iterable[Path], source: str | None, allow_empty: bool = False) -> list[tuple[Path, Contract]]:
+    """Files to load with their contracts, in a stable order.
+
+    A folder means every file in it that has a contract, and also every such file in its `<source>/`
+    sub-folders (`billing/`, `crm/`, ...), so a whole export folder loads in one call. A folder with no
+    export file is an error for someone who named it by hand, and empty input when `allow_empty`.
+    """
     plan: list[tuple[Path, Contract]] = []
     for path in paths:
         if not path.exists():
+            if allow_empty:
+                continue
             raise LoadError(f"{path}: no such file or folder")
         if path.is_dir():
             wanted = sources.for_source(source) if source else list(sources.contracts().values())
-            matched = [(f, c) for c in wanted for f in sorted(path.glob(c.file)) if f.is_file()]
-            if not matched:
-                raise LoadError(f"{path}: no export files here; expected any of {[c.file for c in wanted]}")
+            matched = [
+                (f, c)
+                for c in wanted
+                for folder in (path, path / c.source)
+                for f in sorted(folder.glob(c.file))
+                if f.is_file()
+            ]
+            if not matched and not allow_empty:
+                expected = sorted({f"{c.source}/{c.file}" for c in wanted})
+                raise LoadError(f"{path}: no export files here or in its source folders; expected any of {expected}")
             plan.extend(matched)
         else:
             try:
@@ -307,4 +321,5 @@ def load_paths(dsn: str, paths: Iterable[Path], source: str | None = None) -> li
         raise LoadError(f"unknown source {source!r}; known sources: {', '.join(sources.sources())}")
     plan = expand_paths(paths, source)
     with psycopg.connect(dsn, autocommit=True) as conn:
+        ensure_raw_schema(conn)
         return [load_file(conn, path, contract) for path, contract in plan]
