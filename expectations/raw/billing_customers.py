@@ -8,4 +8,4 @@ GRAIN = ("id",)
 
 
 def expectations() -> list[Check]:
-    return [*key_is_unique(["id"]), epoch_is_plausible("created")]
+    return [*key_is_unique(["id"]), *epoch_is_plausible("created")]

@@ -31,5 +31,5 @@ def expectations() -> list[Check]:
         ),
         one_of("status", STATUSES, "a Stripe invoice status", key="id"),
         currency_code("currency"),
-        epoch_is_plausible("created"),
+        *epoch_is_plausible("created"),
     ]

@@ -6,6 +6,7 @@ tealeaves at another PostgreSQL is one variable (`TEALEAVES_DATABASE_URL`).
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 from pydantic import Field
@@ -24,6 +25,14 @@ class Settings(BaseSettings):
     pg_port: int = Field(54329, ge=1, le=65535, description="TCP port of the embedded PostgreSQL.")
     database_url: str | None = Field(None, description="An external PostgreSQL; when set, nothing is embedded.")
     project_root: Path = PROJECT_ROOT
+    data: Path | None = Field(
+        None, description="The exports the daily run loads, one folder per source; default: data/ in home."
+    )
+    earliest_date: date = Field(
+        date(1900, 1, 1),
+        description="The raw gate holds back a batch with times before this day (exports of real history reach"
+        " back decades; Unix time zero is caught on its own).",
+    )
     # Alerts (docs/alerts.md). A channel left unset is off; Airflow connections fill what is unset.
     alert_smtp_url: str | None = Field(
         None, description="SMTP server for alert emails: smtp://user:pass@host:port, ?starttls=true; smtps:// for TLS."
@@ -64,8 +73,13 @@ class Settings(BaseSettings):
 
     @property
     def data_dir(self) -> Path:
-        """Where the DAG's load tasks look for source exports (one folder per source)."""
-        return self.home / "data"
+        """Where the DAG's load tasks look for source exports (one folder per source): TEALEAVES_DATA."""
+        return (self.data or self.home / "data").expanduser().resolve()
+
+    @property
+    def demo_data_dir(self) -> Path:
+        """The sample world `tealeaves demo` generates: never the folder a user keeps exports in."""
+        return self.home / "demo" / "data"
 
     @property
     def docs_dir(self) -> Path:

@@ -123,3 +123,39 @@ def test_a_small_late_delivery_with_one_resent_pair_passes(warehouse, exports, t
     result = run_raw_gate(warehouse, "late pair")
     assert result.passed
     assert [w.description for w in result.gate.warnings] == ["Each key once in the batch"]
+
+
+def _created(records: list[dict], created: int) -> list[dict]:
+    return [dict(r, created=created) for r in records]
+
+
+@pytest.mark.parametrize(
+    ("created", "failed_checks"),
+    [
+        pytest.param(852_076_800, set(), id="1997: real history passes"),
+        pytest.param(0, {("expect_column_values_to_not_be_in_set", "created")}, id="Unix time zero"),
+        pytest.param(86_400 * 365 * 60, {("expect_column_values_to_be_between", "created")}, id="2030: the future"),
+        pytest.param(
+            1_700_000_000_000, {("expect_column_values_to_be_between", "created")}, id="milliseconds, not seconds"
+        ),
+    ],
+)
+def test_times_from_decades_ago_pass_and_time_zero_or_the_future_are_held_back(
+    warehouse, exports, tmp_path, created, failed_checks
+):
+    [loaded] = load_paths(warehouse, [deliver(tmp_path, _created(invoices(exports), created))], "billing")
+    result = run_raw_gate(warehouse, f"times {created}")
+    failed = {(f.expectation_type, f.column) for f in result.gate.blocking_failures}
+    assert failed == failed_checks
+    assert result.passed is (not failed_checks)
+    assert [b.batch_id for b in result.failed_batches] == ([loaded.batch_id] if failed_checks else [])
+
+
+def test_the_plausibility_floor_is_a_setting(warehouse, exports, tmp_path, monkeypatch):
+    """A company whose history starts in 2010 can hold back anything earlier as a broken export."""
+    monkeypatch.setenv("TEALEAVES_EARLIEST_DATE", "2010-01-01")
+    load_paths(warehouse, [deliver(tmp_path, _created(invoices(exports), 852_076_800))], "billing")
+    result = run_raw_gate(warehouse, "floor 2010")
+    assert {(f.expectation_type, f.column) for f in result.gate.blocking_failures} == {
+        ("expect_column_values_to_be_between", "created")
+    }

@@ -1,16 +1,16 @@
 """Checks the raw suites in expectations/raw/ share: keys, plausible times, currency codes."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 
 import great_expectations as gx
 
+from tealeaves.config import get_settings
 from tealeaves.quality import Check
 
 # Re-sent and cosmetically edited copies of a record are normal in exports (staging keeps the newest); a batch
 # where many rows share a key is a broken export or a join gone wrong upstream.
 MOSTLY_UNIQUE = 0.95
 MANY_ROWS = 10
-EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 ISO_CURRENCY = r"^[A-Za-z]{3}$"
 
 
@@ -42,15 +42,42 @@ def key_is_unique(columns: list[str]) -> list[Check]:
     ]
 
 
-def epoch_is_plausible(column: str) -> Check:
-    """Unix seconds between 2000 and a day after now: milliseconds or a zero show up at once."""
+def earliest_date() -> date:
+    """The plausibility floor (TEALEAVES_EARLIEST_DATE, default 1900-01-01): real history reaches back decades."""
+    return get_settings().earliest_date
+
+
+def epoch_is_plausible(column: str) -> list[Check]:
+    """Unix seconds from the plausibility floor to a day after now, and never Unix time zero.
+
+    Milliseconds land far in the future and show up at once; a zero (an unset field exported as 0) is
+    1970-01-01T00:00:00Z, which the floor alone would let through for a history that reaches back that far.
+    """
+    floor = int(datetime.combine(earliest_date(), time(), UTC).timestamp())
     latest = int(datetime.now(UTC).timestamp()) + 86_400
+    ex = gx.expectations
+    return [
+        Check(
+            ex.ExpectColumnValuesToBeBetween(
+                column=column,
+                min_value=floor,
+                max_value=latest,
+                description=f"{column} is a plausible time ({earliest_date()} to tomorrow, Unix seconds)",
+            )
+        ),
+        Check(
+            ex.ExpectColumnValuesToNotBeInSet(
+                column=column, value_set=[0], description=f"{column} is not Unix time zero (an unset time)"
+            )
+        ),
+    ]
+
+
+def date_is_on_or_after_floor(column: str, what: str) -> Check:
+    """A calendar date no earlier than the plausibility floor (a 0001-01-01 or a mistyped century)."""
     return Check(
         gx.expectations.ExpectColumnValuesToBeBetween(
-            column=column,
-            min_value=int(EARLIEST.timestamp()),
-            max_value=latest,
-            description=f"{column} is a plausible time (2000 to tomorrow, Unix seconds)",
+            column=column, min_value=earliest_date(), description=f"A plausible {what} (from {earliest_date()})"
         )
     )
 
