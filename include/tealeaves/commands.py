@@ -157,20 +157,33 @@ def load(
     paths: Annotated[list[Path], typer.Argument(help="Export files, or folders of them.")],
     source: Annotated[str | None, typer.Option(help="Only files of this source (crm, billing, ...).")] = None,
 ) -> None:
-    """Load export files into the raw schema; bad rows go to raw.rejected_rows with a reason."""
+    """Load export files into the raw schema; bad rows go to raw.rejected_rows with a reason.
+
+    A folder may hold the files themselves or one folder per source (`billing/`, `crm/`, ...). A file that
+    cannot be loaded at all is listed as failed with its reason; the others still load, and the exit code is 1.
+    """
+    import psycopg
+
     from tealeaves.load import LoadError, load_paths
 
     settings = _settings()
     try:
-        results = load_paths(settings.url(), paths, source)
+        results = load_paths(settings.url(), paths, source, strict=False)
     except LoadError as exc:
         raise fail(str(exc)) from None
+    except psycopg.OperationalError as exc:
+        raise fail(f"cannot reach the warehouse: {str(exc).strip().splitlines()[0]}", 3) from None
     table = Table("source", "entity", "file", "status", "rows in", "loaded", "rejected")
     for r in results:
         table.add_row(
             r.source, r.entity, r.file.name, r.status, str(r.rows_in), str(r.rows_loaded), str(r.rows_rejected)
         )
     console.print(table)
+    failed = [r for r in results if r.status == "failed"]
+    for r in failed:
+        err.print(f"[bold red]failed:[/] {r.error}", highlight=False, soft_wrap=True)
+    if failed:
+        raise typer.Exit(1)
 
 
 # -- orchestration -----------------------------------------------------------------------------------

@@ -95,7 +95,6 @@ def test_a_file_that_cannot_be_read_leaves_nothing_but_a_failed_ledger_line(tmp_
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("", "the file is empty"),
         ("hs_object_id,name,createdate,secret_column\n", "unknown column(s) ['secret_column']"),
         ("hs_object_id,domain\n", "required column(s) ['name', 'createdate'] missing"),
     ],
@@ -185,3 +184,48 @@ def test_well_shaped_files_take_the_copy_path_and_still_keep_each_bad_rows_text(
         (3, "2,Beta,beta.com,now,lead,,saas,12,US", "createdate: 'now' is not a valid timestamptz")
     ]
     assert query(fresh_database, "select name, _source_line from raw.crm_companies") == [("Acme, Inc.", 2)]
+
+
+@pytest.mark.parametrize("content", ["", "\n\n", "\ufeff"], ids=["zero bytes", "blank lines", "byte-order mark"])
+def test_an_empty_export_is_a_zero_row_batch(tmp_path, fresh_database, content):
+    path = write(tmp_path / "crm" / "companies.csv", content)
+    [result] = load_paths(fresh_database, [path])
+    assert (result.status, result.rows_in, result.rows_loaded, result.rows_rejected) == ("loaded", 0, 0, 0)
+    assert query(fresh_database, "select status, rows_in from raw.load_batches") == [("loaded", 0)]
+
+
+def test_a_bad_file_does_not_stop_the_other_files_of_the_folder(tmp_path, fresh_database):
+    """companies.csv is tried before companies__late.csv (name order), and its failure does not stop the late file."""
+    good = "1,Acme,acme.com,2025-01-02T10:00:00Z,customer,PAID_SEARCH,saas,40,US\n"
+    write(tmp_path / "crm" / "campaigns.csv", "")
+    write(tmp_path / "crm" / "companies.csv", "hs_object_id,secret_column\n1,x\n")
+    write(tmp_path / "crm" / "companies__late.csv", HEADER + good)
+    results = load_paths(fresh_database, [tmp_path], strict=False)
+    by_file = {r.file.name: r for r in results}
+    assert by_file["campaigns.csv"].status == "loaded" and by_file["campaigns.csv"].rows_in == 0
+    assert by_file["companies.csv"].status == "failed"
+    assert "companies.csv" in by_file["companies.csv"].error and "secret_column" in by_file["companies.csv"].error
+    assert by_file["companies__late.csv"].status == "loaded" and by_file["companies__late.csv"].rows_loaded == 1
+    ledger = query(fresh_database, "select file_name, status from raw.load_batches order by batch_id")
+    assert sorted(ledger) == [
+        ("campaigns.csv", "loaded"),
+        ("companies.csv", "failed"),
+        ("companies__late.csv", "loaded"),
+    ]
+
+    with pytest.raises(LoadError, match="companies.csv: unknown column"):
+        load_paths(fresh_database, [tmp_path])  # strict: raised once every other file has been tried
+
+
+def test_a_folder_of_source_folders_loads_and_absent_sources_still_get_empty_raw_tables(tmp_path, fresh_database):
+    write(tmp_path / "exports" / "crm" / "companies.csv", HEADER + "1,Acme,acme.com,2025-01-02T10:00:00Z,,,,,US\n")
+    [result] = load_paths(fresh_database, [tmp_path / "exports"])
+    assert (result.source, result.rows_loaded) == ("crm", 1)
+    from tealeaves import sources
+
+    tables = {
+        r[0]
+        for r in query(fresh_database, "select table_name from information_schema.tables where table_schema = 'raw'")
+    }
+    assert {c.table for c in sources.contracts().values()} <= tables
+    assert query(fresh_database, "select count(*) from raw.billing_invoices") == [(0,)]

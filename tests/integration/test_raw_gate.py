@@ -159,3 +159,17 @@ def test_the_plausibility_floor_is_a_setting(warehouse, exports, tmp_path, monke
     assert {(f.expectation_type, f.column) for f in result.gate.blocking_failures} == {
         ("expect_column_values_to_be_between", "created")
     }
+
+
+def test_a_file_that_could_not_be_loaded_holds_the_run_back_until_a_good_one_loads(warehouse, exports, tmp_path):
+    broken = deliver(tmp_path, [])
+    broken.write_bytes(b"\xff\xfe not UTF-8\n")
+    [failed] = load_paths(warehouse, [broken], "billing", strict=False)
+    assert failed.status == "failed" and "not valid UTF-8" in failed.error
+    result = run_raw_gate(warehouse, "unreadable")
+    assert not result.passed
+    [held] = result.held_back
+    assert (held.file_name, held.load_error) == ("invoices.jsonl", failed.error)
+
+    load_paths(warehouse, [deliver(tmp_path, invoices(exports))], "billing")
+    assert run_raw_gate(warehouse, "readable again").passed

@@ -29,11 +29,12 @@ class BatchResult:
     source: str
     entity: str
     file: Path
-    status: str  # loaded | unchanged
+    status: str  # loaded | unchanged | failed
     batch_id: int | None
     rows_in: int
     rows_loaded: int
     rows_rejected: int
+    error: str | None = None  # why a failed file could not be loaded, one line naming the file
 
 
 def file_hash(path: Path) -> str:
@@ -227,6 +228,13 @@ def _lines_of(path: Path, wanted: set[int]) -> dict[int, str]:
     return found
 
 
+def is_empty(path: Path) -> bool:
+    """A file of zero bytes, or of nothing but a byte-order mark and blank lines: an export with no records."""
+    if path.stat().st_size > 4096:
+        return False
+    return not path.read_bytes().removeprefix(b"\xef\xbb\xbf").strip()
+
+
 def load_file(conn: psycopg.Connection, path: Path, contract: Contract) -> BatchResult:
     """Load one file in one transaction. `conn` must not be inside a transaction."""
     path = path.resolve()
@@ -250,8 +258,11 @@ def load_file(conn: psycopg.Connection, path: Path, contract: Contract) -> Batch
                 " status) values (%s, %s, %s, %s, %s, %s, 'loaded') returning batch_id",
                 [contract.source, contract.entity, path.name, str(path), digest, started],
             ).fetchone()[0]
-            _stage(conn, path, contract)
-            loaded, rejected = _publish_batch(conn, batch_id, path, contract)
+            if is_empty(path):  # nothing happened in the source today: a zero-row batch, recorded as such
+                loaded, rejected = 0, 0
+            else:
+                _stage(conn, path, contract)
+                loaded, rejected = _publish_batch(conn, batch_id, path, contract)
             conn.execute(
                 "update raw.load_batches set rows_in = %s, rows_loaded = %s, rows_rejected = %s,"
                 " finished_at = clock_timestamp() where batch_id = %s",
@@ -315,11 +326,28 @@ def expand_paths(paths: Iterable[Path], source: str | None, allow_empty: bool = 
     return plan
 
 
-def load_paths(dsn: str, paths: Iterable[Path], source: str | None = None) -> list[BatchResult]:
-    """The one load path for the CLI and the DAG."""
+def load_paths(
+    dsn: str, paths: Iterable[Path], source: str | None = None, *, strict: bool = True, allow_empty: bool = False
+) -> list[BatchResult]:
+    """The one load path for the CLI and the DAG.
+
+    Every file is tried: one that cannot be loaded (not UTF-8, a header that fits no contract, ...) is
+    rolled back whole, recorded as a `failed` ledger line with its reason, and the files after it still load.
+    With `strict`, a LoadError naming every failed file is raised once all are done; otherwise the failures come
+    back as results with status `failed` (the DAG's load tasks, where the raw gate then holds the run back).
+    """
     if source is not None and source not in sources.sources():
         raise LoadError(f"unknown source {source!r}; known sources: {', '.join(sources.sources())}")
-    plan = expand_paths(paths, source)
+    plan = expand_paths(paths, source, allow_empty=allow_empty)
+    results: list[BatchResult] = []
     with psycopg.connect(dsn, autocommit=True) as conn:
         ensure_raw_schema(conn)
-        return [load_file(conn, path, contract) for path, contract in plan]
+        for path, contract in plan:
+            try:
+                results.append(load_file(conn, path, contract))
+            except LoadError as exc:
+                results.append(BatchResult(contract.source, contract.entity, path, "failed", None, 0, 0, 0, str(exc)))
+    failed = [r.error for r in results if r.status == "failed"]
+    if strict and failed:
+        raise LoadError("; ".join(e or "" for e in failed))
+    return results

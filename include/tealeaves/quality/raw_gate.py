@@ -7,7 +7,8 @@ with the suite for its table (`expectations/raw/<raw table>.py`) and the suite e
 (`expectations/raw/load_batches.py`: rejected-row rate, row count against recent batches of the same file).
 
 A batch that fails a blocking expectation is marked `failed` in `raw.load_batches`: it stays in raw, and
-staging skips it (dbt macro `audited_source`). The gate keeps failing while any failed batch has not been
+staging skips it (dbt macro `audited_source`). A file the loader could not read at all (its ledger line has
+status `failed`) holds the run back the same way. The gate keeps failing while any failed batch has not been
 superseded by a later batch of the same file that passed, so a bad file holds the run back until it is fixed,
 and the last good marts stay published meanwhile.
 """
@@ -28,14 +29,16 @@ from tealeaves.quality.store import save_run
 
 LEDGER_SUITE = "load_batches"  # the suite every batch gets, whatever its table
 
+# A batch the gate failed, or a file the loader could not read at all (status 'failed'), holds the run back
+# until a later batch of the same file has loaded and passed.
 HELD_BACK = """
-select failed.batch_id, failed.source, failed.entity, failed.file_name
+select failed.batch_id, failed.source, failed.entity, failed.file_name, failed.error
 from raw.load_batches as failed
-where failed.validation = 'failed'
+where (failed.validation = 'failed' or failed.status = 'failed')
   and not exists (
       select from raw.load_batches as later
       where later.source = failed.source and later.entity = failed.entity and later.file_name = failed.file_name
-        and later.batch_id > failed.batch_id and later.validation = 'passed'
+        and later.batch_id > failed.batch_id and later.status = 'loaded' and later.validation = 'passed'
   )
 order by failed.batch_id
 """
@@ -47,9 +50,11 @@ class Batch:
     source: str
     entity: str
     file_name: str
+    load_error: str | None = None  # set when the loader could not read the file at all
 
     def describe(self) -> str:
-        return f"batch {self.batch_id} ({self.source}/{self.file_name})"
+        what = f"batch {self.batch_id} ({self.source}/{self.file_name})"
+        return f"{what}: could not be loaded: {self.load_error}" if self.load_error else what
 
 
 @dataclass(frozen=True)
