@@ -146,7 +146,7 @@ def dbt_build(url: str, select: str, scratch: Path) -> None:
     # buildable: a test runs only when every model it reads is built here too
     command = [dbt, "build", "--indirect-selection", "buildable", "--select", *select.split()]
     result = subprocess.run(command, cwd=ROOT / "dbt_project", env=env, capture_output=True, text=True)
-    assert result.returncode == 0, f"dbt build --select {select} failed:\n{result.stdout[-4000:]}"
+    assert result.returncode == 0, f"dbt build --select {select} failed:\n{_dbt_errors(result.stdout)}"
 
 
 @pytest.fixture(scope="session")
@@ -189,3 +189,10 @@ def marts_world(pipeline, server: Settings):
     dbt_build(url, f"tag:{PREDICTED_LTV}+", exports.parent / "dbt-predicted")
     publish_marts(url)
     return url, exports, truth
+
+
+def _dbt_errors(stdout: str) -> str:
+    """dbt's own lines about what failed (its log ends with a summary that names them), else the log's tail."""
+    lines = stdout.splitlines()
+    starts = [i for i, line in enumerate(lines) if "Completed with" in line]
+    return "\n".join(lines[starts[-1] :]) if starts else stdout[-4000:]

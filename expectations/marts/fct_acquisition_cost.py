@@ -20,7 +20,7 @@ IMPLAUSIBLE_CAC_USD = 100_000
 def expectations() -> list[Check]:
     ex = gx.expectations
     return [
-        Check(ex.ExpectTableRowCountToBeBetween(min_value=1, description="The mart is not empty")),
+        Check(ex.ExpectTableRowCountToBeBetween(min_value=1, description="The mart is not empty"), needs_inputs=True),
         Check(ex.ExpectCompoundColumnsToBeUnique(column_list=list(GRAIN), description="One row per month and channel")),
         *(
             Check(ex.ExpectColumnValuesToNotBeNull(column=column))

@@ -17,7 +17,7 @@ GRAIN = ("month", "segment")
 def expectations() -> list[Check]:
     ex = gx.expectations
     return [
-        Check(ex.ExpectTableRowCountToBeBetween(min_value=1, description="The mart is not empty")),
+        Check(ex.ExpectTableRowCountToBeBetween(min_value=1, description="The mart is not empty"), needs_inputs=True),
         Check(ex.ExpectCompoundColumnsToBeUnique(column_list=list(GRAIN), description="One row per month and segment")),
         Check(
             ex.ExpectColumnValuesToBeBetween(

@@ -22,10 +22,14 @@ class Check:
     `blocking`: a failure stops the run at the gate, so BI keeps reading the last good marts.
     `warning`: a failure is stored and reported, and publishing goes ahead; for numbers that are odd
     rather than wrong.
+    `needs_inputs`: the check holds only when the mart's required exports are present ("the mart is not
+    empty"); for a company without them (no subscriptions, no CRM) the gate runs it as a warning and says why
+    (marts.mart_source_coverage).
     """
 
     expectation: Expectation
     severity: Severity = "blocking"
+    needs_inputs: bool = False
 
     def __post_init__(self) -> None:
         if self.severity not in SEVERITIES:

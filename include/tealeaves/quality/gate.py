@@ -15,7 +15,7 @@ import os
 import sys
 import warnings
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -86,9 +86,49 @@ def run_gate(
         raise SuiteDefinitionError(f"No suite modules in {directory}: add one file per table it protects")
     with psycopg.connect(_libpq_url(url), autocommit=True) as conn:
         missing = _missing_tables(conn, schema, [s.table for s in suites])
+        absent = absent_required_inputs(conn, schema)
+        suites = [_follow_inputs(suite, absent.get(suite.table, ())) for suite in suites]
         results = tuple(validate_suites(url, schema, suites, missing, run_id, docs_dir))
         save_run(conn, run_id, results)
     return GateResult(run_id=run_id, suites=results)
+
+
+COVERAGE = "mart_source_coverage"
+
+
+def absent_required_inputs(conn: psycopg.Connection, schema: str) -> dict[str, tuple[str, ...]]:
+    """Mart → the required exports it was built without (`source.table`), from the build's coverage mart."""
+    if conn.execute("select to_regclass(%s)", [f'"{schema}"."{COVERAGE}"']).fetchone()[0] is None:
+        return {}
+    rows = conn.execute(
+        f'select mart_name, source_name || \'.\' || source_table from "{schema}"."{COVERAGE}"'
+        " where is_required and not is_present order by 1, 2"
+    ).fetchall()
+    absent: dict[str, tuple[str, ...]] = {}
+    for mart, export in rows:
+        absent[mart] = (*absent.get(mart, ()), export)
+    return absent
+
+
+def _follow_inputs(suite: Suite, absent: tuple[str, ...]) -> Suite:
+    """The suite as it applies to this build: checks that need absent inputs become warnings that say so."""
+    if not absent:
+        return suite
+    reason = f"not demanded: {', '.join(absent)} absent"
+    checks = tuple(
+        Check(
+            check.expectation.copy(
+                update={
+                    "description": f"{check.expectation.description or type(check.expectation).__name__} ({reason})"
+                }
+            ),
+            "warning",
+        )
+        if check.needs_inputs
+        else check
+        for check in suite.checks
+    )
+    return replace(suite, checks=checks)
 
 
 def load_suites(directory: Path) -> list[Suite]:
