@@ -124,8 +124,12 @@ def create_database(settings: Settings, name: str) -> str:
     return settings.url(settings.warehouse.set(database=name))
 
 
-def dbt_build(url: str, select: str, scratch: Path) -> None:
-    """`dbt build --select ...` against `url`, writing its target and logs under `scratch`; fails loudly."""
+def dbt_build(url: str, select: str, scratch: Path, dbt_vars: dict[str, str] | None = None) -> None:
+    """`dbt build --select ...` against `url`, writing its target and logs under `scratch`; fails loudly.
+
+    `dbt_vars` are dbt vars (`--vars`), e.g. {"ltv_as_of": "1997-09-30"}.
+    """
+    import json
     import subprocess
 
     from sqlalchemy.engine import make_url
@@ -145,6 +149,8 @@ def dbt_build(url: str, select: str, scratch: Path) -> None:
     dbt = str(Path(sys.executable).parent / "dbt")
     # buildable: a test runs only when every model it reads is built here too
     command = [dbt, "build", "--indirect-selection", "buildable", "--select", *select.split()]
+    if dbt_vars:
+        command += ["--vars", json.dumps(dbt_vars)]
     result = subprocess.run(command, cwd=ROOT / "dbt_project", env=env, capture_output=True, text=True)
     assert result.returncode == 0, f"dbt build --select {select} failed:\n{_dbt_errors(result.stdout)}"
 

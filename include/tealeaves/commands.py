@@ -20,6 +20,8 @@ db_app = typer.Typer(no_args_is_help=True, help="The warehouse's PostgreSQL serv
 app.add_typer(db_app, name="db")
 ltv_app = typer.Typer(no_args_is_help=True, help="Predictive lifetime value (BG/NBD + Gamma-Gamma, docs/ltv.md).")
 app.add_typer(ltv_app, name="ltv")
+sample_app = typer.Typer(no_args_is_help=True, help="Published data sets written as exports, to load like your own.")
+app.add_typer(sample_app, name="sample")
 console = Console()
 err = Console(stderr=True)
 
@@ -184,6 +186,31 @@ def load(
         err.print(f"[bold red]failed:[/] {r.error}", highlight=False, soft_wrap=True)
     if failed:
         raise typer.Exit(1)
+
+
+@sample_app.command("cdnow")
+def sample_cdnow(
+    out: Annotated[Path, typer.Option(help="Folder to write billing/ into (new, empty, or an earlier sample's).")],
+    through: Annotated[
+        str, typer.Option(help="Last purchase day to include, YYYY-MM-DD, or 'all' for the data to 1998-06-30.")
+    ] = "1997-09-30",
+) -> None:
+    """Write the CDNOW sample (2,357 customers' CD purchases, 1997-98) as Stripe-shaped one-off billing exports.
+
+    Load it with `tealeaves load DIR`. The default keeps the published calibration period only (to 1997-09-30).
+    """
+    from tealeaves.samples.cdnow import SampleFolderError, write_billing_exports
+
+    try:
+        last = None if through == "all" else date.fromisoformat(through)
+    except ValueError:
+        raise fail(f"--through must be a date like 1997-09-30 or 'all', got {through!r}", 2) from None
+    try:
+        written = write_billing_exports(out, last)
+    except SampleFolderError as exc:
+        raise fail(str(exc), 2) from None
+    period = f"purchases through {written.through}" if written.through else "every purchase"
+    print(f"{written.folder}: {written.customers} customers, {written.invoices} invoices (CDNOW, {period})")
 
 
 # -- orchestration -----------------------------------------------------------------------------------

@@ -37,15 +37,16 @@ def test_every_planted_add_on_purchase_reaches_the_model_and_no_subscription_inv
 
 
 def test_sql_summaries_equal_the_library_summaries_on_the_same_rows(marts_world):
-    """int_customers_summarised (SQL) gives every customer the frequency, recency, T and mean repeat spend that
-    tealeaves.ltv.calibration_summaries computes in Python from the same purchase rows, in weeks."""
+    """int_customers_summarised (SQL) gives every customer the frequency, recency, T, mean repeat spend and the
+    number of paid repeat days it is the mean of that tealeaves.ltv.calibration_summaries computes in Python
+    from the same purchase rows, in weeks."""
     url, _, _ = marts_world
     rows = query(url, "select customer_key, purchased_on, amount_usd::float8 from intermediate.int_purchases_netted")
     sql = {
-        key: (as_of, x, float(t_x), float(age), float(m))
-        for key, as_of, x, t_x, age, m in query(
+        key: (as_of, x, float(t_x), float(age), float(m), x_m)
+        for key, as_of, x, t_x, age, m, x_m in query(
             url,
-            "select customer_key, as_of_date, frequency, recency_weeks, t_weeks, monetary_value_usd "
+            "select customer_key, as_of_date, frequency, recency_weeks, t_weeks, monetary_value_usd, spend_frequency "
             "from intermediate.int_customers_summarised",
         )
     }
@@ -54,8 +55,9 @@ def test_sql_summaries_equal_the_library_summaries_on_the_same_rows(marts_world)
     python = calibration_summaries(purchase_days(rows), as_of, TimeUnit.WEEKS)
     assert set(python.customer_ids) == set(sql) and len(sql) > 300
     for i, key in enumerate(python.customer_ids):
-        _, x, t_x, age, m = sql[key]
+        _, x, t_x, age, m, x_m = sql[key]
         assert x == python.frequency[i], key
+        assert x_m == python.spend_frequency[i], key
         assert t_x == pytest.approx(python.recency[i], abs=1e-6), key
         assert age == pytest.approx(python.T[i], abs=1e-6), key
         assert m == pytest.approx(python.monetary_value[i], abs=1e-4), key  # numeric(14,4) in SQL
@@ -152,7 +154,8 @@ def degenerate_fits(server, tmp_path_factory):
         for name, rows in DEGENERATE.items():
             conn.execute(
                 f"create table scratch.{name} (customer_key text, as_of_date date, time_unit text, frequency int, "
-                "recency_weeks numeric, t_weeks numeric, monetary_value_usd numeric)"
+                "recency_weeks numeric, t_weeks numeric, monetary_value_usd numeric, "
+                "spend_frequency int generated always as (frequency) stored)"  # no $0 purchases here
             )
             with conn.cursor() as cursor:
                 cursor.executemany(

@@ -7,6 +7,8 @@ LL = -9582.4 on 2,357 customers in weeks; Fader & Hardie's Gamma-Gamma note repo
 
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
 import pytest
 from scipy.special import hyp2f1
@@ -148,3 +150,29 @@ def test_valuing_cdnow_as_of_the_calibration_end_gives_every_customer_a_value_fr
     assert 0 < first.p_alive < 1
     assert first.clv == pytest.approx(first.expected_spend * first.expected_transactions[12], rel=0.07)
     assert all(v.clv >= 0 and 0 < v.p_alive <= 1 for v in valuation.values)
+
+
+def test_a_free_purchase_is_a_purchase_for_bgnbd_but_no_spend_for_gamma_gamma():
+    """CDNOW's eight $0 purchases are each a customer's only one, so they are in the 2,357 and nowhere in the
+    spend. Two customers added to the log: "free" paid once, then came back twice for $0 - a repeat buyer (x = 2)
+    with no spend to model, valued at the population's mean spend; "mixed" came back for $0 and for $30 - x = 2,
+    a mean spend of $30 over one paid repeat. Gamma-Gamma fits on the published 946 plus "mixed", and stays
+    at the published values."""
+    extra = [
+        ("free", date(1997, 3, 1), 12.0),
+        ("free", date(1997, 5, 1), 0.0),
+        ("free", date(1997, 7, 1), 0.0),
+        ("mixed", date(1997, 3, 1), 0.0),
+        ("mixed", date(1997, 4, 1), 0.0),
+        ("mixed", date(1997, 6, 1), 30.0),
+    ]
+    valuation = value_customers([*cdnow_transactions(), *extra], CALIBRATION_END)
+    s, gg = valuation.summaries, valuation.gamma_gamma
+    free, mixed = s.customer_ids.index("free"), s.customer_ids.index("mixed")
+    assert len(s) == 2359
+    assert (s.frequency[free], s.spend_frequency[free], s.monetary_value[free]) == (2, 0, 0.0)
+    assert (s.frequency[mixed], s.spend_frequency[mixed], s.monetary_value[mixed]) == (2, 1, 30.0)
+    assert gg.n_customers == 947
+    for name, value in {"p": 6.25, "q": 3.74, "gamma": 15.44}.items():
+        assert gg.params[name] == pytest.approx(value, rel=0.01), name
+    assert valuation.values[free].expected_spend == pytest.approx(gg.population_mean_spend)

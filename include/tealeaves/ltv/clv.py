@@ -65,7 +65,7 @@ def discounted_clv(
     if summaries.monetary_value is None:
         raise LtvInputError("CLV needs monetary_value (mean repeat spend) in the customer summaries")
     per_month = expected_transactions_by_month(bgnbd, summaries, horizon_months)
-    spend = expected_average_spend(gamma_gamma, summaries.frequency, summaries.monetary_value)
+    spend = expected_average_spend(gamma_gamma, summaries.spend_x, summaries.monetary_value)
     discount = (1.0 + monthly_discount_rate) ** -np.arange(1, horizon_months + 1)
     return (per_month @ discount) * spend
 
@@ -84,7 +84,7 @@ def customer_values(
     months = max(horizon_months, *windows_months)
     per_month = expected_transactions_by_month(bgnbd, summaries, months)
     cumulative = np.cumsum(per_month, axis=1)
-    spend = expected_average_spend(gamma_gamma, summaries.frequency, summaries.monetary_value)
+    spend = expected_average_spend(gamma_gamma, summaries.spend_x, summaries.monetary_value)
     alive = probability_alive(bgnbd, summaries.frequency, summaries.recency, summaries.T)
     clv = discounted_clv(bgnbd, gamma_gamma, summaries, horizon_months, monthly_discount_rate)
     return [

@@ -71,11 +71,12 @@ def log_likelihood_per_customer(p: float, q: float, gamma: float, x: FloatArray,
 
 
 def fit_gamma_gamma(summaries: CustomerSummaries) -> GammaGammaFit:
-    """Fit on customers with at least one repeat purchase; the others carry no repeat-spend information."""
+    """Fit on customers with at least one repeat purchase that cost something; the others carry no repeat-spend
+    information (a $0 purchase is no draw from a Gamma distribution of spend)."""
     if summaries.monetary_value is None:
         raise LtvInputError("Gamma-Gamma needs monetary_value (mean repeat spend) in the customer summaries")
-    repeat = summaries.frequency > 0
-    x, m = summaries.frequency[repeat], summaries.monetary_value[repeat]
+    repeat = summaries.spend_x > 0
+    x, m = summaries.spend_x[repeat], summaries.monetary_value[repeat]
     n = int(repeat.sum())
     if n < 2:
         raise LtvInputError(f"Gamma-Gamma needs at least 2 customers with repeat purchases; got {n}")

@@ -122,15 +122,16 @@ def ensure_tables(conn: psycopg.Connection) -> None:
 
 
 def read_summaries(conn: psycopg.Connection, relation: str = SUMMARIES) -> tuple[date | None, list[tuple]]:
-    """(as-of date, rows of (customer_key, frequency, recency, T, monetary)) from the dbt summaries model."""
+    """(as-of date, rows of (customer_key, frequency, recency, T, monetary, spend frequency)) from the dbt
+    summaries model."""
     rows = conn.execute(
         f"select customer_key, frequency, recency_weeks::float8, t_weeks::float8, monetary_value_usd::float8, "
-        f"as_of_date, time_unit from {relation} order by customer_key"
+        f"spend_frequency, as_of_date, time_unit from {relation} order by customer_key"
     ).fetchall()
-    units = {row[6] for row in rows}
+    units = {row[7] for row in rows}
     if units - {TimeUnit.WEEKS.value}:
         raise LtvInputError(f"{relation} is in {sorted(units)}, expected weeks")
-    return (rows[0][5] if rows else None), [row[:5] for row in rows]
+    return (rows[0][6] if rows else None), [row[:6] for row in rows]
 
 
 def read_purchases(conn: psycopg.Connection, relation: str = PURCHASES) -> list[Transaction]:
@@ -155,8 +156,8 @@ def fit_summaries(
     try:
         if not rows:
             raise LtvInputError("no customer has a one-off purchase on or before the as-of date: nothing to fit")
-        ids, x, t_x, age, m = zip(*rows, strict=True)
-        summaries = CustomerSummaries.from_arrays(x, t_x, age, TimeUnit.WEEKS, m, ids)
+        ids, x, t_x, age, m, x_m = zip(*rows, strict=True)
+        summaries = CustomerSummaries.from_arrays(x, t_x, age, TimeUnit.WEEKS, m, ids, spend_frequency=x_m)
         record.bgnbd = fit_bgnbd(summaries)
         record.bgnbd.require_converged()
         record.gamma_gamma = fit_gamma_gamma(summaries)

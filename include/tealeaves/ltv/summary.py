@@ -29,7 +29,9 @@ class CustomerSummaries:
 
     frequency: repeat transactions (the first purchase is not counted); recency: age at the last repeat
     transaction (0 when there is none); T: age at the end of calibration; monetary_value: mean spend of the
-    repeat transactions (0 when there are none), used only by Gamma-Gamma.
+    repeat transactions (0 when there are none), used only by Gamma-Gamma; spend_frequency: how many repeat
+    transactions monetary_value is the mean of, when that is not all of them (a $0 purchase is a purchase for
+    BG/NBD but no draw from Gamma-Gamma's spend distribution, whose values are > 0); None means frequency.
     """
 
     customer_ids: tuple[Hashable, ...]
@@ -38,9 +40,15 @@ class CustomerSummaries:
     T: FloatArray
     time_unit: TimeUnit
     monetary_value: FloatArray | None = None
+    spend_frequency: FloatArray | None = None
 
     def __len__(self) -> int:
         return len(self.customer_ids)
+
+    @property
+    def spend_x(self) -> FloatArray:
+        """Gamma-Gamma's x: the number of repeat transactions whose mean is monetary_value."""
+        return self.frequency if self.spend_frequency is None else self.spend_frequency
 
     @classmethod
     def from_arrays(
@@ -51,21 +59,24 @@ class CustomerSummaries:
         time_unit: TimeUnit,
         monetary_value: Sequence[float] | FloatArray | None = None,
         customer_ids: Sequence[Hashable] | None = None,
+        spend_frequency: Sequence[float] | FloatArray | None = None,
     ) -> CustomerSummaries:
         """Build and validate; raises LtvInputError naming the first customer at fault."""
         x = _as_vector("frequency", frequency)
         t_x = _as_vector("recency", recency)
         age = _as_vector("T", T)
         m = None if monetary_value is None else _as_vector("monetary_value", monetary_value)
+        x_m = None if spend_frequency is None else _as_vector("spend_frequency", spend_frequency)
         ids = tuple(range(len(x))) if customer_ids is None else tuple(customer_ids)
-        lengths = {len(x), len(t_x), len(age), len(ids)} | ({len(m)} if m is not None else set())
+        lengths = {len(x), len(t_x), len(age), len(ids)} | {len(v) for v in (m, x_m) if v is not None}
         if len(lengths) != 1:
             raise LtvInputError(
                 f"frequency, recency, T, monetary_value and customer_ids must have one entry per customer; "
                 f"got lengths frequency={len(x)}, recency={len(t_x)}, T={len(age)}, ids={len(ids)}"
                 + (f", monetary_value={len(m)}" if m is not None else "")
+                + (f", spend_frequency={len(x_m)}" if x_m is not None else "")
             )
-        summaries = cls(ids, x, t_x, age, TimeUnit(time_unit), m)
+        summaries = cls(ids, x, t_x, age, TimeUnit(time_unit), m, x_m)
         summaries.validate()
         return summaries
 
@@ -85,9 +96,17 @@ class CustomerSummaries:
             t_x,
         )
         _first_bad(self, (x == 0) & (t_x != 0), "a customer with no repeat purchase must have recency 0", t_x)
+        if self.spend_frequency is not None:
+            x_m = self.spend_frequency
+            _first_bad(
+                self,
+                ~np.isclose(x_m, np.round(x_m)) | (x_m < 0) | (x_m > x),
+                "spend_frequency must be a whole number from 0 to frequency",
+                x_m,
+            )
         if self.monetary_value is not None:
-            m = self.monetary_value
-            _first_bad(self, (x > 0) & (m <= 0), "mean repeat spend must be > 0 for a customer with repeats", m)
+            m, x_m = self.monetary_value, self.spend_x
+            _first_bad(self, (x_m > 0) & (m <= 0), "mean repeat spend must be > 0 for a customer with repeats", m)
             _first_bad(self, m < 0, "mean repeat spend cannot be negative", m)
 
 

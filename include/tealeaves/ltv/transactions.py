@@ -3,7 +3,9 @@
 Purchases on the same day by the same customer are one transaction (amounts summed): BG/NBD counts purchase
 occasions, and order systems often split one basket into several rows. Ages are measured from each
 customer's first purchase, which is not a repeat purchase and is excluded from the mean repeat spend, as in
-Fader & Hardie's CDNOW summaries.
+Fader & Hardie's CDNOW summaries. A $0 purchase day is a purchase (CDNOW's published fit counts them) but
+not a spend: the mean repeat spend is over the repeat days that cost something (Gamma-Gamma's values are
+> 0), and spend_frequency says how many those are.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ def calibration_summaries(
     Ages are whole days from the first purchase to ``calibration_end`` divided by the unit, as in Hardie's
     CDNOW summaries (a customer first seen on the last day has T = 0 and contributes nothing to the fit).
     """
-    ids, x, t_x, ages, spend = [], [], [], [], []
+    ids, x, t_x, ages, spend, paid = [], [], [], [], [], []
     try:
         ordered = sorted(days)
     except TypeError:  # mixed id types: any stable order will do
@@ -65,10 +67,12 @@ def calibration_summaries(
         x.append(len(repeats))
         t_x.append(time_unit.from_days((repeats[-1] - first).days) if repeats else 0.0)
         ages.append(time_unit.from_days((calibration_end - first).days))
-        spend.append(float(np.mean([days[customer_id][d] for d in repeats])) if repeats else 0.0)
+        amounts = [days[customer_id][d] for d in repeats if days[customer_id][d] > 0]
+        paid.append(len(amounts))
+        spend.append(float(np.mean(amounts)) if amounts else 0.0)
     if not ids:
         raise LtvInputError(f"no customer made a purchase on or before the calibration end {calibration_end}")
-    return CustomerSummaries.from_arrays(x, t_x, ages, time_unit, spend, ids)
+    return CustomerSummaries.from_arrays(x, t_x, ages, time_unit, spend, ids, spend_frequency=paid)
 
 
 def holdout_transactions(

@@ -2,7 +2,12 @@
     One row per customer: when they first paid and through which channel they came.
     A customer is a CRM company with at least one paid invoice. Billing customers are tied to CRM companies by
     int_customer_identity (explicit id, then contact email, then domain); those that match no company are kept
-    under their billing id with channel UNKNOWN, so they still count as new customers.
+    under their billing id with channel UNKNOWN, so they still count as new customers (a business without a
+    CRM has only these).
+
+    A paid invoice counts when money was paid, or when it is a one-off purchase at $0: a free order is a
+    purchase (int_purchases_netted), so its buyer is a customer, as CDNOW's published analysis counts them.
+    A $0 subscription invoice (a trial, a fully discounted period) does not make a paying customer.
 #}
 with
 
@@ -13,7 +18,7 @@ companies as (
 paid_invoices as (
     select billing_customer_id, created_at
     from {{ ref('stg_billing__invoices') }}
-    where invoice_status = 'paid' and amount_paid > 0
+    where invoice_status = 'paid' and (amount_paid > 0 or subscription_id is null)
 ),
 
 first_payments as (
@@ -31,6 +36,7 @@ billing_identity as (
 paying_accounts as (
     select
         billing_identity.customer_key,
+        first_payments.billing_customer_id,
         companies.company_id as crm_company_id,
         coalesce(companies.acquisition_channel, 'UNKNOWN') as acquisition_channel,
         coalesce(companies.segment, 'unknown') as segment,
@@ -49,6 +55,7 @@ customers as (
         min(acquisition_channel) as acquisition_channel,
         min(segment) as segment,
         min(first_paid_at) as acquired_at,
+        (array_agg(billing_customer_id order by first_paid_at, billing_customer_id))[1] as first_billing_customer_id,
         date_trunc('month', min(first_paid_at))::date as acquisition_month
     from paying_accounts
     group by customer_key

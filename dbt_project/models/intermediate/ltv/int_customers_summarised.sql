@@ -1,5 +1,5 @@
 {#
-    One row per customer with a one-off purchase on or before the as-of date: the four numbers BG/NBD and
+    One row per customer with a one-off purchase on or before the as-of date: the numbers BG/NBD and
     Gamma-Gamma see, in WEEKS (7 days), the library's default unit (tealeaves.ltv.TimeUnit.WEEKS). The same
     definitions as tealeaves.ltv.transactions.calibration_summaries, checked row for row by
     tests/integration/test_ltv_pipeline.py:
@@ -8,7 +8,10 @@
     - frequency = purchase days after the first (repeat purchases);
     - recency_weeks = whole days from the first to the last purchase day ÷ 7 (0 without a repeat);
     - t_weeks = whole days from the first purchase day to the as-of date ÷ 7;
-    - monetary_value_usd = mean amount of the repeat purchase days, the first excluded (0 without a repeat).
+    - monetary_value_usd = mean amount of the repeat purchase days that cost something, the first excluded (0
+      without one); spend_frequency = how many such days. A $0 purchase day is a purchase (it counts in
+      frequency and recency) but not a spend: Gamma-Gamma takes each purchase's value as a draw from a Gamma
+      distribution, which is > 0, so its x and mean are over the paid repeat days only.
 
     The as-of date is the var `ltv_as_of` (YYYY-MM-DD) when given, else the day of the latest paid invoice of
     any kind: the day the billing export runs to, so a replay of old exports is valued as of its own end.
@@ -53,7 +56,10 @@ summaries as (
         min(numbered_days.purchased_on) as first_purchase_on,
         max(numbered_days.purchased_on) as last_purchase_on,
         count(*) - 1 as frequency,
-        avg(numbered_days.amount_usd) filter (where numbered_days.day_number > 1) as mean_repeat_amount_usd,
+        count(*) filter (where numbered_days.day_number > 1 and numbered_days.amount_usd > 0) as spend_frequency,
+        avg(numbered_days.amount_usd) filter (
+            where numbered_days.day_number > 1 and numbered_days.amount_usd > 0
+        ) as mean_repeat_amount_usd,
         sum(numbered_days.amount_usd) as purchases_usd,
         max(as_of.as_of_date) as as_of_date
     from numbered_days
@@ -72,6 +78,7 @@ final as (
         ((last_purchase_on - first_purchase_on) / 7.0)::numeric(12, 6) as recency_weeks,
         ((as_of_date - first_purchase_on) / 7.0)::numeric(12, 6) as t_weeks,
         coalesce(mean_repeat_amount_usd, 0)::numeric(14, 4) as monetary_value_usd,
+        spend_frequency::integer as spend_frequency,
         purchases_usd::numeric(18, 2) as purchases_usd
     from summaries
 )
@@ -86,5 +93,6 @@ select
     recency_weeks,
     t_weeks,
     monetary_value_usd,
+    spend_frequency,
     purchases_usd
 from final

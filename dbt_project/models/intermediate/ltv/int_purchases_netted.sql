@@ -1,35 +1,60 @@
 {#
-    One row per one-off purchase: a paid Stripe invoice with no subscription (add-ons, usage credits), tied to
-    its customer, net of refunds in USD. These are the transactions the predictive LTV models read
-    (docs/ltv.md, "Which transactions"): subscription renewals are contractual - the customer says when they
-    leave, and they renew on a fixed cycle - so they break BG/NBD's assumptions and are valued by the formula
-    LTV instead. A purchase refunded in full is no purchase; an invoice in a currency without an FX rate has
-    no USD amount and is left out.
+    One row per one-off purchase: a paid Stripe invoice with no subscription (add-ons, usage credits, a shop's
+    orders), tied to its customer, net of refunds in USD. These are the transactions the predictive LTV models
+    read (docs/ltv.md, "Which transactions"): subscription renewals are contractual - the customer says when
+    they leave, and they renew on a fixed cycle - so they break BG/NBD's assumptions and are valued by the
+    formula LTV instead.
+
+    A purchase of $0 (a free order, a 100% coupon) is still a purchase: the customer came back and bought, which
+    is all BG/NBD counts; the published CDNOW fit counts its $0 purchases too. Only the spend model leaves it
+    out (int_customers_summarised). A purchase refunded in full is no purchase: the order was undone (returned,
+    cancelled, charged twice, fraudulent) and nothing was bought, so counting it would credit a visit that the
+    revenue marts already net to nothing. A partly refunded purchase counts at what was kept. An invoice in a
+    currency without an FX rate has no USD amount and is left out.
+
+    int_invoices_netted holds paid invoices with money on them only (its grain for revenue), so the $0 ones are
+    read from int_invoices_converted here.
 #}
 with
 
-invoices_netted as (
-    select * from {{ ref('int_invoices_netted') }}
+one_off_invoices as (
+    select invoice_id, billing_customer_id, created_at, amount_paid, amount_paid_usd, fx_missing
+    from {{ ref('int_invoices_converted') }}
+    where invoice_status = 'paid' and subscription_id is null
 ),
 
-invoices as (
-    select invoice_id, subscription_id from {{ ref('stg_billing__invoices') }}
+invoices_netted as (
+    select invoice_id, net_revenue_usd from {{ ref('int_invoices_netted') }}
+),
+
+billing_identity as (
+    select source_id as billing_customer_id, customer_key
+    from {{ ref('int_customer_identity') }}
+    where source_system = 'billing_customer'
+),
+
+purchases as (
+    select
+        one_off_invoices.invoice_id,
+        billing_identity.customer_key,
+        one_off_invoices.created_at,
+        one_off_invoices.created_at::date as purchased_on,
+        -- a $0 invoice is not in int_invoices_netted (nothing paid, nothing to refund)
+        coalesce(invoices_netted.net_revenue_usd, one_off_invoices.amount_paid_usd) as amount_usd,
+        one_off_invoices.amount_paid = 0 as is_free
+    from one_off_invoices
+    inner join billing_identity
+        on one_off_invoices.billing_customer_id = billing_identity.billing_customer_id
+    left join invoices_netted
+        on one_off_invoices.invoice_id = invoices_netted.invoice_id
+    where not one_off_invoices.fx_missing
 ),
 
 final as (
-    select
-        invoices_netted.invoice_id,
-        invoices_netted.customer_key,
-        invoices_netted.created_at,
-        invoices_netted.created_at::date as purchased_on,
-        invoices_netted.net_revenue_usd as amount_usd
-    from invoices_netted
-    inner join invoices
-        on invoices_netted.invoice_id = invoices.invoice_id
-    where
-        invoices.subscription_id is null
-        and not invoices_netted.fx_missing
-        and invoices_netted.net_revenue_usd > 0
+    select invoice_id, customer_key, created_at, purchased_on, amount_usd
+    from purchases
+    -- $0 orders stay; orders that were paid and then refunded in full go
+    where is_free or amount_usd > 0
 )
 
 select

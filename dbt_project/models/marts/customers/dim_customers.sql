@@ -6,6 +6,11 @@
     (int_customers_acquired). Ids from the other systems are the ones int_customer_identity ties to the key, as
     arrays (a company may hold several billing customers or help-desk organizations); the primary billing customer
     is the one that paid first. Status is active when MRR > 0 at the latest month-end of the data, else churned.
+
+    A business without subscriptions (one-off purchases only) has no MRR at all: int_customer_mrr_monthly is
+    empty, so every customer has MRR 0 and is churned by that definition, with no churned_month (they never
+    had MRR to lose); the month described is then the month of the latest invoice. Whether such a
+    customer is still around is fct_predicted_ltv's probability_alive, not a status.
 #}
 with
 
@@ -61,10 +66,19 @@ customer_mrr as (
     select * from {{ ref('int_customer_mrr_monthly') }}
 ),
 
+mrr_as_of as (
+    -- int_customer_mrr_monthly's last month; without any subscription it has none, and the month-end described
+    -- (MRR 0 for everyone) is that of the latest invoice's month
+    select coalesce(
+        (select max(month) from customer_mrr),
+        (select date_trunc('month', max(created_at))::date from {{ ref('int_invoices_converted') }})
+    ) as month
+),
+
 latest_mrr as (
     select customer_mrr.customer_key, customer_mrr.month, customer_mrr.mrr, customer_mrr.segment
     from customer_mrr
-    where customer_mrr.month = (select max(month) from customer_mrr)
+    where customer_mrr.month = (select month from mrr_as_of)
 ),
 
 last_churn as (
@@ -97,7 +111,9 @@ final as (
         customers.customer_key,
         customers.crm_company_id,
         companies.company_name,
-        first_billing_customer.billing_customer_id as primary_billing_customer_id,
+        -- a customer whose purchases were all $0 has no invoice with money on it: their first purchase's
+        coalesce(first_billing_customer.billing_customer_id, customers.first_billing_customer_id)
+            as primary_billing_customer_id,
         coalesce(billing_ids.billing_customer_ids, array[]::text[]) as billing_customer_ids,
         coalesce(support_ids.support_organization_ids, array[]::bigint[]) as support_organization_ids,
         customers.acquisition_channel,
@@ -107,7 +123,7 @@ final as (
         case when latest_mrr.mrr > 0 then 'active' else 'churned' end as customer_status,
         case when coalesce(latest_mrr.mrr, 0) = 0 then last_churn.churned_month end as churned_month,
         coalesce(latest_mrr.mrr, 0)::numeric(14, 2) as current_mrr_usd,
-        (select max(month) from customer_mrr) as mrr_as_of_month,
+        (select month from mrr_as_of) as mrr_as_of_month,
         coalesce(revenue.paid_invoices, 0)::integer as paid_invoices,
         coalesce(revenue.lifetime_revenue_usd, 0)::numeric(18, 2) as lifetime_revenue_usd,
         coalesce(revenue.lifetime_refunds_usd, 0)::numeric(18, 2) as lifetime_refunds_usd,

@@ -3,7 +3,8 @@
     customers' lifetime value, historical and by formula, summed and per customer. Built from
     fct_customer_lifetime_value, so every definition (net revenue, margin, ARPA, churn) is the one there.
     Formula LTV per customer is the mean of the cohort's customers' formula LTVs, over the customers that
-    have one (a segment with no churn in the trailing 12 months has none).
+    have one (a segment with no churn in the trailing 12 months has none). Historical LTV is null where the
+    customers' is (no gross margin known).
 #}
 with
 

@@ -4,7 +4,9 @@
 
     Historical LTV is the gross margin earned to date: each paid invoice's net revenue (paid less refunded, USD,
     int_invoices_netted) times the gross margin % of the invoice's month (int_gross_margin_monthly: (MRR − cost
-    of revenue) ÷ MRR); a month without a margin uses the trailing-12-month margin below.
+    of revenue) ÷ MRR); a month without a margin uses the trailing-12-month margin below. With no margin at all
+    (a business without subscriptions has no MRR to take one from) it is null, not 0: revenue was earned, its
+    margin is unknown.
 
     Formula LTV = ARPA × gross margin % ÷ monthly logo churn rate, METRICS.md's definition, with:
     - ARPA: the customer's own average month-end MRR over the months they were paying (USD);
@@ -95,7 +97,11 @@ final as (
         case when customer_months.is_active then 'active' else 'churned' end as customer_status,
         coalesce(customer_months.observed_lifetime_months, 0)::integer as observed_lifetime_months,
         coalesce(customer_revenue.lifetime_revenue_usd, 0)::numeric(18, 2) as lifetime_revenue_usd,
-        round(coalesce(customer_revenue.historical_ltv_usd, 0), 2)::numeric(18, 2) as historical_ltv_usd,
+        -- 0 without converted revenue, but null when no margin is known at all: unknown, not 0
+        (case
+            when customer_revenue.historical_ltv_usd is not null then round(customer_revenue.historical_ltv_usd, 2)
+            when trailing_margin.gross_margin_pct is not null then 0
+        end)::numeric(18, 2) as historical_ltv_usd,
         coalesce(customer_revenue.has_unconverted_invoices, false) as has_unconverted_invoices,
         round(customer_months.arpa_usd, 2)::numeric(14, 2) as arpa_usd,
         trailing_margin.gross_margin_pct::numeric(8, 4) as gross_margin_pct,
