@@ -18,6 +18,7 @@ from airflow.sdk import Asset, dag, task
 
 from tealeaves import sources
 from tealeaves.config import get_settings
+from tealeaves.orchestrate import DAILY_START
 from tealeaves.publish import BUILD
 from tealeaves_airflow.dbt_build import dbt_build_group
 from tealeaves_airflow.notifiers import FailureNotifier, SuccessNotifier, late_run_deadline
@@ -93,7 +94,7 @@ def summarize_run(loaded: list[list[dict]], published: dict[str, int]) -> dict:
 
 @dag(
     schedule="@daily",
-    start_date=datetime(2025, 1, 1),
+    start_date=datetime.combine(DAILY_START, datetime.min.time()),
     catchup=False,
     max_active_runs=1,
     # The data team hears of a failed task once it has used its retries, and of the recovery after a good run;

@@ -109,6 +109,25 @@ def db_url() -> None:
     print(_settings().url())
 
 
+@db_app.command("reset")
+def db_reset(
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm: every loaded batch and built table is dropped.")] = False,
+) -> None:
+    """Empty the warehouse (raw, staging, intermediate, marts, quality, ltv) to load another export folder."""
+    import psycopg
+
+    from tealeaves.db.setup import reset_warehouse
+
+    if not yes:
+        raise fail("this drops every loaded export and built mart; run again with --yes to confirm", 2)
+    settings = _settings()
+    try:
+        dropped = reset_warehouse(settings.url())
+    except psycopg.OperationalError as exc:
+        raise fail(f"cannot reach the warehouse: {str(exc).strip().splitlines()[0]}", 3) from None
+    console.print(f"dropped schemas: {', '.join(dropped) or 'none'}", highlight=False)
+
+
 @db_app.command("reader")
 def db_reader(
     name: Annotated[str, typer.Argument(help="Login for one BI tool, e.g. metabase.")],
@@ -232,7 +251,7 @@ def demo(
     customers: Annotated[int, typer.Option(min=1)] = 1000,
     months: Annotated[int, typer.Option(min=1, max=120)] = 12,
 ) -> None:
-    """The whole spine once: start the server, generate exports, run `tealeaves_daily`, print the CAC mart."""
+    """The whole spine once on a generated sample company (its own folder, never your exports)."""
     from tealeaves import orchestrate
     from tealeaves.db import ServerError
 
@@ -241,10 +260,47 @@ def demo(
         outcome = orchestrate.demo(settings, console, customers=customers, months=months)
     except (ServerError, orchestrate.RunFailed) as exc:
         raise fail(str(exc)) from None
-    from tealeaves.report import gate_verdict, load_summary
+    _summarise(settings, outcome)
+
+
+@app.command()
+def run(
+    data: Annotated[
+        Path | None,
+        typer.Option(help="Folder of your exports: billing/, crm/, support/, survey/ (default: TEALEAVES_DATA)."),
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option(help="Reporting date YYYY-MM-DD: the marts' last day and the LTV calibration end.")
+    ] = None,
+) -> None:
+    """Run the daily pipeline once on your own exports: load, check, build, predict, audit, publish.
+
+    Prepares what it needs (the server, dbt's manifest, Airflow's metadata), never generates data, and prints
+    what was loaded, the gate's verdict and the headline report. A failed run exits 1 naming the failed task,
+    why, and the full log.
+    """
+    from tealeaves import orchestrate
+    from tealeaves.db import ServerError
+
+    settings = _settings()
+    try:
+        reporting_date = date.fromisoformat(as_of) if as_of else None
+    except ValueError:
+        raise fail(f"--as-of must be a date like 2025-06-30, got {as_of!r}", 2) from None
+    try:
+        outcome = orchestrate.run(settings, console, data or settings.data_dir, reporting_date)
+    except (ServerError, orchestrate.RunFailed) as exc:
+        raise fail(str(exc)) from None
+    _summarise(settings, outcome)
+
+
+def _summarise(settings: Settings, outcome) -> None:
+    """What `demo` and `run` print after a good run: loads, the report, the gate's verdict, where to look next."""
+    from tealeaves.report import coverage_table, gate_verdict, load_summary
 
     console.print(load_summary(settings))
-    report(settings)
+    console.print(coverage_table(settings))
+    report(settings, partial_ok=True)
     console.print(f"\n[bold]DAG run[/] {outcome.run_id}: [green]{outcome.state}[/]", soft_wrap=True)
     console.print(f"[bold]Quality gate[/]: {gate_verdict(settings, outcome.run_id)}", soft_wrap=True)
     console.print(f"[bold]Data Docs[/]: {settings.docs_dir / 'quality' / 'index.html'}", soft_wrap=True)
@@ -258,7 +314,9 @@ def demo(
         console.print("  " + line, soft_wrap=True, highlight=False, markup=False)
 
 
-def report(settings: Settings | None = None) -> None:
+def report(settings: Settings | None = None, partial_ok: bool = False) -> None:
+    """The terminal report. With `partial_ok` (after a run), a table whose marts are empty for this company (no
+    subscriptions, no CRM) is replaced by one line saying so instead of failing the command."""
     import psycopg
 
     from tealeaves.report import (
@@ -269,17 +327,17 @@ def report(settings: Settings | None = None) -> None:
     )
 
     settings = settings or _settings()
-    try:
-        console.print(headline_table(settings))
-        console.print(ltv_cac_by_channel_table(settings))
-        console.print(predicted_ltv_cac_by_channel_table(settings))
-        console.print(acquisition_cost_table(settings))
-    except psycopg.errors.UndefinedTable as exc:
-        raise fail(f"{str(exc).splitlines()[0]}: the marts are not built yet; run `make demo` first") from None
-    except psycopg.OperationalError as exc:
-        raise fail(f"cannot reach the warehouse: {str(exc).strip().splitlines()[0]}", 3) from None
-    except LookupError as exc:
-        raise fail(str(exc)) from None
+    for table in (headline_table, ltv_cac_by_channel_table, predicted_ltv_cac_by_channel_table, acquisition_cost_table):
+        try:
+            console.print(table(settings))
+        except psycopg.errors.UndefinedTable as exc:
+            raise fail(f"{str(exc).splitlines()[0]}: the marts are not built yet; run `make demo` first") from None
+        except psycopg.OperationalError as exc:
+            raise fail(f"cannot reach the warehouse: {str(exc).strip().splitlines()[0]}", 3) from None
+        except LookupError as exc:
+            if not partial_ok:
+                raise fail(str(exc)) from None
+            console.print(f"[dim]{table.__name__.removesuffix('_table').replace('_', ' ')}: {exc}[/]", soft_wrap=True)
 
 
 app.command(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,6 +22,9 @@ from tealeaves.airflow_env import airflow_environ as environ
 from tealeaves.config import Settings
 
 DAG_ID = "tealeaves_daily"
+# The daily DAG's start_date (dags/tealeaves_daily.py reads it from here): Airflow runs no task for a logical date
+# before it and still calls the run a success, so the run commands refuse such a date first.
+DAILY_START = date(2025, 1, 1)
 
 
 class RunFailed(RuntimeError):
@@ -95,8 +99,14 @@ def prepare(settings: Settings) -> None:
     migrate_airflow(settings)
 
 
-def run_daily(settings: Settings, logical_date: date) -> Outcome:
-    env = {**os.environ, **environ(settings)}
+def run_daily(settings: Settings, logical_date: date, extra_env: dict[str, str] | None = None) -> Outcome:
+    if logical_date < DAILY_START:
+        raise RunFailed(
+            f"run date {logical_date} is before {DAG_ID}'s start date {DAILY_START}: Airflow would run no task."
+            " The run date is when the pipeline runs; to report on older data, keep today's run date and set the"
+            " reporting date with --as-of"
+        )
+    env = {**os.environ, **environ(settings), **(extra_env or {})}
     stamp = datetime.combine(logical_date, datetime.min.time(), UTC).isoformat()
     log = settings.home / "logs" / f"{DAG_ID}-{logical_date.isoformat()}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -146,13 +156,64 @@ def demo(settings: Settings, console: Console, customers: int, months: int) -> O
         migrate_airflow(settings)
         status.update(f"generating exports for {customers} customers over {months} months")
         wanted = {"requested_customers": customers, "months": months}
-        truth = settings.data_dir / "truth.json"
+        folder = settings.demo_data_dir
+        truth = folder / "truth.json"
         if not truth.exists() or _params(truth) != wanted:
-            generate(settings.data_dir, customers=customers, months=months)
-            (settings.data_dir / "params.json").write_text(json.dumps(wanted))
+            if folder.exists() and any(folder.iterdir()) and not truth.exists():
+                raise RunFailed(f"{folder} holds files the demo did not write; move them away or set TEALEAVES_HOME")
+            if folder.exists():
+                shutil.rmtree(folder)  # the demo's own earlier world, of another size
+            generate(folder, customers=customers, months=months)
+            (folder / "params.json").write_text(json.dumps(wanted))
+        require_one_origin(settings, folder)
         status.update(f"running {DAG_ID} (load → dbt build → Great Expectations → publish)")
-        outcome = run_daily(settings, datetime.now(UTC).date())
+        outcome = run_daily(settings, datetime.now(UTC).date(), {"TEALEAVES_DATA": str(folder)})
     return outcome
+
+
+def run(settings: Settings, console: Console, data: Path, as_of: date | None) -> Outcome:
+    """`tealeaves run`: the daily DAG once on the exports in `data`, preparing whatever it needs first."""
+    from tealeaves.load.loader import expand_paths
+
+    data = data.expanduser().resolve()
+    if not data.is_dir():
+        raise RunFailed(f"{data}: no such folder; put your exports in <folder>/billing/, crm/, support/, survey/")
+    if not expand_paths([data], None, allow_empty=True):
+        raise RunFailed(
+            f"{data}: no export files here or in billing/, crm/, support/, survey/; docs/sources.md lists the names"
+        )
+    env = {"TEALEAVES_DATA": str(data)}
+    if as_of is not None:
+        env["TEALEAVES_AS_OF"] = as_of.isoformat()
+    with console.status("starting PostgreSQL") as status:
+        start_server(settings)
+        status.update("parsing the dbt project")
+        build_manifest(settings)
+        status.update("preparing Airflow's metadata database")
+        migrate_airflow(settings)
+        require_one_origin(settings, data)
+        status.update(f"running {DAG_ID} on {data} (load → dbt build → Great Expectations → publish)")
+        return run_daily(settings, datetime.now(UTC).date(), env)
+
+
+def require_one_origin(settings: Settings, data: Path) -> None:
+    """One warehouse reflects one export folder: batches loaded from elsewhere would be mixed into its marts."""
+    import psycopg
+
+    with psycopg.connect(settings.url()) as conn:
+        if conn.execute("select to_regclass('raw.load_batches')").fetchone()[0] is None:
+            return
+        row = conn.execute(
+            "select count(*), min(file_path) from raw.load_batches"
+            " where status = 'loaded' and not starts_with(file_path, %s)",
+            [str(data) + os.sep],
+        ).fetchone()
+    if row[0]:
+        raise RunFailed(
+            f"the warehouse already holds {row[0]} batch(es) loaded from outside {data} (e.g. {row[1]}), which"
+            " would be mixed into the marts; empty it with `tealeaves db reset`, or give this folder a warehouse"
+            " of its own (TEALEAVES_HOME or TEALEAVES_DATABASE_URL)"
+        )
 
 
 def _params(truth: Path) -> dict:

@@ -270,3 +270,30 @@ def backtest_tables(record: FitRecord) -> list[Table]:
             f"{sum(a for _, a in pairs) / len(pairs):.2f}",
         )
     return [totals, by_frequency]
+
+
+def coverage_table(settings: Settings) -> Table:
+    """Which marts were built without some of their exports (marts.mart_source_coverage), one line per mart."""
+    with psycopg.connect(settings.url()) as conn:
+        if conn.execute("select to_regclass('marts.mart_source_coverage')").fetchone()[0] is None:
+            rows = []
+        else:
+            rows = conn.execute(
+                """
+                select mart_name, bool_and(has_required_sources),
+                       string_agg(source_name || '.' || source_table, ', ' order by source_name, source_table)
+                           filter (where not is_present)
+                from marts.mart_source_coverage
+                group by mart_name
+                having bool_or(not is_present)
+                order by mart_name
+                """
+            ).fetchall()
+    table = Table(title="Marts built without some exports (marts.mart_source_coverage)")
+    for name in ("mart", "state", "absent exports"):
+        table.add_column(name)
+    for mart, complete, absent in rows:
+        table.add_row(mart, "partial" if complete else "empty: a required export is absent", absent)
+    if not rows:
+        table.add_row("every mart", "complete", "—")
+    return table

@@ -32,3 +32,17 @@ def ensure_databases(settings: Settings) -> None:
         for name in wanted:
             if name not in existing:
                 conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+
+
+# Every schema tealeaves writes in the warehouse; `public` and anything else a DBA made are left alone.
+WAREHOUSE_SCHEMAS = ("raw", "staging", "intermediate", "marts_build", "marts", "marts_previous", "quality", "ltv")
+
+
+def reset_warehouse(url: str) -> list[str]:
+    """Drop tealeaves' schemas in one transaction (`tealeaves db reset`); returns those that existed."""
+    with psycopg.connect(url, connect_timeout=10) as conn, conn.transaction():
+        existing = {row[0] for row in conn.execute("select nspname from pg_namespace")}
+        dropped = [name for name in WAREHOUSE_SCHEMAS if name in existing]
+        for name in dropped:
+            conn.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(name)))
+    return dropped
