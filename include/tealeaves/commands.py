@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from tealeaves.config import Settings, get_settings
+from tealeaves.config import Settings, describe_settings_error, get_settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 db_app = typer.Typer(no_args_is_help=True, help="The warehouse's PostgreSQL server.")
@@ -34,8 +35,10 @@ def _settings() -> Settings:
         settings = get_settings()
         settings.warehouse  # noqa: B018 - validates TEALEAVES_DATABASE_URL early
         return settings
+    except ValidationError as exc:
+        raise fail(describe_settings_error(exc), 2) from None
     except ValueError as exc:
-        raise fail(str(exc).splitlines()[-1] if "validation error" in str(exc) else str(exc), 2) from None
+        raise fail(str(exc), 2) from None
 
 
 def _server(settings: Settings):
