@@ -49,7 +49,7 @@ customers as (
         min(acquisition_channel) as acquisition_channel,
         min(segment) as segment,
         min(first_paid_at) as acquired_at,
-        date_trunc('month', min(first_paid_at))::date as acquisition_month
+        {{ local_month('min(first_paid_at)') }} as acquisition_month
     from paying_accounts
     group by customer_key
 )

@@ -21,7 +21,7 @@ final as (
         invoices_netted.invoice_id,
         invoices_netted.customer_key,
         invoices_netted.created_at,
-        invoices_netted.created_at::date as purchased_on,
+        {{ local_date('invoices_netted.created_at') }} as purchased_on,
         invoices_netted.net_revenue_usd as amount_usd
     from invoices_netted
     inner join invoices
