@@ -124,8 +124,9 @@ def create_database(settings: Settings, name: str) -> str:
     return settings.url(settings.warehouse.set(database=name))
 
 
-def dbt_build(url: str, select: str, scratch: Path) -> None:
-    """`dbt build --select ...` against `url`, writing its target and logs under `scratch`; fails loudly."""
+def dbt_build(url: str, select: str, scratch: Path, env: dict[str, str] | None = None) -> None:
+    """`dbt build --select ...` against `url`, writing its target and logs under `scratch`; fails loudly.
+    `env` adds variables dbt reads, e.g. TEALEAVES_TIMEZONE for the reporting time zone."""
     import subprocess
 
     from sqlalchemy.engine import make_url
@@ -141,6 +142,7 @@ def dbt_build(url: str, select: str, scratch: Path) -> None:
         "DBT_PROFILES_DIR": str(ROOT / "dbt_project"),
         "DBT_TARGET_PATH": str(scratch / "target"),
         "DBT_LOG_PATH": str(scratch / "logs"),
+        **(env or {}),
     }
     dbt = str(Path(sys.executable).parent / "dbt")
     # buildable: a test runs only when every model it reads is built here too
