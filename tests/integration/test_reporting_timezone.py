@@ -7,11 +7,12 @@ export taken at local midnight. The oracle is what the generator simulated, capt
 billing periods with their planted MRR, the churn instant and the coupon each invoice carries. From those, the
 month-end MRR of each of the merchant's months follows from METRICS.md's definition (MRR at the month's last
 instant, yearly plans ÷ 12, after recurring discounts) and the movement from fct_mrr_movements' documented
-classes; nothing here reads the warehouse's intermediate tables or restates their SQL.
+classes. The warehouse is read only for the mart itself and for the customer key identity gave each billing
+customer; no SQL rule is restated here.
 
-Built again with TEALEAVES_TIMEZONE=UTC, the same Sydney world's marts move a known set of customer-months: those
-whose renewal or sign-up falls on the 1st of a month before 10:00 or 11:00 in Sydney, which is still the month
-before in UTC. The UTC build matches the same oracle taken in UTC months, so the time zone is the only difference.
+Built again with TEALEAVES_TIMEZONE=UTC, the same Sydney world's mart gets a known number of customer-months
+wrong, all of customers whose sign-up, renewal or churn falls in another month in UTC than in Sydney (a renewal at
+06:00 on the 1st in Sydney is 19:00 or 20:00 on the last day of the month before in UTC).
 """
 
 from __future__ import annotations
@@ -36,11 +37,12 @@ SYDNEY = {"customers": 300, "months": 12, "seed": 7, "timezone": "Australia/Sydn
 NEW_YORK = {"customers": 300, "months": 12, "seed": 7, "timezone": "America/New_York"}
 # Customer-months of the Sydney world (2,155) whose movement, cohort or month-end MRR a UTC build gets wrong.
 SYDNEY_MONTHS_MOVED_BY_UTC = 37
-REVENUE = "+fct_mrr_movements"
+SYDNEY_AS_OF = date(2025, 6, 15)  # a reporting date in the middle of a month
+REVENUE = "+fct_mrr_movements +int_customers_summarised"
 CENT = Decimal("0.01")
 TOLERANCE = 2 * CENT  # each invoice is rounded to the customer currency's minor unit, the mart's MRR to the cent
 
-Row = tuple[str, date, str, Decimal]  # (movement type, cohort month, closing MRR) keyed by (customer, month)
+Row = tuple[str, date, Decimal]  # (movement type, cohort month, closing MRR), keyed by (customer key, month)
 
 
 @dataclass
@@ -106,11 +108,16 @@ def classify(opening: Decimal, closing: Decimal, had_mrr_before: bool) -> str:
     return "retained" if closing > 0 else "inactive"
 
 
-def month_ends(world: GeneratedWorld, zone: str) -> list[tuple[Life, list[tuple[date, Decimal]]]]:
+def month_ends(
+    world: GeneratedWorld, zone: str, as_of: date | None = None
+) -> list[tuple[Life, list[tuple[date, Decimal]]]]:
     """Each life's planted MRR at the end of every month of `zone`'s calendar from its sign-up to the export's last
-    month; a month-end after the export's end is read at the export's end (nothing later is in the export)."""
+    month; a month-end after the export's end is read at the export's end (nothing later is in the export). With
+    a reporting date, the data ends with that day instead."""
     clock, merchant = MerchantClock(zone), MerchantClock(world.truth["truth"]["timezone"])
     export_end = merchant.at(date.fromisoformat(world.truth["end"]))
+    if as_of is not None:
+        export_end = min(export_end, merchant.at(as_of + timedelta(days=1)))
     last_month = clock.day_of(export_end - timedelta(seconds=1)).replace(day=1)
     lives = []
     for life in world.lives:
@@ -123,14 +130,17 @@ def month_ends(world: GeneratedWorld, zone: str) -> list[tuple[Life, list[tuple[
     return lives
 
 
-def oracle(world: GeneratedWorld, keys: dict[str, str], zone: str) -> dict[tuple[str, date], Row]:
-    """Each customer-month from the customer's first month with MRR at its end through the export's last month,
-    in the calendar of `zone`: the movement, the cohort (that first month) and the month-end MRR the lives say."""
+def oracle(
+    world: GeneratedWorld, keys: dict[str, str], zone: str, as_of: date | None = None
+) -> dict[tuple[str, date], Row]:
+    """Each customer-month from the customer's first month with MRR at its end through the export's last month
+    (or the reporting date's), in the calendar of `zone`: the movement, the cohort (that first month) and the
+    month-end MRR the lives say."""
     customers = {
         record["email"]: record["id"] for record in read_jsonl(world.exports / "billing", "customers").values()
     }
     rows: dict[tuple[str, date], Row] = {}
-    for life, series in month_ends(world, zone):
+    for life, series in month_ends(world, zone, as_of):
         key = keys[customers[life.contacts[0].email]]
         paying = [month for month, mrr in series if mrr > 0]
         opening, had_mrr = Decimal(0), False
@@ -188,14 +198,14 @@ def differences(mart: dict[tuple[str, date], Row], expected: dict[tuple[str, dat
     return found
 
 
-def build(url: str, scratch: Path, zone: str) -> dict[tuple[str, date], Row]:
-    dbt_build(url, REVENUE, scratch, env={"TEALEAVES_TIMEZONE": zone, "TEALEAVES_AS_OF": ""})
+def build(url: str, scratch: Path, zone: str, as_of: str = "") -> dict[tuple[str, date], Row]:
+    dbt_build(url, REVENUE, scratch, env={"TEALEAVES_TIMEZONE": zone, "TEALEAVES_AS_OF": as_of})
     return movements(url)
 
 
 @pytest.fixture(scope="module")
 def warehouse(server, tmp_path_factory):
-    """Factory: a world generated in `timezone`, loaded (billing and CRM) into a database of its own."""
+    """Factory: a generated world (with its lives captured), loaded (billing and CRM) into a database of its own."""
 
     def load(name: str, **world_args: object) -> tuple[GeneratedWorld, str, Path]:
         tmp = tmp_path_factory.mktemp(name)
@@ -214,7 +224,9 @@ def sydney(warehouse):
     local = build(url, tmp / "dbt-local", "Australia/Sydney")
     keys = billing_customer_keys(url)
     utc = build(url, tmp / "dbt-utc", "UTC")
-    return world, keys, local, utc
+    as_of = build(url, tmp / "dbt-as-of", "Australia/Sydney", SYDNEY_AS_OF.isoformat())
+    ltv_as_of = query(url, "select distinct as_of_date from intermediate.int_customers_summarised")
+    return world, keys, local, utc, (as_of, ltv_as_of)
 
 
 @pytest.fixture(scope="module")
@@ -227,7 +239,7 @@ def new_york(warehouse):
 def test_mrr_movements_land_in_sydney_months(sydney):
     """Every customer-month of fct_mrr_movements, built in Sydney months, has the movement, cohort and closing MRR
     the simulated lives give in Sydney months, and no customer-month is missing or extra."""
-    world, keys, local, _ = sydney
+    world, keys, local, *_ = sydney
     expected = oracle(world, keys, "Australia/Sydney")
     assert len(expected) > 2000
     assert differences(local, expected) == []
@@ -246,7 +258,18 @@ def test_utc_months_move_a_known_number_of_customer_months(sydney):
     known number of customer-months, so the Sydney test fails on a UTC build; and every customer it moves has a
     sign-up, renewal or churn whose month is another in UTC than in Sydney (a renewal at 06:00 on the 1st in
     Sydney is still the last day of the month before in UTC)."""
-    world, keys, _, utc = sydney
+    world, keys, _, utc, _ = sydney
     moved = differences(utc, oracle(world, keys, "Australia/Sydney"))
     assert len(moved) == SYDNEY_MONTHS_MOVED_BY_UTC, moved[:5]
     assert {customer for (customer, _), *_ in moved} <= crossing_customers(world, keys)
+
+
+def test_a_reporting_date_ends_the_months_and_the_ltv_calibration(sydney):
+    """TEALEAVES_AS_OF=2025-06-15 on the Sydney world: the months end with June, whose month-end is the end of
+    15 June in Sydney (the state the lives give then, later renewals and churns not yet happened), and the LTV
+    summaries are as of that day."""
+    world, keys, _, _, (as_of, ltv_as_of) = sydney
+    expected = oracle(world, keys, "Australia/Sydney", SYDNEY_AS_OF)
+    assert max(month for _, month in expected) == date(2025, 6, 1)
+    assert differences(as_of, expected) == []
+    assert ltv_as_of == [(SYDNEY_AS_OF,)]
