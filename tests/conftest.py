@@ -124,10 +124,17 @@ def create_database(settings: Settings, name: str) -> str:
     return settings.url(settings.warehouse.set(database=name))
 
 
-def dbt_build(url: str, select: str, scratch: Path, dbt_vars: dict[str, str] | None = None) -> None:
+def dbt_build(
+    url: str,
+    select: str,
+    scratch: Path,
+    dbt_vars: dict[str, str] | None = None,
+    env: dict[str, str] | None = None,
+) -> None:
     """`dbt build --select ...` against `url`, writing its target and logs under `scratch`; fails loudly.
 
-    `dbt_vars` are dbt vars (`--vars`), e.g. {"ltv_as_of": "1997-09-30"}.
+    `dbt_vars` are dbt vars (`--vars`), e.g. {"ltv_as_of": "1997-09-30"}; `env` adds variables dbt reads,
+    e.g. TEALEAVES_TIMEZONE for the reporting time zone.
     """
     import json
     import subprocess
@@ -145,6 +152,7 @@ def dbt_build(url: str, select: str, scratch: Path, dbt_vars: dict[str, str] | N
         "DBT_PROFILES_DIR": str(ROOT / "dbt_project"),
         "DBT_TARGET_PATH": str(scratch / "target"),
         "DBT_LOG_PATH": str(scratch / "logs"),
+        **(env or {}),
     }
     dbt = str(Path(sys.executable).parent / "dbt")
     # buildable: a test runs only when every model it reads is built here too

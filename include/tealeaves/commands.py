@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from tealeaves.config import Settings, get_settings
+from tealeaves.config import Settings, describe_settings_error, get_settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 db_app = typer.Typer(no_args_is_help=True, help="The warehouse's PostgreSQL server.")
@@ -36,8 +37,10 @@ def _settings() -> Settings:
         settings = get_settings()
         settings.warehouse  # noqa: B018 - validates TEALEAVES_DATABASE_URL early
         return settings
+    except ValidationError as exc:
+        raise fail(describe_settings_error(exc), 2) from None
     except ValueError as exc:
-        raise fail(str(exc).splitlines()[-1] if "validation error" in str(exc) else str(exc), 2) from None
+        raise fail(str(exc), 2) from None
 
 
 def _server(settings: Settings):
@@ -156,16 +159,27 @@ def generate(
     start: Annotated[str, typer.Option(help="First day, YYYY-MM-DD.")] = "2025-01-01",
     months: Annotated[int, typer.Option(min=1, max=240)] = 12,
     seed: Annotated[int, typer.Option()] = 42,
+    timezone: Annotated[
+        str, typer.Option(help="The merchant's IANA time zone: its days, renewals and export midnight are local.")
+    ] = "UTC",
 ) -> None:
     """Write synthetic source exports with a planted truth."""
     from tealeaves.generate import generate as run
+    from tealeaves.generate.calendar import MerchantClock
 
     try:
         first = date.fromisoformat(start)
     except ValueError:
         raise fail(f"--start must be a date like 2025-01-01, got {start!r}", 2) from None
-    report = run(out, customers=customers, start=first, months=months, seed=seed)
-    title = f"{report['customers']} customers, {report['leads']} leads, {report['start']} to {report['end']} → {out}"
+    try:
+        MerchantClock(timezone)
+    except ValueError as exc:
+        raise fail(f"--timezone: {exc}", 2) from None
+    report = run(out, customers=customers, start=first, months=months, seed=seed, timezone=timezone)
+    title = (
+        f"{report['customers']} customers, {report['leads']} leads, {report['start']} to {report['end']}"
+        f" ({timezone}) → {out}"
+    )
     table = Table("file", "records", "planted defects", title=title)
     for name, counts in report["files"].items():
         defects = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if k != "records" and v)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 
@@ -50,6 +51,28 @@ class Settings(BaseSettings):
     docs_url: str | None = Field(
         None, description="Where people read the Data Docs / quality results; default: the docs folder in home."
     )
+    # The reporting calendar (docs/metrics.md, "Days, months and the reporting time zone"). dbt reads the same
+    # variables itself (dbt_project.yml), so Airflow's dbt runs follow them without being handed anything.
+    timezone: str = Field(
+        "UTC", description="IANA time zone whose days and months the marts report in, e.g. Australia/Sydney."
+    )
+    as_of: date | None = Field(
+        None, description="Reporting date (YYYY-MM-DD): LTV calibration end, support as-of; default: the data's end."
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{name!r} is not an IANA time zone name (such as UTC or Australia/Sydney)") from None
+        return name
+
+    @field_validator("as_of", mode="before")
+    @classmethod
+    def _empty_as_of_is_unset(cls, value: object) -> object:
+        return None if value == "" else value  # as dbt_project.yml reads it: TEALEAVES_AS_OF= means "not set"
 
     @property
     def embedded(self) -> bool:
@@ -123,3 +146,12 @@ class Settings(BaseSettings):
 
 def get_settings() -> Settings:
     return Settings()
+
+
+def describe_settings_error(exc: ValidationError) -> str:
+    """One line naming each bad variable and what was expected, e.g. for the CLI's error message."""
+    problems = []
+    for error in exc.errors():
+        variable = "TEALEAVES_" + "_".join(str(part) for part in error["loc"]).upper()
+        problems.append(f"{variable}: {error['msg'].removeprefix('Value error, ')}")
+    return "; ".join(problems)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
 
 from tealeaves.generate import default_truth, generate
 
@@ -60,3 +63,32 @@ def test_no_export_holds_an_event_from_after_the_export_date(tmp_path):
         1 for line in (tmp_path / "support" / "tickets.jsonl").read_text().splitlines() if '"status":"new"' in line
     )
     assert unanswered > 0, "tickets opened just before the export are still unanswered in it"
+
+
+def test_a_merchant_in_sydney_renews_at_its_own_local_time_and_exports_utc_instants(tmp_path):
+    """Renewal invoices bill at 06:00 in Sydney on the sign-up's local day of the month, across both daylight-saving
+    changes, and the epochs are those local times' UTC instants; nothing is dated at or after the export's local
+    midnight. The zone is in truth.json."""
+    sydney = ZoneInfo("Australia/Sydney")
+    truth = generate(tmp_path, customers=150, start=date(2025, 1, 1), months=12, seed=3, timezone="Australia/Sydney")
+    assert truth["truth"]["timezone"] == "Australia/Sydney"
+    export_end = datetime.combine(date.fromisoformat(truth["end"]), time(), sydney).timestamp()
+    renewals, offsets = 0, set()
+    for line in (tmp_path / "billing" / "invoices.jsonl").read_text().splitlines():
+        try:
+            invoice = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a planted malformed line
+        assert invoice["created"] < export_end
+        if invoice.get("billing_reason") == "subscription_cycle":
+            local = datetime.fromtimestamp(invoice["period_start"], sydney)
+            assert local.time() == time(6), local
+            renewals += 1
+            offsets.add(local.utcoffset())
+    assert renewals > 500 and offsets == {timedelta(hours=10), timedelta(hours=11)}
+
+
+def test_an_unknown_time_zone_is_refused_before_anything_is_written(tmp_path):
+    with pytest.raises(ValueError, match="Mars/Base"):
+        generate(tmp_path / "out", customers=10, months=1, timezone="Mars/Base")
+    assert not (tmp_path / "out").exists()

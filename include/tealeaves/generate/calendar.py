@@ -1,11 +1,38 @@
-"""Time arithmetic the generator shares with the tests: months and the support team's business hours."""
+"""Time arithmetic the generator shares with the tests: the merchant's clock, months and the support team's
+business hours."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 OPEN_HOUR, CLOSE_HOUR = 9, 17  # the support schedule, Monday to Friday, UTC
 BUSINESS_DAY_MINUTES = (CLOSE_HOUR - OPEN_HOUR) * 60
+
+
+class MerchantClock:
+    """The merchant's wall clock. Days, months and times of day (sign-ups, renewals, the export's midnight) are the
+    merchant's local ones; every instant it hands out is UTC, so durations added to it afterwards are real elapsed
+    time across daylight-saving changes, and an epoch written from it is the UTC instant of that local time."""
+
+    def __init__(self, zone: str = "UTC") -> None:
+        try:
+            self.zone = ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {zone!r}: expected an IANA name such as Australia/Sydney") from None
+        self.name = zone
+
+    def at(self, day: date, wall: time = time()) -> datetime:
+        """The UTC instant at which the merchant's clock shows `wall` on `day` (midnight by default)."""
+        return datetime.combine(day, wall, self.zone).astimezone(UTC)
+
+    def day_of(self, moment: datetime) -> date:
+        """The merchant's calendar day of an instant."""
+        return moment.astimezone(self.zone).date()
+
+    def wall_time(self, moment: datetime) -> time:
+        """The merchant's time of day at an instant."""
+        return moment.astimezone(self.zone).time()
 
 
 def add_months(day: date, months: int) -> date:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from statistics import NormalDist
 
-from tealeaves.generate.calendar import add_business_minutes, add_months
+from tealeaves.generate.calendar import MerchantClock, add_business_minutes, add_months
 from tealeaves.generate.world import Priority, Segment, Truth
 
 
@@ -87,11 +87,13 @@ def _breach_median(priority: Priority, sigma: float) -> float:
 
 
 REPLY_SIGMA = 0.8
+RENEWAL_TIME = time(6)  # the merchant's local time of day at which renewals bill
 
 
 class LifeSimulator:
     def __init__(self, truth: Truth, rng: random.Random, end: date) -> None:
         self.truth, self.rng, self.end = truth, rng, end
+        self.clock = MerchantClock(truth.timezone)
         self.ticket_number = 0
         s = truth.support
         self._priorities, self._priority_weights = list(s.priorities), [p.share for p in s.priorities]
@@ -107,23 +109,23 @@ class LifeSimulator:
 
     def run(self, life: Life) -> Life:
         """Fill in periods, tickets, NPS answers and the churn date of `life`."""
-        rng, truth, retention = self.rng, self.truth, self.truth.retention
+        rng, truth, retention, clock = self.rng, self.truth, self.truth.retention, self.clock
         mrr = life.periods[0].mrr_usd if life.periods else round(rng.uniform(*life.segment.mrr))
-        day = life.signed_at.date()
+        day = clock.day_of(life.signed_at)  # renewals fall on the sign-up's local day of the month
         months_per_period = 12 if life.annual else 1
         month, latest_nps = 0, None
         change = "new"
         while True:
-            start = life.signed_at if month == 0 else datetime.combine(add_months(day, month), time(6), UTC)
-            if start.date() >= self.end:
+            start = life.signed_at if month == 0 else clock.at(add_months(day, month), RENEWAL_TIME)
+            if clock.day_of(start) >= self.end:
                 return life
-            end = datetime.combine(add_months(day, month + months_per_period), time(6), UTC)
+            end = clock.at(add_months(day, month + months_per_period), RENEWAL_TIME)
             paid = month == 0 or rng.random() >= truth.billing.invoice_failure_rate
             life.periods.append(Period(len(life.periods), start, end, mrr, paid, change))
             breaches = 0
             for m in range(months_per_period):
-                month_start = datetime.combine(add_months(day, month + m), time(), UTC)
-                if month_start.date() >= self.end:
+                month_start = clock.at(add_months(day, month + m))
+                if clock.day_of(month_start) >= self.end:
                     break
                 breaches = self._support_month(life, month_start)
                 answer = self._nps_month(life, month + m, month_start)
@@ -149,7 +151,7 @@ class LifeSimulator:
         for kind in support.kinds:
             for _ in range(self.poisson(kind.monthly_rate)):
                 created = month_start + timedelta(seconds=rng.randint(0, 28 * 86_400 - 1))
-                if created.date() >= self.end:
+                if self.clock.day_of(created) >= self.end:
                     continue
                 priority = rng.choices(self._priorities, self._priority_weights)[0]
                 reply_minutes = rng.lognormvariate(math.log(_breach_median(priority, REPLY_SIGMA)), REPLY_SIGMA)
@@ -199,7 +201,7 @@ class LifeSimulator:
         if self.rng.random() >= survey.nps_response_rate:
             return None
         submitted = month_start + timedelta(seconds=self.rng.randint(0, 27 * 86_400))
-        if submitted.date() >= self.end:
+        if self.clock.day_of(submitted) >= self.end:
             return None
         score = self.rng.choices(range(11), survey.nps_weights)[0]
         life.nps.append(NpsAnswer(submitted, self.rng.choice(life.contacts), score))

@@ -140,6 +140,9 @@ class Dirt:
 @dataclass(frozen=True)
 class Truth:
     currency: str = "usd"
+    # The merchant's IANA time zone: its days and months, when subscriptions start and renew, when the export is
+    # taken (local midnight). Epoch timestamps in the exports are the UTC instants of those local times.
+    timezone: str = "UTC"
     channels: tuple[Channel, ...] = field(
         default_factory=lambda: (
             Channel("PAID_SEARCH", daily_spend=900.0, true_cac=1500.0),

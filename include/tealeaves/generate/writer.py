@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, time, timedelta
+from dataclasses import replace
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 from faker import Faker
 
-from tealeaves.generate.calendar import add_months
+from tealeaves.generate.calendar import MerchantClock, add_months
 from tealeaves.generate.life import Contact, Life, LifeSimulator
 from tealeaves.generate.render import renderers
 from tealeaves.generate.render.crm import CrmRenderer
@@ -37,6 +38,7 @@ class World:
         self.fake = Faker("en_US")
         self.fake.seed_instance(seed)
         self.simulator = LifeSimulator(truth, self.rng, end)
+        self.clock = self.simulator.clock
         self.renderers = [cls(out, truth, seed) for cls in renderers()]
         for renderer in self.renderers:
             renderer.exported_at(end)
@@ -54,9 +56,7 @@ class World:
         # Unique without remembering every domain: the record id's tail keeps memory constant.
         slug = "".join(ch if ch.isalnum() else "-" for ch in name.lower()).strip("-").replace("--", "-")
         domain = f"{slug[:30].rstrip('-')}-{company_id % 100_000:05d}.{self.rng.choice(('com', 'io', 'co'))}"
-        created = datetime.combine(day, time(), UTC) - timedelta(
-            days=self.rng.randint(0, 45), seconds=self.rng.randint(0, 86_399)
-        )
+        created = self.clock.at(day) - timedelta(days=self.rng.randint(0, 45), seconds=self.rng.randint(0, 86_399))
         return company_id, name, domain, created
 
     def day(self, day: date) -> None:
@@ -95,7 +95,8 @@ class World:
     def customer(self, day: date, channel: str) -> None:
         company_id, name, domain, created = self._company(day)
         segment = self._segment()
-        signed = datetime.combine(day, time(), UTC) + timedelta(seconds=self.rng.randint(8 * 3600, 20 * 3600))
+        second = self.rng.randint(8 * 3600, 20 * 3600)  # of the merchant's day: sign-ups in local office hours
+        signed = self.clock.at(day, time(second // 3600, second // 60 % 60, second % 60))
         contacts = []
         for _ in range(self.rng.randint(1, 3)):
             first, last = self.fake.first_name(), self.fake.last_name()
@@ -140,10 +141,19 @@ def generate(
     months: int = 12,
     seed: int = 42,
     truth: Truth | None = None,
+    timezone: str | None = None,
 ) -> dict:
-    """Write every source's exports plus truth.json under `out`; returns what truth.json holds."""
+    """Write every source's exports plus truth.json under `out`; returns what truth.json holds.
+
+    `timezone` (an IANA name) puts the merchant in that zone: its calendar, renewals and the export's midnight are
+    local, so a world in Australia/Sydney tests that the marts bucket by the reporting time zone, not by UTC.
+    """
     end = add_months(start.replace(day=1), months)
-    truth = (truth or default_truth()).scaled(customers, (end - start).days)
+    truth = truth or default_truth()
+    if timezone is not None:
+        truth = replace(truth, timezone=timezone)
+    MerchantClock(truth.timezone)  # an unknown zone fails here, before any file is written
+    truth = truth.scaled(customers, (end - start).days)
     out.mkdir(parents=True, exist_ok=True)
     world = World(out, truth, seed, end)
     for day in _days(start, end):

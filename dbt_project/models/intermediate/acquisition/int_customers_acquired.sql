@@ -56,7 +56,7 @@ customers as (
         min(segment) as segment,
         min(first_paid_at) as acquired_at,
         (array_agg(billing_customer_id order by first_paid_at, billing_customer_id))[1] as first_billing_customer_id,
-        date_trunc('month', min(first_paid_at))::date as acquisition_month
+        {{ local_month('min(first_paid_at)') }} as acquisition_month
     from paying_accounts
     group by customer_key
 )

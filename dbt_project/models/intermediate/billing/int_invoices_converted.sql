@@ -1,6 +1,7 @@
 {#
-    One row per invoice with its amounts in the reporting currency, at the FX rate of the invoice's day (UTC),
-    or the latest earlier rate when that day has none (weekends, late or rejected rate rows).
+    One row per invoice with its amounts in the reporting currency, at the FX rate of the invoice's day (a day of
+    the reporting time zone, as the rate table's days are), or the latest earlier rate when that day has none
+    (weekends, late or rejected rate rows).
     The reporting currency passes through at 1.0. An invoice in a currency the FX table does not know, or
     dated before its first rate, is kept with fx_missing = true and null reporting-currency amounts, so that
     a sum over amount_paid_usd can never silently include money in another currency.
@@ -21,24 +22,30 @@ fx_rates as (
     from {{ ref('stg_billing__fx_rates') }}
 ),
 
+dated_invoices as (
+    select
+        *,
+        {{ local_date('created_at') }} as invoice_date
+    from invoices
+),
+
 invoices_with_rate as (
     select
-        invoices.*,
-        invoices.created_at::date as invoice_date,
+        dated_invoices.*,
         case
-            when invoices.currency_code = '{{ var("reporting_currency") }}' then invoices.created_at::date
+            when dated_invoices.currency_code = '{{ var("reporting_currency") }}' then dated_invoices.invoice_date
             else fx_rates.rate_date
         end as fx_rate_date,
         case
-            when invoices.currency_code = '{{ var("reporting_currency") }}' then 1.0
+            when dated_invoices.currency_code = '{{ var("reporting_currency") }}' then 1.0
             else fx_rates.rate_to_usd
         end as fx_rate_to_usd
-    from invoices
+    from dated_invoices
     left join fx_rates
         on
-            invoices.currency_code = fx_rates.currency_code
-            and invoices.created_at::date >= fx_rates.rate_date
-            and (invoices.created_at::date < fx_rates.next_rate_date or fx_rates.next_rate_date is null)
+            dated_invoices.currency_code = fx_rates.currency_code
+            and dated_invoices.invoice_date >= fx_rates.rate_date
+            and (dated_invoices.invoice_date < fx_rates.next_rate_date or fx_rates.next_rate_date is null)
 ),
 
 converted as (

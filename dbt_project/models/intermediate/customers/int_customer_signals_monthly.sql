@@ -4,9 +4,9 @@
     customer churned the month after. fct_customer_health turns them into a score; they are kept apart so the
     score's weights can change without re-deriving the signals.
 
-    Tickets, SLA outcomes and failed charges count in the calendar month they were created (UTC). The NPS is
-    the latest answered NPS response submitted before the month's end, however old. A ticket or charge that no
-    system ties to a customer cannot count for one.
+    Tickets, SLA outcomes and failed charges count in the calendar month (reporting time zone) they were created
+    in. The NPS is the latest answered NPS response submitted before the month's end, however old. A ticket or
+    charge that no system ties to a customer cannot count for one.
 #}
 with
 
@@ -36,7 +36,7 @@ billing_identity as (
 failed_charges as (
     select
         billing_identity.customer_key,
-        date_trunc('month', charges.created_at)::date as month,
+        {{ local_month('charges.created_at') }} as month,
         count(*) as failed_charges
     from {{ ref('stg_billing__charges') }} as charges
     inner join billing_identity
@@ -61,7 +61,7 @@ latest_nps as (
     inner join nps_answers
         on
             movements.customer_key = nps_answers.customer_key
-            and nps_answers.submitted_at < movements.month + interval '1 month'
+            and nps_answers.submitted_at < {{ local_day_start("movements.month + interval '1 month'") }}
     order by movements.customer_key, movements.month, nps_answers.submitted_at desc, nps_answers.response_id desc
 ),
 

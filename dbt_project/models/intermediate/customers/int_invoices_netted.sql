@@ -51,7 +51,7 @@ final as (
         invoices.billing_customer_id,
         billing_identity.customer_key,
         invoices.created_at,
-        date_trunc('month', invoices.created_at)::date as month,
+        {{ local_month('invoices.created_at') }} as month,
         invoices.currency_code,
         invoices.fx_rate_to_usd,
         invoices.fx_missing,

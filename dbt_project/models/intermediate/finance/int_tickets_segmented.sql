@@ -22,7 +22,7 @@ customers as (
 segmented as (
     select
         tickets.ticket_id,
-        date_trunc('month', tickets.created_at)::date as ticket_month,
+        {{ local_month('tickets.created_at') }} as ticket_month,
         organizations.customer_key,
         coalesce(customers.segment, 'unknown') as segment
     from tickets

@@ -4,7 +4,8 @@
     definitions as tealeaves.ltv.transactions.calibration_summaries, checked row for row by
     tests/integration/test_ltv_pipeline.py:
 
-    - purchases on the same UTC day are one purchase (their amounts summed): the models count occasions;
+    - purchases on the same day (reporting time zone) are one purchase (their amounts summed): the models count
+      occasions;
     - frequency = purchase days after the first (repeat purchases);
     - recency_weeks = whole days from the first to the last purchase day ÷ 7 (0 without a repeat);
     - t_weeks = whole days from the first purchase day to the as-of date ÷ 7;
@@ -13,10 +14,11 @@
       frequency and recency) but not a spend: Gamma-Gamma takes each purchase's value as a draw from a Gamma
       distribution, which is > 0, so its x and mean are over the paid repeat days only.
 
-    The as-of date is the var `ltv_as_of` (YYYY-MM-DD) when given, else the day of the latest paid invoice of
-    any kind: the day the billing export runs to, so a replay of old exports is valued as of its own end.
+    The as-of date is the var `ltv_as_of` (YYYY-MM-DD) when given, else the reporting date (var `as_of`), else the
+    day (reporting time zone) of the latest paid invoice of any kind: the day the billing export runs to, so a
+    replay of old exports is valued as of its own end.
 #}
-{%- set as_of = var('ltv_as_of', none) %}
+{%- set as_of = var('ltv_as_of', none) or reporting_as_of() %}
 
 with
 
@@ -28,7 +30,7 @@ as_of as (
     {%- if as_of %}
     select '{{ as_of }}'::date as as_of_date
     {%- else %}
-    select max(created_at)::date as as_of_date from {{ ref('int_invoices_netted') }}
+    select {{ local_date('max(created_at)') }} as as_of_date from {{ ref('int_invoices_netted') }}
     {%- endif %}
 ),
 

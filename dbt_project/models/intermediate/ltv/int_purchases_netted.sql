@@ -38,7 +38,7 @@ purchases as (
         one_off_invoices.invoice_id,
         billing_identity.customer_key,
         one_off_invoices.created_at,
-        one_off_invoices.created_at::date as purchased_on,
+        {{ local_date('one_off_invoices.created_at') }} as purchased_on,
         -- a $0 invoice is not in int_invoices_netted (nothing paid, nothing to refund)
         coalesce(invoices_netted.net_revenue_usd, one_off_invoices.amount_paid_usd) as amount_usd,
         one_off_invoices.amount_paid = 0 as is_free

@@ -14,9 +14,11 @@
     subscription (customer.subscription.deleted, or ended_at on the exported subscription when the event
     is missing), which Stripe dates at the end of the paid period.
 
-    Months run from the customer's first month with MRR > 0 through the month of the latest billing record,
-    densely (0 after churn), so gaps and reactivations are visible. When the data ends before a month is over,
-    that month's snapshot is the state at the export (is_partial_month = true): cancellations scheduled for
+    Months are calendar months of the reporting time zone (macros/reporting_calendar.sql): a month's snapshot is
+    taken at the instant its last local day ends. They run from the customer's first month with MRR > 0 through
+    the month of the reporting date (var as_of) or, when that is not set, of the latest billing record, densely (0
+    after churn), so gaps and reactivations are visible. When the data ends before a month is over, that month's
+    snapshot is the state at the end of the data's last day (is_partial_month = true): cancellations scheduled for
     later are not churn yet.
 #}
 
@@ -65,24 +67,33 @@ customers_acquired as materialized (
 ),
 
 data_bounds as (
-    -- the latest billing record dates the end of the data; the export writes nothing after it
+    -- the reporting date, or else the latest billing record's day, ends the data; the export writes nothing after it
     select
-        date_trunc('month', min(started_at))::date as first_month,
+        {{ local_month('min(started_at)') }} as first_month,
+        {%- if reporting_as_of() is not none %}
+        '{{ reporting_as_of() }}'::date as last_data_date
+        {%- else %}
         (
-            select max(last_at) from (
-                select max(created_at) as last_at from invoices
-                union all select max(occurred_at) from subscription_events
-                union all select max(rate_date)::timestamp from fx_rates
+            select max(last_day) from (
+                select {{ local_date('max(created_at)') }} as last_day from invoices
+                union all select {{ local_date('max(occurred_at)') }} from subscription_events
+                union all select max(rate_date) from fx_rates
             ) as latest
-        )::date as last_data_date
+        ) as last_data_date
+        {%- endif %}
     from subscriptions
 ),
 
 months as (
     select
         month_start::date as month,
-        (month_start + interval '1 month') as snapshot_at,
-        (month_start + interval '1 month' - interval '1 day')::date as month_last_day,
+        -- the month's last instant (exclusive), or the data's last one when the month is partial
+        least(
+            {{ local_day_start("month_start + interval '1 month'") }},
+            {{ local_day_start('data_bounds.last_data_date + 1') }}
+        ) as snapshot_at,
+        least((month_start + interval '1 month' - interval '1 day')::date, data_bounds.last_data_date)
+            as month_last_day,
         date_trunc('month', data_bounds.last_data_date) = month_start
         and data_bounds.last_data_date < (month_start + interval '1 month' - interval '1 day')::date
             as is_partial_month

@@ -130,7 +130,7 @@ select
     source_id,
     customer_key,
     occurred_at,
-    date_trunc('month', occurred_at)::date as month,
+    {{ local_month('occurred_at') }} as month,
     input_text,
     tags
 from inputs

@@ -1,6 +1,7 @@
 {#
     One row per calendar day: the date dimension BI tools join on, and the time spine dbt's semantic layer
-    needs to fill gaps in metric series.
+    needs to fill gaps in metric series. Days of the reporting time zone (macros/reporting_calendar.sql), with the
+    UTC instants each begins and ends at.
 #}
 with
 
@@ -16,8 +17,20 @@ final as (
         date_trunc('quarter', date_day)::date as quarter,
         extract(year from date_day)::integer as year,
         extract(isodow from date_day)::integer as iso_day_of_week,
-        extract(isodow from date_day) < 6 as is_weekday
+        extract(isodow from date_day) < 6 as is_weekday,
+        {{ local_day_start('date_day') }} as day_starts_at,
+        {{ local_day_start('date_day + 1') }} as day_ends_at
     from days
 )
 
-select date_day, week_start, month, quarter, year, iso_day_of_week, is_weekday from final
+select
+    date_day,
+    week_start,
+    month,
+    quarter,
+    year,
+    iso_day_of_week,
+    is_weekday,
+    day_starts_at,
+    day_ends_at
+from final

@@ -71,7 +71,7 @@ mrr_as_of as (
     -- (MRR 0 for everyone) is that of the latest invoice's month
     select coalesce(
         (select max(month) from customer_mrr),
-        (select date_trunc('month', max(created_at))::date from {{ ref('int_invoices_converted') }})
+        (select {{ local_month('max(created_at)') }} from {{ ref('int_invoices_converted') }})
     ) as month
 ),
 

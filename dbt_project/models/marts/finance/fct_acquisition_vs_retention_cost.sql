@@ -86,7 +86,7 @@ billing_segments as (
 -- Save offers: the discount a retention coupon takes off an issued (open or paid) invoice, in the invoice's month.
 retention_discounts as (
     select
-        date_trunc('month', invoices.created_at)::date as month,
+        {{ local_month('invoices.created_at') }} as month,
         coalesce(billing_segments.segment, 'unknown') as segment,
         sum(invoices.discount_amount_usd) as amount
     from {{ ref('int_invoices_converted') }} as invoices
@@ -101,7 +101,7 @@ retention_discounts as (
 -- Service credits: goodwill credit notes, converted at the FX rate of the invoice they credit.
 service_credits as (
     select
-        date_trunc('month', credit_notes.created_at)::date as month,
+        {{ local_month('credit_notes.created_at') }} as month,
         coalesce(billing_segments.segment, 'unknown') as segment,
         sum(round(credit_notes.amount * invoices.fx_rate_to_usd, 2)) as amount
     from {{ ref('stg_billing__credit_notes') }} as credit_notes

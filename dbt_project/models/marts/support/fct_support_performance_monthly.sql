@@ -54,7 +54,7 @@ created_in_month as (
 
 solved_in_month as (
     select
-        date_trunc('month', last_solved_at)::date as month,
+        {{ local_month('last_solved_at') }} as month,
         priority,
         channel,
         count(*) as tickets_solved
@@ -69,7 +69,9 @@ months as (
 
 month_ends as (
     -- the backlog is counted at the month's end, or at the as-of moment for a month that has not ended
-    select months.month, least(months.month + interval '1 month', as_of.as_of_at) as counted_at
+    select
+        months.month,
+        least({{ local_day_start("months.month + interval '1 month'") }}, as_of.as_of_at) as counted_at
     from months
     cross join as_of
 ),

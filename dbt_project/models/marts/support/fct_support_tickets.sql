@@ -66,7 +66,7 @@ joined as (
     select
         measured.ticket_id,
         measured.created_at,
-        date_trunc('month', measured.created_at)::date as month,
+        {{ local_month('measured.created_at') }} as month,
         coalesce(organization_customers.customer_key, requester_customers.customer_key) as customer_key,
         tickets.organization_id,
         tickets.requester_id,

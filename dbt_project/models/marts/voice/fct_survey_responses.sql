@@ -105,7 +105,7 @@ final as (
         keyed.survey_type,
         keyed.response_id,
         keyed.submitted_at,
-        date_trunc('month', keyed.submitted_at)::date as month,
+        {{ local_month('keyed.submitted_at') }} as month,
         keyed.customer_key,
         coalesce(customers.segment, companies.segment, keyed.account_tier, 'unknown') as segment,
         keyed.respondent_email,

@@ -44,7 +44,7 @@ select
     acquisition_channel,
     created_at,
     close_at,
-    close_at::date as close_date,
+    {{ local_date('close_at') }} as close_date,
     case when is_closed then close_at end as closed_at,
     _batch_id as load_batch_id
 from deduplicated

@@ -9,6 +9,7 @@ from typing import Any
 
 from faker import Faker
 
+from tealeaves.generate.calendar import MerchantClock
 from tealeaves.generate.life import Life
 from tealeaves.generate.sinks import CsvSink, JsonlSink, Sink
 from tealeaves.generate.world import Truth
@@ -38,6 +39,7 @@ class Renderer:
 
     def __init__(self, root: Path, truth: Truth, seed: int) -> None:
         self.root, self.truth = root / self.source, truth
+        self.clock = MerchantClock(truth.timezone)
         self.rng = random.Random(f"{seed}:{self.source}")
         self.fake = Faker("en_US")
         self.fake.seed_instance(f"{seed}:{self.source}")
@@ -45,8 +47,8 @@ class Renderer:
         self.export_end = datetime.max.replace(tzinfo=UTC)  # nothing at or after this moment is in the export
 
     def exported_at(self, end: date) -> None:
-        """The export's date: the renderer leaves out every event that had not happened by then."""
-        self.export_end = datetime.combine(end, datetime.min.time(), UTC)
+        """The export's date: the renderer leaves out every event that had not happened by its local midnight."""
+        self.export_end = self.clock.at(end)
 
     def csv(self, name: str, columns: list[str], key: str | None, cosmetic: tuple[str, ...] = ()) -> CsvSink:
         sink = CsvSink(self.root, name, columns, self.truth.dirt, self.rng, key, cosmetic)

@@ -17,7 +17,7 @@ import random
 import string
 import tempfile
 from collections import Counter
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -125,7 +125,7 @@ class BillingRenderer(Renderer):
     # -- hooks ---------------------------------------------------------------------------------------------
     def day(self, day: date) -> None:
         if not self.price_ids:
-            self._catalogue(datetime.combine(day, time(), UTC) - timedelta(days=90))
+            self._catalogue(self.clock.at(day) - timedelta(days=90))
         for code, _, rate in self.truth.billing.currencies:
             if code != self.truth.currency:
                 self.fx.write({"rate_date": day.isoformat(), "currency": code.upper(), "rate_to_usd": f"{rate:.6f}"})
@@ -134,7 +134,7 @@ class BillingRenderer(Renderer):
         pickle.dump(life, self.spool)
 
     def finish(self, end: date) -> None:
-        self.end = datetime.combine(end, time(), UTC)
+        self.end = self.clock.at(end)
         self.spool.seek(0)
         while True:
             try:

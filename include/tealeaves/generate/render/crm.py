@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -223,7 +223,7 @@ class CrmRenderer(Renderer):
         created: datetime = company["createdate"]
         self.companies.write({**company, "createdate": self.iso(created, millis=True)})
         # The lead arrived today; its CRM story (contacts, any deal) happened between creation and now.
-        now = datetime.combine(self.today or created.date(), time(), UTC) + timedelta(
+        now = self.clock.at(self.today or self.clock.day_of(created)) + timedelta(
             seconds=self.rng.randint(9 * 3600, 18 * 3600)
         )
         domain, stage = company["domain"], company["lifecyclestage"]
@@ -318,9 +318,9 @@ class CrmRenderer(Renderer):
     def _count_month_ends(self, life: Life) -> None:
         """Add the life's MRR and logo to every month whose end (the next month's first instant) it paid for."""
         for period in life.periods:
-            month = period.start.date().replace(day=1)
+            month = self.clock.day_of(period.start).replace(day=1)
             while True:
-                month_end = datetime.combine(add_months(month, 1), time(), UTC)
+                month_end = self.clock.at(add_months(month, 1))
                 if month_end >= period.end:
                     break
                 if month_end >= period.start:

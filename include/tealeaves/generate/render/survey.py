@@ -14,7 +14,7 @@ import heapq
 import string
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -245,10 +245,10 @@ class SurveyRenderer(Renderer):
 
     # -- hooks ---------------------------------------------------------------------------------------------
     def day(self, day: date) -> None:
-        self._flush(datetime.combine(day, time(), UTC))
+        self._flush(self.clock.at(day))
 
     def finish(self, end: date) -> None:
-        self._flush(datetime.combine(end, time(), UTC))
+        self._flush(self.clock.at(end))
         self._pending.clear()  # answered after the export was taken
 
     def customer(self, life: Life) -> None:
@@ -306,6 +306,7 @@ class SurveyRenderer(Renderer):
     def _nps(self, life: Life, respondent: Contact, submitted: datetime, score: int) -> None:
         record, anonymous = self._qualtrics_meta(life, respondent, submitted)
         group = nps_category(score)
+        local_day = self.clock.day_of(submitted)  # the survey wave is the merchant's quarter
         reason = None
         if self.rng.random() < NPS_REASON_GIVEN:
             reason = self._fill(self.rng.choice(NPS_REASONS[group]))
@@ -315,7 +316,7 @@ class SurveyRenderer(Renderer):
                 "Q1_NPS_GROUP": NPS_GROUPS[group],
                 "Q2": reason,
                 "account_tier": life.segment.name,
-                "survey_wave": f"{submitted.year}-Q{(submitted.month - 1) // 3 + 1}",
+                "survey_wave": f"{local_day.year}-Q{(local_day.month - 1) // 3 + 1}",
             }
         )
 
@@ -360,7 +361,7 @@ class SurveyRenderer(Renderer):
             return
         signed, year = life.signed_at, 0
         while True:
-            opens = datetime.combine(add_months(signed.date(), 12 * year), signed.time(), UTC)
+            opens = self.clock.at(add_months(self.clock.day_of(signed), 12 * year), self.clock.wall_time(signed))
             if opens > life.periods[-1].start:
                 return
             year += 1
