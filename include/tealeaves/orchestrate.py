@@ -146,8 +146,6 @@ def _failed_tasks(settings: Settings, run_id: str | None) -> str:
 
 
 def demo(settings: Settings, console: Console, customers: int, months: int) -> Outcome:
-    from tealeaves.generate import generate
-
     with console.status("starting PostgreSQL") as status:
         start_server(settings)
         status.update("parsing the dbt project")
@@ -155,20 +153,32 @@ def demo(settings: Settings, console: Console, customers: int, months: int) -> O
         status.update("preparing Airflow's metadata database")
         migrate_airflow(settings)
         status.update(f"generating exports for {customers} customers over {months} months")
-        wanted = {"requested_customers": customers, "months": months}
-        folder = settings.demo_data_dir
-        truth = folder / "truth.json"
-        if not truth.exists() or _params(truth) != wanted:
-            if folder.exists() and any(folder.iterdir()) and not truth.exists():
-                raise RunFailed(f"{folder} holds files the demo did not write; move them away or set TEALEAVES_HOME")
-            if folder.exists():
-                shutil.rmtree(folder)  # the demo's own earlier world, of another size
-            generate(folder, customers=customers, months=months)
-            (folder / "params.json").write_text(json.dumps(wanted))
+        folder = demo_world(settings, customers, months)
         require_one_origin(settings, folder)
         status.update(f"running {DAG_ID} (load → dbt build → Great Expectations → publish)")
         outcome = run_daily(settings, datetime.now(UTC).date(), {"TEALEAVES_DATA": str(folder)})
     return outcome
+
+
+def demo_world(settings: Settings, customers: int, months: int) -> Path:
+    """The demo's sample exports in a folder of their own, generated unless that size is there already.
+
+    Never the folder a user keeps exports in, and never a folder holding files the generator did not write.
+    """
+    from tealeaves.generate import generate
+
+    wanted = {"requested_customers": customers, "months": months}
+    folder = settings.demo_data_dir
+    truth = folder / "truth.json"
+    if truth.exists() and _params(truth) == wanted:
+        return folder
+    if folder.exists() and any(folder.iterdir()) and not truth.exists():
+        raise RunFailed(f"{folder} holds files the demo did not write; move them away or set TEALEAVES_HOME")
+    if folder.exists():
+        shutil.rmtree(folder)  # the demo's own earlier world, of another size
+    generate(folder, customers=customers, months=months)
+    (folder / "params.json").write_text(json.dumps(wanted))
+    return folder
 
 
 def run(settings: Settings, console: Console, data: Path, as_of: date | None) -> Outcome:
