@@ -140,7 +140,11 @@ def headline_table(settings: Settings) -> Table:
         row = cursor.fetchone()
         h = dict(zip([c.name for c in cursor.description], row, strict=True)) if row else None
     if not h or h["month"] is None:
-        raise LookupError("the marts hold no complete month yet: run the daily DAG first (make demo)")
+        raise LookupError(
+            "no complete month of subscription revenue in marts.fct_revenue_retention_monthly: the daily DAG has"
+            " not published yet (make demo, tealeaves run), or the exports hold no subscriptions"
+            " (marts.mart_source_coverage says which exports each mart was built without)"
+        )
     ltv_cac = h["formula_ltv"] / h["blended_cac"] if h["formula_ltv"] and h["blended_cac"] else None
     table = Table(title=f"Headline metrics, {h['month']:%B %Y} (latest complete month)")
     for name, justify in (("metric", "left"), ("value", "right"), ("how", "left")):
