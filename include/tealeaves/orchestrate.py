@@ -8,6 +8,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -115,8 +116,8 @@ def run_daily(settings: Settings, logical_date: date, extra_env: dict[str, str] 
     state, run_id = _last_run(settings)
     if code != 0 or state != "success":
         raise RunFailed(
-            f"{DAG_ID} run {run_id} ended {state or 'without a run'}; full log: {log}\n"
-            f"{_failed_tasks(settings, run_id)}"
+            f"{DAG_ID} run {run_id} ended {state or 'without a run'}\n"
+            f"{_failed_tasks(settings, run_id, log)}\nfull log: {log}"
         )
     return Outcome(run_id, state)
 
@@ -131,18 +132,52 @@ def _last_run(settings: Settings) -> tuple[str | None, str | None]:
     return (row[0], row[1]) if row else (None, None)
 
 
-def _failed_tasks(settings: Settings, run_id: str | None) -> str:
+def _failed_tasks(settings: Settings, run_id: str | None, log: Path | None = None) -> str:
+    """The tasks that failed (not those that then could not run), each with the reason from its log."""
     import psycopg
 
     if run_id is None:
         return ""
     with psycopg.connect(settings.url(settings.airflow_metadata)) as conn:
         rows = conn.execute(
-            "select task_id from task_instance where dag_id = %s and run_id = %s"
+            "select task_id, state from task_instance where dag_id = %s and run_id = %s"
             " and state in ('failed', 'upstream_failed') order by task_id",
             [DAG_ID, run_id],
-        )
-        return "failed tasks: " + ", ".join(r[0] for r in rows)
+        ).fetchall()
+    failed = [task for task, state in rows if state == "failed"]
+    blocked = len(rows) - len(failed)
+    text = log.read_text(errors="replace") if log is not None and log.exists() else ""
+    lines = [f"failed task {task}: {task_failure_reason(text, task) or 'see the log'}" for task in failed]
+    if blocked:
+        lines.append(f"{blocked} task(s) after it did not run; the published marts are unchanged")
+    return "\n".join(lines)
+
+
+_STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
+_EXCEPTION = re.compile(r"^[\w.]+(?:Error|Exception|Failure|Failed|Exit)\w*: ")
+
+
+def task_failure_reason(log: str, task_id: str) -> str:
+    """The exception message a task ended with, from an `airflow dags test` log (its last attempt).
+
+    A task's lines run from "[DAG TEST] starting task_id=<id> " to its "end task"; the message is the line after
+    the traceback (`SomeError: what happened`) and its continuation lines, up to the next log record.
+    """
+    starts = [m.end() for m in re.finditer(rf"\[DAG TEST\] starting task_id={re.escape(task_id)} ", log)]
+    if not starts:
+        return ""
+    block = log[starts[-1] :]
+    end = block.find(f"[DAG TEST] end task task_id={task_id} ")
+    block = block[: end if end >= 0 else None].splitlines()
+    reason: list[str] = []
+    for index, line in enumerate(block):
+        if _EXCEPTION.match(line):
+            reason = [line.split(": ", 1)[1]]
+            for more in block[index + 1 :]:
+                if _STAMP.match(more) or more.startswith(("Traceback", "  File ")):
+                    break
+                reason.append(more.strip())
+    return " ".join(part for part in reason if part)
 
 
 def demo(settings: Settings, console: Console, customers: int, months: int) -> Outcome:
