@@ -65,12 +65,13 @@ def airflow_environ(settings: Settings) -> dict[str, str]:
         # Tasks run in child processes: hand them the same tealeaves settings.
         "TEALEAVES_HOME": str(settings.home),
         "TEALEAVES_PG_PORT": str(settings.pg_port),
-        "TEALEAVES_DATA": str(settings.data_dir),
         "DBT_PROFILES_DIR": str(settings.dbt_project_dir),
         **_dbt_target(settings),
     }
     if settings.database_url:
         env["TEALEAVES_DATABASE_URL"] = settings.database_url
+    if settings.data:
+        env["TEALEAVES_DATA"] = str(settings.data_dir)
     return env
 
 

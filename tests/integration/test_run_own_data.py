@@ -176,6 +176,7 @@ def test_the_demo_world_lives_apart_from_user_exports(tmp_path, monkeypatch):
     from tealeaves.config import Settings
 
     monkeypatch.setenv("TEALEAVES_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("TEALEAVES_DATA", raising=False)
     settings = Settings()
     mine = settings.data_dir / "billing" / "invoices.jsonl"
     mine.parent.mkdir(parents=True)
