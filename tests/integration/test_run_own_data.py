@@ -109,7 +109,7 @@ def test_a_merchant_in_sydney_with_billing_and_crm_only_gets_sydney_months(home,
 
     assert result.returncode == 0, result.stderr[-3000:]
     expected = oracle(world, billing_customer_keys(url), "Australia/Sydney")
-    assert len(expected) > 500
+    assert len(expected) > 400, "hundreds of customer-months are checked"
     assert differences(movements(url, "marts"), expected) == []
     assert blocking_failures(url) == 0
     published = coverage(url)
