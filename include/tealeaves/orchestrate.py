@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -94,9 +95,12 @@ def migrate_airflow(settings: Settings) -> None:
     run_tool(settings, [airflow_bin(), "db", "migrate"], "airflow db migrate")
 
 
-def prepare(settings: Settings) -> None:
+def prepare(settings: Settings, say: Callable[[str], object] = lambda _: None) -> None:
+    """What every run needs first: the server and its databases, dbt's manifest, Airflow's metadata."""
     start_server(settings)
+    say("parsing the dbt project")
     build_manifest(settings)
+    say("preparing Airflow's metadata database")
     migrate_airflow(settings)
 
 
@@ -182,11 +186,7 @@ def task_failure_reason(log: str, task_id: str) -> str:
 
 def demo(settings: Settings, console: Console, customers: int, months: int) -> Outcome:
     with console.status("starting PostgreSQL") as status:
-        start_server(settings)
-        status.update("parsing the dbt project")
-        build_manifest(settings)
-        status.update("preparing Airflow's metadata database")
-        migrate_airflow(settings)
+        prepare(settings, status.update)
         status.update(f"generating exports for {customers} customers over {months} months")
         folder = demo_world(settings, customers, months)
         require_one_origin(settings, folder)
@@ -231,11 +231,7 @@ def run(settings: Settings, console: Console, data: Path, as_of: date | None) ->
     if as_of is not None:
         env["TEALEAVES_AS_OF"] = as_of.isoformat()
     with console.status("starting PostgreSQL") as status:
-        start_server(settings)
-        status.update("parsing the dbt project")
-        build_manifest(settings)
-        status.update("preparing Airflow's metadata database")
-        migrate_airflow(settings)
+        prepare(settings, status.update)
         require_one_origin(settings, data)
         status.update(f"running {DAG_ID} on {data} (load → dbt build → Great Expectations → publish)")
         return run_daily(settings, datetime.now(UTC).date(), env)
