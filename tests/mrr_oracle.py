@@ -62,7 +62,7 @@ def generate_captured(out: Path, **world: object) -> GeneratedWorld:
 def planted_mrr(life: Life, coupons: list[tuple[str, str] | None], at: datetime) -> Decimal:
     """USD MRR the generator planted for `life` just before the instant `at`: the plan of the latest period begun,
     yearly plans at a twelfth of their 10× price, less a recurring discount (a repeating coupon, or a once-only one
-    on a yearly invoice, METRICS.md); 0 once the subscription has ended."""
+    on a yearly invoice, docs/metrics.md); 0 once the subscription has ended."""
     if life.churned_at is not None and life.churned_at < at:
         return Decimal(0)
     begun = [index for index, period in enumerate(life.periods) if period.start < at]

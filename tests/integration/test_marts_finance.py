@@ -202,7 +202,7 @@ def test_paid_cac_per_channel_recovers_the_planted_cac(marts_world):
 
 
 def test_blended_cac_is_all_sales_and_marketing_cost_over_all_new_customers(marts_world):
-    """Per month and over the year, the channels of fct_acquisition_cost add up to METRICS.md's blended CAC:
+    """Per month and over the year, the channels of fct_acquisition_cost add up to docs/metrics.md's blended CAC:
     (ad spend + the sales and marketing ledger) ÷ all new customers, recomputed from marketing_spend.csv,
     team_costs.csv and the first paid invoice of each billing customer. The 'all' row of
     fct_acquisition_vs_retention_cost shows the same CAC."""

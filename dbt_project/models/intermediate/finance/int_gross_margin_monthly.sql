@@ -1,7 +1,7 @@
 {#
     One row per month: revenue (MRR at month end, USD), paying customers, ARPA, cost of revenue from the ledger
     and gross margin %. Revenue is MRR: recurring revenue normalised to the month, after discounts, without
-    one-off charges and taxes (METRICS.md), the same measure ARPA is taken from, so payback's ARPA × margin is
+    one-off charges and taxes (docs/metrics.md), the same measure ARPA is taken from, so payback's ARPA × margin is
     consistent. Months are those of int_customer_mrr_monthly; a month without ledger rows has 0 cost of revenue.
 #}
 with

@@ -1,5 +1,5 @@
 {#
-    Each piece of customer input put in one of the five classes of product input (METRICS.md: fault
+    Each piece of customer input put in one of the five classes of product input (docs/metrics.md: fault
     correction, necessity, market-driven, opportunistic, responsiveness) and, when its text names one, a
     product area, by the rules in the seed product_input_rules (maintained by product ops, not in code).
 

@@ -8,7 +8,7 @@
     (a business without subscriptions has no MRR to take one from) it is null, not 0: revenue was earned, its
     margin is unknown.
 
-    Formula LTV = ARPA × gross margin % ÷ monthly logo churn rate, METRICS.md's definition, with:
+    Formula LTV = ARPA × gross margin % ÷ monthly logo churn rate, docs/metrics.md's definition, with:
     - ARPA: the customer's own average month-end MRR over the months they were paying (USD);
     - gross margin %: the company's over the latest 12 months, Σ(MRR − cost of revenue) ÷ Σ MRR;
     - churn: the customer's segment's monthly logo churn pooled over the latest 12 complete months,

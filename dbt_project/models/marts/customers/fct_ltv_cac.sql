@@ -8,11 +8,11 @@
     CAC is summed from fct_acquisition_cost: paid CAC = ad spend ÷ new customers, blended CAC = (ad spend +
     allocated sales and marketing ledger cost) ÷ new customers. LTV:CAC = LTV per customer ÷ CAC, null when
     the CAC is 0 (organic channels have no paid spend: the ratio is unbounded, not a number to rank) or
-    unknown. CAC payback = CAC ÷ (cohort ARPA × gross margin %), METRICS.md's definition.
+    unknown. CAC payback = CAC ÷ (cohort ARPA × gross margin %), docs/metrics.md's definition.
 
     Predicted LTV (issue 6) sits beside them: the cohort's predicted CLV of one-off purchases (fct_predicted_ltv,
     BG/NBD × Gamma-Gamma, 12 months discounted) summed and divided by all the cohort's customers (a customer
-    the model has not seen buy one-off is expected to add 0), times the cohort's gross margin %, as METRICS.md
+    the model has not seen buy one-off is expected to add 0), times the cohort's gross margin %, as docs/metrics.md
     puts LTV:CAC on gross margin. Null, not 0, when the latest daily fit failed.
 #}
 with

@@ -1,7 +1,7 @@
 {#
     One row per month and segment, plus segment = 'all' for the whole book: the MRR bridge (opening, each
     movement, closing), gross and net revenue retention, logo churn and customer counts.
-    GRR and NRR follow METRICS.md: only customers active at the opening count (new and reactivated MRR are
+    GRR and NRR follow docs/metrics.md: only customers active at the opening count (new and reactivated MRR are
     left out), so GRR = (opening − contraction − churn) ÷ opening ≤ 1 and NRR adds expansion. Expansion,
     contraction and churn can only come from customers active at the opening, so the month's sums are exactly
     the opening cohort's. Ratios are null when nothing was active at the opening.

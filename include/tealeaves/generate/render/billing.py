@@ -6,7 +6,7 @@ a subscription whose cancellation takes effect after the export is still `active
 event is dated after it. Memory stays constant; the spool is gone when `finish` returns.
 
 Amounts are in minor units of the customer's currency. An invoice's total is always the simulated MRR (×10
-for annual plans) converted at the customer's rate, so MRR is *after* discounts as METRICS.md defines it: a
+for annual plans) converted at the customer's rate, so MRR is *after* discounts as docs/metrics.md defines it: a
 coupon shows as a list subtotal above that total, never as less revenue than the truth says.
 """
 
