@@ -134,6 +134,15 @@ def test_a_help_desk_alone_runs_and_publishes_its_service_levels(home, tmp_path)
     published = coverage(url)
     assert published["fct_support_tickets"] is True
     assert published["dim_customers"] is False and published["fct_acquisition_cost"] is False
+    with psycopg.connect(url) as conn:
+        not_demanded = conn.execute(
+            "select split_part(suite, '@', 1), severity, success from quality.expectation_results"
+            " where expectation_type = 'expect_table_row_count_to_be_between' and not success order by 1"
+        ).fetchall()
+    assert not_demanded == [
+        ("fct_acquisition_cost", "warning", False),
+        ("fct_revenue_retention_monthly", "warning", False),
+    ], "an empty mart without its exports is reported, not blocking"
 
 
 def test_an_unreadable_file_stops_the_run_at_the_raw_gate_naming_the_task_and_the_reason(home, tmp_path):

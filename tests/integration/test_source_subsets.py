@@ -2,7 +2,8 @@
 
 Real loader, real `dbt build`, real GX gate on a generated world with files taken away. A mart either builds
 with rows or `mart_source_coverage` names an absent export it reads; the gate demands "not empty" only of
-marts whose required exports are present.
+marts whose required exports are present. Whole runs of `tealeaves run` on a help desk alone and on billing
+and CRM alone are in test_run_own_data.py.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from tealeaves.generate import generate
 from tealeaves.load import load_paths
 from tealeaves.quality.gate import run_gate
 from tests.conftest import PREDICTED_LTV, create_database, dbt_build
-from tests.warehouse import query
 
 BUILD = "marts_build"
 
@@ -65,40 +65,6 @@ def marts_without_rows_or_reason(url: str) -> list[str]:
             and coverage[mart]
             and conn.execute(f'select not exists (select from {BUILD}."{mart}")').fetchone()[0]
         ]
-
-
-@pytest.mark.parametrize(
-    ("sources", "absent_marts"),
-    [
-        pytest.param(
-            ["support"],
-            {"fct_acquisition_cost": "crm.marketing_spend", "fct_revenue_retention_monthly": "billing.subscriptions"},
-            id="support only",
-        ),
-        pytest.param(["billing", "crm"], {}, id="billing and CRM"),
-    ],
-)
-def test_a_subset_of_sources_builds_and_the_gate_follows_the_inputs(server, world, tmp_path, sources, absent_marts):
-    keep = [f for f in export_files(world) if f.split("/")[0] in sources]
-    url = build_from(server, world, keep, f"t_subset_{'_'.join(sources)}", tmp_path)
-    assert marts_without_rows_or_reason(url) == []
-
-    result = run_gate(url, BUILD, f"subset {sources}")
-
-    assert result.passed, result.summary()
-    not_demanded = {
-        o.table.split(".")[-1]: o.description
-        for s in result.suites
-        for o in s.outcomes
-        if o.expectation_type == "expect_table_row_count_to_be_between" and o.severity == "warning"
-    }
-    assert set(not_demanded) == set(absent_marts)
-    for mart, export in absent_marts.items():
-        assert export in not_demanded[mart]
-        [(has_required,)] = query(
-            url, f"select distinct has_required_sources from {BUILD}.mart_source_coverage where mart_name = %s", mart
-        )
-        assert has_required is False
 
 
 def test_an_empty_mart_with_its_required_inputs_present_still_fails_the_gate(server, world, tmp_path):
