@@ -5,8 +5,9 @@
     not held to "not empty".
 
     Raw tables are named from dbt's graph, not through source(): the lineage is only known at execution, and
-    source() there would declare dependencies dbt did not parse. The rows counted are those staging may read
-    (batches the raw gate did not fail, as the audited_source macro).
+    source() there would declare dependencies dbt did not parse. An export is present when staging may read a row
+    of it (from a batch the raw gate did not fail, as the audited_source macro). Presence, not row counts: a
+    re-delivered copy of known records must leave every mart, this one included, as it was.
 #}
 {%- set lineage = mart_source_lineage() -%}
 {%- set ns = namespace(relations=[]) -%}
@@ -27,17 +28,18 @@ lineage (mart_name, source_name, source_table, raw_relation, is_required) as (
     {%- endif %}
 ),
 
-rows_available (raw_relation, row_count) as (
+exports_present (raw_relation, is_present) as (
     {%- for relation in ns.relations %}
-    select '{{ relation }}', count(*)
-    from {{ relation }} as loaded_rows
-    where not exists (
-        select from {{ source('ledger', 'load_batches') }} as failed_batches
-        where failed_batches.batch_id = loaded_rows._batch_id and failed_batches.validation = 'failed'
+    select '{{ relation }}', exists (
+        select from {{ relation }} as loaded_rows
+        where not exists (
+            select from {{ source('ledger', 'load_batches') }} as failed_batches
+            where failed_batches.batch_id = loaded_rows._batch_id and failed_batches.validation = 'failed'
+        )
     )
     {{ 'union all' if not loop.last }}
     {%- else %}
-    select null::text, null::bigint where false
+    select null::text, null::boolean where false
     {%- endfor %}
 ),
 
@@ -47,11 +49,10 @@ coverage as (
         lineage.source_name,
         lineage.source_table,
         lineage.is_required,
-        coalesce(rows_available.row_count, 0) as source_rows,
-        coalesce(rows_available.row_count, 0) > 0 as is_present
+        coalesce(exports_present.is_present, false) as is_present
     from lineage
-    left join rows_available
-        on lineage.raw_relation = rows_available.raw_relation
+    left join exports_present
+        on lineage.raw_relation = exports_present.raw_relation
 ),
 
 final as (
@@ -60,7 +61,6 @@ final as (
         source_name,
         source_table,
         is_required,
-        source_rows,
         is_present,
         bool_and(is_present or not is_required) over (partition by mart_name) as has_required_sources,
         case
@@ -76,7 +76,6 @@ select
     source_name,
     source_table,
     is_required,
-    source_rows,
     is_present,
     has_required_sources,
     coverage_note
