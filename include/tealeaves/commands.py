@@ -136,7 +136,11 @@ def db_reader(
     name: Annotated[str, typer.Argument(help="Login for one BI tool, e.g. metabase.")],
     password: Annotated[str | None, typer.Option(help="Use this password instead of a generated one.")] = None,
 ) -> None:
-    """Create (or reset) a read-only login for a BI tool: `marts` and `quality`, never `raw`. Prints its URL."""
+    """Create a read-only login for a BI tool, or give one it made a new password. Prints its URL.
+
+    The login reads `marts` and `quality`, never `raw`, with time, temp-space and connection limits. Any
+    role this command did not make (the superuser, your own user, a DBA's roles) is refused and left as is.
+    """
     import psycopg
 
     from tealeaves.db.roles import RoleError, create_reader_login
@@ -148,6 +152,8 @@ def db_reader(
         raise fail(str(exc), 2) from None
     except psycopg.OperationalError as exc:
         raise fail(f"cannot reach the warehouse: {str(exc).strip().splitlines()[0]}", 3) from None
+    except psycopg.Error as exc:  # the statements carry no secret, but the message is what the user can act on
+        raise fail(f"could not set up reader {name!r}: {exc.diag.message_primary or type(exc).__name__}", 1) from None
     print(settings.url(settings.warehouse.set(username=name, password=secret)))
 
 

@@ -32,6 +32,18 @@ def ensure_databases(settings: Settings) -> None:
         for name in wanted:
             if name not in existing:
                 conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+        if settings.airflow_metadata.database != settings.warehouse.database:  # readers do connect to the warehouse
+            close_to_public(conn, settings.airflow_metadata.database)
+
+
+def close_to_public(conn: psycopg.Connection, database: str) -> None:
+    """Revoke the CONNECT that PostgreSQL grants every role on a new database.
+
+    Airflow's metadata holds connections, variables and task logs: only its owner (tealeaves' own user) and
+    superusers log in there, never a BI reader. Run on every start, so a database made before this rule is
+    closed too. A user that does not own it gets a warning from the server, not an error, and nothing changes.
+    """
+    conn.execute(sql.SQL("revoke connect, temporary on database {} from public").format(sql.Identifier(database)))
 
 
 # Every schema tealeaves writes in the warehouse; `public` and anything else a DBA made are left alone.

@@ -1,0 +1,147 @@
+"""`tealeaves db reader` hands out BI logins and nothing else: it never takes over a role it did not make,
+its passwords never reach the server's log, and its logins are bounded and kept out of Airflow's database."""
+
+from __future__ import annotations
+
+import uuid
+
+import psycopg
+import pytest
+from psycopg import sql
+from sqlalchemy.engine import make_url
+
+from tealeaves.db import EmbeddedPostgres
+from tests.integration.test_cli_db import tealeaves
+
+
+def unique(prefix: str) -> str:
+    """Roles are shared by every database on the session's server: each test names its own."""
+    return f"{prefix}_{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def env(cli_env: dict[str, str], fresh_database: str) -> dict[str, str]:
+    return {**cli_env, "TEALEAVES_DATABASE_URL": fresh_database}
+
+
+def make_reader(env: dict[str, str], name: str, *options: str) -> str:
+    result = tealeaves(env, "db", "reader", name, *options)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def refused(env: dict[str, str], name: str) -> None:
+    result = tealeaves(env, "db", "reader", name)
+    assert result.returncode != 0
+    assert result.stdout == "" and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def role(url: str, name: str) -> tuple | None:
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "select rolsuper, rolcanlogin, rolpassword, shobj_description(oid, 'pg_authid')"
+            " from pg_authid where rolname = %s",
+            [name],
+        ).fetchone()
+
+
+@pytest.mark.parametrize("name", ["postgres", "pg_read_server_files", "pg_anything_new", "bi_reader"])
+def test_the_superuser_reserved_names_and_the_group_are_refused(env, fresh_database, name):
+    make_reader(env, unique("metabase"))  # bi_reader exists: refusing it is a rule, not an accident
+    before = role(fresh_database, name)
+    refused(env, name)
+    assert role(fresh_database, name) == before
+    with psycopg.connect(fresh_database) as conn:  # the superuser still logs in with its own password
+        assert conn.execute("select rolsuper from pg_roles where rolname = current_user").fetchone() == (True,)
+
+
+def test_an_existing_role_that_is_not_a_reader_is_left_as_is(env, fresh_database):
+    etl = unique("etl")
+    with psycopg.connect(fresh_database, autocommit=True) as conn:
+        conn.execute(sql.SQL("create role {} login password 'etl-secret'").format(sql.Identifier(etl)))
+    before = role(fresh_database, etl)
+    refused(env, etl)
+    assert role(fresh_database, etl) == before
+    etl_url = psycopg.conninfo.make_conninfo(fresh_database, user=etl, password="etl-secret")
+    with psycopg.connect(etl_url) as conn:
+        assert conn.execute("select pg_has_role(current_user, 'bi_reader', 'member')").fetchone() == (False,)
+
+
+def test_a_role_marked_by_hand_but_able_to_create_roles_is_refused(env, fresh_database):
+    """A role someone commented by hand is still not a reader unless it is a plain login in bi_reader."""
+    make_reader(env, unique("metabase"))
+    admin = unique("admin")
+    with psycopg.connect(fresh_database, autocommit=True) as conn:
+        conn.execute(sql.SQL("create role {} login createrole in role bi_reader").format(sql.Identifier(admin)))
+        conn.execute(sql.SQL("comment on role {} is 'tealeaves reader login'").format(sql.Identifier(admin)))
+    before = role(fresh_database, admin)
+    refused(env, admin)
+    assert role(fresh_database, admin) == before
+
+
+def test_running_it_again_rotates_the_readers_password(env, fresh_database):
+    name = unique("metabase")
+    first = make_reader(env, name)
+    second = make_reader(env, name)
+    assert first != second
+    with psycopg.connect(second) as conn:
+        assert conn.execute("select current_user").fetchone() == (name,)
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(first).close()
+
+
+def test_a_reader_is_bounded_in_time_temp_space_and_connections(env, fresh_database):
+    name = unique("superset")
+    url = make_reader(env, name)
+    with psycopg.connect(url) as conn:
+        settings = dict(
+            conn.execute(
+                "select name, setting from pg_settings where name in"
+                " ('statement_timeout', 'idle_in_transaction_session_timeout', 'temp_file_limit')"
+            ).fetchall()
+        )
+        limit, superuser = conn.execute(
+            "select rolconnlimit, rolsuper from pg_roles where rolname = current_user"
+        ).fetchone()
+    assert all(int(value) > 0 for value in settings.values()) and len(settings) == 3, settings  # 0 / -1: none
+    assert 0 < limit <= 50 and not superuser
+
+
+def test_a_reader_cannot_connect_to_airflows_database(env, fresh_database, settings):
+    url = make_reader(env, unique("tableau"))
+    psycopg.connect(url).close()  # the warehouse: yes
+    airflow = psycopg.conninfo.make_conninfo(url, dbname=settings.airflow_metadata.database)
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(airflow).close()
+    name = psycopg.conninfo.conninfo_to_dict(url)["user"]
+    with psycopg.connect(fresh_database) as conn:
+        allowed = conn.execute("select has_database_privilege(%s, %s, 'CONNECT')", [name, "airflow"]).fetchone()
+    assert allowed == (False,)
+
+
+def test_the_password_never_reaches_the_server_log(env, fresh_database, settings):
+    log = EmbeddedPostgres(settings.pg_data, settings.pg_port, settings.pg_password_file).log_file
+    database = psycopg.conninfo.conninfo_to_dict(fresh_database)["dbname"]
+    with psycopg.connect(fresh_database, autocommit=True) as conn:  # log every statement run in this database
+        conn.execute(sql.SQL("alter database {} set log_statement = 'all'").format(sql.Identifier(database)))
+    start = log.stat().st_size
+    password = f"pw-{uuid.uuid4().hex}"
+    name = unique("metabase")
+    url = make_reader(env, name, "--password", password)
+    with psycopg.connect(url) as conn:  # the password works
+        assert conn.execute("select current_user").fetchone() == (name,)
+    # A failing run: a user without CREATEROLE gets as far as the statement carrying the password.
+    weak = unique("weak")
+    with psycopg.connect(fresh_database, autocommit=True) as conn:
+        conn.execute(sql.SQL("create role {} login password 'weak-secret'").format(sql.Identifier(weak)))
+    weak_url = make_url(fresh_database).set(username=weak, password="weak-secret")
+    weak_env = {**env, "TEALEAVES_DATABASE_URL": weak_url.render_as_string(hide_password=False)}
+    failed_password = f"pw-{uuid.uuid4().hex}"
+    failed = tealeaves(weak_env, "db", "reader", unique("looker"), "--password", failed_password)
+    assert failed.returncode != 0 and "Traceback" not in failed.stderr
+    with log.open("rb") as file:
+        file.seek(start)
+        logged = file.read().decode(errors="replace")
+    assert "SCRAM-SHA-256$" in logged and "ERROR:" in logged  # the statements and the failure were logged
+    assert password not in logged and failed_password not in logged
