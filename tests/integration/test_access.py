@@ -8,7 +8,7 @@ import pytest
 from tealeaves.publish import publish_marts
 from tests.integration.test_cli_db import tealeaves
 
-LAYERS = ("raw", "staging", "intermediate", "marts_build", "quality")
+LAYERS = ("raw", "staging", "intermediate", "marts_build", "quality", "quality_samples")
 
 
 @pytest.fixture
@@ -39,7 +39,9 @@ def test_a_bi_login_reads_marts_and_quality(published, cli_env):
         assert conn.execute("select answer from quality.facts").fetchone() == (1,)
 
 
-@pytest.mark.parametrize("schema", ["raw", "staging", "intermediate", "marts_build", "marts_previous"])
+@pytest.mark.parametrize(
+    "schema", ["raw", "staging", "intermediate", "marts_build", "marts_previous", "quality_samples"]
+)
 def test_a_bi_login_is_refused_everything_not_audited(published, cli_env, schema):
     url = reader_url(cli_env, published, "superset")
     publish_marts(published)  # a second publish makes marts_previous

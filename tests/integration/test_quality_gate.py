@@ -79,7 +79,7 @@ def new_schema(warehouse_url: str) -> Iterator[Callable[..., str]]:
 
 
 def stored(warehouse_url: str, run_id: str) -> tuple[list[tuple], list[tuple]]:
-    """The run's rows in quality.validation_runs and quality.expectation_results."""
+    """The run's rows in quality.validation_runs, and its outcomes with their samples (as the data team sees them)."""
     with psycopg.connect(warehouse_url) as conn:
         runs = conn.execute(
             "select suite, schema_name, table_name, success from quality.validation_runs where run_id = %s",
@@ -87,7 +87,7 @@ def stored(warehouse_url: str, run_id: str) -> tuple[list[tuple], list[tuple]]:
         ).fetchall()
         results = conn.execute(
             "select expectation_type, column_name, severity, success, unexpected_count, unexpected_sample,"
-            " observed_value, error from quality.expectation_results where run_id = %s",
+            " observed_value, error from quality_samples.expectation_details where run_id = %s",
             [run_id],
         ).fetchall()
     return runs, results

@@ -3,6 +3,7 @@ its passwords never reach the server's log, and its logins are bounded and kept 
 
 from __future__ import annotations
 
+import shutil
 import uuid
 
 import psycopg
@@ -145,3 +146,44 @@ def test_the_password_never_reaches_the_server_log(env, fresh_database, settings
         logged = file.read().decode(errors="replace")
     assert "SCRAM-SHA-256$" in logged and "ERROR:" in logged  # the statements and the failure were logged
     assert password not in logged and failed_password not in logged
+
+
+def test_a_reader_sees_the_gates_verdict_but_not_the_rows_it_held_back(env, fresh_database, tmp_path):
+    """The gate's samples come from a build that failed and was never published: BI must not read them."""
+    from tealeaves.quality.gate import run_gate
+    from tests.integration.test_quality_gate import GOOD_ROWS, SUITE_FILE, TABLE_DDL
+
+    suites = tmp_path / "expectations"
+    suites.mkdir()
+    shutil.copy(SUITE_FILE, suites / SUITE_FILE.name)
+    planted = f"unpublished_{uuid.uuid4().hex[:8]}"  # a channel only the failing, held-back row carries
+    with psycopg.connect(fresh_database, autocommit=True) as conn:
+        conn.execute("create schema marts_build")
+        conn.execute(sql.SQL(TABLE_DDL).format(sql.Identifier("marts_build")))
+        with conn.cursor() as cur:
+            cur.executemany(
+                "insert into marts_build.fct_acquisition_cost values (%s, %s, %s, %s, %s)",
+                [*GOOD_ROWS, ("2024-03-01", planted, "-25.00", 0, None)],  # negative spend: blocks publishing
+            )
+    assert not run_gate(fresh_database, "marts_build", "held_back", suites_dir=suites).passed
+    with psycopg.connect(fresh_database) as conn:  # the data team does see the offending row
+        assert planted in str(
+            conn.execute("select unexpected_sample from quality_samples.expectation_samples").fetchall()
+        )
+
+    url = make_reader(env, unique("metabase"))
+    with psycopg.connect(url, autocommit=True) as conn:
+        failed = conn.execute(
+            "select expectation_type, column_name, unexpected_count from quality.expectation_results"
+            " where run_id = 'held_back' and not success"
+        ).fetchall()
+        assert ("expect_column_values_to_be_between", "spend", 1) in failed  # the verdict is visible
+        tables = [row[0] for row in conn.execute("select tablename from pg_tables where schemaname = 'quality'")]
+        readable = [
+            str(conn.execute(sql.SQL("select json_agg(t) from quality.{} as t").format(sql.Identifier(t))).fetchone())
+            for t in tables
+        ]
+        assert planted not in "".join(readable)  # no column of `quality` carries the held-back row
+        for relation in ("expectation_samples", "expectation_details"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(sql.SQL("select * from quality_samples.{}").format(sql.Identifier(relation)))

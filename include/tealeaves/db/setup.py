@@ -47,7 +47,17 @@ def close_to_public(conn: psycopg.Connection, database: str) -> None:
 
 
 # Every schema tealeaves writes in the warehouse; `public` and anything else a DBA made are left alone.
-WAREHOUSE_SCHEMAS = ("raw", "staging", "intermediate", "marts_build", "marts", "marts_previous", "quality", "ltv")
+WAREHOUSE_SCHEMAS = (
+    "raw",
+    "staging",
+    "intermediate",
+    "marts_build",
+    "marts",
+    "marts_previous",
+    "quality",
+    "quality_samples",
+    "ltv",
+)
 
 
 def reset_warehouse(url: str) -> list[str]:
