@@ -187,3 +187,44 @@ def test_a_reader_sees_the_gates_verdict_but_not_the_rows_it_held_back(env, fres
         for relation in ("expectation_samples", "expectation_details"):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(sql.SQL("select * from quality_samples.{}").format(sql.Identifier(relation)))
+
+
+OLD_RESULTS = """
+create schema quality;
+create table quality.validation_runs (
+    run_id text not null, suite text not null, schema_name text not null, table_name text not null,
+    success boolean not null, started_at timestamptz not null, finished_at timestamptz not null,
+    primary key (run_id, suite)
+);
+create table quality.expectation_results (
+    run_id text not null, suite text not null, expectation_type text not null, column_name text,
+    kwargs jsonb not null, severity text not null, success boolean not null, observed_value jsonb,
+    unexpected_count bigint, unexpected_sample jsonb not null, error text, recorded_at timestamptz not null,
+    foreign key (run_id, suite) references quality.validation_runs (run_id, suite) on delete cascade
+);
+insert into quality.validation_runs values ('last_week', 'fct_x', 'marts_build', 'fct_x', false, now(), now());
+insert into quality.expectation_results values
+    ('last_week', 'fct_x', 'expect_column_values_to_be_between', 'spend', '{}', 'blocking', false,
+     '{"element_count": 9}', 1, '[{"channel": "old_secret"}]', null, now());
+"""
+
+
+def test_samples_stored_before_the_move_leave_quality_on_the_next_gate_run(fresh_database):
+    from tealeaves.quality.store import save_run
+
+    with psycopg.connect(fresh_database, autocommit=True) as conn:
+        conn.execute(OLD_RESULTS)
+        save_run(conn, "today", [])
+        columns = {
+            row[0]
+            for row in conn.execute(
+                "select column_name from information_schema.columns"
+                " where table_schema = 'quality' and table_name = 'expectation_results'"
+            )
+        }
+        moved = conn.execute(
+            "select unexpected_count, observed_value, unexpected_sample from quality_samples.expectation_details"
+            " where run_id = 'last_week'"
+        ).fetchall()
+    assert "unexpected_sample" not in columns and "observed_value" not in columns
+    assert moved == [(1, {"element_count": 9}, [{"channel": "old_secret"}])]
