@@ -14,7 +14,13 @@ do $$ begin
 end $$;
 \endif
 create role bi_reader nologin;
-create role metabase login password :'metabase_password' in role bi_reader;
+create role metabase login connection limit 10 password :'metabase_password' in role bi_reader;
+-- Marked and bounded as `tealeaves db reader` makes its logins (tealeaves.db.roles), so that command can rotate
+-- this password and nothing else: docs/security.md.
+comment on role metabase is 'tealeaves reader login';
+alter role metabase set statement_timeout = '60s';
+alter role metabase set idle_in_transaction_session_timeout = '60s';
+alter role metabase set temp_file_limit = '1GB';
 
 -- Airflow's own tables live beside the warehouse, in a database of their own, as on the embedded server.
 -- Only its owner connects to it.
