@@ -10,6 +10,7 @@ import json
 import os
 import secrets
 
+from tealeaves.airflow_login import users_setting
 from tealeaves.config import Settings
 
 QUIET = {
@@ -57,7 +58,18 @@ def airflow_environ(settings: Settings) -> dict[str, str]:
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+        # A login for the UI and the API (docs/security.md, "Airflow"); `airflow dags test` needs none.
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": users_setting(),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(settings.airflow_passwords_file),
+        # Listen where the settings say (loopback by default); tasks reach the API there, and the UI fetches a
+        # running task's log from the log server at the task's hostname, which is that address too.
+        "AIRFLOW__API__HOST": settings.airflow_host,
+        "AIRFLOW__API__PORT": str(settings.airflow_port),
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api_url(settings)}/execution/",
+        "AIRFLOW__CORE__HOSTNAME_CALLABLE": "tealeaves.airflow_env.task_hostname",
+        "TEALEAVES_AIRFLOW_HOST": settings.airflow_host,
+        "TEALEAVES_AIRFLOW_PORT": str(settings.airflow_port),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": settings.url(settings.airflow_metadata, "postgresql+psycopg2"),
         "AIRFLOW__API_AUTH__JWT_SECRET": _jwt_secret(settings),
         "AIRFLOW__COSMOS__CACHE_DIR": str(settings.home / "cosmos-cache"),
@@ -73,6 +85,35 @@ def airflow_environ(settings: Settings) -> dict[str, str]:
     if settings.data:
         env["TEALEAVES_DATA"] = str(settings.data_dir)
     return env
+
+
+WILDCARDS = {"", "0.0.0.0", "::", "[::]"}
+
+
+def local_address(host: str) -> str:
+    """How a process on this machine reaches a server listening on `host` (a wildcard: through loopback)."""
+    if host in WILDCARDS:
+        return "127.0.0.1"
+    host = host.strip("[]")
+    return f"[{host}]" if ":" in host else host
+
+
+def task_hostname() -> str:
+    """Airflow's `hostname_callable`: the name a task records and the UI fetches its running log from.
+
+    The log servers listen on TEALEAVES_AIRFLOW_HOST; on a wildcard address any name of this machine reaches them.
+    """
+    host = os.environ.get("TEALEAVES_AIRFLOW_HOST", "127.0.0.1")
+    if host in WILDCARDS:
+        import socket
+
+        return socket.getfqdn()
+    return local_address(host)
+
+
+def api_url(settings: Settings) -> str:
+    """Where the UI and the API answer, as seen from this machine."""
+    return f"http://{local_address(settings.airflow_host)}:{settings.airflow_port}"
 
 
 def _dbt_target(settings: Settings) -> dict[str, str]:

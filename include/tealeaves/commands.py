@@ -255,13 +255,24 @@ def sample_cdnow(
 # -- orchestration -----------------------------------------------------------------------------------
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def airflow(ctx: typer.Context) -> None:
-    """Run the Airflow CLI in tealeaves' environment (`tealeaves airflow up` starts UI and scheduler)."""
+    """Run the Airflow CLI in tealeaves' environment (`tealeaves airflow up` starts UI and scheduler).
+
+    `tealeaves airflow password` gives the UI's admin a new password; the old one stops working at once.
+    """
     from tealeaves import orchestrate
+    from tealeaves.airflow_login import ADMIN, ensure_admin_password, new_admin_password
 
     settings = _settings()
     if ctx.args == ["up"]:
         orchestrate.prepare(settings)
         raise typer.Exit(orchestrate.serve(settings))
+    if ctx.args == ["password"]:
+        password = new_admin_password(settings)
+        print(f"Airflow login: {ADMIN} / {password}  (kept only in {settings.airflow_passwords_file})")
+        return
+    # Made here before Airflow's API server would make one itself and print it into its log.
+    if (password := ensure_admin_password(settings)) is not None:
+        print(f"Airflow login: {ADMIN} / {password}  (shown once; kept only in {settings.airflow_passwords_file})")
     env = {**os.environ, **orchestrate.environ(settings)}
     raise typer.Exit(subprocess.call([orchestrate.airflow_bin(), *ctx.args], env=env))
 
@@ -316,6 +327,7 @@ def run(
 
 def _summarise(settings: Settings, outcome) -> None:
     """What `demo` and `run` print after a good run: loads, the report, the gate's verdict, where to look next."""
+    from tealeaves.airflow_env import api_url
     from tealeaves.report import coverage_table, gate_verdict, load_summary
 
     console.print(load_summary(settings))
@@ -327,7 +339,7 @@ def _summarise(settings: Settings, outcome) -> None:
     console.print("\n[bold]Next[/]")
     for line in (
         "psql \"$(.venv/bin/tealeaves db url)\" -c 'select * from marts.fct_acquisition_cost'",
-        "make airflow             # Airflow UI on http://localhost:8080: trigger and inspect tealeaves_daily",
+        f"make airflow             # Airflow UI on {api_url(settings)}: trigger and inspect tealeaves_daily",
         ".venv/bin/tealeaves docs # dbt docs and the quality gate's Data Docs on http://127.0.0.1:8081",
         ".venv/bin/tealeaves db stop",
     ):

@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     as_of: date | None = Field(
         None, description="Reporting date (YYYY-MM-DD): LTV calibration end, support as-of; default: the data's end."
     )
+    # Airflow's UI/API and its task-log servers (docs/security.md, "Airflow").
+    airflow_host: str = Field(
+        "127.0.0.1",
+        description="Address Airflow's API server and log servers listen on; 0.0.0.0 opens them to the network.",
+    )
+    airflow_port: int = Field(8080, ge=1, le=65535, description="Port of Airflow's UI and API.")
 
     @field_validator("timezone")
     @classmethod
@@ -112,6 +118,11 @@ class Settings(BaseSettings):
     @property
     def pg_password_file(self) -> Path:
         return self.home / "pg.password"
+
+    @property
+    def airflow_passwords_file(self) -> Path:
+        """The Airflow UI's logins and their passwords (Airflow's simple auth manager reads it at each login)."""
+        return self.home / "airflow-passwords.json"
 
     @property
     def warehouse(self) -> URL:

@@ -263,16 +263,48 @@ def _params(truth: Path) -> dict:
 
 
 def serve(settings: Settings) -> int:
-    """Airflow's API server (UI), scheduler, DAG processor and triggerer, until Ctrl-C."""
+    """Airflow's API server (UI), scheduler, DAG processor, triggerer and log servers, until Ctrl-C or SIGTERM.
+
+    All listen on TEALEAVES_AIRFLOW_HOST (127.0.0.1 unless set). The admin's password is made on the first start
+    and shown only then, on this terminal; it is never in a log or on a command line.
+    """
+    from tealeaves.airflow_env import api_url
+    from tealeaves.airflow_login import ADMIN, ensure_admin_password
+
+    new_password = ensure_admin_password(settings)
     env = {**os.environ, **environ(settings)}
-    commands = [["api-server", "--port", "8080"], ["scheduler"], ["dag-processor"], ["triggerer"]]
-    processes = [subprocess.Popen([airflow_bin(), *c], env=env) for c in commands]
-    print("Airflow UI: http://localhost:8080  (Ctrl-C stops everything)")
+    commands = [
+        [airflow_bin(), "api-server"],
+        [airflow_bin(), "scheduler", "--skip-serve-logs"],
+        [airflow_bin(), "dag-processor"],
+        [airflow_bin(), "triggerer", "--skip-serve-logs"],
+        [sys.executable, "-m", "tealeaves.airflow_logs", "worker"],
+        [sys.executable, "-m", "tealeaves.airflow_logs", "trigger"],
+    ]
+    processes = [subprocess.Popen(c, env=env) for c in commands]
+    print(f"Airflow UI: {api_url(settings)}  (Ctrl-C stops everything)", flush=True)
+    if new_password is not None:
+        print(
+            f"Airflow login: {ADMIN} / {new_password}\n"
+            f"  shown this once; kept only in {settings.airflow_passwords_file} (mode 0600)."
+            " `tealeaves airflow password` makes a new one.",
+            flush=True,
+        )
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         return max(p.wait() for p in processes)
     except KeyboardInterrupt:
         for p in processes:
-            p.send_signal(signal.SIGTERM)
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
         for p in processes:
-            p.wait(timeout=30)
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
         return 0
