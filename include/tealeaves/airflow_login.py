@@ -70,11 +70,18 @@ def _write_private(path: Path, text: str) -> None:
 
 
 def _private_home(folder: Path) -> None:
-    """tealeaves' home holds its secrets (this file, the PostgreSQL and JWT secrets): its owner only."""
+    """tealeaves' home holds its secrets (this file, the PostgreSQL and JWT secrets): no one else lists or writes it.
+
+    Made 0700. An existing home only loses others' read and write bits: when tealeaves runs as root, the embedded
+    server runs as a system user that must still traverse it (tealeaves/db/embedded.py), and traversing alone
+    reveals nothing, since every secret in it is 0600.
+    """
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    _private(folder, 0o700)
+    mode = stat.S_IMODE(folder.stat().st_mode)
+    if mode & 0o066:
+        folder.chmod(mode & ~0o066)
 
 
-def _private(path: Path, mode: int = 0o600) -> None:
+def _private(path: Path) -> None:
     if stat.S_IMODE(path.stat().st_mode) & 0o077:
-        path.chmod(mode)
+        path.chmod(0o600)
