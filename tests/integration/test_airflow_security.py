@@ -41,7 +41,8 @@ def _listening(root: psutil.Process) -> set[tuple[str, int]]:
 def airflow_up(airflow_ready, tmp_path_factory):
     """`tealeaves airflow up` started for the first time; yields (API URL, its output file, ports, process)."""
     settings = airflow_ready
-    assert not settings.airflow_passwords_file.exists(), "the first start is what this module checks"
+    # The first start is what this module checks, whatever ran before it in the session.
+    settings.airflow_passwords_file.unlink(missing_ok=True)
     ports = {"api": free_port(), "worker_logs": free_port(), "trigger_logs": free_port()}
     env = {
         **os.environ,
