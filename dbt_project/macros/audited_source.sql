@@ -4,9 +4,17 @@
     model until a corrected file supersedes it. See include/tealeaves/quality/raw_gate.py.
 #}
 {% macro audited_source(source_name, table_name) -%}
+    {{ audited_rows(source(source_name, table_name)) }}
+{%- endmacro %}
+
+{#
+    The same for a raw relation named directly (mart_source_coverage names raw tables from dbt's graph at
+    execution, where source() would declare a dependency dbt did not parse).
+#}
+{% macro audited_rows(relation) -%}
     (
         select loaded_rows.*
-        from {{ source(source_name, table_name) }} as loaded_rows
+        from {{ relation }} as loaded_rows
         -- an anti-join, not NOT IN: the planner then knows almost every row passes and plans joins accordingly
         where not exists (
             select from {{ source('ledger', 'load_batches') }} as failed_batches

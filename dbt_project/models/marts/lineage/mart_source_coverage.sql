@@ -6,9 +6,10 @@
 
     Raw tables are named from dbt's graph, not through source(): the lineage is only known at execution, and
     source() there would declare dependencies dbt did not parse. An export is present when staging may read a row
-    of it (from a batch the raw gate did not fail, as the audited_source macro). Presence, not row counts: a
-    re-delivered copy of known records must leave every mart, this one included, as it was.
+    of it (macro audited_rows: from a batch the raw gate did not fail). Presence, not row counts: a re-delivered
+    copy of known records must leave every mart, this one included, as it was.
 #}
+-- depends_on: {{ source('ledger', 'load_batches') }}
 {%- set lineage = mart_source_lineage() -%}
 {%- set ns = namespace(relations=[]) -%}
 {%- for row in lineage if row.raw_relation not in ns.relations -%}
@@ -30,13 +31,7 @@ lineage (mart_name, source_name, source_table, raw_relation, is_required) as (
 
 exports_present (raw_relation, is_present) as (
     {%- for relation in ns.relations %}
-    select '{{ relation }}', exists (
-        select from {{ relation }} as loaded_rows
-        where not exists (
-            select from {{ source('ledger', 'load_batches') }} as failed_batches
-            where failed_batches.batch_id = loaded_rows._batch_id and failed_batches.validation = 'failed'
-        )
-    )
+    select '{{ relation }}', exists (select from {{ audited_rows(relation) }})
     {{ 'union all' if not loop.last }}
     {%- else %}
     select null::text, null::boolean where false
