@@ -21,6 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from tealeaves import stripe
 from tealeaves.generate.life import Life, Period
 from tealeaves.generate.render.base import Renderer
 from tealeaves.generate.world import Truth
@@ -331,29 +332,17 @@ class BillingRenderer(Renderer):
             succeeded = failure is None
             refunded = succeeded and refund is not None
             self.charges.write(
-                {
-                    "id": charge_id,
-                    "object": "charge",
-                    "customer": customer_id,
-                    "invoice": invoice_id,
-                    "amount": amount,
-                    "amount_captured": amount if succeeded else 0,
-                    "amount_refunded": amount if refunded else 0,
-                    "currency": life.currency,
-                    "created": epoch(created),
-                    "status": "succeeded" if succeeded else "failed",
-                    "paid": succeeded,
-                    "captured": succeeded,
-                    "refunded": refunded,
-                    "failure_code": None if succeeded else failure[0],
-                    "failure_message": None if succeeded else failure[1],
-                    "description": "Subscription update" if period.number else "Subscription creation",
-                    "outcome": {
-                        "network_status": "approved_by_network" if succeeded else "declined_by_network",
-                        "type": "authorized" if succeeded else "issuer_declined",
-                    },
-                    "payment_method_details": {"type": "card"},
-                }
+                stripe.charge(
+                    charge_id,
+                    customer_id,
+                    invoice_id,
+                    amount,
+                    life.currency,
+                    epoch(created),
+                    "Subscription update" if period.number else "Subscription creation",
+                    failure,
+                    refunded,
+                )
             )
             self.extra_counts["failed_charges"] += not succeeded
         if refund is not None:
@@ -486,26 +475,7 @@ class BillingRenderer(Renderer):
         if line:
             self.lines.write(line)
         self.charges.write(
-            {
-                "id": charge_id,
-                "object": "charge",
-                "customer": customer_id,
-                "invoice": invoice_id,
-                "amount": amount,
-                "amount_captured": amount,
-                "amount_refunded": 0,
-                "currency": currency,
-                "created": epoch(created),
-                "status": "succeeded",
-                "paid": True,
-                "captured": True,
-                "refunded": False,
-                "failure_code": None,
-                "failure_message": None,
-                "description": description,
-                "outcome": {"network_status": "approved_by_network", "type": "authorized"},
-                "payment_method_details": {"type": "card"},
-            }
+            stripe.charge(charge_id, customer_id, invoice_id, amount, currency, epoch(created), description)
         )
 
     # -- one-off add-on purchases (the BG/NBD-shaped stream, world.AddOnPurchases) ------------------------------

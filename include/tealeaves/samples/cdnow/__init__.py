@@ -25,6 +25,8 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from tealeaves import stripe
+
 CALIBRATION_END = date(1997, 9, 30)  # end of week 39: the papers' calibration period
 HOLDOUT_END = date(1998, 6, 30)  # end of week 78: the last day of the data
 FILES = ("customers.jsonl", "invoices.jsonl", "invoice_line_items.jsonl", "charges.jsonl")
@@ -206,24 +208,12 @@ def _invoice(t: CdnowTransaction) -> dict[str, Any]:
 
 
 def _charge(t: CdnowTransaction) -> dict[str, Any]:
-    amount = _cents(t.dollars)
-    return {
-        "id": _stripe_id("ch", t.line),
-        "object": "charge",
-        "customer": _stripe_id("cus", t.sample_id),
-        "invoice": _stripe_id("in", t.line),
-        "amount": amount,
-        "amount_captured": amount,
-        "amount_refunded": 0,
-        "currency": "usd",
-        "created": _epoch(t.day),
-        "status": "succeeded",
-        "paid": True,
-        "captured": True,
-        "refunded": False,
-        "failure_code": None,
-        "failure_message": None,
-        "description": "CDNOW order",
-        "outcome": {"network_status": "approved_by_network", "type": "authorized"},
-        "payment_method_details": {"type": "card"},
-    }
+    return stripe.charge(
+        _stripe_id("ch", t.line),
+        _stripe_id("cus", t.sample_id),
+        _stripe_id("in", t.line),
+        _cents(t.dollars),
+        "usd",
+        _epoch(t.day),
+        "CDNOW order",
+    )
