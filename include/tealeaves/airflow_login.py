@@ -44,6 +44,15 @@ def new_admin_password(settings: Settings) -> str:
     return password
 
 
+def login_notice(settings: Settings, password: str) -> str:
+    """What a person is told, on their terminal only, the one time a password is made."""
+    return (
+        f"Airflow login: {ADMIN} / {password}\n"
+        f"  shown this once; kept only in {settings.airflow_passwords_file} (mode 0600)."
+        " `tealeaves airflow password` makes a new one."
+    )
+
+
 def _read(path: Path) -> dict[str, str]:
     text = path.read_text().strip() or "{}"
     try:

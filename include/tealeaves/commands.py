@@ -32,6 +32,11 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+def unreachable(exc: Exception) -> typer.Exit:
+    """The warehouse's server is down or refuses us: its first line of reason, exit code 3."""
+    return fail(f"cannot reach the warehouse: {str(exc).strip().splitlines()[0]}", 3)
+
+
 def _settings() -> Settings:
     try:
         settings = get_settings()
@@ -127,7 +132,7 @@ def db_reset(
     try:
         dropped = reset_warehouse(settings.url())
     except psycopg.OperationalError as exc:
-        raise fail(f"cannot reach the warehouse: {str(exc).strip().splitlines()[0]}", 3) from None
+        raise unreachable(exc) from None
     console.print(f"dropped schemas: {', '.join(dropped) or 'none'}", highlight=False)
 
 
@@ -151,7 +156,7 @@ def db_reader(
     except RoleError as exc:
         raise fail(str(exc), 2) from None
     except psycopg.OperationalError as exc:
-        raise fail(f"cannot reach the warehouse: {str(exc).strip().splitlines()[0]}", 3) from None
+        raise unreachable(exc) from None
     except psycopg.Error as exc:  # the statements carry no secret, but the message is what the user can act on
         raise fail(f"could not set up reader {name!r}: {exc.diag.message_primary or type(exc).__name__}", 1) from None
     print(settings.url(settings.warehouse.set(username=name, password=secret)))
@@ -213,7 +218,7 @@ def load(
     except LoadError as exc:
         raise fail(str(exc)) from None
     except psycopg.OperationalError as exc:
-        raise fail(f"cannot reach the warehouse: {str(exc).strip().splitlines()[0]}", 3) from None
+        raise unreachable(exc) from None
     table = Table("source", "entity", "file", "status", "rows in", "loaded", "rejected")
     for r in results:
         table.add_row(
@@ -260,7 +265,7 @@ def airflow(ctx: typer.Context) -> None:
     `tealeaves airflow password` gives the UI's admin a new password; the old one stops working at once.
     """
     from tealeaves import orchestrate
-    from tealeaves.airflow_login import ADMIN, ensure_admin_password, new_admin_password
+    from tealeaves.airflow_login import ensure_admin_password, login_notice, new_admin_password
 
     settings = _settings()
     if ctx.args == ["up"]:
@@ -268,11 +273,11 @@ def airflow(ctx: typer.Context) -> None:
         raise typer.Exit(orchestrate.serve(settings))
     if ctx.args == ["password"]:
         password = new_admin_password(settings)
-        print(f"Airflow login: {ADMIN} / {password}  (kept only in {settings.airflow_passwords_file})")
+        print(login_notice(settings, password))
         return
     # Made here before Airflow's API server would make one itself and print it into its log.
     if (password := ensure_admin_password(settings)) is not None:
-        print(f"Airflow login: {ADMIN} / {password}  (shown once; kept only in {settings.airflow_passwords_file})")
+        print(login_notice(settings, password))
     env = {**os.environ, **orchestrate.environ(settings)}
     raise typer.Exit(subprocess.call([orchestrate.airflow_bin(), *ctx.args], env=env))
 
@@ -365,7 +370,7 @@ def report(settings: Settings | None = None, partial_ok: bool = False) -> None:
         except psycopg.errors.UndefinedTable as exc:
             raise fail(f"{str(exc).splitlines()[0]}: the marts are not built yet; run `make demo` first") from None
         except psycopg.OperationalError as exc:
-            raise fail(f"cannot reach the warehouse: {str(exc).strip().splitlines()[0]}", 3) from None
+            raise unreachable(exc) from None
         except LookupError as exc:
             if not partial_ok:
                 raise fail(str(exc)) from None
@@ -436,7 +441,7 @@ def ltv_backtest(
             f"{str(exc).splitlines()[0]}: build the dbt models first (dbt build --select +int_purchases_netted)"
         ) from None
     except psycopg.OperationalError as exc:
-        raise fail(f"cannot reach the warehouse: {str(exc).strip().splitlines()[0]}", 3) from None
+        raise unreachable(exc) from None
     if not record.converged:
         raise fail(f"backtest {record.fit_id} stored as a failed fit in ltv.model_fits: {record.message}")
     from tealeaves.report import backtest_tables

@@ -269,7 +269,7 @@ def serve(settings: Settings) -> int:
     and shown only then, on this terminal; it is never in a log or on a command line.
     """
     from tealeaves.airflow_env import api_url
-    from tealeaves.airflow_login import ADMIN, ensure_admin_password
+    from tealeaves.airflow_login import ensure_admin_password, login_notice
 
     new_password = ensure_admin_password(settings)
     env = {**os.environ, **environ(settings)}
@@ -284,12 +284,7 @@ def serve(settings: Settings) -> int:
     processes = [subprocess.Popen(c, env=env) for c in commands]
     print(f"Airflow UI: {api_url(settings)}  (Ctrl-C stops everything)", flush=True)
     if new_password is not None:
-        print(
-            f"Airflow login: {ADMIN} / {new_password}\n"
-            f"  shown this once; kept only in {settings.airflow_passwords_file} (mode 0600)."
-            " `tealeaves airflow password` makes a new one.",
-            flush=True,
-        )
+        print(login_notice(settings, new_password), flush=True)
 
     def stop(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
