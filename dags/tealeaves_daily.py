@@ -17,8 +17,7 @@ from datetime import datetime, timedelta
 from airflow.sdk import Asset, dag, task
 
 from tealeaves import sources
-from tealeaves.config import get_settings
-from tealeaves.orchestrate import DAILY_START
+from tealeaves.config import DAILY_START, get_settings
 from tealeaves.publish import BUILD
 from tealeaves_airflow.dbt_build import dbt_build_group
 from tealeaves_airflow.notifiers import FailureNotifier, SuccessNotifier, late_run_deadline
@@ -42,7 +41,7 @@ def load_source(source: str) -> list[dict]:
     results = load_paths(settings.url(), [settings.data_dir / source], source, strict=False, allow_empty=True)
     for r in results:
         if r.error:
-            print(f"could not load {r.file}: {r.error}")
+            print(r.error)  # names the file and why
     return [
         {
             "file": r.file.name,

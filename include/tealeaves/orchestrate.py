@@ -21,12 +21,9 @@ from pathlib import Path
 from rich.console import Console
 
 from tealeaves.airflow_env import airflow_environ as environ
-from tealeaves.config import Settings
+from tealeaves.config import DAILY_START, Settings
 
 DAG_ID = "tealeaves_daily"
-# The daily DAG's start_date (dags/tealeaves_daily.py reads it from here): Airflow runs no task for a logical date
-# before it and still calls the run a success, so the run commands refuse such a date first.
-DAILY_START = date(2025, 1, 1)
 
 
 class RunFailed(RuntimeError):
