@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 
 from tealeaves.airflow_login import users_setting
 from tealeaves.config import Settings
+from tealeaves.secret_files import made_secret
 
 QUIET = {
     # The machine may have no internet: no telemetry, no version checks.
@@ -40,12 +40,7 @@ def warehouse_connection(settings: Settings) -> str:
 
 def _jwt_secret(settings: Settings) -> str:
     """A per-installation secret for Airflow's API tokens, made on first use and kept out of the repo."""
-    path = settings.home / "airflow-jwt.secret"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(32))
-        path.chmod(0o600)
-    return path.read_text().strip()
+    return made_secret(settings.home / "airflow-jwt.secret", 32)
 
 
 def airflow_environ(settings: Settings) -> dict[str, str]:

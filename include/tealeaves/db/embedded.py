@@ -10,13 +10,14 @@ from __future__ import annotations
 import importlib.util
 import os
 import pwd
-import secrets
 import shutil
 import socket
 import stat
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+
+from tealeaves.secret_files import made_secret
 
 PG_MAJOR = 18
 SERVICE_USER = "pgserver"
@@ -200,11 +201,7 @@ def superuser_password(path: Path) -> str:
     Made before the server exists, so that settings computed before `db start` (Airflow's environment,
     for one) already carry the password initdb will be given.
     """
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(24))
-        path.chmod(0o600)
-    return path.read_text().strip()
+    return made_secret(path, 24)
 
 
 def _process_alive(pid: int) -> bool:
