@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import psycopg
 from psycopg import sql
 
@@ -10,3 +15,34 @@ def query(url: str, text: str | sql.Composable, *params) -> list[tuple]:
     """Every row of one query; without params a literal % in the text needs no escaping."""
     with psycopg.connect(url) as conn:
         return conn.execute(text, params or None).fetchall()
+
+
+def load_caught_at_its_lock(url: str, env: dict[str, str], path: Path, table: str):
+    """`tealeaves load PATH` started while the caller holds `table`'s load lock: caught mid-load, to be killed.
+
+    Returns the holding connection (in its transaction), the load's process and the load's server pid.
+    """
+    holder = psycopg.connect(url, autocommit=True)
+    holder.execute("begin")
+    holder.execute("select pg_advisory_xact_lock(hashtext(%s))", [table])
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "tealeaves"), "load", str(path)],
+        env={**env, "TEALEAVES_DATABASE_URL": url},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        # a query of its own each time: pg_stat_activity is a snapshot for the rest of a transaction
+        waiting = query(
+            url,
+            "select pid from pg_stat_activity where wait_event_type = 'Lock' and datname = current_database()"
+            " and pid <> %s",
+            holder.info.backend_pid,
+        )
+        if waiting:
+            return holder, process, waiting[0][0]
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.1)
+    raise AssertionError("the load never reached the lock")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 from pathlib import Path
 
 import psycopg
@@ -17,6 +18,7 @@ from tealeaves.generate import default_truth, generate
 from tealeaves.load import load_paths
 from tealeaves.quality.raw_gate import run_raw_gate
 from tests.conftest import create_database, dbt_build
+from tests.warehouse import load_caught_at_its_lock
 
 
 @pytest.fixture(scope="module")
@@ -173,3 +175,25 @@ def test_a_file_that_could_not_be_loaded_holds_the_run_back_until_a_good_one_loa
 
     load_paths(warehouse, [deliver(tmp_path, invoices(exports))], "billing")
     assert run_raw_gate(warehouse, "readable again").passed
+
+
+def test_a_killed_load_holds_the_run_back_until_its_content_has_loaded_under_any_name(
+    warehouse, exports, tmp_path, cli_env
+):
+    """Killed mid-load, then the same export arrives renamed: nothing is missing, so nothing is held back."""
+    records = invoices(exports)[:-1]  # a new delivery: one invoice fewer than the baseline
+    path = deliver(tmp_path, records)
+    holder, process, _ = load_caught_at_its_lock(warehouse, cli_env, path, "billing_invoices")
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    holder.execute("rollback")
+    holder.close()
+    load_paths(warehouse, [deliver(tmp_path, records, "invoices_resent.jsonl")], "billing")
+    result = run_raw_gate(warehouse, "after the kill")
+    assert result.passed, result.summary()
+    with psycopg.connect(warehouse) as conn:
+        [(status, error)] = conn.execute(
+            "select status, error from raw.load_batches where file_path = %s", [str(path.resolve())]
+        ).fetchall()
+    assert status == "failed" and "stopped before it finished" in error
+    assert load_paths(warehouse, [path], "billing")[0].status == "unchanged"

@@ -24,9 +24,21 @@ create table if not exists raw.load_batches (
     rows_rejected  bigint,
     started_at     timestamptz not null,
     finished_at    timestamptz,
-    status         text not null check (status in ('loaded', 'failed')),
+    status         text not null constraint load_batches_status_check
+                   check (status in ('loading', 'loaded', 'failed')),
     error          text
 );
+-- 'loading' (committed before the load starts, so a killed load leaves a line) came after the first ledgers.
+do $$ begin
+    if not exists (
+        select from pg_constraint where conrelid = 'raw.load_batches'::regclass
+           and conname = 'load_batches_status_check' and pg_get_constraintdef(oid) like '%loading%'
+    ) then
+        alter table raw.load_batches drop constraint if exists load_batches_status_check;
+        alter table raw.load_batches add constraint load_batches_status_check
+            check (status in ('loading', 'loaded', 'failed'));
+    end if;
+end $$;
 -- The raw gate's verdict on the batch (tealeaves.quality.raw_gate); staging skips failed batches.
 alter table raw.load_batches add column if not exists validation text not null default 'pending'
     check (validation in ('pending', 'passed', 'failed'));

@@ -21,7 +21,7 @@ from tealeaves.load.ddl import RAW, ensure_ledger, ensure_raw_schema, ensure_tab
 from tealeaves.load.readers import READERS, LoadError, csv_layout
 from tealeaves.sources import Column, Contract
 
-__all__ = ["BatchResult", "LoadError", "load_file", "load_paths"]
+__all__ = ["BatchResult", "LoadError", "WarehouseLost", "load_file", "load_paths", "mark_interrupted"]
 
 
 @dataclass(frozen=True)
@@ -122,6 +122,8 @@ def _stage_csv_fast(conn: psycopg.Connection, path: Path, contract: Contract) ->
     path instead, which keeps the original text of every row. Returns whether the fast path was taken.
     """
     layout = csv_layout(path, contract)
+    if not layout.lf_lines:
+        return False
     try:
         with conn.transaction():
             _create_incoming(conn, contract, first_line=layout.first_line)
@@ -235,37 +237,51 @@ def is_empty(path: Path) -> bool:
     return not path.read_bytes().removeprefix(b"\xef\xbb\xbf").strip()
 
 
+INTERRUPTED = (
+    "the load stopped before it finished (the loader was killed, or it lost the warehouse); nothing of it was"
+    " kept: load the file again"
+)
+
+
+class WarehouseLost(LoadError):
+    """The connection to the warehouse broke mid-load: no later file can load either."""
+
+
 def load_file(conn: psycopg.Connection, path: Path, contract: Contract) -> BatchResult:
-    """Load one file in one transaction. `conn` must not be inside a transaction."""
+    """Load one file in one transaction. `conn` must not be inside a transaction.
+
+    The batch's ledger line is committed as `loading` before the load starts and the load holds a lock on
+    it: if the process or the server dies, the line stays behind and the next load marks it `failed`.
+    """
     path = path.resolve()
     digest = file_hash(path)
     started = datetime.now(UTC)
     with conn.transaction():  # DDL first, in a short transaction of its own, so loads run in parallel
         ensure_ledger(conn)
         ensure_table(conn, contract)
+    if _already_loaded(conn, contract, digest):
+        return BatchResult(contract.source, contract.entity, path, "unchanged", None, 0, 0, 0)
+    batch_id = conn.execute(
+        "insert into raw.load_batches (source, entity, file_name, file_path, content_hash, started_at, status)"
+        " values (%s, %s, %s, %s, %s, %s, 'loading') returning batch_id",
+        [contract.source, contract.entity, path.name, str(path), digest, started],
+    ).fetchone()[0]
     try:
         with conn.transaction():
+            conn.execute("select from raw.load_batches where batch_id = %s for update", [batch_id])
             # One loader per raw table at a time; a second one waits, then sees the first one's batch.
             conn.execute("select pg_advisory_xact_lock(hashtext(%s))", [contract.table])
-            if conn.execute(
-                "select 1 from raw.load_batches where source = %s and entity = %s and content_hash = %s"
-                " and status = 'loaded'",
-                [contract.source, contract.entity, digest],
-            ).fetchone():
+            if _already_loaded(conn, contract, digest):
+                conn.execute("delete from raw.load_batches where batch_id = %s", [batch_id])
                 return BatchResult(contract.source, contract.entity, path, "unchanged", None, 0, 0, 0)
-            batch_id = conn.execute(
-                "insert into raw.load_batches (source, entity, file_name, file_path, content_hash, started_at,"
-                " status) values (%s, %s, %s, %s, %s, %s, 'loaded') returning batch_id",
-                [contract.source, contract.entity, path.name, str(path), digest, started],
-            ).fetchone()[0]
             if is_empty(path):  # nothing happened in the source today: a zero-row batch, recorded as such
                 loaded, rejected = 0, 0
             else:
                 _stage(conn, path, contract)
                 loaded, rejected = _publish_batch(conn, batch_id, path, contract)
             conn.execute(
-                "update raw.load_batches set rows_in = %s, rows_loaded = %s, rows_rejected = %s,"
-                " finished_at = clock_timestamp() where batch_id = %s",
+                "update raw.load_batches set status = 'loaded', error = null, rows_in = %s, rows_loaded = %s,"
+                " rows_rejected = %s, finished_at = clock_timestamp() where batch_id = %s",
                 [loaded + rejected, loaded, rejected, batch_id],
             )
             # Fresh statistics for dbt's queries: without them the planner guesses a new table is tiny and
@@ -273,23 +289,44 @@ def load_file(conn: psycopg.Connection, path: Path, contract: Contract) -> Batch
             conn.execute(sql.SQL("analyze {}").format(sql.Identifier(RAW, contract.table)))
     except UnicodeDecodeError as exc:
         error = LoadError(f"{path}: not valid UTF-8 at byte {exc.start} ({exc.reason}); re-export the file as UTF-8")
-        _record_failure(conn, path, contract, digest, started, str(error))
+        _record_failure(conn, batch_id, str(error))
         raise error from None
     except LoadError as exc:
-        _record_failure(conn, path, contract, digest, started, str(exc))
+        _record_failure(conn, batch_id, str(exc))
         raise
+    except psycopg.OperationalError as exc:
+        reason = (exc.diag.message_primary or str(exc)).splitlines()[0] if str(exc) else type(exc).__name__
+        raise WarehouseLost(f"{path}: lost the warehouse while loading ({reason}); {INTERRUPTED}") from None
     return BatchResult(contract.source, contract.entity, path, "loaded", batch_id, loaded + rejected, loaded, rejected)
 
 
-def _record_failure(conn, path: Path, contract: Contract, digest: str, started: datetime, error: str) -> None:
-    """The failed attempt is rolled back whole; only this ledger line remains, saying why."""
-    with conn.transaction():
-        ensure_ledger(conn)
+def _already_loaded(conn: psycopg.Connection, contract: Contract, digest: str) -> bool:
+    return (
         conn.execute(
-            "insert into raw.load_batches (source, entity, file_name, file_path, content_hash, started_at,"
-            " finished_at, status, error) values (%s, %s, %s, %s, %s, %s, clock_timestamp(), 'failed', %s)",
-            [contract.source, contract.entity, path.name, str(path), digest, started, error],
-        )
+            "select from raw.load_batches where source = %s and entity = %s and content_hash = %s"
+            " and status = 'loaded'",
+            [contract.source, contract.entity, digest],
+        ).fetchone()
+        is not None
+    )
+
+
+def _record_failure(conn: psycopg.Connection, batch_id: int, error: str) -> None:
+    """The failed attempt is rolled back whole; only its ledger line remains, saying why."""
+    conn.execute(
+        "update raw.load_batches set status = 'failed', error = %s, finished_at = clock_timestamp()"
+        " where batch_id = %s",
+        [error, batch_id],
+    )
+
+
+def mark_interrupted(conn: psycopg.Connection) -> int:
+    """Ledger lines of loads that died (`loading`, and no live load holds their lock) become `failed`."""
+    return conn.execute(
+        "update raw.load_batches set status = 'failed', error = %s, finished_at = clock_timestamp()"
+        " where batch_id in (select batch_id from raw.load_batches where status = 'loading' for update skip locked)",
+        [INTERRUPTED],
+    ).rowcount
 
 
 def expand_paths(paths: Iterable[Path], source: str | None, allow_empty: bool = False) -> list[tuple[Path, Contract]]:
@@ -342,9 +379,12 @@ def load_paths(
     results: list[BatchResult] = []
     with psycopg.connect(dsn, autocommit=True) as conn:
         ensure_raw_schema(conn)
+        mark_interrupted(conn)
         for path, contract in plan:
             try:
                 results.append(load_file(conn, path, contract))
+            except WarehouseLost:
+                raise
             except LoadError as exc:
                 results.append(BatchResult(contract.source, contract.entity, path, "failed", None, 0, 0, 0, str(exc)))
     failed = [r.error for r in results if r.status == "failed"]

@@ -8,17 +8,25 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
 from tealeaves.sources import Contract
 
-csv.field_size_limit(16 * 1024 * 1024)
+FIELD_LIMIT = 16 << 20
+csv.field_size_limit(FIELD_LIMIT)
+MAX_JSON_DEPTH = 256  # real exports nest a few levels; PostgreSQL's and Python's parsers give up in the thousands
 
 
 class LoadError(Exception):
     """The whole file cannot be loaded; the message names the file and what to do."""
+
+
+def _csv_problem(exc: csv.Error) -> str:
+    text = str(exc)
+    return f"a field is longer than {FIELD_LIMIT >> 20} MiB" if "field limit" in text else text
 
 
 class Record(NamedTuple):
@@ -59,17 +67,31 @@ def read_csv(path: Path, contract: Contract) -> Iterator[Record]:
     with open(path, encoding="utf-8-sig", newline="") as handle:
         tap = _Tap(iter(handle))
         reader = csv.reader(tap)
-        header = next(reader, None)
+        try:
+            header = next(reader, None)
+        except csv.Error as exc:
+            raise LoadError(f"{path}: the header row is not valid CSV ({_csv_problem(exc)})") from None
         tap.take()
         if header is None:
             raise LoadError(f"{path}: the file is empty; expected a header row with {contract.column_names}")
         positions = _map_header(path, header, contract)
         width = len(header)
         for _ in range(contract.skip_lines_after_header):
-            if next(reader, None) is None:
-                break
+            try:
+                if next(reader, None) is None:
+                    break
+            except csv.Error as exc:
+                raise LoadError(f"{path}: a row under the header is not valid CSV ({_csv_problem(exc)})") from None
             tap.take()
-        for row in reader:
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:  # a field longer than the limit, a quote left open at the end of the file
+                line, raw = tap.take()
+                yield Record(line, _clean(raw), None, f"not readable as CSV: {_csv_problem(exc)}")
+                continue
             line, raw = tap.take()
             if not raw.strip():
                 continue
@@ -85,21 +107,66 @@ class CsvLayout(NamedTuple):
     columns: list[int]  # contract column index of each column in the file, in file order
     data_offset: int  # byte offset of the first record
     first_line: int  # physical line number of the first record
+    lf_lines: bool  # the header's lines all end in LF, as the fast path's line numbers assume
+
+
+MAX_HEADER_BYTES = 4 << 20  # the header and the rows skipped under it; a real export's are kilobytes
 
 
 def csv_layout(path: Path, contract: Contract) -> CsvLayout:
-    """Where the records start and which contract column each file column is, from the header alone."""
+    """Where the records start and which contract column each file column is, from the header alone.
+
+    The header and the rows skipped under it are CSV records, not lines: a quoted label may hold a line break
+    (Qualtrics' `"Start\nDate"`), and old Mac exports end lines with a bare CR.
+    """
     with open(path, "rb") as handle:
-        first = handle.readline()
-        if not first.strip(b"\r\n\xef\xbb\xbf "):
-            raise LoadError(f"{path}: the file is empty; expected a header row with {contract.column_names}")
-        header = next(csv.reader([first.decode("utf-8-sig", errors="strict")]))
-        positions = _map_header(path, header, contract)
-        for _ in range(contract.skip_lines_after_header):
-            handle.readline()
-        offset = handle.tell()
+        head = handle.read(MAX_HEADER_BYTES + 1)
+    records = _leading_records(head, 1 + contract.skip_lines_after_header)
+    if not records or not records[0][0].strip(b"\r\n\xef\xbb\xbf "):
+        if len(head) > MAX_HEADER_BYTES:
+            raise LoadError(f"{path}: no header row in the first {MAX_HEADER_BYTES >> 20} MiB; is this a CSV export?")
+        raise LoadError(f"{path}: the file is empty; expected a header row with {contract.column_names}")
+    if len(records) < 1 + contract.skip_lines_after_header and len(head) > MAX_HEADER_BYTES:
+        raise LoadError(f"{path}: the rows under the header run past {MAX_HEADER_BYTES >> 20} MiB; is a quote left open?")
+    header = _parse_header(path, records[0][0].decode("utf-8-sig", errors="strict"))
+    positions = _map_header(path, header, contract)
     by_file_column = {p: i for i, p in enumerate(positions) if p is not None}
-    return CsvLayout([by_file_column[k] for k in range(len(header))], offset, 2 + contract.skip_lines_after_header)
+    offset = sum(len(text) for text, _ in records)
+    lines = sum(count for _, count in records)
+    lf_lines = head[:offset].count(b"\n") == lines
+    return CsvLayout([by_file_column[k] for k in range(len(header))], offset, 1 + lines, lf_lines)
+
+
+def _leading_records(head: bytes, wanted: int) -> list[tuple[bytes, int]]:
+    """The first `wanted` complete CSV records of `head`, each with its terminator and its physical line count.
+
+    A record ends at a line break (CRLF, LF or a bare CR, as Python's and PostgreSQL's readers count lines)
+    outside quotes; quotes balance because an escaped quote is doubled.
+    """
+    records: list[tuple[bytes, int]] = []
+    start = position = lines = quotes = 0
+    while len(records) < wanted and position < len(head):
+        byte = head[position]
+        position += 1
+        if byte == 0x22:
+            quotes += 1
+        elif byte in (0x0A, 0x0D):
+            if byte == 0x0D and head[position : position + 1] == b"\n":
+                position += 1
+            lines += 1
+            if quotes % 2 == 0:
+                records.append((head[start:position], lines))
+                start, lines, quotes = position, 0, 0
+    if len(records) < wanted and start < len(head) and len(head) <= MAX_HEADER_BYTES:
+        records.append((head[start:], lines + 1))  # the last record, without a line break at the end
+    return records
+
+
+def _parse_header(path: Path, text: str) -> list[str]:
+    try:
+        return next(csv.reader([text.rstrip("\r\n")]))
+    except csv.Error as exc:
+        raise LoadError(f"{path}: the header row is not valid CSV ({exc})") from None
 
 
 def _map_header(path: Path, header: list[str], contract: Contract) -> list[int | None]:
@@ -109,16 +176,46 @@ def _map_header(path: Path, header: list[str], contract: Contract) -> list[int |
     unknown = [n for n in names if n not in known]
     if unknown:
         raise LoadError(
-            f"{path}: unknown column(s) {unknown} in the header; the {contract.source}/{contract.entity} contract"
-            f" expects {contract.column_names}"
+            f"{path}: unknown column(s) {_few(unknown)} in the header; the {contract.source}/{contract.entity}"
+            f" contract expects {contract.column_names}"
         )
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
-        raise LoadError(f"{path}: column(s) {duplicated} appear more than once in the header")
+        raise LoadError(f"{path}: column(s) {_few(duplicated)} appear more than once in the header")
     missing = [c.name for c in contract.columns if c.required and c.name not in names]
     if missing:
-        raise LoadError(f"{path}: required column(s) {missing} missing from the header {names}")
+        raise LoadError(f"{path}: required column(s) {missing} missing from the header {_few(names, 40)}")
     return [names.index(c.name) if c.name in names else None for c in contract.columns]
+
+
+def _few(names: list[str], limit: int = 5) -> str:
+    """A list for a one-line message: a header of a million columns, or one of 50 MB, must not become one."""
+    shown = [n if len(n) <= 40 else n[:37] + "..." for n in names[:limit]]
+    return str(shown) + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+TOO_DEEP = f"nested deeper than {MAX_JSON_DEPTH} levels"
+_JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def _too_deep(text: str) -> bool:
+    """Whether JSON text nests deeper than MAX_JSON_DEPTH (brackets inside strings do not count).
+
+    PostgreSQL's jsonb parser stops a whole statement at its stack limit, so such a record must be judged
+    here. Counting brackets first keeps the scan to the rare text that could be that deep.
+    """
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return False
+    depth = 0
+    for token in _JSON_TOKENS.finditer(text):
+        bracket = token.group()
+        if bracket in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                return True
+        elif bracket in "]}":
+            depth -= 1
+    return False
 
 
 def read_jsonl(path: Path, contract: Contract) -> Iterator[Record]:
@@ -132,6 +229,8 @@ def read_jsonl(path: Path, contract: Contract) -> Iterator[Record]:
             seen_any = True
             if "\x00" in text:
                 yield Record(number, _clean(text), None, "row contains a NUL byte")
+            elif _too_deep(text):
+                yield Record(number, text, None, TOO_DEEP)
             else:
                 yield Record(number, text, None, None)
         if not seen_any and path.stat().st_size == 0:
@@ -149,6 +248,8 @@ def read_json(path: Path, contract: Contract) -> Iterator[Record]:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise LoadError(f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise LoadError(f"{path}: the JSON document is {TOO_DEEP}; no export nests like that") from None
     records = document.get(contract.records) if isinstance(document, dict) else None
     if not isinstance(records, list):
         raise LoadError(f"{path}: expected a top-level object with an array {contract.records!r}")
@@ -156,6 +257,8 @@ def read_json(path: Path, contract: Contract) -> Iterator[Record]:
         raw = json.dumps(record, ensure_ascii=False)
         if "\\u0000" in raw:
             yield Record(number, raw, None, "row contains a NUL byte")
+        elif _too_deep(raw):
+            yield Record(number, raw, None, TOO_DEEP)
         else:
             yield Record(number, raw, None, None)
 

@@ -29,16 +29,19 @@ from tealeaves.quality.store import save_run
 
 LEDGER_SUITE = "load_batches"  # the suite every batch gets, whatever its table
 
-# A batch the gate failed, or a file the loader could not read at all (status 'failed'), holds the run back
-# until a later batch of the same file has loaded and passed.
+# A batch the gate failed, or a file the loader could not read at all or whose load died (status 'failed'),
+# holds the run back until a later batch of the same file, or the same content, has loaded and passed (a load
+# killed while it waited, of a file already loaded, lost nothing).
 HELD_BACK = """
 select failed.batch_id, failed.source, failed.entity, failed.file_name, failed.error
 from raw.load_batches as failed
 where (failed.validation = 'failed' or failed.status = 'failed')
   and not exists (
       select from raw.load_batches as later
-      where later.source = failed.source and later.entity = failed.entity and later.file_name = failed.file_name
-        and later.batch_id > failed.batch_id and later.status = 'loaded' and later.validation = 'passed'
+      where later.source = failed.source and later.entity = failed.entity
+        and (later.file_name = failed.file_name and later.batch_id > failed.batch_id
+             or later.content_hash = failed.content_hash)
+        and later.status = 'loaded' and later.validation = 'passed'
   )
 order by failed.batch_id
 """
