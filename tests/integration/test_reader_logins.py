@@ -189,6 +189,59 @@ def test_a_reader_sees_the_gates_verdict_but_not_the_rows_it_held_back(env, fres
                 conn.execute(sql.SQL("select * from quality_samples.{}").format(sql.Identifier(relation)))
 
 
+
+ERRORING_SUITE = """
+import great_expectations as gx
+
+from tealeaves.quality import Check
+
+TABLE = "fct_acquisition_cost"
+GRAIN = ("month", "channel")
+
+
+def expectations():
+    return [
+        Check(
+            gx.expectations.UnexpectedRowsExpectation(
+                description="Channels are numbered (a wrong belief: the cast fails on the first name)",
+                unexpected_rows_query="select * from {batch} where channel::integer < 0",
+            )
+        )
+    ]
+"""
+
+
+def test_an_error_quoting_a_held_back_value_is_withheld_from_readers(env, fresh_database, tmp_path):
+    """PostgreSQL names the value it could not read; the data team sees it, BI sees that the check broke."""
+    from tealeaves.quality.gate import run_gate
+    from tests.integration.test_quality_gate import TABLE_DDL
+
+    suites = tmp_path / "expectations"
+    suites.mkdir()
+    (suites / "fct_acquisition_cost.py").write_text(ERRORING_SUITE)
+    planted = f"unpublished_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(fresh_database, autocommit=True) as conn:
+        conn.execute("create schema marts_build")
+        conn.execute(sql.SQL(TABLE_DDL).format(sql.Identifier("marts_build")))
+        conn.execute(
+            "insert into marts_build.fct_acquisition_cost values (%s, %s, %s, %s, %s)",
+            ("2024-03-01", planted, "25.00", 1, "25.00"),
+        )
+    assert not run_gate(fresh_database, "marts_build", "erroring", suites_dir=suites).passed
+    with psycopg.connect(fresh_database) as conn:
+        [(detail,)] = conn.execute(
+            "select error from quality_samples.expectation_details where run_id = 'erroring'"
+        ).fetchall()
+    assert planted in detail, "the data team sees the whole message"
+
+    url = make_reader(env, unique("metabase"))
+    with psycopg.connect(url, autocommit=True) as conn:
+        [(success, error)] = conn.execute(
+            "select success, error from quality.expectation_results where run_id = 'erroring'"
+        ).fetchall()
+    assert not success and "invalid input syntax for type integer" in error
+    assert planted not in error and "withheld" in error
+
 OLD_RESULTS = """
 create schema quality;
 create table quality.validation_runs (

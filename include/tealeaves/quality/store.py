@@ -12,6 +12,7 @@ joined in `quality_samples.expectation_details`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import psycopg
@@ -62,6 +63,9 @@ create table if not exists quality_samples.expectation_samples (
     primary key (run_id, suite, position),
     foreign key (run_id, suite) references quality.validation_runs (run_id, suite) on delete cascade
 );
+alter table quality_samples.expectation_samples add column if not exists error text;
+comment on column quality_samples.expectation_samples.error is
+    'GX''s full error message, which may quote a value from the data; quality.expectation_results.error withholds it';
 comment on table quality_samples.expectation_samples is
     'what each expectation observed and a few offending rows, from data that may not pass the gate: data team only';
 do $$
@@ -90,12 +94,27 @@ comment on column quality.expectation_results.position is
 create index if not exists expectation_results_run on quality.expectation_results (run_id, suite);
 create or replace view quality_samples.expectation_details as
 select r.run_id, r.suite, r.position, r.expectation_type, r.column_name, r.kwargs, r.severity, r.success,
-       s.observed_value, r.unexpected_count, s.unexpected_sample, r.error, r.recorded_at
+       s.observed_value, r.unexpected_count, s.unexpected_sample, coalesce(s.error, r.error) as error, r.recorded_at
 from quality.expectation_results as r
 left join quality_samples.expectation_samples as s using (run_id, suite, position);
 comment on view quality_samples.expectation_details is
     'every stored expectation outcome with what it observed and its offending rows: the data team''s view';
 """
+
+# Values from the data come single-quoted anywhere (SQL literals) or double-quoted after a colon (`invalid input
+# syntax for type integer: "4O"`); relation and column names are double-quoted without one. Details such as
+# `Key (id)=(...)` come on later lines, which are dropped.
+_QUOTED_VALUE = re.compile(r":\s*\"(?:[^\"]|\"\")*\"|'(?:[^']|'')*'")
+_WITHHELD = "(a value, withheld; the data team sees it in quality_samples)"
+
+
+def withhold_values(error: str | None) -> str | None:
+    """The error as BI readers may see it: its first line, any value it quotes from the data withheld."""
+    if error is None:
+        return None
+    first = error.strip().splitlines()[0] if error.strip() else error
+    return _QUOTED_VALUE.sub(lambda m: (": " if m.group().startswith(":") else "") + _WITHHELD, first)
+
 
 # Serialises concurrent gate runs around the DDL and the replace: `create ... if not exists` races otherwise.
 _LOCK = "select pg_advisory_xact_lock(hashtext('tealeaves.quality'))"
@@ -130,7 +149,7 @@ def save_run(conn: psycopg.Connection, run_id: str, suites: Sequence[SuiteResult
                         o.severity,
                         o.success,
                         o.unexpected_count,
-                        o.error,
+                        withhold_values(o.error),
                         s.finished_at,
                     )
                     for s in suites
@@ -139,7 +158,7 @@ def save_run(conn: psycopg.Connection, run_id: str, suites: Sequence[SuiteResult
             )
             cur.executemany(
                 "insert into quality_samples.expectation_samples"
-                " (run_id, suite, position, observed_value, unexpected_sample) values (%s, %s, %s, %s, %s)",
+                " (run_id, suite, position, observed_value, unexpected_sample, error) values (%s, %s, %s, %s, %s, %s)",
                 [
                     (
                         run_id,
@@ -147,6 +166,7 @@ def save_run(conn: psycopg.Connection, run_id: str, suites: Sequence[SuiteResult
                         position,
                         None if o.observed_value is None else Jsonb(o.observed_value),
                         Jsonb(o.unexpected_sample),
+                        o.error,
                     )
                     for s in suites
                     for position, o in enumerate(s.outcomes)
