@@ -273,3 +273,14 @@ def test_a_ledger_made_before_loading_lines_existed_takes_them(tmp_path, fresh_d
         " and contype = 'c' and pg_get_constraintdef(oid) like '%status%'",
     )
     assert "'loading'" in definition
+
+
+def test_a_file_that_cannot_be_read_is_a_failed_line_not_a_traceback(tmp_path, fresh_database, cli_env):
+    """A read error from the disk (here /proc/self/mem, a regular file whose first read fails with EIO)."""
+    (tmp_path / "crm").mkdir()
+    (tmp_path / "crm" / "companies.csv").symlink_to("/proc/self/mem")
+    run = cli(fresh_database, cli_env, "load", str(tmp_path))
+    assert run.returncode == 1 and "Traceback" not in run.stderr + run.stdout
+    [line] = run.stderr.strip().splitlines()
+    assert line.startswith("failed:") and "cannot be read (Input/output error)" in line  # names the target
+    assert [row[0] for row in ledger(fresh_database)] == ["failed"]

@@ -189,7 +189,6 @@ def test_a_reader_sees_the_gates_verdict_but_not_the_rows_it_held_back(env, fres
                 conn.execute(sql.SQL("select * from quality_samples.{}").format(sql.Identifier(relation)))
 
 
-
 ERRORING_SUITE = """
 import great_expectations as gx
 
@@ -241,6 +240,7 @@ def test_an_error_quoting_a_held_back_value_is_withheld_from_readers(env, fresh_
         ).fetchall()
     assert not success and "invalid input syntax for type integer" in error
     assert planted not in error and "withheld" in error
+
 
 OLD_RESULTS = """
 create schema quality;

@@ -254,18 +254,20 @@ def load_file(conn: psycopg.Connection, path: Path, contract: Contract) -> Batch
     it: if the process or the server dies, the line stays behind and the next load marks it `failed`.
     """
     path = path.resolve()
-    digest = file_hash(path)
     started = datetime.now(UTC)
     with conn.transaction():  # DDL first, in a short transaction of its own, so loads run in parallel
         ensure_ledger(conn)
         ensure_table(conn, contract)
+    try:
+        digest = file_hash(path)
+    except OSError as exc:  # gone, unreadable, a folder under an export's name: no content to identify
+        batch_id = _ledger_line(conn, path, contract, "", started)
+        error = LoadError(f"{path}: cannot be read ({exc.strerror or exc})")
+        _record_failure(conn, batch_id, str(error))
+        raise error from None
     if _already_loaded(conn, contract, digest):
         return BatchResult(contract.source, contract.entity, path, "unchanged", None, 0, 0, 0)
-    batch_id = conn.execute(
-        "insert into raw.load_batches (source, entity, file_name, file_path, content_hash, started_at, status)"
-        " values (%s, %s, %s, %s, %s, %s, 'loading') returning batch_id",
-        [contract.source, contract.entity, path.name, str(path), digest, started],
-    ).fetchone()[0]
+    batch_id = _ledger_line(conn, path, contract, digest, started)
     try:
         with conn.transaction():
             conn.execute("select from raw.load_batches where batch_id = %s for update", [batch_id])
@@ -294,10 +296,23 @@ def load_file(conn: psycopg.Connection, path: Path, contract: Contract) -> Batch
     except LoadError as exc:
         _record_failure(conn, batch_id, str(exc))
         raise
+    except OSError as exc:  # removed or cut short while it was read
+        error = LoadError(f"{path}: could not be read to the end ({exc.strerror or exc})")
+        _record_failure(conn, batch_id, str(error))
+        raise error from None
     except psycopg.OperationalError as exc:
         reason = (exc.diag.message_primary or str(exc)).splitlines()[0] if str(exc) else type(exc).__name__
         raise WarehouseLost(f"{path}: lost the warehouse while loading ({reason}); {INTERRUPTED}") from None
     return BatchResult(contract.source, contract.entity, path, "loaded", batch_id, loaded + rejected, loaded, rejected)
+
+
+def _ledger_line(conn: psycopg.Connection, path: Path, contract: Contract, digest: str, started: datetime) -> int:
+    """The batch's `loading` line, committed before any work so that a load that dies leaves it behind."""
+    return conn.execute(
+        "insert into raw.load_batches (source, entity, file_name, file_path, content_hash, started_at, status)"
+        " values (%s, %s, %s, %s, %s, %s, 'loading') returning batch_id",
+        [contract.source, contract.entity, path.name, str(path), digest, started],
+    ).fetchone()[0]
 
 
 def _already_loaded(conn: psycopg.Connection, contract: Contract, digest: str) -> bool:

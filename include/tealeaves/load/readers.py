@@ -127,7 +127,9 @@ def csv_layout(path: Path, contract: Contract) -> CsvLayout:
             raise LoadError(f"{path}: no header row in the first {MAX_HEADER_BYTES >> 20} MiB; is this a CSV export?")
         raise LoadError(f"{path}: the file is empty; expected a header row with {contract.column_names}")
     if len(records) < 1 + contract.skip_lines_after_header and len(head) > MAX_HEADER_BYTES:
-        raise LoadError(f"{path}: the rows under the header run past {MAX_HEADER_BYTES >> 20} MiB; is a quote left open?")
+        raise LoadError(
+            f"{path}: the rows under the header run past {MAX_HEADER_BYTES >> 20} MiB; is a quote left open?"
+        )
     header = _parse_header(path, records[0][0].decode("utf-8-sig", errors="strict"))
     positions = _map_header(path, header, contract)
     by_file_column = {p: i for i, p in enumerate(positions) if p is not None}
