@@ -1,5 +1,5 @@
 """The `tealeaves` command: one entry point for people, `make` and CI."""
 
-from tealeaves.commands import app
+from tealeaves.commands import app, main
 
-__all__ = ["app"]
+__all__ = ["app", "main"]

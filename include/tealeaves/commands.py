@@ -16,7 +16,8 @@ from rich.table import Table
 
 from tealeaves.config import Settings, describe_settings_error, get_settings
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+# Tracebacks are for developers (TEALEAVES_DEBUG=1); main() turns anything unforeseen into one line.
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__, pretty_exceptions_enable=False)
 db_app = typer.Typer(no_args_is_help=True, help="The warehouse's PostgreSQL server.")
 app.add_typer(db_app, name="db")
 ltv_app = typer.Typer(no_args_is_help=True, help="Predictive lifetime value (BG/NBD + Gamma-Gamma, docs/ltv.md).")
@@ -451,5 +452,30 @@ def ltv_backtest(
     console.print(f"stored as {record.fit_id} in ltv.model_fits and ltv.backtest_customers", highlight=False)
 
 
-def main() -> None:  # pragma: no cover
-    sys.exit(app())
+def main() -> None:
+    """The console entry point: every failure a command did not foresee still ends as one line."""
+    if os.environ.get("TEALEAVES_DEBUG"):
+        sys.exit(app())
+    try:
+        sys.exit(app())
+    except KeyboardInterrupt:
+        err.print("interrupted", highlight=False)
+        sys.exit(130)
+    except OSError as exc:  # a folder that cannot be made, a disk that is full, a file that went away
+        where = f"{exc.filename}: " if exc.filename else ""
+        err.print(f"[bold red]error:[/] {where}{exc.strerror or exc}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence, named as such
+        import psycopg
+
+        if isinstance(exc, psycopg.OperationalError):
+            unreachable(exc)
+            sys.exit(3)
+        first = (str(exc).strip().splitlines() or [""])[0]
+        err.print(
+            f"[bold red]error:[/] unexpected {type(exc).__name__}: {first}"
+            " (a bug in tealeaves: run again with TEALEAVES_DEBUG=1 for the traceback and report it)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        sys.exit(1)
