@@ -10,7 +10,7 @@ likelihood underflows, and the second term of the likelihood is added with logad
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -41,10 +41,20 @@ class BgNbdFit:
     converged: bool
     message: str
     outcome: str = "converged"  # a FitOutcome code
+    # Covariance of the log-parameters (in `params` order) at a converged fit: sqrt of the diagonal is each
+    # parameter's relative standard error. None when the fit did not converge.
+    log_covariance: NDArray[np.float64] | None = field(default=None, compare=False, repr=False)
 
     @property
     def params(self) -> dict[str, float]:
         return {"r": self.r, "alpha": self.alpha, "a": self.a, "b": self.b}
+
+    @property
+    def log_standard_errors(self) -> dict[str, float]:
+        """Each parameter's standard error on the log scale, about its relative standard error; {} unless converged."""
+        if self.log_covariance is None:
+            return {}
+        return dict(zip(self.params, np.sqrt(np.diag(self.log_covariance)).tolist(), strict=True))
 
     def require_converged(self) -> None:
         if not self.converged:
@@ -111,6 +121,7 @@ def fit_bgnbd(summaries: CustomerSummaries) -> BgNbdFit:
         optimum.converged,
         optimum.message,
         optimum.outcome,
+        optimum.log_covariance,
     )
 
 

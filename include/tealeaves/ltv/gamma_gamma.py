@@ -9,7 +9,7 @@ shrinks a customer's observed mean towards the population mean, more so the fewe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -36,10 +36,20 @@ class GammaGammaFit:
     converged: bool
     message: str
     outcome: str = "converged"  # a FitOutcome code
+    # Covariance of the log-parameters (in `params` order) at a converged fit: sqrt of the diagonal is each
+    # parameter's relative standard error. None when the fit did not converge.
+    log_covariance: NDArray[np.float64] | None = field(default=None, compare=False, repr=False)
 
     @property
     def params(self) -> dict[str, float]:
         return {"p": self.p, "q": self.q, "gamma": self.gamma}
+
+    @property
+    def log_standard_errors(self) -> dict[str, float]:
+        """Each parameter's standard error on the log scale, about its relative standard error; {} unless converged."""
+        if self.log_covariance is None:
+            return {}
+        return dict(zip(self.params, np.sqrt(np.diag(self.log_covariance)).tolist(), strict=True))
 
     @property
     def population_mean_spend(self) -> float:
@@ -94,7 +104,17 @@ def fit_gamma_gamma(summaries: CustomerSummaries) -> GammaGammaFit:
     starts = [(p, q, gamma * scale) for p, q, gamma in _STARTS]
     optimum = maximise(negative, PARAMETER_NAMES, starts)
     p, q, gamma = (float(v) for v in optimum.params)
-    return GammaGammaFit(n, p, q, gamma, optimum.log_likelihood, optimum.converged, optimum.message, optimum.outcome)
+    return GammaGammaFit(
+        n,
+        p,
+        q,
+        gamma,
+        optimum.log_likelihood,
+        optimum.converged,
+        optimum.message,
+        optimum.outcome,
+        optimum.log_covariance,
+    )
 
 
 def expected_average_spend(fit: GammaGammaFit, x: FloatArray, m: FloatArray) -> FloatArray:

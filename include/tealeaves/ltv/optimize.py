@@ -9,7 +9,7 @@ repeat buying, ...), so it is reported as not converged instead of being handed 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -45,6 +45,9 @@ class Optimum:
     starts: int
     starts_agreeing: int
     outcome: str = FitOutcome.CONVERGED
+    # Inverse observed information of the log-parameters at a converged optimum (None otherwise): its diagonal
+    # square roots are the relative standard errors of the parameters, the sampling error a band may claim.
+    log_covariance: NDArray[np.float64] | None = field(default=None, compare=False)
 
 
 def maximise(
@@ -105,7 +108,7 @@ def maximise(
             agreeing,
             FitOutcome.AT_BOUND,
         )
-    outcome, flat = _unidentified(objective, best_x, names)
+    outcome, flat, covariance = _unidentified(objective, best_x, names)
     if flat:
         return Optimum(params, -best_fun, False, flat, len(starts), agreeing, outcome)
     if not ok:
@@ -119,14 +122,21 @@ def maximise(
             FitOutcome.OPTIMISER_FAILED,
         )
     return Optimum(
-        params, -best_fun, True, f"converged ({agreeing} of {len(starts)} starts agree)", len(starts), agreeing
+        params,
+        -best_fun,
+        True,
+        f"converged ({agreeing} of {len(starts)} starts agree)",
+        len(starts),
+        agreeing,
+        log_covariance=covariance,
     )
 
 
 def _unidentified(
     objective: Callable[[NDArray[np.float64]], float], x: NDArray[np.float64], names: Sequence[str]
-) -> tuple[str, str]:
-    """Outcome code and reason the optimum is not a usable estimate (flat or saddle likelihood), or "" when it is.
+) -> tuple[str, str, NDArray[np.float64] | None]:
+    """Outcome code, the reason the optimum is not a usable estimate (flat or saddle likelihood) or "" when it is,
+    and the log-parameters' covariance when it is.
 
     An optimiser stopping on a ridge (for BG/NBD: r and alpha growing together when customers do not differ)
     reports success at arbitrary values; the curvature of the log-likelihood there is what tells the truth.
@@ -142,14 +152,16 @@ def _unidentified(
             ) / (4 * h * h)
             hessian[i, j] = hessian[j, i] = value
     if not np.all(np.isfinite(hessian)):
-        return FitOutcome.NOT_FINITE, "log-likelihood is not finite next to the optimum"
+        return FitOutcome.NOT_FINITE, "log-likelihood is not finite next to the optimum", None
     eigenvalues = np.linalg.eigvalsh(hessian)
     if eigenvalues.min() <= 0:
         return (
             FitOutcome.FLAT,
             "log-likelihood is flat or not at a maximum there: the data do not identify the parameters",
+            None,
         )
-    se = np.sqrt(np.diag(np.linalg.inv(hessian)))
+    covariance = np.linalg.inv(hessian)
+    se = np.sqrt(np.diag(covariance))
     vague = [
         f"{name} (standard error ×e^{value:.1f})" for name, value in zip(names, se, strict=True) if value > MAX_LOG_SE
     ]
@@ -157,5 +169,6 @@ def _unidentified(
         return (
             FitOutcome.VAGUE,
             f"parameter(s) {', '.join(vague)} not identified by the data: too few customers or too little variation",
+            None,
         )
-    return FitOutcome.CONVERGED, ""
+    return FitOutcome.CONVERGED, "", covariance
