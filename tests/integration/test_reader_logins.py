@@ -121,6 +121,33 @@ def test_a_reader_cannot_connect_to_airflows_database(env, fresh_database, setti
     assert allowed == (False,)
 
 
+def test_a_reader_cannot_connect_to_the_maintenance_databases(env, fresh_database):
+    """PUBLIC's CONNECT on `postgres` and `template1` is revoked on the embedded server, which tealeaves owns."""
+    url = make_reader(env, unique("looker"))
+    name = psycopg.conninfo.conninfo_to_dict(url)["user"]
+    for database in ("postgres", "template1"):
+        with pytest.raises(psycopg.OperationalError):
+            psycopg.connect(psycopg.conninfo.make_conninfo(url, dbname=database)).close()
+        with psycopg.connect(psycopg.conninfo.make_conninfo(fresh_database, dbname=database)) as conn:
+            allowed = conn.execute("select has_database_privilege(%s, %s, 'CONNECT')", [name, database]).fetchone()
+        assert allowed == (False,)  # refused for want of CONNECT, while the superuser still connects there
+
+
+def test_on_a_server_tealeaves_does_not_own_the_other_databases_are_the_dbas(env, fresh_database):
+    """With TEALEAVES_DATABASE_URL, `db start` changes nothing on `template1`: docs/security.md asks the DBA to."""
+    public_may_connect = "select has_database_privilege('public', 'template1', 'CONNECT')"
+    with psycopg.connect(fresh_database, autocommit=True) as conn:
+        conn.execute("grant connect on database template1 to public")
+    try:
+        result = tealeaves(env, "db", "start")
+        assert result.returncode == 0, result.stderr
+        with psycopg.connect(fresh_database) as conn:
+            assert conn.execute(public_may_connect).fetchone() == (True,)
+    finally:
+        with psycopg.connect(fresh_database, autocommit=True) as conn:
+            conn.execute("revoke connect on database template1 from public")
+
+
 def test_the_password_never_reaches_the_server_log(env, fresh_database, settings):
     log = EmbeddedPostgres(settings.pg_data, settings.pg_port, settings.pg_password_file).log_file
     database = psycopg.conninfo.conninfo_to_dict(fresh_database)["dbname"]
