@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated
@@ -39,14 +41,38 @@ def unreachable(exc: Exception) -> typer.Exit:
 
 
 def _settings() -> Settings:
+    """The settings, checked; the home made private (or taken back from others, for one made before that rule)."""
+    from tealeaves.state import private_home
+
     try:
         settings = get_settings()
         settings.warehouse  # noqa: B018 - validates TEALEAVES_DATABASE_URL early
+        private_home(settings.home)
         return settings
     except ValidationError as exc:
         raise fail(describe_settings_error(exc), 2) from None
     except ValueError as exc:
         raise fail(str(exc), 2) from None
+
+
+def _plain_settings() -> Settings:
+    """The settings for commands that need no server (`generate`, `sample`): nothing is made or checked."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        raise fail(describe_settings_error(exc), 2) from None
+
+
+@contextmanager
+def _writing_into(out: Path) -> Iterator[None]:
+    """Files a command writes into the home are private like all else there; elsewhere the user's umask holds."""
+    from tealeaves.state import inside, private_files
+
+    if inside(_plain_settings().home, out):
+        with private_files():
+            yield
+    else:
+        yield
 
 
 def _server(settings: Settings):
@@ -187,7 +213,8 @@ def generate(
         MerchantClock(timezone)
     except ValueError as exc:
         raise fail(f"--timezone: {exc}", 2) from None
-    report = run(out, customers=customers, start=first, months=months, seed=seed, timezone=timezone)
+    with _writing_into(out):
+        report = run(out, customers=customers, start=first, months=months, seed=seed, timezone=timezone)
     title = (
         f"{report['customers']} customers, {report['leads']} leads, {report['start']} to {report['end']}"
         f" ({timezone}) → {out}"
@@ -251,7 +278,8 @@ def sample_cdnow(
     except ValueError:
         raise fail(f"--through must be a date like 1997-09-30 or 'all', got {through!r}", 2) from None
     try:
-        written = write_billing_exports(out, last)
+        with _writing_into(out):
+            written = write_billing_exports(out, last)
     except SampleFolderError as exc:
         raise fail(str(exc), 2) from None
     period = f"purchases through {written.through}" if written.through else "every purchase"
@@ -267,6 +295,7 @@ def airflow(ctx: typer.Context) -> None:
     """
     from tealeaves import orchestrate
     from tealeaves.airflow_login import ensure_admin_password, login_notice, new_admin_password
+    from tealeaves.state import UMASK
 
     settings = _settings()
     if ctx.args == ["up"]:
@@ -280,7 +309,7 @@ def airflow(ctx: typer.Context) -> None:
     if (password := ensure_admin_password(settings)) is not None:
         print(login_notice(settings, password))
     env = {**os.environ, **orchestrate.environ(settings)}
-    raise typer.Exit(subprocess.call([orchestrate.airflow_bin(), *ctx.args], env=env))
+    raise typer.Exit(subprocess.call([orchestrate.airflow_bin(), *ctx.args], env=env, umask=UMASK))
 
 
 @app.command()
