@@ -2,8 +2,8 @@
 
 The home holds customer exports, the server's log (which quotes statements and rows), Airflow's logs and secrets.
 The first steps of `make demo` run here for real in a home of their own: the embedded server's first start,
-dbt's manifest and Airflow's metadata (`prepare`), the demo's sample company; then the CLI writes exports there
-and Airflow makes a task log, as a process tealeaves did not start would.
+dbt's manifest and Airflow's metadata (`prepare`), the demo's sample company; then the CLI writes exports and
+libpq's files there and Airflow makes a task log, as a process tealeaves did not start would.
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ def test_what_make_demo_writes_in_the_home_is_for_its_user_only(demo_home, cli_e
     for args in (
         ["generate", "--out", str(home / "data"), "--customers", "20", "--months", "1"],
         ["sample", "cdnow", "--out", str(home / "cdnow")],
+        ["db", "service"],
     ):
         result = tealeaves(cli_env, *args)
         assert result.returncode == 0, result.stderr
@@ -78,7 +79,7 @@ def test_what_make_demo_writes_in_the_home_is_for_its_user_only(demo_home, cli_e
     assert made.returncode == 0, made.stderr
 
     written = {p.relative_to(home).parts[0] for p in home.rglob("*") if p.is_file()}
-    assert {"pg", "postgres.log", "airflow", "demo", "data", "cdnow", "pg.password"} <= written
+    assert {"pg", "postgres.log", "airflow", "demo", "data", "cdnow", "libpq", "pg.password"} <= written
     assert (settings.airflow_home / "logs" / TASK_LOG).is_file()
     assert home_is_private(home)
     exposed = loose(home)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import uuid
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -12,7 +13,7 @@ from psycopg import sql
 from sqlalchemy.engine import make_url
 
 from tealeaves.db import EmbeddedPostgres
-from tests.integration.test_cli_db import tealeaves
+from tests.integration.test_cli_db import psql, tealeaves
 
 
 def unique(prefix: str) -> str:
@@ -146,6 +147,24 @@ def test_on_a_server_tealeaves_does_not_own_the_other_databases_are_the_dbas(env
     finally:
         with psycopg.connect(fresh_database, autocommit=True) as conn:
             conn.execute("revoke connect on database template1 from public")
+
+
+def test_a_reader_in_the_service_file_connects_with_its_password_in_a_private_file(env, fresh_database):
+    name = unique("analyst")
+    password = f"a:b\\c:{uuid.uuid4().hex}"  # the characters libpq's password file escapes
+    result = tealeaves(env, "db", "reader", name, "--service", "--password", password)
+    assert result.returncode == 0, result.stderr
+    assert password not in result.stdout + result.stderr
+    service_file = Path(result.stdout.strip())
+    _, _, output = psql(service_file, f"service=tealeaves-{name}", "select current_user")
+    assert output == name
+    # A new password replaces the old one in the file: the service still connects.
+    rotated = tealeaves(env, "db", "reader", name, "--service")
+    assert rotated.returncode == 0, rotated.stderr
+    assert password not in (service_file.parent / f"tealeaves-{name}.pgpass").read_text()
+    assert psql(service_file, f"service=tealeaves-{name}", "select current_user")[2] == name
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(psycopg.conninfo.make_conninfo(fresh_database, user=name, password=password)).close()
 
 
 def test_the_password_never_reaches_the_server_log(env, fresh_database, settings):
