@@ -68,6 +68,9 @@ def airflow_environ(settings: Settings) -> dict[str, str]:
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": settings.url(settings.airflow_metadata, "postgresql+psycopg2"),
         "AIRFLOW__API_AUTH__JWT_SECRET": _jwt_secret(settings),
         "AIRFLOW__COSMOS__CACHE_DIR": str(settings.home / "cosmos-cache"),
+        # Task logs quote the data; Airflow makes their files 0664 and folders 0775 unless told (tealeaves.state).
+        "AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FILE_PERMISSIONS": "0o600",
+        "AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FOLDER_PERMISSIONS": "0o700",
         "AIRFLOW_CONN_WAREHOUSE": warehouse_connection(settings),
         # Tasks run in child processes: hand them the same tealeaves settings.
         "TEALEAVES_HOME": str(settings.home),

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated
@@ -39,14 +42,38 @@ def unreachable(exc: Exception) -> typer.Exit:
 
 
 def _settings() -> Settings:
+    """The settings, checked; the home made private (or taken back from others, for one made before that rule)."""
+    from tealeaves.state import private_home
+
     try:
         settings = get_settings()
         settings.warehouse  # noqa: B018 - validates TEALEAVES_DATABASE_URL early
+        private_home(settings.home)
         return settings
     except ValidationError as exc:
         raise fail(describe_settings_error(exc), 2) from None
     except ValueError as exc:
         raise fail(str(exc), 2) from None
+
+
+def _plain_settings() -> Settings:
+    """The settings for commands that need no server (`generate`, `sample`): nothing is made or checked."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        raise fail(describe_settings_error(exc), 2) from None
+
+
+@contextmanager
+def _writing_into(out: Path) -> Iterator[None]:
+    """Files a command writes into the home are private like all else there; elsewhere the user's umask holds."""
+    from tealeaves.state import inside, private_files
+
+    if inside(_plain_settings().home, out):
+        with private_files():
+            yield
+    else:
+        yield
 
 
 def _server(settings: Settings):
@@ -114,8 +141,35 @@ def db_status() -> None:
 
 @db_app.command("url")
 def db_url() -> None:
-    """Print the warehouse URL (libpq form: `psql "$(tealeaves db url)"`)."""
+    """Print the warehouse URL, password included, for programs that read one from a file or their environment.
+
+    Not for psql's command line, where anyone on the machine reads it in `ps`: use `tealeaves db service`.
+    """
     print(_settings().url())
+
+
+@db_app.command("service")
+def db_service() -> None:
+    """Write libpq's service and password files (0600) and print the service file's path.
+
+    `PGSERVICEFILE="$(tealeaves db service)" psql service=tealeaves` then connects with no password in argv or in
+    the environment (docs/security.md, "Connecting with psql").
+    """
+    from tealeaves.db.service import OWN_SERVICE, ServiceFileError, write_service
+
+    settings = _settings()
+    try:
+        path = write_service(settings.libpq_dir, OWN_SERVICE, settings.warehouse)
+    except ServiceFileError as exc:
+        raise fail(str(exc), 2) from None
+    _show_service(path, OWN_SERVICE)
+
+
+def _show_service(path: Path, service: str) -> None:
+    """The path for `$(...)`; to a person at a terminal, also the line to connect with."""
+    print(path)
+    if sys.stdout.isatty():
+        err.print(f"connect with: PGSERVICEFILE={shlex.quote(str(path))} psql service={service}", highlight=False)
 
 
 @db_app.command("reset")
@@ -141,26 +195,42 @@ def db_reset(
 def db_reader(
     name: Annotated[str, typer.Argument(help="Login for one BI tool, e.g. metabase.")],
     password: Annotated[str | None, typer.Option(help="Use this password instead of a generated one.")] = None,
+    service: Annotated[
+        bool,
+        typer.Option(
+            "--service",
+            help="Instead of printing the URL, keep the login in libpq's service file as service tealeaves-NAME.",
+        ),
+    ] = False,
 ) -> None:
     """Create a read-only login for a BI tool, or give one it made a new password. Prints its URL.
 
     The login reads `marts` and `quality`, never `raw`, with time, temp-space and connection limits. Any
     role this command did not make (the superuser, your own user, a DBA's roles) is refused and left as is.
+    With --service the password goes only into a 0600 file and the command prints the service file's path.
     """
     import psycopg
 
-    from tealeaves.db.roles import RoleError, create_reader_login
+    from tealeaves.db.roles import RoleError, check_login_name, create_reader_login, new_password
+    from tealeaves.db.service import ServiceFileError, reader_service, render_service, write_service
 
     settings = _settings()
+    login = settings.warehouse.set(username=name, password=password or new_password())
     try:
-        secret = create_reader_login(settings.url(), name, password)
-    except RoleError as exc:
+        check_login_name(name)
+        if service:  # a password the files cannot hold is refused before the login changes
+            render_service(settings.libpq_dir, reader_service(name), login)
+        create_reader_login(settings.url(), name, login.password)
+    except (RoleError, ServiceFileError) as exc:
         raise fail(str(exc), 2) from None
     except psycopg.OperationalError as exc:
         raise unreachable(exc) from None
     except psycopg.Error as exc:  # the statements carry no secret, but the message is what the user can act on
         raise fail(f"could not set up reader {name!r}: {exc.diag.message_primary or type(exc).__name__}", 1) from None
-    print(settings.url(settings.warehouse.set(username=name, password=secret)))
+    if not service:
+        print(settings.url(login))
+        return
+    _show_service(write_service(settings.libpq_dir, reader_service(name), login), reader_service(name))
 
 
 # -- data ---------------------------------------------------------------------------------------------
@@ -187,7 +257,8 @@ def generate(
         MerchantClock(timezone)
     except ValueError as exc:
         raise fail(f"--timezone: {exc}", 2) from None
-    report = run(out, customers=customers, start=first, months=months, seed=seed, timezone=timezone)
+    with _writing_into(out):
+        report = run(out, customers=customers, start=first, months=months, seed=seed, timezone=timezone)
     title = (
         f"{report['customers']} customers, {report['leads']} leads, {report['start']} to {report['end']}"
         f" ({timezone}) → {out}"
@@ -251,7 +322,8 @@ def sample_cdnow(
     except ValueError:
         raise fail(f"--through must be a date like 1997-09-30 or 'all', got {through!r}", 2) from None
     try:
-        written = write_billing_exports(out, last)
+        with _writing_into(out):
+            written = write_billing_exports(out, last)
     except SampleFolderError as exc:
         raise fail(str(exc), 2) from None
     period = f"purchases through {written.through}" if written.through else "every purchase"
@@ -267,6 +339,7 @@ def airflow(ctx: typer.Context) -> None:
     """
     from tealeaves import orchestrate
     from tealeaves.airflow_login import ensure_admin_password, login_notice, new_admin_password
+    from tealeaves.state import UMASK
 
     settings = _settings()
     if ctx.args == ["up"]:
@@ -280,7 +353,7 @@ def airflow(ctx: typer.Context) -> None:
     if (password := ensure_admin_password(settings)) is not None:
         print(login_notice(settings, password))
     env = {**os.environ, **orchestrate.environ(settings)}
-    raise typer.Exit(subprocess.call([orchestrate.airflow_bin(), *ctx.args], env=env))
+    raise typer.Exit(subprocess.call([orchestrate.airflow_bin(), *ctx.args], env=env, umask=UMASK))
 
 
 @app.command()
@@ -344,7 +417,8 @@ def _summarise(settings: Settings, outcome) -> None:
     console.print(f"[bold]Data Docs[/]: {settings.docs_dir / 'quality' / 'index.html'}", soft_wrap=True)
     console.print("\n[bold]Next[/]")
     for line in (
-        "psql \"$(.venv/bin/tealeaves db url)\" -c 'select * from marts.fct_acquisition_cost'",
+        'PGSERVICEFILE="$(.venv/bin/tealeaves db service)" psql service=tealeaves'
+        " -c 'select * from marts.fct_acquisition_cost'",
         f"make airflow             # Airflow UI on {api_url(settings)}: trigger and inspect tealeaves_daily",
         ".venv/bin/tealeaves docs # dbt docs and the quality gate's Data Docs on http://127.0.0.1:8081",
         ".venv/bin/tealeaves db stop",

@@ -123,6 +123,11 @@ class Settings(BaseSettings):
         return self.home / "pg.password"
 
     @property
+    def libpq_dir(self) -> Path:
+        """libpq's service file and password files (`tealeaves db service`): psql connects with no password in argv."""
+        return self.home / "libpq"
+
+    @property
     def airflow_passwords_file(self) -> Path:
         """The Airflow UI's logins and their passwords (Airflow's simple auth manager reads it at each login)."""
         return self.home / "airflow-passwords.json"

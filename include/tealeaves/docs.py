@@ -14,6 +14,7 @@ from pathlib import Path
 
 from tealeaves.config import Settings
 from tealeaves.orchestrate import build_manifest, run_tool
+from tealeaves.state import private_opener
 
 INDEX = """<!doctype html>
 <html><head><meta charset="utf-8"><title>tealeaves docs</title></head>
@@ -54,7 +55,8 @@ def build_docs(settings: Settings) -> Path:
     quality = settings.docs_dir / "quality" / "index.html"
     note = "" if quality.exists() else " (none yet: run the daily DAG, e.g. `make demo`)"
     index = settings.docs_dir / "index.html"
-    index.write_text(INDEX.format(quality_note=note), encoding="utf-8")
+    with open(index, "w", encoding="utf-8", opener=private_opener) as out:
+        out.write(INDEX.format(quality_note=note))
     return index
 
 

@@ -22,6 +22,7 @@ from rich.console import Console
 
 from tealeaves.airflow_env import airflow_environ as environ
 from tealeaves.config import DAILY_START, Settings
+from tealeaves.state import UMASK, private_files, private_folder, private_opener
 
 DAG_ID = "tealeaves_daily"
 
@@ -42,7 +43,7 @@ def airflow_bin() -> str:
 
 def run_tool(settings: Settings, args: list[str], what: str, cwd: Path | None = None) -> None:
     env = {**os.environ, **environ(settings)}
-    result = subprocess.run(args, env=env, cwd=cwd, capture_output=True, text=True)
+    result = subprocess.run(args, env=env, cwd=cwd, capture_output=True, text=True, umask=UMASK)
     if result.returncode != 0:
         tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-25:])
         raise RunFailed(f"{what} failed (exit {result.returncode}):\n{tail}")
@@ -88,7 +89,8 @@ def build_manifest(settings: Settings) -> None:
 
 
 def migrate_airflow(settings: Settings) -> None:
-    settings.airflow_home.mkdir(parents=True, exist_ok=True)
+    # Closed here, not only by Airflow's umask: an Airflow started some other way makes folders in it by its own.
+    private_folder(settings.airflow_home / "logs")
     run_tool(settings, [airflow_bin(), "db", "migrate"], "airflow db migrate")
 
 
@@ -110,10 +112,10 @@ def run_daily(settings: Settings, logical_date: date, extra_env: dict[str, str] 
         )
     env = {**os.environ, **environ(settings), **(extra_env or {})}
     stamp = datetime.combine(logical_date, datetime.min.time(), UTC).isoformat()
-    log = settings.home / "logs" / f"{DAG_ID}-{logical_date.isoformat()}.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "w") as out:
-        code = subprocess.call([airflow_bin(), "dags", "test", DAG_ID, stamp], env=env, stdout=out, stderr=out)
+    log = private_folder(settings.home / "logs") / f"{DAG_ID}-{logical_date.isoformat()}.log"
+    with open(log, "w", opener=private_opener) as out:
+        command = [airflow_bin(), "dags", "test", DAG_ID, stamp]
+        code = subprocess.call(command, env=env, stdout=out, stderr=out, umask=UMASK)
     state, run_id = _last_run(settings)
     if code != 0 or state != "success":
         raise RunFailed(
@@ -208,8 +210,9 @@ def demo_world(settings: Settings, customers: int, months: int) -> Path:
         raise RunFailed(f"{folder} holds files the demo did not write; move them away or set TEALEAVES_HOME")
     if folder.exists():
         shutil.rmtree(folder)  # the demo's own earlier world, of another size
-    generate(folder, customers=customers, months=months)
-    (folder / "params.json").write_text(json.dumps(wanted))
+    with private_files():  # customer-like exports: its user's only, like everything in the home
+        generate(private_folder(folder), customers=customers, months=months)
+        (folder / "params.json").write_text(json.dumps(wanted))
     return folder
 
 
@@ -278,7 +281,7 @@ def serve(settings: Settings) -> int:
         [sys.executable, "-m", "tealeaves.airflow_logs", "worker"],
         [sys.executable, "-m", "tealeaves.airflow_logs", "trigger"],
     ]
-    processes = [subprocess.Popen(c, env=env) for c in commands]
+    processes = [subprocess.Popen(c, env=env, umask=UMASK) for c in commands]
     print(f"Airflow UI: {api_url(settings)}  (Ctrl-C stops everything)", flush=True)
     if new_password is not None:
         print(login_notice(settings, new_password), flush=True)

@@ -1,6 +1,6 @@
-"""Secrets tealeaves generates (the embedded superuser's password, Airflow's JWT key, the Airflow login) live in
-files of the home folder that no one else can read, written so that they are never readable by others, even
-for a moment, and never half-written."""
+"""Secrets tealeaves generates (the embedded superuser's password, Airflow's JWT key, the Airflow login, libpq's
+password files) live in files of the home folder that no one else can read, written so that they are never
+readable by others, even for a moment, and never half-written."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import os
 import secrets
 import stat
 from pathlib import Path
+
+from tealeaves.state import private_folder
 
 
 def made_secret(path: Path, nbytes: int) -> str:
@@ -40,7 +42,7 @@ def make_private(path: Path) -> None:
 
 
 def _private_temporary(path: Path, text: str) -> Path:
-    _private_home(path.parent)
+    private_folder(path.parent)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
@@ -50,16 +52,3 @@ def _private_temporary(path: Path, text: str) -> Path:
         temporary.unlink(missing_ok=True)
         raise
     return temporary
-
-
-def _private_home(folder: Path) -> None:
-    """tealeaves' home holds its secrets: no one else lists or writes it.
-
-    Made 0700. An existing home only loses others' read and write bits: when tealeaves runs as root, the embedded
-    server runs as a system user that must still traverse it (tealeaves/db/embedded.py), and traversing alone
-    reveals nothing, since every secret in it is 0600.
-    """
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    mode = stat.S_IMODE(folder.stat().st_mode)
-    if mode & 0o066:
-        folder.chmod(mode & ~0o066)

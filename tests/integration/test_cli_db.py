@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import socket
+import stat
 import subprocess
+from pathlib import Path
 
 import psycopg
 import pytest
 
+from tealeaves.db.embedded import bin_dir
 from tests.conftest import TEALEAVES, free_port
 
 
@@ -33,6 +36,31 @@ def test_start_is_idempotent_and_url_works_with_a_real_client(running):
     assert {"tealeaves", "airflow"} <= databases
     status = tealeaves(running, "db", "status")
     assert status.returncode == 0 and "running on 127.0.0.1" in status.stdout
+
+
+def psql(service_file: Path, conninfo: str, query: str) -> tuple[list[str], dict[str, str], str]:
+    """Run the server's own psql on `conninfo` with only PGSERVICEFILE set: (its argv, its environment, its output)."""
+    argv = [str(bin_dir() / "psql"), "-XwAt", "-c", query, conninfo]  # -w: never ask for a password
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(service_file.parent), "PGSERVICEFILE": str(service_file)}
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return argv, env, done.stdout.strip()
+
+
+def test_db_service_connects_psql_with_no_password_in_its_argv_or_environment(running):
+    result = tealeaves(running, "db", "service")
+    assert result.returncode == 0, result.stderr
+    service_file = Path(result.stdout.strip())
+    password = (Path(running["TEALEAVES_HOME"]) / "pg.password").read_text().strip()
+    assert password not in result.stdout + result.stderr
+    argv, env, output = psql(service_file, "service=tealeaves", "select current_user, current_database()")
+    assert output == "postgres|tealeaves"
+    assert not any(password in part for part in [*argv, *env.values()])
+    assert stat.S_IMODE(service_file.parent.stat().st_mode) == 0o700
+    assert {path.name: stat.S_IMODE(path.stat().st_mode) for path in service_file.parent.iterdir()} == {
+        "pg_service.conf": 0o600,
+        "tealeaves.pgpass": 0o600,
+    }
 
 
 def test_start_on_another_port_while_running_says_which_port(running):

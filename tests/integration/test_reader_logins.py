@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import uuid
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -12,7 +13,7 @@ from psycopg import sql
 from sqlalchemy.engine import make_url
 
 from tealeaves.db import EmbeddedPostgres
-from tests.integration.test_cli_db import tealeaves
+from tests.integration.test_cli_db import psql, tealeaves
 
 
 def unique(prefix: str) -> str:
@@ -119,6 +120,51 @@ def test_a_reader_cannot_connect_to_airflows_database(env, fresh_database, setti
     with psycopg.connect(fresh_database) as conn:
         allowed = conn.execute("select has_database_privilege(%s, %s, 'CONNECT')", [name, "airflow"]).fetchone()
     assert allowed == (False,)
+
+
+def test_a_reader_cannot_connect_to_the_maintenance_databases(env, fresh_database):
+    """PUBLIC's CONNECT on `postgres` and `template1` is revoked on the embedded server, which tealeaves owns."""
+    url = make_reader(env, unique("looker"))
+    name = psycopg.conninfo.conninfo_to_dict(url)["user"]
+    for database in ("postgres", "template1"):
+        with pytest.raises(psycopg.OperationalError):
+            psycopg.connect(psycopg.conninfo.make_conninfo(url, dbname=database)).close()
+        with psycopg.connect(psycopg.conninfo.make_conninfo(fresh_database, dbname=database)) as conn:
+            allowed = conn.execute("select has_database_privilege(%s, %s, 'CONNECT')", [name, database]).fetchone()
+        assert allowed == (False,)  # refused for want of CONNECT, while the superuser still connects there
+
+
+def test_on_a_server_tealeaves_does_not_own_the_other_databases_are_the_dbas(env, fresh_database):
+    """With TEALEAVES_DATABASE_URL, `db start` changes nothing on `template1`: docs/security.md asks the DBA to."""
+    public_may_connect = "select has_database_privilege('public', 'template1', 'CONNECT')"
+    with psycopg.connect(fresh_database, autocommit=True) as conn:
+        conn.execute("grant connect on database template1 to public")
+    try:
+        result = tealeaves(env, "db", "start")
+        assert result.returncode == 0, result.stderr
+        with psycopg.connect(fresh_database) as conn:
+            assert conn.execute(public_may_connect).fetchone() == (True,)
+    finally:
+        with psycopg.connect(fresh_database, autocommit=True) as conn:
+            conn.execute("revoke connect on database template1 from public")
+
+
+def test_a_reader_in_the_service_file_connects_with_its_password_in_a_private_file(env, fresh_database):
+    name = unique("analyst")
+    password = f"a:b\\c:{uuid.uuid4().hex}"  # the characters libpq's password file escapes
+    result = tealeaves(env, "db", "reader", name, "--service", "--password", password)
+    assert result.returncode == 0, result.stderr
+    assert password not in result.stdout + result.stderr
+    service_file = Path(result.stdout.strip())
+    _, _, output = psql(service_file, f"service=tealeaves-{name}", "select current_user")
+    assert output == name
+    # A new password replaces the old one in the file: the service still connects.
+    rotated = tealeaves(env, "db", "reader", name, "--service")
+    assert rotated.returncode == 0, rotated.stderr
+    assert password not in (service_file.parent / f"tealeaves-{name}.pgpass").read_text()
+    assert psql(service_file, f"service=tealeaves-{name}", "select current_user")[2] == name
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(psycopg.conninfo.make_conninfo(fresh_database, user=name, password=password)).close()
 
 
 def test_the_password_never_reaches_the_server_log(env, fresh_database, settings):

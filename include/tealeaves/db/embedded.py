@@ -17,7 +17,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from tealeaves.secret_files import made_secret
+from tealeaves.secret_files import made_secret, make_private, write_secret
+from tealeaves.state import UMASK, private_folder
 
 PG_MAJOR = 18
 SERVICE_USER = "pgserver"
@@ -95,6 +96,7 @@ class EmbeddedPostgres:
                 f"another port, e.g. `export TEALEAVES_PG_PORT={self.port + 1}`."
             )
         self._initdb()
+        self._private_log()
         options = f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''"
         result = self._run(
             "pg_ctl", "-w", "-t", "60", "-D", str(self.data_dir), "-l", str(self.log_file), "-o", options, "start"
@@ -122,11 +124,10 @@ class EmbeddedPostgres:
             raise ServerError(
                 f"{self.data_dir} exists but is not a PostgreSQL data directory. Move it away or delete it."
             )
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_folder(self.data_dir)
         self._hand_to_service_user()
-        superuser_password(self.password_file)
         pwfile = self.data_dir.parent / ".initdb-pw"
-        shutil.copy(self.password_file, pwfile)
+        write_secret(pwfile, superuser_password(self.password_file))
         user = self._service_user()
         if user:
             os.chown(pwfile, user.pw_uid, user.pw_gid)
@@ -176,8 +177,18 @@ class EmbeddedPostgres:
             mode = parent.stat().st_mode
             if not mode & stat.S_IXOTH:
                 parent.chmod(mode | stat.S_IXOTH)
-        self.log_file.touch(exist_ok=True)
-        os.chown(self.log_file, user.pw_uid, user.pw_gid)
+
+    def _private_log(self) -> None:
+        """The server's log (`pg_ctl -l`), made here 0600 and the server's own before pg_ctl appends to it.
+
+        It quotes statements and failed rows. As root, pg_ctl runs as the service user, which may not create files
+        in the home; a log made by an older version, readable by others, is taken back.
+        """
+        os.close(os.open(self.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+        make_private(self.log_file)
+        user = self._service_user()
+        if user is not None:
+            os.chown(self.log_file, user.pw_uid, user.pw_gid)
 
     def _run(self, command: str, *args: str) -> subprocess.CompletedProcess[str]:
         user = self._service_user()
@@ -190,6 +201,7 @@ class EmbeddedPostgres:
                 text=True,
                 user=user.pw_uid if user else None,
                 group=user.pw_gid if user else None,
+                umask=UMASK,  # what they (and the shell pg_ctl starts) create before PostgreSQL sets its own
                 cwd="/",
                 timeout=120,
             )

@@ -95,6 +95,11 @@ def check_login_name(name: str) -> None:
         raise RoleError(f"{READER_ROLE!r} is the group role; give the BI tool's login another name, e.g. metabase")
 
 
+def new_password() -> str:
+    """A reader's generated password: URL-safe, so it goes into a URL, a service or a password file unescaped."""
+    return secrets.token_urlsafe(18)
+
+
 def create_reader_login(dsn: str, name: str, password: str | None = None) -> str:
     """A login role in `bi_reader` for one BI tool; a login made by this command gets a new password.
 
@@ -102,7 +107,7 @@ def create_reader_login(dsn: str, name: str, password: str | None = None) -> str
     Returns the password.
     """
     check_login_name(name)
-    password = password or secrets.token_urlsafe(18)
+    password = password or new_password()
     with psycopg.connect(dsn, autocommit=True) as conn:
         login, group = sql.Identifier(name), sql.Identifier(READER_ROLE)
         database = sql.Identifier(conn.info.dbname)

@@ -12,6 +12,11 @@ def connect(settings: Settings, autocommit: bool = False) -> psycopg.Connection:
     return psycopg.connect(settings.url(), autocommit=autocommit, connect_timeout=10)
 
 
+# What initdb makes beside template0 (which takes no connections): every role may connect to them until revoked.
+# tealeaves and Airflow reach them only as the superuser (createdb copies template1 as the superuser).
+MAINTENANCE_DATABASES = ("postgres", "template1")
+
+
 def ensure_databases(settings: Settings) -> None:
     """Create the warehouse and Airflow metadata databases when missing (a no-op when present).
 
@@ -34,14 +39,18 @@ def ensure_databases(settings: Settings) -> None:
                 conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
         if settings.airflow_metadata.database != settings.warehouse.database:  # readers do connect to the warehouse
             close_to_public(conn, settings.airflow_metadata.database)
+        if settings.embedded:  # tealeaves' own server; on another, these are the DBA's (docs/security.md)
+            for database in MAINTENANCE_DATABASES:
+                close_to_public(conn, database)
 
 
 def close_to_public(conn: psycopg.Connection, database: str) -> None:
     """Revoke the CONNECT that PostgreSQL grants every role on a new database.
 
     Airflow's metadata holds connections, variables and task logs: only its owner (tealeaves' own user) and
-    superusers log in there, never a BI reader. Run on every start, so a database made before this rule is
-    closed too. A user that does not own it gets a warning from the server, not an error, and nothing changes.
+    superusers log in there, never a BI reader. Nor has a reader any business in `postgres` or `template1`: it logs
+    in to the warehouse and nowhere else. Run on every start, so a database made before this rule is closed too.
+    A user that does not own it gets a warning from the server, not an error, and nothing changes.
     """
     conn.execute(sql.SQL("revoke connect, temporary on database {} from public").format(sql.Identifier(database)))
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from tealeaves.airflow_env import airflow_environ as environ
 from tealeaves.config import Settings
+from tealeaves.state import UMASK, private_folder
 
 # dbt's statuses, best first; `runtime error` means dbt could not measure (table missing, query failed).
 STATUSES = ("pass", "warn", "error", "runtime error")
@@ -60,7 +61,7 @@ class SourceFreshness:
 
 def check_freshness(settings: Settings, output: Path) -> list[SourceFreshness]:
     """Run `dbt source freshness` against the warehouse; one verdict per source, by source name."""
-    output.parent.mkdir(parents=True, exist_ok=True)
+    private_folder(output.parent)
     dbt = str(Path(sys.executable).parent / "dbt")
     command = [dbt, "source", "freshness", "--output", str(output), "--target-path", str(output.parent / "target")]
     result = subprocess.run(
@@ -69,6 +70,7 @@ def check_freshness(settings: Settings, output: Path) -> list[SourceFreshness]:
         env={**os.environ, **environ(settings)},
         capture_output=True,
         text=True,
+        umask=UMASK,
     )
     # Exit 1 means "some source is stale", which is an answer; anything without an output file is a failure.
     if result.returncode not in (0, 1) or not output.exists():

@@ -38,6 +38,7 @@ from tealeaves.config import get_settings  # noqa: E402
 from tealeaves.quality.checks import Check  # noqa: E402
 from tealeaves.quality.results import ExpectationOutcome, GateResult, SuiteResult  # noqa: E402
 from tealeaves.quality.store import save_run  # noqa: E402
+from tealeaves.state import private_folder  # noqa: E402
 
 __all__ = ["GateResult", "Suite", "SuiteDefinitionError", "load_suites", "run_gate", "validate_suites"]
 
@@ -229,7 +230,7 @@ DOCS_SITE = "tealeaves"
 
 def _build_data_docs(context: Any, docs_dir: Path) -> None:
     """Render this run's suites and validation results (held in the ephemeral context's stores) as HTML."""
-    docs_dir.mkdir(parents=True, exist_ok=True)
+    private_folder(docs_dir)
     site = {
         "class_name": "SiteBuilder",
         "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
