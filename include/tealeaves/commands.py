@@ -172,6 +172,27 @@ def _show_service(path: Path, service: str) -> None:
         err.print(f"connect with: PGSERVICEFILE={shlex.quote(str(path))} psql service={service}", highlight=False)
 
 
+@db_app.command("password")
+def db_password() -> None:
+    """Give the embedded server's superuser a new password (kept 0600 in the home; printed nowhere).
+
+    Everything tealeaves starts afterwards uses it; restart a running `tealeaves airflow up`, whose processes
+    hold the old one.
+    """
+    import psycopg
+
+    from tealeaves.db.setup import rotate_superuser_password
+
+    settings = _settings()
+    try:
+        rotate_superuser_password(settings)
+    except ValueError as exc:
+        raise fail(str(exc), 2) from None
+    except psycopg.OperationalError as exc:
+        raise unreachable(exc) from None
+    console.print(f"new superuser password in {settings.pg_password_file} (mode 0600)", highlight=False)
+
+
 @db_app.command("reset")
 def db_reset(
     yes: Annotated[bool, typer.Option("--yes", help="Confirm: every loaded batch and built table is dropped.")] = False,

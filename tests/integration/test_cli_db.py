@@ -115,3 +115,23 @@ def test_external_url_means_no_embedded_server_is_started(cli_env, warehouse_url
     assert result.returncode == 0, result.stderr
     assert "not starting an embedded one" in result.stdout
     assert tealeaves({**cli_env, "TEALEAVES_DATABASE_URL": warehouse_url}, "db", "url").stdout.strip() == warehouse_url
+
+
+def test_rotating_the_superuser_password_locks_the_old_one_out_and_keeps_tealeaves_working(running, tmp_path):
+    old = tealeaves(running, "db", "url").stdout.strip()
+    service = tealeaves(running, "db", "service")
+    assert service.returncode == 0, service.stderr
+    rotated = tealeaves(running, "db", "password")
+    assert rotated.returncode == 0, rotated.stderr
+    new = tealeaves(running, "db", "url").stdout.strip()
+    assert new != old
+    assert new.split("@")[0].split(":")[-1] not in rotated.stdout + rotated.stderr, "printed nowhere"
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        psycopg.connect(old).close()
+    psycopg.connect(new).close()
+    _, _, user = psql(Path(service.stdout.strip()), "service=tealeaves", "select current_user")
+    assert user == "postgres", "the service's password file follows the rotation"
+    assert tealeaves(running, "db", "status").returncode == 0
+    password_file = Path(running["TEALEAVES_HOME"]) / "pg.password"
+    assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
+    assert not list(password_file.parent.glob("pg.password.*")), "no pending copy left behind"

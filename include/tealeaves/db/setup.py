@@ -77,3 +77,36 @@ def reset_warehouse(url: str) -> list[str]:
         for name in dropped:
             conn.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(name)))
     return dropped
+
+
+def rotate_superuser_password(settings: Settings) -> None:
+    """Give the embedded server's superuser a new password and keep it in its file, never locked out in between.
+
+    The new password is written beside the file first; the server takes it as a SCRAM verifier (no clear text
+    in its log); only then does it replace the file. A failure before the switch changes nothing; libpq's
+    own service (`tealeaves db service`), if made, follows.
+    """
+    import secrets
+
+    from tealeaves.db.roles import scram_verifier
+    from tealeaves.db.service import OWN_SERVICE, SERVICE_FILE, write_service
+    from tealeaves.secret_files import write_secret
+
+    if settings.database_url:
+        raise ValueError("TEALEAVES_DATABASE_URL names the server: its admin rotates that password")
+    password = secrets.token_urlsafe(24)
+    pending = settings.pg_password_file.with_name(settings.pg_password_file.name + ".new")
+    write_secret(pending, password)
+    try:
+        with connect(settings, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("alter role {} password {}").format(
+                    sql.Identifier(settings.warehouse.username), sql.Literal(scram_verifier(password))
+                )
+            )
+    except BaseException:
+        pending.unlink(missing_ok=True)
+        raise
+    pending.replace(settings.pg_password_file)
+    if (settings.libpq_dir / SERVICE_FILE).exists():
+        write_service(settings.libpq_dir, OWN_SERVICE, settings.warehouse)
