@@ -1,11 +1,17 @@
 {#
     One row per web domain a CRM company is known by (its domain and its additional domains), kept only when
-    exactly one company claims it: a domain shared by two companies identifies neither.
+    exactly one company claims it: a domain shared by two companies identifies neither. A free-mail domain
+    (seed free_email_domains: gmail.com, outlook.com, ...) identifies no company even when a company record
+    carries it, or every Gmail payer would become that company.
 #}
 with
 
 companies as (
     select company_id, domain, additional_domains from {{ ref('stg_crm__companies') }}
+),
+
+free_email_domains as (
+    select lower(trim(domain)) as domain from {{ ref('free_email_domains') }}
 ),
 
 claimed as (
@@ -15,9 +21,10 @@ claimed as (
 ),
 
 unambiguous as (
-    select domain, min(company_id) as company_id
+    select claimed.domain, min(claimed.company_id) as company_id
     from claimed
-    group by domain
+    where not exists (select from free_email_domains where free_email_domains.domain = claimed.domain)
+    group by claimed.domain
     having count(distinct company_id) = 1
 )
 

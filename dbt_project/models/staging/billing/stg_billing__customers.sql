@@ -7,8 +7,9 @@ source as (
 renamed as (
     select
         id as billing_customer_id,
-        case when hubspot_company_id ~ '^[0-9]+$' then hubspot_company_id::bigint end as crm_company_id,
-        lower(email) as email,
+        -- Trimmed as the CRM, help-desk and survey staging trim theirs: identity matches on both.
+        case when trim(hubspot_company_id) ~ '^[0-9]+$' then trim(hubspot_company_id)::bigint end as crm_company_id,
+        lower(nullif(trim(email), '')) as email,
         name as customer_name,
         to_timestamp(created) at time zone 'UTC' as created_at,
         upper(currency) as currency_code,

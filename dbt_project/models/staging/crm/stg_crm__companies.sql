@@ -8,12 +8,13 @@ renamed as (
     select
         hs_object_id as company_id,
         name as company_name,
-        lower(nullif(trim(domain), '')) as domain,
+        -- Bare domains (no www., scheme or path), as the part of an email after the @ that identity compares.
+        {{ web_domain('domain') }} as domain,
         -- HubSpot exports other domains semicolon-separated; identity matching looks up emails in both.
         array(
-            select lower(trim(extra_domain))
+            select {{ web_domain('extra_domain') }}
             from unnest(string_to_array(hs_additional_domains, ';')) as extra_domain
-            where trim(extra_domain) <> ''
+            where {{ web_domain('extra_domain') }} is not null
         ) as additional_domains,
         createdate at time zone 'UTC' as created_at,
         lower(lifecyclestage) as lifecycle_stage,
