@@ -21,7 +21,7 @@ import pickle
 import random
 import string
 import tempfile
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
@@ -129,6 +129,9 @@ class BillingRenderer(Renderer):
         self.addon_buyers: list[AddOnBuyer] = []
         self.customer_companies: dict[str, int] = {}  # billing customer id -> CRM company id (hs_object_id)
         self.subscription_mrr: dict[str, dict[str, Any]] = {}  # subscription id -> its realised MRR
+        # segment -> renewals decided before the export's end: how many, the sum of their churn probabilities and
+        # of p(1-p), and how many churned
+        self.churn_draws: defaultdict[str, Counter[str]] = defaultdict(Counter)
 
     def planted(self) -> dict[str, Any]:
         return {
@@ -148,11 +151,24 @@ class BillingRenderer(Renderer):
         `mrr_changes`: UTC instant (ISO 8601) -> MRR from that instant on, one entry per change before the export's
         end (the sign-up, a plan change, a recurring discount starting or ending, 0 at churn). `month_end_mrr`:
         merchant month (first day) -> MRR at the month's last instant (the export's end for the last month), from
-        the sign-up's month through the month it fell to 0 at churn; it stays 0 after that."""
+        the sign-up's month through the month it fell to 0 at churn; it stays 0 after that.
+
+        `churn_draws`, per segment: the renewals whose churn was drawn before the export's end, the sum of the
+        probabilities they were drawn with (the expected churns, given each customer's realised NPS answers and SLA
+        breaches), the sum of p(1 - p) (the variance of the churn count about it) and the churns drawn."""
         return {
             "currency": self.truth.currency.upper(),
             "customer_company": dict(self.customer_companies),
             "subscriptions": dict(self.subscription_mrr),
+            "churn_draws": {
+                segment: {
+                    "renewals": draws["renewals"],
+                    "expected_churns": round(draws["expected_churns"], 6),
+                    "variance": round(draws["variance"], 6),
+                    "churned": draws["churned"],
+                }
+                for segment, draws in sorted(self.churn_draws.items())
+            },
         }
 
     def stripe_id(self, prefix: str, rng: random.Random | None = None) -> str:
@@ -270,6 +286,13 @@ class BillingRenderer(Renderer):
         self._subscription(life, customer_id, subscription_id, item_id, price_id)
         self.customer_companies[customer_id] = life.company_id
         self.subscription_mrr[subscription_id] = self._realised_mrr(life, customer_id, coupons)
+        draws = self.churn_draws[life.segment.name]
+        for decided_at, probability in life.churn_draws:
+            if decided_at < self.end:
+                draws["renewals"] += 1
+                draws["expected_churns"] += probability
+                draws["variance"] += probability * (1 - probability)
+                draws["churned"] += decided_at == life.churned_at
         self.addon_buyers.append(AddOnBuyer(customer_id, life.signed_at, life.currency, life.fx_to_usd))
 
     def _realised_mrr(self, life: Life, customer_id: str, coupons: list[tuple[str, str] | None]) -> dict[str, Any]:
