@@ -87,8 +87,11 @@ def realised_retention(truth: dict) -> dict[tuple[date, str], tuple]:
 # -- MRR and retention equal the realised truth -------------------------------------------------------------------
 def test_total_mrr_at_every_month_end_equals_the_realised_mrr(marts_world):
     """Finance's MRR line: each month-end total in the mart is the sum of every subscription's realised month-end
-    MRR in truth.json (yearly ÷ 12, after recurring discounts), to the cent: both round each subscription to the cent
-    once, and the export's FX rounding (at most 0.4 cent a subscription) never reaches a half cent."""
+    MRR in truth.json (yearly ÷ 12, after recurring discounts), to the cent. Exact, because both sides round each
+    subscription once, and what the export rounds (prices to 6 decimals, invoices to minor units, from which the
+    mart takes a discount's share) moves a subscription's MRR by at most 0.32 cent × the FX rate, never across
+    the half cent from a truth that sits on a whole cent (or a third of one, for yearly plans). Only a yearly
+    save offer whose exact MRR ends in half a cent could round either way; this world has none."""
     url, _, truth = marts_world
     mart = dict(query(url, "select month, closing_mrr from marts.fct_revenue_retention_monthly where segment = 'all'"))
     realised: dict[date, Decimal] = defaultdict(Decimal)
