@@ -24,20 +24,22 @@ def identity(pipeline):
 
 
 def test_billing_customers_without_a_crm_id_are_matched_to_the_right_company(identity):
+    """Every billing customer lands on the CRM company the generator made it for (truth.json →
+    realised.billing.customer_company), the 30% exported without metadata.hubspot_company_id too: those are
+    matched by contact email or domain, never by name (two companies may share a name)."""
     url, _, truth = identity
     rows = query(
         url,
         """
-        select identity.match_method, lower(trim(billing.customer_name)) = lower(trim(company.company_name))
-        from intermediate.int_customer_identity as identity
-        join staging.stg_billing__customers as billing on identity.source_id = billing.billing_customer_id
-        left join staging.stg_crm__companies as company on identity.crm_company_id = company.company_id
-        where identity.source_system = 'billing_customer'
-    """,
+        select source_id, match_method, crm_company_id
+        from intermediate.int_customer_identity
+        where source_system = 'billing_customer'
+        """,
     )
-    without_id = [same for method, same in rows if method != "explicit_id"]
-    assert len(without_id) == truth["planted"]["billing"]["billing_without_crm_id"]
-    assert all(same for _, same in rows), "every billing customer lands on the company of the same name"
+    without_id = [method for _, method, _ in rows if method != "explicit_id"]
+    assert len(without_id) == truth["planted"]["billing"]["billing_without_crm_id"] > 0
+    matched = {source_id: company for source_id, _, company in rows}
+    assert matched == truth["realised"]["billing"]["customer_company"]
 
 
 def test_email_variants_in_other_systems_still_find_their_company(identity):

@@ -169,6 +169,16 @@ def test_monthly_nps_matches_the_qualtrics_export(marts_world):
     assert all(mart[month][4] is None for month in empty_months), "no responses gives a null NPS, not 0"
 
 
+def test_every_nps_response_carries_its_realised_score(marts_world):
+    """fct_survey_responses holds each NPS response the generator wrote, once, with the score the respondent gave
+    (truth.json → realised.survey.nps_answers, by Qualtrics ResponseId), through duplicated, re-cased, cut-short
+    and late-delivered rows of the export."""
+    url, _, truth = marts_world
+    mart = dict(query(url, "select response_id, nps_score from marts.fct_survey_responses where survey_type = 'nps'"))
+    assert mart == truth["realised"]["survey"]["nps_answers"]
+    assert len(mart) > 200
+
+
 def test_post_ticket_csat_and_ces_totals_equal_the_planted_answers(marts_world):
     """CSAT (4-5 of 5) and CES (mean of 1-7, share at 5-7) count every post-ticket answer exactly once."""
     url, _, truth = marts_world
@@ -223,6 +233,28 @@ def test_deal_blocker_notes_are_opportunistic_input(marts_world):
     url, _, truth = marts_world
     counts = inputs_by_class(url, "deal_blocker_note")
     assert counts == {"opportunistic": truth["planted"]["crm"]["deal_blocker_notes"]}
+
+
+def test_support_tickets_per_class_and_month_are_the_realised_tickets_per_kind(marts_world):
+    """Every ticket is one product input of its kind's class (KIND_CLASSES, docs/sources/survey.md), in the month it
+    was opened: fct_product_input's support tickets per class and month equal the tickets the generator opened per
+    kind and merchant month (truth.json → realised.support.tickets), exactly."""
+    url, _, truth = marts_world
+    mart = {
+        (input_class, month): count
+        for input_class, month, count in query(
+            url,
+            "select input_class, month, count(*) from marts.fct_product_input"
+            " where input_source = 'support_ticket' group by 1, 2",
+        )
+    }
+    realised = {
+        (KIND_CLASSES[kind], date.fromisoformat(month)): count
+        for kind, months in truth["realised"]["support"]["tickets"].items()
+        for month, count in months.items()
+    }
+    assert mart == realised
+    assert sum(realised.values()) == truth["planted"]["support"]["tickets"]
 
 
 def test_support_tickets_by_class_recover_the_planted_kind_rates(marts_world):

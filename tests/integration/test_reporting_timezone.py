@@ -3,16 +3,16 @@ its movement land in the calendar month the merchant's own clock says.
 
 The worlds are generated with the merchant in Australia/Sydney (UTC+10, +11 in summer) and in America/New_York
 (UTC-5, -4): sign-ups in local office hours, renewals at 06:00 local time on the sign-up's day of the month, the
-export taken at local midnight. The oracle is what the generator simulated, captured as it renders each life: the
-billing periods with their planted MRR, the churn instant and the coupon each invoice carries. From those, the
-month-end MRR of each of the merchant's months follows from docs/metrics.md's definition (MRR at the month's last
-instant, yearly plans ÷ 12, after recurring discounts) and the movement from fct_mrr_movements' documented
-classes. The warehouse is read only for the mart itself and for the customer key identity gave each billing
-customer; no SQL rule is restated here.
+export taken at local midnight. The oracle is what the generator realised, as truth.json records it: each
+subscription's MRR by docs/metrics.md's definition (yearly plans ÷ 12, after recurring discounts) at every instant
+it changed. The month-end MRR of each of the merchant's months is the latest change before the month's last
+instant, and the movement follows fct_mrr_movements' documented classes (tests/mrr_oracle.py). The warehouse is
+read only for the mart itself and for the customer key identity gave each billing customer; no SQL rule is
+restated here, and the comparison is exact to the cent.
 
 Built again with TEALEAVES_TIMEZONE=UTC, the same Sydney world's mart gets a known number of customer-months
-wrong, all of customers whose sign-up, renewal or churn falls in another month in UTC than in Sydney (a renewal at
-06:00 on the 1st in Sydney is 19:00 or 20:00 on the last day of the month before in UTC).
+wrong, all of customers whose sign-up, plan change or churn falls in another month in UTC than in Sydney (a renewal
+at 06:00 on the 1st in Sydney is 19:00 or 20:00 on the last day of the month before in UTC).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from tests.mrr_oracle import (
     billing_customer_keys,
     crossing_customers,
     differences,
-    generate_captured,
+    generate_world,
     movements,
     oracle,
 )
@@ -51,11 +51,11 @@ def build(url: str, scratch: Path, zone: str, as_of: str = "") -> dict[tuple[str
 
 @pytest.fixture(scope="module")
 def warehouse(server, tmp_path_factory):
-    """Factory: a generated world (with its lives captured), loaded (billing and CRM) into a database of its own."""
+    """Factory: a generated world (with its truth.json), loaded (billing and CRM) into a database of its own."""
 
     def load(name: str, **world_args: object) -> tuple[GeneratedWorld, str, Path]:
         tmp = tmp_path_factory.mktemp(name)
-        world = generate_captured(tmp / "exports", **world_args)
+        world = generate_world(tmp / "exports", **world_args)
         url = create_database(server, f"t_timezone_{name}")
         load_paths(url, [tmp / "exports" / "billing", tmp / "exports" / "crm"])
         return world, url, tmp
@@ -84,7 +84,7 @@ def new_york(warehouse):
 
 def test_mrr_movements_land_in_sydney_months(sydney):
     """Every customer-month of fct_mrr_movements, built in Sydney months, has the movement, cohort and closing MRR
-    the simulated lives give in Sydney months, and no customer-month is missing or extra."""
+    the realised truth gives in Sydney months, and no customer-month is missing or extra."""
     world, keys, local, *_ = sydney
     expected = oracle(world, keys, "Australia/Sydney")
     assert len(expected) > 2000
@@ -100,9 +100,9 @@ def test_mrr_movements_land_in_new_york_months(new_york):
 
 
 def test_utc_months_move_a_known_number_of_customer_months(sydney):
-    """The same Sydney world built with TEALEAVES_TIMEZONE=UTC differs from the Sydney months the lives give in a
+    """The same Sydney world built with TEALEAVES_TIMEZONE=UTC differs from the Sydney months the truth gives in a
     known number of customer-months, so the Sydney test fails on a UTC build; and every customer it moves has a
-    sign-up, renewal or churn whose month is another in UTC than in Sydney (a renewal at 06:00 on the 1st in
+    sign-up, plan change or churn whose month is another in UTC than in Sydney (a renewal at 06:00 on the 1st in
     Sydney is still the last day of the month before in UTC)."""
     world, keys, _, utc, _ = sydney
     moved = differences(utc, oracle(world, keys, "Australia/Sydney"))
@@ -112,7 +112,7 @@ def test_utc_months_move_a_known_number_of_customer_months(sydney):
 
 def test_a_reporting_date_ends_the_months_and_the_ltv_calibration(sydney):
     """TEALEAVES_AS_OF=2025-06-15 on the Sydney world: the months end with June, whose month-end is the end of
-    15 June in Sydney (the state the lives give then, later renewals and churns not yet happened), and the LTV
+    15 June in Sydney (the state the truth gives then, later renewals and churns not yet happened), and the LTV
     summaries are as of that day."""
     world, keys, _, _, (as_of, ltv_as_of) = sydney
     expected = oracle(world, keys, "Australia/Sydney", SYDNEY_AS_OF)

@@ -4,8 +4,8 @@ One home (server, Airflow metadata) for the module; each test empties the wareho
 reset --yes`, as the README says to switch folders), so no test depends on another's run. The folders:
 - the CDNOW sample (`tealeaves sample cdnow`): a shop with one-off purchases and billing exports only. Oracle: the
   published BG/NBD fit of the same 39 weeks (Fader, Hardie & Lee 2005) and the sample's own customer count.
-- a generated merchant in Australia/Sydney with billing and CRM exports only. Oracle: the simulated lives read in
-  Sydney months (tests/mrr_oracle.py).
+- a generated merchant in Australia/Sydney with billing and CRM exports only. Oracle: the realised MRR in its
+  truth.json, read in Sydney months (tests/mrr_oracle.py).
 - a generated help desk's exports only.
 - a folder with an unreadable file: the run stops at the raw gate, names the task and why, publishes nothing.
 """
@@ -25,7 +25,7 @@ import pytest
 from tealeaves.generate import generate
 from tealeaves.orchestrate import DAILY_START, RunFailed, demo_world, run_daily
 from tests.conftest import TEALEAVES, free_port
-from tests.mrr_oracle import billing_customer_keys, differences, generate_captured, movements, oracle
+from tests.mrr_oracle import billing_customer_keys, differences, generate_world, movements, oracle
 
 BGNBD_PUBLISHED = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
 SYDNEY = {"customers": 150, "months": 6, "seed": 7, "timezone": "Australia/Sydney"}
@@ -101,7 +101,7 @@ def test_a_billing_only_one_off_shop_runs_end_to_end_and_publishes_the_published
 
 
 def test_a_merchant_in_sydney_with_billing_and_crm_only_gets_sydney_months(home, tmp_path):
-    world = generate_captured(tmp_path / "sydney", **SYDNEY)
+    world = generate_world(tmp_path / "sydney", **SYDNEY)
     for absent in ("support", "survey"):
         shutil.rmtree(world.exports / absent)
 

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
+from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from tealeaves.generate import default_truth, generate
+from tealeaves.generate.render.billing import period_mrr_cents
+from tests.exports import read_jsonl
 
 
 def digest(folder: Path) -> dict[str, str]:
@@ -92,3 +98,78 @@ def test_an_unknown_time_zone_is_refused_before_anything_is_written(tmp_path):
     with pytest.raises(ValueError, match="Mars/Base"):
         generate(tmp_path / "out", customers=10, months=1, timezone="Mars/Base")
     assert not (tmp_path / "out").exists()
+
+
+def test_realised_truth_is_what_the_exports_say_once_their_defects_are_set_aside(tmp_path):
+    """truth.json's realised values agree with the written files read past their planted defects (duplicates,
+    re-cased copies, cut-short rows, late files): ad spend per channel and month, new customers per month of their
+    first invoice, each billing customer's CRM id where the export kept it, each NPS response's score and every
+    ticket. So a mart compared with the realised truth is compared with what its sources really hold."""
+    truth = generate(tmp_path, customers=150, start=date(2025, 1, 1), months=3, seed=8)
+    realised = truth["realised"]
+
+    spend: dict[tuple[str, str], Decimal] = {}
+    for name in ("marketing_spend.csv", "marketing_spend__late.csv"):
+        path = tmp_path / "crm" / name
+        for row in csv.DictReader(path.open()) if path.exists() else ():
+            if row["spend"] and row["currency"]:
+                spend[(row["spend_date"], row["channel"].strip().upper(), row["campaign_id"].strip().lower())] = (
+                    Decimal(row["spend"])
+                )
+    by_month: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    for (day, channel, _), amount in spend.items():
+        by_month[channel][day[:8] + "01"] += amount
+    assert {
+        c: {m: Decimal(str(v)) for m, v in months.items()} for c, months in realised["crm"]["paid_spend"].items()
+    } == (by_month)
+
+    first_paid: dict[str, int] = {}
+    for invoice in read_jsonl(tmp_path / "billing", "invoices").values():
+        if invoice.get("billing_reason") == "subscription_create":
+            first_paid[invoice["customer"]] = invoice["created"]
+    new = Counter(
+        datetime.fromtimestamp(created, UTC).date().replace(day=1).isoformat() for created in first_paid.values()
+    )
+    realised_new: Counter[str] = Counter()
+    for months in realised["crm"]["new_customers"].values():
+        realised_new.update(months)
+    assert realised_new == new and sum(new.values()) == truth["customers"]
+
+    companies = realised["billing"]["customer_company"]
+    assert len(companies) == len(realised["billing"]["subscriptions"]) == truth["customers"]
+    explicit = {
+        customer_id: int(record["metadata"]["hubspot_company_id"])
+        for customer_id, record in read_jsonl(tmp_path / "billing", "customers").items()
+        if record["metadata"].get("hubspot_company_id")
+    }
+    assert explicit.items() <= companies.items() and len(explicit) > 0.9 * len(companies)
+
+    exported: dict[str, int] = {}
+    for name in ("nps_responses.csv", "nps_responses__late.csv"):
+        path = tmp_path / "survey" / name
+        for row in list(csv.DictReader(path.open()))[2:] if path.exists() else ():  # after question texts, ImportIds
+            if row.get("ResponseId") and row.get("Q1"):
+                exported[row["ResponseId"]] = int(row["Q1"])
+    assert exported == realised["survey"]["nps_answers"]
+    assert len(exported) == truth["planted"]["survey"]["nps"]["responses"] > 5
+    tickets = sum(sum(months.values()) for months in realised["support"]["tickets"].values())
+    assert tickets == truth["planted"]["support"]["tickets"] > 100
+
+
+@pytest.mark.parametrize(
+    ("annual", "plan", "coupon", "cents"),
+    [
+        (False, 300, None, 30000),
+        (False, 300, "save20", 24000),  # a repeating coupon lowers MRR while it lasts
+        (False, 300, "welcome10", 30000),  # a once-only coupon on a monthly invoice does not (docs/metrics.md)
+        (True, 100, None, 8333),  # a yearly plan bills 10 × the monthly price: 1000 / 12 = 83.333...
+        (True, 120, "welcome10", 9000),  # once on a yearly invoice covers twelve months: 1200 × 0.9 / 12
+        (True, 3, "save15annual", 213),  # 30 × 0.85 / 12 = 2.125 exactly: half a cent rounds up
+    ],
+)
+def test_realised_mrr_follows_the_metrics_definition(annual, plan, coupon, cents):
+    """The MRR truth.json records, by docs/metrics.md: the monthly value, yearly plans ÷ 12, less recurring
+    discounts, in exact arithmetic rounded half up to the cent once."""
+    life = SimpleNamespace(annual=annual)
+    period = SimpleNamespace(mrr_usd=plan)
+    assert period_mrr_cents(life, period, coupon) == cents

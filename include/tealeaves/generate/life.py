@@ -78,6 +78,8 @@ class Life:
     tickets: list[Ticket] = field(default_factory=list)
     nps: list[NpsAnswer] = field(default_factory=list)
     churned_at: datetime | None = None
+    # Each renewal's churn draw: (the period end it decides, the probability of leaving there)
+    churn_draws: list[tuple[datetime, float]] = field(default_factory=list)
 
 
 def _breach_median(priority: Priority, sigma: float) -> float:
@@ -136,6 +138,7 @@ class LifeSimulator:
             if latest_nps is not None and latest_nps <= 6:
                 hazard *= retention.detractor_churn_multiplier
             hazard *= retention.breach_churn_multiplier**breaches
+            life.churn_draws.append((end, min(hazard, 0.95)))
             if rng.random() < min(hazard, 0.95):
                 life.churned_at = end
                 return life

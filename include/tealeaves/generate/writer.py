@@ -131,7 +131,11 @@ class World:
         files: dict[str, dict[str, int]] = {}
         for renderer in self.renderers:
             files.update(renderer.close())
-        return {"files": files, "planted": {r.source: r.planted() for r in self.renderers}}
+        return {
+            "files": files,
+            "planted": {r.source: r.planted() for r in self.renderers},
+            "realised": {r.source: r.realised() for r in self.renderers},
+        }
 
 
 def generate(

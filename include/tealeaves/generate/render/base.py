@@ -97,6 +97,13 @@ class Renderer:
         """What this renderer planted beyond the shared truth (counts of defects, its own rates), for truth.json."""
         return {}
 
+    def realised(self) -> dict[str, Any]:
+        """What actually happened in this source's part of the world, before any export defect, for truth.json.
+
+        The planted rates say what the world tends to; these are the outcomes one seed drew, so a mart can be
+        compared with them exactly where it should be exact, not within the sampling noise of a rate."""
+        return {}
+
     def close(self) -> dict[str, dict[str, int]]:
         for sink in self.sinks.values():
             sink.close()

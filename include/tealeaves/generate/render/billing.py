@@ -8,20 +8,27 @@ event is dated after it. Memory stays constant; the spool is gone when `finish` 
 Amounts are in minor units of the customer's currency. An invoice's total is always the simulated MRR (×10
 for annual plans) converted at the customer's rate, so MRR is *after* discounts as docs/metrics.md defines it: a
 coupon shows as a list subtotal above that total, never as less revenue than the truth says.
+
+`realised()` hands truth.json each billing customer's CRM company and each subscription's MRR as docs/metrics.md
+defines it (the plan's monthly value, yearly plans ÷ 12, less recurring discounts, in USD): at every change and at
+every merchant month-end, read from the simulated life and its coupons, never from the files written.
 """
 
 from __future__ import annotations
 
+import math
 import pickle
 import random
 import string
 import tempfile
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, timedelta
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from tealeaves import stripe
+from tealeaves.generate.calendar import add_months
 from tealeaves.generate.life import Life, Period
 from tealeaves.generate.render.base import Renderer
 from tealeaves.generate.world import Truth
@@ -83,6 +90,19 @@ def epoch(moment: datetime | None) -> int | None:
     return None if moment is None else int(moment.timestamp())
 
 
+def period_mrr_cents(life: Life, period: Period, coupon: str | None) -> int:
+    """USD cents of MRR a period carries by docs/metrics.md: the plan's monthly value (a yearly plan's 10× price
+    ÷ 12), less a recurring discount: a repeating or forever coupon, or a once-only one on a yearly invoice,
+    whose service period is longer than a month. A welcome coupon on a monthly invoice is not recurring.
+    Exact arithmetic, rounded half up to the cent once, as the marts round each subscription."""
+    mrr = Fraction(period.mrr_usd) * (Fraction(10, 12) if life.annual else 1)
+    if coupon is not None:
+        terms = COUPONS[coupon]
+        if terms["duration"] in ("repeating", "forever") or (terms["duration"] == "once" and life.annual):
+            mrr *= 1 - Fraction(str(terms["percent_off"])) / 100
+    return math.floor(mrr * 100 + Fraction(1, 2))
+
+
 class BillingRenderer(Renderer):
     source = "billing"
 
@@ -107,6 +127,11 @@ class BillingRenderer(Renderer):
         # Add-on purchases draw from their own stream, so planting them leaves every other draw (and id) as it was.
         self.addon_rng = random.Random(f"addons-{seed}")
         self.addon_buyers: list[AddOnBuyer] = []
+        self.customer_companies: dict[str, int] = {}  # billing customer id -> CRM company id (hs_object_id)
+        self.subscription_mrr: dict[str, dict[str, Any]] = {}  # subscription id -> its realised MRR
+        # segment -> renewals decided before the export's end: how many, the sum of their churn probabilities and
+        # of p(1-p), and how many churned
+        self.churn_draws: defaultdict[str, Counter[str]] = defaultdict(Counter)
 
     def planted(self) -> dict[str, Any]:
         return {
@@ -117,6 +142,32 @@ class BillingRenderer(Renderer):
                 "retention_offer": RETENTION_OFFER_RATE,
                 "service_credit": SERVICE_CREDIT_RATE,
                 "refund": self.truth.billing.refund_rate,
+            },
+        }
+
+    def realised(self) -> dict[str, Any]:
+        """Each billing customer's true CRM company, and each subscription's realised USD MRR.
+
+        `mrr_changes`: UTC instant (ISO 8601) -> MRR from that instant on, one entry per change before the export's
+        end (the sign-up, a plan change, a recurring discount starting or ending, 0 at churn). `month_end_mrr`:
+        merchant month (first day) -> MRR at the month's last instant (the export's end for the last month), from
+        the sign-up's month through the month it fell to 0 at churn; it stays 0 after that.
+
+        `churn_draws`, per segment: the renewals whose churn was drawn before the export's end, the sum of the
+        probabilities they were drawn with (the expected churns, given each customer's realised NPS answers and SLA
+        breaches), the sum of p(1 - p) (the variance of the churn count about it) and the churns drawn."""
+        return {
+            "currency": self.truth.currency.upper(),
+            "customer_company": dict(self.customer_companies),
+            "subscriptions": dict(self.subscription_mrr),
+            "churn_draws": {
+                segment: {
+                    "renewals": draws["renewals"],
+                    "expected_churns": round(draws["expected_churns"], 6),
+                    "variance": round(draws["variance"], 6),
+                    "churned": draws["churned"],
+                }
+                for segment, draws in sorted(self.churn_draws.items())
             },
         }
 
@@ -233,7 +284,47 @@ class BillingRenderer(Renderer):
         for period, coupon in zip(life.periods, coupons, strict=True):
             self._invoice(life, customer_id, subscription_id, price_id, period, coupon)
         self._subscription(life, customer_id, subscription_id, item_id, price_id)
+        self.customer_companies[customer_id] = life.company_id
+        self.subscription_mrr[subscription_id] = self._realised_mrr(life, customer_id, coupons)
+        draws = self.churn_draws[life.segment.name]
+        for decided_at, probability in life.churn_draws:
+            if decided_at < self.end:
+                draws["renewals"] += 1
+                draws["expected_churns"] += probability
+                draws["variance"] += probability * (1 - probability)
+                draws["churned"] += decided_at == life.churned_at
         self.addon_buyers.append(AddOnBuyer(customer_id, life.signed_at, life.currency, life.fx_to_usd))
+
+    def _realised_mrr(self, life: Life, customer_id: str, coupons: list[tuple[str, str] | None]) -> dict[str, Any]:
+        """The subscription's MRR as it happened, up to the export's end (see `realised`)."""
+        changes: list[tuple[datetime, int]] = []
+        for period, coupon in zip(life.periods, coupons, strict=True):
+            cents = period_mrr_cents(life, period, coupon[0] if coupon else None)
+            if period.start < self.end and (not changes or changes[-1][1] != cents):
+                changes.append((period.start, cents))
+        if life.churned_at is not None and life.churned_at < self.end:
+            changes.append((life.churned_at, 0))
+
+        def at(moment: datetime) -> int:
+            """MRR at the instant just before `moment`."""
+            return next((cents for start, cents in reversed(changes) if start < moment), 0)
+
+        month_ends: dict[str, float] = {}
+        month = self.clock.day_of(life.signed_at).replace(day=1)
+        while (snapshot := min(self.clock.at(add_months(month, 1)), self.end)) > self.clock.at(month):
+            month_ends[month.isoformat()] = at(snapshot) / 100
+            if life.churned_at is not None and life.churned_at < snapshot:
+                break
+            month = add_months(month, 1)
+        return {
+            "customer": customer_id,
+            "segment": life.segment.name,
+            "interval": "year" if life.annual else "month",
+            "mrr_changes": {
+                start.astimezone(UTC).isoformat().replace("+00:00", "Z"): cents / 100 for start, cents in changes
+            },
+            "month_end_mrr": month_ends,
+        }
 
     def _coupons(self, life: Life) -> list[tuple[str, str] | None]:
         """(coupon, discount id) on each period's invoice: a welcome coupon on the first, save offers at some

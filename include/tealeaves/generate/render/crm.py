@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -162,6 +163,10 @@ class CrmRenderer(Renderer):
         self.month_end_customers: defaultdict[date, int] = defaultdict(int)
         self.monthly_team_costs: dict[str, dict[str, float]] = {}
         self.team_monthly_amounts: dict[str, float] = {}
+        # What was realised per channel and merchant month: ad spend to the cent as each day's record says it
+        # (before any export defect), and the customers who signed (their first paid invoice).
+        self.paid_spend: defaultdict[str, defaultdict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+        self.new_customers: defaultdict[str, defaultdict[str, int]] = defaultdict(lambda: defaultdict(int))
 
     def planted(self) -> dict[str, Any]:
         return {
@@ -187,6 +192,21 @@ class CrmRenderer(Renderer):
             },
         }
 
+    def realised(self) -> dict[str, Any]:
+        """Per channel and merchant month (first day, ISO): USD ad spend and new customers, as they happened."""
+
+        def by_month(table: dict[str, dict[str, Any]], convert: Any) -> dict[str, dict[str, Any]]:
+            return {
+                channel: {month: convert(value) for month, value in sorted(months.items())}
+                for channel, months in sorted(table.items())
+            }
+
+        return {
+            "currency": self.truth.currency.upper(),
+            "paid_spend": by_month(self.paid_spend, float),
+            "new_customers": by_month(self.new_customers, int),
+        }
+
     # -- ids -----------------------------------------------------------------------------------------------
     def _contact_id(self) -> int:
         self.next_contact += self.rng.randint(1, 51)
@@ -209,15 +229,17 @@ class CrmRenderer(Renderer):
         campaign_id = f"cmp_{channel.lower()}"
         _, first, _ = self.campaign_days.get(campaign_id, (channel, day, day))
         self.campaign_days[campaign_id] = (channel, first, day)
+        spend = f"{amount:.2f}"
         self.spend.write(
             {
                 "spend_date": day.isoformat(),
                 "channel": channel,
                 "campaign_id": campaign_id,
-                "spend": f"{amount:.2f}",
+                "spend": spend,
                 "currency": self.truth.currency.upper(),
             }
         )
+        self.paid_spend[channel][day.replace(day=1).isoformat()] += Decimal(spend)
 
     def lead(self, company: dict[str, Any]) -> None:
         created: datetime = company["createdate"]
@@ -249,6 +271,7 @@ class CrmRenderer(Renderer):
 
     def customer(self, life: Life) -> None:
         self._count_month_ends(life)
+        self.new_customers[life.channel][self.clock.day_of(life.signed_at).replace(day=1).isoformat()] += 1
         self.companies.write(
             {
                 "hs_object_id": life.company_id,

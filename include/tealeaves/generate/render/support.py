@@ -10,6 +10,7 @@ changes, the way Zendesk's own ticket metrics are, so the warehouse must recompu
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -127,9 +128,17 @@ class SupportRenderer(Renderer):
         }
         self.agents = [self._agent(n) for n in range(AGENT_COUNT)]
         self.policies_written = 0
+        # kind -> merchant month (first day, ISO) -> tickets opened
+        self.tickets_by_kind: defaultdict[str, defaultdict[str, int]] = defaultdict(lambda: defaultdict(int))
 
     def planted(self) -> dict[str, Any]:
         return dict(self.counts)
+
+    def realised(self) -> dict[str, Any]:
+        """Tickets opened per kind (the ticket's kind tag) and merchant month of creation, every one exported."""
+        return {
+            "tickets": {kind: dict(sorted(months.items())) for kind, months in sorted(self.tickets_by_kind.items())}
+        }
 
     # -- ids -----------------------------------------------------------------------------------------------
     def _user_id(self) -> int:
@@ -228,6 +237,7 @@ class SupportRenderer(Renderer):
         users = {id(contact): self._end_user(contact, org_id, joined) for contact in life.contacts}
         for ticket in life.tickets:
             self._ticket(life, ticket, org_id, users[id(ticket.requester)])
+            self.tickets_by_kind[ticket.kind][self.clock.day_of(ticket.created_at).replace(day=1).isoformat()] += 1
 
     def _subject(self, kind: str) -> str:
         feature = self.rng.choice(FEATURES)

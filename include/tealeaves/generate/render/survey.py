@@ -227,6 +227,7 @@ class SurveyRenderer(Renderer):
         self._sequence = 0
         self.counts: dict[str, Counter[str]] = {"nps": Counter(), "post_ticket": Counter(), "scorecard": Counter()}
         self.hated: Counter[str] = Counter()
+        self.nps_answers: dict[str, int] = {}  # ResponseId -> score 0-10, of the responses in the export
 
     def _qualtrics(self, name: str, spec: list[tuple[str, str, str]], cosmetic: tuple[str, ...]) -> QualtricsCsvSink:
         sink = QualtricsCsvSink(self.root, name, spec, self.truth.dirt, self.rng, key="ResponseId", cosmetic=cosmetic)
@@ -242,6 +243,10 @@ class SurveyRenderer(Renderer):
             "scorecard": dict(self.counts["scorecard"]),
             "hated_thing_classes": {name: self.hated[name] for name in HATED_CLASSES},
         }
+
+    def realised(self) -> dict[str, Any]:
+        """Every exported NPS response's score, by Qualtrics ResponseId."""
+        return {"nps_answers": dict(self.nps_answers)}
 
     # -- hooks ---------------------------------------------------------------------------------------------
     def day(self, day: date) -> None:
@@ -325,6 +330,7 @@ class SurveyRenderer(Renderer):
             counts["responses"] += 1
             counts[f"{group}s"] += 1
             counts["without_company_id"] += anonymous
+            self.nps_answers[record["ResponseId"]] = score
 
         self._later(submitted, self.nps, record, count)
 
