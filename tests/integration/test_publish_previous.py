@@ -1,0 +1,155 @@
+"""After a publish, `marts_previous` holds exactly the set that was published before it, for one run.
+
+include/tealeaves/publish.py keeps the previous published marts "for one run, to compare or roll back": that is
+only true if every table comes through whole (columns, types, constraints, indexes, every row) and nothing of the
+new build leaks in. The first published set here is the real one the daily DAG's steps built and published in
+the shared `marts_world`, on a copy of its database (no second world is built); the next runs' builds are made
+from it by SQL, each differing from the last by a changed table, a new one and a dropped one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import psycopg
+import pytest
+from psycopg import sql
+from sqlalchemy.engine import make_url
+
+from tealeaves.publish import PublishError, publish_marts
+from tests.warehouse import query
+
+
+@dataclass(frozen=True)
+class Relation:
+    """All a reader can tell of a table apart from its schema's name."""
+
+    columns: tuple[tuple[str, str, bool], ...]  # (name, type, not null), in order
+    constraints: tuple[tuple[str, str], ...]  # (type, definition)
+    indexes: tuple[str, ...]  # definitions, without the schema's name
+    rows: tuple[str, ...]  # every row as text, sorted
+
+
+def snapshot(url: str, schema: str) -> dict[str, Relation]:
+    """Every table, view and index of `schema`, with all its rows."""
+    with psycopg.connect(url) as conn:
+        kinds = dict(
+            conn.execute(
+                "select relname, relkind from pg_class where relnamespace = %s::regnamespace and relkind <> 'i'",
+                [schema],
+            ).fetchall()
+        )
+        assert set(kinds.values()) <= {"r"}, f"only tables are expected in {schema}: {kinds}"
+        relations = {}
+        for name in sorted(kinds):
+            table = sql.Identifier(schema, name)
+            oid = conn.execute("select %s::regclass::oid", [f'"{schema}"."{name}"']).fetchone()[0]
+            columns = conn.execute(
+                "select attname, format_type(atttypid, atttypmod), attnotnull from pg_attribute"
+                " where attrelid = %s and attnum > 0 and not attisdropped order by attnum",
+                [oid],
+            ).fetchall()
+            constraints = conn.execute(
+                "select contype::text, pg_get_constraintdef(oid) from pg_constraint where conrelid = %s order by 1, 2",
+                [oid],
+            ).fetchall()
+            indexes = conn.execute(
+                "select pg_get_indexdef(indexrelid) from pg_index where indrelid = %s order by 1", [oid]
+            ).fetchall()
+            rows = conn.execute(sql.SQL("select t::text from {} as t").format(table)).fetchall()
+            relations[name] = Relation(
+                tuple(columns),
+                tuple(constraints),
+                tuple(d.replace(f" ON {schema}.", " ON ") for (d,) in indexes),
+                tuple(sorted(text for (text,) in rows)),
+            )
+    return relations
+
+
+def schemas(url: str) -> set[str]:
+    return {name for (name,) in query(url, "select nspname from pg_namespace where nspname like 'marts%%'")}
+
+
+@pytest.fixture
+def published_world(marts_world, server) -> Iterator[str]:
+    """A copy of the marts world's database, its audited build published once to `marts` as the fixture left it."""
+    source = make_url(marts_world[0]).database
+    name = f"{source}_publish_copy"
+    admin = server.url(server.warehouse.set(database="postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+        # a file-level copy: the same tables, constraints and rows, in a second or two
+        conn.execute(sql.SQL("create database {} template {}").format(sql.Identifier(name), sql.Identifier(source)))
+    yield server.url(server.warehouse.set(database=name))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
+def next_build(url: str, changed: str, dropped: str, added: str) -> None:
+    """A next run's `marts_build`: the published tables again, but `changed` without its latest month (a rebuild
+    as of an earlier reporting date), `dropped` gone and a new table `added`."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("create schema marts_build")
+        for (name,) in conn.execute(
+            "select relname from pg_class where relnamespace = 'marts'::regnamespace and relkind = 'r'"
+        ).fetchall():
+            if name == dropped:
+                continue
+            target, source = sql.Identifier("marts_build", name), sql.Identifier("marts", name)
+            conn.execute(sql.SQL("create table {} (like {} including all)").format(target, source))
+            conn.execute(sql.SQL("insert into {} select * from {}").format(target, source))
+        table = sql.Identifier("marts_build", changed)
+        conn.execute(sql.SQL("delete from {0} where month = (select max(month) from {0})").format(table))
+        conn.execute(sql.SQL("create table {} as select 1 as added").format(sql.Identifier("marts_build", added)))
+
+
+def test_marts_previous_holds_exactly_the_set_published_before(published_world):
+    """Publish the next build: `marts_previous` is the first published set, table for table (columns, types,
+    constraints, indexes) and row for row, with nothing of the new build in it (the dropped table is still
+    there to roll back to, the new one is not); `marts` is the new build exactly; `marts_build` is gone."""
+    url = published_world
+    first = snapshot(url, "marts")
+    assert "marts_previous" not in schemas(url), "one publish so far: nothing to keep yet"
+    assert len(first) > 20 and sum(len(r.rows) for r in first.values()) > 10_000, "the real published set"
+    assert any(r.constraints for r in first.values()) and any(r.indexes for r in first.values())
+
+    next_build(url, changed="fct_revenue_retention_monthly", dropped="fct_churn_by_health_band", added="fct_new")
+    second = snapshot(url, "marts_build")
+    assert second["fct_revenue_retention_monthly"] != first["fct_revenue_retention_monthly"]
+    published = publish_marts(url)
+
+    assert schemas(url) == {"marts", "marts_previous"}
+    assert snapshot(url, "marts_previous") == first
+    assert snapshot(url, "marts") == second
+    assert published.tables == {name: len(relation.rows) for name, relation in second.items()}
+
+
+def test_marts_previous_is_kept_for_one_run_only(published_world):
+    """A third publish keeps the second set as `marts_previous`: the first set is gone, as published.py says."""
+    url = published_world
+    next_build(url, changed="fct_revenue_retention_monthly", dropped="fct_churn_by_health_band", added="fct_new")
+    publish_marts(url)
+    second = snapshot(url, "marts")
+    next_build(url, changed="fct_gross_margin", dropped="fct_new", added="fct_newer")
+    third = snapshot(url, "marts_build")
+    publish_marts(url)
+
+    assert snapshot(url, "marts_previous") == second
+    assert snapshot(url, "marts") == third
+    assert "fct_churn_by_health_band" not in second, "the first set's dropped table went with it"
+
+
+def test_a_publish_without_a_build_keeps_both_sets(published_world):
+    """A publish with no audited build fails (PublishError) and changes nothing: the published set and the one
+    kept to roll back to are both as they were, since the swap is one transaction."""
+    url = published_world
+    next_build(url, changed="fct_revenue_retention_monthly", dropped="fct_churn_by_health_band", added="fct_new")
+    publish_marts(url)
+    before = {schema: snapshot(url, schema) for schema in ("marts", "marts_previous")}
+
+    with pytest.raises(PublishError):
+        publish_marts(url)
+
+    assert schemas(url) == {"marts", "marts_previous"}
+    assert {schema: snapshot(url, schema) for schema in ("marts", "marts_previous")} == before
