@@ -179,6 +179,24 @@ def historical_ltv(customer: Customer, margins: dict[date, Decimal]) -> Decimal:
 
 
 # -- fct_customer_lifetime_value: the historical columns ----------------------------------------------------------
+def cohorts_of(customers: dict[str, Customer]) -> dict[tuple[date, str], list[Customer]]:
+    """The oracle's customers by (cohort month, channel), the grain of fct_cohort_lifetime_value."""
+    cohorts: dict[tuple[date, str], list[Customer]] = defaultdict(list)
+    for c in customers.values():
+        cohorts[(c.cohort_month, c.channel)].append(c)
+    return cohorts
+
+
+def cohort_mart(url: str, columns: str) -> dict[tuple[date, str], tuple]:
+    """`columns` of marts.fct_cohort_lifetime_value by (cohort month, channel)."""
+    return {
+        (month, channel): tuple(rest)
+        for month, channel, *rest in query(
+            url, f"select cohort_month, acquisition_channel, {columns} from marts.fct_cohort_lifetime_value"
+        )
+    }
+
+
 def test_each_customers_lifetime_revenue_and_historical_ltv_are_its_paid_invoices_at_their_months_margin(
     marts_world,
 ):
@@ -249,22 +267,15 @@ def test_cohorts_are_the_realised_new_customers_per_channel_and_month(marts_worl
         for month, count in months.items()
         if count
     }
-    mart = {
-        (month, channel): (customers, active)
-        for month, channel, customers, active in query(
-            url,
-            "select cohort_month, acquisition_channel, customers, active_customers"
-            " from marts.fct_cohort_lifetime_value",
-        )
-    }
+    mart = cohort_mart(url, "customers, active_customers")
     assert {key: customers for key, (customers, _) in mart.items()} == expected_sizes
 
     customers = realised_world(exports, truth)
     last = max(month for c in customers.values() for month in c.month_end_mrr)
-    active: dict[tuple[date, str], int] = defaultdict(int)
-    for c in customers.values():
-        active[(c.cohort_month, c.channel)] += c.month_end_mrr.get(last, 0) > 0
-    assert {key: n for key, (_, n) in mart.items()} == {key: active[key] for key in expected_sizes}
+    active = {
+        key: sum(c.month_end_mrr.get(last, 0) > 0 for c in members) for key, members in cohorts_of(customers).items()
+    }
+    assert {key: n for key, (_, n) in mart.items()} == {key: active.get(key, 0) for key in expected_sizes}
 
 
 def test_cohort_revenue_and_historical_ltv_are_their_customers_realised_sums(marts_world):
@@ -275,9 +286,7 @@ def test_cohort_revenue_and_historical_ltv_are_their_customers_realised_sums(mar
     channel, which must reproduce truth.json's realised new customers per channel and month."""
     url, exports, truth = marts_world
     customers, margins = realised_world(exports, truth), monthly_margin(truth)
-    cohorts: dict[tuple[date, str], list[Customer]] = defaultdict(list)
-    for c in customers.values():
-        cohorts[(c.cohort_month, c.channel)].append(c)
+    cohorts = cohorts_of(customers)
     realised = truth["realised"]["crm"]["new_customers"]
     assert {key: len(members) for key, members in cohorts.items()} == {
         (date.fromisoformat(month), channel): count
@@ -289,14 +298,7 @@ def test_cohort_revenue_and_historical_ltv_are_their_customers_realised_sums(mar
     for key, members in cohorts.items():
         ltv = sum((historical_ltv(c, margins) for c in members), Decimal(0))
         expected[key] = (sum((c.lifetime_revenue for c in members), Decimal(0)), ltv, cents(ltv / len(members)))
-    mart = {
-        (month, channel): tuple(rest)
-        for month, channel, *rest in query(
-            url,
-            "select cohort_month, acquisition_channel, lifetime_revenue_usd, historical_ltv_usd,"
-            " historical_ltv_per_customer_usd from marts.fct_cohort_lifetime_value",
-        )
-    }
+    mart = cohort_mart(url, "lifetime_revenue_usd, historical_ltv_usd, historical_ltv_per_customer_usd")
     assert set(mart) == set(expected)
     assert {key: (row, expected[key]) for key, row in mart.items() if row != expected[key]} == {}
 
@@ -313,9 +315,7 @@ def test_cohort_formula_ltv_is_the_mean_of_its_customers_arpa_times_margin_over_
     customers = realised_world(exports, truth)
     margin, churn = trailing_margin(truth), segment_churn(truth)
     assert set(churn) == {"smb", "mid_market", "enterprise"} and all(rate > 0 for rate in churn.values())
-    cohorts: dict[tuple[date, str], list[Customer]] = defaultdict(list)
-    for c in customers.values():
-        cohorts[(c.cohort_month, c.channel)].append(c)
+    cohorts = cohorts_of(customers)
     expected = {}
     for key, members in cohorts.items():
         arpas = [c.arpa for c in members if c.arpa is not None]
@@ -326,13 +326,6 @@ def test_cohort_formula_ltv_is_the_mean_of_its_customers_arpa_times_margin_over_
             len(formula),
             cents(sum(formula, Decimal(0)) / len(formula)) if formula else None,
         )
-    mart = {
-        (month, channel): tuple(rest)
-        for month, channel, *rest in query(
-            url,
-            "select cohort_month, acquisition_channel, arpa_usd, gross_margin_pct, customers_with_formula_ltv,"
-            " formula_ltv_per_customer_usd from marts.fct_cohort_lifetime_value",
-        )
-    }
+    mart = cohort_mart(url, "arpa_usd, gross_margin_pct, customers_with_formula_ltv, formula_ltv_per_customer_usd")
     assert set(mart) == set(expected)
     assert {key: (row, expected[key]) for key, row in mart.items() if row != expected[key]} == {}
