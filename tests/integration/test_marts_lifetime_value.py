@@ -24,7 +24,12 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 from tests.exports import rate_on, read_fx, read_jsonl
-from tests.integration.test_marts_revenue import realised_customers, realised_retention, true_customer_key
+from tests.integration.test_marts_revenue import (
+    realised_customers,
+    realised_retention,
+    realised_total_mrr,
+    true_customer_key,
+)
 from tests.warehouse import query
 
 CENT, FOUR_PLACES = Decimal("0.01"), Decimal("0.0001")
@@ -88,14 +93,10 @@ def company_channels(exports: Path) -> dict[str, str]:
 def realised_margins(truth: dict) -> dict[date, tuple[Decimal, Decimal]]:
     """Month -> (MRR, cost of revenue), USD: the realised month-end MRR of every subscription summed, and the
     platform team's planted ledger cost (docs/metrics.md, Acquisition: cost of revenue = the platform team)."""
-    mrr: dict[date, Decimal] = defaultdict(Decimal)
-    for subscription in truth["realised"]["billing"]["subscriptions"].values():
-        for month, value in subscription["month_end_mrr"].items():
-            mrr[date.fromisoformat(month)] += Decimal(str(value))
     ledger = truth["planted"]["crm"]["team_costs"]["by_month"]
     return {
         month: (total, cents(Decimal(str(ledger.get(month.isoformat(), {}).get("platform", 0)))))
-        for month, total in mrr.items()
+        for month, total in realised_total_mrr(truth).items()
     }
 
 
