@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -195,13 +196,14 @@ def demo(settings: Settings, console: Console, customers: int, months: int) -> O
 
 
 def demo_world(settings: Settings, customers: int, months: int) -> Path:
-    """The demo's sample exports in a folder of their own, generated unless that size is there already.
+    """The demo's sample exports in a folder of their own, generated unless the same generator wrote that size
+    there already (an upgraded generator writes its world again).
 
     Never the folder a user keeps exports in, and never a folder holding files the generator did not write.
     """
     from tealeaves.generate import generate
 
-    wanted = {"requested_customers": customers, "months": months}
+    wanted = {"requested_customers": customers, "months": months, "generator": _generator_fingerprint()}
     folder = settings.demo_data_dir
     truth = folder / "truth.json"
     if truth.exists() and _params(truth) == wanted:
@@ -255,6 +257,15 @@ def require_one_origin(settings: Settings, data: Path) -> None:
             " would be mixed into the marts; empty it with `tealeaves db reset`, or give this folder a warehouse"
             " of its own (TEALEAVES_HOME or TEALEAVES_DATABASE_URL)"
         )
+
+
+def _generator_fingerprint() -> str:
+    """A digest of the generator's source: its economics and formats live in code, not in the demo's size."""
+    package = Path(__file__).parent / "generate"
+    digest = hashlib.sha256()
+    for source in sorted(package.rglob("*.py")):
+        digest.update(source.relative_to(package).as_posix().encode() + b"\0" + source.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def _params(truth: Path) -> dict:

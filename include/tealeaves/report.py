@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
+
 import psycopg
+import yaml
 from rich.table import Table
 
 from tealeaves.config import Settings
@@ -113,7 +116,11 @@ select
     retention.closing_mrr, retention.net_revenue_retention, retention.gross_revenue_retention,
     retention.logo_churn_rate, trailing_churn.monthly_logo_churn,
     margin.arpa_usd, margin.gross_margin_pct,
-    margin.arpa_usd * margin.gross_margin_pct / nullif(trailing_churn.monthly_logo_churn, 0) as formula_ltv,
+    case  -- the expected lifetime 1 ÷ churn, capped as fct_customer_lifetime_value caps it
+        when trailing_churn.monthly_logo_churn * %(max_lifetime)s > 1
+            then margin.arpa_usd * margin.gross_margin_pct / trailing_churn.monthly_logo_churn
+        when trailing_churn.monthly_logo_churn >= 0 then margin.arpa_usd * margin.gross_margin_pct * %(max_lifetime)s
+    end as formula_ltv,
     costs.cost_to_retain, costs.acquisition_to_retention_cost_ratio,
     voice.nps, voice.nps_responses, voice.csat, voice.csat_responses,
     support.first_reply_attainment, support.resolution_attainment, support.tickets
@@ -133,12 +140,34 @@ def _number(value, digits: int = 1) -> str:
     return "—" if value is None else f"{value:,.{digits}f}"
 
 
+def ltv_max_lifetime_months(settings: Settings) -> int:
+    """Formula LTV's cap on the expected lifetime: the dbt var the LTV marts use, so the headline agrees with them."""
+    project = yaml.safe_load((settings.dbt_project_dir / "dbt_project.yml").read_text())
+    return int(project["vars"]["ltv_max_lifetime_months"])
+
+
+TRAILING_RETENTION = """
+select r.net_revenue_retention, r.gross_revenue_retention
+from marts.fct_revenue_retention_monthly as r
+where r.segment = 'all' and not r.is_partial_month and r.net_revenue_retention is not null
+    and r.month > %(latest)s::date - interval '12 months' and r.month <= %(latest)s::date
+order by r.month
+"""
+
+
+def annualised(monthly: list) -> float | None:
+    """The monthly rates compounded over the months given (at most 12), raised to 12 ÷ their number: the yearly
+    rate they amount to, comparable with annual NRR/GRR benchmarks (docs/metrics.md)."""
+    return math.prod(float(rate) for rate in monthly) ** (12 / len(monthly)) if monthly else None
+
+
 def headline_table(settings: Settings) -> Table:
     """The headline metrics for the latest complete month, each with the mart it comes from."""
     with psycopg.connect(settings.url()) as conn:
-        cursor = conn.execute(HEADLINES)
+        cursor = conn.execute(HEADLINES, {"max_lifetime": ltv_max_lifetime_months(settings)})
         row = cursor.fetchone()
         h = dict(zip([c.name for c in cursor.description], row, strict=True)) if row else None
+        trailing = conn.execute(TRAILING_RETENTION, {"latest": h and h["month"]}).fetchall() if h else []
     if not h or h["month"] is None:
         raise LookupError(
             "no complete month of subscription revenue in marts.fct_revenue_retention_monthly: the daily DAG has"
@@ -157,6 +186,11 @@ def headline_table(settings: Settings) -> Table:
         ("MRR", _money(h["closing_mrr"]), "month-end recurring revenue (fct_revenue_retention_monthly)"),
         ("Net revenue retention", _share(h["net_revenue_retention"]), "opening customers' MRR now ÷ then"),
         ("Gross revenue retention", _share(h["gross_revenue_retention"]), "as NRR, without expansion"),
+        (
+            "NRR / GRR, annualised",
+            f"{_share(annualised([n for n, _ in trailing]))} / {_share(annualised([g for _, g in trailing]))}",
+            f"the last {len(trailing)} months' rates compounded to a year",
+        ),
         ("Logo churn", _share(h["logo_churn_rate"]), "customers lost ÷ active at the start"),
         ("ARPA × gross margin", f"{_money(h['arpa_usd'])} × {_share(h['gross_margin_pct'])}", "fct_gross_margin"),
         ("Formula LTV", _money(h["formula_ltv"]), f"÷ trailing-12-month churn {_share(h['monthly_logo_churn'])}"),

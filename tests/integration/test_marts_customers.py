@@ -99,14 +99,16 @@ def test_lifetime_revenue_ties_to_billing_exports(marts_world):
     assert sum(mart.values()) > 0
 
 
-def test_churn_falls_as_health_rises(marts_world):
-    """Customers scored at_risk churn the following month more often than those on watch, and those more often
-    than healthy ones. The generator doubles the churn hazard of a detractor and multiplies it by 1.5 per SLA
-    breach, so the bands must separate; strict ordering, no tolerance (the rates are pooled over ~2,300
-    customer-months, ~65 churns)."""
+def test_at_risk_customers_churn_more_than_the_others(marts_world):
+    """Customers scored at_risk churn the following month more often than those on watch and healthy ones. The
+    generator doubles the churn hazard of a detractor and multiplies it by 1.5 per SLA breach, the signals that
+    put a customer at risk. Watch is not compared with healthy: its signals (a passive answer, a contraction, a
+    failed charge, one breach) carry no planted hazard but the breach, and segments whose base churn differs
+    eightfold weigh more than that in a pooled rate."""
     url, _, _ = marts_world
     rates = dict(query(url, "select health_band, churn_rate from marts.fct_churn_by_health_band"))
-    assert rates["at_risk"] > rates["watch"] > rates["healthy"] > 0
+    assert rates["at_risk"] > max(rates["watch"], rates["healthy"]), rates
+    assert rates["healthy"] > 0, rates
 
 
 def test_ltv_to_cac_follows_planted_cac(marts_world):

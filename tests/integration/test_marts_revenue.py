@@ -127,7 +127,7 @@ def test_nrr_grr_logo_churn_and_their_bases_equal_the_realised_mrr(marts_world):
     assert len(mart) == 12 * 4
     assert {key: row for key, row in mart.items() if row != expected.get(key)} == {}
     assert set(mart) == set(expected)
-    assert sum(row[3] for (_, segment), row in expected.items() if segment == "all") > 50, "churn is compared"
+    assert sum(row[3] for (_, segment), row in expected.items() if segment == "all") > 20, "churn is compared"
 
 
 # -- The bridge ---------------------------------------------------------------------------------------------------
@@ -218,9 +218,8 @@ def test_churn_by_segment_is_what_the_planted_hazards_make_likely(marts_world):
     the customer's latest NPS answer was a detractor's × 1.5 per SLA breach in the month before (world.Retention);
     truth.json sums those p per segment (realised.billing.churn_draws), given the answers and breaches that really
     happened. The churns are then a sum of independent-given-the-past Bernoulli draws: mean Σp, variance Σp(1 - p),
-    so the count the marts show must lie within 3 of its standard deviations of Σp. In this world: smb 52 churns
-    against Σp = 50.9 ± 20.9, mid_market 7 against 11.2 ± 9.9, enterprise 5 against 2.5 ± 4.7; half or twice smb's
-    expected count would fail. The count itself is the truth's, exactly: the marts see every churn drawn."""
+    so the count the marts show must lie within 3 of its standard deviations of Σp (3σ, not a wider band: the
+    variance is the draws' own). The count itself is the truth's, exactly: the marts see every churn drawn."""
     url, _, truth = marts_world
     pooled = pooled_churn(url)
     draws = truth["realised"]["billing"]["churn_draws"]
@@ -229,15 +228,14 @@ def test_churn_by_segment_is_what_the_planted_hazards_make_likely(marts_world):
         drawn = draws[segment]
         assert lost == drawn["churned"], segment
         assert abs(lost - drawn["expected_churns"]) <= 3 * math.sqrt(drawn["variance"]), (segment, lost, drawn)
-    assert pooled["all"][0] == sum(d["churned"] for d in draws.values()) > 50
+    assert pooled["all"][0] == sum(d["churned"] for d in draws.values()) > 20
 
 
 def test_smaller_customers_churn_more(marts_world):
-    """smb (planted 4%) churns more than mid_market (2%) and enterprise (1%), each by a clear margin. Between
-    mid_market and enterprise the planted gap (≈0.009 a month) is smaller than the noise of ≈300 enterprise
-    customer-months (σ ≈ 0.006), so the test only asks that enterprise does not exceed mid_market by more than
-    2.5 σ of the difference (≈0.019 here): enterprise churning like smb would fail it. In this world enterprise
-    measures 5 of 290 (1.7%) against mid_market's 7 of 623 (1.1%), a reversal well inside the noise."""
+    """smb (planted hazard 2.5% a month) churns more than mid_market (0.5%) and enterprise (0.3%), each by a clear
+    margin. Between mid_market and enterprise the planted gap (0.2 points a month) is far smaller than the noise
+    of a few hundred enterprise customer-months, so the test only asks that enterprise does not exceed
+    mid_market by more than 2.5 σ of the difference: enterprise churning like smb would fail it."""
     url, _, _ = marts_world
     pooled = pooled_churn(url)
     rate = {segment: lost / at_start for segment, (lost, at_start) in pooled.items()}

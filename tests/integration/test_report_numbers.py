@@ -16,6 +16,7 @@ own trailing churn, exact.
 from __future__ import annotations
 
 import csv
+import math
 import os
 import subprocess
 from collections import Counter, defaultdict
@@ -29,6 +30,7 @@ from tests.conftest import TEALEAVES
 from tests.integration.test_marts_finance import retention_components_from_exports
 from tests.integration.test_marts_lifetime_value import (
     cents,
+    formula_ltv,
     four_places,
     realised_margins,
     realised_world,
@@ -182,7 +184,8 @@ def test_headline_acquisition_revenue_and_retention_figures_are_the_realised_one
     _, closing, _, _, nrr, grr, logo_churn = retention[(december, "all")]
     trailing = [row for (month, segment), row in retention.items() if segment == "all"]
     trailing_churn = Decimal(sum(row[3] for row in trailing)) / sum(row[2] for row in trailing)
-    formula_ltv = cents(arpa * margin / trailing_churn)
+    formula = formula_ltv(arpa, margin, trailing_churn)
+    monthly = [row for (month, segment), row in sorted(retention.items()) if segment == "all" and row[4] is not None]
 
     assert headline["New customers"][0] == str(new)
     assert headline["Paid CAC"][0] == money(paid_cac)
@@ -193,8 +196,14 @@ def test_headline_acquisition_revenue_and_retention_figures_are_the_realised_one
     assert headline["Gross revenue retention"][0] == share(grr)
     assert headline["Logo churn"][0] == share(logo_churn)
     assert headline["ARPA × gross margin"][0] == f"{money(arpa)} × {share(margin)}"
-    assert headline["Formula LTV"] == [money(formula_ltv), f"÷ trailing-12-month churn {share(trailing_churn)}"]
-    assert headline["LTV : CAC"][0] == one_place(formula_ltv / cents(blended_cac))
+    # docs/metrics.md: the monthly rates of the latest complete months (at most 12), compounded to a year
+    nrr_year, grr_year = (math.prod(float(row[i]) for row in monthly) ** (12 / len(monthly)) for i in (4, 5))
+    assert headline["NRR / GRR, annualised"] == [
+        f"{nrr_year * 100:.1f}% / {grr_year * 100:.1f}%",
+        f"the last {len(monthly)} months' rates compounded to a year",
+    ]
+    assert headline["Formula LTV"] == [money(formula), f"÷ trailing-12-month churn {share(trailing_churn)}"]
+    assert headline["LTV : CAC"][0] == one_place(formula / cents(blended_cac))
 
 
 def test_headline_cost_to_retain_is_the_realised_retention_cost_over_retained_customers(marts_world, report):
@@ -274,7 +283,7 @@ def test_ltv_and_cac_by_channel_are_the_realised_customers_costs_and_formula_ltv
     margin, churn = trailing_margin(truth), segment_churn(truth)
     formula: dict[str, list[Decimal]] = defaultdict(list)
     for customer in customers.values():
-        formula[customer.channel].append(cents(customer.arpa * margin / churn[customer.segment]))
+        formula[customer.channel].append(formula_ltv(customer.arpa, margin, churn[customer.segment]))
     costs = blended_cac_by_channel(truth)
     printed = {row[0]: row[1:] for row in report[1][1][1:]}
     assert set(printed) == set(costs)

@@ -143,9 +143,9 @@ class LifeSimulator:
                 life.churned_at = end
                 return life
             change, roll = "renewal", rng.random()
-            if roll < retention.expansion_rate:
+            if roll < life.segment.expansion_rate:
                 mrr, change = round(mrr * rng.uniform(1.1, 1.5)), "expansion"
-            elif roll < retention.expansion_rate + retention.contraction_rate:
+            elif roll < life.segment.expansion_rate + life.segment.contraction_rate:
                 mrr, change = round(mrr * rng.uniform(0.6, 0.9)), "contraction"
 
     def _support_month(self, life: Life, month_start: datetime) -> int:

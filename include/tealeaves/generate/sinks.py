@@ -60,12 +60,17 @@ class Sink:
         if self.cosmetic and rng.random() < dirt.near_duplicate:
             target.write(self._render(_cosmetic(record, rng, self.cosmetic)))
             self.counts["near_duplicate"] += 1
-        if rng.random() < dirt.malformed:
+        if rng.random() < dirt.malformed and self._room_for_a_rejected_row():
             target.write(self._mangle(line))
             self.counts["malformed"] += 1
-        if self.key and rng.random() < dirt.missing_id:
+        if self.key and rng.random() < dirt.missing_id and self._room_for_a_rejected_row():
             target.write(self._render({**record, self.key: None}))
             self.counts["missing_id"] += 1
+
+    def _room_for_a_rejected_row(self) -> bool:
+        """Rows the loader rejects stay within the 5% a healthy file may have (the raw gate's limit): one broken
+        line among a four-row campaigns file is a broken export, which the default world is not."""
+        return (self.counts["malformed"] + self.counts["missing_id"] + 1) * 20 <= self.counts["records"]
 
     def _late_file(self) -> TextIO:
         if self._late is None:

@@ -17,6 +17,9 @@ class Channel:
     daily_spend: float  # reporting currency per day; 0 for organic channels
     true_cac: float | None  # expected spend per new customer; None for organic channels
     organic_daily_customers: float = 0.0  # new customers per day when the channel has no spend
+    # Who the channel brings: segment name -> share of its new customers (and of its leads). Events and field
+    # sales bring enterprise accounts, paid social small businesses; so CAC and LTV differ by channel together.
+    segment_mix: tuple[tuple[str, float], ...] = (("smb", 0.6), ("mid_market", 0.3), ("enterprise", 0.1))
 
     @property
     def daily_customers(self) -> float:
@@ -28,10 +31,11 @@ class Channel:
 @dataclass(frozen=True)
 class Segment:
     name: str
-    share: float
     employees: tuple[int, int]
     mrr: tuple[float, float]  # monthly plan price range, reporting currency
     monthly_churn: float  # base hazard: chance a paying customer cancels at a renewal
+    expansion_rate: float  # monthly chance MRR grows 10-50% (seats, a higher edition)
+    contraction_rate: float  # monthly chance MRR shrinks 10-40%
 
 
 @dataclass(frozen=True)
@@ -90,8 +94,6 @@ class Survey:
 class Retention:
     detractor_churn_multiplier: float = 2.0  # hazard × this while the latest NPS answer is 0-6
     breach_churn_multiplier: float = 1.5  # hazard × this per SLA breach in the month before a renewal
-    expansion_rate: float = 0.03  # monthly chance MRR grows 10-50%
-    contraction_rate: float = 0.015  # monthly chance MRR shrinks 10-40%
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,10 @@ class Dirt:
     billing_without_crm_id: float = 0.05  # billing customers missing metadata.hubspot_company_id
 
 
+def _mix(smb: float, mid_market: float, enterprise: float) -> tuple[tuple[str, float], ...]:
+    return (("smb", smb), ("mid_market", mid_market), ("enterprise", enterprise))
+
+
 @dataclass(frozen=True)
 class Truth:
     currency: str = "usd"
@@ -145,19 +151,23 @@ class Truth:
     timezone: str = "UTC"
     channels: tuple[Channel, ...] = field(
         default_factory=lambda: (
-            Channel("PAID_SEARCH", daily_spend=900.0, true_cac=1500.0),
-            Channel("PAID_SOCIAL", daily_spend=600.0, true_cac=2000.0),
-            Channel("EMAIL_MARKETING", daily_spend=150.0, true_cac=500.0),
-            Channel("OFFLINE", daily_spend=1200.0, true_cac=4000.0),
-            Channel("ORGANIC_SEARCH", daily_spend=0.0, true_cac=None, organic_daily_customers=0.4),
-            Channel("REFERRALS", daily_spend=0.0, true_cac=None, organic_daily_customers=0.2),
-            Channel("DIRECT_TRAFFIC", daily_spend=0.0, true_cac=None, organic_daily_customers=0.2),
+            # Spend is scaled to the customers asked for; CAC and each channel's segment mix are kept.
+            # Field sales and events bring enterprise accounts at a high CAC; paid social brings small businesses.
+            Channel("PAID_SEARCH", 900.0, 8000.0, segment_mix=_mix(0.55, 0.4, 0.05)),
+            Channel("PAID_SOCIAL", 600.0, 3500.0, segment_mix=_mix(0.8, 0.19, 0.01)),
+            Channel("EMAIL_MARKETING", 300.0, 5000.0, segment_mix=_mix(0.55, 0.42, 0.03)),
+            Channel("OFFLINE", 1500.0, 80000.0, segment_mix=_mix(0.05, 0.35, 0.6)),
+            Channel("ORGANIC_SEARCH", 0.0, None, 0.12, segment_mix=_mix(0.75, 0.23, 0.02)),
+            Channel("REFERRALS", 0.0, None, 0.05, segment_mix=_mix(0.55, 0.4, 0.05)),
+            Channel("DIRECT_TRAFFIC", 0.0, None, 0.05, segment_mix=_mix(0.7, 0.27, 0.03)),
         )
     )
     segments: tuple[Segment, ...] = (
-        Segment("smb", 0.6, (5, 49), (99.0, 499.0), 0.04),
-        Segment("mid_market", 0.3, (50, 999), (800.0, 3000.0), 0.02),
-        Segment("enterprise", 0.1, (1000, 20000), (5000.0, 20000.0), 0.01),
+        # Monthly plan price, base churn hazard, monthly chances of expansion and contraction: small businesses
+        # churn often and rarely grow, enterprise accounts seldom leave and add seats (docs/sample-company.md).
+        Segment("smb", (5, 49), (49.0, 299.0), 0.025, 0.015, 0.006),
+        Segment("mid_market", (50, 999), (600.0, 2000.0), 0.005, 0.045, 0.004),
+        Segment("enterprise", (1000, 20000), (3000.0, 10000.0), 0.003, 0.06, 0.003),
     )
     spend_noise: float = 0.2  # daily spend varies uniformly by ± this share
     leads_per_customer: float = 1.5  # CRM companies that never buy
@@ -176,7 +186,7 @@ class Truth:
         """The same CAC and mix, with spend scaled so about `customers` arrive over `days`."""
         factor = customers / (self.daily_customers * days)
         channels = tuple(
-            Channel(c.name, c.daily_spend * factor, c.true_cac, c.organic_daily_customers * factor)
+            replace(c, daily_spend=c.daily_spend * factor, organic_daily_customers=c.organic_daily_customers * factor)
             for c in self.channels
         )
         return replace(self, channels=channels)

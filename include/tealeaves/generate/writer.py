@@ -46,8 +46,9 @@ class World:
         self.next_company = 9_000_000_000
         self.customers = self.leads = 0
 
-    def _segment(self) -> Segment:
-        return self.rng.choices(self.truth.segments, weights=[s.share for s in self.truth.segments])[0]
+    def _segment(self, channel: str) -> Segment:
+        mix = dict(next(c.segment_mix for c in self.truth.channels if c.name == channel))
+        return self.rng.choices(self.truth.segments, weights=[mix.get(s.name, 0.0) for s in self.truth.segments])[0]
 
     def _company(self, day: date) -> tuple[int, str, str, datetime]:
         self.next_company += self.rng.randint(1, 97)
@@ -76,7 +77,7 @@ class World:
 
     def lead(self, day: date, channel: str) -> None:
         company_id, name, domain, created = self._company(day)
-        segment = self._segment()
+        segment = self._segment(channel)
         company = {
             "hs_object_id": company_id,
             "name": name,
@@ -94,7 +95,7 @@ class World:
 
     def customer(self, day: date, channel: str) -> None:
         company_id, name, domain, created = self._company(day)
-        segment = self._segment()
+        segment = self._segment(channel)
         second = self.rng.randint(8 * 3600, 20 * 3600)  # of the merchant's day: sign-ups in local office hours
         signed = self.clock.at(day, time(second // 3600, second // 60 % 60, second % 60))
         contacts = []

@@ -13,9 +13,12 @@
     - gross margin %: the company's over the latest 12 months, Σ(MRR − cost of revenue) ÷ Σ MRR;
     - churn: the customer's segment's monthly logo churn pooled over the latest 12 complete months,
       Σ churned customers ÷ Σ customers at the start (fct_revenue_retention_monthly). Pooled, not the mean of
-      monthly rates, so that small months do not swing it. A segment that lost nobody has no finite expected
-      lifetime: formula LTV is then null, never infinite.
+      monthly rates, so that small months do not swing it.
+    - expected lifetime: 1 ÷ churn, capped at var ltv_max_lifetime_months (60): a segment that lost one customer
+      in a year would be valued over decades on one event, and a segment that lost nobody for ever. The cap
+      applies to zero churn too; a segment with no customers at the start has no rate, and no formula LTV.
 #}
+{%- set max_lifetime = var('ltv_max_lifetime_months') | int %}
 with
 
 customers as (
@@ -107,14 +110,18 @@ final as (
         trailing_margin.gross_margin_pct::numeric(8, 4) as gross_margin_pct,
         trailing_churn.monthly_logo_churn_rate::numeric(8, 4) as monthly_logo_churn_rate,
         (case
-            when trailing_churn.monthly_logo_churn_rate > 0 then round(1 / trailing_churn.monthly_logo_churn_rate, 1)
+            when trailing_churn.monthly_logo_churn_rate * {{ max_lifetime }} > 1
+                then round(1 / trailing_churn.monthly_logo_churn_rate, 1)
+            when trailing_churn.monthly_logo_churn_rate >= 0 then {{ max_lifetime }}
         end)::numeric(8, 1) as expected_lifetime_months,
         (case
-            when trailing_churn.monthly_logo_churn_rate > 0
+            when trailing_churn.monthly_logo_churn_rate * {{ max_lifetime }} > 1
                 then round(
                     round(customer_months.arpa_usd, 2) * trailing_margin.gross_margin_pct
                     / trailing_churn.monthly_logo_churn_rate, 2
                 )
+            when trailing_churn.monthly_logo_churn_rate >= 0
+                then round(round(customer_months.arpa_usd, 2) * trailing_margin.gross_margin_pct * {{ max_lifetime }}, 2)
         end)::numeric(14, 2) as formula_ltv_usd
     from customers
     cross join trailing_margin
