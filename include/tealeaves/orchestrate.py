@@ -188,7 +188,10 @@ def demo(settings: Settings, console: Console, customers: int, months: int) -> O
     with console.status("starting PostgreSQL") as status:
         prepare(settings, status.update)
         status.update(f"generating exports for {customers} customers over {months} months")
+        current = demo_world_is_current(settings, customers, months)
         folder = demo_world(settings, customers, months)
+        if not current and forget_earlier_demo_world(settings.url(), folder):
+            console.print("a new demo world: the warehouse's batches and marts of the earlier one were dropped")
         require_one_origin(settings, folder)
         status.update(f"running {DAG_ID} (load → dbt build → Great Expectations → publish)")
         outcome = run_daily(settings, datetime.now(UTC).date(), {"TEALEAVES_DATA": str(folder)})
@@ -203,10 +206,10 @@ def demo_world(settings: Settings, customers: int, months: int) -> Path:
     """
     from tealeaves.generate import generate
 
-    wanted = {"requested_customers": customers, "months": months, "generator": _generator_fingerprint()}
+    wanted = _demo_params(customers, months)
     folder = settings.demo_data_dir
     truth = folder / "truth.json"
-    if truth.exists() and _params(truth) == wanted:
+    if demo_world_is_current(settings, customers, months):
         return folder
     if folder.exists() and any(folder.iterdir()) and not truth.exists():
         raise RunFailed(f"{folder} holds files the demo did not write; move them away or set TEALEAVES_HOME")
@@ -237,6 +240,38 @@ def run(settings: Settings, console: Console, data: Path, as_of: date | None) ->
         require_one_origin(settings, data)
         status.update(f"running {DAG_ID} on {data} (load → dbt build → Great Expectations → publish)")
         return run_daily(settings, datetime.now(UTC).date(), env)
+
+
+def _demo_params(customers: int, months: int) -> dict:
+    return {"requested_customers": customers, "months": months, "generator": _generator_fingerprint()}
+
+
+def demo_world_is_current(settings: Settings, customers: int, months: int) -> bool:
+    """The demo folder holds the world this generator writes for this size."""
+    truth = settings.demo_data_dir / "truth.json"
+    return truth.exists() and _params(truth) == _demo_params(customers, months)
+
+
+def forget_earlier_demo_world(url: str, folder: Path) -> bool:
+    """Empty the warehouse when everything loaded in it came from the demo folder, whose world was just written
+    again: the earlier company's batches would be compared with, and mixed into, the new one's. A warehouse that
+    holds anything loaded from elsewhere is left alone (require_one_origin then says why the demo stops)."""
+    import psycopg
+
+    from tealeaves.db.setup import reset_warehouse
+
+    with psycopg.connect(url) as conn:
+        if conn.execute("select to_regclass('raw.load_batches')").fetchone()[0] is None:
+            return False
+        inside, outside = conn.execute(
+            "select count(*) filter (where starts_with(file_path, %(f)s)),"
+            " count(*) filter (where not starts_with(file_path, %(f)s)) from raw.load_batches",
+            {"f": str(folder) + os.sep},
+        ).fetchone()
+    if outside or not inside:
+        return False
+    reset_warehouse(url)
+    return True
 
 
 def require_one_origin(settings: Settings, data: Path) -> None:

@@ -23,8 +23,8 @@ import psycopg
 import pytest
 
 from tealeaves.generate import generate
-from tealeaves.orchestrate import DAILY_START, RunFailed, demo_world, run_daily
-from tests.conftest import TEALEAVES, free_port
+from tealeaves.orchestrate import DAILY_START, RunFailed, demo_world, forget_earlier_demo_world, run_daily
+from tests.conftest import TEALEAVES, create_database, free_port
 from tests.mrr_oracle import billing_customer_keys, differences, generate_world, movements, oracle
 
 BGNBD_PUBLISHED = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
@@ -203,3 +203,32 @@ def test_the_demo_world_lives_apart_from_user_exports(tmp_path, monkeypatch):
     (folder / "notes.txt").write_text("not the demo's")
     with pytest.raises(RunFailed, match="holds files the demo did not write"):
         demo_world(settings, customers=20, months=1)
+
+
+def test_a_new_demo_world_empties_a_warehouse_that_held_only_the_earlier_one(server, tmp_path):
+    """When the demo writes its world again (another size, an upgraded generator), the earlier company's batches
+    would meet the new files' in the raw gate's volume checks and in the marts: a warehouse holding only the demo
+    folder's batches is emptied. One holding a batch from any other folder is left as it is."""
+    from tealeaves.load import load_paths
+
+    url = create_database(server, "t_demo_again")
+    demo, mine = tmp_path / "demo", tmp_path / "mine"
+    generate(demo, customers=20, months=1, seed=1)
+    generate(mine, customers=20, months=1, seed=2)
+
+    def batches() -> int | None:
+        with psycopg.connect(url) as conn:
+            if conn.execute("select to_regclass('raw.load_batches')").fetchone()[0] is None:
+                return None
+            return conn.execute("select count(*) from raw.load_batches").fetchone()[0]
+
+    assert forget_earlier_demo_world(url, demo) is False, "nothing loaded yet: nothing to forget"
+    load_paths(url, [demo / "billing"])
+    assert batches() and forget_earlier_demo_world(url, demo) is True
+    assert batches() is None
+
+    load_paths(url, [demo / "billing"])
+    load_paths(url, [mine / "crm"])
+    held = batches()
+    assert forget_earlier_demo_world(url, demo) is False
+    assert batches() == held
