@@ -153,7 +153,7 @@ class Truth:
         default_factory=lambda: (
             # Spend is scaled to the customers asked for; CAC and each channel's segment mix are kept.
             # Field sales and events bring enterprise accounts at a high CAC; paid social brings small businesses.
-            Channel("PAID_SEARCH", 900.0, 8000.0, segment_mix=_mix(0.55, 0.4, 0.05)),
+            Channel("PAID_SEARCH", 900.0, 7500.0, segment_mix=_mix(0.55, 0.4, 0.05)),
             Channel("PAID_SOCIAL", 600.0, 3500.0, segment_mix=_mix(0.8, 0.19, 0.01)),
             Channel("EMAIL_MARKETING", 300.0, 5000.0, segment_mix=_mix(0.55, 0.42, 0.03)),
             Channel("OFFLINE", 1500.0, 80000.0, segment_mix=_mix(0.05, 0.35, 0.6)),
@@ -165,9 +165,9 @@ class Truth:
     segments: tuple[Segment, ...] = (
         # Monthly plan price, base churn hazard, monthly chances of expansion and contraction: small businesses
         # churn often and rarely grow, enterprise accounts seldom leave and add seats (docs/sample-company.md).
-        Segment("smb", (5, 49), (49.0, 299.0), 0.025, 0.015, 0.006),
-        Segment("mid_market", (50, 999), (600.0, 2000.0), 0.005, 0.045, 0.004),
-        Segment("enterprise", (1000, 20000), (3000.0, 10000.0), 0.003, 0.06, 0.003),
+        Segment("smb", (5, 49), (49.0, 299.0), 0.022, 0.015, 0.006),
+        Segment("mid_market", (50, 999), (600.0, 2000.0), 0.004, 0.045, 0.004),
+        Segment("enterprise", (1000, 20000), (3000.0, 10000.0), 0.0025, 0.06, 0.003),
     )
     spend_noise: float = 0.2  # daily spend varies uniformly by ± this share
     leads_per_customer: float = 1.5  # CRM companies that never buy

@@ -148,9 +148,9 @@ class CrmRenderer(Renderer):
         self.deal_outcomes = {"closedwon": 0, "closedlost": 0, "open": 0}
         self.blocker_notes = 0
         # Finance's monthly sales & marketing cost outside ad spend: salaries and tools outweigh the ad budget
-        # (docs/sample-company.md), so it is planted at 1.3-1.9 times a month's paid spend.
+        # (docs/sample-company.md), so it is planted at 1.0-1.6 times a month's paid spend.
         monthly_ad_spend = sum(c.daily_spend for c in truth.channels) * 365 / 12
-        self.monthly_sales_cost = round(monthly_ad_spend * self.rng.uniform(1.3, 1.9), 2)
+        self.monthly_sales_cost = round(monthly_ad_spend * self.rng.uniform(1.0, 1.6), 2)
         # The other ledger parameters come from a stream of their own, so the rest of the CRM files stay as they were.
         cost_rng = random.Random(f"{seed}:crm:team_costs")
         self.support_per_customer = round(cost_rng.uniform(*SUPPORT_PER_CUSTOMER), 2)
