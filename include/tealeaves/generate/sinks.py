@@ -11,7 +11,7 @@ import csv
 import io
 import json
 import random
-from collections import Counter
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -33,6 +33,7 @@ class Sink:
         self.dirt, self.rng, self.key = dirt, rng, key
         self.cosmetic = cosmetic  # fields a second export may spell differently (never ids or references)
         self.counts: Counter[str] = Counter()
+        self._per_file: defaultdict[str, list[int]] = defaultdict(lambda: [0, 0])  # file -> [records, rejected]
         self._main = open(self.path, "w", newline="", encoding="utf-8")  # noqa: SIM115 - closed in close()
         self._late: TextIO | None = None
 
@@ -54,23 +55,29 @@ class Sink:
             self.counts["late_arriving"] += 1
         target.write(line)
         self.counts["records"] += 1
+        self._per_file[target.name][0] += 1
         if rng.random() < dirt.exact_duplicate:
             target.write(line)
             self.counts["exact_duplicate"] += 1
         if self.cosmetic and rng.random() < dirt.near_duplicate:
             target.write(self._render(_cosmetic(record, rng, self.cosmetic)))
             self.counts["near_duplicate"] += 1
-        if rng.random() < dirt.malformed and self._room_for_a_rejected_row():
+        if rng.random() < dirt.malformed and self._room_for_a_rejected_row(target):
             target.write(self._mangle(line))
             self.counts["malformed"] += 1
-        if self.key and rng.random() < dirt.missing_id and self._room_for_a_rejected_row():
+        if self.key and rng.random() < dirt.missing_id and self._room_for_a_rejected_row(target):
             target.write(self._render({**record, self.key: None}))
             self.counts["missing_id"] += 1
 
-    def _room_for_a_rejected_row(self) -> bool:
-        """Rows the loader rejects stay within the 5% a healthy file may have (the raw gate's limit): one broken
-        line among a four-row campaigns file is a broken export, which the default world is not."""
-        return (self.counts["malformed"] + self.counts["missing_id"] + 1) * 20 <= self.counts["records"]
+    def _room_for_a_rejected_row(self, target: TextIO) -> bool:
+        """Rows the loader rejects stay within the 5% a healthy file may have (the raw gate's limit), in the main
+        file and in its late sibling each: one broken line among a four-row campaigns file, or a ten-row late
+        file, is a broken export, which the default world is not."""
+        counts = self._per_file[target.name]
+        if (counts[1] + 1) * 20 > counts[0]:
+            return False
+        counts[1] += 1
+        return True
 
     def _late_file(self) -> TextIO:
         if self._late is None:
