@@ -128,11 +128,24 @@ class SupportRenderer(Renderer):
         }
         self.agents = [self._agent(n) for n in range(AGENT_COUNT)]
         self.policies_written = 0
+        # The export's latest event (as written: whole seconds), the moment the marts measure at by default, and
+        # the first-reply deadlines of tickets still unanswered in the export, judged against it in planted().
+        self.latest_event: datetime | None = None
+        self.unanswered_deadlines: list[datetime] = []
         # kind -> merchant month (first day, ISO) -> tickets opened
         self.tickets_by_kind: defaultdict[str, defaultdict[str, int]] = defaultdict(lambda: defaultdict(int))
 
     def planted(self) -> dict[str, Any]:
-        return dict(self.counts)
+        """The counts, with unanswered tickets breached when their target has passed at the export's latest event.
+
+        The export was taken at its end, but nothing in it says so: what it shows is its latest event, the moment
+        Zendesk-shaped reporting measures open tickets at (dbt macro support_as_of). `as_of` records that moment.
+        """
+        counts: dict[str, Any] = dict(self.counts)
+        if self.latest_event is not None:
+            counts["first_reply_breached"] += sum(d <= self.latest_event for d in self.unanswered_deadlines)
+            counts["as_of"] = self.latest_event.isoformat().replace("+00:00", "Z")
+        return counts
 
     def realised(self) -> dict[str, Any]:
         """Tickets opened per kind (the ticket's kind tag) and merchant month of creation, every one exported."""
@@ -269,7 +282,6 @@ class SupportRenderer(Renderer):
         reply = self._reply_moment(ticket) if ticket.first_reply_at is not None else None
         if reply is not None and reply >= cutoff:
             reply = None  # not answered yet when the export was taken
-        breached = ticket.first_reply_breached if reply is not None else self._first_reply_deadline(ticket) < cutoff
         solved = None
         if reply is not None:
             if rng.random() < INTERNAL_NOTE_SHARE:
@@ -300,6 +312,8 @@ class SupportRenderer(Renderer):
         updated = max(
             [moment for moment, *_ in comments] + [moment for moment, *_ in statuses] + [rating_at or created]
         )
+        latest = _floor_second(updated).astimezone(UTC)  # the file writes whole seconds
+        self.latest_event = latest if self.latest_event is None else max(self.latest_event, latest)
 
         ticket_type = TICKET_TYPES[ticket.kind][0 if rng.random() < 0.8 else 1]
         self.tickets.write(
@@ -355,7 +369,10 @@ class SupportRenderer(Renderer):
             )
             previous = value
         self.counts["tickets"] += 1
-        self.counts["first_reply_breached"] += breached
+        if reply is not None:
+            self.counts["first_reply_breached"] += ticket.first_reply_breached
+        else:  # judged at the export's latest event, known only once every ticket is written
+            self.unanswered_deadlines.append(self._first_reply_deadline(ticket))
         self.counts["solved_tickets"] += solved is not None
         if rating_at is not None:
             self.next_rating += 1
