@@ -1,8 +1,8 @@
 {#
     Zendesk's ticket metrics, recomputed from comments and status changes up to the export's as-of moment:
-    first reply (first public comment by an agent after the ticket's creation; for a ticket an agent opened with
-    a public comment, the next public agent comment after that opening one), first and last solve, and the
-    spans between creation and each, in calendar minutes and in business minutes of the support schedule. Also
+    first reply (first public comment by an agent; for a ticket an agent opened with a public comment, the
+    agent's next public comment after that opening one), first and last solve, and the spans between creation
+    and each, in calendar minutes and in business minutes of the support schedule. Also
     the SLA clocks: the first-reply clock stops at the first reply or, failing that, at the first solve (solving
     fulfils the first-reply target); the resolution clock stops when the ticket is solved at the as-of moment; a
     clock that has not stopped runs to the as-of moment. A ticket solved or closed without any recorded change
