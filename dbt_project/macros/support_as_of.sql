@@ -1,11 +1,12 @@
 {#
     The moment the help-desk export describes: events after it have not happened yet as far as the marts are
     concerned. Set var support_as_of (a UTC timestamp) to pin it. Else, when the reporting date is set (var as_of),
-    it is the end of that day in the reporting time zone. By default it is midnight (reporting time zone) after the
-    local day of the newest ticket (a ticket's own creation is the one event a help desk cannot date in the
-    future), but never later than the build's own clock, so a build during the day does not judge open tickets
-    against a moment still to come. Comments, status changes and ratings dated after it (late-dated events in the
-    export) are ignored, so an open ticket is measured against the clock at this moment.
+    it is the end of that day in the reporting time zone. By default it is the latest event the export holds: the
+    latest ticket creation or update (Zendesk moves updated_at on every comment, status change and rating), comment
+    or status change. The export was taken at that moment or later, so nothing it holds is ignored (a solve on the
+    export's last afternoon shows the ticket solved, not open); the moment is never later than the build's own
+    clock, so an event dated in the future (a clock error upstream) does not move it. Open tickets are judged
+    against this moment: when the export's real time is known and later, pin it with var support_as_of.
 #}
 {% macro support_as_of() -%}
     {%- if var('support_as_of', none) is not none -%}
@@ -14,11 +15,18 @@
         {{ local_day_start("'" ~ reporting_as_of() ~ "'::date + 1") }}
     {%- else -%}
         (
+            -- greatest() ignores nulls in PostgreSQL: an export without comments or history still has a moment
             select least(
-                {{ local_day_start(local_date('max(created_at)') ~ ' + 1') }},
+                greatest(
+                    (select max(greatest(created_at, updated_at)) from {{ ref('stg_support__tickets') }}),
+                    (select max(created_at) from {{ ref('stg_support__ticket_comments') }}),
+                    (
+                        select max(changed_at) from {{ ref('stg_support__ticket_field_history') }}
+                        where field_name = 'status'
+                    )
+                ),
                 current_timestamp at time zone 'UTC'
             )
-            from {{ ref('stg_support__tickets') }}
         )
     {%- endif -%}
 {%- endmacro %}

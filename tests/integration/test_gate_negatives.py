@@ -617,7 +617,14 @@ RAW_WORLDS: dict[str, Export] = {
                 "priority": priority,
                 "requester_id": n,
             }
-            for n, status, priority in [(1, "open", "normal"), (2, "Solved", "URGENT"), (3, "new", None)]
+            # on-hold and deleted are Zendesk statuses too: a delivery holding them passes
+            for n, status, priority in [
+                (1, "open", "normal"),
+                (2, "Solved", "URGENT"),
+                (3, "new", None),
+                (4, "hold", "low"),
+                (5, "Deleted", "high"),
+            ]
         ],
     ),
     "survey_nps_responses": Export(
@@ -681,11 +688,6 @@ RAW_CASES = [
     ),
     # support_tickets
     many_share_a_key("support_tickets"),
-    Break(
-        "support_tickets",
-        "status is a Zendesk ticket status (new, open, pending, hold, solved, closed, deleted), in any case",
-        set_first(status="escalated"),
-    ),
     Break(
         "support_tickets",
         "priority is a Zendesk priority (urgent, high, normal, low), in any case",
@@ -758,6 +760,24 @@ def test_the_raw_gate_holds_back_a_delivery_that_breaks_a_blocking_check(raw_run
     # and nothing else, in any suite the batch went through (its table's and the ledger's)
     failed_anywhere = {(r.suite.split("@")[0], key) for r in results for key in failed_blocking([r])}
     assert failed_anywhere == {(case.suite, key) for key in case.failing}
+
+
+UNKNOWN_STATUS = "status is a Zendesk ticket status (new, open, pending, hold, solved, closed, deleted), in any case"
+
+
+def test_a_ticket_status_zendesk_does_not_document_is_a_warning_and_the_delivery_goes_through(server, tmp_path):
+    """One ticket in a status tealeaves does not know (a custom one, exported in `status` by mistake) does not hold
+    the whole tickets file back: the gate warns, staging keeps the ticket and flags it (is_known_status)."""
+    url = create_database(server, "t_gate_unknown_ticket_status")
+    export = RAW_WORLDS["support_tickets"]
+    records = [{**export.records[0], "status": "escalated"}, *(dict(r) for r in export.records[1:])]
+    [batch] = load_paths(url, [Export(export.file_name, records).write(tmp_path)])
+    gate = run_raw_gate(url, "negatives__unknown_ticket_status")
+    assert batch.batch_id in {b.batch_id for b in gate.passed_batches}
+    results = [r for r in gate.gate.suites if r.suite == f"support_tickets@batch{batch.batch_id}"]
+    warned = {key_of_outcome(o) for r in results for o in r.outcomes if o.severity == "warning" and not o.success}
+    assert warned == {UNKNOWN_STATUS}
+    assert failed_blocking(results) == {}
 
 
 # --- Coverage ----------------------------------------------------------------------------------------------

@@ -3,8 +3,8 @@ same metrics recomputed in Python straight from the `raw` help-desk tables.
 
 The Python side here shares nothing with the dbt models: it de-duplicates raw rows itself, finds first replies
 and solves itself, and counts business minutes with its own day-by-day loop over the Mon-Fri 09:00-17:00 UTC
-schedule. Events the export dates after its end (a known generator bug) are ignored on both sides: the export
-end is the moment the marts measure at.
+schedule. Both measure at the export's latest event (truth.json's planted.support.as_of), the moment the marts
+infer when no as-of is pinned.
 """
 
 from __future__ import annotations
@@ -83,7 +83,8 @@ class TicketFacts:
 @pytest.fixture(scope="module")
 def world(marts_world):
     url, _, truth = marts_world
-    as_of = datetime.combine(date.fromisoformat(truth["end"]), time())
+    # the export's latest event, as the generator wrote it: the moment the marts measure at by default
+    as_of = naive_utc(datetime.fromisoformat(truth["planted"]["support"]["as_of"]))
     return url, truth, as_of
 
 
@@ -101,12 +102,25 @@ def recomputed(world) -> dict[int, TicketFacts]:
         for user_id, role in latest_rows(url, "support_users", "id, role")
         if (role or "").strip().lower() in {"agent", "admin"}
     }
-    replies: dict[int, list[datetime]] = defaultdict(list)
-    for _, ticket_id, author_id, public, created_at in latest_rows(
+    tickets = {
+        ticket_id: (naive_utc(created_at), priority.strip().lower(), status.strip().lower(), submitter_id)
+        for ticket_id, created_at, priority, status, submitter_id in latest_rows(
+            url, "support_tickets", "id, created_at, priority, status, submitter_id"
+        )
+    }
+    comments: dict[int, list[tuple[datetime, int, bool, bool]]] = defaultdict(list)
+    for comment_id, ticket_id, author_id, public, created_at in latest_rows(
         url, "support_ticket_comments", "id, ticket_id, author_id, public, created_at"
     ):
-        if public and author_id in agents:
-            replies[ticket_id].append(naive_utc(created_at))
+        comments[ticket_id].append((naive_utc(created_at), comment_id, bool(public), author_id in agents))
+    replies: dict[int, list[datetime]] = defaultdict(list)
+    for ticket_id, written in comments.items():
+        written.sort()
+        # Zendesk: a ticket an agent creates with a public first comment is first replied to by the agent's next one
+        opened_by_agent = ticket_id in tickets and tickets[ticket_id][3] in agents and written[0][2] and written[0][3]
+        for moment, _, public, by_agent in written[1:] if opened_by_agent else written:
+            if public and by_agent:
+                replies[ticket_id].append(moment)
     changes: dict[int, list[tuple[datetime, int, str]]] = defaultdict(list)
     for change_id, ticket_id, field_name, value, updated in latest_rows(
         url, "support_ticket_field_history", "id, ticket_id, field_name, value, updated"
@@ -124,9 +138,8 @@ def recomputed(world) -> dict[int, TicketFacts]:
             )
 
     facts: dict[int, TicketFacts] = {}
-    for ticket_id, created_at, priority in latest_rows(url, "support_tickets", "id, created_at, priority"):
-        created, priority = naive_utc(created_at), priority.strip().lower()
-        if created > as_of:
+    for ticket_id, (created, priority, record_status, _) in tickets.items():
+        if created > as_of or record_status == "deleted":  # Zendesk's reporting leaves deleted tickets out
             continue
         all_replies = sorted(replies[ticket_id])
         first_reply = next((moment for moment in all_replies if moment <= as_of), None)
@@ -138,7 +151,10 @@ def recomputed(world) -> dict[int, TicketFacts]:
                 last_solve = moment
             status_changes.append((moment, status))
             previous = status
+        if not status_changes:  # no history: the ticket record's status, since creation, but no known solve
+            status_changes, previous = [(created, record_status)], record_status
         is_solved = previous in SOLVED
+        solve_unknown = is_solved and last_solve is None
         reply_stop = min((m for m in (first_reply, first_solve) if m is not None), default=None)
         facts[ticket_id] = TicketFacts(
             ticket_id=ticket_id,
@@ -147,10 +163,13 @@ def recomputed(world) -> dict[int, TicketFacts]:
             created_at=created,
             first_reply_at=first_reply,
             is_solved=is_solved,
-            first_reply_sla_met=targets[(priority, "first_reply_time")].met(created, reply_stop, as_of),
-            resolution_sla_met=targets[(priority, "total_resolution_time")].met(
-                created, last_solve if is_solved else None, as_of
-            ),
+            # a solve at an unknown moment leaves the clocks it would have stopped unjudged
+            first_reply_sla_met=None
+            if solve_unknown and reply_stop is None
+            else targets[(priority, "first_reply_time")].met(created, reply_stop, as_of),
+            resolution_sla_met=None
+            if solve_unknown
+            else targets[(priority, "total_resolution_time")].met(created, last_solve if is_solved else None, as_of),
             csat=ratings[ticket_id][2] if ticket_id in ratings else None,
             status_changes=status_changes,
         )
@@ -166,8 +185,9 @@ def test_every_planted_ticket_is_in_the_marts_once(world):
     assert (tickets, distinct, created) == (planted, planted, planted)
 
 
-def test_marts_measure_at_the_export_end_and_ignore_later_dated_events(world):
-    """The as-of moment the marts infer is the export's end, so no late-dated reply or solve is counted."""
+def test_marts_measure_at_the_exports_latest_event(world):
+    """The as-of moment the marts infer is the export's latest event (not midnight after the newest ticket's day,
+    which would leave out the last day's solves): nothing in the export is dated after it."""
     url, _, as_of = world
     [(measured_as_of, late_replies, late_solves)] = query(
         url,
@@ -210,8 +230,8 @@ def test_first_reply_attainment_per_priority_recovers_the_planted_breach_rate(wo
 def test_the_planted_breached_first_replies_are_found(world, recomputed):
     """Breached first replies found = planted, exactly.
 
-    The export is a snapshot at its end: a reply dated later is not in it, and the generator counts such a ticket
-    as breached only if its target had passed by the end, as Zendesk and the mart do.
+    The export is a snapshot: a reply dated later is not in it, and the generator counts such a ticket as breached
+    only if its target had passed by the export's latest event, the moment the mart measures at.
     """
     url, truth, _ = world
     planted = truth["planted"]["support"]["first_reply_breached"]
@@ -291,3 +311,50 @@ def test_monthly_attainment_csat_and_backlog_match_python(world, recomputed):
     mart = {(month, priority): [int(v) for v in values] for month, priority, *values in rows}
     assert set(expected) <= set(mart)
     assert {key: values for key, values in mart.items() if values != expected.get(key, [0] * 7)} == {}
+
+
+def test_zendesk_cases_are_measured_as_zendesk_does(world):
+    """The generator's Zendesk cases: deleted tickets are in no mart; tickets on hold are unsolved; a ticket an agent
+    opened with a public comment is first replied to by the agent's next public comment, 30 minutes to 10 hours
+    later (never the opening comment a second after creation); a ticket solved without any status history is
+    solved with unknown (null) resolution times."""
+    url, truth, _ = world
+    planted = truth["planted"]["support"]
+    [(deleted_in_marts,)] = query(
+        url,
+        """
+        select count(*) from marts.fct_support_tickets
+        where ticket_id in (select id from raw.support_tickets where lower(status) = 'deleted')
+        """,
+    )
+    [(hold, hold_solved)] = query(
+        url,
+        """
+        select count(*), count(*) filter (where is_solved) from marts.fct_support_tickets
+        where ticket_status = 'hold'
+        """,
+    )
+    [(agent_opened, shortest, longest)] = query(
+        url,
+        """
+        select count(*), min(first_reply_calendar_minutes), max(first_reply_calendar_minutes)
+        from marts.fct_support_tickets
+        where ticket_id in (
+            select tickets.id from raw.support_tickets as tickets
+            inner join raw.support_users as users on tickets.submitter_id = users.id
+            where lower(trim(users.role)) in ('agent', 'admin')
+        )
+        """,
+    )
+    [(solved_unknown,)] = query(
+        url,
+        """
+        select count(*) from marts.fct_support_tickets
+        where is_solved and first_solved_at is null and full_resolution_calendar_minutes is null
+        """,
+    )
+    assert planted["deleted_tickets"] > 0 and deleted_in_marts == 0
+    assert (hold, hold_solved) == (planted["hold_tickets"], 0)
+    assert agent_opened == planted["agent_created_tickets"] > 0
+    assert shortest >= 30 and longest <= 600
+    assert solved_unknown == planted["solved_without_history_tickets"] > 0

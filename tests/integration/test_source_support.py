@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import json
 from collections import defaultdict
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime
 
 import pytest
 from psycopg import sql
@@ -79,7 +79,8 @@ def test_staging_keeps_exactly_one_row_per_planted_record(support):
     [(staged, distinct)] = query(
         support["url"], "select count(*), count(distinct ticket_id) from staging.stg_support__tickets"
     )
-    assert staged == distinct == support["truth"]["planted"]["support"]["tickets"]
+    planted = support["truth"]["planted"]["support"]
+    assert staged == distinct == planted["tickets"] + planted["deleted_tickets"], "staging keeps deleted tickets"
 
 
 def test_sla_targets_in_staging_are_the_planted_policies(support):
@@ -98,11 +99,28 @@ def test_sla_targets_in_staging_are_the_planted_policies(support):
 
 
 FIRST_REPLIES = """
-    with agent_replies as (
-        select comments.ticket_id, min(comments.created_at) as first_reply_at
+    with comments as (
+        select comments.ticket_id, comments.created_at, comments.is_public, authors.is_agent,
+            row_number() over (partition by comments.ticket_id order by comments.created_at, comments.comment_id)
+                as position
         from staging.stg_support__ticket_comments as comments
         inner join staging.stg_support__users as authors on comments.author_id = authors.user_id
-        where comments.is_public and authors.is_agent
+    ),
+
+    opened_by_agent as (
+        -- Zendesk: an agent who opens a ticket with a public comment first replies with their next public one
+        select tickets.ticket_id
+        from staging.stg_support__tickets as tickets
+        inner join staging.stg_support__users as submitters on tickets.submitter_id = submitters.user_id
+        inner join comments on comments.ticket_id = tickets.ticket_id and comments.position = 1
+        where submitters.is_agent and comments.is_public and comments.is_agent
+    ),
+
+    agent_replies as (
+        select comments.ticket_id, min(comments.created_at) as first_reply_at
+        from comments
+        where comments.is_public and comments.is_agent
+            and not (comments.position = 1 and comments.ticket_id in (select ticket_id from opened_by_agent))
         group by comments.ticket_id
     )
     select tickets.ticket_id, tickets.created_at, agent_replies.first_reply_at, targets.target_minutes,
@@ -111,19 +129,21 @@ FIRST_REPLIES = """
     inner join staging.stg_support__sla_policies as targets
         on targets.priority = tickets.priority and targets.metric = 'first_reply_time'
     left join agent_replies on agent_replies.ticket_id = tickets.ticket_id
+    where tickets.ticket_status <> 'deleted'
 """
 
 
 def test_first_reply_breaches_recomputed_from_comments_match_the_planted_breaches(support):
-    """A ticket still unanswered at the export counts as breached once its target has passed, as Zendesk counts it."""
+    """A ticket still unanswered at the export counts as breached once its target's moment has passed at the
+    export's latest event (the moment the marts measure at), as Zendesk counts it; a reply is late only past it."""
     tickets = query(support["url"], FIRST_REPLIES)
-    export_end = datetime.combine(date.fromisoformat(support["truth"]["end"]), time(), UTC)
+    as_of = datetime.fromisoformat(support["truth"]["planted"]["support"]["as_of"]).astimezone(UTC)
     breached = unanswered = 0
     for _, created, replied, target, business_hours in tickets:
         unanswered += replied is None
-        until = replied or export_end.replace(tzinfo=created.tzinfo)  # staging keeps UTC as naive timestamps
+        until = replied or as_of.replace(tzinfo=created.tzinfo)  # staging keeps UTC as naive timestamps
         minutes = business_minutes_between(created, until) if business_hours else (until - created).total_seconds() / 60
-        breached += minutes > target
+        breached += minutes > target if replied else minutes >= target
     planted = support["truth"]["planted"]["support"]
     assert len(tickets) == planted["tickets"]
     assert breached == planted["first_reply_breached"]
@@ -155,7 +175,40 @@ def test_solved_tickets_and_ratings_are_recovered_from_status_changes(support):
         support["url"],
         "select array_agg(distinct ticket_status order by ticket_status) from staging.stg_support__tickets",
     )
-    assert set(statuses) <= {"new", "open", "pending", "solved", "closed"} and "closed" in statuses
+    assert set(statuses) <= {"new", "open", "pending", "hold", "solved", "closed", "deleted"} and "closed" in statuses
+
+
+def test_the_planted_zendesk_cases_are_in_staging(support):
+    """Deleted and on-hold tickets keep their status, agent-opened tickets their agent submitter, and the tickets
+    solved without status history have none, as many as planted."""
+    [(deleted, flagged_deleted, hold, agent_opened, solved_without_history, unknown)] = query(
+        support["url"],
+        """
+        select
+            count(*) filter (where tickets.ticket_status = 'deleted'),
+            count(*) filter (where tickets.is_deleted),
+            count(*) filter (where tickets.ticket_status = 'hold'),
+            count(*) filter (where submitters.is_agent),
+            count(*) filter (
+                where tickets.ticket_status in ('solved', 'closed') and not exists (
+                    select from staging.stg_support__ticket_field_history as history
+                    where history.ticket_id = tickets.ticket_id and history.field_name = 'status'
+                )
+            ),
+            count(*) filter (where not tickets.is_known_status)
+        from staging.stg_support__tickets as tickets
+        left join staging.stg_support__users as submitters on tickets.submitter_id = submitters.user_id
+        """,
+    )
+    planted = support["truth"]["planted"]["support"]
+    assert (deleted, flagged_deleted, hold, agent_opened, solved_without_history, unknown) == (
+        planted["deleted_tickets"],
+        planted["deleted_tickets"],
+        planted["hold_tickets"],
+        planted["agent_created_tickets"],
+        planted["solved_without_history_tickets"],
+        0,
+    )
 
 
 def test_organizations_link_to_crm_companies_except_the_planted_unlinked_ones(support):

@@ -6,6 +6,7 @@ import great_expectations as gx
 
 from tealeaves.config import get_settings
 from tealeaves.quality import Check
+from tealeaves.quality.checks import Severity
 
 # Re-sent and cosmetically edited copies of a record are normal in exports (staging keeps the newest); a batch
 # where many rows share a key is a broken export or a join gone wrong upstream.
@@ -90,8 +91,12 @@ def currency_code(column: str) -> Check:
     )
 
 
-def one_of(column: str, allowed: list[str], what: str, key: str) -> Check:
-    """`column` is one of `allowed`, whatever its case (exports differ in case; staging lower-cases)."""
+def one_of(column: str, allowed: list[str], what: str, key: str, severity: Severity = "blocking") -> Check:
+    """`column` is one of `allowed`, whatever its case (exports differ in case; staging lower-cases).
+
+    A `warning` lets the batch through with the rows flagged downstream, for a column whose unknown values the
+    models can carry (a help-desk status tealeaves does not know is kept and counted as unsolved).
+    """
     values = ", ".join(f"'{v}'" for v in allowed)
     return Check(
         gx.expectations.UnexpectedRowsExpectation(
@@ -99,5 +104,6 @@ def one_of(column: str, allowed: list[str], what: str, key: str) -> Check:
             unexpected_rows_query=(
                 f'select "{key}", "{column}" from {{batch}} where lower("{column}") not in ({values})'
             ),
-        )
+        ),
+        severity=severity,
     )

@@ -6,7 +6,8 @@
 with
 
 tickets as (
-    select ticket_id, created_at, organization_id from {{ ref('stg_support__tickets') }}
+    -- deleted tickets are left out, as Zendesk's reporting leaves them out
+    select ticket_id, created_at, organization_id from {{ ref('stg_support__tickets') }} where not is_deleted
 ),
 
 organizations as (

@@ -3,7 +3,10 @@
     change until the next one (valid_to null for the status the ticket is in at the as-of moment). Status
     changes dated after the as-of moment are ignored. A solve is a change into solved or closed from any other
     status; a reopen is a change out of solved or closed. A ticket without any status history gets one spell
-    from its creation in the status its ticket record shows.
+    from its creation in the status its ticket record shows; that spell is not a recorded change
+    (is_recorded_change false), so a ticket solved or closed without history has no known solve (Zendesk
+    leaves its resolution times unset, not zero). Deleted tickets (status deleted in the ticket record) are left
+    out, as Zendesk's reporting leaves them out. A status Zendesk does not document counts as unsolved.
 #}
 with
 
@@ -16,6 +19,7 @@ tickets as (
     from {{ ref('stg_support__tickets') }} as tickets
     cross join as_of
     where tickets.created_at <= as_of.as_of_at
+        and not tickets.is_deleted
 ),
 
 status_changes as (
@@ -23,7 +27,8 @@ status_changes as (
         history.ticket_id,
         history.new_value as status,
         history.changed_at,
-        history.field_change_id
+        history.field_change_id,
+        true as is_recorded_change
     from {{ ref('stg_support__ticket_field_history') }} as history
     cross join as_of
     where history.field_name = 'status'
@@ -36,7 +41,8 @@ tickets_without_history as (
         tickets.ticket_id,
         tickets.ticket_status as status,
         tickets.created_at as changed_at,
-        null::bigint as field_change_id
+        null::bigint as field_change_id,
+        false as is_recorded_change
     from tickets
     where not exists (
         select 1 from {{ ref('stg_support__ticket_field_history') }} as history
@@ -59,7 +65,8 @@ sequenced as (
         changed_at as valid_from,
         lead(changed_at) over ticket_order as valid_to,
         lag(status) over ticket_order as previous_status,
-        row_number() over ticket_order as status_sequence
+        row_number() over ticket_order as status_sequence,
+        is_recorded_change
     from all_changes
     window ticket_order as (partition by ticket_id order by changed_at, field_change_id)
 )
@@ -71,7 +78,10 @@ select
     previous_status,
     valid_from,
     valid_to,
+    is_recorded_change,
     status in ('solved', 'closed') as is_solved_status,
-    status in ('solved', 'closed') and coalesce(previous_status, 'new') not in ('solved', 'closed') as is_solve,
+    is_recorded_change
+    and status in ('solved', 'closed')
+    and coalesce(previous_status, 'new') not in ('solved', 'closed') as is_solve,
     previous_status in ('solved', 'closed') and status not in ('solved', 'closed') as is_reopen
 from sequenced

@@ -1,10 +1,13 @@
 {#
     Zendesk's ticket metrics, recomputed from comments and status changes up to the export's as-of moment:
-    first reply (first public comment by an agent, not counting the requester's opening comment), first and
-    last solve, and the spans between creation and each, in calendar minutes and in business minutes of the
-    support schedule. Also the SLA clocks: the first-reply clock stops at the first reply or, failing that,
-    at the first solve (solving fulfils the first-reply target); the resolution clock stops when the ticket is
-    solved at the as-of moment; a clock that has not stopped runs to the as-of moment.
+    first reply (first public comment by an agent; for a ticket an agent opened with a public comment, the
+    agent's next public comment after that opening one), first and last solve, and the spans between creation
+    and each, in calendar minutes and in business minutes of the support schedule. Also
+    the SLA clocks: the first-reply clock stops at the first reply or, failing that, at the first solve (solving
+    fulfils the first-reply target); the resolution clock stops when the ticket is solved at the as-of moment; a
+    clock that has not stopped runs to the as-of moment. A ticket solved or closed without any recorded change
+    to solved has no solve moment: its resolution times are null (unknown, as in Zendesk) and the clocks it
+    would have stopped are null too, never run on to the as-of moment. Deleted tickets are left out.
 #}
 with
 
@@ -21,23 +24,51 @@ tickets as (
     from {{ ref('stg_support__tickets') }} as tickets
     cross join as_of
     where tickets.created_at <= as_of.as_of_at
+        and not tickets.is_deleted
 ),
 
 agents as (
     select user_id from {{ ref('stg_support__users') }} where is_agent
 ),
 
+comments as (
+    select
+        comments.ticket_id,
+        comments.comment_id,
+        comments.created_at,
+        comments.is_public,
+        agents.user_id is not null as is_by_agent,
+        row_number() over (
+            partition by comments.ticket_id order by comments.created_at, comments.comment_id
+        ) as comment_sequence
+    from {{ ref('stg_support__ticket_comments') }} as comments
+    inner join tickets on comments.ticket_id = tickets.ticket_id
+    left join agents on comments.author_id = agents.user_id
+    where comments.created_at <= tickets.as_of_at
+),
+
+agent_opened_tickets as (
+    -- Zendesk: when an agent creates the ticket and its first comment is public, first reply time runs to the
+    -- agent's next public comment. The opening comment is the ticket's first comment in time (ties by id), not
+    -- one stamped at exactly the ticket's created_at: exports date the two apart by a second or more.
+    select comments.ticket_id, comments.comment_id as opening_comment_id
+    from comments
+    inner join tickets on comments.ticket_id = tickets.ticket_id
+    inner join agents as submitters on tickets.submitter_id = submitters.user_id
+    where comments.comment_sequence = 1
+        and comments.is_public
+        and comments.is_by_agent
+),
+
 first_replies as (
     select
         comments.ticket_id,
         min(comments.created_at) as first_reply_at
-    from {{ ref('stg_support__ticket_comments') }} as comments
-    inner join agents on comments.author_id = agents.user_id
-    inner join tickets on comments.ticket_id = tickets.ticket_id
+    from comments
+    left join agent_opened_tickets on comments.ticket_id = agent_opened_tickets.ticket_id
     where comments.is_public
-        and comments.created_at <= tickets.as_of_at
-        -- an agent who files a ticket for a customer writes its opening comment: that is not a reply
-        and not (comments.author_id = tickets.submitter_id and comments.created_at <= tickets.created_at)
+        and comments.is_by_agent
+        and comments.comment_id is distinct from agent_opened_tickets.opening_comment_id
     group by comments.ticket_id
 ),
 
@@ -47,7 +78,8 @@ status_summary as (
         min(valid_from) filter (where is_solve) as first_solved_at,
         max(valid_from) filter (where is_solve) as last_solved_at,
         count(*) filter (where is_reopen) as reopened_count,
-        max(status) filter (where valid_to is null) as status_at_as_of
+        max(status) filter (where valid_to is null) as status_at_as_of,
+        bool_or(is_solved_status and valid_to is null and not is_recorded_change) as is_solve_unrecorded
     from {{ ref('int_ticket_statuses_dated') }}
     group by ticket_id
 ),
@@ -73,7 +105,8 @@ timed as (
         end as last_solved_at,
         coalesce(status_summary.status_at_as_of, 'new') as status_at_as_of,
         coalesce(status_summary.status_at_as_of in ('solved', 'closed'), false) as is_solved,
-        coalesce(status_summary.reopened_count, 0) as reopened_count
+        coalesce(status_summary.reopened_count, 0) as reopened_count,
+        coalesce(status_summary.is_solve_unrecorded, false) as is_solve_unrecorded
     from tickets
     left join first_replies on tickets.ticket_id = first_replies.ticket_id
     left join status_summary on tickets.ticket_id = status_summary.ticket_id
@@ -84,7 +117,10 @@ clocks as (
         timed.*,
         case when is_solved then last_solved_at end as full_resolution_at,
         least(first_reply_at, first_solved_at) as first_reply_sla_stopped_at,
-        case when is_solved then last_solved_at end as resolution_sla_stopped_at
+        case when is_solved then last_solved_at end as resolution_sla_stopped_at,
+        -- solved at an unknown moment: a clock the solve would have stopped has no known stop, so no elapsed time
+        is_solve_unrecorded and first_reply_at is null as is_first_reply_sla_unknown,
+        is_solve_unrecorded as is_resolution_sla_unknown
     from timed
 ),
 
@@ -95,9 +131,13 @@ spans as (
     union all
     select ticket_id, 'full_resolution', created_at, full_resolution_at from clocks
     union all
-    select ticket_id, 'first_reply_sla', created_at, coalesce(first_reply_sla_stopped_at, as_of_at) from clocks
+    select ticket_id, 'first_reply_sla', created_at, coalesce(first_reply_sla_stopped_at, as_of_at)
+    from clocks
+    where not is_first_reply_sla_unknown
     union all
-    select ticket_id, 'resolution_sla', created_at, coalesce(resolution_sla_stopped_at, as_of_at) from clocks
+    select ticket_id, 'resolution_sla', created_at, coalesce(resolution_sla_stopped_at, as_of_at)
+    from clocks
+    where not is_resolution_sla_unknown
 ),
 
 span_business_minutes as (
@@ -143,6 +183,7 @@ select
     clocks.status_at_as_of,
     clocks.is_solved,
     clocks.reopened_count,
+    clocks.is_solve_unrecorded,
     clocks.first_reply_sla_stopped_at,
     clocks.resolution_sla_stopped_at,
     pivoted.first_reply_calendar_minutes::numeric(14, 4) as first_reply_calendar_minutes,

@@ -36,6 +36,8 @@ support_tickets as (
     left join identity as requester
         on requester.source_system = 'support_user'
         and tickets.requester_id::text = requester.source_id
+    -- deleted tickets are left out, as Zendesk's reporting leaves them out
+    where tickets.is_deleted is not true
 ),
 
 support_rating_comments as (
@@ -51,6 +53,10 @@ support_rating_comments as (
         on requester.source_system = 'support_user'
         and ratings.requester_id::text = requester.source_id
     where ratings.rating_comment is not null
+        and not exists (
+            select from {{ ref('stg_support__tickets') }} as deleted_tickets
+            where deleted_tickets.ticket_id = ratings.ticket_id and deleted_tickets.is_deleted
+        )
 ),
 
 survey_texts as (

@@ -59,7 +59,8 @@ solved_in_month as (
         channel,
         count(*) as tickets_solved
     from tickets
-    where is_solved
+    -- a ticket solved or closed without a recorded solve has no solve month
+    where is_solved and last_solved_at is not null
     group by 1, 2, 3
 ),
 

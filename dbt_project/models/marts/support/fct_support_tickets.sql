@@ -9,7 +9,8 @@ tickets as (
         channel,
         ticket_type,
         tags,
-        subject
+        subject,
+        is_known_status
     from {{ ref('stg_support__tickets') }}
 ),
 
@@ -74,6 +75,9 @@ joined as (
         tickets.channel,
         tickets.ticket_type,
         measured.status_at_as_of as ticket_status,
+        -- kept, flagged: a status Zendesk does not document counts as unsolved (new/open/pending/hold/solved/closed)
+        tickets.is_known_status
+        and measured.status_at_as_of in ('new', 'open', 'pending', 'hold', 'solved', 'closed') as is_known_status,
         tickets.tags,
         tickets.subject,
         measured.first_reply_at,
@@ -150,6 +154,7 @@ final as (
         channel,
         ticket_type,
         ticket_status,
+        is_known_status,
         tags,
         subject,
         first_reply_at,
@@ -189,6 +194,7 @@ select
     channel,
     ticket_type,
     ticket_status,
+    is_known_status,
     tags,
     subject,
     first_reply_at,

@@ -42,6 +42,12 @@ select
     created_at,
     updated_at,
     ticket_status,
+    -- Zendesk's incremental export keeps deleted tickets, with status deleted; its reports leave them out
+    coalesce(ticket_status = 'deleted', false) as is_deleted,
+    -- a status Zendesk does not document (custom statuses travel in custom_status_id, not in status) is kept
+    -- and flagged, not fatal: the marts treat it as an unsolved status
+    coalesce(ticket_status in ('new', 'open', 'pending', 'hold', 'solved', 'closed', 'deleted'), false)
+        as is_known_status,
     priority,
     channel,
     ticket_type,

@@ -5,17 +5,23 @@ its comments (the requester's opening comment, internal notes, the first public 
 reply), its status changes (`ticket_field_history`, as Fivetran names the table), and a good/bad satisfaction
 rating. First reply and resolution times are not written anywhere: they are derived from comments and status
 changes, the way Zendesk's own ticket metrics are, so the warehouse must recompute them to recover the truth.
+
+After every life, a few tickets show the cases Zendesk's own rules decide (see docs/sources/support.md): deleted
+tickets, tickets on hold, tickets an agent opened with a public comment, tickets solved without any status
+history. They are written last, with an RNG of their own, so the lives' records are drawn as before.
 """
 
 from __future__ import annotations
 
 import json
+import random
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tealeaves.generate.calendar import add_business_minutes
+from tealeaves.generate.calendar import add_business_minutes, business_minutes_between
 from tealeaves.generate.life import Contact, Life, Ticket
 from tealeaves.generate.render.base import Renderer, alias_domain
 from tealeaves.generate.world import Truth
@@ -36,6 +42,10 @@ FOLLOW_UP_SHARE = 0.5  # tickets where the requester answers before the ticket i
 PENDING_SHARE = 0.3  # unsolved tickets waiting on the requester at the export
 CLOSED_SHARE = 0.85  # solved tickets already closed by the 4-day automation at the export
 CLOSE_AFTER = timedelta(days=4)
+# Zendesk cases written after the lives, each about this share of the lives' tickets (at least one each)
+CASE_SHARE = 0.01
+CASES = ("deleted", "hold", "agent_created", "solved_without_history")
+CASE_SETTLED = timedelta(days=3)  # a case is modelled on a ticket this long before the export: its events are all in
 
 TICKET_TYPES = {
     "bug_incident": ("incident", "problem"),
@@ -97,6 +107,23 @@ GOOD_COMMENTS = ("Quick and helpful, thanks!", "Solved my problem.", "Great supp
 BAD_COMMENTS = ("Took far too long.", "The issue is not really fixed.", "Nobody answered for days.", "", "")
 
 
+@dataclass(frozen=True)
+class TicketShape:
+    """What a ticket record says beyond its life's ticket: its moments, text, status and people."""
+
+    created: datetime
+    updated: datetime
+    ticket_type: str
+    subject: str
+    description: str
+    status: str
+    requester_id: int
+    submitter_id: int
+    assignee_id: int
+    org_id: int
+    ces: int | None
+
+
 def _ceil_second(moment: datetime) -> datetime:
     trimmed = moment.replace(microsecond=0)
     return trimmed if trimmed == moment else trimmed + timedelta(seconds=1)
@@ -125,14 +152,32 @@ class SupportRenderer(Renderer):
             "satisfaction_ratings": 0,
             "internal_notes": 0,
             "organizations_without_external_id": 0,
+            **{f"{case}_tickets": 0 for case in CASES},
         }
         self.agents = [self._agent(n) for n in range(AGENT_COUNT)]
         self.policies_written = 0
+        # The export's latest event (as written: whole seconds), the moment the marts measure at by default, and
+        # the first-reply deadlines of tickets still unanswered in the export, judged against it in planted().
+        self.latest_event: datetime | None = None
+        self.unanswered_deadlines: list[datetime] = []
+        # tickets the cases are modelled on (their customer, requester, kind, priority), and an RNG of their own
+        self.case_bases: list[tuple[Life, int, int, Ticket]] = []
+        self.case_rng = random.Random(f"{seed}:support:cases")
+        self.last_ticket_number = 0
         # kind -> merchant month (first day, ISO) -> tickets opened
         self.tickets_by_kind: defaultdict[str, defaultdict[str, int]] = defaultdict(lambda: defaultdict(int))
 
     def planted(self) -> dict[str, Any]:
-        return dict(self.counts)
+        """The counts, with unanswered tickets breached when their target has passed at the export's latest event.
+
+        The export was taken at its end, but nothing in it says so: what it shows is its latest event, the moment
+        Zendesk-shaped reporting measures open tickets at (dbt macro support_as_of). `as_of` records that moment.
+        """
+        counts: dict[str, Any] = dict(self.counts)
+        if self.latest_event is not None:
+            counts["first_reply_breached"] += sum(d <= self.latest_event for d in self.unanswered_deadlines)
+            counts["as_of"] = self.latest_event.isoformat().replace("+00:00", "Z")
+        return counts
 
     def realised(self) -> dict[str, Any]:
         """Tickets opened per kind (the ticket's kind tag) and merchant month of creation, every one exported."""
@@ -238,6 +283,8 @@ class SupportRenderer(Renderer):
         for ticket in life.tickets:
             self._ticket(life, ticket, org_id, users[id(ticket.requester)])
             self.tickets_by_kind[ticket.kind][self.clock.day_of(ticket.created_at).replace(day=1).isoformat()] += 1
+            self.case_bases.append((life, org_id, users[id(ticket.requester)], ticket))
+            self.last_ticket_number = max(self.last_ticket_number, ticket.number)
 
     def _subject(self, kind: str) -> str:
         feature = self.rng.choice(FEATURES)
@@ -269,7 +316,6 @@ class SupportRenderer(Renderer):
         reply = self._reply_moment(ticket) if ticket.first_reply_at is not None else None
         if reply is not None and reply >= cutoff:
             reply = None  # not answered yet when the export was taken
-        breached = ticket.first_reply_breached if reply is not None else self._first_reply_deadline(ticket) < cutoff
         solved = None
         if reply is not None:
             if rng.random() < INTERNAL_NOTE_SHARE:
@@ -300,62 +346,32 @@ class SupportRenderer(Renderer):
         updated = max(
             [moment for moment, *_ in comments] + [moment for moment, *_ in statuses] + [rating_at or created]
         )
-
         ticket_type = TICKET_TYPES[ticket.kind][0 if rng.random() < 0.8 else 1]
-        self.tickets.write(
-            {
-                "id": ticket.number,
-                "url": self._url("tickets", ticket.number),
-                "external_id": None,
-                "via": {"channel": ticket.channel, "source": {"rel": None}},
-                "created_at": self.iso(created),
-                "updated_at": self.iso(updated),
-                "type": ticket_type,
-                "subject": subject,
-                "raw_subject": subject,
-                "description": description,
-                "priority": ticket.priority.name,
-                "status": statuses[-1][1],
-                "requester_id": requester_id,
-                "submitter_id": requester_id,
-                "assignee_id": assignee_id,
-                "organization_id": org_id,
-                "group_id": None,
-                "tags": [ticket.kind, life.segment.name, f"channel_{ticket.channel}"],
-                "custom_fields": [{"id": CES_FIELD_ID, "value": ticket.ces if solved is not None else None}],
-                "is_public": True,
-            }
+        self._write_ticket(
+            ticket.number,
+            life,
+            ticket,
+            TicketShape(
+                created=created,
+                updated=updated,
+                ticket_type=ticket_type,
+                subject=subject,
+                description=description,
+                status=statuses[-1][1],
+                requester_id=requester_id,
+                submitter_id=requester_id,
+                assignee_id=assignee_id,
+                org_id=org_id,
+                ces=ticket.ces if solved is not None else None,
+            ),
+            comments,
+            statuses,
         )
-        for moment, author_id, public, body in sorted(comments):
-            comment_id = self._comment_id()
-            self.comments.write(
-                {
-                    "id": comment_id,
-                    "type": "Comment",
-                    "ticket_id": ticket.number,
-                    "author_id": author_id,
-                    "body": body,
-                    "public": public,
-                    "via": {"channel": ticket.channel if author_id == requester_id else "web"},
-                    "created_at": self.iso(moment),
-                }
-            )
-        previous = None
-        for moment, value, user_id in statuses:
-            self.field_history.write(
-                {
-                    "id": self._event_id(),
-                    "ticket_id": ticket.number,
-                    "field_name": "status",
-                    "value": value,
-                    "previous_value": previous,
-                    "updated": self.iso(moment),
-                    "user_id": user_id,
-                }
-            )
-            previous = value
         self.counts["tickets"] += 1
-        self.counts["first_reply_breached"] += breached
+        if reply is not None:
+            self.counts["first_reply_breached"] += ticket.first_reply_breached
+        else:  # judged at the export's latest event, known only once every ticket is written
+            self.unanswered_deadlines.append(self._first_reply_deadline(ticket))
         self.counts["solved_tickets"] += solved is not None
         if rating_at is not None:
             self.next_rating += 1
@@ -376,9 +392,157 @@ class SupportRenderer(Renderer):
             )
             self.counts["satisfaction_ratings"] += 1
 
+    def _write_ticket(
+        self,
+        number: int,
+        life: Life,
+        ticket: Ticket,
+        shape: TicketShape,
+        comments: list[tuple[datetime, int, bool, str]],
+        statuses: list[tuple[datetime, str, int]],
+    ) -> None:
+        """The ticket record, its comments and its status history (none for an empty `statuses`)."""
+        latest = _floor_second(shape.updated).astimezone(UTC)  # the file writes whole seconds
+        self.latest_event = latest if self.latest_event is None else max(self.latest_event, latest)
+        self.tickets.write(
+            {
+                "id": number,
+                "url": self._url("tickets", number),
+                "external_id": None,
+                "via": {"channel": ticket.channel, "source": {"rel": None}},
+                "created_at": self.iso(shape.created),
+                "updated_at": self.iso(shape.updated),
+                "type": shape.ticket_type,
+                "subject": shape.subject,
+                "raw_subject": shape.subject,
+                "description": shape.description,
+                "priority": ticket.priority.name,
+                "status": shape.status,
+                "requester_id": shape.requester_id,
+                "submitter_id": shape.submitter_id,
+                "assignee_id": shape.assignee_id,
+                "organization_id": shape.org_id,
+                "group_id": None,
+                "tags": [ticket.kind, life.segment.name, f"channel_{ticket.channel}"],
+                "custom_fields": [{"id": CES_FIELD_ID, "value": shape.ces}],
+                "is_public": True,
+            }
+        )
+        for moment, author_id, public, body in sorted(comments):
+            comment_id = self._comment_id()
+            self.comments.write(
+                {
+                    "id": comment_id,
+                    "type": "Comment",
+                    "ticket_id": number,
+                    "author_id": author_id,
+                    "body": body,
+                    "public": public,
+                    "via": {"channel": ticket.channel if author_id == shape.requester_id else "web"},
+                    "created_at": self.iso(moment),
+                }
+            )
+        previous = None
+        for moment, value, user_id in statuses:
+            self.field_history.write(
+                {
+                    "id": self._event_id(),
+                    "ticket_id": number,
+                    "field_name": "status",
+                    "value": value,
+                    "previous_value": previous,
+                    "updated": self.iso(moment),
+                    "user_id": user_id,
+                }
+            )
+            previous = value
+
+    # -- Zendesk cases ---------------------------------------------------------------------------------------
+    def _plant_cases(self) -> None:
+        """A few tickets per Zendesk case, modelled on lives' tickets opened well before the export.
+
+        deleted: a ticket record with status deleted and nothing else (Zendesk's export keeps the record; its
+        reports leave it out), not counted in `tickets`. hold: answered, then on hold (unsolved). agent_created:
+        an agent opens the ticket with a public comment a second after its creation, the requester answers, and
+        the agent's next public comment is the first reply (Zendesk's rule), then it is solved. solved_without_history:
+        answered and solved in its comments, status solved, but no status history: its solve moment is unknown.
+        """
+        rng = self.case_rng
+        bases = [b for b in self.case_bases if b[3].created_at + CASE_SETTLED < self.export_end]
+        if not bases:
+            return
+        each = max(1, round(CASE_SHARE * len(self.case_bases)))
+        for case in CASES:
+            for life, org_id, requester_id, base in rng.sample(bases, min(each, len(bases))):
+                self.last_ticket_number += 1
+                self._case_ticket(case, self.last_ticket_number, life, org_id, requester_id, base)
+                self.counts[f"{case}_tickets"] += 1
+
+    def _case_ticket(self, case: str, number: int, life: Life, org_id: int, requester_id: int, base: Ticket) -> None:
+        rng = self.case_rng
+        created = _floor_second(base.created_at) + timedelta(hours=2)
+        reply = created + timedelta(minutes=rng.randint(30, 600))
+        settled = reply + timedelta(hours=1)
+        agent = rng.choice(self.agents)
+        subject = f"{base.kind.replace('_', ' ').capitalize()}: follow-up"
+        description = f"{subject}. {self.fake.sentence()}"
+        opening = (created, requester_id, True, description)
+        answer = (reply, agent, True, f"Hi, thanks for reaching out. {self.fake.sentence()}")
+        submitter, status, ces = requester_id, "open", None
+        if case == "deleted":
+            comments: list[tuple[datetime, int, bool, str]] = []
+            statuses: list[tuple[datetime, str, int]] = []
+            status, updated = "deleted", settled
+        elif case == "hold":
+            comments = [opening, answer]
+            statuses = [(created, "new", requester_id), (reply, "open", agent), (settled, "hold", agent)]
+            status, updated = "hold", settled
+        elif case == "agent_created":
+            submitter = agent
+            comments = [
+                (created + timedelta(seconds=1), agent, True, description),
+                (created + timedelta(minutes=20), requester_id, True, self.fake.sentence()),
+                answer,
+                (settled, agent, True, f"This is now resolved. {self.fake.sentence()}"),
+            ]
+            statuses = [(created, "open", agent), (settled, "solved", agent)]
+            status, updated = "solved", settled
+            self.counts["solved_tickets"] += 1
+        else:  # solved_without_history
+            comments = [opening, answer, (settled, agent, True, f"This is now resolved. {self.fake.sentence()}")]
+            statuses = []
+            status, updated = "solved", settled
+        shape = TicketShape(
+            created=created,
+            updated=updated,
+            ticket_type=rng.choice(TICKET_TYPES[base.kind]),
+            subject=subject,
+            description=description,
+            status=status,
+            requester_id=requester_id,
+            submitter_id=submitter,
+            assignee_id=agent,
+            org_id=org_id,
+            ces=ces,
+        )
+        self._write_ticket(number, life, base, shape, comments, statuses)
+        if case == "deleted":
+            return
+        self.counts["tickets"] += 1
+        self.tickets_by_kind[base.kind][self.clock.day_of(created).replace(day=1).isoformat()] += 1
+        target = base.priority.first_reply_minutes
+        waited = (
+            business_minutes_between(created, reply)
+            if base.priority.business_hours
+            else (reply - created).total_seconds() / 60
+        )
+        self.counts["first_reply_breached"] += waited > target
+
     # -- SLA policies --------------------------------------------------------------------------------------
     def finish(self, end: date) -> None:
-        """The SLA policies, as GET /api/v2/slas/policies returns them: one JSON document, one policy per priority."""
+        """The Zendesk cases (after every life), then the SLA policies, as GET /api/v2/slas/policies returns them:
+        one JSON document, one policy per priority."""
+        self._plant_cases()
         created = datetime(2024, 1, 8, 9, tzinfo=UTC)
         policies = []
         for position, priority in enumerate(self.truth.support.priorities, start=1):
