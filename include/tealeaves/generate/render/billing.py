@@ -632,13 +632,21 @@ class BillingRenderer(Renderer):
                 "ended_at": epoch(cancel.get("ended_at")),
             }
 
+        retained_from = (
+            None if self.truth.billing.events_days is None else end - timedelta(days=self.truth.billing.events_days)
+        )
+
         def event(kind: str, created: datetime, obj: dict[str, Any], previous: dict[str, Any] | None) -> None:
             data: dict[str, Any] = {"object": obj}
             if previous is not None:
                 data["previous_attributes"] = previous
+            event_id = self.stripe_id("evt")
+            if retained_from is not None and created < retained_from:
+                self.extra_counts["events_older_than_the_export_window"] += 1  # the Events API keeps 30 days
+                return
             self.events.write(
                 {
-                    "id": self.stripe_id("evt"),
+                    "id": event_id,
                     "object": "event",
                     "api_version": API_VERSION,
                     "type": kind,
