@@ -370,6 +370,10 @@ class BillingRenderer(Renderer):
             purpose = COUPONS[coupon_id]["metadata"]["purpose"]
             self.extra_counts[f"{purpose}_discounted_invoices"] += 1
         discount_amount = subtotal - amount
+        # Stripe's invoice period_start/period_end is the usage period during which invoice items were added: on a
+        # renewal, the period just ended (looking back); on the first invoice, both are the creation instant. The
+        # service period billed is the line's `period`, which looks forward.
+        looked_back = life.periods[period.number - 1].start if period.number else period.start
         charges, paid_at = self._charge_attempts(period)
         description = f"{life.segment.name} plan ({'annual' if life.annual else 'monthly'})"
         line = {
@@ -412,8 +416,8 @@ class BillingRenderer(Renderer):
                 "discount": discount,
                 "total_discount_amounts": [{"amount": discount_amount, "discount": discount["id"]}] if discount else [],
                 "created": epoch(period.start),
-                "period_start": epoch(period.start),
-                "period_end": epoch(period.end),
+                "period_start": epoch(looked_back),
+                "period_end": epoch(period.start),
                 "status_transitions": {"finalized_at": epoch(period.start), "paid_at": epoch(paid_at)},
                 "lines": {"object": "list", "data": [line]},
             }
