@@ -5,8 +5,9 @@ MRR is a month-end snapshot; invoices are cash. Each paid subscription invoice i
 its service period covers (an annual invoice over twelve), converted at its own FX rate, and compared with the
 month's total MRR. The service period is the invoice lines' `period` (Stripe: for subscription line items, the
 subscription period), never the invoice's `period_start`/`period_end`, which on a renewal is the period just ended
-and on a first invoice the creation instant: spreading by those would book every renewal a month early. They differ legitimately by renewals still unpaid at month end, one-off discounts and
-mid-month changes, so the check warns beyond 10% rather than blocks: a gap that large means MRR and billing
+and on a first invoice the creation instant: spreading by those would book every renewal a month early. MRR and
+invoices differ legitimately by renewals still unpaid at month end, one-off discounts and mid-month changes, so
+the check warns beyond 10% rather than blocks: a gap that large means MRR and billing
 have stopped describing the same customers (a lost FX rate, a mis-mapped price, a broken load).
 """
 
