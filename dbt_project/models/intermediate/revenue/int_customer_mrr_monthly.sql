@@ -211,7 +211,8 @@ subscription_states as (
         latest_events.event_action as latest_event_action,
         latest_events.subscription_status as latest_status,
         case
-            when latest_events.subscription_id is not null then latest_events.quantity
+            when latest_events.subscription_id is not null
+                then coalesce(latest_events.quantity, subscription_months.exported_quantity)
             when subscription_months.events_cover_snapshot
                 then coalesce(first_events.quantity_before, subscription_months.exported_quantity)
             else coalesce(
@@ -219,7 +220,8 @@ subscription_states as (
             )
         end as quantity,
         case
-            when latest_events.subscription_id is not null then latest_events.price_id
+            when latest_events.subscription_id is not null
+                then coalesce(latest_events.price_id, subscription_months.exported_price_id)
             when subscription_months.events_cover_snapshot
                 then coalesce(first_events.price_id_before, subscription_months.exported_price_id)
             else coalesce(
