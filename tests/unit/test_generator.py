@@ -122,16 +122,20 @@ def test_invoice_periods_are_stripes_usage_periods_and_line_periods_the_service_
 
 def test_events_days_keeps_only_the_events_stripe_still_lists(tmp_path):
     """generate(events_days=30) writes the subscription events of the export's last 30 days only (Stripe's Events
-    API lists events going back up to 30 days), every subscription and invoice still in full, and truth.json counts
-    the events left out."""
-    truth = generate(tmp_path, customers=60, start=date(2025, 1, 1), months=4, seed=5, events_days=30)
+    API lists events going back up to 30 days), every other file byte for byte as the full export of the same seed
+    (the same world, its realised truth unchanged), and truth.json counts the events left out."""
+    full = generate(tmp_path / "full", customers=60, start=date(2025, 1, 1), months=4, seed=5)
+    truth = generate(tmp_path / "backfill", customers=60, start=date(2025, 1, 1), months=4, seed=5, events_days=30)
     window = datetime.combine(date.fromisoformat(truth["end"]), time(), UTC) - timedelta(days=30)
-    events = read_jsonl(tmp_path / "billing", "subscription_events")
+    events = read_jsonl(tmp_path / "backfill" / "billing", "subscription_events")
     assert events and all(event["created"] >= window.timestamp() for event in events.values())
     assert truth["truth"]["billing"]["events_days"] == 30
     assert truth["planted"]["billing"]["events_older_than_the_export_window"] > len(events)
-    subscriptions = read_jsonl(tmp_path / "billing", "subscriptions")
-    assert len(subscriptions) == truth["customers"] == len(truth["realised"]["billing"]["subscriptions"])
+    assert truth["realised"] == full["realised"]
+    backfill, whole = digest(tmp_path / "backfill"), digest(tmp_path / "full")
+    changed = {name for name, sha in whole.items() if backfill.get(name) != sha}
+    assert changed == {"truth.json"} | {name for name in whole if name.startswith("billing/subscription_events")}
+    assert "billing/subscription_events.jsonl" in changed and set(backfill) <= set(whole)
 
 
 def test_an_unknown_time_zone_is_refused_before_anything_is_written(tmp_path):

@@ -644,21 +644,21 @@ class BillingRenderer(Renderer):
             data: dict[str, Any] = {"object": obj}
             if previous is not None:
                 data["previous_attributes"] = previous
-            event_id = self.stripe_id("evt")
-            if retained_from is not None and created < retained_from:
-                self.extra_counts["events_older_than_the_export_window"] += 1  # the Events API keeps 30 days
-                return
+            retained = retained_from is None or created >= retained_from  # the Events API keeps 30 days
+            if not retained:
+                self.extra_counts["events_older_than_the_export_window"] += 1
             self.events.write(
                 {
-                    "id": event_id,
+                    "id": self.stripe_id("evt"),
                     "object": "event",
                     "api_version": API_VERSION,
                     "type": kind,
                     "created": epoch(created),
                     "data": data,
-                }
+                },
+                keep=retained,
             )
-            self.extra_counts[f"events_{kind.rsplit('.', 1)[-1]}"] += 1
+            self.extra_counts[f"events_{kind.rsplit('.', 1)[-1]}"] += retained
 
         quantity = int(periods[0].mrr_usd)
         event("customer.subscription.created", life.signed_at, snapshot(quantity, "active"), None)
