@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import subprocess
 from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -16,6 +17,7 @@ import pytest
 
 from tealeaves.generate import default_truth, generate
 from tealeaves.generate.render.billing import period_mrr_cents
+from tests.conftest import TEALEAVES
 from tests.exports import read_jsonl
 
 
@@ -136,6 +138,27 @@ def test_events_days_keeps_only_the_events_stripe_still_lists(tmp_path):
     changed = {name for name, sha in whole.items() if backfill.get(name) != sha}
     assert changed == {"truth.json"} | {name for name in whole if name.startswith("billing/subscription_events")}
     assert "billing/subscription_events.jsonl" in changed and set(backfill) <= set(whole)
+
+
+def test_the_cli_writes_a_backfill_without_events(tmp_path):
+    """`tealeaves generate --events-days 0`: an export with every subscription and no subscription event (the file
+    holds the blank line of an empty export); a negative window is refused before anything is written."""
+    run = subprocess.run(
+        [TEALEAVES, "generate", "--out", str(tmp_path / "out"), "--customers", "20", "--months", "2"]
+        + ["--events-days", "0"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    truth = json.loads((tmp_path / "out" / "truth.json").read_text())
+    assert truth["truth"]["billing"]["events_days"] == 0
+    assert (tmp_path / "out" / "billing" / "subscription_events.jsonl").read_text().strip() == ""
+    assert read_jsonl(tmp_path / "out" / "billing", "subscriptions")
+    refused = subprocess.run(
+        [TEALEAVES, "generate", "--out", str(tmp_path / "no"), "--events-days", "-1"], capture_output=True, text=True
+    )
+    assert refused.returncode == 2 and not (tmp_path / "no").exists()
 
 
 def test_an_unknown_time_zone_is_refused_before_anything_is_written(tmp_path):
