@@ -3,8 +3,11 @@ behind it agree after FX.
 
 MRR is a month-end snapshot; invoices are cash. Each paid subscription invoice is spread evenly over the months
 its service period covers (an annual invoice over twelve), converted at its own FX rate, and compared with the
-month's total MRR. They differ legitimately by renewals still unpaid at month end, one-off discounts and
-mid-month changes, so the check warns beyond 10% rather than blocks: a gap that large means MRR and billing
+month's total MRR. The service period is the invoice lines' `period` (Stripe: for subscription line items, the
+subscription period), never the invoice's `period_start`/`period_end`, which on a renewal is the period just ended
+and on a first invoice the creation instant: spreading by those would book every renewal a month early. MRR and
+invoices differ legitimately by renewals still unpaid at month end, one-off discounts and mid-month changes, so
+the check warns beyond 10% rather than blocks: a gap that large means MRR and billing
 have stopped describing the same customers (a lost FX rate, a mis-mapped price, a broken load).
 """
 
@@ -22,15 +25,17 @@ with invoiced as (
         date_trunc('month', covered.month)::date as month,
         sum(invoices.amount_paid_usd / invoices.months_covered) as invoiced_mrr
     from (
-        select amount_paid_usd, period_start_at, period_end_at,
-               greatest(1, round(extract(epoch from period_end_at - period_start_at) / (86400 * 30.44)))
-                   as months_covered
+        select amount_paid_usd, service_period_start_at,
+               greatest(
+                   1, round(extract(epoch from service_period_end_at - service_period_start_at) / (86400 * 30.44))
+               ) as months_covered
         from intermediate.int_invoices_converted
         where invoice_status = 'paid' and subscription_id is not null and not fx_missing and amount_paid_usd > 0
+          and service_period_start_at is not null
     ) as invoices
     cross join lateral generate_series(
-        date_trunc('month', invoices.period_start_at),
-        date_trunc('month', invoices.period_start_at) + (invoices.months_covered - 1) * interval '1 month',
+        date_trunc('month', invoices.service_period_start_at),
+        date_trunc('month', invoices.service_period_start_at) + (invoices.months_covered - 1) * interval '1 month',
         interval '1 month'
     ) as covered(month)
     group by 1

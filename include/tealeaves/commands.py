@@ -265,6 +265,14 @@ def generate(
     timezone: Annotated[
         str, typer.Option(help="The merchant's IANA time zone: its days, renewals and export midnight are local.")
     ] = "UTC",
+    events_days: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Write only the subscription events of the last N days, as a backfill through Stripe's Events API"
+            " sees them (it keeps 30 days). Default: every event.",
+        ),
+    ] = None,
 ) -> None:
     """Write synthetic source exports with a planted truth."""
     from tealeaves.generate import generate as run
@@ -279,7 +287,15 @@ def generate(
     except ValueError as exc:
         raise fail(f"--timezone: {exc}", 2) from None
     with _writing_into(out):
-        report = run(out, customers=customers, start=first, months=months, seed=seed, timezone=timezone)
+        report = run(
+            out,
+            customers=customers,
+            start=first,
+            months=months,
+            seed=seed,
+            timezone=timezone,
+            events_days=events_days,
+        )
     title = (
         f"{report['customers']} customers, {report['leads']} leads, {report['start']} to {report['end']}"
         f" ({timezone}) → {out}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections import Counter
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -197,3 +198,22 @@ def test_nothing_is_dated_after_the_export(warehouse):
     )
     assert all(moment is None or moment.replace(tzinfo=UTC) < end for (moment,) in latest), latest
     assert json.loads((warehouse["folder"].parent / "truth.json").read_text())["end"] == warehouse["truth"]["end"]
+
+
+LINES = (
+    "select line_item_id, invoice_id, subscription_id, line_type, price_id, quantity, amount, discount_amount,"
+    " is_proration, period_start_at, period_end_at from staging.stg_billing__invoice_line_items"
+)
+
+
+def test_invoices_with_their_lines_nested_need_no_line_items_file(warehouse, server, tmp_path):
+    """Stripe's API returns an invoice with its line items nested in lines.data[]: an export of invoices alone,
+    without invoice_line_items.jsonl, stages exactly the lines the flat file gives (the generator writes both)."""
+    folder = tmp_path / "billing"
+    shutil.copytree(warehouse["folder"], folder, ignore=shutil.ignore_patterns("invoice_line_items*"))
+    url = create_database(server, "t_source_billing_nested_lines")
+    load_paths(url, [folder], source="billing")
+    dbt_build(url, "staging.billing", tmp_path)
+    nested_only = query(url, LINES)
+    assert len(nested_only) == warehouse["truth"]["files"]["billing/invoice_line_items.jsonl"]["records"]
+    assert sorted(nested_only) == sorted(query(warehouse["url"], LINES))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import subprocess
 from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -16,6 +17,7 @@ import pytest
 
 from tealeaves.generate import default_truth, generate
 from tealeaves.generate.render.billing import period_mrr_cents
+from tests.conftest import TEALEAVES
 from tests.exports import read_jsonl
 
 
@@ -87,11 +89,76 @@ def test_a_merchant_in_sydney_renews_at_its_own_local_time_and_exports_utc_insta
             continue  # a planted malformed line
         assert invoice["created"] < export_end
         if invoice.get("billing_reason") == "subscription_cycle":
-            local = datetime.fromtimestamp(invoice["period_start"], sydney)
+            local = datetime.fromtimestamp(invoice["created"], sydney)  # Stripe invoices a renewal when it falls
             assert local.time() == time(6), local
             renewals += 1
             offsets.add(local.utcoffset())
     assert renewals > 500 and offsets == {timedelta(hours=10), timedelta(hours=11)}
+
+
+def test_invoice_periods_are_stripes_usage_periods_and_line_periods_the_service_billed(tmp_path):
+    """Stripe's Invoice object: period_start/period_end are the usage period during which invoice items were added;
+    a subscription's first invoice has both at its creation and a renewal invoice the period that just ended. The
+    line item's period is the subscription period it bills, from the invoice's creation forward."""
+    generate(tmp_path, customers=60, start=date(2025, 1, 1), months=4, seed=5)
+    invoices = read_jsonl(tmp_path / "billing", "invoices")
+    lines = read_jsonl(tmp_path / "billing", "invoice_line_items")
+    renewals: dict[str, list[dict]] = defaultdict(list)
+    for invoice in invoices.values():
+        if invoice["subscription"] is not None:
+            renewals[invoice["subscription"]].append(invoice)
+    checked = Counter()
+    for invoices_of_one in renewals.values():
+        invoices_of_one.sort(key=lambda invoice: invoice["created"])
+        first, *later = invoices_of_one
+        assert first["period_start"] == first["period_end"] == first["created"]
+        for previous, invoice in zip(invoices_of_one, later, strict=False):
+            assert (invoice["period_start"], invoice["period_end"]) == (previous["created"], invoice["created"])
+            checked["renewals"] += 1
+        for invoice in invoices_of_one:
+            [line] = [line for line in lines.values() if line["invoice"] == invoice["id"]]
+            assert line["period"]["start"] == invoice["created"] < line["period"]["end"]
+            checked["lines"] += 1
+    assert checked["renewals"] > 50 and checked["lines"] > checked["renewals"]
+
+
+def test_events_days_keeps_only_the_events_stripe_still_lists(tmp_path):
+    """generate(events_days=30) writes the subscription events of the export's last 30 days only (Stripe's Events
+    API lists events going back up to 30 days), every other file byte for byte as the full export of the same seed
+    (the same world, its realised truth unchanged), and truth.json counts the events left out."""
+    full = generate(tmp_path / "full", customers=60, start=date(2025, 1, 1), months=4, seed=5)
+    truth = generate(tmp_path / "backfill", customers=60, start=date(2025, 1, 1), months=4, seed=5, events_days=30)
+    window = datetime.combine(date.fromisoformat(truth["end"]), time(), UTC) - timedelta(days=30)
+    events = read_jsonl(tmp_path / "backfill" / "billing", "subscription_events")
+    assert events and all(event["created"] >= window.timestamp() for event in events.values())
+    assert truth["truth"]["billing"]["events_days"] == 30
+    assert truth["planted"]["billing"]["events_older_than_the_export_window"] > len(events)
+    assert truth["realised"] == full["realised"]
+    backfill, whole = digest(tmp_path / "backfill"), digest(tmp_path / "full")
+    changed = {name for name, sha in whole.items() if backfill.get(name) != sha}
+    assert changed == {"truth.json"} | {name for name in whole if name.startswith("billing/subscription_events")}
+    assert "billing/subscription_events.jsonl" in changed and set(backfill) <= set(whole)
+
+
+def test_the_cli_writes_a_backfill_without_events(tmp_path):
+    """`tealeaves generate --events-days 0`: an export with every subscription and no subscription event (the file
+    holds the blank line of an empty export); a negative window is refused before anything is written."""
+    run = subprocess.run(
+        [TEALEAVES, "generate", "--out", str(tmp_path / "out"), "--customers", "20", "--months", "2"]
+        + ["--events-days", "0"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    truth = json.loads((tmp_path / "out" / "truth.json").read_text())
+    assert truth["truth"]["billing"]["events_days"] == 0
+    assert (tmp_path / "out" / "billing" / "subscription_events.jsonl").read_text().strip() == ""
+    assert read_jsonl(tmp_path / "out" / "billing", "subscriptions")
+    refused = subprocess.run(
+        [TEALEAVES, "generate", "--out", str(tmp_path / "no"), "--events-days", "-1"], capture_output=True, text=True
+    )
+    assert refused.returncode == 2 and not (tmp_path / "no").exists()
 
 
 def test_an_unknown_time_zone_is_refused_before_anything_is_written(tmp_path):

@@ -46,28 +46,33 @@ class Sink:
     def header(self) -> None:
         """Write whatever precedes the records (CSV header)."""
 
-    def write(self, record: dict[str, Any]) -> None:
+    def write(self, record: dict[str, Any], keep: bool = True) -> None:
+        """Write the record and the defects drawn for it. `keep=False` draws exactly as writing would and writes
+        and counts nothing: a record the export leaves out (an event past Stripe's retention) leaves every other
+        record's ids and defects as they were."""
         rng, dirt = self.rng, self.dirt
         line = self._render(record)
-        target = self._main
+        target: TextIO | _Discard = self._main if keep else _Discard()
+        counts = self.counts if keep else Counter()
         if rng.random() < dirt.late_arriving:
-            target = self._late_file()
-            self.counts["late_arriving"] += 1
+            target = self._late_file() if keep else target
+            counts["late_arriving"] += 1
         target.write(line)
-        self.counts["records"] += 1
-        self._per_file[target.name][0] += 1
+        counts["records"] += 1
+        if keep:
+            self._per_file[target.name][0] += 1
         if rng.random() < dirt.exact_duplicate:
             target.write(line)
-            self.counts["exact_duplicate"] += 1
+            counts["exact_duplicate"] += 1
         if self.cosmetic and rng.random() < dirt.near_duplicate:
             target.write(self._render(_cosmetic(record, rng, self.cosmetic)))
-            self.counts["near_duplicate"] += 1
-        if rng.random() < dirt.malformed and self._room_for_a_rejected_row(target):
+            counts["near_duplicate"] += 1
+        if rng.random() < dirt.malformed and keep and self._room_for_a_rejected_row(target):
             target.write(self._mangle(line))
-            self.counts["malformed"] += 1
-        if self.key and rng.random() < dirt.missing_id and self._room_for_a_rejected_row(target):
+            counts["malformed"] += 1
+        if self.key and rng.random() < dirt.missing_id and keep and self._room_for_a_rejected_row(target):
             target.write(self._render({**record, self.key: None}))
-            self.counts["missing_id"] += 1
+            counts["missing_id"] += 1
 
     def _room_for_a_rejected_row(self, target: TextIO) -> bool:
         """Rows the loader rejects stay within the 5% a healthy file may have (the raw gate's limit), in the main
@@ -91,6 +96,13 @@ class Sink:
         self._main.close()
         if self._late is not None:
             self._late.close()
+
+
+class _Discard:
+    """Where a left-out record's lines go."""
+
+    def write(self, text: str) -> None:
+        pass
 
 
 def _cosmetic(record: dict[str, Any], rng: random.Random, fields: tuple[str, ...]) -> dict[str, Any]:

@@ -103,6 +103,9 @@ class Billing:
     currencies: tuple[tuple[str, float, float], ...] = (("usd", 0.7, 1.0), ("eur", 0.2, 1.08), ("gbp", 0.1, 1.27))
     annual_plan_share: float = 0.2  # billed yearly at 10× the monthly price
     refund_rate: float = 0.01  # paid invoices refunded in full later
+    # Subscription events only from the export's last N days, as a backfill through Stripe's Events API sees them
+    # (it lists events going back up to 30 days); None writes every event since the first sign-up.
+    events_days: int | None = None
 
 
 @dataclass(frozen=True)

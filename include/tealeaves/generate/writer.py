@@ -147,16 +147,23 @@ def generate(
     seed: int = 42,
     truth: Truth | None = None,
     timezone: str | None = None,
+    events_days: int | None = None,
 ) -> dict:
     """Write every source's exports plus truth.json under `out`; returns what truth.json holds.
 
     `timezone` (an IANA name) puts the merchant in that zone: its calendar, renewals and the export's midnight are
     local, so a world in Australia/Sydney tests that the marts bucket by the reporting time zone, not by UTC.
+    `events_days` keeps only the subscription events of the export's last N days, as a backfill through Stripe's
+    Events API gets them (it keeps 30 days); the subscriptions, invoices and truth.json describe the whole history.
     """
     end = add_months(start.replace(day=1), months)
     truth = truth or default_truth()
     if timezone is not None:
         truth = replace(truth, timezone=timezone)
+    if events_days is not None:
+        if events_days < 0:
+            raise ValueError(f"events_days must be 0 or more, got {events_days}")
+        truth = replace(truth, billing=replace(truth.billing, events_days=events_days))
     MerchantClock(truth.timezone)  # an unknown zone fails here, before any file is written
     truth = truth.scaled(customers, (end - start).days)
     out.mkdir(parents=True, exist_ok=True)

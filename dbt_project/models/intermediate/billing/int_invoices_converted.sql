@@ -12,6 +12,18 @@ invoices as (
     select * from {{ ref('stg_billing__invoices') }}
 ),
 
+invoice_service_periods as (
+    -- The service period an invoice bills is its lines' period (Stripe: "for subscription line items, this is the
+    -- subscription period"), not the invoice's period_start/period_end, which is the usage period during which
+    -- items were added: on a renewal the period just ended, on a subscription's first invoice its creation time.
+    select
+        invoice_id,
+        min(period_start_at) as service_period_start_at,
+        max(period_end_at) as service_period_end_at
+    from {{ ref('stg_billing__invoice_line_items') }}
+    group by invoice_id
+),
+
 -- Each rate holds from its day until the next rate of its currency: a range join, planned set-wise.
 fx_rates as (
     select
@@ -24,9 +36,13 @@ fx_rates as (
 
 dated_invoices as (
     select
-        *,
-        {{ local_date('created_at') }} as invoice_date
+        invoices.*,
+        invoice_service_periods.service_period_start_at,
+        invoice_service_periods.service_period_end_at,
+        {{ local_date('invoices.created_at') }} as invoice_date
     from invoices
+    left join invoice_service_periods
+        on invoices.invoice_id = invoice_service_periods.invoice_id
 ),
 
 invoices_with_rate as (
@@ -62,6 +78,8 @@ converted as (
         paid_at,
         period_start_at,
         period_end_at,
+        service_period_start_at,
+        service_period_end_at,
         fx_rate_date,
         fx_rate_to_usd,
         fx_rate_to_usd is null as fx_missing,

@@ -2,8 +2,10 @@
     One row per customer and month: the customer's MRR at the month's last instant, in the reporting currency.
 
     MRR is rebuilt from the subscription's state, as Stripe-modelled marts do: the quantity, price and status
-    a subscription had at the snapshot instant (its latest customer.subscription.* event at or before it),
-    times the price's unit amount, normalised to one month (yearly prices ÷ 12), less recurring discounts
+    a subscription had at the snapshot instant (its latest customer.subscription.* event at or before it; before
+    a subscription's first exported event, that event's data.previous_attributes; for history older than the
+    export's earliest event - Stripe keeps events 30 days - the invoice line whose service period holds the
+    instant), times the price's unit amount, normalised to one month (yearly prices ÷ 12), less recurring discounts
     (repeating and forever coupons; a 'once' coupon only when it covers a service period longer than a month,
     e.g. a save offer on an annual renewal), converted at the latest FX rate on or before the month's last day.
     One-off charges (invoice items, manual invoices), tax, refunds and credit notes never touch MRR: a refund
@@ -12,7 +14,8 @@
     A subscription counts while active or past_due (a failed renewal leaves the invoice open and the customer
     still subscribed; Stripe moves it to unpaid or canceled when dunning gives up). Churn is the end of the
     subscription (customer.subscription.deleted, or ended_at on the exported subscription when the event
-    is missing), which Stripe dates at the end of the paid period.
+    is missing, or canceled_at when a canceled subscription has no ended_at), which Stripe dates at the end of
+    the paid period.
 
     Months are calendar months of the reporting time zone (macros/reporting_calendar.sql): a month's snapshot is
     taken at the instant its last local day ends. They run from the customer's first month with MRR > 0 through
@@ -103,21 +106,34 @@ months as (
     ) as month_start
 ),
 
+event_coverage as (
+    -- Stripe keeps events for 30 days: an export holds events from its earliest one on, and says nothing of the
+    -- time before it (a backfill's history). Null when the export has no subscription events at all.
+    select min(occurred_at) as covered_from from subscription_events
+),
+
 subscription_months as (
     select
         subscriptions.subscription_id,
         subscriptions.billing_customer_id,
         subscriptions.currency_code,
-        subscriptions.ended_at,
+        -- Stripe's ended_at ends the subscription even when no customer.subscription.deleted event was exported;
+        -- a canceled subscription without ended_at ended when it was canceled
+        coalesce(
+            subscriptions.ended_at,
+            case when subscriptions.subscription_status = 'canceled' then subscriptions.canceled_at end
+        ) as ended_at,
         subscriptions.quantity as exported_quantity,
         subscriptions.price_id as exported_price_id,
         months.month,
         months.snapshot_at,
         months.month_last_day,
-        months.is_partial_month
+        months.is_partial_month,
+        coalesce(event_coverage.covered_from < months.snapshot_at, false) as events_cover_snapshot
     from subscriptions
     inner join months
         on subscriptions.started_at < months.snapshot_at
+    cross join event_coverage
 ),
 
 latest_events as (
@@ -142,57 +158,35 @@ latest_events as (
 ),
 
 first_events as (
-    -- when no event precedes the snapshot (the created event is missing), the first event tells the state before it
+    -- When no event precedes the snapshot (the created event is missing), the subscription's first event tells
+    -- the state before it: Stripe's data.previous_attributes holds the old value of every attribute the event
+    -- changed; an attribute it leaves out was as data.object shows it.
     select distinct on (subscription_id)
         subscription_id,
-        occurred_at,
         coalesce(previous_quantity, quantity) as quantity_before,
-        price_id
+        coalesce(previous_price_id, price_id) as price_id_before
     from subscription_events
     order by subscription_id, occurred_at, event_id
 ),
 
-subscription_states as (
-    select
-        subscription_months.*,
-        latest_events.event_action as latest_event_action,
-        latest_events.subscription_status as latest_status,
-        coalesce(latest_events.quantity, first_events.quantity_before, subscription_months.exported_quantity)
-            as quantity,
-        coalesce(latest_events.price_id, first_events.price_id, subscription_months.exported_price_id)
-            as price_id
-    from subscription_months
-    left join latest_events
-        on
-            subscription_months.subscription_id = latest_events.subscription_id
-            and subscription_months.month = latest_events.month
-    left join first_events
-        on subscription_months.subscription_id = first_events.subscription_id
-),
-
-active_subscriptions as (
-    select *
-    from subscription_states
-    where
-        (ended_at is null or ended_at >= snapshot_at)
-        and coalesce(latest_event_action, 'created') <> 'deleted'
-        and coalesce(latest_status, 'active') in ('active', 'past_due')
-),
-
 covering_invoice_lines as (
-    -- the invoice line billing the service period that holds the snapshot instant: where the discount lives
-    select distinct on (active_subscriptions.subscription_id, active_subscriptions.month)
-        active_subscriptions.subscription_id,
-        active_subscriptions.month,
+    -- The subscription invoice line whose service period (the line's period, not the invoice's) holds the
+    -- snapshot instant: where the discount lives, and what was billed where no event tells the state.
+    -- Open invoices count: a renewal still being retried leaves the customer subscribed (past_due).
+    select distinct on (subscription_months.subscription_id, subscription_months.month)
+        subscription_months.subscription_id,
+        subscription_months.month,
+        invoice_line_items.price_id,
+        invoice_line_items.quantity,
         invoice_line_items.amount,
         invoice_line_items.discount_amount,
         coupons.duration as coupon_duration
-    from active_subscriptions
+    from subscription_months
     inner join invoice_line_items
         on
-            active_subscriptions.subscription_id = invoice_line_items.subscription_id
-            and invoice_line_items.period_start_at < active_subscriptions.snapshot_at
-            and invoice_line_items.period_end_at >= active_subscriptions.snapshot_at
+            subscription_months.subscription_id = invoice_line_items.subscription_id
+            and invoice_line_items.period_start_at < subscription_months.snapshot_at
+            and invoice_line_items.period_end_at >= subscription_months.snapshot_at
     inner join invoices
         on invoice_line_items.invoice_id = invoices.invoice_id
     left join coupons
@@ -202,10 +196,61 @@ covering_invoice_lines as (
         and not coalesce(invoice_line_items.is_proration, false)
         and invoices.invoice_status in ('open', 'paid')
     order by
-        active_subscriptions.subscription_id,
-        active_subscriptions.month,
+        subscription_months.subscription_id,
+        subscription_months.month,
         invoice_line_items.period_start_at desc,
         invoice_line_items.line_item_id
+),
+
+subscription_states as (
+    -- The state at the snapshot: the latest event before it; else, where the export's events reach back past
+    -- the snapshot, the state before the subscription's first event; else (history older than the events)
+    -- the invoice line billing the period; the exported subscription when nothing else tells.
+    select
+        subscription_months.*,
+        latest_events.event_action as latest_event_action,
+        latest_events.subscription_status as latest_status,
+        case
+            when latest_events.subscription_id is not null
+                then coalesce(latest_events.quantity, subscription_months.exported_quantity)
+            when subscription_months.events_cover_snapshot
+                then coalesce(first_events.quantity_before, subscription_months.exported_quantity)
+            else coalesce(
+                covering_invoice_lines.quantity, first_events.quantity_before, subscription_months.exported_quantity
+            )
+        end as quantity,
+        case
+            when latest_events.subscription_id is not null
+                then coalesce(latest_events.price_id, subscription_months.exported_price_id)
+            when subscription_months.events_cover_snapshot
+                then coalesce(first_events.price_id_before, subscription_months.exported_price_id)
+            else coalesce(
+                covering_invoice_lines.price_id, first_events.price_id_before, subscription_months.exported_price_id
+            )
+        end as price_id,
+        covering_invoice_lines.amount as covering_line_amount,
+        covering_invoice_lines.discount_amount as covering_line_discount_amount,
+        covering_invoice_lines.coupon_duration
+    from subscription_months
+    left join latest_events
+        on
+            subscription_months.subscription_id = latest_events.subscription_id
+            and subscription_months.month = latest_events.month
+    left join first_events
+        on subscription_months.subscription_id = first_events.subscription_id
+    left join covering_invoice_lines
+        on
+            subscription_months.subscription_id = covering_invoice_lines.subscription_id
+            and subscription_months.month = covering_invoice_lines.month
+),
+
+active_subscriptions as (
+    select *
+    from subscription_states
+    where
+        (ended_at is null or ended_at >= snapshot_at)
+        and coalesce(latest_event_action, 'created') <> 'deleted'
+        and coalesce(latest_status, 'active') in ('active', 'past_due')
 ),
 
 month_end_fx_rates as (
@@ -238,12 +283,16 @@ priced_subscriptions as (
         case
             -- recurring discounts only; a 'once' coupon is recurring when it covers a period longer than a month
             when
-                covering_invoice_lines.coupon_duration in ('repeating', 'forever')
+                active_subscriptions.coupon_duration in ('repeating', 'forever')
                 or (
-                    covering_invoice_lines.coupon_duration = 'once'
+                    active_subscriptions.coupon_duration = 'once'
                     and (prices.billing_interval = 'year' or prices.billing_interval_count > 1)
                 )
-                then coalesce(covering_invoice_lines.discount_amount / nullif(covering_invoice_lines.amount, 0), 0)
+                then coalesce(
+                    active_subscriptions.covering_line_discount_amount
+                    / nullif(active_subscriptions.covering_line_amount, 0),
+                    0
+                )
             else 0
         end as discount_share,
         case
@@ -255,10 +304,6 @@ priced_subscriptions as (
         on active_subscriptions.price_id = prices.price_id
     left join products
         on prices.product_id = products.product_id
-    left join covering_invoice_lines
-        on
-            active_subscriptions.subscription_id = covering_invoice_lines.subscription_id
-            and active_subscriptions.month = covering_invoice_lines.month
     left join month_end_fx_rates
         on
             active_subscriptions.month = month_end_fx_rates.month

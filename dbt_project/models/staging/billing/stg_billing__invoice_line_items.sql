@@ -1,7 +1,59 @@
+{#
+    One row per invoice line item, from either shape Stripe's lines come in: the flat export (one line item a line,
+    invoice_line_items*.jsonl) or nested in the invoice, as the API returns it (invoices*.jsonl, lines.data[]). An
+    export may carry either or both; a line in both is one line (by id, the newest batch's copy).
+#}
 with
 
+flat_lines as (
+    select
+        id,
+        invoice,
+        subscription,
+        type,
+        price_id,
+        quantity,
+        currency,
+        amount,
+        discount_amount,
+        description,
+        proration,
+        period_start,
+        period_end,
+        _batch_id,
+        _source_line
+    from {{ audited_source('billing', 'invoice_line_items') }}
+),
+
+nested_lines as (
+    -- the same Stripe line item object, read from the invoice's lines.data[]
+    select
+        line ->> 'id' as id,
+        coalesce(line ->> 'invoice', audited_rows.id) as invoice,
+        line ->> 'subscription' as subscription,
+        line ->> 'type' as type,
+        line #>> '{price,id}' as price_id,
+        (line ->> 'quantity')::bigint as quantity,
+        line ->> 'currency' as currency,
+        (line ->> 'amount')::bigint as amount,
+        (line #>> '{discount_amounts,0,amount}')::bigint as discount_amount,
+        line ->> 'description' as description,
+        (line ->> 'proration')::boolean as proration,
+        (line #>> '{period,start}')::bigint as period_start,
+        (line #>> '{period,end}')::bigint as period_end,
+        audited_rows._batch_id,
+        audited_rows._source_line
+    from {{ audited_source('billing', 'invoices') }}
+    cross join lateral jsonb_array_elements(
+        case when jsonb_typeof(audited_rows.lines) = 'array' then audited_rows.lines else '[]'::jsonb end
+    ) as lines_data (line)
+    where jsonb_typeof(line) = 'object' and nullif(trim(line ->> 'id'), '') is not null
+),
+
 source as (
-    select * from {{ audited_source('billing', 'invoice_line_items') }}
+    select * from flat_lines
+    union all
+    select * from nested_lines
 ),
 
 renamed as (

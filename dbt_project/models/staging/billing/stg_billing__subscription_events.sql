@@ -19,6 +19,12 @@ renamed as (
         quantity - previous_quantity as quantity_change,
         lower(previous_status) as previous_status,
         price_id,
+        -- Stripe lists a changed array whole in previous_attributes, so any change to the items carries the
+        -- old item's price (older API versions also show the legacy plan); null when the items were untouched.
+        coalesce(
+            previous_attributes #>> '{items,data,0,price,id}',
+            previous_attributes #>> '{plan,id}'
+        ) as previous_price_id,
         cancel_at_period_end,
         previous_attributes,
         _batch_id,
@@ -44,6 +50,7 @@ select
     quantity_change,
     previous_status,
     price_id,
+    previous_price_id,
     cancel_at_period_end,
     previous_attributes,
     _batch_id as load_batch_id

@@ -370,6 +370,10 @@ class BillingRenderer(Renderer):
             purpose = COUPONS[coupon_id]["metadata"]["purpose"]
             self.extra_counts[f"{purpose}_discounted_invoices"] += 1
         discount_amount = subtotal - amount
+        # Stripe's invoice period_start/period_end is the usage period during which invoice items were added: on a
+        # renewal, the period just ended (looking back); on the first invoice, both are the creation instant. The
+        # service period billed is the line's `period`, which looks forward.
+        looked_back = life.periods[period.number - 1].start if period.number else period.start
         charges, paid_at = self._charge_attempts(period)
         description = f"{life.segment.name} plan ({'annual' if life.annual else 'monthly'})"
         line = {
@@ -412,8 +416,8 @@ class BillingRenderer(Renderer):
                 "discount": discount,
                 "total_discount_amounts": [{"amount": discount_amount, "discount": discount["id"]}] if discount else [],
                 "created": epoch(period.start),
-                "period_start": epoch(period.start),
-                "period_end": epoch(period.end),
+                "period_start": epoch(looked_back),
+                "period_end": epoch(period.start),
                 "status_transitions": {"finalized_at": epoch(period.start), "paid_at": epoch(paid_at)},
                 "lines": {"object": "list", "data": [line]},
             }
@@ -632,10 +636,17 @@ class BillingRenderer(Renderer):
                 "ended_at": epoch(cancel.get("ended_at")),
             }
 
+        retained_from = (
+            None if self.truth.billing.events_days is None else end - timedelta(days=self.truth.billing.events_days)
+        )
+
         def event(kind: str, created: datetime, obj: dict[str, Any], previous: dict[str, Any] | None) -> None:
             data: dict[str, Any] = {"object": obj}
             if previous is not None:
                 data["previous_attributes"] = previous
+            retained = retained_from is None or created >= retained_from  # the Events API keeps 30 days
+            if not retained:
+                self.extra_counts["events_older_than_the_export_window"] += 1
             self.events.write(
                 {
                     "id": self.stripe_id("evt"),
@@ -644,9 +655,10 @@ class BillingRenderer(Renderer):
                     "type": kind,
                     "created": epoch(created),
                     "data": data,
-                }
+                },
+                keep=retained,
             )
-            self.extra_counts[f"events_{kind.rsplit('.', 1)[-1]}"] += 1
+            self.extra_counts[f"events_{kind.rsplit('.', 1)[-1]}"] += retained
 
         quantity = int(periods[0].mrr_usd)
         event("customer.subscription.created", life.signed_at, snapshot(quantity, "active"), None)
