@@ -90,13 +90,14 @@ def world(marts_world):
 
 @pytest.fixture(scope="module")
 def recomputed(world) -> dict[int, TicketFacts]:
-    """Every ticket's SLA outcome recomputed from raw, measured at the export end."""
-    url, _, as_of = world
-    targets: dict[tuple[str, str], Target] = {}
-    for (metrics,) in latest_rows(url, "support_sla_policies", "policy_metrics"):
-        for metric in metrics:
-            key = (metric["priority"].strip().lower(), metric["metric"].strip().lower())
-            targets[key] = Target(int(metric["target"]), bool(metric.get("business_hours")))
+    """Every ticket's SLA outcome recomputed from raw, measured at the export end, against the targets the
+    generator applied to it (truth.json: the policies change mid-period, and a ticket keeps the targets it got)."""
+    url, truth, as_of = world
+    targets: dict[tuple[int, str], Target] = {}
+    for ticket_id, applied in truth["realised"]["support"]["sla"].items():
+        business = applied["business_hours"]
+        targets[(int(ticket_id), "first_reply_time")] = Target(applied["first_reply_target_minutes"], business)
+        targets[(int(ticket_id), "total_resolution_time")] = Target(applied["resolution_target_minutes"], business)
     agents = {
         user_id
         for user_id, role in latest_rows(url, "support_users", "id, role")
@@ -166,10 +167,10 @@ def recomputed(world) -> dict[int, TicketFacts]:
             # a solve at an unknown moment leaves the clocks it would have stopped unjudged
             first_reply_sla_met=None
             if solve_unknown and reply_stop is None
-            else targets[(priority, "first_reply_time")].met(created, reply_stop, as_of),
+            else targets[(ticket_id, "first_reply_time")].met(created, reply_stop, as_of),
             resolution_sla_met=None
             if solve_unknown
-            else targets[(priority, "total_resolution_time")].met(created, last_solve if is_solved else None, as_of),
+            else targets[(ticket_id, "total_resolution_time")].met(created, last_solve if is_solved else None, as_of),
             csat=ratings[ticket_id][2] if ticket_id in ratings else None,
             status_changes=status_changes,
         )
@@ -358,3 +359,41 @@ def test_zendesk_cases_are_measured_as_zendesk_does(world):
     assert agent_opened == planted["agent_created_tickets"] > 0
     assert shortest >= 30 and longest <= 600
     assert solved_unknown == planted["solved_without_history_tickets"] > 0
+
+
+def test_targets_and_breaches_of_tickets_under_each_policy_version_are_the_truth(world):
+    """The SLA policies change mid-period (new targets, and an enterprise policy put first). Every ticket's policy,
+    targets and breaches are those the generator applied and realised (truth.json), for tickets created under
+    each version: from Zendesk's apply_sla events where the ticket metric events export covers the ticket, else
+    from the policy version in force at its creation with its current priority (no priority history exported)."""
+    url, truth, _ = world
+    applied = truth["realised"]["support"]["sla"]
+    rows = query(
+        url,
+        """
+        select ticket_id, sla_policy_id, first_reply_target_minutes, resolution_target_minutes,
+            first_reply_target_in_business_hours, sla_evidence, first_reply_sla_met, resolution_sla_met
+        from marts.fct_support_tickets
+        """,
+    )
+    assert len(rows) == len(applied)
+    per_version: dict[str, int] = defaultdict(int)
+    off = []
+    for ticket_id, policy, first_reply, resolution, business, evidence, first_met, resolution_met in rows:
+        t = applied[str(ticket_id)]
+        expected = (
+            t["policy_id"],
+            t["first_reply_target_minutes"],
+            t["resolution_target_minutes"],
+            t["business_hours"],
+            "applied" if t["applied_event_exported"] else "current_priority",
+            None if t["first_reply_breached"] is None else not t["first_reply_breached"],
+            None if t["resolution_breached"] is None else not t["resolution_breached"],
+        )
+        if (policy, first_reply, resolution, business, evidence, first_met, resolution_met) != expected:
+            off.append((ticket_id, expected))
+        per_version[t["policy_version"]] += 1
+    assert not off, off[:10]
+    assert len(per_version) == 2 and min(per_version.values()) > 100, per_version
+    evidence = {e for *_, e, _, _ in rows}
+    assert evidence == {"applied", "current_priority"}

@@ -37,7 +37,14 @@ FILES = {
         "satisfaction_rating_id",
     ),
     "sla_policies.json": ("support_sla_policies", "stg_support__sla_policies", "sla_policy_id"),
+    "ticket_metric_events.jsonl": (
+        "support_ticket_metric_events",
+        "stg_support__ticket_metric_events",
+        "metric_event_id",
+    ),
 }
+# earlier exports of the SLA policies, one per version the policies had before the current one
+POLICY_SNAPSHOTS = "sla_policies_until_*.json"
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +66,9 @@ def test_every_support_row_is_loaded_or_rejected_and_only_planted_defects_are_re
         counts[0] += result.rows_in
         counts[1] += result.rows_loaded
         counts[2] += result.rows_rejected
-    assert set(per_file) == set(FILES), "every support file has a contract and was loaded"
+    snapshots = {path.name for path in (support["folder"] / "support").glob(POLICY_SNAPSHOTS)}
+    assert snapshots, "the generator writes the policies' earlier version"
+    assert set(per_file) == set(FILES) | snapshots, "every support file has a contract and was loaded"
     for name, (rows_in, loaded, rejected) in per_file.items():
         planted = support["truth"]["files"][f"support/{name}"]
         lines = sum(
@@ -83,19 +92,83 @@ def test_staging_keeps_exactly_one_row_per_planted_record(support):
     assert staged == distinct == planted["tickets"] + planted["deleted_tickets"], "staging keeps deleted tickets"
 
 
-def test_sla_targets_in_staging_are_the_planted_policies(support):
-    staged = {
-        (priority, metric): (target, business)
-        for priority, metric, target, business in query(
+def _exported_policy_targets(path) -> dict[tuple, tuple]:
+    """(policy id, updated_at, priority, metric) -> (target, business hours), read from one exported document."""
+    targets = {}
+    for policy in json.loads(path.read_text())["sla_policies"]:
+        updated = datetime.fromisoformat(policy["updated_at"]).astimezone(UTC).replace(tzinfo=None)
+        for metric in policy["policy_metrics"]:
+            key = (policy["id"], updated, metric["priority"], metric["metric"])
+            targets[key] = (metric["target"], metric["business_hours"])
+    return targets
+
+
+def test_every_exported_policy_version_is_in_staging_and_the_latest_is_current(support):
+    """Zendesk's API lists only the current SLA policies: their history is the exports kept. Staging holds every
+    version of every policy exported (several policies may target one priority), and the current policies are
+    each policy's latest version, whichever file was loaded last."""
+    folder = support["folder"] / "support"
+    current = _exported_policy_targets(folder / "sla_policies.json")
+    every = dict(current)
+    for path in folder.glob(POLICY_SNAPSHOTS):
+        every.update(_exported_policy_targets(path))
+    versions = {
+        (policy_id, updated, priority, metric): (target, business)
+        for policy_id, updated, priority, metric, target, business in query(
             support["url"],
-            "select priority, metric, target_minutes, is_business_hours from staging.stg_support__sla_policies",
+            """
+            select sla_policy_id, policy_updated_at, priority, metric, target_minutes, is_business_hours
+            from staging.stg_support__sla_policy_versions
+            """,
         )
     }
+    staged_current = {
+        (policy_id, priority, metric): (target, business)
+        for policy_id, priority, metric, target, business in query(
+            support["url"],
+            """
+            select sla_policy_id, priority, metric, target_minutes, is_business_hours
+            from staging.stg_support__sla_policies
+            """,
+        )
+    }
+    assert versions == every
+    assert len({updated for _, updated, _, _ in every}) == 2, "two versions: before and after the revision"
+    assert staged_current == {(i, p, m): value for (i, _, p, m), value in current.items()}
+    per_priority = defaultdict(set)
+    for policy_id, priority, metric in staged_current:
+        per_priority[(priority, metric)].add(policy_id)
+    assert max(len(ids) for ids in per_priority.values()) > 1, "several current policies target one priority"
+
+
+def test_apply_sla_events_name_the_policy_and_targets_the_generator_applied(support):
+    """Every ticket created since the ticket metric events export started has apply_sla events for its first reply
+    (reply_time, instance 1) and resolution (resolution_time) naming the policy and the targets it got."""
+    truth = support["truth"]["realised"]["support"]["sla"]
+    events = query(
+        support["url"],
+        """
+        select ticket_id, metric, sla_policy_id, sla_target_minutes, sla_is_business_hours
+        from staging.stg_support__ticket_metric_events
+        where event_type = 'apply_sla' and instance_id = 1
+        """,
+    )
+    found = {(ticket_id, metric): (policy, target, business) for ticket_id, metric, policy, target, business in events}
     expected = {}
-    for p in default_truth().support.priorities:
-        expected[(p.name, "first_reply_time")] = (p.first_reply_minutes, p.business_hours)
-        expected[(p.name, "total_resolution_time")] = (p.resolution_minutes, p.business_hours)
-    assert staged == expected
+    for ticket_id, t in truth.items():
+        if t["applied_event_exported"]:
+            expected[(int(ticket_id), "reply_time")] = (
+                t["policy_id"],
+                t["first_reply_target_minutes"],
+                t["business_hours"],
+            )
+            expected[(int(ticket_id), "resolution_time")] = (
+                t["policy_id"],
+                t["resolution_target_minutes"],
+                t["business_hours"],
+            )
+    assert len(events) == len(found) == len(expected) > 0
+    assert found == expected
 
 
 FIRST_REPLIES = """
@@ -123,11 +196,8 @@ FIRST_REPLIES = """
             and not (comments.position = 1 and comments.ticket_id in (select ticket_id from opened_by_agent))
         group by comments.ticket_id
     )
-    select tickets.ticket_id, tickets.created_at, agent_replies.first_reply_at, targets.target_minutes,
-           targets.is_business_hours
+    select tickets.ticket_id, tickets.created_at, agent_replies.first_reply_at
     from staging.stg_support__tickets as tickets
-    inner join staging.stg_support__sla_policies as targets
-        on targets.priority = tickets.priority and targets.metric = 'first_reply_time'
     left join agent_replies on agent_replies.ticket_id = tickets.ticket_id
     where tickets.ticket_status <> 'deleted'
 """
@@ -135,11 +205,15 @@ FIRST_REPLIES = """
 
 def test_first_reply_breaches_recomputed_from_comments_match_the_planted_breaches(support):
     """A ticket still unanswered at the export counts as breached once its target's moment has passed at the
-    export's latest event (the moment the marts measure at), as Zendesk counts it; a reply is late only past it."""
+    export's latest event (the moment the marts measure at), as Zendesk counts it; a reply is late only past it.
+    Each ticket's target is the one the generator applied (policies change mid-period; truth.json records it)."""
     tickets = query(support["url"], FIRST_REPLIES)
     as_of = datetime.fromisoformat(support["truth"]["planted"]["support"]["as_of"]).astimezone(UTC)
+    applied = support["truth"]["realised"]["support"]["sla"]
     breached = unanswered = 0
-    for _, created, replied, target, business_hours in tickets:
+    for ticket_id, created, replied in tickets:
+        target = applied[str(ticket_id)]["first_reply_target_minutes"]
+        business_hours = applied[str(ticket_id)]["business_hours"]
         unanswered += replied is None
         until = replied or as_of.replace(tzinfo=created.tzinfo)  # staging keeps UTC as naive timestamps
         minutes = business_minutes_between(created, until) if business_hours else (until - created).total_seconds() / 60
@@ -240,5 +314,14 @@ def test_user_emails_are_normalised_and_end_users_belong_to_organizations(suppor
 
 def test_sla_policies_document_rows_are_numbered_by_position_in_the_array(support):
     policies = json.loads((support["folder"] / "support" / "sla_policies.json").read_text())["sla_policies"]
-    loaded = query(support["url"], "select _source_line, id from raw.support_sla_policies order by _source_line")
+    loaded = query(
+        support["url"],
+        """
+        select policies._source_line, policies.id
+        from raw.support_sla_policies as policies
+        inner join raw.load_batches as batches on policies._batch_id = batches.batch_id
+        where batches.file_name = 'sla_policies.json'
+        order by policies._source_line
+        """,
+    )
     assert loaded == [(n, p["id"]) for n, p in enumerate(policies, start=1)]

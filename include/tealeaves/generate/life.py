@@ -14,6 +14,7 @@ from datetime import date, datetime, time, timedelta
 from statistics import NormalDist
 
 from tealeaves.generate.calendar import MerchantClock, add_business_minutes, add_months
+from tealeaves.generate.sla import SlaPolicy, sla_policies
 from tealeaves.generate.world import Priority, Segment, Truth
 
 
@@ -49,6 +50,7 @@ class Ticket:
     first_reply_breached: bool
     csat: str | None  # good | bad | None (not rated)
     ces: int | None  # 1-7 effort answer after solving, when given
+    sla_policy: SlaPolicy | None = None  # the policy Zendesk applied at creation; `priority` holds its targets
 
 
 @dataclass
@@ -100,6 +102,7 @@ class LifeSimulator:
         s = truth.support
         self._priorities, self._priority_weights = list(s.priorities), [p.share for p in s.priorities]
         self._channels, self._channel_weights = [c for c, _ in s.channels], [w for _, w in s.channels]
+        self.sla = sla_policies(truth)
 
     def poisson(self, mean: float) -> int:
         # Knuth's method: exact, and fast for the small means used here.
@@ -157,6 +160,8 @@ class LifeSimulator:
                 if self.clock.day_of(created) >= self.end:
                     continue
                 priority = rng.choices(self._priorities, self._priority_weights)[0]
+                # the targets of the policy Zendesk applies at creation (tags: the kind and the segment)
+                policy, priority = self.sla.applied(created, priority.name, [kind.name, life.segment.name])
                 reply_minutes = rng.lognormvariate(math.log(_breach_median(priority, REPLY_SIGMA)), REPLY_SIGMA)
                 breached = reply_minutes > priority.first_reply_minutes
                 breaches += breached
@@ -193,6 +198,7 @@ class LifeSimulator:
                         breached,
                         csat,
                         ces,
+                        policy,
                     )
                 )
         return breaches

@@ -59,6 +59,32 @@ class Priority:
 
 
 @dataclass(frozen=True)
+class SlaRevision:
+    """The SLA policies change once, mid-period, as a help desk revises its targets: from that moment every policy
+    gets a new version (same id, new `updated_at`) and a new policy for enterprise customers' tickets (tag
+    `enterprise`) is put first. Zendesk applies a policy when a ticket is created and keeps it for that ticket,
+    so tickets created before the change keep the old targets. Breach rates stay those of each priority: reply
+    times are drawn against the target the ticket got."""
+
+    share_of_period: float = 0.5  # the change takes effect this far into the generated period (UTC midnight)
+    first_reply_minutes: tuple[tuple[str, int], ...] = (("high", 2 * 60), ("normal", 6 * 60))
+    resolution_minutes: tuple[tuple[str, int], ...] = (("normal", 32 * 60),)
+    enterprise_tag: str = "enterprise"
+    enterprise_first_reply_minutes: tuple[tuple[str, int], ...] = (
+        ("urgent", 30),
+        ("high", 60),
+        ("normal", 4 * 60),
+        ("low", 8 * 60),
+    )
+    # the incremental ticket metric events export starts this far into the period: older tickets have no
+    # apply_sla event in it, and their target is the policy version in force when they were created
+    metric_events_from_share: float = 0.25
+    # the two moments as dates (ISO, UTC midnight), filled in by generate() from the period
+    effective_on: str | None = None
+    metric_events_on: str | None = None
+
+
+@dataclass(frozen=True)
 class Support:
     kinds: tuple[TicketKind, ...] = (
         TicketKind("bug_incident", 0.30),
@@ -78,6 +104,7 @@ class Support:
     csat_good_when_met: float = 0.88
     csat_good_when_breached: float = 0.55
     solved_share: float = 0.93  # the rest are still open at the export
+    sla_revision: SlaRevision | None = SlaRevision()
 
 
 @dataclass(frozen=True)

@@ -166,6 +166,15 @@ def generate(
         truth = replace(truth, billing=replace(truth.billing, events_days=events_days))
     MerchantClock(truth.timezone)  # an unknown zone fails here, before any file is written
     truth = truth.scaled(customers, (end - start).days)
+    revision = truth.support.sla_revision
+    if revision is not None and revision.effective_on is None:
+        days = (end - start).days
+        revision = replace(
+            revision,
+            effective_on=(start + timedelta(days=round(days * revision.share_of_period))).isoformat(),
+            metric_events_on=(start + timedelta(days=round(days * revision.metric_events_from_share))).isoformat(),
+        )
+        truth = replace(truth, support=replace(truth.support, sla_revision=revision))
     out.mkdir(parents=True, exist_ok=True)
     world = World(out, truth, seed, end)
     for day in _days(start, end):

@@ -31,17 +31,11 @@ requester_customers as (
 ),
 
 sla_targets as (
-    -- the policy Zendesk applies first (lowest position) wins for each priority and metric
-    select distinct on (priority, metric)
-        sla_policy_id,
-        policy_title,
-        priority,
-        metric,
-        target_minutes,
-        is_business_hours
-    from {{ ref('stg_support__sla_policies') }}
-    where metric in ('first_reply_time', 'total_resolution_time')
-    order by priority, metric, policy_position, sla_policy_id
+    -- the target each ticket is measured against per metric: the policy Zendesk applied, else the policy version
+    -- in force at the ticket's creation (see int_tickets_sla_targets and its sla_evidence)
+    select ticket_id, metric, sla_policy_id, sla_policy_title, target_minutes, is_business_hours, sla_evidence
+    from {{ ref('int_tickets_sla_targets') }}
+    where target_minutes is not null
 ),
 
 ratings as (
@@ -92,7 +86,8 @@ joined as (
         measured.full_resolution_calendar_minutes,
         measured.full_resolution_business_minutes,
         coalesce(first_reply_target.sla_policy_id, resolution_target.sla_policy_id) as sla_policy_id,
-        coalesce(first_reply_target.policy_title, resolution_target.policy_title) as sla_policy_title,
+        coalesce(first_reply_target.sla_policy_title, resolution_target.sla_policy_title) as sla_policy_title,
+        coalesce(first_reply_target.sla_evidence, resolution_target.sla_evidence) as sla_evidence,
         first_reply_target.target_minutes as first_reply_target_minutes,
         first_reply_target.is_business_hours as first_reply_target_in_business_hours,
         resolution_target.target_minutes as resolution_target_minutes,
@@ -116,9 +111,9 @@ joined as (
     left join organization_customers on tickets.organization_id = organization_customers.organization_id
     left join requester_customers on tickets.requester_id = requester_customers.requester_id
     left join sla_targets as first_reply_target
-        on tickets.priority = first_reply_target.priority and first_reply_target.metric = 'first_reply_time'
+        on measured.ticket_id = first_reply_target.ticket_id and first_reply_target.metric = 'first_reply_time'
     left join sla_targets as resolution_target
-        on tickets.priority = resolution_target.priority and resolution_target.metric = 'total_resolution_time'
+        on measured.ticket_id = resolution_target.ticket_id and resolution_target.metric = 'total_resolution_time'
     left join ratings on measured.ticket_id = ratings.ticket_id
     left join ticket_inputs on measured.ticket_id = ticket_inputs.ticket_id
 ),
@@ -170,6 +165,7 @@ final as (
         round(full_resolution_business_minutes, 2)::numeric(12, 2) as full_resolution_business_minutes,
         sla_policy_id,
         sla_policy_title,
+        sla_evidence,
         first_reply_target_minutes,
         first_reply_target_in_business_hours,
         resolution_target_minutes,
@@ -210,6 +206,7 @@ select
     full_resolution_business_minutes,
     sla_policy_id,
     sla_policy_title,
+    sla_evidence,
     first_reply_target_minutes,
     first_reply_target_in_business_hours,
     resolution_target_minutes,

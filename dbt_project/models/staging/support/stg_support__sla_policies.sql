@@ -1,4 +1,8 @@
-{#- One row per SLA policy and target: Zendesk nests the targets (policy_metrics) inside each policy. -#}
+{#-
+    One row per current SLA policy and target: Zendesk nests the targets (policy_metrics) inside each policy.
+    Current: of every export of the policies loaded, each policy's latest version (updated_at), then the newest
+    batch; older versions are in stg_support__sla_policy_versions.
+-#}
 with
 
 source as (
@@ -6,7 +10,9 @@ source as (
 ),
 
 deduplicated as (
-    {{ dedupe_latest('source', ['id']) }}
+    select distinct on (id) *
+    from source
+    order by id, updated_at desc nulls last, _batch_id desc, _source_line desc
 ),
 
 policy_targets as (

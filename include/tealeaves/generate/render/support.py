@@ -24,6 +24,8 @@ from typing import Any
 from tealeaves.generate.calendar import add_business_minutes, business_minutes_between
 from tealeaves.generate.life import Contact, Life, Ticket
 from tealeaves.generate.render.base import Renderer, alias_domain
+from tealeaves.generate.sinks import JsonlSink
+from tealeaves.generate.sla import SlaPolicy, sla_policies
 from tealeaves.generate.world import Truth
 
 SUBDOMAIN = "tealeaves-demo"
@@ -33,7 +35,7 @@ ORGANIZATION_ID_BASE = 362_000_000_000
 COMMENT_ID_BASE = 363_000_000_000
 EVENT_ID_BASE = 364_000_000_000
 RATING_ID_BASE = 365_000_000_000
-SLA_POLICY_ID_BASE = 366_000_000_000
+METRIC_EVENT_ID_BASE = 367_000_000_000
 CES_FIELD_ID = 360_900_000_001  # the ticket custom field the CES survey answer is written to
 ORGANIZATION_WITHOUT_EXTERNAL_ID = 0.06  # organizations created by hand in Zendesk, never linked to the CRM
 ALIAS_DOMAIN_SHARE = 0.3  # organizations that list the company's alias domain too
@@ -145,6 +147,17 @@ class SupportRenderer(Renderer):
         self.field_history = self.jsonl("ticket_field_history.jsonl", key="id", cosmetic=("value",))
         self.ratings = self.jsonl("satisfaction_ratings.jsonl", key="id", cosmetic=("comment",))
         self.next_user = self.next_organization = self.next_comment = self.next_event = self.next_rating = 0
+        # Ticket metric events (the applied SLA policy, as GET /api/v2/incremental/ticket_metric_events returns
+        # them) from an RNG of their own, so every other file is drawn exactly as without them.
+        self.sla = sla_policies(truth)
+        self.metric_events = JsonlSink(
+            self.root, "ticket_metric_events.jsonl", truth.dirt, random.Random(f"{seed}:support:sla"), key="id"
+        )
+        self.sinks["ticket_metric_events.jsonl"] = self.metric_events
+        self.next_metric_event = 0
+        # ticket id -> the applied policy, its targets and what the ticket's clocks did (realised()["sla"])
+        self.sla_outcomes: dict[int, dict[str, Any]] = {}
+        self.policy_files: dict[str, int] = {}
         self.counts = {
             "tickets": 0,
             "first_reply_breached": 0,
@@ -155,7 +168,6 @@ class SupportRenderer(Renderer):
             **{f"{case}_tickets": 0 for case in CASES},
         }
         self.agents = [self._agent(n) for n in range(AGENT_COUNT)]
-        self.policies_written = 0
         # The export's latest event (as written: whole seconds), the moment the marts measure at by default, and
         # the first-reply deadlines of tickets still unanswered in the export, judged against it in planted().
         self.latest_event: datetime | None = None
@@ -182,8 +194,32 @@ class SupportRenderer(Renderer):
     def realised(self) -> dict[str, Any]:
         """Tickets opened per kind (the ticket's kind tag) and merchant month of creation, every one exported."""
         return {
-            "tickets": {kind: dict(sorted(months.items())) for kind, months in sorted(self.tickets_by_kind.items())}
+            "tickets": {kind: dict(sorted(months.items())) for kind, months in sorted(self.tickets_by_kind.items())},
+            "sla": {str(number): self._sla_truth(outcome) for number, outcome in sorted(self.sla_outcomes.items())},
         }
+
+    def _sla_truth(self, outcome: dict[str, Any]) -> dict[str, Any]:
+        """A ticket's applied policy and targets, and whether each target was breached at the export's latest
+        event (the moment the marts measure at): a stopped clock is breached when more than the target elapsed
+        to its stop; a running one once the target has elapsed at that moment, else it is not yet judged (null)."""
+        as_of, judged = self.latest_event, dict(outcome)
+        for key in ("first_reply", "resolution"):
+            stop, target, business_hours = judged.pop(f"_{key}")
+            if key == "resolution" and outcome["_solve_unknown"]:
+                judged[f"{key}_breached"] = None
+            elif stop is not None:
+                judged[f"{key}_breached"] = self._elapsed(outcome["_created"], stop, business_hours) > target
+            elif as_of is not None and self._elapsed(outcome["_created"], as_of, business_hours) >= target:
+                judged[f"{key}_breached"] = True
+            else:
+                judged[f"{key}_breached"] = None
+        return {k: v for k, v in judged.items() if not k.startswith("_")}
+
+    @staticmethod
+    def _elapsed(start: datetime, stop: datetime, business_hours: bool) -> float:
+        if business_hours:
+            return business_minutes_between(start, stop)
+        return (stop - start).total_seconds() / 60
 
     # -- ids -----------------------------------------------------------------------------------------------
     def _user_id(self) -> int:
@@ -299,10 +335,78 @@ class SupportRenderer(Renderer):
         )
 
     def _first_reply_deadline(self, ticket: Ticket) -> datetime:
-        target = ticket.priority.first_reply_minutes
-        if ticket.priority.business_hours:
-            return add_business_minutes(ticket.created_at, target)
-        return ticket.created_at + timedelta(minutes=target)
+        return self._deadline(ticket.created_at, ticket.priority.first_reply_minutes, ticket.priority.business_hours)
+
+    @staticmethod
+    def _deadline(start: datetime, target: int, business_hours: bool) -> datetime:
+        """The moment a target is past: elapsed > target from here on (business minutes when business_hours)."""
+        if business_hours:
+            return add_business_minutes(start, target)
+        return start + timedelta(minutes=target)
+
+    def _metric_event(self, number: int, metric: str, kind: str, moment: datetime, **extra: Any) -> None:
+        """One ticket metric event, when the export covers its moment (the incremental export's start_time)."""
+        start = self.sla.metric_events_from
+        if moment >= self.export_end or (start is not None and moment < start):
+            return
+        self.next_metric_event += 1
+        self.metric_events.write(
+            {
+                "id": METRIC_EVENT_ID_BASE + self.next_metric_event,
+                "ticket_id": number,
+                "metric": metric,
+                "instance_id": 1,
+                "type": kind,
+                "time": moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+                **extra,
+            }
+        )
+
+    def _sla_events(
+        self,
+        number: int,
+        created: datetime,
+        policy: SlaPolicy,
+        priority: Any,
+        reply_stop: datetime | None,
+        solved: datetime | None,
+        solve_unknown: bool = False,
+    ) -> None:
+        """Zendesk's ticket metric events for the two SLA metrics: the clock starts (activate), the policy is
+        applied with its target (apply_sla), the metric is fulfilled (fulfill) or its target passes first
+        (breach). Records the ticket's applied policy and outcome for truth.json."""
+        created = _floor_second(created)
+        outcome: dict[str, Any] = {
+            "policy_id": policy.id,
+            "policy_title": policy.title,
+            "policy_version": policy.updated_at.isoformat().replace("+00:00", "Z"),
+            "priority": priority.name,
+            "first_reply_target_minutes": priority.first_reply_minutes,
+            "resolution_target_minutes": priority.resolution_minutes,
+            "business_hours": priority.business_hours,
+            "applied_event_exported": self.sla.metric_events_from is None or created >= self.sla.metric_events_from,
+        }
+        for metric, target, stop, key in (
+            ("reply_time", priority.first_reply_minutes, reply_stop, "first_reply"),
+            ("resolution_time", priority.resolution_minutes, solved, "resolution"),
+        ):
+            deadline = self._deadline(created, target, priority.business_hours)
+            breached = stop is None or self._elapsed(created, stop, priority.business_hours) > target
+            sla = {
+                "target": target,
+                "target_in_seconds": target * 60,
+                "business_hours": priority.business_hours,
+                "policy": {"id": policy.id, "title": policy.title, "description": policy.description},
+            }
+            self._metric_event(number, metric, "activate", created)
+            self._metric_event(number, metric, "apply_sla", created, sla=sla)
+            if breached and not (key == "resolution" and solve_unknown):
+                self._metric_event(number, metric, "breach", deadline, deleted=False)
+            if stop is not None:
+                self._metric_event(number, metric, "fulfill", stop)
+            outcome[f"_{key}"] = (stop, target, priority.business_hours)
+        outcome["_created"], outcome["_solve_unknown"] = created, solve_unknown
+        self.sla_outcomes[number] = outcome
 
     def _ticket(self, life: Life, ticket: Ticket, org_id: int, requester_id: int) -> None:
         """Write the ticket as the help desk shows it at the export: later replies, solves and ratings left out."""
@@ -367,6 +471,8 @@ class SupportRenderer(Renderer):
             comments,
             statuses,
         )
+        if ticket.sla_policy is not None:
+            self._sla_events(ticket.number, created, ticket.sla_policy, ticket.priority, reply, solved)
         self.counts["tickets"] += 1
         if reply is not None:
             self.counts["first_reply_breached"] += ticket.first_reply_breached
@@ -530,52 +636,57 @@ class SupportRenderer(Renderer):
             return
         self.counts["tickets"] += 1
         self.tickets_by_kind[base.kind][self.clock.day_of(created).replace(day=1).isoformat()] += 1
-        target = base.priority.first_reply_minutes
-        waited = (
-            business_minutes_between(created, reply)
-            if base.priority.business_hours
-            else (reply - created).total_seconds() / 60
-        )
-        self.counts["first_reply_breached"] += waited > target
+        # the policy Zendesk applies when this ticket is created (it may be a later version than its base's)
+        policy, priority = self.sla.applied(created, base.priority.name, [base.kind, life.segment.name])
+        solved = None if case == "hold" else settled
+        self._sla_events(number, created, policy, priority, reply, solved, case == "solved_without_history")
+        waited = self._elapsed(created, reply, priority.business_hours)
+        self.counts["first_reply_breached"] += waited > priority.first_reply_minutes
 
     # -- SLA policies --------------------------------------------------------------------------------------
     def finish(self, end: date) -> None:
         """The Zendesk cases (after every life), then the SLA policies, as GET /api/v2/slas/policies returns them:
-        one JSON document, one policy per priority."""
+        one JSON document per export of the policies. The API holds only the current policies, so their history is
+        the exports a help desk kept: `sla_policies.json` is the current one, and each earlier version is the
+        export taken before the policies changed, `sla_policies_until_<day>.json` (every policy's `updated_at`
+        says when its version took effect)."""
         self._plant_cases()
-        created = datetime(2024, 1, 8, 9, tzinfo=UTC)
-        policies = []
-        for position, priority in enumerate(self.truth.support.priorities, start=1):
-            policies.append(
-                {
-                    "id": SLA_POLICY_ID_BASE + position,
-                    "url": self._url("slas/policies", SLA_POLICY_ID_BASE + position),
-                    "title": f"{priority.name.title()} tickets",
-                    "description": f"Targets for tickets with priority {priority.name}",
-                    "position": position,
-                    "filter": {"all": [{"field": "priority", "operator": "is", "value": priority.name}], "any": []},
-                    "policy_metrics": [
-                        {
-                            "priority": priority.name,
-                            "metric": metric,
-                            "target": target,
-                            "business_hours": priority.business_hours,
-                        }
-                        for metric, target in (
-                            ("first_reply_time", priority.first_reply_minutes),
-                            ("total_resolution_time", priority.resolution_minutes),
-                        )
-                    ],
-                    "created_at": self.iso(created),
-                    "updated_at": self.iso(created),
-                }
-            )
-        document = {"sla_policies": policies, "next_page": None, "previous_page": None, "count": len(policies)}
         self.root.mkdir(parents=True, exist_ok=True)
-        (self.root / "sla_policies.json").write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-        self.policies_written = len(policies)
+        versions = self.sla.versions()
+        for index, (_, policies) in enumerate(versions):
+            later = versions[index + 1][0] if index + 1 < len(versions) else None
+            name = "sla_policies.json" if later is None else f"sla_policies_until_{later.date().isoformat()}.json"
+            document = {
+                "sla_policies": [self._policy_record(policy) for policy in sorted(policies, key=lambda p: p.position)],
+                "next_page": None,
+                "previous_page": None,
+                "count": len(policies),
+            }
+            (self.root / name).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+            self.policy_files[name] = len(policies)
+
+    def _policy_record(self, policy: SlaPolicy) -> dict[str, Any]:
+        return {
+            "id": policy.id,
+            "url": self._url("slas/policies", policy.id),
+            "title": policy.title,
+            "description": policy.description,
+            "position": policy.position,
+            "filter": policy.filter,
+            "policy_metrics": [
+                {"priority": name, "metric": metric, "target": target, "business_hours": p.business_hours}
+                for name, p in policy.targets.items()
+                for metric, target in (
+                    ("first_reply_time", p.first_reply_minutes),
+                    ("total_resolution_time", p.resolution_minutes),
+                )
+            ],
+            "created_at": policy.created_at.isoformat().replace("+00:00", "Z"),
+            "updated_at": policy.updated_at.isoformat().replace("+00:00", "Z"),
+        }
 
     def close(self) -> dict[str, dict[str, int]]:
         counts = super().close()
-        counts[f"{self.source}/sla_policies.json"] = {"records": self.policies_written}
+        for name, records in self.policy_files.items():
+            counts[f"{self.source}/{name}"] = {"records": records}
         return counts

@@ -1,0 +1,293 @@
+{#
+    The SLA target each ticket is measured against, per metric (first_reply_time, total_resolution_time), and the
+    evidence for it (sla_evidence):
+    - applied: Zendesk's own record, the ticket's latest apply_sla metric event by the as-of moment (Zendesk writes
+      one when it applies a policy, and again when the policy or target on the ticket changes). reply_time
+      instance 1 is the first reply; resolution_time the total resolution.
+    - policy_in_force / current_priority, when no apply_sla event was exported: Zendesk applies a policy when the
+      ticket is created, re-applies one when the ticket's priority changes, and does not re-apply an updated
+      policy to tickets already using it. So the policies in force when the deciding priority was set (creation,
+      or the last priority change before the metric's clock stopped) decide: the first by position whose
+      conditions the ticket meets applies, with its target for that priority (none when it has none). The
+      priority comes from the ticket's priority history (policy_in_force), or, without any exported priority
+      change, is the ticket's current priority (current_priority).
+    Policy versions: every export of the policies loaded; a version is in force from its updated_at (the first
+    version known of a policy from the policy's created_at, or from the beginning when that is unknown) until
+    the policy's next version. Conditions on priority, tags, organization and type are evaluated; a condition on
+    any other field is unknown and the policy is passed over.
+#}
+with
+
+as_of as (
+    select {{ support_as_of() }} as as_of_at
+),
+
+tickets as (
+    select
+        tickets.ticket_id,
+        tickets.created_at,
+        tickets.priority,
+        tickets.tags,
+        tickets.organization_id,
+        tickets.ticket_type
+    from {{ ref('stg_support__tickets') }} as tickets
+    cross join as_of
+    where tickets.created_at <= as_of.as_of_at
+        and not tickets.is_deleted
+),
+
+sla_metrics as (
+    select 'first_reply_time' as metric
+    union all
+    select 'total_resolution_time'
+),
+
+apply_sla_events as (
+    select
+        events.ticket_id,
+        case events.metric
+            when 'reply_time' then 'first_reply_time'
+            when 'resolution_time' then 'total_resolution_time'
+        end as metric,
+        events.event_at,
+        events.metric_event_id,
+        events.sla_policy_id,
+        events.sla_policy_title,
+        events.sla_target_minutes,
+        events.sla_is_business_hours
+    from {{ ref('stg_support__ticket_metric_events') }} as events
+    cross join as_of
+    where events.event_type = 'apply_sla'
+        and (events.metric = 'resolution_time' or (events.metric = 'reply_time' and coalesce(events.instance_id, 1) = 1))
+        and events.sla_target_minutes is not null
+        and events.event_at <= as_of.as_of_at
+),
+
+applied as (
+    -- the latest application is the one in force
+    select distinct on (ticket_id, metric)
+        ticket_id,
+        metric,
+        sla_policy_id,
+        sla_policy_title,
+        sla_target_minutes as target_minutes,
+        coalesce(sla_is_business_hours, false) as is_business_hours
+    from apply_sla_events
+    order by ticket_id, metric, event_at desc, metric_event_id desc
+),
+
+priority_changes as (
+    select ticket_id, new_value, previous_value, changed_at, field_change_id
+    from {{ ref('stg_support__ticket_field_history') }}
+    where field_name = 'priority'
+),
+
+clock_stops as (
+    -- the moment each SLA clock stopped, or the as-of moment while it runs
+    select ticket_id, 'first_reply_time' as metric, coalesce(first_reply_sla_stopped_at, as_of_at) as stopped_at
+    from {{ ref('int_tickets_measured') }}
+    union all
+    select ticket_id, 'total_resolution_time', coalesce(resolution_sla_stopped_at, as_of_at)
+    from {{ ref('int_tickets_measured') }}
+),
+
+ticket_metrics as (
+    -- Zendesk applies a policy at creation and re-applies one when the priority changes: the priority that
+    -- decides a metric is the last one set before its clock stopped, applied when it was set (at the earliest at
+    -- creation). Without a change by then, the priority at creation: what the first later change replaced, or,
+    -- with no priority history at all, the ticket's current priority.
+    select
+        tickets.ticket_id,
+        clock_stops.metric,
+        tickets.tags,
+        tickets.organization_id,
+        tickets.ticket_type,
+        exists (select from priority_changes where priority_changes.ticket_id = tickets.ticket_id)
+            as has_priority_history,
+        case
+            when set_before.ticket_id is not null then greatest(set_before.changed_at, tickets.created_at)
+            else tickets.created_at
+        end as applied_at,
+        case
+            when set_before.ticket_id is not null then set_before.new_value
+            when changed_after.ticket_id is not null then changed_after.previous_value
+            else tickets.priority
+        end as applied_priority
+    from tickets
+    inner join clock_stops on tickets.ticket_id = clock_stops.ticket_id
+    left join lateral (
+        select priority_changes.ticket_id, priority_changes.new_value, priority_changes.changed_at
+        from priority_changes
+        where priority_changes.ticket_id = tickets.ticket_id
+            and priority_changes.changed_at <= greatest(clock_stops.stopped_at, tickets.created_at)
+        order by priority_changes.changed_at desc, priority_changes.field_change_id desc
+        limit 1
+    ) as set_before on true
+    left join lateral (
+        select priority_changes.ticket_id, priority_changes.previous_value
+        from priority_changes
+        where priority_changes.ticket_id = tickets.ticket_id
+        order by priority_changes.changed_at, priority_changes.field_change_id
+        limit 1
+    ) as changed_after on true
+),
+
+policy_versions as (
+    select distinct sla_policy_id, policy_updated_at, policy_created_at, policy_title, policy_position, policy_filter
+    from {{ ref('stg_support__sla_policy_versions') }}
+),
+
+versions_dated as (
+    select
+        *,
+        case
+            when row_number() over policy_history = 1 then policy_created_at else policy_updated_at
+        end as valid_from,
+        lead(policy_updated_at) over policy_history as valid_to
+    from policy_versions
+    window policy_history as (partition by sla_policy_id order by policy_updated_at nulls first)
+),
+
+candidates as (
+    -- every policy version in force when the policy was applied
+    select
+        ticket_metrics.ticket_id,
+        ticket_metrics.metric,
+        versions_dated.sla_policy_id,
+        versions_dated.policy_updated_at,
+        versions_dated.policy_title,
+        versions_dated.policy_position,
+        versions_dated.policy_filter
+    from ticket_metrics
+    inner join versions_dated
+        on (versions_dated.valid_from is null or versions_dated.valid_from <= ticket_metrics.applied_at)
+        and (versions_dated.valid_to is null or versions_dated.valid_to > ticket_metrics.applied_at)
+),
+
+conditions as (
+    select
+        candidates.ticket_id,
+        candidates.metric,
+        candidates.sla_policy_id,
+        condition_list.kind,
+        case lower(condition.value ->> 'field')
+            when 'priority' then
+                case lower(condition.value ->> 'operator')
+                    when 'is' then tickets.applied_priority = lower(trim(condition.value ->> 'value'))
+                    when 'is_not' then tickets.applied_priority is distinct from lower(trim(condition.value ->> 'value'))
+                end
+            when 'current_tags' then
+                case lower(condition.value ->> 'operator')
+                    when 'includes' then coalesce(tickets.tags && string_to_array(lower(trim(condition.value ->> 'value')), ' '), false)
+                    when 'not_includes' then not coalesce(tickets.tags && string_to_array(lower(trim(condition.value ->> 'value')), ' '), false)
+                end
+            when 'organization_id' then
+                case lower(condition.value ->> 'operator')
+                    when 'is' then tickets.organization_id::text = condition.value ->> 'value'
+                    when 'is_not' then tickets.organization_id::text is distinct from condition.value ->> 'value'
+                end
+            when 'type' then
+                case lower(condition.value ->> 'operator')
+                    when 'is' then tickets.ticket_type = lower(trim(condition.value ->> 'value'))
+                    when 'is_not' then tickets.ticket_type is distinct from lower(trim(condition.value ->> 'value'))
+                end
+        end as holds
+    from candidates
+    inner join ticket_metrics as tickets
+        on candidates.ticket_id = tickets.ticket_id and candidates.metric = tickets.metric
+    cross join lateral (values ('all'), ('any')) as condition_list (kind)
+    cross join lateral jsonb_array_elements(
+        case
+            when jsonb_typeof(candidates.policy_filter -> condition_list.kind) = 'array'
+                then candidates.policy_filter -> condition_list.kind
+            else '[]'::jsonb
+        end
+    ) as condition (value)
+),
+
+policy_matches as (
+    -- Zendesk: every "all" condition holds and, when there are "any" conditions, one of them does; an unknown
+    -- condition (a field tealeaves cannot see) does not count as holding
+    select
+        candidates.ticket_id,
+        candidates.metric,
+        candidates.sla_policy_id,
+        candidates.policy_updated_at,
+        candidates.policy_title,
+        candidates.policy_position,
+        coalesce(bool_and(coalesce(conditions.holds, false)) filter (where conditions.kind = 'all'), true)
+        and coalesce(bool_or(coalesce(conditions.holds, false)) filter (where conditions.kind = 'any'), true)
+            as is_match
+    from candidates
+    left join conditions
+        on candidates.ticket_id = conditions.ticket_id
+        and candidates.metric = conditions.metric
+        and candidates.sla_policy_id = conditions.sla_policy_id
+    group by
+        candidates.ticket_id,
+        candidates.metric,
+        candidates.sla_policy_id,
+        candidates.policy_updated_at,
+        candidates.policy_title,
+        candidates.policy_position
+),
+
+first_matches as (
+    -- the first matching policy by position applies (ties by id)
+    select distinct on (ticket_id, metric)
+        ticket_id,
+        metric,
+        sla_policy_id,
+        policy_updated_at,
+        policy_title
+    from policy_matches
+    where is_match
+    order by ticket_id, metric, policy_position nulls last, sla_policy_id
+),
+
+in_force as (
+    select
+        ticket_metrics.ticket_id,
+        ticket_metrics.metric,
+        first_matches.sla_policy_id,
+        first_matches.policy_title as sla_policy_title,
+        version_targets.target_minutes,
+        version_targets.is_business_hours,
+        case when ticket_metrics.has_priority_history then 'policy_in_force' else 'current_priority' end
+            as sla_evidence
+    from ticket_metrics
+    inner join first_matches
+        on ticket_metrics.ticket_id = first_matches.ticket_id and ticket_metrics.metric = first_matches.metric
+    inner join {{ ref('stg_support__sla_policy_versions') }} as version_targets
+        on first_matches.sla_policy_id = version_targets.sla_policy_id
+        and first_matches.policy_updated_at is not distinct from version_targets.policy_updated_at
+        and ticket_metrics.applied_priority = version_targets.priority
+        and ticket_metrics.metric = version_targets.metric
+),
+
+final as (
+    select
+        tickets.ticket_id,
+        sla_metrics.metric,
+        coalesce(applied.sla_policy_id, in_force.sla_policy_id) as sla_policy_id,
+        case when applied.ticket_id is not null then applied.sla_policy_title else in_force.sla_policy_title end
+            as sla_policy_title,
+        coalesce(applied.target_minutes, in_force.target_minutes) as target_minutes,
+        case when applied.ticket_id is not null then applied.is_business_hours else in_force.is_business_hours end
+            as is_business_hours,
+        case when applied.ticket_id is not null then 'applied' else in_force.sla_evidence end as sla_evidence
+    from tickets
+    cross join sla_metrics
+    left join applied on tickets.ticket_id = applied.ticket_id and sla_metrics.metric = applied.metric
+    left join in_force on tickets.ticket_id = in_force.ticket_id and sla_metrics.metric = in_force.metric
+)
+
+select
+    ticket_id,
+    metric,
+    sla_policy_id,
+    sla_policy_title,
+    target_minutes,
+    is_business_hours,
+    sla_evidence
+from final

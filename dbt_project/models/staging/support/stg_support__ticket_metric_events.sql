@@ -1,0 +1,41 @@
+{#- One row per ticket metric event; the sla object of apply_sla events flattened into the applied policy and target. -#}
+with
+
+source as (
+    select * from {{ audited_source('support', 'ticket_metric_events') }}
+),
+
+renamed as (
+    select
+        id as metric_event_id,
+        ticket_id,
+        lower(trim(metric)) as metric,
+        instance_id,
+        lower(trim(type)) as event_type,
+        time at time zone 'UTC' as event_at,
+        (sla -> 'policy' ->> 'id')::bigint as sla_policy_id,
+        trim(sla -> 'policy' ->> 'title') as sla_policy_title,
+        (sla ->> 'target')::integer as sla_target_minutes,
+        (sla ->> 'business_hours')::boolean as sla_is_business_hours,
+        _batch_id,
+        _source_line
+    from source
+),
+
+deduplicated as (
+    {{ dedupe_latest('renamed', ['metric_event_id']) }}
+)
+
+select
+    metric_event_id,
+    ticket_id,
+    metric,
+    instance_id,
+    event_type,
+    event_at,
+    sla_policy_id,
+    sla_policy_title,
+    sla_target_minutes,
+    sla_is_business_hours,
+    _batch_id as load_batch_id
+from deduplicated
