@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from collections import defaultdict
 from datetime import UTC, datetime
 
@@ -325,3 +326,44 @@ def test_sla_policies_document_rows_are_numbered_by_position_in_the_array(suppor
         """,
     )
     assert loaded == [(n, p["id"]) for n, p in enumerate(policies, start=1)]
+
+
+@pytest.fixture(scope="module")
+def support_without_metric_events(server, support, tmp_path_factory) -> str:
+    """The same exports without ticket_metric_events.jsonl (an optional file), built up to the SLA targets."""
+    folder = tmp_path_factory.mktemp("support-without-metric-events")
+    exports = folder / "support"
+    exports.mkdir()
+    for path in (support["folder"] / "support").iterdir():
+        if not path.name.startswith("ticket_metric_events"):
+            shutil.copy(path, exports / path.name)
+    url = create_database(server, "t_source_support_no_events")
+    load_paths(url, [exports], source="support")
+    dbt_build(url, "+int_tickets_sla_targets", folder)
+    return url
+
+
+def test_without_metric_events_the_policy_version_in_force_gives_each_ticket_its_applied_targets(
+    support, support_without_metric_events
+):
+    """Without Zendesk's apply_sla events, every ticket's policy and targets are still the ones the generator
+    applied, under either policy version: the first matching policy (by position) of the version in force at its
+    creation, with its current priority (no priority history is exported), and the evidence says so."""
+    applied = support["truth"]["realised"]["support"]["sla"]
+    rows = query(
+        support_without_metric_events,
+        """
+        select ticket_id, metric, sla_policy_id, target_minutes, is_business_hours, sla_evidence
+        from intermediate.int_tickets_sla_targets
+        """,
+    )
+    found = {(ticket_id, metric): values for ticket_id, metric, *values in rows}
+    expected = {}
+    for ticket_id, t in applied.items():
+        for metric, target in (
+            ("first_reply_time", t["first_reply_target_minutes"]),
+            ("total_resolution_time", t["resolution_target_minutes"]),
+        ):
+            expected[(int(ticket_id), metric)] = [t["policy_id"], target, t["business_hours"], "current_priority"]
+    assert found == expected
+    assert len({t["policy_version"] for t in applied.values()}) == 2
