@@ -152,9 +152,12 @@ def test_apply_sla_events_name_the_policy_and_targets_the_generator_applied(supp
         select ticket_id, metric, sla_policy_id, sla_target_minutes, sla_is_business_hours
         from staging.stg_support__ticket_metric_events
         where event_type = 'apply_sla' and instance_id = 1
+        order by event_at, metric_event_id
         """,
     )
+    # Zendesk writes another apply_sla event when it re-applies (the priority_raised case): the last one holds
     found = {(ticket_id, metric): (policy, target, business) for ticket_id, metric, policy, target, business in events}
+    reapplied = len(events) - len(found)
     expected = {}
     for ticket_id, t in truth.items():
         if t["applied_event_exported"]:
@@ -168,8 +171,10 @@ def test_apply_sla_events_name_the_policy_and_targets_the_generator_applied(supp
                 t["resolution_target_minutes"],
                 t["business_hours"],
             )
-    assert len(events) == len(found) == len(expected) > 0
+    assert len(found) == len(expected) > 0
     assert found == expected
+    raised = support["truth"]["planted"]["support"]["priority_raised_tickets"]
+    assert 0 < reapplied <= 2 * raised, "one more apply_sla per metric for each raised ticket in the export's span"
 
 
 FIRST_REPLIES = """
@@ -254,9 +259,10 @@ def test_solved_tickets_and_ratings_are_recovered_from_status_changes(support):
 
 
 def test_the_planted_zendesk_cases_are_in_staging(support):
-    """Deleted and on-hold tickets keep their status, agent-opened tickets their agent submitter, and the tickets
-    solved without status history have none, as many as planted."""
-    [(deleted, flagged_deleted, hold, agent_opened, solved_without_history, unknown)] = query(
+    """Deleted and on-hold tickets keep their status, agent-opened tickets their agent submitter, the tickets
+    solved without status history have none, and the tickets raised from low to urgent show the change in their
+    priority history, as many as planted."""
+    [(deleted, flagged_deleted, hold, agent_opened, solved_without_history, unknown, raised)] = query(
         support["url"],
         """
         select
@@ -270,19 +276,27 @@ def test_the_planted_zendesk_cases_are_in_staging(support):
                     where history.ticket_id = tickets.ticket_id and history.field_name = 'status'
                 )
             ),
-            count(*) filter (where not tickets.is_known_status)
+            count(*) filter (where not tickets.is_known_status),
+            count(*) filter (
+                where tickets.priority = 'urgent' and exists (
+                    select from staging.stg_support__ticket_field_history as history
+                    where history.ticket_id = tickets.ticket_id and history.field_name = 'priority'
+                        and history.previous_value = 'low' and history.new_value = 'urgent'
+                )
+            )
         from staging.stg_support__tickets as tickets
         left join staging.stg_support__users as submitters on tickets.submitter_id = submitters.user_id
         """,
     )
     planted = support["truth"]["planted"]["support"]
-    assert (deleted, flagged_deleted, hold, agent_opened, solved_without_history, unknown) == (
+    assert (deleted, flagged_deleted, hold, agent_opened, solved_without_history, unknown, raised) == (
         planted["deleted_tickets"],
         planted["deleted_tickets"],
         planted["hold_tickets"],
         planted["agent_created_tickets"],
         planted["solved_without_history_tickets"],
         0,
+        planted["priority_raised_tickets"],
     )
 
 
@@ -348,7 +362,8 @@ def test_without_metric_events_the_policy_version_in_force_gives_each_ticket_its
 ):
     """Without Zendesk's apply_sla events, every ticket's policy and targets are still the ones the generator
     applied, under either policy version: the first matching policy (by position) of the version in force at its
-    creation, with its current priority (no priority history is exported), and the evidence says so."""
+    creation (or of the priority change that re-applied it), with the priority from the ticket's priority history
+    where it is exported (the priority_raised case), else its current priority, and the evidence says which."""
     applied = support["truth"]["realised"]["support"]["sla"]
     rows = query(
         support_without_metric_events,
@@ -364,6 +379,7 @@ def test_without_metric_events_the_policy_version_in_force_gives_each_ticket_its
             ("first_reply_time", t["first_reply_target_minutes"]),
             ("total_resolution_time", t["resolution_target_minutes"]),
         ):
-            expected[(int(ticket_id), metric)] = [t["policy_id"], target, t["business_hours"], "current_priority"]
+            evidence = "policy_in_force" if t["priority_history_exported"] else "current_priority"
+            expected[(int(ticket_id), metric)] = [t["policy_id"], target, t["business_hours"], evidence]
     assert found == expected
     assert len({t["policy_version"] for t in applied.values()}) == 2

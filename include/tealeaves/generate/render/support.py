@@ -46,7 +46,10 @@ CLOSED_SHARE = 0.85  # solved tickets already closed by the 4-day automation at 
 CLOSE_AFTER = timedelta(days=4)
 # Zendesk cases written after the lives, each about this share of the lives' tickets (at least one each)
 CASE_SHARE = 0.01
-CASES = ("deleted", "hold", "agent_created", "solved_without_history")
+CASES = ("deleted", "hold", "agent_created", "solved_without_history", "priority_raised")
+RAISED_FROM, RAISED_TO = "low", "urgent"  # the priority_raised case: opened low, made urgent soon after
+RAISED_AFTER = timedelta(minutes=10)
+RAISED_REPLY = timedelta(minutes=20)
 CASE_SETTLED = timedelta(days=3)  # a case is modelled on a ticket this long before the export: its events are all in
 
 TICKET_TYPES = {
@@ -124,6 +127,7 @@ class TicketShape:
     assignee_id: int
     org_id: int
     ces: int | None
+    priority: str | None = None  # the ticket record's priority when it is not its life ticket's
 
 
 def _ceil_second(moment: datetime) -> datetime:
@@ -371,11 +375,15 @@ class SupportRenderer(Renderer):
         reply_stop: datetime | None,
         solved: datetime | None,
         solve_unknown: bool = False,
+        first_applied: tuple[SlaPolicy, Any] | None = None,
+        applied_at: datetime | None = None,
     ) -> None:
         """Zendesk's ticket metric events for the two SLA metrics: the clock starts (activate), the policy is
         applied with its target (apply_sla), the metric is fulfilled (fulfill) or its target passes first
-        (breach). Records the ticket's applied policy and outcome for truth.json."""
+        (breach). Records the ticket's applied policy and outcome for truth.json. A ticket whose priority changed
+        at `applied_at` got `first_applied` at creation and `policy` (re-applied, Zendesk's last word) then."""
         created = _floor_second(created)
+        applied_at = created if applied_at is None else applied_at
         outcome: dict[str, Any] = {
             "policy_id": policy.id,
             "policy_title": policy.title,
@@ -384,7 +392,8 @@ class SupportRenderer(Renderer):
             "first_reply_target_minutes": priority.first_reply_minutes,
             "resolution_target_minutes": priority.resolution_minutes,
             "business_hours": priority.business_hours,
-            "applied_event_exported": self.sla.metric_events_from is None or created >= self.sla.metric_events_from,
+            "applied_event_exported": self.sla.metric_events_from is None or applied_at >= self.sla.metric_events_from,
+            "priority_history_exported": first_applied is not None,
         }
         for metric, target, stop, key in (
             ("reply_time", priority.first_reply_minutes, reply_stop, "first_reply"),
@@ -392,14 +401,14 @@ class SupportRenderer(Renderer):
         ):
             deadline = self._deadline(created, target, priority.business_hours)
             breached = stop is None or self._elapsed(created, stop, priority.business_hours) > target
-            sla = {
-                "target": target,
-                "target_in_seconds": target * 60,
-                "business_hours": priority.business_hours,
-                "policy": {"id": policy.id, "title": policy.title, "description": policy.description},
-            }
             self._metric_event(number, metric, "activate", created)
-            self._metric_event(number, metric, "apply_sla", created, sla=sla)
+            if first_applied is not None:
+                earlier_policy, earlier = first_applied
+                earlier_target = earlier.first_reply_minutes if key == "first_reply" else earlier.resolution_minutes
+                sla = self._sla_object(earlier_policy, earlier_target, earlier.business_hours)
+                self._metric_event(number, metric, "apply_sla", created, sla=sla)
+            sla = self._sla_object(policy, target, priority.business_hours)
+            self._metric_event(number, metric, "apply_sla", applied_at, sla=sla)
             if breached and not (key == "resolution" and solve_unknown):
                 self._metric_event(number, metric, "breach", deadline, deleted=False)
             if stop is not None:
@@ -407,6 +416,16 @@ class SupportRenderer(Renderer):
             outcome[f"_{key}"] = (stop, target, priority.business_hours)
         outcome["_created"], outcome["_solve_unknown"] = created, solve_unknown
         self.sla_outcomes[number] = outcome
+
+    @staticmethod
+    def _sla_object(policy: SlaPolicy, target: int, business_hours: bool) -> dict[str, Any]:
+        """The `sla` of an apply_sla event: the target and the policy that set it."""
+        return {
+            "target": target,
+            "target_in_seconds": target * 60,
+            "business_hours": business_hours,
+            "policy": {"id": policy.id, "title": policy.title, "description": policy.description},
+        }
 
     def _ticket(self, life: Life, ticket: Ticket, org_id: int, requester_id: int) -> None:
         """Write the ticket as the help desk shows it at the export: later replies, solves and ratings left out."""
@@ -506,8 +525,10 @@ class SupportRenderer(Renderer):
         shape: TicketShape,
         comments: list[tuple[datetime, int, bool, str]],
         statuses: list[tuple[datetime, str, int]],
+        priorities: tuple[tuple[datetime, str, int], ...] = (),
     ) -> None:
-        """The ticket record, its comments and its status history (none for an empty `statuses`)."""
+        """The ticket record, its comments, its status history (none for an empty `statuses`) and its priority
+        history (Fivetran's ticket_field_history rows with field_name priority; none for an empty `priorities`)."""
         latest = _floor_second(shape.updated).astimezone(UTC)  # the file writes whole seconds
         self.latest_event = latest if self.latest_event is None else max(self.latest_event, latest)
         self.tickets.write(
@@ -522,7 +543,7 @@ class SupportRenderer(Renderer):
                 "subject": shape.subject,
                 "raw_subject": shape.subject,
                 "description": shape.description,
-                "priority": ticket.priority.name,
+                "priority": shape.priority or ticket.priority.name,
                 "status": shape.status,
                 "requester_id": shape.requester_id,
                 "submitter_id": shape.submitter_id,
@@ -548,20 +569,21 @@ class SupportRenderer(Renderer):
                     "created_at": self.iso(moment),
                 }
             )
-        previous = None
-        for moment, value, user_id in statuses:
-            self.field_history.write(
-                {
-                    "id": self._event_id(),
-                    "ticket_id": number,
-                    "field_name": "status",
-                    "value": value,
-                    "previous_value": previous,
-                    "updated": self.iso(moment),
-                    "user_id": user_id,
-                }
-            )
-            previous = value
+        for field_name, changes in (("status", statuses), ("priority", priorities)):
+            previous = None
+            for moment, value, user_id in changes:
+                self.field_history.write(
+                    {
+                        "id": self._event_id(),
+                        "ticket_id": number,
+                        "field_name": field_name,
+                        "value": value,
+                        "previous_value": previous,
+                        "updated": self.iso(moment),
+                        "user_id": user_id,
+                    }
+                )
+                previous = value
 
     # -- Zendesk cases ---------------------------------------------------------------------------------------
     def _plant_cases(self) -> None:
@@ -572,6 +594,8 @@ class SupportRenderer(Renderer):
         an agent opens the ticket with a public comment a second after its creation, the requester answers, and
         the agent's next public comment is the first reply (Zendesk's rule), then it is solved. solved_without_history:
         answered and solved in its comments, status solved, but no status history: its solve moment is unknown.
+        priority_raised: opened low and made urgent ten minutes later (both in its priority history), answered and
+        solved: Zendesk re-applies the SLA policy at the change, so the urgent targets are the ones it is held to.
         """
         rng = self.case_rng
         bases = [b for b in self.case_bases if b[3].created_at + CASE_SETTLED < self.export_end]
@@ -614,10 +638,22 @@ class SupportRenderer(Renderer):
             statuses = [(created, "open", agent), (settled, "solved", agent)]
             status, updated = "solved", settled
             self.counts["solved_tickets"] += 1
-        else:  # solved_without_history
+        elif case == "solved_without_history":
             comments = [opening, answer, (settled, agent, True, f"This is now resolved. {self.fake.sentence()}")]
             statuses = []
             status, updated = "solved", settled
+        else:  # priority_raised: answered 20 minutes in (within urgent's target, so the urgent priorities'
+            # attainment stays the planted one), solved an hour later
+            reply, settled = created + RAISED_REPLY, created + RAISED_REPLY + timedelta(hours=1)
+            answer = (reply, agent, True, answer[3])
+            comments = [opening, answer, (settled, agent, True, f"This is now resolved. {self.fake.sentence()}")]
+            statuses = [(created, "new", requester_id), (reply, "open", agent), (settled, "solved", agent)]
+            status, updated = "solved", settled
+            self.counts["solved_tickets"] += 1
+        raised = case == "priority_raised"
+        priorities = (
+            ((created, RAISED_FROM, requester_id), (created + RAISED_AFTER, RAISED_TO, agent)) if raised else ()
+        )
         shape = TicketShape(
             created=created,
             updated=updated,
@@ -630,16 +666,32 @@ class SupportRenderer(Renderer):
             assignee_id=agent,
             org_id=org_id,
             ces=ces,
+            priority=RAISED_TO if raised else None,
         )
-        self._write_ticket(number, life, base, shape, comments, statuses)
+        self._write_ticket(number, life, base, shape, comments, statuses, priorities)
         if case == "deleted":
             return
         self.counts["tickets"] += 1
         self.tickets_by_kind[base.kind][self.clock.day_of(created).replace(day=1).isoformat()] += 1
         # the policy Zendesk applies when this ticket is created (it may be a later version than its base's)
-        policy, priority = self.sla.applied(created, base.priority.name, [base.kind, life.segment.name])
+        tags = [base.kind, life.segment.name]
+        first_applied, applied_at = None, created
+        if raised:  # Zendesk applies the low policy at creation and re-applies at the change to urgent
+            first_applied = self.sla.applied(created, RAISED_FROM, tags)
+            applied_at = created + RAISED_AFTER
+        policy, priority = self.sla.applied(applied_at, RAISED_TO if raised else base.priority.name, tags)
         solved = None if case == "hold" else settled
-        self._sla_events(number, created, policy, priority, reply, solved, case == "solved_without_history")
+        self._sla_events(
+            number,
+            created,
+            policy,
+            priority,
+            reply,
+            solved,
+            case == "solved_without_history",
+            first_applied,
+            applied_at,
+        )
         waited = self._elapsed(created, reply, priority.business_hours)
         self.counts["first_reply_breached"] += waited > priority.first_reply_minutes
 
