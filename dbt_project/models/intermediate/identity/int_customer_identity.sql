@@ -1,3 +1,4 @@
+{{ config(pre_hook="{{ hash_joins_only() }}") }}
 {#
     Every identity another system holds for a customer, matched to a CRM company.
 
@@ -32,18 +33,36 @@ billing_customers as (
         billing_customer_id::text as source_id,
         email,
         crm_company_id as claimed_company_id,
-        null::text[] as claimed_domains
+        null::bigint as org_domain_company_id
     from {{ ref('stg_billing__customers') }}
+),
+
+organizations as (
+    select organization_id, crm_company_id, domain_names from {{ ref('stg_support__organizations') }}
+),
+
+organization_domain_matches as (
+    -- the company an organization's domain names identify, when they identify exactly one; one row per domain
+    -- name, so that each is looked up by equality
+    select organizations.organization_id, min(domains.company_id) as company_id
+    from organizations
+    cross join lateral unnest(organizations.domain_names) as claimed (domain)
+    inner join domains
+        on claimed.domain = domains.domain
+    group by organizations.organization_id
+    having count(distinct domains.company_id) = 1
 ),
 
 support_organizations as (
     select
         'support_organization' as source_system,
-        organization_id::text as source_id,
+        organizations.organization_id::text as source_id,
         null::text as email,
-        crm_company_id as claimed_company_id,
-        domain_names as claimed_domains
-    from {{ ref('stg_support__organizations') }}
+        organizations.crm_company_id as claimed_company_id,
+        organization_domain_matches.company_id as org_domain_company_id
+    from organizations
+    left join organization_domain_matches
+        on organizations.organization_id = organization_domain_matches.organization_id
 ),
 
 survey_respondents as (
@@ -52,7 +71,7 @@ survey_respondents as (
         respondent_email as source_id,
         respondent_email as email,
         min(crm_company_id) as claimed_company_id,
-        null::text[] as claimed_domains
+        null::bigint as org_domain_company_id
     from (
         select respondent_email, crm_company_id from {{ ref('stg_survey__nps_responses') }}
         union all
@@ -77,12 +96,12 @@ matched_records as (
         records.source_system,
         records.source_id,
         records.email,
-        coalesce(explicit.company_id, by_email.company_id, by_email_domain.company_id, by_org_domain.company_id)
+        coalesce(explicit.company_id, by_email.company_id, by_email_domain.company_id, records.org_domain_company_id)
             as crm_company_id,
         case
             when explicit.company_id is not null then 'explicit_id'
             when by_email.company_id is not null then 'email'
-            when by_email_domain.company_id is not null or by_org_domain.company_id is not null then 'domain'
+            when by_email_domain.company_id is not null or records.org_domain_company_id is not null then 'domain'
             else 'unmatched'
         end as match_method
     from records
@@ -92,12 +111,6 @@ matched_records as (
         on records.email = by_email.email
     left join domains as by_email_domain
         on split_part(records.email, '@', 2) = by_email_domain.domain
-    left join lateral (
-        select min(domains.company_id) as company_id
-        from domains
-        where domains.domain = any(records.claimed_domains)
-        having count(distinct domains.company_id) = 1
-    ) as by_org_domain on true
 ),
 
 support_users as (

@@ -1,3 +1,4 @@
+{{ config(pre_hook="{{ hash_joins_only() }}") }}
 {#
     One row per customer and month: the customer's MRR at the month's last instant, in the reporting currency.
 
@@ -47,7 +48,7 @@ invoices as materialized (
     select * from {{ ref('stg_billing__invoices') }}
 ),
 
-invoice_line_items as materialized (
+invoice_line_items as (
     select * from {{ ref('stg_billing__invoice_line_items') }}
 ),
 
@@ -59,13 +60,13 @@ fx_rates as materialized (
     select * from {{ ref('stg_billing__fx_rates') }}
 ),
 
-billing_identity as materialized (
+billing_identity as (
     select source_id as billing_customer_id, customer_key
     from {{ ref('int_customer_identity') }}
     where source_system = 'billing_customer'
 ),
 
-customers_acquired as materialized (
+customers_acquired as (
     select * from {{ ref('int_customers_acquired') }}
 ),
 
@@ -87,7 +88,7 @@ data_bounds as (
     from subscriptions
 ),
 
-months as (
+month_snapshots as (
     select
         month_start::date as month,
         -- the month's last instant (exclusive), or the data's last one when the month is partial
@@ -104,6 +105,15 @@ months as (
     cross join lateral generate_series(
         data_bounds.first_month, date_trunc('month', data_bounds.last_data_date), interval '1 month'
     ) as month_start
+),
+
+months as (
+    select
+        *,
+        -- the previous month's snapshot: an instant from it (inclusive) to this month's (exclusive) is first seen
+        -- by this month's snapshot; the first month's snapshot is the first to see every earlier instant
+        lag(snapshot_at) over (order by month) as previous_snapshot_at
+    from month_snapshots
 ),
 
 event_coverage as (
@@ -136,25 +146,66 @@ subscription_months as (
     cross join event_coverage
 ),
 
-latest_events as (
-    -- the subscription's latest event at or before the month's last instant (snapshot_at is exclusive)
-    select distinct on (subscription_months.subscription_id, subscription_months.month)
-        subscription_months.subscription_id,
-        subscription_months.month,
+month_last_events as (
+    -- each subscription's latest event of those the month's snapshot is the first to see; an event falls in one
+    -- month, found in the small months table
+    select distinct on (subscription_events.subscription_id, months.month)
+        subscription_events.subscription_id,
+        months.month,
         subscription_events.event_action,
         subscription_events.subscription_status,
         subscription_events.quantity,
         subscription_events.price_id
-    from subscription_months
-    inner join subscription_events
+    from subscription_events
+    inner join months
         on
-            subscription_months.subscription_id = subscription_events.subscription_id
-            and subscription_events.occurred_at < subscription_months.snapshot_at
+            subscription_events.occurred_at < months.snapshot_at
+            and (months.previous_snapshot_at is null or subscription_events.occurred_at >= months.previous_snapshot_at)
     order by
-        subscription_months.subscription_id,
-        subscription_months.month,
+        subscription_events.subscription_id,
+        months.month,
         subscription_events.occurred_at desc,
         subscription_events.event_id desc
+),
+
+subscription_event_timeline as (
+    -- the subscription's months and the months its events fall in (an event may precede the subscription's start)
+    select
+        coalesce(subscription_months.subscription_id, month_last_events.subscription_id) as subscription_id,
+        coalesce(subscription_months.month, month_last_events.month) as month,
+        month_last_events.subscription_id is not null as has_event,
+        month_last_events.event_action,
+        month_last_events.subscription_status,
+        month_last_events.quantity,
+        month_last_events.price_id
+    from subscription_months
+    full join month_last_events
+        on
+            subscription_months.subscription_id = month_last_events.subscription_id
+            and subscription_months.month = month_last_events.month
+),
+
+subscription_event_runs as (
+    -- months that share their latest event share events_so_far, the count of event months up to them
+    select
+        *,
+        count(*) filter (where has_event) over (partition by subscription_id order by month) as events_so_far
+    from subscription_event_timeline
+),
+
+latest_events as (
+    -- the subscription's latest event at or before the month's last instant (snapshot_at is exclusive): that of
+    -- the last month up to this one in which an event fell, carried forward
+    select
+        subscription_id,
+        month,
+        first_value(event_action) over event_run as event_action,
+        first_value(subscription_status) over event_run as subscription_status,
+        first_value(quantity) over event_run as quantity,
+        first_value(price_id) over event_run as price_id
+    from subscription_event_runs
+    where events_so_far > 0
+    window event_run as (partition by subscription_id, events_so_far order by month)
 ),
 
 first_events as (
@@ -169,24 +220,20 @@ first_events as (
     order by subscription_id, occurred_at, event_id
 ),
 
-covering_invoice_lines as (
-    -- The subscription invoice line whose service period (the line's period, not the invoice's) holds the
-    -- snapshot instant: where the discount lives, and what was billed where no event tells the state.
-    -- Open invoices count: a renewal still being retried leaves the customer subscribed (past_due).
-    select distinct on (subscription_months.subscription_id, subscription_months.month)
-        subscription_months.subscription_id,
-        subscription_months.month,
+subscription_invoice_lines as (
+    -- Subscription invoice lines of open and paid invoices, with the invoice's coupon. Open invoices count: a
+    -- renewal still being retried leaves the customer subscribed (past_due).
+    select
+        invoice_line_items.line_item_id,
+        invoice_line_items.subscription_id,
+        invoice_line_items.period_start_at,
+        invoice_line_items.period_end_at,
         invoice_line_items.price_id,
         invoice_line_items.quantity,
         invoice_line_items.amount,
         invoice_line_items.discount_amount,
         coupons.duration as coupon_duration
-    from subscription_months
-    inner join invoice_line_items
-        on
-            subscription_months.subscription_id = invoice_line_items.subscription_id
-            and invoice_line_items.period_start_at < subscription_months.snapshot_at
-            and invoice_line_items.period_end_at >= subscription_months.snapshot_at
+    from invoice_line_items
     inner join invoices
         on invoice_line_items.invoice_id = invoices.invoice_id
     left join coupons
@@ -195,11 +242,30 @@ covering_invoice_lines as (
         invoice_line_items.line_type = 'subscription'
         and not coalesce(invoice_line_items.is_proration, false)
         and invoices.invoice_status in ('open', 'paid')
+),
+
+covering_invoice_lines as (
+    -- The subscription invoice line whose service period (the line's period, not the invoice's) holds the
+    -- snapshot instant: where the discount lives, and what was billed where no event tells the state. Each line
+    -- is matched with the months whose snapshot its period holds, in the small months table.
+    select distinct on (subscription_invoice_lines.subscription_id, months.month)
+        subscription_invoice_lines.subscription_id,
+        months.month,
+        subscription_invoice_lines.price_id,
+        subscription_invoice_lines.quantity,
+        subscription_invoice_lines.amount,
+        subscription_invoice_lines.discount_amount,
+        subscription_invoice_lines.coupon_duration
+    from subscription_invoice_lines
+    inner join months
+        on
+            subscription_invoice_lines.period_start_at < months.snapshot_at
+            and subscription_invoice_lines.period_end_at >= months.snapshot_at
     order by
-        subscription_months.subscription_id,
-        subscription_months.month,
-        invoice_line_items.period_start_at desc,
-        invoice_line_items.line_item_id
+        subscription_invoice_lines.subscription_id,
+        months.month,
+        subscription_invoice_lines.period_start_at desc,
+        subscription_invoice_lines.line_item_id
 ),
 
 subscription_states as (

@@ -1,3 +1,4 @@
+{{ config(pre_hook="{{ hash_joins_only() }}") }}
 {#
     The SLA target each ticket is measured against, per metric (first_reply_time, total_resolution_time), and the
     evidence for it (sla_evidence):
@@ -91,45 +92,72 @@ clock_stops as (
     from {{ ref('int_tickets_measured') }}
 ),
 
+ticket_clocks as (
+    select
+        tickets.ticket_id,
+        clock_stops.metric,
+        tickets.created_at,
+        tickets.priority,
+        tickets.tags,
+        tickets.organization_id,
+        tickets.ticket_type,
+        -- a change up to this moment can decide the metric's policy
+        greatest(clock_stops.stopped_at, tickets.created_at) as decided_by
+    from tickets
+    inner join clock_stops on tickets.ticket_id = clock_stops.ticket_id
+),
+
+priorities_set_before as (
+    -- the last priority change up to the moment the metric's clock stopped (or the ticket's creation, if later)
+    select distinct on (ticket_clocks.ticket_id, ticket_clocks.metric)
+        ticket_clocks.ticket_id,
+        ticket_clocks.metric,
+        priority_changes.new_value,
+        priority_changes.changed_at
+    from ticket_clocks
+    inner join priority_changes
+        on ticket_clocks.ticket_id = priority_changes.ticket_id
+        and priority_changes.changed_at <= ticket_clocks.decided_by
+    order by
+        ticket_clocks.ticket_id,
+        ticket_clocks.metric,
+        priority_changes.changed_at desc,
+        priority_changes.field_change_id desc
+),
+
+first_priority_changes as (
+    -- the ticket's first priority change: what it replaced is the priority at creation
+    select distinct on (ticket_id) ticket_id, previous_value
+    from priority_changes
+    order by ticket_id, changed_at, field_change_id
+),
+
 ticket_metrics as (
     -- Zendesk applies a policy at creation and re-applies one when the priority changes: the priority that
     -- decides a metric is the last one set before its clock stopped, applied when it was set (at the earliest at
     -- creation). Without a change by then, the priority at creation: what the first later change replaced, or,
     -- with no priority history at all, the ticket's current priority.
     select
-        tickets.ticket_id,
-        clock_stops.metric,
-        tickets.tags,
-        tickets.organization_id,
-        tickets.ticket_type,
-        exists (select from priority_changes where priority_changes.ticket_id = tickets.ticket_id)
-            as has_priority_history,
+        ticket_clocks.ticket_id,
+        ticket_clocks.metric,
+        ticket_clocks.tags,
+        ticket_clocks.organization_id,
+        ticket_clocks.ticket_type,
+        changed_after.ticket_id is not null as has_priority_history,
         case
-            when set_before.ticket_id is not null then greatest(set_before.changed_at, tickets.created_at)
-            else tickets.created_at
+            when set_before.ticket_id is not null then greatest(set_before.changed_at, ticket_clocks.created_at)
+            else ticket_clocks.created_at
         end as applied_at,
         case
             when set_before.ticket_id is not null then set_before.new_value
             when changed_after.ticket_id is not null then changed_after.previous_value
-            else tickets.priority
+            else ticket_clocks.priority
         end as applied_priority
-    from tickets
-    inner join clock_stops on tickets.ticket_id = clock_stops.ticket_id
-    left join lateral (
-        select priority_changes.ticket_id, priority_changes.new_value, priority_changes.changed_at
-        from priority_changes
-        where priority_changes.ticket_id = tickets.ticket_id
-            and priority_changes.changed_at <= greatest(clock_stops.stopped_at, tickets.created_at)
-        order by priority_changes.changed_at desc, priority_changes.field_change_id desc
-        limit 1
-    ) as set_before on true
-    left join lateral (
-        select priority_changes.ticket_id, priority_changes.previous_value
-        from priority_changes
-        where priority_changes.ticket_id = tickets.ticket_id
-        order by priority_changes.changed_at, priority_changes.field_change_id
-        limit 1
-    ) as changed_after on true
+    from ticket_clocks
+    left join priorities_set_before as set_before
+        on ticket_clocks.ticket_id = set_before.ticket_id and ticket_clocks.metric = set_before.metric
+    left join first_priority_changes as changed_after
+        on ticket_clocks.ticket_id = changed_after.ticket_id
 ),
 
 policy_versions as (
