@@ -700,6 +700,17 @@ def print_tables(console: Console, sizes: list[SizeResult], grown: list[dict], t
         )
 
 
+def read_size(saved: dict) -> SizeResult:
+    """A size as --out wrote it."""
+    return SizeResult(
+        **{
+            **saved,
+            "steps": [StepResult(**step) for step in saved["steps"]],
+            "models": [ModelResult(**model) for model in saved["models"]],
+        }
+    )
+
+
 def default_start(months: int) -> date:
     """The world ends at the start of this month: the raw gate refuses times after tomorrow."""
     first = datetime.now(UTC).date().replace(day=1)
@@ -725,12 +736,19 @@ def main() -> None:
         " work again, plus Airflow's",
     )
     parser.add_argument("--top", type=int, default=15, help="how many of the slowest models to print")
+    parser.add_argument("--show", type=Path, metavar="RESULTS_JSON", help="print an earlier run's tables; run nothing")
     for hidden in ("--step", "--data", "--run-id", "--docs", "--result"):  # one step in a process of its own
         parser.add_argument(hidden, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.step:
         outcome = run_step(args.step, Path(args.data), args.run_id, Path(args.docs))
         Path(args.result).write_text(json.dumps(outcome))
+        return
+
+    if args.show:
+        earlier = json.loads(args.show.read_text())
+        sizes = [read_size(size) for size in earlier["sizes"]]
+        print_tables(Console(), sizes, earlier["growth"], args.top)
         return
 
     sizes_wanted = [int(part) for part in args.customers.split(",")]
@@ -754,27 +772,26 @@ def main() -> None:
         )
         if parse.returncode != 0:
             raise SystemExit(f"dbt parse failed; see {work / 'dbt-parse.log'}")
-        sizes = [
-            run_size(settings, n, args.months, start, args.seed, work, console, args.airflow) for n in sizes_wanted
-        ]
-        grown = growth(sizes)
-        print_tables(console, sizes, grown, args.top)
+        result = {
+            "machine": machine,
+            "params": {
+                "customers": sizes_wanted,
+                "months": args.months,
+                "start": start.isoformat(),
+                "seed": args.seed,
+                "goal_factor": GOAL_FACTOR,
+                "noise_floor_s": NOISE_FLOOR_S,
+            },
+            "dbt_parse_seconds": round(parse.seconds, 3),
+        }
+        sizes: list[SizeResult] = []
+        for customers in sizes_wanted:
+            sizes.append(run_size(settings, customers, args.months, start, args.seed, work, console, args.airflow))
+            result |= {"sizes": [asdict(s) for s in sizes], "growth": growth(sizes)}
+            if args.out:  # after every size: a larger one that fails or is stopped keeps the smaller ones' figures
+                args.out.write_text(json.dumps(result, indent=2) + "\n")
+        print_tables(console, sizes, result["growth"], args.top)
         if args.out:
-            result = {
-                "machine": machine,
-                "params": {
-                    "customers": sizes_wanted,
-                    "months": args.months,
-                    "start": start.isoformat(),
-                    "seed": args.seed,
-                    "goal_factor": GOAL_FACTOR,
-                    "noise_floor_s": NOISE_FLOOR_S,
-                },
-                "dbt_parse_seconds": round(parse.seconds, 3),
-                "sizes": [asdict(s) for s in sizes],
-                "growth": grown,
-            }
-            args.out.write_text(json.dumps(result, indent=2) + "\n")
             console.print(f"results in {args.out}")
     finally:
         if not args.keep:
