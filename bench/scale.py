@@ -29,6 +29,8 @@ What it does not measure (yet):
 - Alert delivery (the gates' `report_gate` calls, SMTP and Slack): the bench sends no alert.
 - A second day on the same warehouse (unchanged files skipped, late files added): every size is a first load.
 - Timings are wall clock on a shared machine: the JSON keeps the load average before and after each size.
+- PostgreSQL's memory apart from the bench's own work: its PSS counts the shared buffers that earlier work on
+  the same server touched (a smaller size's included). Start the bench on a freshly started server to compare runs.
 """
 
 from __future__ import annotations
