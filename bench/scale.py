@@ -546,7 +546,7 @@ def machine_facts(settings: Settings, url: str) -> dict:
         "physical_cores": psutil.cpu_count(logical=False),
         "cpu": cpu,
         "ram_gb": round(psutil.virtual_memory().total / (1 << 30), 1),
-        "platform": platform.platform(),
+        "platform": f"{platform.system()} {platform.machine()}",  # not the kernel build: it can name the host
         "python": platform.python_version(),
         "postgresql": pg,
         "dbt": {package: version(package) for package in ("dbt-core", "dbt-postgres", "great-expectations")},
