@@ -57,6 +57,20 @@ create table if not exists raw.rejected_rows (
     rejected_at  timestamptz not null default now()
 );
 create index if not exists rejected_rows_batch on raw.rejected_rows (batch_id);
+-- Raw rows name their batch without a foreign key (a per-row check doubled the cost of a load). What the key
+-- guaranteed holds here instead, once per statement: a loaded batch's ledger line is never deleted, nor its id
+-- or status changed, so every raw row's `_batch_id` keeps naming a loaded batch.
+create or replace function raw.keep_loaded_batches() returns trigger language plpgsql as $$
+begin
+    if tg_op = 'DELETE' or new.batch_id <> old.batch_id or new.status <> 'loaded' then
+        raise exception 'raw.load_batches: batch % is loaded; its ledger line cannot be deleted or changed',
+            old.batch_id using errcode = 'integrity_constraint_violation';
+    end if;
+    return coalesce(new, old);
+end $$;
+create or replace trigger load_batches_keep_loaded
+    before update or delete on raw.load_batches
+    for each row when (old.status = 'loaded') execute function raw.keep_loaded_batches();
 """
 
 
