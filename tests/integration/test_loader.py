@@ -229,3 +229,24 @@ def test_a_folder_of_source_folders_loads_and_absent_sources_still_get_empty_raw
     }
     assert {c.table for c in sources.contracts().values()} <= tables
     assert query(fresh_database, "select count(*) from raw.billing_invoices") == [(0,)]
+
+
+def test_a_loaded_batch_cannot_be_deleted_or_unloaded_so_no_raw_row_loses_its_batch(tmp_path, fresh_database):
+    """Raw tables have no foreign key to the ledger (issue 15); the ledger's trigger keeps what the key kept."""
+    good = write(tmp_path / "crm" / "companies.csv", HEADER + "1,Acme,acme.com,2025-01-02T10:00:00Z,,,,,\n")
+    [result] = load_paths(fresh_database, [good])
+    for statement in (
+        "delete from raw.load_batches where batch_id = %s",
+        "update raw.load_batches set status = 'failed' where batch_id = %s",
+        "update raw.load_batches set batch_id = batch_id + 1000 where batch_id = %s",
+    ):
+        with psycopg.connect(fresh_database) as conn, pytest.raises(psycopg.errors.IntegrityConstraintViolation):
+            conn.execute(statement, [result.batch_id])
+    with psycopg.connect(fresh_database) as conn:  # the raw gate's verdict is still recorded on a loaded batch
+        conn.execute("update raw.load_batches set validation = 'passed' where batch_id = %s", [result.batch_id])
+    orphans = query(
+        fresh_database,
+        "select _batch_id from raw.crm_companies except select batch_id from raw.load_batches where status = 'loaded'",
+    )
+    assert query(fresh_database, "select count(*) from raw.crm_companies") == [(1,)]
+    assert orphans == []

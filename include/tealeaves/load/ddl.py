@@ -57,6 +57,20 @@ create table if not exists raw.rejected_rows (
     rejected_at  timestamptz not null default now()
 );
 create index if not exists rejected_rows_batch on raw.rejected_rows (batch_id);
+-- Raw rows name their batch without a foreign key (a per-row check doubled the cost of a load). What the key
+-- guaranteed holds here instead, once per statement: a loaded batch's ledger line is never deleted, nor its id
+-- or status changed, so every raw row's `_batch_id` keeps naming a loaded batch.
+create or replace function raw.keep_loaded_batches() returns trigger language plpgsql as $$
+begin
+    if tg_op = 'DELETE' or new.batch_id <> old.batch_id or new.status <> 'loaded' then
+        raise exception 'raw.load_batches: batch % is loaded; its ledger line cannot be deleted or changed',
+            old.batch_id using errcode = 'integrity_constraint_violation';
+    end if;
+    return coalesce(new, old);
+end $$;
+create or replace trigger load_batches_keep_loaded
+    before update or delete on raw.load_batches
+    for each row when (old.status = 'loaded') execute function raw.keep_loaded_batches();
 """
 
 
@@ -74,15 +88,31 @@ def ensure_table(conn: psycopg.Connection, contract: Contract) -> None:
     table = sql.Identifier(RAW, contract.table)
     conn.execute(
         sql.SQL(
-            "create table if not exists {} (_batch_id bigint not null references raw.load_batches (batch_id),"
-            " _source_line bigint not null, _loaded_at timestamptz not null default now())"
+            "create table if not exists {} (_batch_id bigint not null, _source_line bigint not null,"
+            " _loaded_at timestamptz not null default now())"
         ).format(table)
     )
+    _drop_batch_foreign_key(conn, contract.table)
     for column in contract.columns:
         conn.execute(
             sql.SQL("alter table {} add column if not exists {} {}").format(
                 table, sql.Identifier(column.name), sql.SQL(column.type)
             )
+        )
+
+
+def _drop_batch_foreign_key(conn: psycopg.Connection, name: str) -> None:
+    """Raw tables made before issue 15 checked `_batch_id` against the ledger row by row, which doubled the cost
+    of every load. The loader writes a batch's rows only in the transaction that holds its ledger line locked
+    and marks it loaded, and nothing deletes a ledger line that has rows, so the key is dropped."""
+    keys = conn.execute(
+        "select conname from pg_constraint where conrelid = %s::regclass and contype = 'f'"
+        " and confrelid = 'raw.load_batches'::regclass",
+        [f"{RAW}.{name}"],
+    ).fetchall()
+    for (key,) in keys:
+        conn.execute(
+            sql.SQL("alter table {} drop constraint {}").format(sql.Identifier(RAW, name), sql.Identifier(key))
         )
 
 

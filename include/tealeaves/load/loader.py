@@ -8,7 +8,8 @@ a no-op (the content hash is the batch's identity), and a file that fails midway
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +19,7 @@ from psycopg import sql
 
 from tealeaves import sources
 from tealeaves.load.ddl import RAW, ensure_ledger, ensure_raw_schema, ensure_table
-from tealeaves.load.readers import READERS, LoadError, csv_layout
+from tealeaves.load.readers import MAX_JSON_DEPTH, READERS, LoadError, csv_layout
 from tealeaves.sources import Column, Contract
 
 __all__ = ["BatchResult", "LoadError", "WarehouseLost", "load_file", "load_paths", "mark_interrupted"]
@@ -45,13 +46,25 @@ def file_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _value_expr(contract: Contract, index: int, column: Column) -> sql.Composable:
-    """The column's text value in `_incoming`: a CSV field, or a path into the JSON document."""
+def _text_expr(contract: Contract, index: int, column: Column) -> sql.Composable:
+    """The column's text as it arrives: a CSV field, or a path into the parsed JSON document."""
     if contract.format == "csv":
-        return sql.SQL("nullif(trim({}), '')").format(sql.Identifier(f"c{index}"))
-    operator = sql.SQL("#>") if column.type == "jsonb" else sql.SQL("#>>")
-    path = sql.Literal("{" + ",".join(column.json_path) + "}")
-    return sql.SQL("nullif(trim((_doc {} {})::text), '')").format(operator, path)
+        return sql.Identifier(f"c{index}")
+    path = column.json_path
+    if len(path) == 1:  # `->>` finds a key without unpacking a path array
+        operator, where = ("->" if column.type == "jsonb" else "->>"), sql.Literal(path[0])
+    else:
+        operator, where = ("#>" if column.type == "jsonb" else "#>>"), sql.Literal("{" + ",".join(path) + "}")
+    return sql.SQL("(_doc {} {})::text").format(sql.SQL(operator), where)
+
+
+def _value_expr(text: sql.Composable) -> sql.Composable:
+    """The value to check and store: the text without surrounding spaces, null when that leaves nothing.
+
+    Trimming costs more than the checks; a value without a space (most ids, numbers, codes and times), found
+    with one byte search, needs none.
+    """
+    return sql.SQL("case when strpos({t}, ' ') > 0 then nullif(trim({t}), '') else nullif({t}, '') end").format(t=text)
 
 
 # PostgreSQL also accepts words for some types ('now', 'yesterday', 'epoch' for dates, 'NaN' and 'Infinity'
@@ -64,15 +77,16 @@ def _value(index: int) -> sql.Identifier:
     return sql.Identifier(f"v{index}")
 
 
-def _reason_expr(contract: Contract) -> sql.Composable:
-    """One SQL expression naming every problem with a row, or null when the row is good (reads v0..vn)."""
-    checks: list[sql.Composable] = []
+def _checks(contract: Contract) -> list[tuple[sql.Composable, sql.Composable]]:
+    """Each rule on the values v0..vn as (holds, problem): a condition, and the message when it does not hold."""
+    checks: list[tuple[sql.Composable, sql.Composable]] = []
     for index, column in enumerate(contract.columns):
         value = _value(index)
         if column.required:
             checks.append(
-                sql.SQL("case when {v} is null then {msg} end").format(
-                    v=value, msg=sql.Literal(f"{column.name}: required value is missing")
+                (
+                    sql.SQL("{} is not null").format(value),
+                    sql.Literal(f"{column.name}: required value is missing"),
                 )
             )
         if column.type == "text":
@@ -80,18 +94,41 @@ def _reason_expr(contract: Contract) -> sql.Composable:
         valid = sql.SQL("pg_input_is_valid({v}, {t})").format(v=value, t=sql.Literal(column.type))
         if column.type in _DIGIT_FIRST:
             valid = sql.SQL(
-                "((ascii({v}) between 48 and 57"
-                " or ascii({v}) in (43, 45, 46) and ascii(substr({v}, 2)) between 48 and 57) and {valid})"
+                "(ascii({v}) between 48 and 57"
+                " or ascii({v}) in (43, 45, 46) and ascii(substr({v}, 2)) between 48 and 57) and {valid}"
             ).format(v=value, valid=valid)
         checks.append(
-            sql.SQL(
-                "case when {v} is not null and not {valid}"
-                " then {name} || ': ' || quote_literal(left({v}, 60)) || {msg} end"
-            ).format(
-                v=value, valid=valid, name=sql.Literal(column.name), msg=sql.Literal(f" is not a valid {column.type}")
+            (
+                sql.SQL("({v} is null or {valid})").format(v=value, valid=valid),
+                sql.SQL("{name} || ': ' || quote_literal(left({v}, 60)) || {msg}").format(
+                    v=value, name=sql.Literal(column.name), msg=sql.Literal(f" is not a valid {column.type}")
+                ),
             )
         )
-    return sql.SQL("nullif(concat_ws('; ', {}), '')").format(sql.SQL(", ").join(checks))
+    return checks
+
+
+def _good_expr(contract: Contract) -> sql.Composable:
+    """True when the staged record goes to raw: it has no problem of shape, is a JSON object, passes every check."""
+    conditions = [sql.SQL("_problem is null")]
+    if contract.is_json:
+        conditions.append(sql.SQL("jsonb_typeof(_doc) = 'object'"))
+    conditions += [holds for holds, _ in _checks(contract)]
+    return sql.SQL(" and ").join(conditions)
+
+
+def _reason_expr(contract: Contract) -> sql.Composable:
+    """Every problem with a record, in one line; reads the same values as `_good_expr`, for the few rejected rows."""
+    problems = sql.SQL(", ").join(
+        sql.SQL("case when not ({}) then {} end").format(holds, problem) for holds, problem in _checks(contract)
+    )
+    shape = sql.SQL("")
+    if contract.is_json:
+        shape = sql.SQL(
+            " case when _doc is null then 'not a valid JSON object'"
+            " when jsonb_typeof(_doc) <> 'object' then 'not a JSON object' end,"
+        )
+    return sql.SQL("coalesce(_problem,{}nullif(concat_ws('; ', {}), ''))").format(shape, problems)
 
 
 def _create_incoming(conn: psycopg.Connection, contract: Contract, first_line: int | None = None) -> None:
@@ -111,38 +148,87 @@ def _create_incoming(conn: psycopg.Connection, contract: Contract, first_line: i
 
 
 class _NeedsExactPath(Exception):
-    """PostgreSQL's CSV parser could not take the file as it is; Python's reader will, line by line."""
+    """PostgreSQL's COPY could not take the file as it is; Python's reader will, line by line."""
+
+
+def _copy_lines(
+    conn: psycopg.Connection, copy: sql.Composable, path: Path, offset: int, screen: Callable[[bytes], bool]
+) -> None:
+    """COPY the file from `offset` as it is, then check that each physical line became one staged record.
+
+    `screen` sees every chunk and says whether the fast path must be left. Line numbers come from the
+    record order, which only holds when every record is one physical line: a file where COPY merged or split
+    lines, or refused them, raises `_NeedsExactPath`.
+    """
+    physical = 0
+    cursor = conn.cursor()
+    with cursor.copy(copy) as into, open(path, "rb") as handle:
+        handle.seek(offset)
+        last = b"\n"
+        while chunk := handle.read(1 << 20):
+            if screen(chunk):
+                raise _NeedsExactPath
+            physical += chunk.count(b"\n")
+            last = chunk[-1:]
+            into.write(chunk)
+    physical += last != b"\n"
+    if cursor.rowcount != physical:
+        raise _NeedsExactPath
 
 
 def _stage_csv_fast(conn: psycopg.Connection, path: Path, contract: Contract) -> bool:
     """COPY the records straight into `_incoming` with PostgreSQL's own CSV parser (the common, fast case).
 
-    Line numbers come from the record order, so the path is only taken when every record is one physical
-    line; a file with broken rows, blank lines, NUL bytes, bad encoding or multi-line fields goes to the exact
-    path instead, which keeps the original text of every row. Returns whether the fast path was taken.
+    Taken only when every record is one physical line; a file with broken rows, blank lines, NUL bytes, bad
+    encoding or multi-line fields goes to the exact path instead, which keeps the original text of every row.
+    Returns whether the fast path was taken.
     """
     layout = csv_layout(path, contract)
     if not layout.lf_lines:
         return False
+    target = sql.SQL(", ").join(sql.Identifier(f"c{i}") for i in layout.columns)
     try:
         with conn.transaction():
             _create_incoming(conn, contract, first_line=layout.first_line)
-            target = sql.SQL(", ").join(sql.Identifier(f"c{i}") for i in layout.columns)
-            physical = 0
-            with (
-                conn.cursor().copy(sql.SQL("copy _incoming ({}) from stdin with (format csv)").format(target)) as copy,
-                open(path, "rb") as handle,
-            ):
-                handle.seek(layout.data_offset)
-                last = b"\n"
-                while chunk := handle.read(1 << 20):
-                    physical += chunk.count(b"\n")
-                    last = chunk[-1:]
-                    copy.write(chunk)
-            physical += last != b"\n"
-            records = conn.execute("select count(*) from _incoming").fetchone()[0]
-            if records != physical:
-                raise _NeedsExactPath
+            copy = sql.SQL("copy _incoming ({}) from stdin with (format csv)").format(target)
+            _copy_lines(conn, copy, path, layout.data_offset, lambda chunk: False)
+    except (psycopg.DataError, psycopg.errors.BadCopyFileFormat, _NeedsExactPath):
+        return False
+    return True
+
+
+# JSON text never holds these raw bytes (control characters must be escaped), so as CSV quote and delimiter
+# they make PostgreSQL's COPY take each line whole, backslashes and all.
+_JSONL_COPY = "copy _incoming (_raw) from stdin with (format csv, quote e'\\x01', delimiter e'\\x02')"
+_NOT_OPENING = bytes(b for b in range(256) if b not in b"[{\n")
+_MANY_OPENINGS = re.compile(rb"[^\n]{%d}" % (MAX_JSON_DEPTH + 1))
+
+
+def _stage_jsonl_fast(conn: psycopg.Connection, path: Path, contract: Contract) -> bool:
+    """COPY each line of a JSON Lines file into `_incoming` as text, unparsed: the publish step parses it once.
+
+    Blank lines are staged too (their line numbers count) and dropped when the rejected rows are written.
+    A file with a quote or delimiter byte, a NUL byte, bad encoding, a bare CR, or a line of more than
+    MAX_JSON_DEPTH opening brackets (possibly nested too deep for PostgreSQL's parser) goes to the exact path.
+    """
+    if contract.format != "jsonl":
+        return False
+    with open(path, "rb") as handle:
+        offset = 3 if handle.read(3) == b"\xef\xbb\xbf" else 0
+    carry = b""
+
+    def needs_exact(chunk: bytes) -> bool:
+        nonlocal carry
+        if b"\x01" in chunk or b"\x02" in chunk:
+            return True
+        openings = carry + chunk.translate(None, _NOT_OPENING)  # per line, its opening brackets
+        carry = openings[openings.rfind(b"\n") + 1 :]
+        return _MANY_OPENINGS.search(openings) is not None
+
+    try:
+        with conn.transaction():
+            _create_incoming(conn, contract, first_line=1)
+            _copy_lines(conn, sql.SQL(_JSONL_COPY), path, offset, needs_exact)
     except (psycopg.DataError, psycopg.errors.BadCopyFileFormat, _NeedsExactPath):
         return False
     return True
@@ -157,49 +243,79 @@ def _stage_exact(conn: psycopg.Connection, path: Path, contract: Contract) -> No
     ) as copy:
         for record in READERS[contract.format](path, contract):
             copy.write_row((record.line, record.raw, record.problem, *(record.values or [None] * width)))
-    if contract.is_json:
-        # Judge each line with PostgreSQL's own JSON parser; keep the parsed document for the next step.
-        conn.execute("""
-            alter table _incoming add column _doc jsonb;
-            update _incoming set _problem = 'not a valid JSON object'
-             where _problem is null and not pg_input_is_valid(_raw, 'jsonb');
-            update _incoming set _doc = _raw::jsonb where _problem is null;
-            update _incoming set _problem = 'not a JSON object', _doc = null
-             where _doc is not null and jsonb_typeof(_doc) <> 'object';
-        """)
 
 
 def _stage(conn: psycopg.Connection, path: Path, contract: Contract) -> None:
-    if contract.format == "csv" and _stage_csv_fast(conn, path, contract):
-        return
-    _stage_exact(conn, path, contract)
+    fast = _stage_csv_fast if contract.format == "csv" else _stage_jsonl_fast
+    if not fast(conn, path, contract):
+        _stage_exact(conn, path, contract)
+
+
+def _records(contract: Contract, staged: sql.Composable, strict_json: bool) -> sql.Composable:
+    """Staged records with their values v0..vn, each computed once per record.
+
+    Each step is a subquery with `offset 0`, which PostgreSQL evaluates once per row instead of inlining its
+    expressions into every check that reads them. For JSON, a first step parses the line once (`_doc`) and
+    a second takes each column's text from it (t0..tn). `strict_json` judges the line as jsonb rather than as
+    json: three times slower, and needed only for the rare text that is valid json but not valid jsonb (a
+    \\u0000 escape).
+    """
+    texts = [_text_expr(contract, i, c) for i, c in enumerate(contract.columns)]
+    if contract.is_json:
+        staged = sql.SQL(
+            "(select *, case when _problem is null then case when pg_input_is_valid(_raw, {}) then _raw::jsonb end"
+            " end as _doc from {} offset 0) as parsed"
+        ).format(sql.Literal("jsonb" if strict_json else "json"), staged)
+        staged = sql.SQL("(select *, {} from {} offset 0) as extracted").format(
+            sql.SQL(", ").join(sql.SQL("{} as {}").format(t, sql.Identifier(f"t{i}")) for i, t in enumerate(texts)),
+            staged,
+        )
+        texts = [sql.Identifier(f"t{i}") for i in range(len(texts))]
+    values = sql.SQL(", ").join(sql.SQL("{} as {}").format(_value_expr(t), _value(i)) for i, t in enumerate(texts))
+    return sql.SQL("(select *, {} from {} offset 0) as valued").format(values, staged)
+
+
+def _publish_sql(contract: Contract, strict_json: bool = False) -> sql.Composable:
+    """One statement: the good records typed into raw; then the others with their reasons; last, the count loaded.
+
+    Every record is checked once, by boolean tests; only the few that were not loaded (an anti-join on the
+    lines inserted) are read again, to say why.
+    """
+    not_loaded = sql.SQL("_incoming where not exists (select from loaded where _source_line = _line)")
+    return sql.SQL(
+        "with loaded as (insert into {table} (_batch_id, _source_line, {columns})"
+        " select %s, _line, {typed} from {records} where {good} returning _source_line)"
+        " select _line, _raw, {reason} from {rejected}"
+        " union all select null, null, count(*)::text from loaded"
+    ).format(
+        table=sql.Identifier(RAW, contract.table),
+        columns=sql.SQL(", ").join(sql.Identifier(c.name) for c in contract.columns),
+        typed=sql.SQL(", ").join(
+            sql.SQL("{}::{}").format(_value(i), sql.SQL(c.type)) for i, c in enumerate(contract.columns)
+        ),
+        records=_records(contract, sql.SQL("_incoming"), strict_json),
+        good=_good_expr(contract),
+        reason=_reason_expr(contract),
+        rejected=_records(contract, not_loaded, strict_json),
+    )
 
 
 def _publish_batch(conn: psycopg.Connection, batch_id: int, path: Path, contract: Contract) -> tuple[int, int]:
-    """Check every staged record once: good ones typed into raw, the rest to raw.rejected_rows with the reason."""
-    table = sql.Identifier(RAW, contract.table)
-    columns = sql.SQL(", ").join(sql.Identifier(c.name) for c in contract.columns)
-    extracted = sql.SQL(", ").join(
-        sql.SQL("{} as {}").format(_value_expr(contract, i, c), _value(i)) for i, c in enumerate(contract.columns)
-    )
-    typed = sql.SQL(", ").join(
-        sql.SQL("{}::{}").format(_value(i), sql.SQL(c.type)) for i, c in enumerate(contract.columns)
-    )
-    # One scan. Each value is extracted once (materialized: the checks read it several times) and checked once;
-    # the insert takes the good rows, the select returns the bad ones, and a last row (line null) carries the
-    # count inserted.
-    rows = conn.execute(
-        sql.SQL(
-            "with valued as materialized (select _line, _raw, _problem, {extracted} from _incoming),"
-            " checked as (select *, coalesce(_problem, {reason}) as _reason from valued),"
-            " loaded as (insert into {table} (_batch_id, _source_line, {columns})"
-            "  select %s, _line, {typed} from checked where _reason is null returning 1)"
-            " select _line, _raw, _reason from checked where _reason is not null"
-            " union all select null, null, count(*)::text from loaded"
-        ).format(extracted=extracted, reason=_reason_expr(contract), table=table, columns=columns, typed=typed),
-        [batch_id],
-    ).fetchall()
+    """Good records typed into raw, the rest to raw.rejected_rows with the reason; returns (loaded, rejected)."""
+    # Room for the lines loaded and the anti-join's hash of them (about 90 bytes a line), so that a file of a
+    # million lines does not spill them to disk.
+    conn.execute("set local work_mem = '128MB'")
+    try:
+        with conn.transaction():
+            rows = conn.execute(_publish_sql(contract), [batch_id]).fetchall()
+    except psycopg.DataError:
+        if not contract.is_json:
+            raise
+        # Valid json that jsonb refuses (a \u0000 escape) stopped the cast: judge every line as jsonb instead.
+        rows = conn.execute(_publish_sql(contract, strict_json=True), [batch_id]).fetchall()
     loaded = int(rows.pop()[2])
+    if contract.is_json:  # blank lines, staged by the JSON Lines fast path to keep line numbers, are no records
+        rows = [row for row in rows if row[1] is not None and row[1].strip()]
     missing_text = {line for line, raw, _ in rows if raw is None}
     texts = _lines_of(path, missing_text) if missing_text else {}
     with conn.cursor().copy(
@@ -223,10 +339,13 @@ def _publish_batch(conn: psycopg.Connection, batch_id: int, path: Path, contract
 def _lines_of(path: Path, wanted: set[int]) -> dict[int, str]:
     """The original text of the given physical lines (records the fast path rejected)."""
     found = {}
+    last = max(wanted)
     with open(path, "rb") as handle:
         for number, line in enumerate(handle, start=1):
             if number in wanted:
                 found[number] = line.decode("utf-8", errors="replace").rstrip("\r\n")
+            if number == last:
+                break
     return found
 
 
