@@ -1,3 +1,13 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='ticket_id',
+        on_schema_change='sync_all_columns',
+        pre_hook="{{ delete_support_tickets_gone() }}",
+        post_hook="{{ record_incremental_state(support_as_of()) }}",
+    )
+}}
 {#
     Each ticket's status spells up to the export's as-of moment: one row per status change, valid from the
     change until the next one (valid_to null for the status the ticket is in at the as-of moment). Status
@@ -8,6 +18,9 @@
     leaves its resolution times unset, not zero). Deleted tickets (status deleted in the ticket record) are left
     out, as Zendesk's reporting leaves them out. A status Zendesk does not document counts as unsolved.
 #}
+{%- set plan = support_ticket_plan() -%}
+{%- set touched = incremental_keys(support_tickets_touched(plan)) if plan.incremental else none -%}
+
 with
 
 as_of as (
@@ -20,6 +33,7 @@ tickets as (
     cross join as_of
     where tickets.created_at <= as_of.as_of_at
         and not tickets.is_deleted
+        {%- if touched %} and tickets.ticket_id = any({{ touched }}){% endif %}
 ),
 
 status_changes as (
@@ -34,6 +48,7 @@ status_changes as (
     where history.field_name = 'status'
         and history.new_value is not null
         and history.changed_at <= as_of.as_of_at
+        {%- if touched %} and history.ticket_id = any({{ touched }}){% endif %}
 ),
 
 tickets_without_history as (
@@ -47,6 +62,7 @@ tickets_without_history as (
     where not exists (
         select 1 from {{ ref('stg_support__ticket_field_history') }} as history
         where history.ticket_id = tickets.ticket_id and history.field_name = 'status'
+            {%- if touched %} and history.ticket_id = any({{ touched }}){% endif %}
     )
 ),
 

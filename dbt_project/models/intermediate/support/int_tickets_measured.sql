@@ -1,3 +1,13 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='ticket_id',
+        on_schema_change='sync_all_columns',
+        pre_hook="{{ delete_support_tickets_gone() }}",
+        post_hook="{{ record_incremental_state(support_as_of()) }}",
+    )
+}}
 {#
     Zendesk's ticket metrics, recomputed from comments and status changes up to the export's as-of moment:
     first reply (first public comment by an agent; for a ticket an agent opened with a public comment, the
@@ -8,7 +18,14 @@
     clock that has not stopped runs to the as-of moment. A ticket solved or closed without any recorded change
     to solved has no solve moment: its resolution times are null (unknown, as in Zendesk) and the clocks it
     would have stopped are null too, never run on to the as-of moment. Deleted tickets are left out.
+
+    Incremental (macros/support_tickets_incremental.sql): a daily run recomputes the tickets something new
+    touched and those with an SLA clock still running, which the new as-of moment moves.
 #}
+{%- set plan = support_ticket_plan() -%}
+{%- set open_sql = 'select ticket_id from ' ~ this ~ ' where first_reply_sla_stopped_at is null or resolution_sla_stopped_at is null' -%}
+{%- set touched = incremental_keys(support_tickets_touched(plan, open_sql)) if plan.incremental else none -%}
+
 with
 
 as_of as (
@@ -25,6 +42,7 @@ tickets as (
     cross join as_of
     where tickets.created_at <= as_of.as_of_at
         and not tickets.is_deleted
+        {%- if touched %} and tickets.ticket_id = any({{ touched }}){% endif %}
 ),
 
 agents as (
@@ -45,6 +63,7 @@ comments as (
     inner join tickets on comments.ticket_id = tickets.ticket_id
     left join agents on comments.author_id = agents.user_id
     where comments.created_at <= tickets.as_of_at
+        {%- if touched %} and comments.ticket_id = any({{ touched }}){% endif %}
 ),
 
 agent_opened_tickets as (
@@ -81,6 +100,9 @@ status_summary as (
         max(status) filter (where valid_to is null) as status_at_as_of,
         bool_or(is_solved_status and valid_to is null and not is_recorded_change) as is_solve_unrecorded
     from {{ ref('int_ticket_statuses_dated') }}
+    {%- if touched %}
+    where ticket_id = any({{ touched }})
+    {%- endif %}
     group by ticket_id
 ),
 
@@ -175,7 +197,6 @@ pivoted as (
 select
     clocks.ticket_id,
     clocks.created_at,
-    clocks.as_of_at,
     clocks.first_reply_at,
     clocks.first_solved_at,
     clocks.last_solved_at,

@@ -1,4 +1,13 @@
-{{ config(pre_hook="{{ hash_joins_only() }}") }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='ticket_id',
+        on_schema_change='sync_all_columns',
+        pre_hook=["{{ hash_joins_only() }}", "{{ delete_support_tickets_gone() }}"],
+        post_hook="{{ record_incremental_state(support_as_of()) }}",
+    )
+}}
 {#
     The SLA target each ticket is measured against, per metric (first_reply_time, total_resolution_time), and the
     evidence for it (sla_evidence):
@@ -16,7 +25,14 @@
     version known of a policy from the policy's created_at, or from the beginning when that is unknown) until
     the policy's next version. Conditions on priority, tags, organization and type are evaluated; a condition on
     any other field is unknown and the policy is passed over.
+
+    Incremental (macros/support_tickets_incremental.sql): a daily run recomputes the tickets something new
+    touched and those with an SLA clock still running, whose deciding priority the new as-of moment can change.
 #}
+{%- set plan = support_ticket_plan() -%}
+{%- set open_sql = 'select ticket_id from ' ~ ref('int_tickets_measured') ~ ' where first_reply_sla_stopped_at is null or resolution_sla_stopped_at is null' -%}
+{%- set touched = incremental_keys(support_tickets_touched(plan, open_sql)) if plan.incremental else none -%}
+
 with
 
 as_of as (
@@ -35,6 +51,7 @@ tickets as (
     cross join as_of
     where tickets.created_at <= as_of.as_of_at
         and not tickets.is_deleted
+        {%- if touched %} and tickets.ticket_id = any({{ touched }}){% endif %}
 ),
 
 sla_metrics as (
@@ -62,6 +79,7 @@ apply_sla_events as (
         and (events.metric = 'resolution_time' or (events.metric = 'reply_time' and coalesce(events.instance_id, 1) = 1))
         and events.sla_target_minutes is not null
         and events.event_at <= as_of.as_of_at
+        {%- if touched %} and events.ticket_id = any({{ touched }}){% endif %}
 ),
 
 applied as (
@@ -81,15 +99,24 @@ priority_changes as (
     select ticket_id, new_value, previous_value, changed_at, field_change_id
     from {{ ref('stg_support__ticket_field_history') }}
     where field_name = 'priority'
+    {%- if touched %} and ticket_id = any({{ touched }}){% endif %}
 ),
 
 clock_stops as (
     -- the moment each SLA clock stopped, or the as-of moment while it runs
-    select ticket_id, 'first_reply_time' as metric, coalesce(first_reply_sla_stopped_at, as_of_at) as stopped_at
-    from {{ ref('int_tickets_measured') }}
+    select measured.ticket_id, 'first_reply_time' as metric, coalesce(measured.first_reply_sla_stopped_at, as_of.as_of_at) as stopped_at
+    from {{ ref('int_tickets_measured') }} as measured
+    cross join as_of
+    {%- if touched %}
+    where measured.ticket_id = any({{ touched }})
+    {%- endif %}
     union all
-    select ticket_id, 'total_resolution_time', coalesce(resolution_sla_stopped_at, as_of_at)
-    from {{ ref('int_tickets_measured') }}
+    select measured.ticket_id, 'total_resolution_time', coalesce(measured.resolution_sla_stopped_at, as_of.as_of_at)
+    from {{ ref('int_tickets_measured') }} as measured
+    cross join as_of
+    {%- if touched %}
+    where measured.ticket_id = any({{ touched }})
+    {%- endif %}
 ),
 
 ticket_clocks as (

@@ -1,5 +1,9 @@
 with
 
+as_of as (
+    select {{ support_as_of() }} as as_of_at
+),
+
 tickets as (
     select
         ticket_id,
@@ -45,8 +49,9 @@ ratings as (
         ratings.score as csat_rating
     from {{ ref('stg_support__satisfaction_ratings') }} as ratings
     inner join measured on ratings.ticket_id = measured.ticket_id
+    cross join as_of
     where ratings.score in ('good', 'bad')
-        and ratings.created_at <= measured.as_of_at
+        and ratings.created_at <= as_of.as_of_at
     order by ratings.ticket_id, ratings.created_at desc, ratings.satisfaction_rating_id desc
 ),
 
@@ -105,9 +110,10 @@ joined as (
         ratings.csat_rating,
         coalesce(ticket_inputs.input_class, 'unclassified') as input_class,
         ticket_inputs.product_area,
-        measured.as_of_at
+        as_of.as_of_at
     from measured
     inner join tickets on measured.ticket_id = tickets.ticket_id
+    cross join as_of
     left join organization_customers on tickets.organization_id = organization_customers.organization_id
     left join requester_customers on tickets.requester_id = requester_customers.requester_id
     left join sla_targets as first_reply_target

@@ -1,0 +1,164 @@
+{#
+    Incremental models keyed by an entity (a ticket): a run recomputes every row of each entity that anything
+    new touched, from the entity's whole history, and keeps the other rows. The result equals a full rebuild's
+    (tests/integration/test_incremental_daily_run.py proves it mart by mart). Write-audit-publish is untouched:
+    these are intermediate tables, never read by BI; the marts built from them are audited and published whole.
+
+    A model using it:
+        config: materialized incremental, incremental_strategy delete+insert, unique_key the entity's key,
+                pre_hook deleting the entities that no longer qualify, post_hook record_incremental_state()
+        body:   {% set plan = incremental_plan(...) %}, and in incremental mode a filter on its key,
+                `key = any(plan.keys)` on every staging read, so PostgreSQL reads only those entities' rows.
+
+    What a run has to look at is decided by the batch ledger, never by clock time on rows:
+    - Batches: every batch with an id above the one the model's last run went through, up to `through`, the
+      highest id below any batch not finished when this dbt invocation started (a load still running is taken
+      by the next run). Also the batches the raw gate failed since the last run: their rows just left staging.
+    - A model's fingerprint: its SQL and every upstream model's and seed's (dbt checksums) and the vars that
+      change what a row means. A different fingerprint (new code, another time zone, a pinned as-of date)
+      recomputes every entity; so does a change in an input that every row reads (the model names them: SLA
+      policies, who is an agent), and a model lists its upstream incremental models' such inputs too, so that
+      it recomputes everything whenever they do.
+    - A macro is not part of the fingerprint (dbt's graph has no macro checksums): after changing a macro these
+      models use, run once with `dbt build --full-refresh` (`tealeaves run --full-refresh`).
+    State lives beside the models, in <schema>.incremental_state, one row per model, written by the post-hook in
+    the model's own transaction.
+#}
+
+{#
+    A raw table by its source's name, looked up in dbt's graph: these macros run only at execution, in
+    incremental runs, where source() would name a dependency dbt did not parse (and a unit test would ask for it
+    as an input).
+#}
+{% macro raw_relation(source_name, table_name) -%}
+    {%- if not execute -%}{{- return(source_name ~ '.' ~ table_name) -}}{%- endif -%}
+    {%- set found = graph.sources['source.' ~ project_name ~ '.' ~ source_name ~ '.' ~ table_name] -%}
+    {{- adapter.quote(found.schema) ~ '.' ~ adapter.quote(found.identifier) -}}
+{%- endmacro %}
+
+{% macro incremental_state_relation() -%}
+    {{ this.schema }}.incremental_state
+{%- endmacro %}
+
+{# The newest batch every earlier one of which had finished when this dbt invocation started. #}
+{% macro incremental_through_sql() -%}
+    coalesce(
+        (
+            select min(batch_id) - 1 from {{ raw_relation('ledger', 'load_batches') }}
+            where not (status in ('loaded', 'failed') and finished_at < '{{ run_started_at }}'::timestamptz)
+        ),
+        (select max(batch_id) from {{ raw_relation('ledger', 'load_batches') }}),
+        0
+    )
+{%- endmacro %}
+
+{# The batches a run must look at: new ones, and those the raw gate failed since the model's last run. #}
+{% macro incremental_batches_sql(plan) -%}
+    select batch_id from {{ raw_relation('ledger', 'load_batches') }}
+    where (batch_id > {{ plan.since }} and batch_id <= {{ plan.through }})
+        or (
+            validation = 'failed'
+            and validated_at >= '{{ plan.last_built_at }}'::timestamptz
+            and validated_at < '{{ run_started_at }}'::timestamptz
+            and batch_id <= {{ plan.through }}
+        )
+{%- endmacro %}
+
+{% macro incremental_fingerprint() -%}
+    {%- set ns = namespace(frontier=model.depends_on.nodes, seen=[], parts=[model.checksum.checksum]) -%}
+    {%- for _ in range(30) -%}
+        {%- set following = [] -%}
+        {%- for node_id in ns.frontier if node_id not in ns.seen and node_id in graph.nodes -%}
+            {%- do ns.seen.append(node_id) -%}
+            {%- do following.extend(graph.nodes[node_id].depends_on.nodes) -%}
+        {%- endfor -%}
+        {%- set ns.frontier = following -%}
+    {%- endfor -%}
+    {%- for node_id in ns.seen | sort -%}
+        {%- do ns.parts.append(node_id ~ '=' ~ graph.nodes[node_id].checksum.checksum) -%}
+    {%- endfor -%}
+    {%- for name in ['reporting_currency', 'reporting_timezone', 'as_of', 'support_as_of', 'support_schedule_name'] -%}
+        {%- do ns.parts.append(name ~ '=' ~ var(name, '')) -%}
+    {%- endfor -%}
+    {{- return(local_md5(ns.parts | join('|'))) -}}
+{%- endmacro %}
+
+{#
+    What this run does. Outside an incremental run (first build, --full-refresh, compile without a database)
+    plan.incremental is false and the model builds everything. `recompute_everything_if`: SQL conditions over
+    the run's batches (a subquery `incremental_batches` of batch ids) that mean every row may have changed.
+#}
+{% macro incremental_plan(recompute_everything_if=[]) -%}
+    {%- set plan = namespace(incremental=false, since=0, through=0, last_built_at=none, horizon=none, fingerprint=none, reason='first build') -%}
+    {%- if not (execute and this is not none and is_incremental()) -%}
+        {{- return(plan) -}}
+    {%- endif -%}
+    {%- set state_table = adapter.get_relation(this.database, this.schema, 'incremental_state') -%}
+    {%- set plan.through = run_query('select ' ~ incremental_through_sql()).columns[0].values()[0] -%}
+    {%- if state_table is none -%}
+        {%- set plan.reason = 'no state recorded' -%}
+        {{- return(plan) -}}
+    {%- endif -%}
+    {%- set plan.fingerprint = incremental_fingerprint() -%}
+    {%- set state = run_query(
+        "select through_batch_id, built_at::text, horizon::text, fingerprint from " ~ incremental_state_relation()
+        ~ " where model = '" ~ this.identifier ~ "'"
+    ) -%}
+    {%- if state.rows | length == 0 -%}
+        {%- set plan.reason = 'no state recorded' -%}
+    {%- elif state.rows[0][3] != plan.fingerprint -%}
+        {%- set plan.reason = 'code or settings changed' -%}
+    {%- else -%}
+        {%- set plan.since = state.rows[0][0] -%}
+        {%- set plan.last_built_at = state.rows[0][1] -%}
+        {%- set plan.horizon = state.rows[0][2] -%}
+        {%- set plan.incremental = true -%}
+        {%- set plan.reason = 'incremental' -%}
+        {%- for condition in recompute_everything_if -%}
+            {%- set hit = run_query(
+                'with incremental_batches as (' ~ incremental_batches_sql(plan) ~ ') select ' ~ condition
+            ).columns[0].values()[0] -%}
+            {%- if hit -%}
+                {%- set plan.incremental = false -%}
+                {%- set plan.reason = 'an input every row reads changed' -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {%- do log(this.identifier ~ ': ' ~ plan.reason ~ ' (batches ' ~ plan.since ~ ' to ' ~ plan.through ~ ')', info=false) -%}
+    {{- return(plan) -}}
+{%- endmacro %}
+
+{# The keys a query returns, as an array literal: a constant PostgreSQL pushes down through staging's DISTINCT ON. #}
+{% macro incremental_keys(keys_sql, key_type='bigint') -%}
+    {%- set keys = run_query('select distinct key from (' ~ keys_sql ~ ') as changed (key) where key is not null order by 1').columns[0].values() -%}
+    {%- do log(this.identifier ~ ': recomputing ' ~ (keys | length) ~ ' keys', info=false) -%}
+    {{- return("'{" ~ keys | join(',') ~ "}'::" ~ key_type ~ "[]") -}}
+{%- endmacro %}
+
+{#
+    Post-hook: what the run went through, in the model's transaction. `horizon_sql` is the as-of moment the run
+    measured against; the next run also looks at entities with events after it (an event the build's clock had
+    not yet reached then). Every value is computed as the body computed it: `through` from the ledger as of this
+    invocation's start, the fingerprint from the graph.
+#}
+{% macro record_incremental_state(horizon_sql='null') -%}
+    create table if not exists {{ incremental_state_relation() }} (
+        model            text primary key,
+        through_batch_id bigint not null,
+        built_at         timestamptz not null,
+        horizon          timestamp,
+        fingerprint      text not null
+    );
+    insert into {{ incremental_state_relation() }}
+    select
+        '{{ this.identifier }}',
+        {{ incremental_through_sql() }},
+        '{{ run_started_at }}'::timestamptz,
+        {{ horizon_sql }},
+        '{{ incremental_fingerprint() }}'
+    on conflict (model) do update set
+        through_batch_id = excluded.through_batch_id,
+        built_at = excluded.built_at,
+        horizon = excluded.horizon,
+        fingerprint = excluded.fingerprint
+{%- endmacro %}
