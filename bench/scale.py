@@ -27,7 +27,8 @@ What it does not measure (yet):
 - Per-step memory inside the DAG: `tealeaves run` is one process tree (`airflow dags test` runs every task in
   it), so --airflow gives its peak only, and not the DAG's PostgreSQL server's.
 - Alert delivery (the gates' `report_gate` calls, SMTP and Slack): the bench sends no alert.
-- A second day on the same warehouse (unchanged files skipped, late files added): every size is a first load.
+- A second day, unless --next-day: then day one is built, the next day's support exports (tealeaves.generate.next_day)
+  load and the same build runs incrementally, and a full rebuild of that warehouse follows for comparison.
 - Timings are wall clock on a shared machine: the JSON keeps the load average before and after each size.
 - PostgreSQL's memory apart from the bench's own work: its PSS counts the shared buffers that earlier work on
   the same server touched (a smaller size's included). Start the bench on a freshly started server to compare runs.
@@ -63,6 +64,7 @@ from rich.table import Table
 import tealeaves
 from tealeaves.airflow_env import airflow_environ
 from tealeaves.config import Settings, get_settings
+from tealeaves.generate.next_day import split_next_day
 from tealeaves.orchestrate import start_server
 from tealeaves.publish import BUILD
 
@@ -84,6 +86,15 @@ DBT_STEPS = {
     "build_predicted_marts": ["build", "--select", f"tag:{PREDICTED}+"],
 }
 PYTHON_STEPS = ("load", "validate_raw", "predict_ltv", "validate_marts", "publish_marts")
+# --next-day: the first steps run on day one's exports (tealeaves.generate.next_day), then the next day's files
+# load, and the same build runs incrementally; a full rebuild of the same warehouse is the yardstick (goal:
+# the incremental build at most 10% of it).
+NEXT_DAY = "_next_day"
+DBT_STEPS |= {
+    f"build_marts{NEXT_DAY}": DBT_STEPS["build_marts"],
+    "build_marts_full_refresh": [*DBT_STEPS["build_marts"], "--full-refresh"],
+}
+NEXT_DAY_STEPS = (f"load{NEXT_DAY}", f"validate_raw{NEXT_DAY}", f"build_marts{NEXT_DAY}", "build_marts_full_refresh")
 STEPS = (
     "generate",
     "load",
@@ -350,6 +361,7 @@ def run_size(
     work: Path,
     console: Console,
     airflow: bool = False,
+    next_day: bool = False,
 ) -> SizeResult:
     folder = work / f"scale-{customers}"
     shutil.rmtree(folder, ignore_errors=True)
@@ -363,8 +375,10 @@ def run_size(
     run_id = f"bench_scale__{customers}"
     steps: list[StepResult] = []
     models: list[ModelResult] = []
-    for step in STEPS:
+    day_one, day_two = folder / "day1", folder / "day2"
+    for step in STEPS + (NEXT_DAY_STEPS if next_day else ()):
         console.log(f"{customers:,} customers: {step}")
+        data = day_two if step.endswith(NEXT_DAY) else (day_one if next_day else exports)
         if step == "generate":
             command = [
                 str(BIN / "tealeaves"),
@@ -388,9 +402,9 @@ def run_size(
                 sys.executable,
                 __file__,
                 "--step",
-                step,
+                step.removesuffix(NEXT_DAY),
                 "--data",
-                str(exports),
+                str(data),
                 "--run-id",
                 run_id,
                 "--docs",
@@ -403,6 +417,8 @@ def run_size(
             tail = "\n".join((logs / f"{step}.log").read_text(errors="replace").splitlines()[-30:])
             raise SystemExit(f"{step} failed at {customers:,} customers (exit {measured.returncode}):\n{tail}")
         if step == "generate":
+            if next_day:
+                split_next_day(exports, day_one, day_two)
             report = json.loads((exports / "truth.json").read_text())
             generated = report["customers"]
             outcome = {
@@ -574,7 +590,11 @@ def growth(sizes: list[SizeResult]) -> list[dict]:
         size_ratio = large.customers_requested / small.customers_requested
         goal = GOAL_FACTOR * size_ratio
         steps = [{s.step: s.work_seconds for s in size.steps} for size in (small, large)]
-        models = [{m.model: m.seconds for m in size.models} for size in (small, large)]
+        # a model's time in the day's full build (build_marts, build_predicted_marts), not in --next-day's builds
+        models = [
+            {m.model: m.seconds for m in size.models if m.build in ("build_marts", "build_predicted_marts")}
+            for size in (small, large)
+        ]
         out.append(
             {
                 "from": small.customers_requested,
@@ -661,6 +681,7 @@ def print_tables(console: Console, sizes: list[SizeResult], grown: list[dict], t
             cells += [_num(found and found.seconds, 2), _num(found and found.rows)]
         table.add_row(model.model, *cells, *(_ratio(g["models"].get(model.model)) for g in grown))
     console.print(table)
+    print_next_day(console, sizes)
     dags = [size for size in sizes if size.airflow]
     if dags:
         table = Table(title="The Airflow DAG (`tealeaves run`) against the dbt builds inside it")
@@ -702,6 +723,26 @@ def print_tables(console: Console, sizes: list[SizeResult], grown: list[dict], t
         )
 
 
+def print_next_day(console: Console, sizes: list[SizeResult]) -> None:
+    """--next-day: one more day's build, incremental, against a full rebuild of the same warehouse."""
+    measured = [size for size in sizes if any(s.step == "build_marts_full_refresh" for s in size.steps)]
+    if not measured:
+        return
+    table = Table(title="One more day: the incremental build against a full rebuild (goal: at most 10%)")
+    for name in ("customers", "step or model", "incremental s", "full rebuild s", "share"):
+        table.add_column(name, justify="left" if name == "step or model" else "right")
+    for size in measured:
+        step = {s.step: s.work_seconds for s in size.steps}
+        rows = [("dbt build (models, tests)", step[f"build_marts{NEXT_DAY}"], step["build_marts_full_refresh"])]
+        for model in sorted({m.model for m in size.models if m.materialized == "incremental"}):
+            times = {m.build: m.seconds for m in size.models if m.model == model}
+            rows.append((model, times.get(f"build_marts{NEXT_DAY}"), times.get("build_marts_full_refresh")))
+        for name, incremental, full in rows:
+            share = f"{incremental / full:.0%}" if incremental is not None and full else ""
+            table.add_row(f"{size.customers_requested:,}", name, _num(incremental, 2), _num(full, 2), share)
+    console.print(table)
+
+
 def read_size(saved: dict) -> SizeResult:
     """A size as --out wrote it."""
     return SizeResult(
@@ -736,6 +777,12 @@ def main() -> None:
         action="store_true",
         help="also run the DAG itself (`tealeaves run`) on each size's exports, on a server of its own: the same"
         " work again, plus Airflow's",
+    )
+    parser.add_argument(
+        "--next-day",
+        action="store_true",
+        help="build day one's exports, then load one more day's and build again incrementally, and rebuild the"
+        " same warehouse in full to compare (tealeaves.generate.next_day)",
     )
     parser.add_argument("--top", type=int, default=15, help="how many of the slowest models to print")
     parser.add_argument("--show", type=Path, metavar="RESULTS_JSON", help="print an earlier run's tables; run nothing")
@@ -788,7 +835,9 @@ def main() -> None:
         }
         sizes: list[SizeResult] = []
         for customers in sizes_wanted:
-            sizes.append(run_size(settings, customers, args.months, start, args.seed, work, console, args.airflow))
+            sizes.append(
+                run_size(settings, customers, args.months, start, args.seed, work, console, args.airflow, args.next_day)
+            )
             result |= {"sizes": [asdict(s) for s in sizes], "growth": growth(sizes)}
             if args.out:  # after every size: a larger one that fails or is stopped keeps the smaller ones' figures
                 args.out.write_text(json.dumps(result, indent=2) + "\n")

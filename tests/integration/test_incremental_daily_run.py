@@ -3,80 +3,24 @@
 Two warehouses get the same files. Warehouse `incremental` loads day one and builds; then loads day two and
 builds again, where the ticket-keyed support models recompute only the tickets day two touched or left open.
 Warehouse `rebuilt` loads both days and builds once, from scratch. Every intermediate table and every mart
-must then hold the same multiset of rows.
-
-Day two is what a help desk's next incremental export holds, cut from one generated world at a moment near
-its end: the tickets updated since (their final records; day one holds an earlier copy of those that already
-existed, still open), the comments, status and priority changes and metric events dated since, and the
-satisfaction ratings given since. Every other file, late deliveries included, is day one's: day one's build
-must pass its tests as a real day's would.
+must then hold the same multiset of rows. Day two is cut from one generated world 4 days before its end
+(tealeaves.generate.next_day says what each day holds).
 """
 
 from __future__ import annotations
 
 import json
 import re
-import shutil
 from collections import Counter
-from datetime import datetime, timedelta
 from pathlib import Path
 
+from tealeaves.generate.next_day import split_next_day
 from tests.conftest import PREDICTED_LTV, create_database, dbt_build
-from tests.exports import read_jsonl
 from tests.warehouse import query
 
 WORLD = {"customers": 250, "months": 6, "seed": 515}
 BUILD = f"fqn:* --exclude tag:{PREDICTED_LTV}+"
 INCREMENTAL_MODELS = ("int_ticket_statuses_dated", "int_tickets_measured", "int_tickets_sla_targets")
-# The file of each support entity and the field that dates a record in it (Zendesk's export field names).
-DATED_SUPPORT = {
-    "tickets": "updated_at",
-    "ticket_comments": "created_at",
-    "ticket_field_history": "updated",
-    "ticket_metric_events": "time",
-    "satisfaction_ratings": "updated_at",
-}
-
-
-def _instant(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def _split(record_line: str, field: str, cut: datetime) -> bool | None:
-    """True if the record is dated after the cut, False if not, None if the line is not a dated record."""
-    try:
-        record = json.loads(record_line)
-        return _instant(record[field]) > cut
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return None
-
-
-def split_days(exports: Path, day_one: Path, day_two: Path, cut: datetime) -> dict[str, int]:
-    """Write day one's and day two's folders; returns how many records day two got per file."""
-    moved: dict[str, int] = {}
-    for source in sorted(p for p in exports.iterdir() if p.is_dir()):
-        (day_one / source.name).mkdir(parents=True)
-        for path in sorted(source.iterdir()):
-            entity = path.name.removesuffix(".jsonl")
-            if source.name != "support" or entity not in DATED_SUPPORT:
-                shutil.copy(path, day_one / source.name / path.name)
-                continue
-            first, second = [], []
-            for line in path.read_text(encoding="utf-8").splitlines():
-                later = _split(line, DATED_SUPPORT[entity], cut)
-                if not later:
-                    first.append(line)
-                    continue
-                second.append(line)
-                record = json.loads(line)
-                if entity == "tickets" and _instant(record["created_at"]) <= cut:
-                    # the copy day one's export held: the ticket as it was created, still open
-                    first.append(json.dumps({**record, "status": "open", "updated_at": record["created_at"]}))
-            (day_one / source.name / path.name).write_text("\n".join(first) + "\n", encoding="utf-8")
-            (day_two / source.name).mkdir(parents=True, exist_ok=True)
-            (day_two / source.name / f"{entity}__next_day.jsonl").write_text("\n".join(second) + "\n", encoding="utf-8")
-            moved[path.name] = len(second)
-    return moved
 
 
 def _load(url: str, folder: Path) -> None:
@@ -118,10 +62,7 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
 
     exports = tmp_path / "exports"
     generate(exports, **WORLD)
-    tickets = read_jsonl(exports / "support", "tickets").values()
-    end = max(_instant(t["updated_at"]) for t in tickets if t.get("updated_at"))
-    cut = end - timedelta(days=4)
-    moved = split_days(exports, tmp_path / "day1", tmp_path / "day2", cut)
+    moved = split_next_day(exports, tmp_path / "day1", tmp_path / "day2", days_before_end=4)
     assert moved["tickets.jsonl"] > 0 and moved["ticket_comments.jsonl"] > 0, moved
 
     incremental = create_database(server, "t_incremental_daily")

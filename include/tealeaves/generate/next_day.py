@@ -1,0 +1,80 @@
+"""One generated world cut into two days of exports: what a help desk's next incremental export adds.
+
+Used to exercise and measure an incremental daily run (tests/integration/test_incremental_daily_run.py,
+bench/scale.py --next-day). Day two holds what Zendesk's incremental exports return for the time since the cut:
+the tickets updated since (their final records; day one holds an earlier copy of those that already existed,
+as they were created, still open), and the comments, field changes, metric events and satisfaction ratings
+dated since. Every other file, late deliveries included, is day one's, so day one is a whole day of its own
+that passes its own checks. Lines that are not a dated record (planted defects) stay in day one.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import datetime, timedelta
+from pathlib import Path
+
+# Each support entity's file and the field that dates a record in it (Zendesk's export field names).
+DATED_SUPPORT = {
+    "tickets": "updated_at",
+    "ticket_comments": "created_at",
+    "ticket_field_history": "updated",
+    "ticket_metric_events": "time",
+    "satisfaction_ratings": "updated_at",
+}
+NEXT_DAY_SUFFIX = "__next_day"
+
+
+def instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _is_after(line: str, field: str, cut: datetime) -> bool:
+    try:
+        return instant(json.loads(line)[field]) > cut
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return False
+
+
+def latest_ticket_update(exports: Path) -> datetime:
+    """The export's last ticket update: a cut some days before it leaves a next day with activity in it."""
+    latest = None
+    for line in (exports / "support" / "tickets.jsonl").read_text(encoding="utf-8").splitlines():
+        try:
+            moment = instant(json.loads(line)["updated_at"])
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue
+        latest = moment if latest is None or moment > latest else latest
+    if latest is None:
+        raise ValueError(f"{exports}/support/tickets.jsonl has no dated ticket")
+    return latest
+
+
+def split_next_day(exports: Path, day_one: Path, day_two: Path, days_before_end: int = 4) -> dict[str, int]:
+    """Write day one's and day two's folders from `exports`; returns how many records day two got per file."""
+    cut = latest_ticket_update(exports) - timedelta(days=days_before_end)
+    moved: dict[str, int] = {}
+    for source in sorted(p for p in exports.iterdir() if p.is_dir()):
+        (day_one / source.name).mkdir(parents=True)
+        for path in sorted(source.iterdir()):
+            entity = path.name.removesuffix(".jsonl")
+            if source.name != "support" or entity not in DATED_SUPPORT:
+                shutil.copy(path, day_one / source.name / path.name)
+                continue
+            first, second = [], []
+            for line in path.read_text(encoding="utf-8").splitlines():
+                if not _is_after(line, DATED_SUPPORT[entity], cut):
+                    first.append(line)
+                    continue
+                second.append(line)
+                record = json.loads(line)
+                if entity == "tickets" and instant(record["created_at"]) <= cut:
+                    first.append(json.dumps({**record, "status": "open", "updated_at": record["created_at"]}))
+            (day_one / source.name / path.name).write_text("\n".join(first) + "\n", encoding="utf-8")
+            (day_two / source.name).mkdir(parents=True, exist_ok=True)
+            (day_two / source.name / f"{entity}{NEXT_DAY_SUFFIX}.jsonl").write_text(
+                "\n".join(second) + "\n", encoding="utf-8"
+            )
+            moved[path.name] = len(second)
+    return moved
