@@ -20,7 +20,7 @@
       policies, who is an agent), and a model lists its upstream incremental models' such inputs too, so that
       it recomputes everything whenever they do.
     - A macro is not part of the fingerprint (dbt's graph has no macro checksums): after changing a macro these
-      models use, run once with `dbt build --full-refresh` (`tealeaves run --full-refresh`).
+      models use, rebuild them once in full, e.g. `dbt build --full-refresh --select config.materialized:incremental+`.
     State lives beside the models, in <schema>.incremental_state, one row per model, written by the post-hook in
     the model's own transaction.
 #}
