@@ -91,3 +91,6 @@ select
     is_active_at_end,
     is_partial_month
 from final
+-- Stored in month, segment order: one month's rows, and within it one segment's, lie together on disk, so a
+-- month range of one segment reads those pages only instead of the whole table (clustering: see the YAML)
+order by month, segment
