@@ -5,7 +5,9 @@ bench/scale.py --next-day). Day two holds what Zendesk's incremental exports ret
 the tickets updated since (their final records; day one holds an earlier copy of those that already existed,
 as they were created, still open), and the comments, field changes, metric events and satisfaction ratings
 dated since. Every other file, late deliveries included, is day one's, so day one is a whole day of its own
-that passes its own checks. Lines that are not a dated record (planted defects) stay in day one.
+that passes its own checks: a comment, change or event of a ticket created after the cut (the generator plants
+clock skew, so one can be dated earlier than its ticket) goes to day two with its ticket. Lines that are not a
+dated record (planted defects) stay in day one.
 """
 
 from __future__ import annotations
@@ -30,11 +32,25 @@ def instant(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def _is_after(line: str, field: str, cut: datetime) -> bool:
+def _is_after(line: str, field: str, cut: datetime, tickets_after: set) -> bool:
     try:
-        return instant(json.loads(line)[field]) > cut
+        record = json.loads(line)
+        return instant(record[field]) > cut or record.get("ticket_id") in tickets_after
     except (ValueError, KeyError, TypeError, AttributeError):
         return False
+
+
+def _tickets_created_after(support: Path, cut: datetime) -> set:
+    created = set()
+    for path in support.glob("tickets*.jsonl"):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                record = json.loads(line)
+                if instant(record["created_at"]) > cut:
+                    created.add(record["id"])
+            except (ValueError, KeyError, TypeError, AttributeError):
+                continue
+    return created
 
 
 def latest_ticket_update(exports: Path) -> datetime:
@@ -54,6 +70,7 @@ def latest_ticket_update(exports: Path) -> datetime:
 def split_next_day(exports: Path, day_one: Path, day_two: Path, days_before_end: int = 4) -> dict[str, int]:
     """Write day one's and day two's folders from `exports`; returns how many records day two got per file."""
     cut = latest_ticket_update(exports) - timedelta(days=days_before_end)
+    tickets_after = _tickets_created_after(exports / "support", cut)
     moved: dict[str, int] = {}
     for source in sorted(p for p in exports.iterdir() if p.is_dir()):
         (day_one / source.name).mkdir(parents=True)
@@ -64,7 +81,7 @@ def split_next_day(exports: Path, day_one: Path, day_two: Path, days_before_end:
                 continue
             first, second = [], []
             for line in path.read_text(encoding="utf-8").splitlines():
-                if not _is_after(line, DATED_SUPPORT[entity], cut):
+                if not _is_after(line, DATED_SUPPORT[entity], cut, tickets_after):
                     first.append(line)
                     continue
                 second.append(line)
