@@ -3,8 +3,8 @@
     rebuild, on a daily run, only the tickets something new touched (macros/incremental_by_key.sql says how).
 
     A ticket is touched by a new or re-exported ticket record, comment, field change or metric event; by a
-    batch of any of them that the raw gate failed; by an event dated after the last run's as-of moment (a record
-    loaded earlier but dated after the build's clock); and, for the models whose rows run a clock to the as-of
+    batch of any of them that the raw gate failed; by an event dated after the last build's clock (loaded then,
+    but not yet counted: see support_ticket_horizon); and, for the models whose rows run a clock to the as-of
     moment, by still being open (the model passes those tickets as `open_sql`).
 
     Everything is recomputed when the SLA policies or the set of agents change (a new agent makes their
@@ -82,7 +82,23 @@
                 where tickets.ticket_id = kept.ticket_id
                     {% if touched -%} and tickets.ticket_id = any({{ touched }}) {%- endif %}
                     and not tickets.is_deleted
-                    and tickets.created_at <= {{ support_as_of() }}
+                    and tickets.created_at <= {{ support_ticket_horizon() }}
             )
+    {%- endif -%}
+{%- endmacro %}
+
+{#
+    The moment after which a ticket, comment or change does not count yet, cheaply: a pinned as-of moment as
+    support_as_of() gives it; else the build's clock. By default the as-of moment is the export's latest event
+    but never later than the build's clock, and every ticket's creation is one of those events, so "created by
+    the as-of moment" and "created by the build's clock" select the same tickets, without the three
+    de-duplications support_as_of() reads. As the post-hook's horizon: the next run looks again at the tickets
+    with events dated after this build's clock, the only ones this build left out.
+#}
+{% macro support_ticket_horizon() -%}
+    {%- if var('support_as_of', none) is not none or reporting_as_of() is not none -%}
+        {{ support_as_of() }}
+    {%- else -%}
+        (current_timestamp at time zone 'UTC')
     {%- endif -%}
 {%- endmacro %}

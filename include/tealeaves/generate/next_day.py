@@ -4,10 +4,10 @@ Used to exercise and measure an incremental daily run (tests/integration/test_in
 bench/scale.py --next-day). Day two holds what Zendesk's incremental exports return for the time since the cut:
 the tickets updated since (their final records; day one holds an earlier copy of those that already existed,
 as they were created, still open), and the comments, field changes, metric events and satisfaction ratings
-dated since. Every other file, late deliveries included, is day one's, so day one is a whole day of its own
-that passes its own checks: a comment, change or event of a ticket created after the cut (the generator plants
-clock skew, so one can be dated earlier than its ticket) goes to day two with its ticket. Lines that are not a
-dated record (planted defects) stay in day one.
+dated since, from the regular files and the late deliveries alike. Every other file is day one's, so day one
+is a whole day of its own that passes its own checks: a comment, change or event of a ticket created after the
+cut (the generator plants clock skew, so one can be dated earlier than its ticket) goes to day two with its
+ticket. Lines that are not a dated record (planted defects) stay in day one.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def split_next_day(exports: Path, day_one: Path, day_two: Path, days_before_end:
     for source in sorted(p for p in exports.iterdir() if p.is_dir()):
         (day_one / source.name).mkdir(parents=True)
         for path in sorted(source.iterdir()):
-            entity = path.name.removesuffix(".jsonl")
+            entity = path.name.removesuffix(".jsonl").split("__")[0]  # late deliveries (x__late.jsonl) too
             if source.name != "support" or entity not in DATED_SUPPORT:
                 shutil.copy(path, day_one / source.name / path.name)
                 continue
@@ -90,7 +90,7 @@ def split_next_day(exports: Path, day_one: Path, day_two: Path, days_before_end:
                     first.append(json.dumps({**record, "status": "open", "updated_at": record["created_at"]}))
             (day_one / source.name / path.name).write_text("\n".join(first) + "\n", encoding="utf-8")
             (day_two / source.name).mkdir(parents=True, exist_ok=True)
-            (day_two / source.name / f"{entity}{NEXT_DAY_SUFFIX}.jsonl").write_text(
+            (day_two / source.name / f"{path.name.removesuffix('.jsonl')}{NEXT_DAY_SUFFIX}.jsonl").write_text(
                 "\n".join(second) + "\n", encoding="utf-8"
             )
             moved[path.name] = len(second)
