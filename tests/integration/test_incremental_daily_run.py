@@ -67,14 +67,14 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
 
     incremental = create_database(server, "t_incremental_daily")
     _load(incremental, tmp_path / "day1")
-    dbt_build(incremental, BUILD, tmp_path / "dbt-day1")
+    dbt_build(incremental, BUILD, tmp_path / "dbt-day1", command="run")
     _load(incremental, tmp_path / "day2")
-    dbt_build(incremental, BUILD, tmp_path / "dbt-day2")
+    dbt_build(incremental, BUILD, tmp_path / "dbt-day2")  # with every data test, on the incremental tables too
 
     rebuilt = create_database(server, "t_incremental_rebuilt")
     _load(rebuilt, tmp_path / "day1")
     _load(rebuilt, tmp_path / "day2")
-    dbt_build(rebuilt, BUILD, tmp_path / "dbt-rebuilt")
+    dbt_build(rebuilt, BUILD, tmp_path / "dbt-rebuilt", command="run")
 
     # the second build took the incremental path, over fewer tickets than the warehouse holds
     all_tickets = query(incremental, "select count(*) from intermediate.int_tickets_measured")[0][0]
