@@ -35,7 +35,8 @@ def instant(text: str) -> datetime:
 def _is_after(line: str, field: str, cut: datetime, tickets_after: set) -> bool:
     try:
         record = json.loads(line)
-        return instant(record[field]) > cut or record.get("ticket_id") in tickets_after
+        ticket = record.get("ticket_id")  # a comment's, change's, event's or rating's; a ticket has none
+        return instant(record[field]) > cut or (ticket is not None and ticket in tickets_after)
     except (ValueError, KeyError, TypeError, AttributeError):
         return False
 
@@ -46,7 +47,7 @@ def _tickets_created_after(support: Path, cut: datetime) -> set:
         for line in path.read_text(encoding="utf-8").splitlines():
             try:
                 record = json.loads(line)
-                if instant(record["created_at"]) > cut:
+                if record["id"] is not None and instant(record["created_at"]) > cut:
                     created.add(record["id"])
             except (ValueError, KeyError, TypeError, AttributeError):
                 continue
