@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
-from tealeaves.config import Settings
+from tealeaves.config import DBT_PROFILE, DBT_TARGET, Settings
 
 PRODUCER = "dbt_producer_watcher"  # the task id Cosmos gives the task that runs `dbt build`
 
@@ -35,10 +35,11 @@ def dbt_build_group(
             install_dbt_deps=False,
         ),
         # The project's own profiles.yml (credentials from TEALEAVES_DBT_* in the environment), the one `dbt parse`
-        # used for the manifest: the same profile lets the build reuse dbt's partial parse instead of a full one.
+        # used for the manifest: the same profile and target let the build reuse dbt's partial parse instead of a
+        # full one (tealeaves.orchestrate.build_manifest).
         profile_config=ProfileConfig(
-            profile_name="tealeaves",
-            target_name="warehouse",
+            profile_name=DBT_PROFILE,
+            target_name=DBT_TARGET,
             profiles_yml_filepath=settings.dbt_project_dir / "profiles.yml",
         ),
         # A test reading two models (relationships) gets its own task after both, not its first parent's.
