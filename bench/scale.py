@@ -79,9 +79,10 @@ PACKAGE_ROOT = Path(tealeaves.__file__).resolve().parents[1]
 
 # The DAG's order (dags/tealeaves_daily.py): load → validate_raw → build_marts → predict_ltv →
 # build_predicted_marts → validate_marts → publish_marts. `generate` makes the input and comes first.
+# The DAG's builds leave out dbt's unit tests (NOT_IN_PRODUCTION in tealeaves_airflow.dbt_build); so do these.
 DBT_STEPS = {
-    "build_marts": ["build", "--exclude", f"tag:{PREDICTED}+"],
-    "build_predicted_marts": ["build", "--select", f"tag:{PREDICTED}+"],
+    "build_marts": ["build", "--exclude", f"tag:{PREDICTED}+", "resource_type:unit_test"],
+    "build_predicted_marts": ["build", "--select", f"tag:{PREDICTED}+", "--exclude", "resource_type:unit_test"],
 }
 PYTHON_STEPS = ("load", "validate_raw", "predict_ltv", "validate_marts", "publish_marts")
 STEPS = (

@@ -9,6 +9,10 @@ Cosmos starts the group's first tasks beside the producer, to show progress live
 producer to finish instead: a run that executes one task at a time (`dag.test()`, `airflow dags test`, a
 single-slot executor) would otherwise park on a task waiting for a build that never gets its turn. The
 per-model tasks then read their states at once. The trade is live progress during the build.
+
+The builds leave out dbt's unit tests, as dbt's docs advise for production: they test the SQL's logic on fixed
+inputs, not the day's data, so they cannot fail on a delivery, and cost seconds every run. `make test` runs them
+all (tests/conftest.py builds the whole project with dbt).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavi
 from tealeaves.config import DBT_PROFILE, DBT_TARGET, Settings
 
 PRODUCER = "dbt_producer_watcher"  # the task id Cosmos gives the task that runs `dbt build`
+NOT_IN_PRODUCTION = ("resource_type:unit_test",)  # dbt selectors the daily builds leave out
 
 
 def dbt_build_group(
@@ -46,7 +51,7 @@ def dbt_build_group(
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,
             select=list(select),
-            exclude=list(exclude),
+            exclude=[*exclude, *NOT_IN_PRODUCTION],
             test_behavior=TestBehavior.AFTER_EACH,
             should_detach_multiple_parents_tests=True,
         ),
