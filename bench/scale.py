@@ -510,6 +510,9 @@ def run_dag(exports: Path, folder: Path) -> dict:
     # less this is Cosmos' share (cloning the project, parsing it, relaying every node's state).
     log = "\n".join(path.read_text(errors="replace") for path in sorted((home / "logs").glob(f"{DAG_ID}-*.log")))
     dbt_elapsed = [float(seconds) for seconds in DBT_FINISHED.findall(log)]
+    # Each build should reuse the partial parse the run made first (tealeaves.orchestrate.build_manifest); dbt says
+    # when it cannot, and why.
+    full_parses = sorted(set(re.findall(r"Unable to do partial parsing because ([^\[\n]*?)\s*\[", log)))
     return {
         "tealeaves_run_seconds": round(measured.seconds, 3),
         "dag_seconds": round(dag_seconds, 3),
@@ -518,6 +521,7 @@ def run_dag(exports: Path, folder: Path) -> dict:
         "peak_rss_mb": round(measured.peak_rss / MB, 1),
         "dbt_tasks": dbt,
         "dbt_elapsed_seconds": dbt_elapsed,
+        "dbt_full_parse_reasons": full_parses,
         "tasks": len(tasks),
         "slowest_tasks": dict(sorted(tasks.items(), key=lambda item: item[1], reverse=True)[:10]),
     }
