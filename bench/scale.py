@@ -81,9 +81,10 @@ PACKAGE_ROOT = Path(tealeaves.__file__).resolve().parents[1]
 
 # The DAG's order (dags/tealeaves_daily.py): load → validate_raw → build_marts → predict_ltv →
 # build_predicted_marts → validate_marts → publish_marts. `generate` makes the input and comes first.
+# The DAG's builds leave out dbt's unit tests (NOT_IN_PRODUCTION in tealeaves_airflow.dbt_build); so do these.
 DBT_STEPS = {
-    "build_marts": ["build", "--exclude", f"tag:{PREDICTED}+"],
-    "build_predicted_marts": ["build", "--select", f"tag:{PREDICTED}+"],
+    "build_marts": ["build", "--exclude", f"tag:{PREDICTED}+", "resource_type:unit_test"],
+    "build_predicted_marts": ["build", "--select", f"tag:{PREDICTED}+", "--exclude", "resource_type:unit_test"],
 }
 PYTHON_STEPS = ("load", "validate_raw", "predict_ltv", "validate_marts", "publish_marts")
 # --next-day: the first steps run on day one's exports (tealeaves.generate.next_day), then the next day's files
@@ -525,6 +526,9 @@ def run_dag(exports: Path, folder: Path) -> dict:
     # less this is Cosmos' share (cloning the project, parsing it, relaying every node's state).
     log = "\n".join(path.read_text(errors="replace") for path in sorted((home / "logs").glob(f"{DAG_ID}-*.log")))
     dbt_elapsed = [float(seconds) for seconds in DBT_FINISHED.findall(log)]
+    # Each build should reuse the partial parse the run made first (tealeaves.orchestrate.build_manifest); dbt says
+    # when it cannot, and why.
+    full_parses = sorted(set(re.findall(r"Unable to do partial parsing because ([^\[\n]*?)\s*\[", log)))
     return {
         "tealeaves_run_seconds": round(measured.seconds, 3),
         "dag_seconds": round(dag_seconds, 3),
@@ -533,6 +537,7 @@ def run_dag(exports: Path, folder: Path) -> dict:
         "peak_rss_mb": round(measured.peak_rss / MB, 1),
         "dbt_tasks": dbt,
         "dbt_elapsed_seconds": dbt_elapsed,
+        "dbt_full_parse_reasons": full_parses,
         "tasks": len(tasks),
         "slowest_tasks": dict(sorted(tasks.items(), key=lambda item: item[1], reverse=True)[:10]),
     }

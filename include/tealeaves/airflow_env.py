@@ -68,6 +68,11 @@ def airflow_environ(settings: Settings) -> dict[str, str]:
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": settings.url(settings.airflow_metadata, "postgresql+psycopg2"),
         "AIRFLOW__API_AUTH__JWT_SECRET": _jwt_secret(settings),
         "AIRFLOW__COSMOS__CACHE_DIR": str(settings.home / "cosmos-cache"),
+        # Cosmos' watcher producer otherwise rewrites an Airflow Variable holding every state it has pushed so far
+        # after each push, to restore them on a retry of the producer: quadratic in the nodes, 20 s of a 1k
+        # customer build. Our producer never retries (tealeaves_airflow.dbt_build); on a failure Cosmos still
+        # saves them once.
+        "AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY": "False",
         # Task logs quote the data; Airflow makes their files 0664 and folders 0775 unless told (tealeaves.state).
         "AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FILE_PERMISSIONS": "0o600",
         "AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FOLDER_PERMISSIONS": "0o700",

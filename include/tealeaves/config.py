@@ -16,6 +16,10 @@ from sqlalchemy.engine import URL, make_url
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 WAREHOUSE_DB = "tealeaves"
+# The profile and target of dbt_project/profiles.yml. Cosmos names both on every dbt command it runs, and dbt
+# keeps a partial parse only for the same --profile and --target, so the manifest's `dbt parse` names them too.
+DBT_PROFILE = "tealeaves"
+DBT_TARGET = "warehouse"
 AIRFLOW_DB = "airflow"
 # The daily DAG's start_date, here so the DAG file imports it cheaply: Airflow runs no task for a logical date
 # before it and still calls the run a success, so the run commands refuse such a date first.

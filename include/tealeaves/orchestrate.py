@@ -14,15 +14,17 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from importlib.metadata import version
 from pathlib import Path
 
 from rich.console import Console
 
 from tealeaves.airflow_env import airflow_environ as environ
-from tealeaves.config import DAILY_START, Settings
+from tealeaves.config import DAILY_START, DBT_PROFILE, DBT_TARGET, Settings
 from tealeaves.state import UMASK, private_files, private_folder, private_opener
 
 DAG_ID = "tealeaves_daily"
@@ -42,8 +44,10 @@ def airflow_bin() -> str:
     return str(Path(sys.executable).parent / "airflow")
 
 
-def run_tool(settings: Settings, args: list[str], what: str, cwd: Path | None = None) -> None:
-    env = {**os.environ, **environ(settings)}
+def run_tool(
+    settings: Settings, args: list[str], what: str, cwd: Path | None = None, extra_env: dict[str, str] | None = None
+) -> None:
+    env = {**os.environ, **environ(settings), **(extra_env or {})}
     result = subprocess.run(args, env=env, cwd=cwd, capture_output=True, text=True, umask=UMASK)
     if result.returncode != 0:
         tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-25:])
@@ -74,19 +78,71 @@ def manifest_is_stale(settings: Settings) -> bool:
     return any(p.stat().st_mtime > built for p in watched if p.is_file())
 
 
-def build_manifest(settings: Settings) -> None:
+# What dbt compares before it reuses a partial parse, besides the project's files (dbt's ManifestStateCheck): the
+# --profile and --target flags, the connection's host, port, user and database (profiles.yml reads them from
+# TEALEAVES_DBT_*; the password is not compared) and the variables dbt_project.yml reads. A manifest parsed for
+# another server, or without the flags Cosmos passes, makes every dbt build in the DAG parse the project afresh.
+PARSE_FLAGS = ("--profile", DBT_PROFILE, "--target", DBT_TARGET)
+PARSE_ENV = (
+    "TEALEAVES_DBT_HOST",
+    "TEALEAVES_DBT_PORT",
+    "TEALEAVES_DBT_USER",
+    "TEALEAVES_DBT_DBNAME",
+    "TEALEAVES_TIMEZONE",
+    "TEALEAVES_AS_OF",
+)
+PARSE_ARTIFACTS = ("manifest.json", "partial_parse.msgpack", "semantic_manifest.json")
+PARSE_STAMP = ".parse-inputs.json"  # beside the manifest: what it was parsed for
+
+
+def parse_inputs(env: dict[str, str]) -> dict:
+    """What a partial parse must have been made for to be reused by a dbt command run in `env`."""
+    return {
+        "dbt": version("dbt-core"),
+        "flags": list(PARSE_FLAGS),
+        "env": {name: env.get(name) for name in PARSE_ENV},
+    }
+
+
+def _parsed_for(target: Path) -> dict | None:
+    """The inputs the manifest in `target` was parsed for, unless dbt has rewritten its partial parse since."""
+    stamp = target / PARSE_STAMP
+    partial = target / "partial_parse.msgpack"
+    if not stamp.exists() or not partial.exists():
+        return None
+    recorded = json.loads(stamp.read_text())
+    return recorded["inputs"] if recorded.get("partial_parse_mtime_ns") == partial.stat().st_mtime_ns else None
+
+
+def build_manifest(settings: Settings, extra_env: dict[str, str] | None = None) -> None:
     """The DAG renders dbt from target/manifest.json, so parsing stays out of DAG import.
 
+    Parsed as Cosmos' builds will run dbt (same flags, same environment), and again whenever that changes (another
+    server, another reporting time zone), so the builds in the DAG reuse this partial parse instead of parsing
+    the project from scratch. `extra_env` is what the DAG run adds to the environment (`tealeaves run --as-of`).
+
     A lock serialises concurrent callers (two test workers, `make demo` beside `make airflow`): the second one
-    waits, then finds the manifest fresh instead of rewriting it under the first one's readers.
+    waits, then finds the manifest fresh instead of rewriting it under the first one's readers. dbt writes into a
+    scratch folder, and its files replace the old ones whole: a DAG being imported meanwhile reads either.
     """
     target = settings.dbt_project_dir / "target"
     target.mkdir(exist_ok=True)
+    inputs = parse_inputs({**os.environ, **environ(settings), **(extra_env or {})})
     with open(target / ".parse.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if manifest_is_stale(settings):
-            dbt = str(Path(sys.executable).parent / "dbt")
-            run_tool(settings, [dbt, "parse", "--quiet"], "dbt parse", cwd=settings.dbt_project_dir)
+        if manifest_is_stale(settings) or _parsed_for(target) != inputs:
+            with tempfile.TemporaryDirectory(prefix=".parse-", dir=target) as scratch:
+                partial = target / "partial_parse.msgpack"
+                if partial.exists():  # dbt re-reads only what changed when its inputs are the same
+                    shutil.copy2(partial, Path(scratch) / partial.name)
+                dbt = str(Path(sys.executable).parent / "dbt")
+                command = [dbt, "parse", "--quiet", *PARSE_FLAGS, "--target-path", scratch]
+                run_tool(settings, command, "dbt parse", cwd=settings.dbt_project_dir, extra_env=extra_env)
+                for name in PARSE_ARTIFACTS:
+                    if (Path(scratch) / name).exists():
+                        os.replace(Path(scratch) / name, target / name)
+            stamp = {"inputs": inputs, "partial_parse_mtime_ns": partial.stat().st_mtime_ns}
+            (target / PARSE_STAMP).write_text(json.dumps(stamp, indent=2) + "\n")
 
 
 def migrate_airflow(settings: Settings) -> None:
@@ -95,11 +151,16 @@ def migrate_airflow(settings: Settings) -> None:
     run_tool(settings, [airflow_bin(), "db", "migrate"], "airflow db migrate")
 
 
-def prepare(settings: Settings, say: Callable[[str], object] = lambda _: None) -> None:
-    """What every run needs first: the server and its databases, dbt's manifest, Airflow's metadata."""
+def prepare(
+    settings: Settings, say: Callable[[str], object] = lambda _: None, extra_env: dict[str, str] | None = None
+) -> None:
+    """What every run needs first: the server and its databases, dbt's manifest, Airflow's metadata.
+
+    `extra_env` is what the run will add to the DAG's environment, so dbt's partial parse is made for it.
+    """
     start_server(settings)
     say("parsing the dbt project")
-    build_manifest(settings)
+    build_manifest(settings, extra_env)
     say("preparing Airflow's metadata database")
     migrate_airflow(settings)
 
@@ -236,7 +297,7 @@ def run(settings: Settings, console: Console, data: Path, as_of: date | None) ->
     if as_of is not None:
         env["TEALEAVES_AS_OF"] = as_of.isoformat()
     with console.status("starting PostgreSQL") as status:
-        prepare(settings, status.update)
+        prepare(settings, status.update, env)
         require_one_origin(settings, data)
         status.update(f"running {DAG_ID} on {data} (load → dbt build → Great Expectations → publish)")
         return run_daily(settings, datetime.now(UTC).date(), env)

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import PREDICTED_LTV, ROOT
 
 
 def test_every_dag_file_imports_without_errors(dagbag):
@@ -52,3 +58,27 @@ def test_daily_dag_reads_load_build_predict_audit_publish_summarise(dagbag, mani
     assert first_dbt and all(dag.get_task(t).upstream_task_ids == {"validate_raw"} for t in first_dbt)
     assert dag.schedule == "@daily"
     assert dag.catchup is False
+
+
+def test_the_daily_builds_leave_dbt_unit_tests_to_make_test(dagbag, manifest, tmp_path: Path):
+    """dbt's unit tests check SQL on fixed inputs, so the daily builds skip them; the test session's own dbt builds
+    (marts_world in tests/conftest.py) select every one of them instead."""
+    dag = dagbag.dags["tealeaves_daily"]
+    for group in ("build_marts", "build_predicted_marts"):
+        assert "resource_type:unit_test" in dag.get_task(f"{group}.dbt_producer_watcher").exclude.split()
+    every = set(json.loads(manifest.read_text())["unit_tests"])
+    dbt = str(Path(sys.executable).parent / "dbt")
+    env = {**os.environ, "DBT_TARGET_PATH": str(tmp_path / "target"), "DBT_LOG_PATH": str(tmp_path / "logs")}
+    selected = set()
+    for selection in (["fqn:*", "--exclude", f"tag:{PREDICTED_LTV}+"], [f"tag:{PREDICTED_LTV}+"]):
+        listed = subprocess.run(
+            [dbt, "ls", "--quiet", "--resource-type", "unit_test", "--output", "json", "--output-keys", "unique_id"]
+            + ["--indirect-selection", "buildable", "--select", *selection],
+            cwd=ROOT / "dbt_project",
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        selected |= {json.loads(line)["unique_id"] for line in listed.stdout.splitlines() if line.startswith("{")}
+    assert every and selected == every

@@ -709,7 +709,7 @@ class RawRuns:
     case_batches: dict[tuple[str, str], int]  # (suite, check) of a case -> its batch
 
     def results(self, gate: RawGateResult, batch_id: int) -> list[SuiteResult]:
-        return [r for r in gate.gate.suites if r.suite.endswith(f"@batch{batch_id}")]
+        return list(gate.results_for(batch_id))
 
 
 @pytest.fixture(scope="module")
@@ -741,7 +741,7 @@ def raw_runs(server, tmp_path_factory) -> RawRuns:
 def test_a_valid_delivery_passes_every_check_of_its_suite(raw_runs, suite):
     batch = raw_runs.good_batches[RAW_WORLDS[suite].file_name]
     results = raw_runs.results(raw_runs.good, batch)
-    assert f"{suite}@batch{batch}" in {r.suite for r in results}
+    assert suite in {r.suite.split("@")[0] for r in results}
     assert_everything_passes(results)
     assert batch in {b.batch_id for b in raw_runs.good.passed_batches}
 

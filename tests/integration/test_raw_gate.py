@@ -105,10 +105,51 @@ def test_a_truncated_export_is_held_back(warehouse, exports, tmp_path):
     assert failure.suite.startswith("load_batches@batch")
 
 
-def test_results_are_stored_per_batch_for_the_data_team(warehouse):
+def test_deliveries_of_one_file_are_checked_together_and_each_batch_keeps_its_verdict(warehouse, exports, tmp_path):
+    """Three re-exports of the invoices waiting at once: one validation per suite, not one per file (the gate's
+    cost follows the new rows); the same invoices in several files are not repeats within a batch; each batch is
+    marked passed and can be traced to the stored results that judged it."""
+    records = invoices(exports)
+    loaded = load_paths(
+        warehouse,
+        [deliver(tmp_path, records[:-1]), deliver(tmp_path, records[:-2]), deliver(tmp_path, records[:-3])],
+        "billing",
+    )
+    ids = [b.batch_id for b in loaded]
+
+    result = run_raw_gate(warehouse, "three deliveries")
+
+    assert result.passed and result.gate.warnings == []
+    assert [b.batch_id for b in result.passed_batches] == ids
+    assert sorted(r.suite.split("@")[0] for r in result.gate.suites) == ["billing_invoices", "load_batches"]
+    for batch_id in ids:
+        assert {r.suite.split("@")[0] for r in result.results_for(batch_id)} == {"billing_invoices", "load_batches"}
     with psycopg.connect(warehouse) as conn:
-        suites = [r[0] for r in conn.execute("select suite from quality.validation_runs where run_id = 'baseline'")]
-    assert "billing_invoices@batch" in " ".join(suites) and any(s.startswith("load_batches@batch") for s in suites)
+        stored = {
+            r[0]
+            for r in conn.execute("select suite from quality.validation_runs where run_id = %s", ["three deliveries"])
+        }
+        verdicts = dict(
+            conn.execute("select batch_id, validation from raw.load_batches where batch_id = any(%s)", [ids])
+        )
+    assert stored == {r.suite for r in result.gate.suites}
+    assert verdicts == dict.fromkeys(ids, "passed")
+
+
+def test_a_bad_delivery_checked_with_a_good_one_is_named_alone_and_the_good_one_passes(warehouse, exports, tmp_path):
+    records = invoices(exports)
+    negative = [dict(r, amount_paid=-abs(r["amount_paid"]) - 100) if i < 10 else r for i, r in enumerate(records)]
+    good, bad = load_paths(
+        warehouse, [deliver(tmp_path, records[:-1]), deliver(tmp_path, negative, "invoices__late.jsonl")], "billing"
+    )
+
+    result = run_raw_gate(warehouse, "one bad of two")
+
+    assert [b.batch_id for b in result.failed_batches] == [bad.batch_id]
+    assert [b.batch_id for b in result.passed_batches] == [good.batch_id]
+    [failure] = result.gate.blocking_failures
+    assert failure.suite == f"billing_invoices@batch{bad.batch_id}" and failure.unexpected_count == 10
+    assert batch_verdicts(warehouse)[good.batch_id] == "passed" and batch_verdicts(warehouse)[bad.batch_id] == "failed"
 
 
 def test_the_gate_refuses_to_run_without_the_ledger_suite(warehouse, tmp_path):

@@ -40,7 +40,7 @@ from tealeaves.quality.results import ExpectationOutcome, GateResult, SuiteResul
 from tealeaves.quality.store import save_run  # noqa: E402
 from tealeaves.state import private_folder  # noqa: E402
 
-__all__ = ["GateResult", "Suite", "SuiteDefinitionError", "load_suites", "run_gate", "validate_suites"]
+__all__ = ["GateResult", "Suite", "SuiteDefinitionError", "Validator", "load_suites", "run_gate", "validate_suites"]
 
 # Unexpected values kept per expectation: enough to recognise the problem, small enough to store.
 SAMPLE_SIZE = 5
@@ -203,26 +203,45 @@ def _missing_tables(conn: psycopg.Connection, schema: str, tables: Iterable[str]
 def validate_suites(
     url: str, schema: str, suites: list[Suite], missing: dict[str, str], run_id: str, docs_dir: Path | None
 ) -> list[SuiteResult]:
-    context = gx.get_context(mode="ephemeral")
-    # tqdm bars are noise in Airflow logs and CI output, and cost time on every metric.
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    datasource = context.data_sources.add_postgres(_DATASOURCE, connection_string=url)
-    try:
+    with Validator(url) as validator:
+        results = validator.validate(schema, suites, missing, run_id)
+        if docs_dir is not None:
+            validator.build_docs(docs_dir)
+        return results
+
+
+class Validator:
+    """One ephemeral GX context on the warehouse: suites validated in as many rounds as the caller needs (the raw
+    gate looks closer at what its first round found), then one Data Docs site for them all."""
+
+    def __init__(self, url: str) -> None:
+        self.context = gx.get_context(mode="ephemeral")
+        # tqdm bars are noise in Airflow logs and CI output, and cost time on every metric.
+        self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        self.datasource = self.context.data_sources.add_postgres(_DATASOURCE, connection_string=url)
+
+    def __enter__(self) -> Validator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        # GX never disposes PostgreSQL engines: without this, pooled connections outlive the run (and block
+        # DROP DATABASE in tests).
+        self.datasource.get_engine().dispose()
+        self.datasource.get_execution_engine().close()
+
+    def validate(self, schema: str, suites: list[Suite], missing: dict[str, str], run_id: str) -> list[SuiteResult]:
+        """Each suite's result, in order; suite names must be new to this validator (GX keys its assets by them)."""
         results = []
         for suite in suites:
             started = datetime.now(UTC)
             if suite.table in missing:
                 results.append(_not_validated(suite, schema, started, missing[suite.table]))
             else:
-                results.append(_validate_suite(context, datasource, schema, suite, run_id, started))
-        if docs_dir is not None:
-            _build_data_docs(context, docs_dir)
+                results.append(_validate_suite(self.context, self.datasource, schema, suite, run_id, started))
         return results
-    finally:
-        # GX never disposes PostgreSQL engines: without this, pooled connections outlive the run (and block
-        # DROP DATABASE in tests).
-        datasource.get_engine().dispose()
-        datasource.get_execution_engine().close()
+
+    def build_docs(self, docs_dir: Path) -> None:
+        _build_data_docs(self.context, docs_dir)
 
 
 DOCS_SITE = "tealeaves"

@@ -2,9 +2,15 @@
 
 The loader guarantees shape (each row typed, or quarantined with its reason); the raw suites judge content:
 a file of negative amounts, of conflicting copies of one invoice, or of a tenth of yesterday's rows loads
-without a single rejected row, and must still not reach finance. Each pending batch is validated on its own,
-with the suite for its table (`expectations/raw/<raw table>.py`) and the suite every batch gets
-(`expectations/raw/load_batches.py`: rejected-row rate, row count against recent batches of the same file).
+without a single rejected row, and must still not reach finance. Each pending batch is judged with the suite for
+its table (`expectations/raw/<raw table>.py`) and the suite every batch gets (`expectations/raw/load_batches.py`:
+rejected-row rate, row count against recent batches of the same file).
+
+The pending batches of a table are validated together, in one GX validation per suite, so the gate's cost follows
+the new rows rather than the number of files. The checks are row by row or grouped by batch, so a validation
+that fails no blocking check fails none in any of its batches, and all of them pass; the warnings it found are
+stored with it, each sampled row naming its batch. When it fails a blocking check, each of its batches is
+validated again on its own, which says exactly which batch failed which check, as before.
 
 A batch that fails a blocking expectation is marked `failed` in `raw.load_batches`: it stays in raw, and
 staging skips it (dbt macro `audited_source`). A file the loader could not read at all (its ledger line has
@@ -15,7 +21,7 @@ and the last good marts stay published meanwhile.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import psycopg
@@ -23,7 +29,8 @@ import psycopg
 from tealeaves import sources
 from tealeaves.config import get_settings
 from tealeaves.load.ddl import ensure_ledger
-from tealeaves.quality.gate import Suite, _libpq_url, load_suites, validate_suites
+from tealeaves.quality.gate import Suite, Validator, _libpq_url, load_suites
+from tealeaves.quality.raw_suites import BATCH_COLUMN
 from tealeaves.quality.results import GateResult, SuiteResult
 from tealeaves.quality.store import save_run
 
@@ -66,6 +73,11 @@ class RawGateResult:
     passed_batches: tuple[Batch, ...]
     failed_batches: tuple[Batch, ...]  # failed in this run
     held_back: tuple[Batch, ...]  # every failed batch not yet superseded, this run's included
+    batches_of: dict[str, tuple[int, ...]] = field(default_factory=dict)  # suite result -> the batches it judged
+
+    def results_for(self, batch_id: int) -> tuple[SuiteResult, ...]:
+        """The results that judged a batch: its own, or one over several batches that all passed."""
+        return tuple(r for r in self.gate.suites if batch_id in self.batches_of.get(r.suite, ()))
 
     @property
     def passed(self) -> bool:
@@ -101,14 +113,14 @@ def run_raw_gate(url: str, run_id: str, suites_dir: Path | None = None, docs_dir
                 " where status = 'loaded' and validation = 'pending' order by batch_id"
             )
         ]
-        planned: list[tuple[Batch, Suite]] = []
-        for batch in pending:
-            planned.append((batch, _for_batch(suites[LEDGER_SUITE], batch, "load_batches", "batch_id")))
-            table = tables.get((batch.source, batch.entity))
-            if table in suites:
-                planned.append((batch, _for_batch(suites[table], batch, table, "_batch_id")))
-        results = validate_suites(url, "raw", [s for _, s in planned], {}, run_id, docs_dir) if planned else []
-        failed_ids = {b.batch_id for (b, _), r in zip(planned, results, strict=True) if not r.success}
+        checks = [_Check(suites[LEDGER_SUITE], "load_batches", "batch_id", tuple(pending))] if pending else []
+        table_of = {b.batch_id: tables.get((b.source, b.entity)) for b in pending}
+        for table in sorted(set(table_of.values()) & (suites.keys() - {LEDGER_SUITE})):
+            of_table = tuple(b for b in pending if table_of[b.batch_id] == table)
+            checks.append(_Check(suites[table], table, BATCH_COLUMN, of_table))
+        judged = _validate(url, checks, run_id, docs_dir) if checks else []
+        results = [result for _, result in judged]
+        failed_ids = {b.batch_id for check, result in judged if not result.success for b in check.batches}
         with conn.transaction():
             save_run(conn, run_id, results)
             for batch in pending:
@@ -123,13 +135,59 @@ def run_raw_gate(url: str, run_id: str, suites_dir: Path | None = None, docs_dir
         passed_batches=tuple(b for b in pending if b.batch_id not in failed_ids),
         failed_batches=tuple(b for b in pending if b.batch_id in failed_ids),
         held_back=held_back,
+        batches_of={check.narrowed().name: tuple(b.batch_id for b in check.batches) for check, _ in judged},
     )
 
 
-def _for_batch(suite: Suite, batch: Batch, table: str, batch_column: str) -> Suite:
-    """The suite narrowed to one batch's rows; named per batch, so each verdict is stored on its own."""
-    query = f'select * from raw."{table}" where "{batch_column}" = {int(batch.batch_id)}'
-    return replace(suite, name=f"{suite.name}@batch{batch.batch_id}", query=query)
+@dataclass(frozen=True)
+class _Check:
+    """One suite over some pending batches of the table it protects."""
+
+    suite: Suite
+    table: str
+    batch_column: str
+    batches: tuple[Batch, ...]
+
+    def narrowed(self) -> Suite:
+        """The suite on these batches' rows, named after them: `billing_invoices@batch12`, `...@batches 3-5,9`."""
+        ids = [b.batch_id for b in self.batches]
+        query = f'select * from raw."{self.table}" where "{self.batch_column}" in ({", ".join(map(str, ids))})'
+        if len(ids) == 1:
+            return replace(self.suite, name=f"{self.suite.name}@batch{ids[0]}", query=query)
+        # a warning found in several batches at once names each sampled row's batch
+        grain = self.suite.grain if self.batch_column in self.suite.grain else (self.batch_column, *self.suite.grain)
+        return replace(self.suite, name=f"{self.suite.name}@batches {_ranges(ids)}", query=query, grain=grain)
+
+    def one_by_one(self) -> list[_Check]:
+        return [replace(self, batches=(batch,)) for batch in self.batches]
+
+
+def _validate(url: str, checks: list[_Check], run_id: str, docs_dir: Path | None) -> list[tuple[_Check, SuiteResult]]:
+    """Each check's batches together; where that fails, each of its batches again on its own."""
+    with Validator(url) as validator:
+        together = validator.validate("raw", [c.narrowed() for c in checks], {}, run_id)
+        judged, again = [], []
+        for check, result in zip(checks, together, strict=True):
+            if len(check.batches) > 1 and not result.success:
+                again += check.one_by_one()
+            else:
+                judged.append((check, result))
+        if again:
+            judged += zip(again, validator.validate("raw", [c.narrowed() for c in again], {}, run_id), strict=True)
+        if docs_dir is not None:
+            validator.build_docs(docs_dir)
+    return judged
+
+
+def _ranges(ids: list[int]) -> str:
+    """Sorted batch ids as runs: [3, 4, 5, 9] -> "3-5,9"."""
+    runs: list[list[int]] = []
+    for batch_id in sorted(ids):
+        if runs and batch_id == runs[-1][1] + 1:
+            runs[-1][1] = batch_id
+        else:
+            runs.append([batch_id, batch_id])
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
 
 
 __all__ = ["Batch", "RawGateResult", "SuiteResult", "run_raw_gate"]
