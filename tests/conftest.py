@@ -130,11 +130,8 @@ def dbt_build(
     scratch: Path,
     dbt_vars: dict[str, str] | None = None,
     env: dict[str, str] | None = None,
-    command: str = "build",
 ) -> None:
     """`dbt build --select ...` against `url`, writing its target and logs under `scratch`; fails loudly.
-
-    `command` "run" builds the models without their tests, where a test needs the tables, not their checks.
 
     `dbt_vars` are dbt vars (`--vars`), e.g. {"ltv_as_of": "1997-09-30"}; `env` adds variables dbt reads,
     e.g. TEALEAVES_TIMEZONE for the reporting time zone.
@@ -159,11 +156,11 @@ def dbt_build(
     }
     dbt = str(Path(sys.executable).parent / "dbt")
     # buildable: a test runs only when every model it reads is built here too
-    args = [dbt, command, "--indirect-selection", "buildable", "--select", *select.split()]
+    command = [dbt, "build", "--indirect-selection", "buildable", "--select", *select.split()]
     if dbt_vars:
-        args += ["--vars", json.dumps(dbt_vars)]
-    result = subprocess.run(args, cwd=ROOT / "dbt_project", env=env, capture_output=True, text=True)
-    assert result.returncode == 0, f"dbt {command} --select {select} failed:\n{_dbt_errors(result.stdout)}"
+        command += ["--vars", json.dumps(dbt_vars)]
+    result = subprocess.run(command, cwd=ROOT / "dbt_project", env=env, capture_output=True, text=True)
+    assert result.returncode == 0, f"dbt build --select {select} failed:\n{_dbt_errors(result.stdout)}"
 
 
 @pytest.fixture(scope="session")
