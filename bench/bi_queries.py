@@ -53,7 +53,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tealeaves.config import get_settings
-from tealeaves.marts_indexes import Index, declared_indexes
+from tealeaves.marts_indexes import Index, catalog_indexes, declared_indexes
 from tealeaves.orchestrate import start_server
 from tealeaves.publish import PUBLISHED
 
@@ -186,23 +186,7 @@ def shifted(key: str, copy: int) -> str:
 
 def index_names(conn: psycopg.Connection, schema: str) -> dict[str, str]:
     """Index name -> "table(columns)", for reading plans."""
-    return {
-        name: f"{table}({columns})"
-        for name, table, columns in conn.execute(
-            """
-            select c.relname, t.relname, string_agg(a.attname, ', ' order by k.ord)
-            from pg_index as i
-            join pg_class as c on c.oid = i.indexrelid
-            join pg_class as t on t.oid = i.indrelid
-            join pg_namespace as n on n.oid = t.relnamespace
-            cross join lateral unnest(i.indkey) with ordinality as k (attnum, ord)
-            join pg_attribute as a on a.attrelid = t.oid and a.attnum = k.attnum
-            where n.nspname = %s
-            group by c.relname, t.relname
-            """,
-            [schema],
-        )
-    }
+    return {name: f"{i.table}({', '.join(i.columns)})" for name, i in catalog_indexes(conn, schema).items()}
 
 
 def plan_indexes(plan: dict) -> list[str]:

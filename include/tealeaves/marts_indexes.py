@@ -72,11 +72,11 @@ def declared_indexes(manifest: Path) -> list[Index]:
     return sorted(found)
 
 
-def schema_indexes(conn: psycopg.Connection, schema: str) -> list[Index]:
-    """Every index on a table of `schema` in the warehouse's catalog (origin unknown: 'indexes'), sorted."""
+def catalog_indexes(conn: psycopg.Connection, schema: str) -> dict[str, Index]:
+    """Every index on a table of `schema` in the warehouse's catalog, by its name (origin unknown: 'indexes')."""
     rows = conn.execute(
         """
-        select t.relname, array_agg(a.attname order by k.ord), i.indisunique, am.amname
+        select c.relname, t.relname, array_agg(a.attname order by k.ord), i.indisunique, am.amname
         from pg_index as i
         join pg_class as t on t.oid = i.indrelid
         join pg_namespace as n on n.oid = t.relnamespace
@@ -85,8 +85,13 @@ def schema_indexes(conn: psycopg.Connection, schema: str) -> list[Index]:
         cross join lateral unnest(i.indkey) with ordinality as k (attnum, ord)
         join pg_attribute as a on a.attrelid = t.oid and a.attnum = k.attnum
         where n.nspname = %s
-        group by i.indexrelid, t.relname, i.indisunique, am.amname
+        group by i.indexrelid, c.relname, t.relname, i.indisunique, am.amname
         """,
         [schema],
     ).fetchall()
-    return sorted(Index(table, tuple(columns), unique, method) for table, columns, unique, method in rows)
+    return {name: Index(table, tuple(columns), unique, method) for name, table, columns, unique, method in rows}
+
+
+def schema_indexes(conn: psycopg.Connection, schema: str) -> list[Index]:
+    """Every index on a table of `schema` in the warehouse's catalog, sorted."""
+    return sorted(catalog_indexes(conn, schema).values())
