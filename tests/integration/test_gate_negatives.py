@@ -238,6 +238,35 @@ def ticket(ticket_id: int, customer: str, reply: str | None, reply_business: str
     }
 
 
+def band(month: str, segment: str, health_band: str, customers: int, mrr: str) -> Row:
+    return {"month": month, "segment": segment, "health_band": health_band, "customers": customers, "mrr_usd": mrr}
+
+
+# MOVEMENTS' customers by health band: crm:1 (smb) healthy, then on watch in March; crm:2 (mid_market) on watch
+# in January, gone by February's end. The bands add up to the month-ends REVENUE_RETENTION counts.
+HEALTH_BANDS = [
+    band("2024-01-01", "all", "healthy", 1, "100.00"),
+    band("2024-01-01", "all", "watch", 1, "50.00"),
+    band("2024-01-01", "all", "at_risk", 0, "0.00"),
+    band("2024-01-01", "smb", "healthy", 1, "100.00"),
+    band("2024-01-01", "mid_market", "watch", 1, "50.00"),
+    band("2024-02-01", "all", "healthy", 1, "120.00"),
+    band("2024-02-01", "smb", "healthy", 1, "120.00"),
+    band("2024-03-01", "all", "watch", 1, "120.00"),
+    band("2024-03-01", "smb", "watch", 1, "120.00"),
+]
+CUSTOMERS_AT_END = {"2024-01-01": 2, "2024-02-01": 1, "2024-03-01": 1}
+
+
+def drop_rows(table: str, *indexes: int) -> Mutation:
+    def mutate(world: World) -> World:
+        world = _copy(world)
+        world[table] = [row for i, row in enumerate(world[table]) if i not in indexes]
+        return world
+
+    return mutate
+
+
 MART_WORLDS: dict[str, World] = {
     "dim_customers": {
         "dim_customers": [{**c, "customer_status": s} for c, s in zip(CUSTOMERS, CUSTOMER_STATUSES, strict=True)],
@@ -256,6 +285,12 @@ MART_WORLDS: dict[str, World] = {
         ]
     },
     "fct_mrr_movements": {"fct_mrr_movements": MOVEMENTS},
+    "fct_customer_health_monthly": {
+        "fct_customer_health_monthly": HEALTH_BANDS,
+        "fct_revenue_retention_monthly": [
+            {**r, "customers_at_end": CUSTOMERS_AT_END[r["month"]]} for r in REVENUE_RETENTION if r["segment"] == "all"
+        ],
+    },
     "fct_nps_monthly": {
         "fct_nps_monthly": [
             nps_month("2024-01-01", "all", (2, 1, 1), "25.00", "0.7500"),
@@ -334,6 +369,24 @@ MART_CASES = [
         "fct_cohort_retention",
         "Every cohort starts with all its customers",
         edit("fct_cohort_retention", 2, retained_customers=4, logo_retention="0.8000"),
+    ),
+    # fct_customer_health_monthly
+    Break(
+        "fct_customer_health_monthly",
+        f"{COMPOUND_UNIQUE}(month, segment, health_band)",
+        repeat("fct_customer_health_monthly", 3),
+        also=frozenset({"The segments' customers and MRR add up to the whole book's, per month and band"}),
+    ),
+    Break(  # a segment's MRR off while the whole book's is right
+        "fct_customer_health_monthly",
+        "The segments' customers and MRR add up to the whole book's, per month and band",
+        edit("fct_customer_health_monthly", 3, mrr_usd="90.00"),
+    ),
+    Break(  # January's watch band lost from the whole book and its segment alike: they still agree
+        "fct_customer_health_monthly",
+        "Each month's customers and MRR across the bands equal fct_revenue_retention_monthly's customers at the"
+        " end and closing MRR",
+        drop_rows("fct_customer_health_monthly", 1, 4),
     ),
     # fct_mrr_movements: each negative amount with the bridge still balancing, so only the sign is wrong
     Break("fct_mrr_movements", f"{COMPOUND_UNIQUE}(customer_key, month)", repeat("fct_mrr_movements", 2)),
