@@ -1,6 +1,7 @@
 with
 
-as_of as (
+-- materialized: computed once; inlined, PostgreSQL copies the export's maxima into each use and computes them again
+as_of as materialized (
     select {{ support_as_of() }} as as_of_at
 ),
 

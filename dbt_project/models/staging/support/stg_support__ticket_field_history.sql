@@ -18,8 +18,11 @@ renamed as (
     from source
 ),
 
+-- keyed by ticket too: a field change belongs to one ticket for good (Zendesk records it on that ticket; a merge
+-- adds new records to the target), so the key is the same, and a filter on ticket_id (the incremental support
+-- models' tickets to recompute) reaches the raw scan below the DISTINCT ON instead of waiting above it
 deduplicated as (
-    {{ dedupe_latest('renamed', ['field_change_id']) }}
+    {{ dedupe_latest('renamed', ['ticket_id', 'field_change_id']) }}
 )
 
 select
