@@ -61,10 +61,13 @@ def _text_expr(contract: Contract, index: int, column: Column) -> sql.Composable
 def _value_expr(text: sql.Composable) -> sql.Composable:
     """The value to check and store: the text without surrounding spaces, null when that leaves nothing.
 
-    Trimming costs more than the checks; a value without a space (most ids, numbers, codes and times), found
-    with one byte search, needs none.
+    Trimming costs more than the checks, and only a value that starts or ends with a space needs it: two
+    anchored LIKEs find those, where a search for a space anywhere sent every name and sentence through
+    `trim` (500,000 company names: 0.22 s with `strpos`, 0.09 s with the LIKEs).
     """
-    return sql.SQL("case when strpos({t}, ' ') > 0 then nullif(trim({t}), '') else nullif({t}, '') end").format(t=text)
+    return sql.SQL(
+        "case when {t} like ' %' or {t} like '% ' then nullif(trim({t}), '') else nullif({t}, '') end"
+    ).format(t=text)
 
 
 # PostgreSQL also accepts words for some types ('now', 'yesterday', 'epoch' for dates, 'NaN' and 'Infinity'
@@ -275,45 +278,65 @@ def _records(contract: Contract, staged: sql.Composable, strict_json: bool) -> s
     return sql.SQL("(select *, {} from {} offset 0) as valued").format(values, staged)
 
 
-def _publish_sql(contract: Contract, strict_json: bool = False) -> sql.Composable:
-    """One statement: the good records typed into raw; then the others with their reasons; last, the count loaded.
+def _insert_sql(contract: Contract, batch_id: int, strict_json: bool = False) -> sql.Composable:
+    """The good records, typed, into raw; each record that is not good leaves its line in `_rejected_lines`.
 
-    Every record is checked once, by boolean tests; only the few that were not loaded (an anti-join on the
-    lines inserted) are read again, to say why.
+    Every record is checked once, by boolean tests. A record that fails them calls `_reject_line` (a CASE,
+    whose branches PostgreSQL evaluates in order, so a good record never calls it), which is how the few
+    rejected lines are known without a second pass: the insert's `returning` of every loaded line and an
+    anti-join against them cost as much as the checks and casts together.
     """
-    not_loaded = sql.SQL("_incoming where not exists (select from loaded where _source_line = _line)")
     return sql.SQL(
-        "with loaded as (insert into {table} (_batch_id, _source_line, {columns})"
-        " select %s, _line, {typed} from {records} where {good} returning _source_line)"
-        " select _line, _raw, {reason} from {rejected}"
-        " union all select null, null, count(*)::text from loaded"
+        "insert into {table} (_batch_id, _source_line, {columns})"
+        " select {batch}, _line, {typed} from {records}"
+        " where case when {good} then true else pg_temp._reject_line(_line) end"
     ).format(
         table=sql.Identifier(RAW, contract.table),
+        batch=sql.Literal(batch_id),  # a literal, not a parameter: the LIKE patterns hold a `%`
         columns=sql.SQL(", ").join(sql.Identifier(c.name) for c in contract.columns),
         typed=sql.SQL(", ").join(
             sql.SQL("{}::{}").format(_value(i), sql.SQL(c.type)) for i, c in enumerate(contract.columns)
         ),
         records=_records(contract, sql.SQL("_incoming"), strict_json),
         good=_good_expr(contract),
-        reason=_reason_expr(contract),
-        rejected=_records(contract, not_loaded, strict_json),
     )
+
+
+def _rejected_sql(contract: Contract, strict_json: bool = False) -> sql.Composable:
+    """The records the insert left out, each with every problem it has, in one line; reads the same values."""
+    rejected = sql.SQL("_incoming where _line in (select _line from pg_temp._rejected_lines)")
+    return sql.SQL("select _line, _raw, {reason} from {records}").format(
+        reason=_reason_expr(contract), records=_records(contract, rejected, strict_json)
+    )
+
+
+# Created in the file's transaction; the table goes with it, the function is the session's.
+_REJECTED_LINES = """
+create temp table _rejected_lines (_line bigint not null) on commit drop;
+create or replace function pg_temp._reject_line(line bigint) returns boolean language plpgsql volatile as $$
+begin
+    insert into pg_temp._rejected_lines values (line);
+    return false;
+end $$;
+"""
 
 
 def _publish_batch(conn: psycopg.Connection, batch_id: int, path: Path, contract: Contract) -> tuple[int, int]:
     """Good records typed into raw, the rest to raw.rejected_rows with the reason; returns (loaded, rejected)."""
-    # Room for the lines loaded and the anti-join's hash of them (about 90 bytes a line), so that a file of a
-    # million lines does not spill them to disk.
+    # Room for the rejected lines' hash when most of a large file is rejected.
     conn.execute("set local work_mem = '128MB'")
+    conn.execute(_REJECTED_LINES)
+    strict_json = False
     try:
         with conn.transaction():
-            rows = conn.execute(_publish_sql(contract), [batch_id]).fetchall()
+            loaded = conn.execute(_insert_sql(contract, batch_id)).rowcount
     except psycopg.DataError:
         if not contract.is_json:
             raise
         # Valid json that jsonb refuses (a \u0000 escape) stopped the cast: judge every line as jsonb instead.
-        rows = conn.execute(_publish_sql(contract, strict_json=True), [batch_id]).fetchall()
-    loaded = int(rows.pop()[2])
+        strict_json = True
+        loaded = conn.execute(_insert_sql(contract, batch_id, strict_json=True)).rowcount
+    rows = conn.execute(_rejected_sql(contract, strict_json)).fetchall()
     if contract.is_json:  # blank lines, staged by the JSON Lines fast path to keep line numbers, are no records
         rows = [row for row in rows if row[1] is not None and row[1].strip()]
     missing_text = {line for line, raw, _ in rows if raw is None}
@@ -321,7 +344,7 @@ def _publish_batch(conn: psycopg.Connection, batch_id: int, path: Path, contract
     with conn.cursor().copy(
         "copy raw.rejected_rows (batch_id, source, entity, file_name, line_number, raw_text, reason) from stdin"
     ) as copy:
-        for line, raw, reason in rows:
+        for line, raw, reason in sorted(rows):
             copy.write_row(
                 (
                     batch_id,
