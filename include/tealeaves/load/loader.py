@@ -360,14 +360,30 @@ def _publish_batch(conn: psycopg.Connection, batch_id: int, path: Path, contract
 
 
 def _lines_of(path: Path, wanted: set[int]) -> dict[int, str]:
-    """The original text of the given physical lines (records the fast path rejected)."""
-    found = {}
-    last = max(wanted)
+    """The original text of the given physical lines (records the fast path rejected).
+
+    Line breaks are counted a chunk at a time; only a chunk that holds a wanted line is split into lines
+    (reading a 50 MB file line by line in Python for 500 rejected rows took 0.08 s, most of this step).
+    """
+    found: dict[int, str] = {}
+    pending = sorted(wanted, reverse=True)  # the next wanted line is last
+    first = 1  # the number of the first line in `whole`
+    rest = b""
     with open(path, "rb") as handle:
-        for number, line in enumerate(handle, start=1):
-            if number in wanted:
-                found[number] = line.decode("utf-8", errors="replace").rstrip("\r\n")
-            if number == last:
+        while pending:
+            chunk = handle.read(1 << 20)
+            data = rest + chunk
+            end = data.rfind(b"\n") + 1 if chunk else len(data)  # whole lines only, but for the last one
+            whole, rest = data[:end], data[end:]
+            count = whole.count(b"\n") + (not whole.endswith(b"\n") and whole != b"")
+            if pending[-1] < first + count:
+                for number, line in enumerate(whole.split(b"\n")[:count], start=first):
+                    if number in wanted:
+                        found[number] = line.decode("utf-8", errors="replace").rstrip("\r\n")
+                while pending and pending[-1] < first + count:
+                    pending.pop()
+            first += count
+            if not chunk:
                 break
     return found
 
