@@ -231,6 +231,28 @@ def test_a_folder_of_source_folders_loads_and_absent_sources_still_get_empty_raw
     assert query(fresh_database, "select count(*) from raw.billing_invoices") == [(0,)]
 
 
+def test_a_raw_table_from_an_older_contract_gains_the_new_column_and_keeps_its_rows(tmp_path, fresh_database):
+    """A raw table made before its contract grew a column, and before issue 15 dropped the per-row key to the
+    ledger: the next load adds the column and drops the key, and the rows already there stay as they were."""
+    first = write(tmp_path / "crm" / "companies.csv", HEADER + "1,Acme,acme.com,2025-01-02T10:00:00Z,,,,,\n")
+    load_paths(fresh_database, [first])
+    with psycopg.connect(fresh_database) as conn:
+        conn.execute("alter table raw.crm_companies drop column hs_additional_domains")
+        conn.execute("alter table raw.crm_companies add foreign key (_batch_id) references raw.load_batches")
+    second = write(
+        tmp_path / "crm" / "companies_2.csv",
+        HEADER.rstrip("\n")
+        + ",hs_additional_domains\n"
+        + "2,Beta,beta.com,2025-01-03T10:00:00Z,,,,,,beta.net;beta.org\n",
+    )
+    [result] = load_paths(fresh_database, [second])
+    assert (result.status, result.rows_loaded) == ("loaded", 1)
+    rows = query(fresh_database, "select hs_object_id, hs_additional_domains from raw.crm_companies order by 1")
+    assert rows == [(1, None), (2, "beta.net;beta.org")]
+    keys = "select count(*) from pg_constraint where conrelid = 'raw.crm_companies'::regclass and contype = 'f'"
+    assert query(fresh_database, keys) == [(0,)]
+
+
 def test_a_loaded_batch_cannot_be_deleted_or_unloaded_so_no_raw_row_loses_its_batch(tmp_path, fresh_database):
     """Raw tables have no foreign key to the ledger (issue 15); the ledger's trigger keeps what the key kept."""
     good = write(tmp_path / "crm" / "companies.csv", HEADER + "1,Acme,acme.com,2025-01-02T10:00:00Z,,,,,\n")

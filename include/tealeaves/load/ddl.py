@@ -80,37 +80,64 @@ def ensure_ledger(conn: psycopg.Connection) -> None:
     conn.execute(LEDGER)
 
 
-def ensure_table(conn: psycopg.Connection, contract: Contract) -> None:
+def ensure_table(conn: psycopg.Connection, contract: Contract, existing: set[str] | None = None) -> None:
     """Create the raw table, or add columns a newer contract introduced; never drops anything.
 
-    Call after `ensure_ledger` in the same transaction, which holds the DDL lock.
+    Call after `ensure_ledger` in the same transaction, which holds the DDL lock. `existing` is the table's
+    columns as the catalog has them (empty when there is no table), read here when not given. DDL runs only
+    for what is missing: an `alter table` that changes nothing still takes the table's exclusive lock, which
+    waits for every running reader (a dbt build reading raw) and holds up every reader after it.
     """
+    if existing is None:  # one table: its own catalog lines (ensure_raw_schema reads every table's at once)
+        existing = _raw_columns(conn, contract.table).get(contract.table, set())
+        if existing:
+            _drop_batch_foreign_keys(conn, contract.table)
     table = sql.Identifier(RAW, contract.table)
-    conn.execute(
-        sql.SQL(
-            "create table if not exists {} (_batch_id bigint not null, _source_line bigint not null,"
-            " _loaded_at timestamptz not null default now())"
-        ).format(table)
-    )
-    _drop_batch_foreign_key(conn, contract.table)
-    for column in contract.columns:
+    columns = [sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(c.type)) for c in contract.columns]
+    if not existing:
         conn.execute(
-            sql.SQL("alter table {} add column if not exists {} {}").format(
-                table, sql.Identifier(column.name), sql.SQL(column.type)
+            sql.SQL(
+                "create table if not exists {} (_batch_id bigint not null, _source_line bigint not null,"
+                " _loaded_at timestamptz not null default now(), {})"
+            ).format(table, sql.SQL(", ").join(columns))
+        )
+        return
+    missing = [column for c, column in zip(contract.columns, columns, strict=True) if c.name not in existing]
+    if missing:
+        conn.execute(
+            sql.SQL("alter table {} {}").format(
+                table, sql.SQL(", ").join(sql.SQL("add column if not exists {}").format(m) for m in missing)
             )
         )
 
 
-def _drop_batch_foreign_key(conn: psycopg.Connection, name: str) -> None:
+def _raw_columns(conn: psycopg.Connection, table: str | None = None) -> dict[str, set[str]]:
+    """Each raw table's column names (of one table when `table` is given), from the catalog in one query."""
+    rows = conn.execute(
+        "select c.relname, a.attname from pg_class c join pg_namespace n on n.oid = c.relnamespace"
+        " join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped"
+        " where n.nspname = %s and c.relkind in ('r', 'p') and (%s::text is null or c.relname = %s)",
+        [RAW, table, table],
+    ).fetchall()
+    found: dict[str, set[str]] = {}
+    for relname, attname in rows:
+        found.setdefault(relname, set()).add(attname)
+    return found
+
+
+def _drop_batch_foreign_keys(conn: psycopg.Connection, table: str | None = None) -> None:
     """Raw tables made before issue 15 checked `_batch_id` against the ledger row by row, which doubled the cost
     of every load. The loader writes a batch's rows only in the transaction that holds its ledger line locked
-    and marks it loaded, and nothing deletes a ledger line that has rows, so the key is dropped."""
+    and marks it loaded, and nothing deletes a ledger line that has rows, so the key is dropped (from every
+    raw table, or from `table`)."""
     keys = conn.execute(
-        "select conname from pg_constraint where conrelid = %s::regclass and contype = 'f'"
-        " and confrelid = 'raw.load_batches'::regclass",
-        [f"{RAW}.{name}"],
+        "select c.relname, k.conname from pg_constraint k join pg_class c on c.oid = k.conrelid"
+        " join pg_namespace n on n.oid = c.relnamespace"
+        " where n.nspname = %s and k.contype = 'f' and k.confrelid = 'raw.load_batches'::regclass"
+        " and (%s::text is null or c.relname = %s)",
+        [RAW, table, table],
     ).fetchall()
-    for (key,) in keys:
+    for name, key in keys:
         conn.execute(
             sql.SQL("alter table {} drop constraint {}").format(sql.Identifier(RAW, name), sql.Identifier(key))
         )
@@ -124,5 +151,7 @@ def ensure_raw_schema(conn: psycopg.Connection) -> None:
     """
     with conn.transaction():
         ensure_ledger(conn)
+        existing = _raw_columns(conn)
+        _drop_batch_foreign_keys(conn)
         for contract in sources.contracts().values():
-            ensure_table(conn, contract)
+            ensure_table(conn, contract, existing.get(contract.table, set()))
