@@ -80,7 +80,10 @@
             moments.moment_at,
             coalesce(
                 open_seconds_before_days.open_seconds_before,
-                case when moments.moment_at < schedule_bounds.first_day then 0 else schedule_bounds.total_open_seconds end,
+                case
+                    when moments.moment_at < schedule_bounds.first_day then 0
+                    else schedule_bounds.total_open_seconds
+                end,
                 0
             )
             + coalesce(sum(extract(epoch from least(parts.part_end_at, moments.moment_at) - parts.part_start_at)), 0)

@@ -130,8 +130,18 @@ classified as (
         select candidates.rule_id, candidates.input_class
         from (
             values
-            (text_class_matches.input_source is not null, text_class_matches.rule_id, text_class_matches.input_class, text_class_matches.priority),
-            (tag_class_matches.input_source is not null, tag_class_matches.rule_id, tag_class_matches.input_class, tag_class_matches.priority)
+            (
+                text_class_matches.input_source is not null,
+                text_class_matches.rule_id,
+                text_class_matches.input_class,
+                text_class_matches.priority
+            ),
+            (
+                tag_class_matches.input_source is not null,
+                tag_class_matches.rule_id,
+                tag_class_matches.input_class,
+                tag_class_matches.priority
+            )
         ) as candidates (is_match, rule_id, input_class, priority)
         where candidates.is_match
         order by candidates.priority, candidates.rule_id
@@ -141,8 +151,18 @@ classified as (
         select candidates.product_area
         from (
             values
-            (text_area_matches.input_source is not null, text_area_matches.rule_id, text_area_matches.product_area, text_area_matches.priority),
-            (tag_area_matches.input_source is not null, tag_area_matches.rule_id, tag_area_matches.product_area, tag_area_matches.priority)
+            (
+                text_area_matches.input_source is not null,
+                text_area_matches.rule_id,
+                text_area_matches.product_area,
+                text_area_matches.priority
+            ),
+            (
+                tag_area_matches.input_source is not null,
+                tag_area_matches.rule_id,
+                tag_area_matches.product_area,
+                tag_area_matches.priority
+            )
         ) as candidates (is_match, rule_id, product_area, priority)
         where candidates.is_match
         order by candidates.priority, candidates.rule_id
