@@ -24,14 +24,59 @@ invoice_service_periods as (
     group by invoice_id
 ),
 
--- Each rate holds from its day until the next rate of its currency: a range join, planned set-wise.
+-- Each rate holds from its day until the next rate of its currency. Looked up by equality, never as a range join
+-- (which compared every invoice with every rate of its currency: 17.8 million comparisons for 82,000 invoices
+-- at 5,000 customers, more with every month of history): the rates laid out one row per currency and day, from
+-- the first rate's day to the last one's, each day carrying its currency's latest rate so far; after the last
+-- day, each currency's latest rate.
 fx_rates as (
+    select currency_code, rate_date, rate_to_usd from {{ ref('stg_billing__fx_rates') }}
+),
+
+fx_calendar as (
+    -- one series for every currency, so that the planner knows its size (a series per row it would guess)
+    select currencies.currency_code, calendar_day::date as rate_day
+    from (select distinct currency_code from fx_rates) as currencies
+    cross join (
+        select generate_series(min(rate_date)::timestamp, max(rate_date)::timestamp, interval '1 day') as calendar_day
+        from fx_rates
+    ) as calendar_days
+),
+
+fx_calendar_rates as (
+    select
+        fx_calendar.currency_code,
+        fx_calendar.rate_day,
+        fx_rates.rate_date,
+        fx_rates.rate_to_usd,
+        -- the days from one rate up to the next share rates_so_far
+        count(fx_rates.rate_date) over (
+            partition by fx_calendar.currency_code order by fx_calendar.rate_day
+        ) as rates_so_far
+    from fx_calendar
+    left join fx_rates
+        on fx_calendar.currency_code = fx_rates.currency_code and fx_calendar.rate_day = fx_rates.rate_date
+),
+
+fx_rate_days as (
     select
         currency_code,
-        rate_date,
-        rate_to_usd,
-        lead(rate_date) over (partition by currency_code order by rate_date) as next_rate_date
-    from {{ ref('stg_billing__fx_rates') }}
+        rate_day,
+        first_value(rate_date) over rate_run as rate_date,
+        first_value(rate_to_usd) over rate_run as rate_to_usd
+    from fx_calendar_rates
+    window rate_run as (partition by currency_code, rates_so_far order by rate_day)
+),
+
+latest_fx_rates as (
+    select distinct on (currency_code) currency_code, rate_date, rate_to_usd
+    from fx_rates
+    where rate_date is not null
+    order by currency_code, rate_date desc
+),
+
+fx_last_day as (
+    select max(rate_date) as last_rate_day from fx_rates
 ),
 
 dated_invoices as (
@@ -50,18 +95,22 @@ invoices_with_rate as (
         dated_invoices.*,
         case
             when dated_invoices.currency_code = '{{ var("reporting_currency") }}' then dated_invoices.invoice_date
-            else fx_rates.rate_date
+            else coalesce(fx_rate_days.rate_date, latest_fx_rates.rate_date)
         end as fx_rate_date,
         case
             when dated_invoices.currency_code = '{{ var("reporting_currency") }}' then 1.0
-            else fx_rates.rate_to_usd
+            else coalesce(fx_rate_days.rate_to_usd, latest_fx_rates.rate_to_usd)
         end as fx_rate_to_usd
     from dated_invoices
-    left join fx_rates
+    left join fx_rate_days
         on
-            dated_invoices.currency_code = fx_rates.currency_code
-            and dated_invoices.invoice_date >= fx_rates.rate_date
-            and (dated_invoices.invoice_date < fx_rates.next_rate_date or fx_rates.next_rate_date is null)
+            dated_invoices.currency_code = fx_rate_days.currency_code
+            and dated_invoices.invoice_date = fx_rate_days.rate_day
+    cross join fx_last_day
+    left join latest_fx_rates
+        on
+            dated_invoices.currency_code = latest_fx_rates.currency_code
+            and dated_invoices.invoice_date > fx_last_day.last_rate_day
 ),
 
 converted as (

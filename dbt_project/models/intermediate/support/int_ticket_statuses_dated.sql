@@ -37,19 +37,26 @@ tickets as (
         {%- if touched %} and tickets.ticket_id = any({{ touched }}){% endif %}
 ),
 
+status_history as materialized (
+    -- the ticket's status changes, read once (a read of the staging view de-duplicates the whole history: it was
+    -- read twice, for the changes and for the tickets without any)
+    select ticket_id, new_value, changed_at, field_change_id
+    from {{ ref('stg_support__ticket_field_history') }}
+    where field_name = 'status'
+        {%- if touched %} and ticket_id = any({{ touched }}){% endif %}
+),
+
 status_changes as (
     select
-        history.ticket_id,
-        history.new_value as status,
-        history.changed_at,
-        history.field_change_id,
+        status_history.ticket_id,
+        status_history.new_value as status,
+        status_history.changed_at,
+        status_history.field_change_id,
         true as is_recorded_change
-    from {{ ref('stg_support__ticket_field_history') }} as history
+    from status_history
     cross join as_of
-    where history.field_name = 'status'
-        and history.new_value is not null
-        and history.changed_at <= as_of.as_of_at
-        {%- if touched %} and history.ticket_id = any({{ touched }}){% endif %}
+    where status_history.new_value is not null
+        and status_history.changed_at <= as_of.as_of_at
 ),
 
 tickets_without_history as (
@@ -61,9 +68,7 @@ tickets_without_history as (
         false as is_recorded_change
     from tickets
     where not exists (
-        select 1 from {{ ref('stg_support__ticket_field_history') }} as history
-        where history.ticket_id = tickets.ticket_id and history.field_name = 'status'
-            {%- if touched %} and history.ticket_id = any({{ touched }}){% endif %}
+        select from status_history where status_history.ticket_id = tickets.ticket_id
     )
 ),
 
