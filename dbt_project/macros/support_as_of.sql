@@ -7,8 +7,21 @@
     export's last afternoon shows the ticket solved, not open); the moment is never later than the build's own
     clock, so an event dated in the future (a clock error upstream) does not move it. Open tickets are judged
     against this moment: when the export's real time is known and later, pin it with var support_as_of.
+    The default is computed once per build, by model int_support_as_of; a pinned moment stays a constant in the
+    SQL, where the planner sees its value.
 #}
 {% macro support_as_of() -%}
+    {#- depends_on whatever the vars at parse time, so every caller builds after int_support_as_of -#}
+    {%- set computed = ref('int_support_as_of') -%}
+    {%- if var('support_as_of', none) is not none or reporting_as_of() is not none -%}
+        {{ support_as_of_computed() }}
+    {%- else -%}
+        (select as_of_at from {{ computed }})
+    {%- endif -%}
+{%- endmacro %}
+
+{# The as-of moment as SQL, from the vars or from the export's latest event: int_support_as_of's definition. #}
+{% macro support_as_of_computed() -%}
     {%- if var('support_as_of', none) is not none -%}
         cast('{{ var("support_as_of") }}' as timestamp)
     {%- elif reporting_as_of() is not none -%}

@@ -35,8 +35,7 @@
 
 with
 
--- materialized: computed once; inlined, PostgreSQL copies the export's maxima into each use and computes them again
-as_of as materialized (
+as_of as (
     select {{ support_as_of() }} as as_of_at
 ),
 
