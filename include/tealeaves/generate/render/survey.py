@@ -285,7 +285,9 @@ class SurveyRenderer(Renderer):
             feature=self.rng.choice(FEATURES),
             competitor=self.fake.company(),
             client=self.fake.company(),
-            day=self.fake.day_of_week(),
+            # a weekday drawn before the export, not before today as fake.day_of_week() draws it: the same seed
+            # writes the same text whenever it runs (one draw from the stream either way)
+            day=self.fake.date("%A", end_datetime=self.export_end),
         )
 
     def _qualtrics_meta(self, life: Life, respondent: Contact, recorded: datetime) -> tuple[dict[str, Any], bool]:
