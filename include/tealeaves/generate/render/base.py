@@ -37,8 +37,9 @@ class Renderer:
         if cls.source:
             REGISTRY[cls.source] = cls
 
-    def __init__(self, root: Path, truth: Truth, seed: int) -> None:
+    def __init__(self, root: Path, truth: Truth, seed: int, scratch: Path) -> None:
         self.root, self.truth = root / self.source, truth
+        self.scratch = scratch  # a folder of the generator's own for this renderer's spools (generate.spool)
         self.clock = MerchantClock(truth.timezone)
         self.rng = random.Random(f"{seed}:{self.source}")
         self.fake = Faker("en_US")
