@@ -26,6 +26,7 @@ from faker import Faker
 
 from tealeaves.generate.calendar import MerchantClock, add_months
 from tealeaves.generate.life import Contact, Life, LifeSimulator
+from tealeaves.generate.names import cache_name_weights
 from tealeaves.generate.render import renderers
 from tealeaves.generate.render.crm import CrmRenderer
 from tealeaves.generate.spool import SpooledMapping, materialised, write_truth
@@ -50,7 +51,7 @@ class World:
     ) -> None:
         self.truth, self.end = truth, end
         self.rng = random.Random(seed)
-        self.fake = Faker("en_US")
+        self.fake = cache_name_weights(Faker("en_US"))
         self.fake.seed_instance(seed)
         self.simulator = LifeSimulator(truth, self.rng, end)
         self.clock = self.simulator.clock

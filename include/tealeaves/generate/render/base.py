@@ -11,6 +11,7 @@ from faker import Faker
 
 from tealeaves.generate.calendar import MerchantClock
 from tealeaves.generate.life import Life
+from tealeaves.generate.names import cache_name_weights
 from tealeaves.generate.sinks import CsvSink, JsonlSink, Sink
 from tealeaves.generate.world import Truth
 
@@ -42,7 +43,7 @@ class Renderer:
         self.scratch = scratch  # a folder of the generator's own for this renderer's spools (generate.spool)
         self.clock = MerchantClock(truth.timezone)
         self.rng = random.Random(f"{seed}:{self.source}")
-        self.fake = Faker("en_US")
+        self.fake = cache_name_weights(Faker("en_US"))
         self.fake.seed_instance(f"{seed}:{self.source}")
         self.sinks: dict[str, Sink] = {}
         self.export_end = datetime.max.replace(tzinfo=UTC)  # nothing at or after this moment is in the export
