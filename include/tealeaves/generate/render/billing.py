@@ -20,6 +20,7 @@ import math
 import random
 import string
 from collections import Counter, defaultdict
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
@@ -183,7 +184,8 @@ class BillingRenderer(Renderer):
                 self.fx.write({"rate_date": day.isoformat(), "currency": code.upper(), "rate_to_usd": f"{rate:.6f}"})
 
     def customer(self, life: Life) -> None:
-        self.spool.append(life)
+        # Billing never reads a life's tickets or NPS answers, the bulk of a pickled life: spooled without them.
+        self.spool.append(replace(life, tickets=[], nps=[]))
 
     def finish(self, end: date) -> None:
         self.end = self.clock.at(end)
