@@ -273,6 +273,14 @@ def generate(
             " sees them (it keeps 30 days). Default: every event.",
         ),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Processes that share the sources out; the files are the same for any number."
+            " Default: up to 2, one per CPU.",
+        ),
+    ] = None,
 ) -> None:
     """Write synthetic source exports with a planted truth."""
     from tealeaves.generate import generate as run
@@ -295,6 +303,8 @@ def generate(
             seed=seed,
             timezone=timezone,
             events_days=events_days,
+            workers=workers or min(2, os.cpu_count() or 1),
+            keep_report=False,
         )
     title = (
         f"{report['customers']} customers, {report['leads']} leads, {report['start']} to {report['end']}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import random
 import subprocess
 from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, time, timedelta
@@ -14,8 +15,10 @@ from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
+from faker import Faker
 
 from tealeaves.generate import default_truth, generate
+from tealeaves.generate.fakes import faster
 from tealeaves.generate.render.billing import period_mrr_cents
 from tests.conftest import TEALEAVES
 from tests.exports import read_jsonl
@@ -35,6 +38,39 @@ def test_same_seed_gives_identical_files_and_another_seed_does_not(tmp_path):
     generate(tmp_path / "c", customers=120, months=3, seed=6)
     assert digest(tmp_path / "a") == digest(tmp_path / "b")
     assert digest(tmp_path / "a")["billing/invoices.jsonl"] != digest(tmp_path / "c")["billing/invoices.jsonl"]
+
+
+def test_the_files_do_not_depend_on_how_many_processes_write_them(tmp_path):
+    """Worker processes share the sources out; the bytes written, truth.json included, are the same for any
+    number of them, and truth.json (streamed from disk spools) is json.dumps of the report generate returns."""
+    one = generate(tmp_path / "one", customers=150, months=3, seed=5, workers=1)
+    three = generate(tmp_path / "three", customers=150, months=3, seed=5, workers=3)
+    assert digest(tmp_path / "one") == digest(tmp_path / "three")
+    assert one == three
+    assert (tmp_path / "one" / "truth.json").read_text() == json.dumps(one, indent=2)
+    assert len(one["realised"]["billing"]["subscriptions"]) == one["customers"]
+
+
+@pytest.mark.parametrize("seed", [5, "42:support", "7:crm"])
+def test_faster_faker_writes_what_faker_writes(seed):
+    """The generator's Faker draws names and lorem text from sums and word lists made once: the same calls on
+    the same seed give what Faker itself gives, whatever the order of the calls."""
+    plain, fast = Faker("en_US"), faster(Faker("en_US"))
+    plain.seed_instance(seed)
+    fast.seed_instance(seed)
+    calls = [
+        lambda f: f.first_name(),
+        lambda f: f.last_name(),
+        lambda f: f.company(),
+        lambda f: f.sentence(),
+        lambda f: f.sentence(nb_words=1),
+        lambda f: f.paragraph(nb_sentences=2),
+        lambda f: f.paragraph(),
+        lambda f: f.bs(),
+        lambda f: f.country_code(),
+    ]
+    order = random.Random(seed).choices(range(len(calls)), k=5000)
+    assert [calls[i](fast) for i in order] == [calls[i](plain) for i in order]
 
 
 def test_truth_keeps_cac_per_channel_whatever_the_size(tmp_path):

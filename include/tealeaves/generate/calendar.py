@@ -60,24 +60,47 @@ def _next_open(moment: datetime) -> datetime:
             return moment
 
 
+ONE_DAY, WEEKEND = timedelta(days=1), timedelta(days=3)
+BUSINESS_DAY = timedelta(hours=CLOSE_HOUR - OPEN_HOUR)
+FULL_DAY_MINUTES = BUSINESS_DAY.total_seconds() / 60  # what a whole business day adds, as the loops compute it
+
+
+def _next_business_morning(opening: datetime) -> datetime:
+    """The next business day's opening after `opening`, itself a business day's opening (what _next_open gives
+    for that day's close)."""
+    return opening + (WEEKEND if opening.weekday() == 4 else ONE_DAY)
+
+
 def add_business_minutes(start: datetime, minutes: float) -> datetime:
     """`start` plus `minutes` of business time (Mon-Fri 09:00-17:00 UTC)."""
     moment = _next_open(start)
-    remaining = minutes
-    while True:
-        close = moment.replace(hour=CLOSE_HOUR, minute=0, second=0, microsecond=0)
-        available = (close - moment).total_seconds() / 60
-        if remaining <= available:
-            return moment + timedelta(minutes=remaining)
-        remaining -= available
-        moment = _next_open(close)
+    close = moment.replace(hour=CLOSE_HOUR, minute=0, second=0, microsecond=0)
+    available = (close - moment).total_seconds() / 60
+    if minutes <= available:
+        return moment + timedelta(minutes=minutes)
+    remaining = minutes - available
+    # Whole days from the next opening on: the same subtractions, day by day, without calendar lookups.
+    moment = _next_open(close)
+    while remaining > FULL_DAY_MINUTES:
+        remaining -= FULL_DAY_MINUTES
+        moment = _next_business_morning(moment)
+    return moment + timedelta(minutes=remaining)
 
 
 def business_minutes_between(start: datetime, end: datetime) -> float:
     """Business minutes from `start` to `end` (0 when end is not after start)."""
     total, moment = 0.0, _next_open(start)
+    if moment >= end:
+        return total
+    close = moment.replace(hour=CLOSE_HOUR, minute=0, second=0, microsecond=0)
+    total += (min(close, end) - moment).total_seconds() / 60
+    # Every later moment is a business day's opening: whole days add the same minutes, in the same order.
+    moment = _next_open(close)
     while moment < end:
-        close = moment.replace(hour=CLOSE_HOUR, minute=0, second=0, microsecond=0)
-        total += (min(close, end) - moment).total_seconds() / 60
-        moment = _next_open(close)
+        close = moment + BUSINESS_DAY
+        if close <= end:
+            total += FULL_DAY_MINUTES
+        else:
+            total += (end - moment).total_seconds() / 60
+        moment = _next_business_morning(moment)
     return total

@@ -127,16 +127,19 @@ class CsvSink(Sink):
         cosmetic: tuple[str, ...] = (),
     ):
         self.columns = columns
+        self._buffer = io.StringIO()  # one line at a time, reused
+        self._writer = csv.writer(self._buffer, lineterminator="\n")
         super().__init__(root, name, dirt, rng, key, cosmetic)
         self.header()
 
     def header(self) -> None:
         self._main.write(self._line(self.columns))
 
-    @staticmethod
-    def _line(values: list[Any]) -> str:
-        buffer = io.StringIO()
-        csv.writer(buffer, lineterminator="\n").writerow(values)
+    def _line(self, values: list[Any]) -> str:
+        buffer = self._buffer
+        buffer.seek(0)
+        buffer.truncate()
+        self._writer.writerow(values)
         return buffer.getvalue()
 
     def _render(self, record: dict[str, Any]) -> str:
@@ -147,9 +150,27 @@ class CsvSink(Sink):
         return line.rstrip("\n").rsplit(",", 2)[0] + "\n"
 
 
+# json.dumps(record, separators=(",", ":")) without building an encoder for every record: the same C encoder
+# json.dumps makes (no indent, ASCII, NaN allowed), made once; circular references are not checked (records are
+# trees of dicts and lists).
+_encode_compact = (
+    json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+        None, json.JSONEncoder().default, json.encoder.encode_basestring_ascii, None, ":", ",", False, False, True
+    )
+    if json.encoder.c_make_encoder is not None
+    else None
+)  # type: ignore[attr-defined]
+
+
+def compact_json(record: dict[str, Any]) -> str:
+    if _encode_compact is None:
+        return json.dumps(record, separators=(",", ":"))
+    return "".join(_encode_compact(record, 0))
+
+
 class JsonlSink(Sink):
     def _render(self, record: dict[str, Any]) -> str:
-        return json.dumps(record, separators=(",", ":")) + "\n"
+        return compact_json(record) + "\n"
 
     def _mangle(self, line: str) -> str:
         return line[: max(1, len(line) // 2)] + "\n"

@@ -10,11 +10,13 @@ from typing import Any
 from faker import Faker
 
 from tealeaves.generate.calendar import MerchantClock
+from tealeaves.generate.fakes import faster
 from tealeaves.generate.life import Life
 from tealeaves.generate.sinks import CsvSink, JsonlSink, Sink
 from tealeaves.generate.world import Truth
 
 OFFSETS = (-8, -5, -3, 1, 2, 5.5, 9)  # hours; the offsets mixed-time-zone exports show
+OFFSET_ZONES = {hours: timezone(timedelta(hours=hours)) for hours in OFFSETS}
 
 
 def alias_domain(domain: str) -> str:
@@ -37,11 +39,12 @@ class Renderer:
         if cls.source:
             REGISTRY[cls.source] = cls
 
-    def __init__(self, root: Path, truth: Truth, seed: int) -> None:
+    def __init__(self, root: Path, truth: Truth, seed: int, scratch: Path) -> None:
         self.root, self.truth = root / self.source, truth
+        self.scratch = scratch  # a folder of the generator's own for this renderer's spools (generate.spool)
         self.clock = MerchantClock(truth.timezone)
         self.rng = random.Random(f"{seed}:{self.source}")
-        self.fake = Faker("en_US")
+        self.fake = faster(Faker("en_US"))
         self.fake.seed_instance(f"{seed}:{self.source}")
         self.sinks: dict[str, Sink] = {}
         self.export_end = datetime.max.replace(tzinfo=UTC)  # nothing at or after this moment is in the export
@@ -64,7 +67,7 @@ class Renderer:
         """ISO 8601; a share of values carry a non-UTC offset, as exports from several regions do."""
         if self.rng.random() < self.truth.dirt.mixed_offsets:
             hours = self.rng.choice(OFFSETS)
-            moment = moment.astimezone(timezone(timedelta(hours=hours)))
+            moment = moment.astimezone(OFFSET_ZONES[hours])
             text = moment.isoformat(timespec="milliseconds" if millis else "seconds")
             return text
         text = moment.astimezone(UTC).isoformat(timespec="milliseconds" if millis else "seconds")

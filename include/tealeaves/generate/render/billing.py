@@ -17,11 +17,10 @@ every merchant month-end, read from the simulated life and its coupons, never fr
 from __future__ import annotations
 
 import math
-import pickle
 import random
 import string
-import tempfile
 from collections import Counter, defaultdict
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
@@ -31,6 +30,7 @@ from tealeaves import stripe
 from tealeaves.generate.calendar import add_months
 from tealeaves.generate.life import Life, Period
 from tealeaves.generate.render.base import Renderer
+from tealeaves.generate.spool import PickleSpool, SpooledMapping
 from tealeaves.generate.world import Truth
 
 ALPHABET = string.ascii_letters + string.digits
@@ -106,8 +106,8 @@ def period_mrr_cents(life: Life, period: Period, coupon: str | None) -> int:
 class BillingRenderer(Renderer):
     source = "billing"
 
-    def __init__(self, root: Path, truth: Truth, seed: int) -> None:
-        super().__init__(root, truth, seed)
+    def __init__(self, root: Path, truth: Truth, seed: int, scratch: Path) -> None:
+        super().__init__(root, truth, seed, scratch)
         self.customers = self.jsonl("customers.jsonl", key="id", cosmetic=("name",))
         self.invoices = self.jsonl("invoices.jsonl", key="id", cosmetic=("status", "billing_reason"))
         self.fx = self.csv("fx_rates.csv", ["rate_date", "currency", "rate_to_usd"], key=None, cosmetic=("currency",))
@@ -122,13 +122,14 @@ class BillingRenderer(Renderer):
         self.credit_notes = self.jsonl("credit_notes.jsonl", key="id", cosmetic=("memo",))
         self.extra_counts: Counter[str] = Counter(unknown_currency=0, billing_without_crm_id=0)
         self.price_ids: dict[tuple[str, str, str], str] = {}  # (segment, interval, currency) -> price id
-        self.spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed in finish()
+        self.spool = PickleSpool(scratch / "billing_lives.pickle")
         self.end = datetime.max.replace(tzinfo=UTC)
         # Add-on purchases draw from their own stream, so planting them leaves every other draw (and id) as it was.
         self.addon_rng = random.Random(f"addons-{seed}")
-        self.addon_buyers: list[AddOnBuyer] = []
-        self.customer_companies: dict[str, int] = {}  # billing customer id -> CRM company id (hs_object_id)
-        self.subscription_mrr: dict[str, dict[str, Any]] = {}  # subscription id -> its realised MRR
+        self.addon_buyers = PickleSpool(scratch / "billing_addon_buyers.pickle")
+        # billing customer id -> CRM company id (hs_object_id); subscription id -> its realised MRR
+        self.customer_companies = SpooledMapping(scratch / "billing_customer_company.json")
+        self.subscription_mrr = SpooledMapping(scratch / "billing_subscriptions.json")
         # segment -> renewals decided before the export's end: how many, the sum of their churn probabilities and
         # of p(1-p), and how many churned
         self.churn_draws: defaultdict[str, Counter[str]] = defaultdict(Counter)
@@ -158,8 +159,8 @@ class BillingRenderer(Renderer):
         breaches), the sum of p(1 - p) (the variance of the churn count about it) and the churns drawn."""
         return {
             "currency": self.truth.currency.upper(),
-            "customer_company": dict(self.customer_companies),
-            "subscriptions": dict(self.subscription_mrr),
+            "customer_company": self.customer_companies,
+            "subscriptions": self.subscription_mrr,
             "churn_draws": {
                 segment: {
                     "renewals": draws["renewals"],
@@ -183,21 +184,16 @@ class BillingRenderer(Renderer):
                 self.fx.write({"rate_date": day.isoformat(), "currency": code.upper(), "rate_to_usd": f"{rate:.6f}"})
 
     def customer(self, life: Life) -> None:
-        pickle.dump(life, self.spool)
+        # Billing never reads a life's tickets or NPS answers, the bulk of a pickled life: spooled without them.
+        self.spool.append(replace(life, tickets=[], nps=[]))
 
     def finish(self, end: date) -> None:
         self.end = self.clock.at(end)
-        self.spool.seek(0)
-        while True:
-            try:
-                life = pickle.load(self.spool)
-            except EOFError:
-                break
+        for life in self.spool.drain():
             self._render_life(life)
-        self.spool.close()
         # After every other record: the sinks' dirt shares the renderer's random stream, so writing add-ons
         # last leaves every earlier record, its id and its dirt exactly as before they were planted.
-        for buyer in self.addon_buyers:
+        for buyer in self.addon_buyers.drain():
             self._addon_purchases(buyer)
         for sink in self.sinks.values():
             if not sink.counts["records"]:
@@ -284,8 +280,8 @@ class BillingRenderer(Renderer):
         for period, coupon in zip(life.periods, coupons, strict=True):
             self._invoice(life, customer_id, subscription_id, price_id, period, coupon)
         self._subscription(life, customer_id, subscription_id, item_id, price_id)
-        self.customer_companies[customer_id] = life.company_id
-        self.subscription_mrr[subscription_id] = self._realised_mrr(life, customer_id, coupons)
+        self.customer_companies.add(customer_id, life.company_id)
+        self.subscription_mrr.add(subscription_id, self._realised_mrr(life, customer_id, coupons))
         draws = self.churn_draws[life.segment.name]
         for decided_at, probability in life.churn_draws:
             if decided_at < self.end:

@@ -127,8 +127,8 @@ FEE_SHARE = (0.025, 0.035)  # third-party fees per unit of the month's MRR
 class CrmRenderer(Renderer):
     source = "crm"
 
-    def __init__(self, root: Path, truth: Truth, seed: int) -> None:
-        super().__init__(root, truth, seed)
+    def __init__(self, root: Path, truth: Truth, seed: int, scratch: Path) -> None:
+        super().__init__(root, truth, seed, scratch)
         self.companies = self.csv("companies.csv", COMPANY_COLUMNS, key="hs_object_id", cosmetic=("name", "industry"))
         self.spend = self.csv("marketing_spend.csv", SPEND_COLUMNS, key=None, cosmetic=("channel", "campaign_id"))
         self.contacts = self.csv(

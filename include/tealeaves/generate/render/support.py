@@ -19,14 +19,15 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from tealeaves.generate.calendar import add_business_minutes, business_minutes_between
 from tealeaves.generate.life import Contact, Life, Ticket
 from tealeaves.generate.render.base import Renderer, alias_domain
 from tealeaves.generate.sinks import JsonlSink
 from tealeaves.generate.sla import SlaPolicy, sla_policies
-from tealeaves.generate.world import Truth
+from tealeaves.generate.spool import PickleSpool, RecordFile, SpooledMapping
+from tealeaves.generate.world import Priority, Truth
 
 SUBDOMAIN = "tealeaves-demo"
 AGENT_COUNT = 8
@@ -130,6 +131,22 @@ class TicketShape:
     priority: str | None = None  # the ticket record's priority when it is not its life ticket's
 
 
+class CaseBase(NamedTuple):
+    """What a Zendesk case takes from the life's ticket it is modelled on."""
+
+    created_at: datetime
+    kind: str
+    priority: Priority
+    channel: str
+    segment: str
+    org_id: int
+    requester_id: int
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+CASE_BASE_LAYOUT = "<qBBBBqq"  # created_at (µs since the epoch), kind, priority, channel, segment, org, requester
+
+
 def _ceil_second(moment: datetime) -> datetime:
     trimmed = moment.replace(microsecond=0)
     return trimmed if trimmed == moment else trimmed + timedelta(seconds=1)
@@ -142,8 +159,8 @@ def _floor_second(moment: datetime) -> datetime:
 class SupportRenderer(Renderer):
     source = "support"
 
-    def __init__(self, root: Path, truth: Truth, seed: int) -> None:
-        super().__init__(root, truth, seed)
+    def __init__(self, root: Path, truth: Truth, seed: int, scratch: Path) -> None:
+        super().__init__(root, truth, seed, scratch)
         self.tickets = self.jsonl("tickets.jsonl", key="id", cosmetic=("subject",))
         self.users = self.jsonl("users.jsonl", key="id", cosmetic=("name",))
         self.organizations = self.jsonl("organizations.jsonl", key="id", cosmetic=("name",))
@@ -160,7 +177,8 @@ class SupportRenderer(Renderer):
         self.sinks["ticket_metric_events.jsonl"] = self.metric_events
         self.next_metric_event = 0
         # ticket id -> the applied policy, its targets and what the ticket's clocks did (realised()["sla"])
-        self.sla_outcomes: dict[int, dict[str, Any]] = {}
+        self.sla_outcomes = PickleSpool(scratch / "support_sla_outcomes.pickle")
+        self.sla_truth: SpooledMapping | None = None
         self.policy_files: dict[str, int] = {}
         self.counts = {
             "tickets": 0,
@@ -176,8 +194,14 @@ class SupportRenderer(Renderer):
         # the first-reply deadlines of tickets still unanswered in the export, judged against it in planted().
         self.latest_event: datetime | None = None
         self.unanswered_deadlines: list[datetime] = []
-        # tickets the cases are modelled on (their customer, requester, kind, priority), and an RNG of their own
-        self.case_bases: list[tuple[Life, int, int, Ticket]] = []
+        # tickets the cases may be modelled on (opened well before the export), on disk, and how many tickets
+        # there were in all; an RNG of their own
+        self.case_bases = RecordFile(scratch / "support_case_bases.bin", CASE_BASE_LAYOUT)
+        self.tickets_seen = 0
+        self.kinds = [kind.name for kind in truth.support.kinds]
+        self.priorities = list(truth.support.priorities)
+        self.channels = [channel for channel, _ in truth.support.channels]
+        self.segments = [segment.name for segment in truth.segments]
         self.case_rng = random.Random(f"{seed}:support:cases")
         self.last_ticket_number = 0
         # kind -> merchant month (first day, ISO) -> tickets opened
@@ -199,8 +223,22 @@ class SupportRenderer(Renderer):
         """Tickets opened per kind (the ticket's kind tag) and merchant month of creation, every one exported."""
         return {
             "tickets": {kind: dict(sorted(months.items())) for kind, months in sorted(self.tickets_by_kind.items())},
-            "sla": {str(number): self._sla_truth(outcome) for number, outcome in sorted(self.sla_outcomes.items())},
+            "sla": self._sla_truths(),
         }
+
+    def _sla_truths(self) -> SpooledMapping:
+        """Each ticket's `_sla_truth` by ticket number, in number order; judged once the export's latest event is
+        known, from the outcomes spooled as the tickets were written (their numbers ascend: lives' tickets in the
+        order the simulator numbered them, then the cases after the last of them)."""
+        if self.sla_truth is None:
+            self.sla_truth = SpooledMapping(self.scratch / "support_sla.json")
+            previous = None
+            for number, outcome in self.sla_outcomes.drain():
+                if previous is not None and number <= previous:
+                    raise RuntimeError(f"ticket {number} written after ticket {previous}: SLA truth out of order")
+                self.sla_truth.add(str(number), self._sla_truth(outcome))
+                previous = number
+        return self.sla_truth
 
     def _sla_truth(self, outcome: dict[str, Any]) -> dict[str, Any]:
         """A ticket's applied policy and targets, and whether each target was breached at the export's latest
@@ -321,10 +359,33 @@ class SupportRenderer(Renderer):
         joined = life.signed_at + timedelta(minutes=self.rng.randint(5, 600))
         users = {id(contact): self._end_user(contact, org_id, joined) for contact in life.contacts}
         for ticket in life.tickets:
-            self._ticket(life, ticket, org_id, users[id(ticket.requester)])
+            requester_id = users[id(ticket.requester)]
+            self._ticket(life, ticket, org_id, requester_id)
             self.tickets_by_kind[ticket.kind][self.clock.day_of(ticket.created_at).replace(day=1).isoformat()] += 1
-            self.case_bases.append((life, org_id, users[id(ticket.requester)], ticket))
+            self.tickets_seen += 1
+            if ticket.created_at + CASE_SETTLED < self.export_end:
+                self.case_bases.append(
+                    (ticket.created_at - EPOCH) // timedelta(microseconds=1),
+                    self.kinds.index(ticket.kind),
+                    next(i for i, p in enumerate(self.priorities) if p.name == ticket.priority.name),
+                    self.channels.index(ticket.channel),
+                    self.segments.index(life.segment.name),
+                    org_id,
+                    requester_id,
+                )
             self.last_ticket_number = max(self.last_ticket_number, ticket.number)
+
+    def _case_base(self, index: int) -> CaseBase:
+        created, kind, priority, channel, segment, org_id, requester_id = self.case_bases[index]
+        return CaseBase(
+            EPOCH + timedelta(microseconds=created),
+            self.kinds[kind],
+            self.priorities[priority],
+            self.channels[channel],
+            self.segments[segment],
+            org_id,
+            requester_id,
+        )
 
     def _subject(self, kind: str) -> str:
         feature = self.rng.choice(FEATURES)
@@ -415,7 +476,7 @@ class SupportRenderer(Renderer):
                 self._metric_event(number, metric, "fulfill", stop)
             outcome[f"_{key}"] = (stop, target, priority.business_hours)
         outcome["_created"], outcome["_solve_unknown"] = created, solve_unknown
-        self.sla_outcomes[number] = outcome
+        self.sla_outcomes.append((number, outcome))
 
     @staticmethod
     def _sla_object(policy: SlaPolicy, target: int, business_hours: bool) -> dict[str, Any]:
@@ -472,7 +533,7 @@ class SupportRenderer(Renderer):
         ticket_type = TICKET_TYPES[ticket.kind][0 if rng.random() < 0.8 else 1]
         self._write_ticket(
             ticket.number,
-            life,
+            life.segment.name,
             ticket,
             TicketShape(
                 created=created,
@@ -520,8 +581,8 @@ class SupportRenderer(Renderer):
     def _write_ticket(
         self,
         number: int,
-        life: Life,
-        ticket: Ticket,
+        segment: str,
+        ticket: Ticket | CaseBase,
         shape: TicketShape,
         comments: list[tuple[datetime, int, bool, str]],
         statuses: list[tuple[datetime, str, int]],
@@ -550,7 +611,7 @@ class SupportRenderer(Renderer):
                 "assignee_id": shape.assignee_id,
                 "organization_id": shape.org_id,
                 "group_id": None,
-                "tags": [ticket.kind, life.segment.name, f"channel_{ticket.channel}"],
+                "tags": [ticket.kind, segment, f"channel_{ticket.channel}"],
                 "custom_fields": [{"id": CES_FIELD_ID, "value": shape.ces}],
                 "is_public": True,
             }
@@ -598,18 +659,21 @@ class SupportRenderer(Renderer):
         solved: Zendesk re-applies the SLA policy at the change, so the urgent targets are the ones it is held to.
         """
         rng = self.case_rng
-        bases = [b for b in self.case_bases if b[3].created_at + CASE_SETTLED < self.export_end]
+        bases = len(self.case_bases)
         if not bases:
+            self.case_bases.close()
             return
-        each = max(1, round(CASE_SHARE * len(self.case_bases)))
+        each = max(1, round(CASE_SHARE * self.tickets_seen))
         for case in CASES:
-            for life, org_id, requester_id, base in rng.sample(bases, min(each, len(bases))):
+            # random.sample picks by index, so sampling the indices picks the same tickets as sampling the list
+            for index in rng.sample(range(bases), min(each, bases)):
                 self.last_ticket_number += 1
-                self._case_ticket(case, self.last_ticket_number, life, org_id, requester_id, base)
+                self._case_ticket(case, self.last_ticket_number, self._case_base(index))
                 self.counts[f"{case}_tickets"] += 1
+        self.case_bases.close()
 
-    def _case_ticket(self, case: str, number: int, life: Life, org_id: int, requester_id: int, base: Ticket) -> None:
-        rng = self.case_rng
+    def _case_ticket(self, case: str, number: int, base: CaseBase) -> None:
+        rng, org_id, requester_id = self.case_rng, base.org_id, base.requester_id
         created = _floor_second(base.created_at) + timedelta(hours=2)
         reply = created + timedelta(minutes=rng.randint(30, 600))
         settled = reply + timedelta(hours=1)
@@ -668,13 +732,13 @@ class SupportRenderer(Renderer):
             ces=ces,
             priority=RAISED_TO if raised else None,
         )
-        self._write_ticket(number, life, base, shape, comments, statuses, priorities)
+        self._write_ticket(number, base.segment, base, shape, comments, statuses, priorities)
         if case == "deleted":
             return
         self.counts["tickets"] += 1
         self.tickets_by_kind[base.kind][self.clock.day_of(created).replace(day=1).isoformat()] += 1
         # the policy Zendesk applies when this ticket is created (it may be a later version than its base's)
-        tags = [base.kind, life.segment.name]
+        tags = [base.kind, base.segment]
         first_applied, applied_at = None, created
         if raised:  # Zendesk applies the low policy at creation and re-applies at the change to urgent
             first_applied = self.sla.applied(created, RAISED_FROM, tags)

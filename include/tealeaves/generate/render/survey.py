@@ -10,10 +10,8 @@ has passed: a post-ticket survey answered after the export's end is not in the e
 
 from __future__ import annotations
 
-import heapq
 import string
 from collections import Counter
-from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,8 @@ from typing import Any
 from tealeaves.generate.calendar import add_months
 from tealeaves.generate.life import Contact, Life, Ticket
 from tealeaves.generate.render.base import Renderer
-from tealeaves.generate.sinks import CsvSink, Sink
+from tealeaves.generate.sinks import CsvSink
+from tealeaves.generate.spool import DueSpool, SpooledMapping
 from tealeaves.generate.world import Dirt, Truth
 
 ALPHANUMERIC = string.ascii_letters + string.digits
@@ -208,8 +207,8 @@ class QualtricsCsvSink(CsvSink):
 class SurveyRenderer(Renderer):
     source = "survey"
 
-    def __init__(self, root: Path, truth: Truth, seed: int) -> None:
-        super().__init__(root, truth, seed)
+    def __init__(self, root: Path, truth: Truth, seed: int, scratch: Path) -> None:
+        super().__init__(root, truth, seed, scratch)
         self.nps = self._qualtrics(
             "nps_responses.csv",
             QUALTRICS_META + NPS_QUESTIONS,
@@ -222,12 +221,16 @@ class SurveyRenderer(Renderer):
         )
         self.scorecard = self.jsonl("scorecard.jsonl", key="token")
         self.form_fields = {ref: self._random_id(12) for ref in (*SCORECARD_CATEGORIES, HATED_REF)}
-        # Responses not yet recorded, by time: (moment, sequence, sink, record, what it counts as).
-        self._pending: list[tuple[datetime, int, Sink, dict[str, Any], Callable[[], None]]] = []
+        # Responses not yet recorded, on disk under the day whose flush writes them (the first day whose
+        # midnight is past their moment): (moment, sequence, sink name, record, what it counts as).
+        self._pending = DueSpool(scratch / "survey_pending.pickle")
         self._sequence = 0
+        self.today: date | None = None
+        self.export_day: date | None = None
         self.counts: dict[str, Counter[str]] = {"nps": Counter(), "post_ticket": Counter(), "scorecard": Counter()}
         self.hated: Counter[str] = Counter()
-        self.nps_answers: dict[str, int] = {}  # ResponseId -> score 0-10, of the responses in the export
+        # ResponseId -> score 0-10, of the responses in the export
+        self.nps_answers = SpooledMapping(scratch / "survey_nps_answers.json")
 
     def _qualtrics(self, name: str, spec: list[tuple[str, str, str]], cosmetic: tuple[str, ...]) -> QualtricsCsvSink:
         sink = QualtricsCsvSink(self.root, name, spec, self.truth.dirt, self.rng, key="ResponseId", cosmetic=cosmetic)
@@ -246,15 +249,20 @@ class SurveyRenderer(Renderer):
 
     def realised(self) -> dict[str, Any]:
         """Every exported NPS response's score, by Qualtrics ResponseId."""
-        return {"nps_answers": dict(self.nps_answers)}
+        return {"nps_answers": self.nps_answers}
 
     # -- hooks ---------------------------------------------------------------------------------------------
+    def exported_at(self, end: date) -> None:
+        super().exported_at(end)
+        self.export_day = end
+
     def day(self, day: date) -> None:
-        self._flush(self.clock.at(day))
+        self._flush(day)
+        self.today = day
 
     def finish(self, end: date) -> None:
-        self._flush(self.clock.at(end))
-        self._pending.clear()  # answered after the export was taken
+        self._flush(end)
+        self._pending.close()  # the rest was answered after the export was taken
 
     def customer(self, life: Life) -> None:
         for answer in life.nps:
@@ -268,15 +276,48 @@ class SurveyRenderer(Renderer):
     def _random_id(self, length: int) -> str:
         return "".join(self.rng.choices(ALPHANUMERIC, k=length))
 
-    def _later(self, moment: datetime, sink: Sink, record: dict[str, Any], count: Callable[[], None]) -> None:
+    def _later(self, moment: datetime, sink: str, record: dict[str, Any], count: tuple[Any, ...]) -> None:
+        """Write the record once `moment` has passed: at the first day's flush whose midnight is after it."""
         self._sequence += 1
-        heapq.heappush(self._pending, (moment, self._sequence, sink, record, count))
+        first = (self.today or self.clock.day_of(moment)) + timedelta(days=1)  # no flush writes it before then
+        day = max(first, self.clock.day_of(moment))
+        while day > first and self.clock.at(day - timedelta(days=1)) > moment:
+            day -= timedelta(days=1)
+        while self.clock.at(day) <= moment:
+            day += timedelta(days=1)
+        if self.export_day is not None and day > self.export_day:
+            return  # recorded after the export was taken: never written
+        self._pending.add(day.toordinal(), (moment, self._sequence, sink, record, count))
 
-    def _flush(self, before: datetime) -> None:
-        while self._pending and self._pending[0][0] < before:
-            _, _, sink, record, count = heapq.heappop(self._pending)
-            sink.write(record)
-            count()
+    def _flush(self, day: date) -> None:
+        """Write, in the order they were recorded, the responses recorded before `day`'s midnight."""
+        for _, _, sink, record, count in sorted(self._pending.take(day.toordinal()), key=lambda p: p[:2]):
+            self.sinks[sink].write(record)
+            self._count(record, count)
+
+    def _count(self, record: dict[str, Any], count: tuple[Any, ...]) -> None:
+        """Count a response once written, by what `_later` was told it counts as."""
+        kind, *facts = count
+        counts = self.counts[kind]
+        if kind == "nps":
+            group, anonymous, score = facts
+            counts["responses"] += 1
+            counts[f"{group}s"] += 1
+            counts["without_company_id"] += anonymous
+            self.nps_answers.add(record["ResponseId"], score)
+        elif kind == "post_ticket":
+            anonymous, ces, csat = facts
+            counts["responses"] += 1
+            counts["without_company_id"] += anonymous
+            counts["ces_sum"] += ces
+            counts["ces_easy"] += ces >= 5
+            counts["csat_satisfied"] += csat >= 4
+        else:
+            answers, hated_class = facts
+            counts["submissions"] += 1
+            counts["answers"] += answers
+            if hated_class is not None:
+                self.hated[hated_class] += 1
 
     def _fill(self, template: str) -> str:
         return template.format(
@@ -285,7 +326,9 @@ class SurveyRenderer(Renderer):
             feature=self.rng.choice(FEATURES),
             competitor=self.fake.company(),
             client=self.fake.company(),
-            day=self.fake.day_of_week(),
+            # a weekday drawn before the export, not before today as fake.day_of_week() draws it: the same seed
+            # writes the same text whenever it runs (one draw from the stream either way)
+            day=self.fake.date("%A", end_datetime=self.export_end),
         )
 
     def _qualtrics_meta(self, life: Life, respondent: Contact, recorded: datetime) -> tuple[dict[str, Any], bool]:
@@ -324,15 +367,7 @@ class SurveyRenderer(Renderer):
                 "survey_wave": f"{local_day.year}-Q{(local_day.month - 1) // 3 + 1}",
             }
         )
-
-        def count() -> None:
-            counts = self.counts["nps"]
-            counts["responses"] += 1
-            counts[f"{group}s"] += 1
-            counts["without_company_id"] += anonymous
-            self.nps_answers[record["ResponseId"]] = score
-
-        self._later(submitted, self.nps, record, count)
+        self._later(submitted, self.nps.name, record, ("nps", group, anonymous, score))
 
     def _post_ticket(self, life: Life, ticket: Ticket) -> None:
         submitted = ticket.solved_at + timedelta(seconds=self.rng.randint(600, 3 * 86_400))
@@ -350,16 +385,7 @@ class SurveyRenderer(Renderer):
                 "ticket_priority": ticket.priority.name,
             }
         )
-
-        def count() -> None:
-            counts = self.counts["post_ticket"]
-            counts["responses"] += 1
-            counts["without_company_id"] += anonymous
-            counts["ces_sum"] += ces
-            counts["ces_easy"] += ces >= 5
-            counts["csat_satisfied"] += csat >= 4
-
-        self._later(submitted, self.post_ticket, record, count)
+        self._later(submitted, self.post_ticket.name, record, ("post_ticket", anonymous, ces, csat))
 
     def _scorecards(self, life: Life) -> None:
         """One chance a year to answer, a month to six months into each year of the customer's life."""
@@ -418,12 +444,4 @@ class SurveyRenderer(Renderer):
             "calculated": {"score": 0},
             "answers": answers,
         }
-
-        def count() -> None:
-            counts = self.counts["scorecard"]
-            counts["submissions"] += 1
-            counts["answers"] += len(answers)
-            if hated_class is not None:
-                self.hated[hated_class] += 1
-
-        self._later(submitted, self.scorecard, record, count)
+        self._later(submitted, self.scorecard.name, record, ("scorecard", len(answers), hated_class))

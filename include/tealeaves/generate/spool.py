@@ -1,0 +1,207 @@
+"""Disk spools that keep the generator's memory flat however many customers it writes.
+
+Three things would otherwise grow with the company: the per-customer and per-ticket parts of truth.json (the
+realised MRR of every subscription, the applied SLA of every ticket, every NPS answer), records a renderer must
+hold until a later moment (survey answers recorded months after their customer signed), and whole lives a
+renderer reads again at the end. Each goes to a temporary file as it is produced and is read back once, in order.
+
+`write_truth` writes truth.json byte for byte as `json.dumps(report, indent=2)` would, streaming every
+`SpooledMapping` in the report from its file instead of holding it.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import struct
+from array import array
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+ENTRY_END = "\x1e"  # never raw in JSON text: json.dumps writes control characters as \u001e
+INDENT = 2
+
+
+class SpooledMapping:
+    """A JSON object written entry by entry to a file, for truth.json; picklable, so a worker process can hand
+    one to its parent. Keys are kept in the order they are added, as a dict keeps them."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.entries = path, 0
+        self._file: IO[str] | None = open(path, "w", encoding="ascii")  # noqa: SIM115 - closed in close()
+
+    def add(self, key: str, value: Any) -> None:
+        """One entry, rendered as json.dumps(indent=2) renders it at the top level (re-indented when written)."""
+        assert self._file is not None, f"{self.path} is closed"
+        self._file.write(f"{json.dumps(key)}: {json.dumps(value, indent=INDENT)}{ENTRY_END}")
+        self.entries += 1
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        self.close()
+        return {"path": self.path, "entries": self.entries, "_file": None}
+
+    def _entries(self) -> Iterator[str]:
+        self.close()
+        with open(self.path, encoding="ascii") as spool:
+            tail = ""
+            while block := spool.read(1 << 20):
+                *whole, tail = (tail + block).split(ENTRY_END)
+                yield from whole
+        assert not tail, f"{self.path} ends inside an entry"
+
+    def load(self) -> dict[str, Any]:
+        """The mapping itself, as json.loads reads it back (what a caller of generate() gets)."""
+        return json.loads("{" + ",".join(self._entries()) + "}")
+
+    def write_json(self, out: IO[str], level: int) -> None:
+        """The mapping as json.dumps(indent=2) writes a dict whose key sits at indent `level`."""
+        if not self.entries:
+            out.write("{}")
+            return
+        inner, outer = "\n" + " " * (INDENT * (level + 1)), "\n" + " " * (INDENT * level)
+        out.write("{")
+        first = True
+        for entry in self._entries():
+            out.write(inner if first else "," + inner)
+            out.write(entry.replace("\n", inner))
+            first = False
+        out.write(outer + "}")
+
+
+def _with_placeholders(value: Any, spooled: list[SpooledMapping]) -> Any:
+    if isinstance(value, SpooledMapping):
+        spooled.append(value)
+        return f"\x00spooled:{len(spooled) - 1}\x00"
+    if isinstance(value, dict):
+        return {key: _with_placeholders(item, spooled) for key, item in value.items()}
+    return value
+
+
+def write_truth(report: dict[str, Any], path: Path) -> None:
+    """Write `report` as json.dumps(report, indent=2) would, each SpooledMapping streamed from its file."""
+    spooled: list[SpooledMapping] = []
+    skeleton = json.dumps(_with_placeholders(report, spooled), indent=INDENT)
+    with open(path, "w", encoding="utf-8") as out:
+        for number, mapping in enumerate(spooled):
+            marker = json.dumps(f"\x00spooled:{number}\x00")
+            before, skeleton = skeleton.split(marker, 1)
+            out.write(before)
+            line = before.rsplit("\n", 1)[-1]
+            mapping.write_json(out, (len(line) - len(line.lstrip(" "))) // INDENT)
+        out.write(skeleton)
+
+
+def materialised(report: Any) -> Any:
+    """`report` with every SpooledMapping read back into a dict."""
+    if isinstance(report, SpooledMapping):
+        return report.load()
+    if isinstance(report, dict):
+        return {key: materialised(item) for key, item in report.items()}
+    return report
+
+
+class PickleSpool:
+    """Objects appended to a temporary file and read back once, in order (pickled a batch at a time, so the
+    strings and classes they share are written once per batch)."""
+
+    BATCH = 1000
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file: IO[bytes] | None = open(path, "wb")  # noqa: SIM115 - closed in drain()
+        self._batch: list[Any] = []
+
+    def append(self, item: Any) -> None:
+        self._batch.append(item)
+        if len(self._batch) >= self.BATCH:
+            self._dump()
+
+    def _dump(self) -> None:
+        assert self._file is not None, f"{self.path} was drained"
+        if self._batch:
+            pickle.dump(self._batch, self._file, protocol=pickle.HIGHEST_PROTOCOL)
+            self._batch = []
+
+    def drain(self) -> Iterator[Any]:
+        """Every item in the order appended; the file is deleted once read."""
+        if self._file is not None:
+            self._dump()
+            self._file.close()
+            self._file = None
+        with open(self.path, "rb") as spool:
+            while True:
+                try:
+                    batch = pickle.load(spool)
+                except EOFError:
+                    break
+                yield from batch
+        self.path.unlink(missing_ok=True)
+
+
+class DueSpool:
+    """Items held on disk until the day whose turn comes to write them: `add(day, item)` files an item under a
+    day (an ordinal), `take(day)` hands back that day's items in the order they were added."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file = open(path, "w+b")  # noqa: SIM115 - closed in close()
+        self._days: dict[int, array[int]] = {}
+
+    def add(self, day: int, item: Any) -> None:
+        data = pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
+        offsets = self._days.get(day)
+        if offsets is None:
+            offsets = self._days[day] = array("q")
+        offsets.append(self._file.tell())
+        offsets.append(len(data))
+        self._file.write(data)
+
+    def take(self, day: int) -> list[Any]:
+        offsets = self._days.pop(day, None)
+        if offsets is None:
+            return []
+        self._file.flush()
+        items = []
+        for at in range(0, len(offsets), 2):
+            self._file.seek(offsets[at])
+            items.append(pickle.loads(self._file.read(offsets[at + 1])))
+        self._file.seek(0, 2)
+        return items
+
+    def close(self) -> None:
+        self._days.clear()
+        self._file.close()
+        self.path.unlink(missing_ok=True)
+
+
+class RecordFile:
+    """Fixed-size binary records (struct `layout`) appended to a file and read back by index."""
+
+    def __init__(self, path: Path, layout: str) -> None:
+        self.path, self.struct, self.count = path, struct.Struct(layout), 0
+        self._file = open(path, "w+b")  # noqa: SIM115 - closed in close()
+
+    def append(self, *values: Any) -> None:
+        self._file.write(self.struct.pack(*values))
+        self.count += 1
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, index: int) -> tuple[Any, ...]:
+        if not 0 <= index < self.count:
+            raise IndexError(index)
+        self._file.seek(index * self.struct.size)
+        record = self._file.read(self.struct.size)
+        self._file.seek(0, 2)
+        return self.struct.unpack(record)
+
+    def close(self) -> None:
+        self._file.close()
+        self.path.unlink(missing_ok=True)
