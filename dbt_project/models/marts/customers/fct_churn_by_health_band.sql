@@ -14,17 +14,26 @@ bands as (
     select * from (values ('at_risk', 1), ('watch', 2), ('healthy', 3)) as bands (health_band, band_order)
 ),
 
+-- each customer once per band, by hashing: count(distinct) in the aggregate below sorted every customer-month
+-- of the history (13x the time for 10x the customers, 10k to 100k)
+band_customers as (
+    select health_band, count(*) as customers
+    from (select distinct health_band, customer_key from health) as distinct_customers
+    group by health_band
+),
+
 by_band as (
     select
-        health_band,
+        health.health_band,
         count(*) as customer_months,
-        count(distinct customer_key) as customers,
-        count(*) filter (where churned_next_month) as churned_next_month,
-        avg(health_score) as mean_health_score,
-        min(month) as first_month,
-        max(month) as last_month
+        min(band_customers.customers) as customers,
+        count(*) filter (where health.churned_next_month) as churned_next_month,
+        avg(health.health_score) as mean_health_score,
+        min(health.month) as first_month,
+        max(health.month) as last_month
     from health
-    group by health_band
+    inner join band_customers on health.health_band = band_customers.health_band
+    group by health.health_band
 ),
 
 overall as (
