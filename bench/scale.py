@@ -234,7 +234,7 @@ def run_measured(command: list[str], env: dict[str, str], log: Path, postmaster:
     sampler = threading.Thread(target=sample_server, daemon=True)
     sampler.start()
     while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        pid, status, _ = os.wait4(proc.pid, os.WNOHANG)
         if pid:
             break
         with contextlib.suppress(psutil.Error):
