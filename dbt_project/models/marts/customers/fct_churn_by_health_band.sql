@@ -11,7 +11,7 @@ health as (
 ),
 
 bands as (
-    select * from (values ('at_risk', 1), ('watch', 2), ('healthy', 3)) as bands (health_band, band_order)
+    {{ health_bands() }}
 ),
 
 -- each customer once per band, by hashing: count(distinct) in the aggregate below sorted every customer-month

@@ -14,7 +14,7 @@ health as (
 ),
 
 bands as (
-    select * from (values ('at_risk', 1), ('watch', 2), ('healthy', 3)) as bands (health_band, band_order)
+    {{ health_bands() }}
 ),
 
 by_segment as (
