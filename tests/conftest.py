@@ -1,4 +1,7 @@
-"""Shared fixtures: one real embedded PostgreSQL per test session, in a temporary home on a free port.
+"""Shared fixtures: one real embedded PostgreSQL per test process, in a temporary home on a free port.
+
+pytest-xdist runs test files in several processes (pyproject.toml); each imports this module and so gets a home,
+server and Airflow metadata database of its own.
 
 The environment is set here, at import, because Airflow reads its configuration when first imported and
 test modules import it.
@@ -6,6 +9,7 @@ test modules import it.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import socket
@@ -25,6 +29,7 @@ def free_port() -> int:
 
 
 _HOME = Path(tempfile.mkdtemp(prefix="tealeaves-test-"))
+atexit.register(shutil.rmtree, _HOME, ignore_errors=True)  # also in the xdist controller, which starts no server
 os.environ.pop("TEALEAVES_DATABASE_URL", None)
 os.environ["TEALEAVES_HOME"] = str(_HOME)
 os.environ["TEALEAVES_PG_PORT"] = str(free_port())
