@@ -59,6 +59,21 @@ def test_clean_exports_pass_and_every_batch_is_marked_passed(warehouse):
     assert set(batch_verdicts(warehouse).values()) == {"passed"}
 
 
+def test_the_views_the_gate_reads_batches_through_are_gone_after_a_pass_and_after_a_failure(
+    warehouse, exports, tmp_path
+):
+    """Each pending batch is read through a view made for the run (tealeaves.quality.gate.QUERY_VIEWS)."""
+    from tealeaves.quality.gate import QUERY_VIEWS
+
+    records = invoices(exports)
+    records[0]["amount_paid"] = -1
+    load_paths(warehouse, [deliver(tmp_path, records)], "billing")
+    assert not run_raw_gate(warehouse, "failing").passed
+    with psycopg.connect(warehouse) as conn:
+        left = conn.execute("select count(*) from pg_views where schemaname = %s", [QUERY_VIEWS]).fetchone()
+    assert left == (0,)
+
+
 def test_negative_amounts_fail_the_batch_and_staging_never_sees_them(warehouse, exports, tmp_path):
     records = invoices(exports)
     for record in records[:10]:
