@@ -9,7 +9,7 @@ renamed as (
         id as coupon_id,
         name as coupon_name,
         percent_off,
-        (amount_off / 100.0)::numeric(14, 2) as amount_off,
+        {{ from_minor_units('amount_off', 'currency') }} as amount_off,
         upper(currency) as currency_code,
         lower(duration) as duration,
         duration_in_months,

@@ -10,7 +10,7 @@ renamed as (
         charge as charge_id,
         invoice as invoice_id,
         upper(currency) as currency_code,
-        (amount / 100.0)::numeric(14, 2) as amount,
+        {{ from_minor_units('amount', 'currency') }} as amount,
         lower(reason) as refund_reason,
         lower(status) as refund_status,
         to_timestamp(created) at time zone 'UTC' as created_at,
