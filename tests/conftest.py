@@ -106,15 +106,7 @@ def dagbag(manifest):
 @pytest.fixture
 def fresh_database(server: Settings, request) -> str:
     """A database of its own for one test, on the session's server: tests cannot see each other's rows."""
-    import psycopg
-    from psycopg import sql
-
-    name = "t_" + "".join(ch if ch.isalnum() else "_" for ch in request.node.name.lower())[:50]
-    admin = server.url(server.warehouse.set(database="postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    return server.url(server.warehouse.set(database=name))
+    return create_database(server, "t_" + "".join(ch if ch.isalnum() else "_" for ch in request.node.name.lower())[:50])
 
 
 def create_database(settings: Settings, name: str) -> str:

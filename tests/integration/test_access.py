@@ -6,7 +6,7 @@ import psycopg
 import pytest
 
 from tealeaves.publish import publish_marts
-from tests.integration.test_cli_db import tealeaves
+from tests.cli import tealeaves
 
 LAYERS = ("raw", "staging", "intermediate", "marts_build", "quality", "quality_samples")
 

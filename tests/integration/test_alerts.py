@@ -7,102 +7,41 @@ incoming webhook, real PostgreSQL for the no-repeat state, and a real Airflow DA
 from __future__ import annotations
 
 import asyncio
-import email
 import json
 import logging
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from email import policy
-from email.message import EmailMessage
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
-from aiosmtpd.controller import Controller
 
 from tealeaves.alerts import record_publication, report_freshness, report_gate
 from tealeaves.config import Settings, get_settings
 from tealeaves.quality.results import ExpectationOutcome, GateResult, SuiteResult
 from tests.conftest import free_port
+from tests.outside_services import Inbox, SlackWebhook, mail_server, plain, slack_text, slack_webhook
 
 ALERT_DAGS = Path(__file__).parent / "alert_dags"
 T0 = datetime(2026, 1, 15, 6, 30, tzinfo=UTC)
 RECIPIENTS = "oncall@example.com,data-team@example.com"
 
 
-# --- stand-ins for what lies outside: a mail server and Slack --------------------------------------------
-
-
-class Inbox:
-    """An aiosmtpd handler that keeps every message it accepts."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-
-    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 - aiosmtpd's hook name
-        self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
-        return "250 Message accepted for delivery"
+# --- stand-ins for what lies outside: a mail server and Slack (tests/outside_services.py) ---------------
 
 
 @pytest.fixture
 def smtp_server() -> Iterator[tuple[Inbox, int]]:
-    inbox, port = Inbox(), free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield inbox, port
-    controller.stop()
-
-
-class SlackWebhook(ThreadingHTTPServer):
-    """Answers like Slack's incoming webhook (200 "ok") and keeps each JSON payload posted to it."""
-
-    def __init__(self) -> None:
-        self.payloads: list[dict[str, Any]] = []
-        super().__init__(("127.0.0.1", 0), _SlackHandler)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/services/T000/B000/secret"
-
-
-class _SlackHandler(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802 - http.server's hook name
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.server.payloads.append(json.loads(body))
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain")
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, *args) -> None:
-        pass
+    with mail_server() as served:
+        yield served
 
 
 @pytest.fixture
 def slack() -> Iterator[SlackWebhook]:
-    server = SlackWebhook()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
-def slack_text(payload: dict[str, Any]) -> str:
-    """Everything a person sees in a Slack message: the notification text and every block."""
-    parts = [payload["text"]]
-    for block in payload.get("blocks", []):
-        if "text" in block:
-            parts.append(block["text"]["text"])
-        parts += [element["text"] for element in block.get("elements", [])]
-    return "\n".join(parts)
-
-
-def plain(message: EmailMessage) -> str:
-    return message.get_body(("plain",)).get_content()
+    with slack_webhook() as server:
+        yield server
 
 
 # --- settings and data ---------------------------------------------------------------------------------

@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import socket
 import stat
-import subprocess
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from tealeaves.db.embedded import bin_dir
-from tests.conftest import TEALEAVES, free_port
-
-
-def tealeaves(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([TEALEAVES, *args], env=env, capture_output=True, text=True, timeout=180)
+from tests.cli import psql, tealeaves
+from tests.conftest import free_port
 
 
 @pytest.fixture
@@ -36,15 +31,6 @@ def test_start_is_idempotent_and_url_works_with_a_real_client(running):
     assert {"tealeaves", "airflow"} <= databases
     status = tealeaves(running, "db", "status")
     assert status.returncode == 0 and "running on 127.0.0.1" in status.stdout
-
-
-def psql(service_file: Path, conninfo: str, query: str) -> tuple[list[str], dict[str, str], str]:
-    """Run the server's own psql on `conninfo` with only PGSERVICEFILE set: (its argv, its environment, its output)."""
-    argv = [str(bin_dir() / "psql"), "-XwAt", "-c", query, conninfo]  # -w: never ask for a password
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(service_file.parent), "PGSERVICEFILE": str(service_file)}
-    done = subprocess.run(argv, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
-    assert done.returncode == 0, done.stderr
-    return argv, env, done.stdout.strip()
 
 
 def test_db_service_connects_psql_with_no_password_in_its_argv_or_environment(running):

@@ -13,7 +13,6 @@ import csv
 import json
 import os
 import subprocess
-import threading
 from collections import defaultdict
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -21,12 +20,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from aiosmtpd.controller import Controller
 from psycopg import sql
 
 from tealeaves.generate import default_truth, generate
-from tests.conftest import TEALEAVES, free_port
-from tests.integration.test_alerts import Inbox, SlackWebhook, plain, slack_text
+from tests.conftest import TEALEAVES
+from tests.outside_services import mail_server, plain, slack_text, slack_webhook
 
 pytestmark = pytest.mark.e2e
 LOGICAL_DATE = datetime(2026, 1, 15, tzinfo=UTC)
@@ -109,20 +107,12 @@ def loaded_batches(url: str) -> dict[str, list[str]]:
 @pytest.fixture(scope="module")
 def alerts():
     """A real SMTP server and a Slack stand-in, configured for the module's DAG runs (as a deployment would)."""
-    inbox, port = Inbox(), free_port()
-    mail = Controller(inbox, hostname="127.0.0.1", port=port)
-    mail.start()
-    slack = SlackWebhook()
-    threading.Thread(target=slack.serve_forever, daemon=True).start()
-    with pytest.MonkeyPatch.context() as patch:
+    with mail_server() as (inbox, port), slack_webhook() as slack, pytest.MonkeyPatch.context() as patch:
         patch.setenv("TEALEAVES_ALERT_SMTP_URL", f"smtp://127.0.0.1:{port}")
         patch.setenv("TEALEAVES_ALERT_EMAIL_FROM", "tealeaves@example.com")
         patch.setenv("TEALEAVES_ALERT_EMAIL_TO", "oncall@example.com")
         patch.setenv("TEALEAVES_ALERT_SLACK_WEBHOOK_URL", slack.url)
         yield inbox, slack
-    mail.stop()
-    slack.shutdown()
-    slack.server_close()
 
 
 @pytest.fixture(scope="module")

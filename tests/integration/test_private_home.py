@@ -20,7 +20,7 @@ from tealeaves import orchestrate
 from tealeaves.airflow_env import airflow_environ
 from tealeaves.config import Settings
 from tealeaves.db import EmbeddedPostgres
-from tests.integration.test_cli_db import tealeaves
+from tests.cli import tealeaves
 
 TASK_LOG = "dag_id=privacy_probe/run_id=manual__probe/task_id=say/attempt=1.log"
 MAKE_TASK_LOG = f"from airflow.sdk.log import init_log_file; print(init_log_file({TASK_LOG!r}))"

@@ -13,7 +13,7 @@ from psycopg import sql
 from sqlalchemy.engine import make_url
 
 from tealeaves.db import EmbeddedPostgres
-from tests.integration.test_cli_db import psql, tealeaves
+from tests.cli import psql, tealeaves
 
 
 def unique(prefix: str) -> str:

@@ -24,7 +24,8 @@ import pytest
 
 from tealeaves.generate import generate
 from tealeaves.orchestrate import DAILY_START, RunFailed, demo_world, forget_earlier_demo_world, run_daily
-from tests.conftest import TEALEAVES, create_database, free_port
+from tests.cli import tealeaves
+from tests.conftest import create_database, free_port
 from tests.mrr_oracle import billing_customer_keys, differences, generate_world, movements, oracle
 
 BGNBD_PUBLISHED = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
@@ -43,11 +44,7 @@ def home(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TEALEAVES_", "AIRFLOW"))}
     env.update(TEALEAVES_HOME=str(tmp_path_factory.mktemp("run-home")), TEALEAVES_PG_PORT=str(free_port()))
     yield env
-    subprocess.run([TEALEAVES, "db", "stop"], env=env, capture_output=True)
-
-
-def tealeaves(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([TEALEAVES, *args], env=env, capture_output=True, text=True, timeout=1500)
+    tealeaves(env, "db", "stop")
 
 
 def run_fresh(env: dict[str, str], data: Path, *options: str) -> tuple[subprocess.CompletedProcess[str], str]:
@@ -55,7 +52,7 @@ def run_fresh(env: dict[str, str], data: Path, *options: str) -> tuple[subproces
     assert tealeaves(env, "db", "start").returncode == 0
     reset = tealeaves(env, "db", "reset", "--yes")
     assert reset.returncode == 0, reset.stderr
-    result = tealeaves(env, "run", "--data", str(data), *options)
+    result = tealeaves(env, "run", "--data", str(data), *options, timeout=1500)
     assert "Traceback" not in result.stdout + result.stderr
     return result, tealeaves(env, "db", "url").stdout.strip()
 
@@ -169,7 +166,7 @@ def test_a_second_folder_is_refused_until_the_warehouse_is_reset(home, tmp_path)
     assert tealeaves(home, "db", "reset", "--yes").returncode == 0
     assert tealeaves(home, "load", str(first)).returncode == 0
 
-    refused = tealeaves(home, "run", "--data", str(second))
+    refused = tealeaves(home, "run", "--data", str(second), timeout=1500)
 
     assert refused.returncode == 1 and "tealeaves db reset" in refused.stderr and str(first) in refused.stderr
 
