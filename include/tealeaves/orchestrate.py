@@ -145,10 +145,45 @@ def build_manifest(settings: Settings, extra_env: dict[str, str] | None = None) 
             (target / PARSE_STAMP).write_text(json.dumps(stamp, indent=2) + "\n")
 
 
+AIRFLOW_MIGRATED = ".metadata-migrated.json"  # in AIRFLOW_HOME: what `airflow db migrate` last left
+
+
 def migrate_airflow(settings: Settings) -> None:
+    """`airflow db migrate`, unless the metadata database is still as the last migration left it.
+
+    The command takes about 3 s even when there is nothing to do (most of it Airflow's import), on every `tealeaves
+    run`, `demo` and `airflow up`. It is skipped when the database's Alembic revision and the installed Airflow
+    distributions are the ones recorded after the last migration; an upgrade or a new database runs it again.
+    """
     # Closed here, not only by Airflow's umask: an Airflow started some other way makes folders in it by its own.
     private_folder(settings.airflow_home / "logs")
+    stamp = settings.airflow_home / AIRFLOW_MIGRATED
+    schema = _airflow_schema(settings)
+    if schema is not None and stamp.exists() and json.loads(stamp.read_text()) == schema:
+        return
     run_tool(settings, [airflow_bin(), "db", "migrate"], "airflow db migrate")
+    schema = _airflow_schema(settings)
+    if schema is not None:
+        stamp.write_text(json.dumps(schema, indent=2) + "\n")
+
+
+def _airflow_schema(settings: Settings) -> dict | None:
+    """The metadata database's Alembic revision and the installed Airflow distributions; None if unreadable."""
+    from importlib.metadata import distributions
+
+    import psycopg
+
+    try:
+        with psycopg.connect(settings.url(settings.airflow_metadata), connect_timeout=10) as conn:
+            revisions = sorted(row[0] for row in conn.execute("select version_num from alembic_version"))
+    except psycopg.Error:  # no server yet, or a database never migrated: migrating says what is wrong
+        return None
+    airflow = sorted(
+        f"{d.metadata['Name'].lower()}=={d.version}"
+        for d in distributions()
+        if (d.metadata["Name"] or "").lower().startswith("apache-airflow")
+    )
+    return {"revisions": revisions, "distributions": airflow}
 
 
 def prepare(
