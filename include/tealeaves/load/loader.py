@@ -18,9 +18,10 @@ import psycopg
 from psycopg import sql
 
 from tealeaves import sources
+from tealeaves.load.csv_screen import DIGIT_FIRST, NotOneLinePerRecord
 from tealeaves.load.ddl import RAW, ensure_ledger, ensure_raw_schema, ensure_table
 from tealeaves.load.readers import MAX_JSON_DEPTH, READERS, LoadError, csv_layout
-from tealeaves.load.typed_copy import DIGIT_FIRST, NotOneLinePerRecord, copy_into_raw, doubtful, takes_typed_copy
+from tealeaves.load.typed_copy import copy_into_raw, stage_lines, takes_typed_copy
 from tealeaves.sources import Column, Contract
 
 __all__ = ["BatchResult", "LoadError", "WarehouseLost", "load_file", "load_paths", "mark_interrupted"]
@@ -73,10 +74,6 @@ def _value_expr(text: sql.Composable, may_be_empty: bool = True) -> sql.Composab
     )
 
 
-# Numbers and dates must start with a digit or sign (DIGIT_FIRST). A first-character code test: a regular
-# expression or text comparison here costs more than the type check.
-
-
 def _value(index: int) -> sql.Identifier:
     return sql.Identifier(f"v{index}")
 
@@ -96,7 +93,7 @@ def _checks(contract: Contract) -> list[tuple[sql.Composable, sql.Composable]]:
         if column.type == "text":
             continue
         valid = sql.SQL("pg_input_is_valid({v}, {t})").format(v=value, t=sql.Literal(column.type))
-        if column.type in DIGIT_FIRST:
+        if column.type in DIGIT_FIRST:  # a first-character code test: a regular expression costs more than the type
             valid = sql.SQL(
                 "(ascii({v}) between 48 and 57"
                 " or ascii({v}) in (43, 45, 46) and ascii(substr({v}, 2)) between 48 and 57) and {valid}"
@@ -161,12 +158,14 @@ class _NeedsExactPath(Exception):
     """PostgreSQL's COPY could not take the file as it is; Python's reader will, line by line."""
 
 
-def _copy_file(
+def _copy_lines(
     conn: psycopg.Connection, copy: sql.Composable, path: Path, offset: int, screen: Callable[[bytes], bool]
-) -> tuple[int, int]:
-    """COPY the file from `offset` as it is; returns (rows COPY wrote, physical lines sent).
+) -> None:
+    """COPY the file from `offset` as it is, then check that each physical line became one staged record.
 
-    `screen` sees every chunk and says whether the fast path must be left (`_NeedsExactPath`).
+    `screen` sees every chunk and says whether the fast path must be left. Line numbers come from the
+    record order, which only holds when every record is one physical line: a file where COPY merged or split
+    lines, or refused them, raises `_NeedsExactPath`.
     """
     physical = 0
     cursor = conn.cursor()
@@ -180,19 +179,7 @@ def _copy_file(
             last = chunk[-1:]
             into.write(chunk)
     physical += last != b"\n"
-    return cursor.rowcount, physical
-
-
-def _copy_lines(
-    conn: psycopg.Connection, copy: sql.Composable, path: Path, offset: int, screen: Callable[[bytes], bool]
-) -> None:
-    """COPY the file from `offset` as it is, then check that each physical line became one staged record.
-
-    Line numbers come from the record order, which only holds when every record is one physical line: a
-    file where COPY merged or split lines, or refused them, raises `_NeedsExactPath`.
-    """
-    rows, physical = _copy_file(conn, copy, path, offset, screen)
-    if rows != physical:
+    if cursor.rowcount != physical:
         raise _NeedsExactPath
 
 
@@ -222,56 +209,19 @@ def _copy_csv_typed(conn: psycopg.Connection, path: Path, contract: Contract, ba
     """Write the file's sure lines typed straight into raw and stage the others in `_incoming` for the text rules
     (see `typed_copy`); returns the rows written, or None, with nothing written, when the file needs another path.
     """
-    if not takes_typed_copy(contract):
+    if contract.format != "csv":
         return None
     layout = csv_layout(path, contract)
-    if not layout.lf_lines:
+    if not takes_typed_copy(contract, layout):
         return None
     try:
         with conn.transaction():
-            _create_incoming(conn, contract, first_line=layout.first_line)
-            doubtful_lines, physical = _stage_doubtful(conn, path, contract, layout)
-            if not physical:
-                return 0
-            written, skipped = copy_into_raw(
-                conn, path, contract, layout.columns, layout.data_offset, layout.first_line, batch_id, doubtful_lines
-            )
-            _stage_lines(conn, path, contract, skipped)
-    except (psycopg.DataError, psycopg.errors.BadCopyFileFormat, _NeedsExactPath, NotOneLinePerRecord):
+            _create_incoming(conn, contract)
+            written, left = copy_into_raw(conn, path, contract, layout, batch_id)
+            stage_lines(conn, path, layout, left)
+    except (psycopg.DataError, psycopg.errors.BadCopyFileFormat, NotOneLinePerRecord):
         return None
     return written
-
-
-def _stage_doubtful(conn: psycopg.Connection, path: Path, contract: Contract, layout) -> tuple[set[int], int]:
-    """COPY the file as text into `_incoming`, keeping only the lines the text rules must judge; returns their
-    line numbers and the number of physical lines. Rows left out by WHERE still draw their line number."""
-    target = sql.SQL(", ").join(sql.Identifier(f"c{i}") for i in layout.columns)
-    copy = sql.SQL("copy _incoming ({t}) from stdin with (format csv, force_null ({t})) where {doubtful}").format(
-        t=target, doubtful=doubtful(contract, set(layout.columns))
-    )
-    _, physical = _copy_file(conn, copy, path, layout.data_offset, lambda chunk: False)
-    if physical:
-        [(last,)] = conn.execute("select currval(pg_get_serial_sequence('_incoming', '_line'))").fetchall()
-        if last - layout.first_line + 1 != physical:
-            raise _NeedsExactPath
-    return {line for (line,) in conn.execute("select _line from _incoming")}, physical
-
-
-def _stage_lines(conn: psycopg.Connection, path: Path, contract: Contract, lines: list[int]) -> None:
-    """Stage the given physical lines in `_incoming` as the text fast path does: read by COPY's CSV parser."""
-    if not lines:
-        return
-    layout = csv_layout(path, contract)
-    target = sql.SQL(", ").join(sql.Identifier(f"c{i}") for i in layout.columns)
-    texts = _lines_of(path, set(lines))
-    cursor = conn.cursor()
-    with cursor.copy(
-        sql.SQL("copy _incoming (_line, {t}) from stdin with (format csv, force_null ({t}))").format(t=target)
-    ) as into:
-        for line in lines:
-            into.write(b"%d,%s\n" % (line, texts[line].encode()))
-    if cursor.rowcount != len(lines):
-        raise _NeedsExactPath
 
 
 # JSON text never holds these raw bytes (control characters must be escaped), so as CSV quote and delimiter
@@ -455,10 +405,11 @@ def _lines_of(path: Path, wanted: set[int]) -> dict[int, str]:
             whole, rest = data[:end], data[end:]
             count = whole.count(b"\n") + (not whole.endswith(b"\n") and whole != b"")
             if pending[-1] < first + count:
-                lines = whole.split(b"\n")
+                for number, line in enumerate(whole.split(b"\n")[:count], start=first):
+                    if number in wanted:
+                        found[number] = line.decode("utf-8", errors="replace").rstrip("\r\n")
                 while pending and pending[-1] < first + count:
-                    number = pending.pop()
-                    found[number] = lines[number - first].decode("utf-8", errors="replace").rstrip("\r\n")
+                    pending.pop()
             first += count
             if not chunk:
                 break
