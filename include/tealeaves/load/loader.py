@@ -21,7 +21,7 @@ from tealeaves import sources
 from tealeaves.load.csv_screen import DIGIT_FIRST, NotOneLinePerRecord
 from tealeaves.load.ddl import RAW, ensure_ledger, ensure_raw_schema, ensure_table
 from tealeaves.load.readers import MAX_JSON_DEPTH, READERS, LoadError, csv_layout
-from tealeaves.load.typed_copy import copy_into_raw, stage_lines, takes_typed_copy
+from tealeaves.load.typed_copy import MostlyDoubtful, copy_into_raw, stage_lines, takes_typed_copy
 from tealeaves.sources import Column, Contract
 
 __all__ = ["BatchResult", "LoadError", "WarehouseLost", "load_file", "load_paths", "mark_interrupted"]
@@ -219,7 +219,7 @@ def _copy_csv_typed(conn: psycopg.Connection, path: Path, contract: Contract, ba
             _create_incoming(conn, contract)
             written, left = copy_into_raw(conn, path, contract, layout, batch_id)
             stage_lines(conn, path, layout, left)
-    except (psycopg.DataError, psycopg.errors.BadCopyFileFormat, NotOneLinePerRecord):
+    except (psycopg.DataError, psycopg.errors.BadCopyFileFormat, NotOneLinePerRecord, MostlyDoubtful):
         return None
     return written
 

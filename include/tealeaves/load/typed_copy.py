@@ -37,6 +37,16 @@ from tealeaves.sources import Contract
 # surrounding spaces the rules trim. A contract with any other type keeps the text path.
 TYPED_COPY_TYPES = DIGIT_FIRST | {"text", "bigint", "integer", "boolean", "jsonb"}
 
+
+class MostlyDoubtful(Exception):
+    """Most lines so far are doubtful (a file that quotes every field, say): the text path takes such a file
+    faster, without screening it first and staging each doubtful line with its text (500,000 quoted companies:
+    2.2-2.6 s against 1.7-1.9 s)."""
+
+
+_ENOUGH_TO_JUDGE = 10_000  # lines; a small file's path costs little either way
+
+
 _SKIPPED = re.compile(r"^skipping row due to data type incompatibility at line (\d+) ")
 
 
@@ -69,6 +79,7 @@ def copy_into_raw(
     doubtful: list[int] = []
     sent = 0
     cursor = conn.cursor()
+    conn.execute("set local client_min_messages = notice")  # the skipped lines' notices must reach us
     conn.add_notice_handler(hear)
     try:
         with cursor.copy(copy) as into:
@@ -96,6 +107,9 @@ def _sure_lines(
         lines = lines_of_block(block)
         found = screen.doubtful(block).tolist()
         doubtful.extend(number + i for i in found)
+        seen = number + len(lines) - layout.first_line
+        if seen >= _ENOUGH_TO_JUDGE and 2 * len(doubtful) > seen:
+            raise MostlyDoubtful
         if found:
             leave = set(found)
             sent = [b"%s%d,%s\n" % (front, n, line) for n, line in enumerate(lines, number) if n - number not in leave]
