@@ -18,8 +18,10 @@ import psycopg
 from psycopg import sql
 
 from tealeaves import sources
+from tealeaves.load.csv_screen import DIGIT_FIRST, NotOneLinePerRecord
 from tealeaves.load.ddl import RAW, ensure_ledger, ensure_raw_schema, ensure_table
 from tealeaves.load.readers import MAX_JSON_DEPTH, READERS, LoadError, csv_layout
+from tealeaves.load.typed_copy import MostlyDoubtful, copy_into_raw, stage_lines, takes_typed_copy
 from tealeaves.sources import Column, Contract
 
 __all__ = ["BatchResult", "LoadError", "WarehouseLost", "load_file", "load_paths", "mark_interrupted"]
@@ -72,12 +74,6 @@ def _value_expr(text: sql.Composable, may_be_empty: bool = True) -> sql.Composab
     )
 
 
-# PostgreSQL also accepts words for some types ('now', 'yesterday', 'epoch' for dates, 'NaN' and 'Infinity'
-# for numbers); an export that says 'yesterday' is broken, so such values must start with a digit or sign.
-# (A first-character code test: a regular expression or text comparison here costs more than the type check.)
-_DIGIT_FIRST = {"numeric", "date", "timestamptz"}
-
-
 def _value(index: int) -> sql.Identifier:
     return sql.Identifier(f"v{index}")
 
@@ -97,7 +93,7 @@ def _checks(contract: Contract) -> list[tuple[sql.Composable, sql.Composable]]:
         if column.type == "text":
             continue
         valid = sql.SQL("pg_input_is_valid({v}, {t})").format(v=value, t=sql.Literal(column.type))
-        if column.type in _DIGIT_FIRST:
+        if column.type in DIGIT_FIRST:  # a first-character code test: a regular expression costs more than the type
             valid = sql.SQL(
                 "(ascii({v}) between 48 and 57"
                 " or ascii({v}) in (43, 45, 46) and ascii(substr({v}, 2)) between 48 and 57) and {valid}"
@@ -207,6 +203,25 @@ def _stage_csv_fast(conn: psycopg.Connection, path: Path, contract: Contract) ->
     except (psycopg.DataError, psycopg.errors.BadCopyFileFormat, _NeedsExactPath):
         return False
     return True
+
+
+def _copy_csv_typed(conn: psycopg.Connection, path: Path, contract: Contract, batch_id: int) -> int | None:
+    """Write the file's sure lines typed straight into raw and stage the others in `_incoming` for the text rules
+    (see `typed_copy`); returns the rows written, or None, with nothing written, when the file needs another path.
+    """
+    if contract.format != "csv":
+        return None
+    layout = csv_layout(path, contract)
+    if not takes_typed_copy(contract, layout):
+        return None
+    try:
+        with conn.transaction():
+            _create_incoming(conn, contract)
+            written, left = copy_into_raw(conn, path, contract, layout, batch_id)
+            stage_lines(conn, path, layout, left)
+    except (psycopg.DataError, psycopg.errors.BadCopyFileFormat, NotOneLinePerRecord, MostlyDoubtful):
+        return None
+    return written
 
 
 # JSON text never holds these raw bytes (control characters must be escaped), so as CSV quote and delimiter
@@ -450,8 +465,11 @@ def load_file(conn: psycopg.Connection, path: Path, contract: Contract) -> Batch
             if is_empty(path):  # nothing happened in the source today: a zero-row batch, recorded as such
                 loaded, rejected = 0, 0
             else:
-                _stage(conn, path, contract)
+                written = _copy_csv_typed(conn, path, contract, batch_id)
+                if written is None:
+                    _stage(conn, path, contract)
                 loaded, rejected = _publish_batch(conn, batch_id, path, contract)
+                loaded += written or 0
             conn.execute(
                 "update raw.load_batches set status = 'loaded', error = null, rows_in = %s, rows_loaded = %s,"
                 " rows_rejected = %s, finished_at = clock_timestamp() where batch_id = %s",
