@@ -164,7 +164,8 @@ def migrate_airflow(settings: Settings) -> None:
     run_tool(settings, [airflow_bin(), "db", "migrate"], "airflow db migrate")
     schema = _airflow_schema(settings)
     if schema is not None:
-        stamp.write_text(json.dumps(schema, indent=2) + "\n")
+        with open(stamp, "w", opener=private_opener) as out:  # the home is its user's only
+            out.write(json.dumps(schema, indent=2) + "\n")
 
 
 def _airflow_schema(settings: Settings) -> dict | None:
