@@ -15,6 +15,8 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any, TextIO
 
+import msgspec
+
 from tealeaves.generate.world import Dirt
 
 LATE_SUFFIX = "__late"
@@ -161,8 +163,25 @@ _encode_compact = (
     else None
 )  # type: ignore[attr-defined]
 
+# msgspec writes the same compact JSON about four times faster than the C encoder above (a profile of 10,000
+# customers x 24 months spent 14% of its time in that encoder). It differs from json.dumps in two ways only:
+# it writes non-ASCII characters as UTF-8 where json.dumps escapes them (\u00e9), and it spells floats below 1e-4
+# or from 1e16 up in another notation (0.00007 for 7e-05, 1e16 for 1e+16), both the same value. A line with
+# anything but ASCII goes through json.dumps's encoder, so the files stay ASCII as before; the generator's only
+# floats are coupons' percent_off (10.0 to 20.0), where the two agree.
+_encode_fast = msgspec.json.Encoder().encode
+
 
 def compact_json(record: dict[str, Any]) -> str:
+    """`json.dumps(record, separators=(",", ":"))`, ASCII only."""
+    line = _encode_fast(record)
+    if line.isascii():
+        return line.decode("ascii")
+    return ascii_json(record)
+
+
+def ascii_json(record: Any) -> str:
+    """Exactly `json.dumps(record, separators=(",", ":"))`."""
     if _encode_compact is None:
         return json.dumps(record, separators=(",", ":"))
     return "".join(_encode_compact(record, 0))
