@@ -4,6 +4,7 @@ business hours."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 OPEN_HOUR, CLOSE_HOUR = 9, 17  # the support schedule, Monday to Friday, UTC
@@ -21,10 +22,18 @@ class MerchantClock:
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {zone!r}: expected an IANA name such as Australia/Sydney") from None
         self.name = zone
+        # (day, whole hour) -> its UTC instant: month ends and renewals ask for the same local midnights and
+        # renewal hours about once per customer-month, a zone lookup each time; a few days x 24 hours at most
+        self._hours: dict[tuple[date, time], datetime] = {}
 
     def at(self, day: date, wall: time = time()) -> datetime:
         """The UTC instant at which the merchant's clock shows `wall` on `day` (midnight by default)."""
-        return datetime.combine(day, wall, self.zone).astimezone(UTC)
+        if wall.minute or wall.second or wall.microsecond:
+            return datetime.combine(day, wall, self.zone).astimezone(UTC)
+        instant = self._hours.get((day, wall))
+        if instant is None:
+            instant = self._hours[(day, wall)] = datetime.combine(day, wall, self.zone).astimezone(UTC)
+        return instant
 
     def day_of(self, moment: datetime) -> date:
         """The merchant's calendar day of an instant."""
@@ -35,6 +44,7 @@ class MerchantClock:
         return moment.astimezone(self.zone).time()
 
 
+@cache  # pure, and asked for the same few thousand (month, offset) pairs millions of times
 def add_months(day: date, months: int) -> date:
     """The same day-of-month `months` later, clamped to the 28th so every month has it."""
     month_index = day.month - 1 + months
@@ -80,7 +90,7 @@ def add_business_minutes(start: datetime, minutes: float) -> datetime:
         return moment + timedelta(minutes=minutes)
     remaining = minutes - available
     # Whole days from the next opening on: the same subtractions, day by day, without calendar lookups.
-    moment = _next_open(close)
+    moment = _next_business_morning(close - BUSINESS_DAY)  # _next_open(close), without its calendar lookups
     while remaining > FULL_DAY_MINUTES:
         remaining -= FULL_DAY_MINUTES
         moment = _next_business_morning(moment)
@@ -95,7 +105,7 @@ def business_minutes_between(start: datetime, end: datetime) -> float:
     close = moment.replace(hour=CLOSE_HOUR, minute=0, second=0, microsecond=0)
     total += (min(close, end) - moment).total_seconds() / 60
     # Every later moment is a business day's opening: whole days add the same minutes, in the same order.
-    moment = _next_open(close)
+    moment = _next_business_morning(close - BUSINESS_DAY)  # _next_open(close)
     while moment < end:
         close = moment + BUSINESS_DAY
         if close <= end:

@@ -35,7 +35,8 @@ class Sink:
         self.dirt, self.rng, self.key = dirt, rng, key
         self.cosmetic = cosmetic  # fields a second export may spell differently (never ids or references)
         self.counts: Counter[str] = Counter()
-        self._per_file: defaultdict[str, list[int]] = defaultdict(lambda: [0, 0])  # file -> [records, rejected]
+        # open file (main or late) -> [records, rejected]
+        self._per_file: defaultdict[TextIO | _Discard, list[int]] = defaultdict(lambda: [0, 0])
         self._main = open(self.path, "w", newline="", encoding="utf-8")  # noqa: SIM115 - closed in close()
         self._late: TextIO | None = None
 
@@ -52,35 +53,42 @@ class Sink:
         """Write the record and the defects drawn for it. `keep=False` draws exactly as writing would and writes
         and counts nothing: a record the export leaves out (an event past Stripe's retention) leaves every other
         record's ids and defects as they were."""
-        rng, dirt = self.rng, self.dirt
+        # Called for every line of every file: the stream's method and the rates are read once per call, and the
+        # rejected-row tally is keyed by the file object itself (a text file's .name is two attribute lookups).
+        random, dirt = self.rng.random, self.dirt
         line = self._render(record)
-        target: TextIO | _Discard = self._main if keep else _Discard()
-        counts = self.counts if keep else Counter()
-        if rng.random() < dirt.late_arriving:
-            target = self._late_file() if keep else target
+        if keep:
+            target: TextIO | _Discard = self._main
+            counts = self.counts
+        else:
+            target, counts = _DISCARD, Counter()
+        if random() < dirt.late_arriving:
+            if keep:
+                target = self._late_file()
             counts["late_arriving"] += 1
-        target.write(line)
+        write = target.write
+        write(line)
         counts["records"] += 1
         if keep:
-            self._per_file[target.name][0] += 1
-        if rng.random() < dirt.exact_duplicate:
-            target.write(line)
+            self._per_file[target][0] += 1
+        if random() < dirt.exact_duplicate:
+            write(line)
             counts["exact_duplicate"] += 1
-        if self.cosmetic and rng.random() < dirt.near_duplicate:
-            target.write(self._render(_cosmetic(record, rng, self.cosmetic)))
+        if self.cosmetic and random() < dirt.near_duplicate:
+            write(self._render(_cosmetic(record, self.rng, self.cosmetic)))
             counts["near_duplicate"] += 1
-        if rng.random() < dirt.malformed and keep and self._room_for_a_rejected_row(target):
-            target.write(self._mangle(line))
+        if random() < dirt.malformed and keep and self._room_for_a_rejected_row(target):
+            write(self._mangle(line))
             counts["malformed"] += 1
-        if self.key and rng.random() < dirt.missing_id and keep and self._room_for_a_rejected_row(target):
-            target.write(self._render({**record, self.key: None}))
+        if self.key and random() < dirt.missing_id and keep and self._room_for_a_rejected_row(target):
+            write(self._render({**record, self.key: None}))
             counts["missing_id"] += 1
 
-    def _room_for_a_rejected_row(self, target: TextIO) -> bool:
+    def _room_for_a_rejected_row(self, target: TextIO | _Discard) -> bool:
         """Rows the loader rejects stay within the 5% a healthy file may have (the raw gate's limit), in the main
         file and in its late sibling each: one broken line among a four-row campaigns file, or a ten-row late
         file, is a broken export, which the default world is not."""
-        counts = self._per_file[target.name]
+        counts = self._per_file[target]
         if (counts[1] + 1) * 20 > counts[0]:
             return False
         counts[1] += 1
@@ -105,6 +113,9 @@ class _Discard:
 
     def write(self, text: str) -> None:
         pass
+
+
+_DISCARD = _Discard()
 
 
 def _cosmetic(record: dict[str, Any], rng: random.Random, fields: tuple[str, ...]) -> dict[str, Any]:
