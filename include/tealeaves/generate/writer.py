@@ -22,10 +22,8 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from faker import Faker
-
 from tealeaves.generate.calendar import MerchantClock, add_months
-from tealeaves.generate.fakes import faster
+from tealeaves.generate.fakes import seeded
 from tealeaves.generate.life import Contact, Life, LifeSimulator
 from tealeaves.generate.render import renderers
 from tealeaves.generate.render.crm import CrmRenderer
@@ -51,8 +49,7 @@ class World:
     ) -> None:
         self.truth, self.end = truth, end
         self.rng = random.Random(seed)
-        self.fake = faster(Faker("en_US"))
-        self.fake.seed_instance(seed)
+        self.fake = seeded(seed)
         self.simulator = LifeSimulator(truth, self.rng, end)
         self.clock = self.simulator.clock
         self.renderers = [

@@ -7,10 +7,8 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from faker import Faker
-
 from tealeaves.generate.calendar import MerchantClock
-from tealeaves.generate.fakes import faster
+from tealeaves.generate.fakes import seeded
 from tealeaves.generate.life import Life
 from tealeaves.generate.sinks import CsvSink, JsonlSink, Sink
 from tealeaves.generate.world import Truth
@@ -44,8 +42,7 @@ class Renderer:
         self.scratch = scratch  # a folder of the generator's own for this renderer's spools (generate.spool)
         self.clock = MerchantClock(truth.timezone)
         self.rng = random.Random(f"{seed}:{self.source}")
-        self.fake = faster(Faker("en_US"))
-        self.fake.seed_instance(f"{seed}:{self.source}")
+        self.fake = seeded(f"{seed}:{self.source}")
         self.sinks: dict[str, Sink] = {}
         self.export_end = datetime.max.replace(tzinfo=UTC)  # nothing at or after this moment is in the export
 

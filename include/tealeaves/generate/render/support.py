@@ -246,11 +246,11 @@ class SupportRenderer(Renderer):
         to its stop; a running one once the target has elapsed at that moment, else it is not yet judged (null)."""
         as_of, judged = self.latest_event, dict(outcome)
         for key in ("first_reply", "resolution"):
-            stop, target, business_hours = judged.pop(f"_{key}")
+            stop, target, business_hours, stopped_breached = judged.pop(f"_{key}")
             if key == "resolution" and outcome["_solve_unknown"]:
                 judged[f"{key}_breached"] = None
             elif stop is not None:
-                judged[f"{key}_breached"] = self._elapsed(outcome["_created"], stop, business_hours) > target
+                judged[f"{key}_breached"] = stopped_breached
             elif as_of is not None and self._elapsed(outcome["_created"], as_of, business_hours) >= target:
                 judged[f"{key}_breached"] = True
             else:
@@ -460,7 +460,6 @@ class SupportRenderer(Renderer):
             ("reply_time", priority.first_reply_minutes, reply_stop, "first_reply"),
             ("resolution_time", priority.resolution_minutes, solved, "resolution"),
         ):
-            deadline = self._deadline(created, target, priority.business_hours)
             breached = stop is None or self._elapsed(created, stop, priority.business_hours) > target
             self._metric_event(number, metric, "activate", created)
             if first_applied is not None:
@@ -471,10 +470,12 @@ class SupportRenderer(Renderer):
             sla = self._sla_object(policy, target, priority.business_hours)
             self._metric_event(number, metric, "apply_sla", applied_at, sla=sla)
             if breached and not (key == "resolution" and solve_unknown):
+                deadline = self._deadline(created, target, priority.business_hours)  # only a breach needs it
                 self._metric_event(number, metric, "breach", deadline, deleted=False)
             if stop is not None:
                 self._metric_event(number, metric, "fulfill", stop)
-            outcome[f"_{key}"] = (stop, target, priority.business_hours)
+            # a stopped clock's verdict is final: kept, so truth.json need not count its business minutes again
+            outcome[f"_{key}"] = (stop, target, priority.business_hours, breached)
         outcome["_created"], outcome["_solve_unknown"] = created, solve_unknown
         self.sla_outcomes.append((number, outcome))
 
