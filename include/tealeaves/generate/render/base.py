@@ -62,13 +62,11 @@ class Renderer:
 
     def iso(self, moment: datetime, millis: bool = False) -> str:
         """ISO 8601; a share of values carry a non-UTC offset, as exports from several regions do."""
-        if self.rng.random() < self.truth.dirt.mixed_offsets:
-            hours = self.rng.choice(OFFSETS)
-            moment = moment.astimezone(OFFSET_ZONES[hours])
-            text = moment.isoformat(timespec="milliseconds" if millis else "seconds")
-            return text
-        text = moment.astimezone(UTC).isoformat(timespec="milliseconds" if millis else "seconds")
-        return text.replace("+00:00", "Z")
+        rng = self.rng
+        if rng.random() < self.truth.dirt.mixed_offsets:
+            zone = OFFSET_ZONES[rng.choice(OFFSETS)]
+            return moment.astimezone(zone).isoformat("T", "milliseconds" if millis else "seconds")
+        return moment.astimezone(UTC).isoformat("T", "milliseconds" if millis else "seconds").replace("+00:00", "Z")
 
     def email(self, address: str) -> str:
         """An address as another system holds it: sometimes in other case, or at the company's alias domain

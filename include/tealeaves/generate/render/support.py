@@ -422,7 +422,7 @@ class SupportRenderer(Renderer):
                 "metric": metric,
                 "instance_id": 1,
                 "type": kind,
-                "time": moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+                "time": moment.astimezone(UTC).isoformat("T", "seconds").replace("+00:00", "Z"),
                 **extra,
             }
         )
