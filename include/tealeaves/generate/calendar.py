@@ -3,6 +3,7 @@ business hours."""
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -89,10 +90,19 @@ def add_business_minutes(start: datetime, minutes: float) -> datetime:
     if minutes <= available:
         return moment + timedelta(minutes=minutes)
     remaining = minutes - available
-    # Whole days from the next opening on: the same subtractions, day by day, without calendar lookups.
     moment = _next_business_morning(close - BUSINESS_DAY)  # _next_open(close), without its calendar lookups
-    while remaining > FULL_DAY_MINUTES:
-        remaining -= FULL_DAY_MINUTES
+    # Whole business days from that opening on: `remaining` less 480 minutes while it is above 480. Each such
+    # subtraction is exact (480 is a whole number, the result is below 2**53 and a multiple of remaining's
+    # ulp), so n of them are remaining - 480 * n; n is found without the loop and its edges checked exactly.
+    days = max(0, math.ceil(remaining / FULL_DAY_MINUTES) - 1)
+    while days and remaining - FULL_DAY_MINUTES * (days - 1) <= FULL_DAY_MINUTES:
+        days -= 1
+    while remaining - FULL_DAY_MINUTES * days > FULL_DAY_MINUTES:
+        days += 1
+    remaining -= FULL_DAY_MINUTES * days
+    weeks, days = divmod(days, 5)  # five business days are a calendar week from any business-day opening
+    moment += timedelta(days=7 * weeks)
+    for _ in range(days):
         moment = _next_business_morning(moment)
     return moment + timedelta(minutes=remaining)
 

@@ -11,6 +11,7 @@ import math
 import random
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import cache
 from itertools import accumulate
 from statistics import NormalDist
 
@@ -87,8 +88,13 @@ class Life:
 
 def _breach_median(priority: Priority, sigma: float) -> float:
     """Median reply time (minutes) that makes P(reply > target) equal the planted breach rate."""
-    z = NormalDist().inv_cdf(1 - priority.breach_rate)
-    return priority.first_reply_minutes / math.exp(sigma * z)
+    return _median_for(priority.first_reply_minutes, priority.breach_rate, sigma)
+
+
+@cache  # one per priority and policy version; asked for once per ticket
+def _median_for(first_reply_minutes: int, breach_rate: float, sigma: float) -> float:
+    z = NormalDist().inv_cdf(1 - breach_rate)
+    return first_reply_minutes / math.exp(sigma * z)
 
 
 REPLY_SIGMA = 0.8
