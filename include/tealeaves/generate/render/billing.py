@@ -24,6 +24,7 @@ import string
 from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -96,10 +97,15 @@ def period_mrr_cents(life: Life, period: Period, coupon: str | None) -> int:
     ÷ 12), less a recurring discount: a repeating or forever coupon, or a once-only one on a yearly invoice,
     whose service period is longer than a month. A welcome coupon on a monthly invoice is not recurring.
     Exact arithmetic, rounded half up to the cent once, as the marts round each subscription."""
-    mrr = Fraction(period.mrr_usd) * (Fraction(10, 12) if life.annual else 1)
+    return _mrr_cents(period.mrr_usd, life.annual, coupon)
+
+
+@lru_cache(maxsize=4096)  # Fractions are slow; a life's periods mostly repeat one plan price, so recent ones recur
+def _mrr_cents(mrr_usd: float, annual: bool, coupon: str | None) -> int:
+    mrr = Fraction(mrr_usd) * (Fraction(10, 12) if annual else 1)
     if coupon is not None:
         terms = COUPONS[coupon]
-        if terms["duration"] in ("repeating", "forever") or (terms["duration"] == "once" and life.annual):
+        if terms["duration"] in ("repeating", "forever") or (terms["duration"] == "once" and annual):
             mrr *= 1 - Fraction(str(terms["percent_off"])) / 100
     return math.floor(mrr * 100 + Fraction(1, 2))
 
