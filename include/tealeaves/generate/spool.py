@@ -17,6 +17,7 @@ indents that, with the same line breaks, indent and ", "/": " separators as json
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import struct
 from array import array
@@ -160,11 +161,15 @@ class PickleSpool:
 
 class DueSpool:
     """Items held on disk until the day whose turn comes to write them: `add(day, item)` files an item under a
-    day (an ordinal), `take(day)` hands back that day's items in the order they were added."""
+    day (an ordinal), `take(day)` hands back that day's items in the order they were added.
+
+    Items are only ever appended, and read back with os.pread at their offsets: a seek on a buffered file drops
+    its buffer, and seeking to every item and back cost the survey renderer 7% of its process's time."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._file = open(path, "w+b")  # noqa: SIM115 - closed in close()
+        self._end = 0  # where the next item goes
         self._days: dict[int, array[int]] = {}
 
     def add(self, day: int, item: Any) -> None:
@@ -172,21 +177,18 @@ class DueSpool:
         offsets = self._days.get(day)
         if offsets is None:
             offsets = self._days[day] = array("q")
-        offsets.append(self._file.tell())
+        offsets.append(self._end)
         offsets.append(len(data))
         self._file.write(data)
+        self._end += len(data)
 
     def take(self, day: int) -> list[Any]:
         offsets = self._days.pop(day, None)
         if offsets is None:
             return []
         self._file.flush()
-        items = []
-        for at in range(0, len(offsets), 2):
-            self._file.seek(offsets[at])
-            items.append(pickle.loads(self._file.read(offsets[at + 1])))
-        self._file.seek(0, 2)
-        return items
+        descriptor = self._file.fileno()
+        return [pickle.loads(os.pread(descriptor, offsets[at + 1], offsets[at])) for at in range(0, len(offsets), 2)]
 
     def close(self) -> None:
         self._days.clear()
