@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, date, datetime, timedelta, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,15 @@ def alias_domain(domain: str) -> str:
     """The company's second domain (acme-00012.com -> acme-00012.net): the same company, another spelling."""
     stem = domain.rsplit(".", 1)[0]
     return f"{stem}.net"
+
+
+@lru_cache(maxsize=4096)
+def utc_seconds(moment: datetime) -> str:
+    """An instant as ISO 8601 in UTC to the second, "...Z". Remembered for the last few thousand instants: a
+    ticket's creation, reply and solve are each written four or five times (the ticket, its comments, its
+    status changes, its metric events), and formatting took a tenth of the support renderer's time. The text
+    depends on the instant only, so equal instants in other zones share it rightly."""
+    return moment.astimezone(UTC).isoformat("T", "seconds").replace("+00:00", "Z")
 
 
 REGISTRY: dict[str, type[Renderer]] = {}
@@ -66,7 +76,9 @@ class Renderer:
         if rng.random() < self.truth.dirt.mixed_offsets:
             zone = OFFSET_ZONES[rng.choice(OFFSETS)]
             return moment.astimezone(zone).isoformat("T", "milliseconds" if millis else "seconds")
-        return moment.astimezone(UTC).isoformat("T", "milliseconds" if millis else "seconds").replace("+00:00", "Z")
+        if not millis:
+            return utc_seconds(moment)
+        return moment.astimezone(UTC).isoformat("T", "milliseconds").replace("+00:00", "Z")
 
     def email(self, address: str) -> str:
         """An address as another system holds it: sometimes in other case, or at the company's alias domain
