@@ -116,11 +116,13 @@ def business_minutes_between(start: datetime, end: datetime) -> float:
     total += (min(close, end) - moment).total_seconds() / 60
     # Every later moment is a business day's opening: whole days add the same minutes, in the same order.
     moment = _next_business_morning(close - BUSINESS_DAY)  # _next_open(close)
+    # The loop of a day at a time, with its datetime arithmetic hoisted: a day is whole when its opening is at
+    # or before `end` less a business day (its close at or before `end`).
+    last_whole_opening = end - BUSINESS_DAY
     while moment < end:
-        close = moment + BUSINESS_DAY
-        if close <= end:
+        if moment <= last_whole_opening:
             total += FULL_DAY_MINUTES
         else:
             total += (end - moment).total_seconds() / 60
-        moment = _next_business_morning(moment)
+        moment += WEEKEND if moment.weekday() == 4 else ONE_DAY
     return total

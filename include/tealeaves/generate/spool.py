@@ -49,7 +49,7 @@ class SpooledMapping:
     def add(self, key: str, value: Any) -> None:
         """One entry, rendered as json.dumps(indent=2) renders it at the top level (re-indented when written)."""
         assert self._file is not None, f"{self.path} is closed"
-        self._file.write(f"{json.dumps(key)}: {indented_json(value)}{ENTRY_END}")
+        self._file.write(f"{ascii_json(key)}: {indented_json(value)}{ENTRY_END}")
         self.entries += 1
 
     def close(self) -> None:
