@@ -23,6 +23,9 @@ class MerchantClock:
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {zone!r}: expected an IANA name such as Australia/Sydney") from None
         self.name = zone
+        # A merchant in UTC (the default) reads its days with datetime's own UTC, which astimezone() hands back
+        # as it is, instead of a ZoneInfo conversion: the same dates, asked for a million times at 10,000 customers.
+        self._local = UTC if zone == "UTC" else self.zone
         # (day, whole hour) -> its UTC instant: month ends and renewals ask for the same local midnights and
         # renewal hours about once per customer-month, a zone lookup each time; a few days x 24 hours at most
         self._hours: dict[tuple[date, time], datetime] = {}
@@ -38,7 +41,7 @@ class MerchantClock:
 
     def day_of(self, moment: datetime) -> date:
         """The merchant's calendar day of an instant."""
-        return moment.astimezone(self.zone).date()
+        return moment.astimezone(self._local).date()
 
     def wall_time(self, moment: datetime) -> time:
         """The merchant's time of day at an instant."""

@@ -88,6 +88,7 @@ class AddOnBuyer(NamedTuple):
     fx_to_usd: float
 
 
+@lru_cache(maxsize=4096)  # an invoice's moments recur in its line, charge and status transitions
 def epoch(moment: datetime | None) -> int | None:
     return None if moment is None else int(moment.timestamp())
 
