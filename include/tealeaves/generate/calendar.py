@@ -59,17 +59,27 @@ def month_start(moment: date | datetime) -> date:
     return date(moment.year, moment.month, 1)
 
 
+# moment.replace(hour=h, minute=0, second=0, microsecond=0) is 0.58 us (keyword arguments); the same datetime
+# made by datetime.combine from the moment's date, an hour's time of the same fold and its tzinfo is 0.12 us.
+_OPENING = (time(OPEN_HOUR), time(OPEN_HOUR, fold=1))
+_CLOSING = (time(CLOSE_HOUR), time(CLOSE_HOUR, fold=1))
+_DAYS = tuple(timedelta(days=n) for n in range(8))
+
+
+def _at(moment: datetime, hour: tuple[time, time]) -> datetime:
+    """`moment` at the start of the hour `hour` holds (its date, zone and fold kept)."""
+    return datetime.combine(moment.date(), hour[moment.fold], moment.tzinfo)
+
+
 def _next_open(moment: datetime) -> datetime:
     """The first business minute at or after `moment`."""
     while True:
         if moment.weekday() >= 5:
-            moment = (moment + timedelta(days=7 - moment.weekday())).replace(
-                hour=OPEN_HOUR, minute=0, second=0, microsecond=0
-            )
+            moment = _at(moment + _DAYS[7 - moment.weekday()], _OPENING)
         elif moment.hour < OPEN_HOUR:
-            moment = moment.replace(hour=OPEN_HOUR, minute=0, second=0, microsecond=0)
+            moment = _at(moment, _OPENING)
         elif moment.hour >= CLOSE_HOUR:
-            moment = (moment + timedelta(days=1)).replace(hour=OPEN_HOUR, minute=0, second=0, microsecond=0)
+            moment = _at(moment + ONE_DAY, _OPENING)
         else:
             return moment
 
@@ -88,7 +98,7 @@ def _next_business_morning(opening: datetime) -> datetime:
 def add_business_minutes(start: datetime, minutes: float) -> datetime:
     """`start` plus `minutes` of business time (Mon-Fri 09:00-17:00 UTC)."""
     moment = _next_open(start)
-    close = moment.replace(hour=CLOSE_HOUR, minute=0, second=0, microsecond=0)
+    close = _at(moment, _CLOSING)
     available = (close - moment).total_seconds() / 60
     if minutes <= available:
         return moment + timedelta(minutes=minutes)
@@ -115,7 +125,7 @@ def business_minutes_between(start: datetime, end: datetime) -> float:
     total, moment = 0.0, _next_open(start)
     if moment >= end:
         return total
-    close = moment.replace(hour=CLOSE_HOUR, minute=0, second=0, microsecond=0)
+    close = _at(moment, _CLOSING)
     total += (min(close, end) - moment).total_seconds() / 60
     # Every later moment is a business day's opening: whole days add the same minutes, in the same order.
     moment = _next_business_morning(close - BUSINESS_DAY)  # _next_open(close)
