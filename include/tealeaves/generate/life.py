@@ -12,10 +12,10 @@ import random
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import cache
-from itertools import accumulate
 from statistics import NormalDist
 
 from tealeaves.generate.calendar import MerchantClock, add_business_minutes, add_months
+from tealeaves.generate.fakes import weighted_picker
 from tealeaves.generate.sla import SlaPolicy, sla_policies
 from tealeaves.generate.world import Priority, Segment, Truth
 
@@ -107,11 +107,11 @@ class LifeSimulator:
         self.clock = MerchantClock(truth.timezone)
         self.ticket_number = 0
         s = truth.support
-        # Cumulative weights made once: random.choices(population, weights) sums them on every call and then
-        # draws exactly as with these cum_weights.
-        self._priorities, self._priority_weights = list(s.priorities), list(accumulate(p.share for p in s.priorities))
-        self._channels, self._channel_weights = [c for c, _ in s.channels], list(accumulate(w for _, w in s.channels))
-        self._nps_scores, self._nps_weights = range(11), list(accumulate(truth.survey.nps_weights))
+        # Weighted draws with their cumulative weights made once: random.choices(population, weights) sums them
+        # on every call and then draws exactly as these do.
+        self._priority = weighted_picker(rng, list(s.priorities), [p.share for p in s.priorities])
+        self._channel = weighted_picker(rng, [c for c, _ in s.channels], [w for _, w in s.channels])
+        self._nps_score = weighted_picker(rng, range(11), truth.survey.nps_weights)
         self.sla = sla_policies(truth)
 
     def poisson(self, mean: float) -> int:
@@ -169,7 +169,7 @@ class LifeSimulator:
                 created = month_start + timedelta(seconds=rng.randint(0, 28 * 86_400 - 1))
                 if self.clock.day_of(created) >= self.end:
                     continue
-                priority = rng.choices(self._priorities, cum_weights=self._priority_weights)[0]
+                priority = self._priority()
                 # the targets of the policy Zendesk applies at creation (tags: the kind and the segment)
                 policy, priority = self.sla.applied(created, priority.name, [kind.name, life.segment.name])
                 reply_minutes = rng.lognormvariate(math.log(_breach_median(priority, REPLY_SIGMA)), REPLY_SIGMA)
@@ -201,7 +201,7 @@ class LifeSimulator:
                         created,
                         kind.name,
                         priority,
-                        rng.choices(self._channels, cum_weights=self._channel_weights)[0],
+                        self._channel(),
                         rng.choice(life.contacts),
                         first_reply,
                         solved,
@@ -222,6 +222,6 @@ class LifeSimulator:
         submitted = month_start + timedelta(seconds=self.rng.randint(0, 27 * 86_400))
         if self.clock.day_of(submitted) >= self.end:
             return None
-        score = self.rng.choices(self._nps_scores, cum_weights=self._nps_weights)[0]
+        score = self._nps_score()
         life.nps.append(NpsAnswer(submitted, self.rng.choice(life.contacts), score))
         return score
