@@ -18,8 +18,10 @@ import pytest
 from faker import Faker
 
 from tealeaves.generate import default_truth, generate
+from tealeaves.generate.calendar import add_business_minutes, business_minutes_between
 from tealeaves.generate.fakes import faster
 from tealeaves.generate.render.billing import period_mrr_cents
+from tealeaves.generate.sinks import JsonlSink
 from tests.conftest import TEALEAVES
 from tests.exports import read_jsonl
 
@@ -276,3 +278,60 @@ def test_realised_mrr_follows_the_metrics_definition(annual, plan, coupon, cents
     life = SimpleNamespace(annual=annual)
     period = SimpleNamespace(mrr_usd=plan)
     assert period_mrr_cents(life, period, coupon) == cents
+
+
+def _business_minutes_day_by_day(start: datetime, end: datetime) -> float:
+    """Business minutes (Mon-Fri 09:00-17:00 UTC) from `start` to `end`, as a person would count them: each
+    calendar day's overlap with its opening hours, summed."""
+    seconds, day = 0.0, start.date()
+    while day <= end.date():
+        if day.weekday() < 5:
+            opens = datetime.combine(day, time(9), UTC)
+            closes = datetime.combine(day, time(17), UTC)
+            seconds += max(0.0, (min(closes, end) - max(opens, start)).total_seconds())
+        day += timedelta(days=1)
+    return seconds / 60
+
+
+def test_business_hours_arithmetic_agrees_with_counting_day_by_day():
+    """The SLA clocks the generator plants (and the support tests recompute) count Monday-Friday 09:00-17:00
+    UTC only: across evenings, weekends and many weeks, business_minutes_between matches a day-by-day count, and
+    add_business_minutes lands where that count reaches the minutes asked for, inside opening hours."""
+    rng = random.Random(15)
+    for _ in range(3000):
+        start = datetime(2025, 1, 1, tzinfo=UTC) + timedelta(
+            seconds=rng.randint(0, 400 * 86_400), microseconds=rng.choice((0, rng.randint(0, 999_999)))
+        )
+        minutes = rng.choice((rng.lognormvariate(5, 2), 480.0 * rng.randint(1, 40), rng.uniform(0, 60)))
+        end = start + timedelta(minutes=rng.uniform(0, 60 * 24 * 60))
+        assert business_minutes_between(start, end) == pytest.approx(_business_minutes_day_by_day(start, end))
+        due = add_business_minutes(start, minutes)
+        assert _business_minutes_day_by_day(start, due) == pytest.approx(minutes, abs=1e-6)
+        assert due.weekday() < 5 and time(9) <= due.time() <= time(17)
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"id": 1, "name": "Zoë Ångström", "note": 'naïve café \u2028 \x01 "q" \\', "ok": True, "gone": None},
+        {"id": "in_1", "percent_off": 20.0, "fx": 1.0800000000000001, "big": 2**62, "lines": [{"amount": 15400}]},
+    ],
+)
+def test_export_lines_are_what_json_dumps_writes(tmp_path, record):
+    """A JSON Lines export line is json.dumps(record, separators=(",", ":")): ASCII only (non-ASCII text
+    escaped), json's spelling of every float from 1e-4 to 1e16, one record per line."""
+    sink = JsonlSink(tmp_path, "x.jsonl", default_truth().clean().dirt, random.Random(1), key="id")
+    sink.write(record)
+    sink.close()
+    text = (tmp_path / "x.jsonl").read_bytes().decode("ascii")
+    assert text == json.dumps(record, separators=(",", ":")) + "\n"
+
+
+def test_export_lines_keep_the_exact_value_of_very_small_and_large_floats(tmp_path):
+    """Outside 1e-4 to 1e16 a float may be spelled in another notation than json.dumps's (0.00007 for 7e-05),
+    never another value: the generator writes no such float today, and a reader gets the same number back."""
+    record = {"id": 1, "tiny": 7e-05, "tinier": 3.5e-09, "huge": 1e16, "huger": -3.862348208902049e17}
+    sink = JsonlSink(tmp_path, "x.jsonl", default_truth().clean().dirt, random.Random(1), key="id")
+    sink.write(record)
+    sink.close()
+    assert json.loads((tmp_path / "x.jsonl").read_text()) == record

@@ -11,9 +11,11 @@ import math
 import random
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import cache
 from statistics import NormalDist
 
 from tealeaves.generate.calendar import MerchantClock, add_business_minutes, add_months
+from tealeaves.generate.fakes import weighted_picker
 from tealeaves.generate.sla import SlaPolicy, sla_policies
 from tealeaves.generate.world import Priority, Segment, Truth
 
@@ -86,8 +88,13 @@ class Life:
 
 def _breach_median(priority: Priority, sigma: float) -> float:
     """Median reply time (minutes) that makes P(reply > target) equal the planted breach rate."""
-    z = NormalDist().inv_cdf(1 - priority.breach_rate)
-    return priority.first_reply_minutes / math.exp(sigma * z)
+    return _median_for(priority.first_reply_minutes, priority.breach_rate, sigma)
+
+
+@cache  # one per priority and policy version; asked for once per ticket
+def _median_for(first_reply_minutes: int, breach_rate: float, sigma: float) -> float:
+    z = NormalDist().inv_cdf(1 - breach_rate)
+    return first_reply_minutes / math.exp(sigma * z)
 
 
 REPLY_SIGMA = 0.8
@@ -100,8 +107,11 @@ class LifeSimulator:
         self.clock = MerchantClock(truth.timezone)
         self.ticket_number = 0
         s = truth.support
-        self._priorities, self._priority_weights = list(s.priorities), [p.share for p in s.priorities]
-        self._channels, self._channel_weights = [c for c, _ in s.channels], [w for _, w in s.channels]
+        # Weighted draws with their cumulative weights made once: random.choices(population, weights) sums them
+        # on every call and then draws exactly as these do.
+        self._priority = weighted_picker(rng, list(s.priorities), [p.share for p in s.priorities])
+        self._channel = weighted_picker(rng, [c for c, _ in s.channels], [w for _, w in s.channels])
+        self._nps_score = weighted_picker(rng, range(11), truth.survey.nps_weights)
         self.sla = sla_policies(truth)
 
     def poisson(self, mean: float) -> int:
@@ -159,7 +169,7 @@ class LifeSimulator:
                 created = month_start + timedelta(seconds=rng.randint(0, 28 * 86_400 - 1))
                 if self.clock.day_of(created) >= self.end:
                     continue
-                priority = rng.choices(self._priorities, self._priority_weights)[0]
+                priority = self._priority()
                 # the targets of the policy Zendesk applies at creation (tags: the kind and the segment)
                 policy, priority = self.sla.applied(created, priority.name, [kind.name, life.segment.name])
                 reply_minutes = rng.lognormvariate(math.log(_breach_median(priority, REPLY_SIGMA)), REPLY_SIGMA)
@@ -191,7 +201,7 @@ class LifeSimulator:
                         created,
                         kind.name,
                         priority,
-                        rng.choices(self._channels, self._channel_weights)[0],
+                        self._channel(),
                         rng.choice(life.contacts),
                         first_reply,
                         solved,
@@ -212,6 +222,6 @@ class LifeSimulator:
         submitted = month_start + timedelta(seconds=self.rng.randint(0, 27 * 86_400))
         if self.clock.day_of(submitted) >= self.end:
             return None
-        score = self.rng.choices(range(11), survey.nps_weights)[0]
+        score = self._nps_score()
         life.nps.append(NpsAnswer(submitted, self.rng.choice(life.contacts), score))
         return score

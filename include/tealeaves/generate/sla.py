@@ -9,7 +9,7 @@ here; the support renderer writes the versions and the applied policy (ticket me
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 
 from tealeaves.generate.world import Priority, Truth
@@ -49,6 +49,10 @@ class SlaPolicies:
     revised: tuple[SlaPolicy, ...]
     revised_at: datetime | None
     metric_events_from: datetime | None
+    # (revised?, priority, tags) -> what applied() returns: asked once per ticket, from a hundred or so answers
+    _applied: dict[tuple[bool, str, tuple[str, ...]], tuple[SlaPolicy, Priority]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def in_force(self, moment: datetime) -> tuple[SlaPolicy, ...]:
         if self.revised_at is not None and moment >= self.revised_at:
@@ -57,7 +61,16 @@ class SlaPolicies:
 
     def applied(self, moment: datetime, priority: str, tags: list[str]) -> tuple[SlaPolicy, Priority]:
         """The policy Zendesk applies to a ticket created at `moment`: the first by position that matches."""
-        for policy in sorted(self.in_force(moment), key=lambda p: p.position):
+        revised = self.revised_at is not None and moment >= self.revised_at
+        key = (revised, priority, tuple(tags))
+        found = self._applied.get(key)
+        if found is None:
+            found = self._applied[key] = self._first_match(self.in_force(moment), priority, tags)
+        return found
+
+    @staticmethod
+    def _first_match(policies: tuple[SlaPolicy, ...], priority: str, tags: list[str]) -> tuple[SlaPolicy, Priority]:
+        for policy in sorted(policies, key=lambda p: p.position):
             if policy.matches(priority, tags) and priority in policy.targets:
                 return policy, policy.targets[priority]
         raise ValueError(f"no SLA policy for priority {priority}")  # every priority has one by construction

@@ -7,11 +7,17 @@ renderer reads again at the end. Each goes to a temporary file as it is produced
 
 `write_truth` writes truth.json byte for byte as `json.dumps(report, indent=2)` would, streaming every
 `SpooledMapping` in the report from its file instead of holding it.
+
+json.dumps with an indent runs json's pure-Python encoder (its C encoder knows no indent): 48 µs for one
+ticket's SLA truth, 4% of a whole run at 10,000 customers. `indented_json` writes the same text five times
+faster: json's C encoder writes it compact (so numbers and escapes are json's own), and msgspec.json.format
+indents that, with the same line breaks, indent and ", "/": " separators as json.dumps(indent=2).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import struct
 from array import array
@@ -19,8 +25,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+import msgspec
+
+from tealeaves.generate.sinks import ascii_json
+
 ENTRY_END = "\x1e"  # never raw in JSON text: json.dumps writes control characters as \u001e
 INDENT = 2
+
+
+def indented_json(value: Any) -> str:
+    """Exactly `json.dumps(value, indent=2)`."""
+    return msgspec.json.format(ascii_json(value), indent=INDENT)
 
 
 class SpooledMapping:
@@ -34,7 +49,7 @@ class SpooledMapping:
     def add(self, key: str, value: Any) -> None:
         """One entry, rendered as json.dumps(indent=2) renders it at the top level (re-indented when written)."""
         assert self._file is not None, f"{self.path} is closed"
-        self._file.write(f"{json.dumps(key)}: {json.dumps(value, indent=INDENT)}{ENTRY_END}")
+        self._file.write(f"{ascii_json(key)}: {indented_json(value)}{ENTRY_END}")
         self.entries += 1
 
     def close(self) -> None:
@@ -146,11 +161,15 @@ class PickleSpool:
 
 class DueSpool:
     """Items held on disk until the day whose turn comes to write them: `add(day, item)` files an item under a
-    day (an ordinal), `take(day)` hands back that day's items in the order they were added."""
+    day (an ordinal), `take(day)` hands back that day's items in the order they were added.
+
+    Items are only ever appended, and read back with os.pread at their offsets: a seek on a buffered file drops
+    its buffer, and seeking to every item and back cost the survey renderer 7% of its process's time."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._file = open(path, "w+b")  # noqa: SIM115 - closed in close()
+        self._end = 0  # where the next item goes
         self._days: dict[int, array[int]] = {}
 
     def add(self, day: int, item: Any) -> None:
@@ -158,21 +177,18 @@ class DueSpool:
         offsets = self._days.get(day)
         if offsets is None:
             offsets = self._days[day] = array("q")
-        offsets.append(self._file.tell())
+        offsets.append(self._end)
         offsets.append(len(data))
         self._file.write(data)
+        self._end += len(data)
 
     def take(self, day: int) -> list[Any]:
         offsets = self._days.pop(day, None)
         if offsets is None:
             return []
         self._file.flush()
-        items = []
-        for at in range(0, len(offsets), 2):
-            self._file.seek(offsets[at])
-            items.append(pickle.loads(self._file.read(offsets[at + 1])))
-        self._file.seek(0, 2)
-        return items
+        descriptor = self._file.fileno()
+        return [pickle.loads(os.pread(descriptor, offsets[at + 1], offsets[at])) for at in range(0, len(offsets), 2)]
 
     def close(self) -> None:
         self._days.clear()

@@ -15,17 +15,15 @@ import gc
 import multiprocessing
 import random
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from faker import Faker
-
 from tealeaves.generate.calendar import MerchantClock, add_months
-from tealeaves.generate.fakes import faster
+from tealeaves.generate.fakes import seeded, weighted_picker
 from tealeaves.generate.life import Contact, Life, LifeSimulator
 from tealeaves.generate.render import renderers
 from tealeaves.generate.render.crm import CrmRenderer
@@ -51,8 +49,7 @@ class World:
     ) -> None:
         self.truth, self.end = truth, end
         self.rng = random.Random(seed)
-        self.fake = faster(Faker("en_US"))
-        self.fake.seed_instance(seed)
+        self.fake = seeded(seed)
         self.simulator = LifeSimulator(truth, self.rng, end)
         self.clock = self.simulator.clock
         self.renderers = [
@@ -62,11 +59,16 @@ class World:
             renderer.exported_at(end)
         self.crm = next((r for r in self.renderers if isinstance(r, CrmRenderer)), None)
         self.next_company = 9_000_000_000
+        self._segment_pickers: dict[str, Callable[[], Segment]] = {}
         self.customers = self.leads = 0
 
     def _segment(self, channel: str) -> Segment:
-        mix = dict(next(c.segment_mix for c in self.truth.channels if c.name == channel))
-        return self.rng.choices(self.truth.segments, weights=[mix.get(s.name, 0.0) for s in self.truth.segments])[0]
+        pick = self._segment_pickers.get(channel)
+        if pick is None:  # the channel's segment mix as cumulative weights, made once (the same draws)
+            mix = dict(next(c.segment_mix for c in self.truth.channels if c.name == channel))
+            weights = [mix.get(s.name, 0.0) for s in self.truth.segments]
+            pick = self._segment_pickers[channel] = weighted_picker(self.rng, self.truth.segments, weights)
+        return pick()
 
     def _company(self, day: date) -> tuple[int, str, str, datetime]:
         self.next_company += self.rng.randint(1, 97)

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 from tealeaves.generate.calendar import add_business_minutes, business_minutes_between
 from tealeaves.generate.life import Contact, Life, Ticket
-from tealeaves.generate.render.base import Renderer, alias_domain
+from tealeaves.generate.render.base import Renderer, alias_domain, utc_seconds
 from tealeaves.generate.sinks import JsonlSink
 from tealeaves.generate.sla import SlaPolicy, sla_policies
 from tealeaves.generate.spool import PickleSpool, RecordFile, SpooledMapping
@@ -144,6 +144,16 @@ class CaseBase(NamedTuple):
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# what truth.json says first of each ticket's SLA (realised.support.sla), before the two verdicts
+OUTCOME_HEAD = (
+    "policy_id",
+    "policy_title",
+    "policy_version",
+    "priority",
+    "first_reply_target_minutes",
+    "resolution_target_minutes",
+    "business_hours",
+)
 CASE_BASE_LAYOUT = "<qBBBBqq"  # created_at (µs since the epoch), kind, priority, channel, segment, org, requester
 
 
@@ -178,6 +188,7 @@ class SupportRenderer(Renderer):
         self.next_metric_event = 0
         # ticket id -> the applied policy, its targets and what the ticket's clocks did (realised()["sla"])
         self.sla_outcomes = PickleSpool(scratch / "support_sla_outcomes.pickle")
+        self._outcome_heads: dict[tuple[int, datetime, Priority], tuple[Any, ...]] = {}
         self.sla_truth: SpooledMapping | None = None
         self.policy_files: dict[str, int] = {}
         self.counts = {
@@ -240,22 +251,25 @@ class SupportRenderer(Renderer):
                 previous = number
         return self.sla_truth
 
-    def _sla_truth(self, outcome: dict[str, Any]) -> dict[str, Any]:
+    def _sla_truth(self, outcome: tuple[Any, ...]) -> dict[str, Any]:
         """A ticket's applied policy and targets, and whether each target was breached at the export's latest
         event (the moment the marts measure at): a stopped clock is breached when more than the target elapsed
         to its stop; a running one once the target has elapsed at that moment, else it is not yet judged (null)."""
-        as_of, judged = self.latest_event, dict(outcome)
-        for key in ("first_reply", "resolution"):
-            stop, target, business_hours = judged.pop(f"_{key}")
-            if key == "resolution" and outcome["_solve_unknown"]:
+        head, applied_exported, history_exported, clocks, created, solve_unknown = outcome
+        as_of, judged = self.latest_event, dict(zip(OUTCOME_HEAD, head, strict=True))
+        judged["applied_event_exported"], judged["priority_history_exported"] = applied_exported, history_exported
+        for key, (stop, target, business_hours, stopped_breached) in zip(
+            ("first_reply", "resolution"), clocks, strict=True
+        ):
+            if key == "resolution" and solve_unknown:
                 judged[f"{key}_breached"] = None
             elif stop is not None:
-                judged[f"{key}_breached"] = self._elapsed(outcome["_created"], stop, business_hours) > target
-            elif as_of is not None and self._elapsed(outcome["_created"], as_of, business_hours) >= target:
+                judged[f"{key}_breached"] = stopped_breached
+            elif as_of is not None and self._elapsed(created, as_of, business_hours) >= target:
                 judged[f"{key}_breached"] = True
             else:
                 judged[f"{key}_breached"] = None
-        return {k: v for k, v in judged.items() if not k.startswith("_")}
+        return judged
 
     @staticmethod
     def _elapsed(start: datetime, stop: datetime, business_hours: bool) -> float:
@@ -422,7 +436,7 @@ class SupportRenderer(Renderer):
                 "metric": metric,
                 "instance_id": 1,
                 "type": kind,
-                "time": moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+                "time": utc_seconds(moment),
                 **extra,
             }
         )
@@ -445,22 +459,11 @@ class SupportRenderer(Renderer):
         at `applied_at` got `first_applied` at creation and `policy` (re-applied, Zendesk's last word) then."""
         created = _floor_second(created)
         applied_at = created if applied_at is None else applied_at
-        outcome: dict[str, Any] = {
-            "policy_id": policy.id,
-            "policy_title": policy.title,
-            "policy_version": policy.updated_at.isoformat().replace("+00:00", "Z"),
-            "priority": priority.name,
-            "first_reply_target_minutes": priority.first_reply_minutes,
-            "resolution_target_minutes": priority.resolution_minutes,
-            "business_hours": priority.business_hours,
-            "applied_event_exported": self.sla.metric_events_from is None or applied_at >= self.sla.metric_events_from,
-            "priority_history_exported": first_applied is not None,
-        }
+        clocks = []
         for metric, target, stop, key in (
             ("reply_time", priority.first_reply_minutes, reply_stop, "first_reply"),
             ("resolution_time", priority.resolution_minutes, solved, "resolution"),
         ):
-            deadline = self._deadline(created, target, priority.business_hours)
             breached = stop is None or self._elapsed(created, stop, priority.business_hours) > target
             self._metric_event(number, metric, "activate", created)
             if first_applied is not None:
@@ -471,12 +474,32 @@ class SupportRenderer(Renderer):
             sla = self._sla_object(policy, target, priority.business_hours)
             self._metric_event(number, metric, "apply_sla", applied_at, sla=sla)
             if breached and not (key == "resolution" and solve_unknown):
+                deadline = self._deadline(created, target, priority.business_hours)  # only a breach needs it
                 self._metric_event(number, metric, "breach", deadline, deleted=False)
             if stop is not None:
                 self._metric_event(number, metric, "fulfill", stop)
-            outcome[f"_{key}"] = (stop, target, priority.business_hours)
-        outcome["_created"], outcome["_solve_unknown"] = created, solve_unknown
-        self.sla_outcomes.append((number, outcome))
+            # a stopped clock's verdict is final: kept, so truth.json need not count its business minutes again
+            clocks.append((stop, target, priority.business_hours, breached))
+        applied_exported = self.sla.metric_events_from is None or applied_at >= self.sla.metric_events_from
+        outcome = (self._outcome_head(policy, priority), applied_exported, first_applied is not None)
+        self.sla_outcomes.append((number, (*outcome, tuple(clocks), created, solve_unknown)))
+
+    def _outcome_head(self, policy: SlaPolicy, priority: Priority) -> tuple[Any, ...]:
+        """The applied policy and targets as truth.json lists them (OUTCOME_HEAD), one tuple per policy version
+        and priority: the spool pickles a ticket's outcome as a tuple that shares it, not as a dict of its own."""
+        key = (policy.id, policy.updated_at, priority)
+        head = self._outcome_heads.get(key)
+        if head is None:
+            head = self._outcome_heads[key] = (
+                policy.id,
+                policy.title,
+                policy.updated_at.isoformat().replace("+00:00", "Z"),
+                priority.name,
+                priority.first_reply_minutes,
+                priority.resolution_minutes,
+                priority.business_hours,
+            )
+        return head
 
     @staticmethod
     def _sla_object(policy: SlaPolicy, target: int, business_hours: bool) -> dict[str, Any]:
