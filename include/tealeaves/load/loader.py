@@ -18,7 +18,7 @@ import psycopg
 from psycopg import sql
 
 from tealeaves import sources
-from tealeaves.load.csv_screen import DIGIT_FIRST, NotOneLinePerRecord
+from tealeaves.load.csv_screen import DIGIT_FIRST, NotOneLinePerRecord, blocks, lines_of_block
 from tealeaves.load.ddl import RAW, ensure_ledger, ensure_raw_schema, ensure_table
 from tealeaves.load.readers import MAX_JSON_DEPTH, READERS, LoadError, csv_layout
 from tealeaves.load.typed_copy import MostlyDoubtful, copy_into_raw, stage_lines, takes_typed_copy
@@ -395,24 +395,18 @@ def _lines_of(path: Path, wanted: set[int]) -> dict[int, str]:
     """
     found: dict[int, str] = {}
     pending = sorted(wanted, reverse=True)  # the next wanted line is last
-    first = 1  # the number of the first line in `whole`
-    rest = b""
-    with open(path, "rb") as handle:
-        while pending:
-            chunk = handle.read(1 << 20)
-            data = rest + chunk
-            end = data.rfind(b"\n") + 1 if chunk else len(data)  # whole lines only, but for the last one
-            whole, rest = data[:end], data[end:]
-            count = whole.count(b"\n") + (not whole.endswith(b"\n") and whole != b"")
-            if pending[-1] < first + count:
-                for number, line in enumerate(whole.split(b"\n")[:count], start=first):
-                    if number in wanted:
-                        found[number] = line.decode("utf-8", errors="replace").rstrip("\r\n")
-                while pending and pending[-1] < first + count:
-                    pending.pop()
-            first += count
-            if not chunk:
-                break
+    first = 1  # the number of the block's first line
+    for whole in blocks(path, 0):
+        if not pending:
+            break
+        count = whole.count(b"\n") + (not whole.endswith(b"\n"))
+        if pending[-1] < first + count:
+            for number, line in enumerate(lines_of_block(whole), start=first):
+                if number in wanted:
+                    found[number] = line.decode("utf-8", errors="replace").rstrip("\r\n")
+            while pending and pending[-1] < first + count:
+                pending.pop()
+        first += count
     return found
 
 
