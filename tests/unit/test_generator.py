@@ -335,3 +335,18 @@ def test_export_lines_keep_the_exact_value_of_very_small_and_large_floats(tmp_pa
     sink.write(record)
     sink.close()
     assert json.loads((tmp_path / "x.jsonl").read_text()) == record
+
+
+def test_the_two_instants_of_a_repeated_wall_time_are_written_apart():
+    """When Sydney's clocks go back, 02:30 happens twice; the two compare and hash equal as datetimes, so the
+    generator's remembered answers must still tell them apart (an hour between them, in UTC and in epochs)."""
+    from zoneinfo import ZoneInfo
+
+    from tealeaves.generate.render.base import utc_seconds
+    from tealeaves.generate.render.billing import epoch
+
+    first = datetime(2025, 4, 6, 2, 30, tzinfo=ZoneInfo("Australia/Sydney"))
+    second = first.replace(fold=1)
+    assert (utc_seconds(first), utc_seconds(second)) == ("2025-04-05T15:30:00Z", "2025-04-05T16:30:00Z")
+    assert (epoch(first), epoch(second)) == (int(first.timestamp()), int(second.timestamp()))
+    assert epoch(second) - epoch(first) == 3600

@@ -24,12 +24,18 @@ def alias_domain(domain: str) -> str:
     return f"{stem}.net"
 
 
-@lru_cache(maxsize=4096)
 def utc_seconds(moment: datetime) -> str:
     """An instant as ISO 8601 in UTC to the second, "...Z". Remembered for the last few thousand instants: a
     ticket's creation, reply and solve are each written four or five times (the ticket, its comments, its
     status changes, its metric events), and formatting took a tenth of the support renderer's time. The text
     depends on the instant only, so equal instants in other zones share it rightly."""
+    return _utc_seconds(moment, moment.fold)
+
+
+@lru_cache(maxsize=4096)
+def _utc_seconds(moment: datetime, fold: int) -> str:
+    """`fold` is part of the key because two times of the same zone compare and hash equal whatever their fold:
+    the two instants of a wall time repeated when the clocks go back would share one answer."""
     return moment.astimezone(UTC).isoformat("T", "seconds").replace("+00:00", "Z")
 
 

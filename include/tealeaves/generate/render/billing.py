@@ -88,9 +88,14 @@ class AddOnBuyer(NamedTuple):
     fx_to_usd: float
 
 
-@lru_cache(maxsize=4096)  # an invoice's moments recur in its line, charge and status transitions
 def epoch(moment: datetime | None) -> int | None:
-    return None if moment is None else int(moment.timestamp())
+    return None if moment is None else _epoch(moment, moment.fold)
+
+
+@lru_cache(maxsize=4096)  # an invoice's moments recur in its line, charge and status transitions
+def _epoch(moment: datetime, fold: int) -> int:
+    """`fold` in the key: base.utc_seconds says why."""
+    return int(moment.timestamp())
 
 
 def period_mrr_cents(life: Life, period: Period, coupon: str | None) -> int:
