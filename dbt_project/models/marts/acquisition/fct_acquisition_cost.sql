@@ -1,130 +1,51 @@
 with
 
-monthly_spend as (
-    select
-        date_trunc('month', spend_date)::date as month,
-        channel,
-        sum(spend_amount) as spend
-    from {{ ref('stg_crm__marketing_spend') }}
-    group by 1, 2
+inputs as (
+    select month, channel, new_customers, paid_spend, sales_marketing_cost
+    from {{ ref('int_acquisition_inputs_monthly') }}
 ),
 
-monthly_new_customers as (
-    select
-        acquisition_month as month,
-        acquisition_channel as channel,
-        count(*) as new_customers
-    from {{ ref('int_customers_acquired') }}
-    group by 1, 2
-),
-
-monthly_sales_marketing_cost as (
+channel_inputs as (
     select
         month,
-        sum(cost_usd) as sales_marketing_cost
-    from {{ ref('int_costs_monthly') }}
-    where cost_category = 'acquisition'
-    group by 1
+        channel,
+        sum(paid_spend) as spend,
+        sum(new_customers) as new_customers,
+        sum(sales_marketing_cost) as allocated_sales_marketing_cost
+    from inputs
+    where channel <> 'UNALLOCATED'
+    group by 1, 2
 ),
 
 margins as (
     select month, arpa_usd, gross_margin_pct from {{ ref('int_gross_margin_monthly') }}
 ),
 
-activity as (
-    select month, channel from monthly_spend
-    union
-    select month, channel from monthly_new_customers
-),
-
 months as (
-    {{ month_spine('select month from activity union all select month from monthly_sales_marketing_cost') }}
+    {{ month_spine('select month from inputs') }}
 ),
 
 channels as (
-    select distinct channel from activity
+    select distinct channel from channel_inputs
 ),
 
-month_channel_grid as (
-    select months.month, channels.channel
-    from months
-    cross join channels
-),
-
-channel_months as (
-    select
-        grid.month,
-        grid.channel,
-        coalesce(monthly_spend.spend, 0) as spend,
-        coalesce(monthly_new_customers.new_customers, 0) as new_customers
-    from month_channel_grid as grid
-    left join monthly_spend
-        on grid.month = monthly_spend.month and grid.channel = monthly_spend.channel
-    left join monthly_new_customers
-        on grid.month = monthly_new_customers.month and grid.channel = monthly_new_customers.channel
-),
-
--- Each channel's cumulative share of the month's new customers, in channel order: allocating the difference of
--- the rounded cumulative amounts makes the channels' cents add up to the month's ledger cost exactly.
-customer_shares as (
-    select
-        month,
-        channel,
-        spend,
-        new_customers,
-        sum(new_customers) over (partition by month) as month_new_customers,
-        sum(new_customers) over (partition by month order by channel rows unbounded preceding) as cumulative_customers
-    from channel_months
-),
-
-allocated as (
-    select
-        customer_shares.month,
-        customer_shares.channel,
-        customer_shares.spend,
-        customer_shares.new_customers,
-        case
-            when customer_shares.month_new_customers > 0
-                then round(
-                    coalesce(cost.sales_marketing_cost, 0) * customer_shares.cumulative_customers
-                    / customer_shares.month_new_customers, 2
-                )
-                - round(
-                    coalesce(cost.sales_marketing_cost, 0)
-                    * (customer_shares.cumulative_customers - customer_shares.new_customers)
-                    / customer_shares.month_new_customers, 2
-                )
-            else 0
-        end as allocated_sales_marketing_cost
-    from customer_shares
-    left join monthly_sales_marketing_cost as cost
-        on customer_shares.month = cost.month
-),
-
--- A month with ledger cost but no new customer has nothing to allocate to: its cost stays visible on a row of
--- its own rather than being lost.
-unallocated as (
+-- Every channel in every month, zero-filled; a month's cost with no new customer to carry it stays on its
+-- UNALLOCATED row (int_acquisition_inputs_monthly), so nothing is lost.
+channel_costs as (
     select
         months.month,
-        'UNALLOCATED' as channel,
-        0 as spend,
-        0 as new_customers,
-        cost.sales_marketing_cost as allocated_sales_marketing_cost
+        channels.channel,
+        coalesce(channel_inputs.spend, 0) as spend,
+        coalesce(channel_inputs.new_customers, 0) as new_customers,
+        coalesce(channel_inputs.allocated_sales_marketing_cost, 0) as allocated_sales_marketing_cost
     from months
-    inner join monthly_sales_marketing_cost as cost
-        on months.month = cost.month
-    where
-        cost.sales_marketing_cost <> 0
-        and not exists (
-            select 1 from monthly_new_customers
-            where monthly_new_customers.month = months.month and monthly_new_customers.new_customers > 0
-        )
-),
-
-channel_costs as (
-    select month, channel, spend, new_customers, allocated_sales_marketing_cost from allocated
+    cross join channels
+    left join channel_inputs
+        on months.month = channel_inputs.month and channels.channel = channel_inputs.channel
     union all
-    select month, channel, spend, new_customers, allocated_sales_marketing_cost from unallocated
+    select month, channel, paid_spend, new_customers, sales_marketing_cost
+    from inputs
+    where channel = 'UNALLOCATED' and sales_marketing_cost <> 0
 ),
 
 final as (

@@ -1,0 +1,119 @@
+"""Refactor check: the same exports built by two dbt projects give the same tables, row for row.
+
+Not a test. Loads a folder of exports once into a database on the warehouse's server, copies it (one database
+per project, `compare_marts_a` and `compare_marts_b`, never the warehouse itself), runs the DAG's first build
+in each with the given project folder (`dbt build` of every model before the LTV fit, unit tests left out),
+then prints every table and view the build writes with its row count and a checksum of its rows (md5 of the
+rows' text, sorted), and which differ. Models only one side has are listed apart (a new intermediate model is
+expected; a mart that vanished is not, and fails the run as a difference does).
+
+    export TEALEAVES_HOME=... TEALEAVES_PG_PORT=...        # whichever warehouse server to use
+    tealeaves generate --out /tmp/exports --customers 2000 --months 24
+    git worktree add --detach /tmp/before main            # the project as it was
+    .venv/bin/python bench/compare_marts.py /tmp/exports /tmp/before/dbt_project dbt_project --out checksums.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from rich.console import Console
+from rich.table import Table
+
+from tealeaves.airflow_env import airflow_environ
+from tealeaves.config import Settings, get_settings
+from tealeaves.load import load_paths
+
+BIN = Path(sys.executable).parent
+LOADED = "compare_marts_loaded"
+SCHEMAS = ("intermediate", "marts_build")  # what the build writes; staging are views over raw
+BOOKKEEPING = {"intermediate.incremental_state"}  # when each incremental model last ran: differs by design
+# The DAG's first build: every model but those after the LTV fit, and no unit tests (as bench/scale.py).
+BUILD = ["build", "--exclude", "tag:predicted_ltv+", "resource_type:unit_test"]
+
+
+def database(settings: Settings, name: str, template: str | None = None) -> str:
+    admin = settings.url(settings.warehouse.set(database="postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+        create = sql.SQL("create database {}").format(sql.Identifier(name))
+        if template:
+            create += sql.SQL(" template {}").format(sql.Identifier(template))
+        conn.execute(create)
+    return settings.url(settings.warehouse.set(database=name))
+
+
+def build(url: str, project: Path, scratch: Path) -> None:
+    env = {**os.environ, **airflow_environ(Settings(database_url=url))}
+    env.update(DBT_TARGET_PATH=str(scratch / "target"), DBT_LOG_PATH=str(scratch / "logs"))
+    command = [str(BIN / "dbt"), *BUILD, "--project-dir", str(project), "--profiles-dir", str(project)]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        failed = [line for line in result.stdout.splitlines() if "ERROR" in line or "FAIL" in line]
+        raise SystemExit(f"dbt build failed in {project}:\n" + "\n".join(failed[-20:]))
+
+
+def checksums(url: str) -> dict[str, tuple[int, str]]:
+    """Every relation of SCHEMAS: (rows, md5 of its rows' text in sorted order)."""
+    found: dict[str, tuple[int, str]] = {}
+    with psycopg.connect(url) as conn:
+        relations = conn.execute(
+            "select table_schema, table_name from information_schema.tables where table_schema = any(%s)",
+            [list(SCHEMAS)],
+        ).fetchall()
+        for schema, name in relations:
+            if f"{schema}.{name}" in BOOKKEEPING:
+                continue
+            relation = sql.Identifier(schema, name)
+            rows, digest = conn.execute(
+                sql.SQL(
+                    "select count(*), md5(coalesce(string_agg(t::text, E'\\n' order by t::text), '')) from {} t"
+                ).format(relation)
+            ).fetchone()
+            found[f"{schema}.{name}"] = (rows, digest)
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("exports", type=Path)
+    parser.add_argument("before", type=Path, help="dbt project folder as it was")
+    parser.add_argument("after", type=Path, help="dbt project folder as it is")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    settings = get_settings()
+    loaded = database(settings, LOADED)
+    sources = [folder for folder in sorted(args.exports.iterdir()) if folder.is_dir()]
+    load_paths(loaded, sources)
+    sides = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        for side, project in (("a", args.before), ("b", args.after)):
+            url = database(settings, f"compare_marts_{side}", template=LOADED)
+            build(url, project.resolve(), Path(scratch) / side)
+            sides[side] = checksums(url)
+    before, after = sides["a"], sides["b"]
+    table = Table(title="Relations built from the same exports: before and after")
+    for column in ("relation", "rows before", "rows after", "same"):
+        table.add_column(column, no_wrap=column == "relation")
+    differ = 0
+    for name in sorted(before.keys() | after.keys()):
+        a, b = before.get(name), after.get(name)
+        same = "only after" if a is None else "only before" if b is None else "yes" if a == b else "NO"
+        differ += same == "NO" or (same == "only before" and name.startswith("marts"))
+        table.add_row(name, f"{a[0]:,}" if a else "", f"{b[0]:,}" if b else "", same)
+    Console().print(table)
+    if args.out:
+        args.out.write_text(json.dumps({"before": before, "after": after}, indent=1, sort_keys=True))
+    raise SystemExit(1 if differ else 0)
+
+
+if __name__ == "__main__":
+    main()
