@@ -1,7 +1,8 @@
 """Alerts reach the data team once per failure, with the evidence, and once more when it is fixed.
 
-Real parts throughout: a real SMTP server (aiosmtpd) and a real HTTP server standing in for Slack's
-incoming webhook, real PostgreSQL for the no-repeat state, and a real Airflow DAG run for task failures.
+Real parts throughout: Apprise delivers; a real SMTP server (aiosmtpd) and real HTTP servers stand in for
+Slack's incoming webhook, a Teams workflow and a JSON webhook (tests/outside_services.py); real PostgreSQL
+keeps the no-repeat state, and a real Airflow DAG run raises task failures.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from tests.outside_services import Inbox, SlackWebhook, mail_server, plain, slac
 
 ALERT_DAGS = Path(__file__).parent / "alert_dags"
 T0 = datetime(2026, 1, 15, 6, 30, tzinfo=UTC)
-RECIPIENTS = "oncall@example.com,data-team@example.com"
+ONCALL, TEAM = "oncall@example.com", "data-team@example.com"
+RECIPIENTS = f"{ONCALL},{TEAM}"
 
 
 # --- stand-ins for what lies outside: a mail server and Slack (tests/outside_services.py) ---------------
@@ -53,7 +55,7 @@ def configure(monkeypatch, fresh_database):
 
     def apply(smtp_port: int | None = None, slack_url: str | None = None, **extra: str) -> Settings:
         monkeypatch.setenv("TEALEAVES_DATABASE_URL", fresh_database)
-        for name in ("SMTP_URL", "EMAIL_FROM", "EMAIL_TO", "SLACK_WEBHOOK_URL"):
+        for name in ("URLS", "SMTP_URL", "EMAIL_FROM", "EMAIL_TO", "SLACK_WEBHOOK_URL"):
             monkeypatch.delenv(f"TEALEAVES_ALERT_{name}", raising=False)
         if smtp_port:
             monkeypatch.setenv("TEALEAVES_ALERT_SMTP_URL", f"smtp://127.0.0.1:{smtp_port}")
@@ -130,10 +132,11 @@ def test_a_failed_gate_sends_one_email_and_one_slack_message_with_the_evidence(
     report = report_gate(settings, "tealeaves_daily", "scheduled__2026-01-15", gate_result("r1", True), now=T0)
 
     assert report.sent == "failing"
-    assert len(inbox.messages) == 1 and len(slack.payloads) == 1
-    message = inbox.messages[0]
-    assert message["To"] == "oncall@example.com, data-team@example.com"
+    assert sorted(m["To"] for m in inbox.messages) == sorted([ONCALL, TEAM]), "one message to each recipient"
+    assert len(slack.payloads) == 1
+    message = inbox.to(ONCALL)[0]
     assert "Quality gate FAILED in tealeaves_daily" in message["Subject"]
+    assert message["X-Tealeaves-Alert"] == "gate:tealeaves_daily; failing"  # what mail filters match on
     body, html, posted = plain(message), message.get_body(("html",)).get_content(), slack_text(slack.payloads[0])
     for seen in (body, posted):
         assert "expect_column_values_to_be_between(spend) expected min_value=0" in seen  # what was expected
@@ -154,12 +157,14 @@ def test_the_same_failure_an_hour_later_sends_nothing_and_the_next_pass_sends_on
 
     again = report_gate(settings, "tealeaves_daily", "run-2", gate_result("run-2", True), now=T0 + timedelta(hours=1))
     assert again.sent is None
-    assert (len(inbox.messages), len(slack.payloads)) == (1, 1)
+    assert (len(inbox.to(ONCALL)), len(inbox.to(TEAM)), len(slack.payloads)) == (1, 1, 1)
 
     fixed = report_gate(settings, "tealeaves_daily", "run-3", gate_result("run-3", False), now=T0 + timedelta(hours=2))
     assert fixed.sent == "recovered"
-    assert (len(inbox.messages), len(slack.payloads)) == (2, 2)
-    for seen in (inbox.messages[1]["Subject"] + plain(inbox.messages[1]), slack_text(slack.payloads[1])):
+    assert (len(inbox.to(ONCALL)), len(inbox.to(TEAM)), len(slack.payloads)) == (2, 2, 2)
+    recovery = inbox.to(ONCALL)[1]
+    assert recovery["X-Tealeaves-Alert"] == "gate:tealeaves_daily; recovered"
+    for seen in (recovery["Subject"] + plain(recovery), slack_text(slack.payloads[1])):
         assert "Quality gate passes again in tealeaves_daily" in seen
         assert "failing since 2026-01-15 06:30 UTC (2 h)" in seen
 
@@ -167,7 +172,7 @@ def test_the_same_failure_an_hour_later_sends_nothing_and_the_next_pass_sends_on
         settings, "tealeaves_daily", "run-4", gate_result("run-4", False), now=T0 + timedelta(hours=3)
     )
     assert still_fine.sent is None
-    assert (len(inbox.messages), len(slack.payloads)) == (2, 2)
+    assert (len(inbox.to(ONCALL)), len(inbox.to(TEAM)), len(slack.payloads)) == (2, 2, 2)
 
 
 def test_a_failure_still_open_after_a_day_is_reminded_once(configure, slack, published_yesterday):
@@ -178,7 +183,7 @@ def test_a_failure_still_open_after_a_day_is_reminded_once(configure, slack, pub
         )
 
     assert len(slack.payloads) == 2
-    assert slack.payloads[1]["text"].startswith("[tealeaves] Still failing since 2026-01-15 06:30 UTC (1 d 1 h)")
+    assert slack_text(slack.payloads[1]).startswith("[tealeaves] Still failing since 2026-01-15 06:30 UTC (1 d 1 h)")
 
 
 def test_two_reporters_of_the_same_failure_at_once_send_one_alert(configure, slack, published_yesterday):
@@ -224,7 +229,7 @@ def test_email_configured_only_as_the_airflow_connection_tealeaves_smtp_is_deliv
     report = report_gate(settings, "tealeaves_daily", "r1", gate_result("r1", True), now=T0)
 
     assert [(d.channel, d.ok) for d in report.deliveries] == [("email", True)]
-    assert inbox.messages[0]["To"] == "oncall@example.com, data-team@example.com"
+    assert sorted(m["To"] for m in inbox.messages) == sorted([ONCALL, TEAM])
 
 
 def test_an_unreachable_smtp_server_is_logged_clearly_and_slack_still_gets_the_alert(
@@ -353,8 +358,8 @@ def test_a_task_failing_in_a_real_dag_run_alerts_once_and_the_next_good_run_reco
     failed = probe_dag.test(run_conf={"fail": True})
 
     assert failed.state == "failed"
-    assert len(inbox.messages) == 1 and len(slack.payloads) == 1
-    for seen in (inbox.messages[0]["Subject"] + plain(inbox.messages[0]), slack_text(slack.payloads[0])):
+    assert len(inbox.to(ONCALL)) == 1 and len(slack.payloads) == 1
+    for seen in (inbox.to(ONCALL)[0]["Subject"] + plain(inbox.to(ONCALL)[0]), slack_text(slack.payloads[0])):
         assert "Task alert_probe.load_crm failed (try 1 of 1)" in seen
         assert "crm/companies.csv line 17: column hs_object_id is empty" in seen  # the exception
         assert "/dags/alert_probe/runs/" in seen and "/tasks/load_crm" in seen  # the log link
@@ -362,13 +367,13 @@ def test_a_task_failing_in_a_real_dag_run_alerts_once_and_the_next_good_run_reco
     already_told = probe_dag.test(run_conf={"reported": True})  # e.g. the gate, which sent its own alert
 
     assert already_told.state == "failed"
-    assert len(inbox.messages) == 1 and len(slack.payloads) == 1
+    assert len(inbox.to(ONCALL)) == 1 and len(slack.payloads) == 1
 
     succeeded = probe_dag.test(run_conf={"fail": False})
 
     assert succeeded.state == "success"
-    assert len(inbox.messages) == 2 and len(slack.payloads) == 2
-    assert "alert_probe.load_crm succeeds again" in slack.payloads[1]["text"]
+    assert len(inbox.to(ONCALL)) == 2 and len(slack.payloads) == 2
+    assert "alert_probe.load_crm succeeds again" in slack_text(slack.payloads[1])
 
 
 def test_a_missed_deadline_alerts_through_airflows_own_callback_trigger(configure, slack, airflow_db):
@@ -402,4 +407,4 @@ def test_a_missed_deadline_alerts_through_airflows_own_callback_trigger(configur
 
     assert events[-1]["state"] == "success", events
     assert len(slack.payloads) == 1
-    assert "tealeaves_daily is late: run not finished by 2026-01-15 03:00 UTC" in slack.payloads[0]["text"]
+    assert "tealeaves_daily is late: run not finished by 2026-01-15 03:00 UTC" in slack_text(slack.payloads[0])
