@@ -10,7 +10,8 @@ leave through Apprise, unchanged; only where the requests land is made local:
   duration and puts it back after: the URL tealeaves is given stays exactly what a user would paste.
 - Teams: a workflows:// URL carries its host and port, but Apprise always speaks HTTPS to it. So
   `teams_workflow()` serves real TLS with a certificate made for 127.0.0.1, and trusts it through
-  REQUESTS_CA_BUNDLE for the block: certificates are verified as they would be against Microsoft.
+  REQUESTS_CA_BUNDLE for the block: certificates are verified as they would be against Microsoft. The SMTP
+  server does the same for STARTTLS and SMTPS (SSL_CERT_FILE).
 - JSON webhook: json:// carries host and port and speaks plain HTTP: nothing to redirect.
 """
 
@@ -34,6 +35,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 from tests.conftest import free_port
 
@@ -45,10 +47,11 @@ WEBHOOK_TOKEN = "XXsecretHookToken42"
 
 
 class Inbox:
-    """An aiosmtpd handler that keeps every message it accepts."""
+    """An aiosmtpd handler that keeps every message it accepts, and every login it accepted."""
 
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
+        self.logins: list[tuple[str, str]] = []
 
     async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 - aiosmtpd's hook name
         self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
@@ -60,15 +63,63 @@ class Inbox:
 
 
 @contextmanager
-def mail_server() -> Iterator[tuple[Inbox, int]]:
-    """A real SMTP server on 127.0.0.1: its inbox and port, for as long as the block runs."""
+def mail_server(security: str | None = None, login: tuple[str, str] | None = None) -> Iterator[tuple[Inbox, int]]:
+    """A real SMTP server on 127.0.0.1: its inbox and port, for as long as the block runs.
+
+    `security` "starttls" requires STARTTLS before anything else, "tls" speaks TLS from the first byte (SMTPS);
+    either way the server's certificate is made for 127.0.0.1 and trusted for the block (SSL_CERT_FILE, read
+    by Python's default TLS context), so clients verify it as they would a real server's. With `login`, the
+    server accepts that user and password only, and only over TLS.
+    """
     inbox, port = Inbox(), free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
+    options: dict[str, Any] = {}
+    if login:
+        # aiosmtpd counts only STARTTLS as TLS for AUTH; under SMTPS every byte is encrypted anyway.
+        options.update(authenticator=_Authenticator(inbox, login), auth_require_tls=security != "tls")
+    with tempfile.TemporaryDirectory() as folder:
+        if security:
+            cert, key = _certificate_for_localhost(Path(folder))
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(cert, key)
+            options.update(
+                {"tls_context": context, "require_starttls": True}
+                if security == "starttls"
+                else {"ssl_context": context}
+            )
+        controller = Controller(inbox, hostname="127.0.0.1", port=port, **options)
+        controller.start()
+        try:
+            with _trusting("SSL_CERT_FILE", cert if security else None):
+                yield inbox, port
+        finally:
+            controller.stop()
+
+
+class _Authenticator:
+    def __init__(self, inbox: Inbox, login: tuple[str, str]) -> None:
+        self.inbox, self.login = inbox, login
+
+    def __call__(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
+        given = (auth_data.login.decode(), auth_data.password.decode())
+        if given != self.login:
+            return AuthResult(success=False, handled=False)
+        self.inbox.logins.append(given)
+        return AuthResult(success=True)
+
+
+@contextmanager
+def _trusting(variable: str, cert: Path | None) -> Iterator[None]:
+    """Trust `cert` through the environment variable a TLS client reads, for the block only."""
+    before = os.environ.get(variable)
+    if cert is not None:
+        os.environ[variable] = str(cert)
     try:
-        yield inbox, port
+        yield
     finally:
-        controller.stop()
+        if before is None:
+            os.environ.pop(variable, None)
+        else:
+            os.environ[variable] = before
 
 
 class WebHook(ThreadingHTTPServer):
@@ -147,16 +198,8 @@ def teams_workflow(status: int = 202) -> Iterator[TeamsWorkflow]:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert, key)
         server.socket = context.wrap_socket(server.socket, server_side=True)
-        trusted = os.environ.get("REQUESTS_CA_BUNDLE")
-        os.environ["REQUESTS_CA_BUNDLE"] = str(cert)
-        try:
-            with _serving(server):
-                yield server
-        finally:
-            if trusted is None:
-                os.environ.pop("REQUESTS_CA_BUNDLE", None)
-            else:
-                os.environ["REQUESTS_CA_BUNDLE"] = trusted
+        with _trusting("REQUESTS_CA_BUNDLE", cert), _serving(server):
+            yield server
 
 
 class JsonWebhook(WebHook):

@@ -23,7 +23,21 @@ from tealeaves.alerts import record_publication, report_freshness, report_gate
 from tealeaves.config import Settings, get_settings
 from tealeaves.quality.results import ExpectationOutcome, GateResult, SuiteResult
 from tests.conftest import free_port
-from tests.outside_services import Inbox, SlackWebhook, mail_server, plain, slack_text, slack_webhook
+from tests.outside_services import (
+    SLACK_TOKEN,
+    TEAMS_SIGNATURE,
+    TEAMS_WORKFLOW,
+    WEBHOOK_TOKEN,
+    Inbox,
+    SlackWebhook,
+    json_webhook,
+    mail_server,
+    plain,
+    slack_text,
+    slack_webhook,
+    teams_text,
+    teams_workflow,
+)
 
 ALERT_DAGS = Path(__file__).parent / "alert_dags"
 T0 = datetime(2026, 1, 15, 6, 30, tzinfo=UTC)
@@ -272,6 +286,127 @@ def test_a_bad_raw_batch_names_the_batch_held_back_and_the_marts_gate_keeps_its_
     assert (
         "Quality gate FAILED in tealeaves_daily.validate_marts: 1 blocking failure, marts not published" in marts_text
     )
+
+
+# --- destinations by Apprise URL, and the older settings translated into them --------------------------------
+
+
+def test_teams_and_a_json_webhook_given_as_apprise_urls_receive_the_alert_and_its_recovery(
+    configure, published_yesterday
+):
+    """Teams gets what Microsoft documents for a workflow started by "When a Teams webhook request is received": a
+    `message` whose attachment is an Adaptive Card, posted to the workflow's trigger with its `sig`. The JSON
+    webhook gets Apprise's documented payload (version, title, message, type)."""
+    with teams_workflow() as teams, json_webhook() as hook:
+        settings = configure(TEALEAVES_ALERT_URLS=f"{teams.url}\n  {hook.url}")
+        report = report_gate(settings, "tealeaves_daily", "r1", gate_result("r1", True), now=T0)
+        fixed = report_gate(settings, "tealeaves_daily", "r2", gate_result("r2", False), now=T0 + timedelta(hours=2))
+
+    assert [(d.channel, d.ok) for d in report.deliveries] == [("teams", True), ("webhook", True)]
+    assert fixed.sent == "recovered" and len(teams.payloads) == 2 and len(hook.payloads) == 2
+    path, query = teams.requests[0]
+    assert path == f"/workflows/{TEAMS_WORKFLOW}/triggers/manual/paths/invoke"
+    assert query["sig"] == [TEAMS_SIGNATURE] and query["sp"] == ["/triggers/manual/run"]
+    card = teams.payloads[0]
+    assert card["type"] == "message"
+    [attachment] = card["attachments"]
+    assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
+    assert attachment["content"]["type"] == "AdaptiveCard"
+    told = teams_text(card)
+    assert "Quality gate FAILED in tealeaves_daily" in told
+    assert "expect_column_values_to_be_between(spend) expected min_value=0" in told
+    assert 'month="2025-11-01"  channel="PAID_SEARCH"  spend=-120.5' in told
+    assert "BI still reads `marts` as published at 2026-01-14 06:12 UTC" in told
+    assert "Quality gate passes again in tealeaves_daily" in teams_text(teams.payloads[1])
+
+    assert hook.requests[0][0] == f"/hooks/{WEBHOOK_TOKEN}"
+    failing, recovered = hook.payloads
+    assert {"version", "title", "message", "type"} <= failing.keys()
+    assert (failing["type"], recovered["type"]) == ("failure", "success")
+    assert failing["title"].startswith("[tealeaves] Quality gate FAILED in tealeaves_daily")
+    assert "found 2 of 240 rows unexpected" in failing["message"]
+    assert recovered["title"].startswith("[tealeaves] Quality gate passes again in tealeaves_daily")
+
+
+@pytest.mark.parametrize(
+    "smtp_url",
+    ["smtp://alerts:p%40ss%3Aword@127.0.0.1:{port}?starttls=true", "smtps://alerts:p%40ss%3Aword@127.0.0.1:{port}"],
+    ids=["starttls", "smtps"],
+)
+def test_the_documented_smtp_url_with_starttls_or_smtps_and_a_login_still_delivers(
+    configure, published_yesterday, smtp_url
+):
+    """TEALEAVES_ALERT_SMTP_URL as docs/alerts.md has always shown it: the server requires TLS (STARTTLS, or
+    TLS from the first byte), verifies nothing less, and accepts only this login; the password is URL-encoded."""
+    security = "starttls" if "starttls" in smtp_url else "tls"
+    with mail_server(security, login=("alerts", "p@ss:word")) as (inbox, port):
+        settings = configure(
+            TEALEAVES_ALERT_SMTP_URL=smtp_url.format(port=port),
+            TEALEAVES_ALERT_EMAIL_TO=ONCALL,
+            TEALEAVES_ALERT_EMAIL_FROM="tealeaves@example.com",
+        )
+        report = report_gate(settings, "tealeaves_daily", "r1", gate_result("r1", True), now=T0)
+
+    assert [(d.channel, d.ok) for d in report.deliveries] == [("email", True)]
+    assert inbox.logins == [("alerts", "p@ss:word")]
+    [message] = inbox.messages
+    assert (message["From"], message["To"]) == ("tealeaves@example.com", ONCALL)
+    assert "found 2 of 240 rows unexpected" in plain(message)
+
+
+def test_a_failed_delivery_is_one_line_per_channel_and_no_secret_reaches_any_log_or_message(
+    configure, published_yesterday, caplog, capfd
+):
+    """Every channel fails its own way (SMTP refused, a revoked Slack webhook, a Teams workflow that errs, a
+    webhook nobody listens on) while every logger records at DEBUG, urllib3's and Apprise's included."""
+    dead_smtp, dead_hook = free_port(), free_port()
+    password = "XXsecretSmtpPassword42"
+    with slack_webhook(status=404, answer=b"no_service") as slack, teams_workflow(status=500) as teams:
+        settings = configure(
+            smtp_port=dead_smtp,
+            slack_url=slack.url,
+            TEALEAVES_ALERT_SMTP_URL=f"smtp://alerts:{password}@127.0.0.1:{dead_smtp}?starttls=true",
+            TEALEAVES_ALERT_URLS=f"{teams.url}, json://127.0.0.1:{dead_hook}/hooks/{WEBHOOK_TOKEN}",
+        )
+        with caplog.at_level(logging.DEBUG):
+            report = report_gate(settings, "tealeaves_daily", "r1", gate_result("r1", True), now=T0)
+
+    assert [(d.channel, d.ok) for d in report.deliveries] == [
+        ("email", False),
+        ("slack", False),
+        ("teams", False),
+        ("webhook", False),
+    ]
+    assert len(slack.payloads) == 1 and len(teams.payloads) == 1  # they were reached, and said no
+    failures = [r for r in caplog.records if r.name.startswith("tealeaves.alerts") and r.levelno >= logging.ERROR]
+    assert len(failures) == 4, [r.getMessage() for r in failures]
+    assert all(r.exc_info is None and "\n" not in r.getMessage() for r in failures), "one line, no traceback"
+    assert "404" in failures[1].getMessage() and "500" in failures[2].getMessage()  # the service's answer
+    out, err = capfd.readouterr()
+    seen = "\n".join([caplog.text, out, err, *(d.error or "" for d in report.deliveries)])
+    assert "Traceback" not in seen
+    for secret in (password, SLACK_TOKEN, TEAMS_SIGNATURE, TEAMS_WORKFLOW, WEBHOOK_TOKEN):
+        assert secret not in seen
+    with psycopg.connect(published_yesterday) as conn:
+        (sent,) = conn.execute(
+            "select last_sent_at from quality.alert_state where alert_key = %s", ["gate:tealeaves_daily"]
+        ).fetchone()
+    assert sent is None, "reached nobody: not yet told, so the next report tries again"
+
+
+def test_a_mistyped_apprise_url_is_said_once_without_its_secret_and_the_others_still_deliver(
+    configure, slack, published_yesterday, caplog
+):
+    broken = f"slack://T000/B000/{SLACK_TOKEN}!/#alerts"  # a character Slack tokens never have
+    with json_webhook() as hook:
+        settings = configure(slack_url=slack.url, TEALEAVES_ALERT_URLS=f"{broken} {hook.url} nosuch://{WEBHOOK_TOKEN}")
+        with caplog.at_level(logging.DEBUG):
+            report = report_gate(settings, "tealeaves_daily", "r1", gate_result("r1", True), now=T0)
+
+    assert [(d.channel, d.ok) for d in report.deliveries] == [("slack", True), ("webhook", True)]
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 2 and "TEALEAVES_ALERT_URLS entry 1" in errors[0] and "entry 3" in errors[1], errors
+    assert SLACK_TOKEN not in caplog.text and WEBHOOK_TOKEN not in caplog.text
 
 
 # --- source freshness ----------------------------------------------------------------------------------

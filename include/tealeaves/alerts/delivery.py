@@ -4,7 +4,7 @@ Delivery never raises: a channel that cannot deliver logs why and what to check,
 gets its turn, because the person on call must hear about the failure through whatever still works.
 
 Apprise logs as it works, and some of its lines (and urllib3's, underneath) carry request URLs, whose paths
-are webhook tokens. So Apprise's log is never passed on: its warnings are collected while a channel sends,
+are webhook tokens. So nothing Apprise logs while tealeaves sends is passed on: its words are collected,
 every secret of that channel's URL is masked in them, and tealeaves logs the result as its own single line.
 """
 
@@ -79,6 +79,7 @@ def secrets_of(plugin: NotifyBase | None, url: str) -> tuple[str, ...]:
             found.add(value)
     if not isinstance(plugin, NotifyEmail):
         words = [*parts.path.split("/"), *(v for vs in parse_qs(parts.query).values() for v in vs)]
+        words.append(parts.netloc.rpartition("@")[0].partition(":")[0])  # pagerduty://KEY@…: a key, not a user
         if plugin is None:
             words.append(parts.netloc.rpartition("@")[2])
         found |= {w for word in words for w in (word, unquote(word)) if len(w) >= 6}
@@ -155,12 +156,18 @@ def quiet_apprise() -> Iterator[_Said]:
         _speaking.said = None
 
 
-class _Collect(logging.Handler):
-    def emit(self, record: logging.LogRecord) -> None:
+class _Collect(logging.Filter):
+    """On Apprise's logger: while a channel sends in this thread, its records are kept for the one line and
+    go no further, whatever handlers are attached; at other times its warnings pass as usual."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
         said = getattr(_speaking, "said", None)
+        if said is None:
+            return record.levelno >= logging.WARNING
         # Apprise's warnings say what failed; its debug lines carrying "Exception" say the underlying error.
-        if said is not None and (record.levelno >= logging.WARNING or "Exception" in record.getMessage()):
+        if record.levelno >= logging.WARNING or "Exception" in record.getMessage():
             said.lines.append(record.getMessage())
+        return False
 
 
 class _NotWhileSending(logging.Filter):
@@ -168,9 +175,10 @@ class _NotWhileSending(logging.Filter):
         return getattr(_speaking, "said", None) is None
 
 
+# Logger filters, not handlers or propagation: a filter on the logger itself runs before every handler, also
+# those attached straight to it (as test runners and log shippers do with non-propagating loggers).
 _apprise_log = logging.getLogger("apprise")
-_apprise_log.propagate = False  # nothing Apprise says reaches Airflow's or anyone's handlers
-_apprise_log.setLevel(logging.DEBUG)
-_apprise_log.addHandler(_Collect())
+_apprise_log.setLevel(logging.DEBUG)  # the debug lines carry the underlying errors; the filter keeps them in
+_apprise_log.addFilter(_Collect())
 for _name in ("urllib3.connectionpool", "urllib3.poolmanager", "urllib3.util.retry", "urllib3.connection"):
     logging.getLogger(_name).addFilter(_NotWhileSending())  # they log request paths: webhook tokens
