@@ -25,7 +25,9 @@ from tealeaves.alerts.message import Alert
 
 log = logging.getLogger(__name__)
 
-ASSET = AppriseAsset(app_id="tealeaves", app_desc="tealeaves alerts")
+# No icons: they would be fetched by every reader's client from Apprise's image host, and add nothing the
+# coloured circle of the text does not already say.
+ASSET = AppriseAsset(app_id="tealeaves", app_desc="tealeaves alerts", image_url_mask=None)
 _TYPE = {"failing": NotifyType.FAILURE, "reminder": NotifyType.WARNING, "recovered": NotifyType.SUCCESS}
 _BODY: dict[NotifyFormat, Callable[[Alert], str]] = {
     NotifyFormat.HTML: Alert.html,  # email: Apprise adds the plain-text part from it

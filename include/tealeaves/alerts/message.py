@@ -99,5 +99,5 @@ def _escape(text: str) -> str:
 
 def _link(target: str) -> str:
     if target.startswith(("http://", "https://")):
-        return f"[{target}](<{target}>)"
+        return f"[{target}]({target})"
     return f"`{target}`"  # a local path: no chat tool can link it, but people can copy it
