@@ -41,7 +41,13 @@ class Settings(BaseSettings):
         description="The raw gate holds back a batch with times before this day (exports of real history reach"
         " back decades; Unix time zero is caught on its own).",
     )
-    # Alerts (docs/alerts.md). A channel left unset is off; Airflow connections fill what is unset.
+    # Alerts (docs/alerts.md), all delivered through Apprise. A channel left unset is off; Airflow connections
+    # fill what is unset.
+    alert_urls: str | None = Field(
+        None,
+        description="Apprise URLs of alert destinations (mailtos://, slack://, workflows://, json://, ...),"
+        " separated by spaces, newlines or commas.",
+    )
     alert_smtp_url: str | None = Field(
         None, description="SMTP server for alert emails: smtp://user:pass@host:port, ?starttls=true; smtps:// for TLS."
     )

@@ -1,7 +1,8 @@
 """Alerts reach the data team once per failure, with the evidence, and once more when it is fixed.
 
-Real parts throughout: a real SMTP server (aiosmtpd) and a real HTTP server standing in for Slack's
-incoming webhook, real PostgreSQL for the no-repeat state, and a real Airflow DAG run for task failures.
+Real parts throughout: Apprise delivers; a real SMTP server (aiosmtpd) and real HTTP servers stand in for
+Slack's incoming webhook, a Teams workflow and a JSON webhook (tests/outside_services.py); real PostgreSQL
+keeps the no-repeat state, and a real Airflow DAG run raises task failures.
 """
 
 from __future__ import annotations
@@ -22,11 +23,26 @@ from tealeaves.alerts import record_publication, report_freshness, report_gate
 from tealeaves.config import Settings, get_settings
 from tealeaves.quality.results import ExpectationOutcome, GateResult, SuiteResult
 from tests.conftest import free_port
-from tests.outside_services import Inbox, SlackWebhook, mail_server, plain, slack_text, slack_webhook
+from tests.outside_services import (
+    SLACK_TOKEN,
+    TEAMS_SIGNATURE,
+    TEAMS_WORKFLOW,
+    WEBHOOK_TOKEN,
+    Inbox,
+    SlackWebhook,
+    json_webhook,
+    mail_server,
+    plain,
+    slack_text,
+    slack_webhook,
+    teams_text,
+    teams_workflow,
+)
 
 ALERT_DAGS = Path(__file__).parent / "alert_dags"
 T0 = datetime(2026, 1, 15, 6, 30, tzinfo=UTC)
-RECIPIENTS = "oncall@example.com,data-team@example.com"
+ONCALL, TEAM = "oncall@example.com", "data-team@example.com"
+RECIPIENTS = f"{ONCALL},{TEAM}"
 
 
 # --- stand-ins for what lies outside: a mail server and Slack (tests/outside_services.py) ---------------
@@ -53,7 +69,7 @@ def configure(monkeypatch, fresh_database):
 
     def apply(smtp_port: int | None = None, slack_url: str | None = None, **extra: str) -> Settings:
         monkeypatch.setenv("TEALEAVES_DATABASE_URL", fresh_database)
-        for name in ("SMTP_URL", "EMAIL_FROM", "EMAIL_TO", "SLACK_WEBHOOK_URL"):
+        for name in ("URLS", "SMTP_URL", "EMAIL_FROM", "EMAIL_TO", "SLACK_WEBHOOK_URL"):
             monkeypatch.delenv(f"TEALEAVES_ALERT_{name}", raising=False)
         if smtp_port:
             monkeypatch.setenv("TEALEAVES_ALERT_SMTP_URL", f"smtp://127.0.0.1:{smtp_port}")
@@ -130,10 +146,11 @@ def test_a_failed_gate_sends_one_email_and_one_slack_message_with_the_evidence(
     report = report_gate(settings, "tealeaves_daily", "scheduled__2026-01-15", gate_result("r1", True), now=T0)
 
     assert report.sent == "failing"
-    assert len(inbox.messages) == 1 and len(slack.payloads) == 1
-    message = inbox.messages[0]
-    assert message["To"] == "oncall@example.com, data-team@example.com"
+    assert sorted(m["To"] for m in inbox.messages) == sorted([ONCALL, TEAM]), "one message to each recipient"
+    assert len(slack.payloads) == 1
+    message = inbox.to(ONCALL)[0]
     assert "Quality gate FAILED in tealeaves_daily" in message["Subject"]
+    assert message["X-Tealeaves-Alert"] == "gate:tealeaves_daily; failing"  # what mail filters match on
     body, html, posted = plain(message), message.get_body(("html",)).get_content(), slack_text(slack.payloads[0])
     for seen in (body, posted):
         assert "expect_column_values_to_be_between(spend) expected min_value=0" in seen  # what was expected
@@ -154,12 +171,14 @@ def test_the_same_failure_an_hour_later_sends_nothing_and_the_next_pass_sends_on
 
     again = report_gate(settings, "tealeaves_daily", "run-2", gate_result("run-2", True), now=T0 + timedelta(hours=1))
     assert again.sent is None
-    assert (len(inbox.messages), len(slack.payloads)) == (1, 1)
+    assert (len(inbox.to(ONCALL)), len(inbox.to(TEAM)), len(slack.payloads)) == (1, 1, 1)
 
     fixed = report_gate(settings, "tealeaves_daily", "run-3", gate_result("run-3", False), now=T0 + timedelta(hours=2))
     assert fixed.sent == "recovered"
-    assert (len(inbox.messages), len(slack.payloads)) == (2, 2)
-    for seen in (inbox.messages[1]["Subject"] + plain(inbox.messages[1]), slack_text(slack.payloads[1])):
+    assert (len(inbox.to(ONCALL)), len(inbox.to(TEAM)), len(slack.payloads)) == (2, 2, 2)
+    recovery = inbox.to(ONCALL)[1]
+    assert recovery["X-Tealeaves-Alert"] == "gate:tealeaves_daily; recovered"
+    for seen in (recovery["Subject"] + plain(recovery), slack_text(slack.payloads[1])):
         assert "Quality gate passes again in tealeaves_daily" in seen
         assert "failing since 2026-01-15 06:30 UTC (2 h)" in seen
 
@@ -167,7 +186,7 @@ def test_the_same_failure_an_hour_later_sends_nothing_and_the_next_pass_sends_on
         settings, "tealeaves_daily", "run-4", gate_result("run-4", False), now=T0 + timedelta(hours=3)
     )
     assert still_fine.sent is None
-    assert (len(inbox.messages), len(slack.payloads)) == (2, 2)
+    assert (len(inbox.to(ONCALL)), len(inbox.to(TEAM)), len(slack.payloads)) == (2, 2, 2)
 
 
 def test_a_failure_still_open_after_a_day_is_reminded_once(configure, slack, published_yesterday):
@@ -178,7 +197,7 @@ def test_a_failure_still_open_after_a_day_is_reminded_once(configure, slack, pub
         )
 
     assert len(slack.payloads) == 2
-    assert slack.payloads[1]["text"].startswith("[tealeaves] Still failing since 2026-01-15 06:30 UTC (1 d 1 h)")
+    assert slack_text(slack.payloads[1]).startswith("[tealeaves] Still failing since 2026-01-15 06:30 UTC (1 d 1 h)")
 
 
 def test_two_reporters_of_the_same_failure_at_once_send_one_alert(configure, slack, published_yesterday):
@@ -224,7 +243,7 @@ def test_email_configured_only_as_the_airflow_connection_tealeaves_smtp_is_deliv
     report = report_gate(settings, "tealeaves_daily", "r1", gate_result("r1", True), now=T0)
 
     assert [(d.channel, d.ok) for d in report.deliveries] == [("email", True)]
-    assert inbox.messages[0]["To"] == "oncall@example.com, data-team@example.com"
+    assert sorted(m["To"] for m in inbox.messages) == sorted([ONCALL, TEAM])
 
 
 def test_an_unreachable_smtp_server_is_logged_clearly_and_slack_still_gets_the_alert(
@@ -267,6 +286,127 @@ def test_a_bad_raw_batch_names_the_batch_held_back_and_the_marts_gate_keeps_its_
     assert (
         "Quality gate FAILED in tealeaves_daily.validate_marts: 1 blocking failure, marts not published" in marts_text
     )
+
+
+# --- destinations by Apprise URL, and the older settings translated into them --------------------------------
+
+
+def test_teams_and_a_json_webhook_given_as_apprise_urls_receive_the_alert_and_its_recovery(
+    configure, published_yesterday
+):
+    """Teams gets what Microsoft documents for a workflow started by "When a Teams webhook request is received": a
+    `message` whose attachment is an Adaptive Card, posted to the workflow's trigger with its `sig`. The JSON
+    webhook gets Apprise's documented payload (version, title, message, type)."""
+    with teams_workflow() as teams, json_webhook() as hook:
+        settings = configure(TEALEAVES_ALERT_URLS=f"{teams.url}\n  {hook.url}")
+        report = report_gate(settings, "tealeaves_daily", "r1", gate_result("r1", True), now=T0)
+        fixed = report_gate(settings, "tealeaves_daily", "r2", gate_result("r2", False), now=T0 + timedelta(hours=2))
+
+    assert [(d.channel, d.ok) for d in report.deliveries] == [("teams", True), ("webhook", True)]
+    assert fixed.sent == "recovered" and len(teams.payloads) == 2 and len(hook.payloads) == 2
+    path, query = teams.requests[0]
+    assert path == f"/workflows/{TEAMS_WORKFLOW}/triggers/manual/paths/invoke"
+    assert query["sig"] == [TEAMS_SIGNATURE] and query["sp"] == ["/triggers/manual/run"]
+    card = teams.payloads[0]
+    assert card["type"] == "message"
+    [attachment] = card["attachments"]
+    assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
+    assert attachment["content"]["type"] == "AdaptiveCard"
+    told = teams_text(card)
+    assert "Quality gate FAILED in tealeaves_daily" in told
+    assert "expect_column_values_to_be_between(spend) expected min_value=0" in told
+    assert 'month="2025-11-01"  channel="PAID_SEARCH"  spend=-120.5' in told
+    assert "BI still reads `marts` as published at 2026-01-14 06:12 UTC" in told
+    assert "Quality gate passes again in tealeaves_daily" in teams_text(teams.payloads[1])
+
+    assert hook.requests[0][0] == f"/hooks/{WEBHOOK_TOKEN}"
+    failing, recovered = hook.payloads
+    assert {"version", "title", "message", "type"} <= failing.keys()
+    assert (failing["type"], recovered["type"]) == ("failure", "success")
+    assert failing["title"].startswith("[tealeaves] Quality gate FAILED in tealeaves_daily")
+    assert "found 2 of 240 rows unexpected" in failing["message"]
+    assert recovered["title"].startswith("[tealeaves] Quality gate passes again in tealeaves_daily")
+
+
+@pytest.mark.parametrize(
+    "smtp_url",
+    ["smtp://alerts:p%40ss%3Aword@127.0.0.1:{port}?starttls=true", "smtps://alerts:p%40ss%3Aword@127.0.0.1:{port}"],
+    ids=["starttls", "smtps"],
+)
+def test_the_documented_smtp_url_with_starttls_or_smtps_and_a_login_still_delivers(
+    configure, published_yesterday, smtp_url
+):
+    """TEALEAVES_ALERT_SMTP_URL as docs/alerts.md has always shown it: the server requires TLS (STARTTLS, or
+    TLS from the first byte), verifies nothing less, and accepts only this login; the password is URL-encoded."""
+    security = "starttls" if "starttls" in smtp_url else "tls"
+    with mail_server(security, login=("alerts", "p@ss:word")) as (inbox, port):
+        settings = configure(
+            TEALEAVES_ALERT_SMTP_URL=smtp_url.format(port=port),
+            TEALEAVES_ALERT_EMAIL_TO=ONCALL,
+            TEALEAVES_ALERT_EMAIL_FROM="tealeaves@example.com",
+        )
+        report = report_gate(settings, "tealeaves_daily", "r1", gate_result("r1", True), now=T0)
+
+    assert [(d.channel, d.ok) for d in report.deliveries] == [("email", True)]
+    assert inbox.logins == [("alerts", "p@ss:word")]
+    [message] = inbox.messages
+    assert (message["From"], message["To"]) == ("tealeaves@example.com", ONCALL)
+    assert "found 2 of 240 rows unexpected" in plain(message)
+
+
+def test_a_failed_delivery_is_one_line_per_channel_and_no_secret_reaches_any_log_or_message(
+    configure, published_yesterday, caplog, capfd
+):
+    """Every channel fails its own way (SMTP refused, a revoked Slack webhook, a Teams workflow that errs, a
+    webhook nobody listens on) while every logger records at DEBUG, urllib3's and Apprise's included."""
+    dead_smtp, dead_hook = free_port(), free_port()
+    password = "XXsecretSmtpPassword42"
+    with slack_webhook(status=404, answer=b"no_service") as slack, teams_workflow(status=500) as teams:
+        settings = configure(
+            smtp_port=dead_smtp,
+            slack_url=slack.url,
+            TEALEAVES_ALERT_SMTP_URL=f"smtp://alerts:{password}@127.0.0.1:{dead_smtp}?starttls=true",
+            TEALEAVES_ALERT_URLS=f"{teams.url}, json://127.0.0.1:{dead_hook}/hooks/{WEBHOOK_TOKEN}",
+        )
+        with caplog.at_level(logging.DEBUG):
+            report = report_gate(settings, "tealeaves_daily", "r1", gate_result("r1", True), now=T0)
+
+    assert [(d.channel, d.ok) for d in report.deliveries] == [
+        ("email", False),
+        ("slack", False),
+        ("teams", False),
+        ("webhook", False),
+    ]
+    assert len(slack.payloads) == 1 and len(teams.payloads) == 1  # they were reached, and said no
+    failures = [r for r in caplog.records if r.name.startswith("tealeaves.alerts") and r.levelno >= logging.ERROR]
+    assert len(failures) == 4, [r.getMessage() for r in failures]
+    assert all(r.exc_info is None and "\n" not in r.getMessage() for r in failures), "one line, no traceback"
+    assert "404" in failures[1].getMessage() and "500" in failures[2].getMessage()  # the service's answer
+    out, err = capfd.readouterr()
+    seen = "\n".join([caplog.text, out, err, *(d.error or "" for d in report.deliveries)])
+    assert "Traceback" not in seen
+    for secret in (password, SLACK_TOKEN, TEAMS_SIGNATURE, TEAMS_WORKFLOW, WEBHOOK_TOKEN):
+        assert secret not in seen
+    with psycopg.connect(published_yesterday) as conn:
+        (sent,) = conn.execute(
+            "select last_sent_at from quality.alert_state where alert_key = %s", ["gate:tealeaves_daily"]
+        ).fetchone()
+    assert sent is None, "reached nobody: not yet told, so the next report tries again"
+
+
+def test_a_mistyped_apprise_url_is_said_once_without_its_secret_and_the_others_still_deliver(
+    configure, slack, published_yesterday, caplog
+):
+    broken = f"slack://T000/B000/{SLACK_TOKEN}!/#alerts"  # a character Slack tokens never have
+    with json_webhook() as hook:
+        settings = configure(slack_url=slack.url, TEALEAVES_ALERT_URLS=f"{broken} {hook.url} nosuch://{WEBHOOK_TOKEN}")
+        with caplog.at_level(logging.DEBUG):
+            report = report_gate(settings, "tealeaves_daily", "r1", gate_result("r1", True), now=T0)
+
+    assert [(d.channel, d.ok) for d in report.deliveries] == [("slack", True), ("webhook", True)]
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 2 and "TEALEAVES_ALERT_URLS entry 1" in errors[0] and "entry 3" in errors[1], errors
+    assert SLACK_TOKEN not in caplog.text and WEBHOOK_TOKEN not in caplog.text
 
 
 # --- source freshness ----------------------------------------------------------------------------------
@@ -353,8 +493,8 @@ def test_a_task_failing_in_a_real_dag_run_alerts_once_and_the_next_good_run_reco
     failed = probe_dag.test(run_conf={"fail": True})
 
     assert failed.state == "failed"
-    assert len(inbox.messages) == 1 and len(slack.payloads) == 1
-    for seen in (inbox.messages[0]["Subject"] + plain(inbox.messages[0]), slack_text(slack.payloads[0])):
+    assert len(inbox.to(ONCALL)) == 1 and len(slack.payloads) == 1
+    for seen in (inbox.to(ONCALL)[0]["Subject"] + plain(inbox.to(ONCALL)[0]), slack_text(slack.payloads[0])):
         assert "Task alert_probe.load_crm failed (try 1 of 1)" in seen
         assert "crm/companies.csv line 17: column hs_object_id is empty" in seen  # the exception
         assert "/dags/alert_probe/runs/" in seen and "/tasks/load_crm" in seen  # the log link
@@ -362,13 +502,13 @@ def test_a_task_failing_in_a_real_dag_run_alerts_once_and_the_next_good_run_reco
     already_told = probe_dag.test(run_conf={"reported": True})  # e.g. the gate, which sent its own alert
 
     assert already_told.state == "failed"
-    assert len(inbox.messages) == 1 and len(slack.payloads) == 1
+    assert len(inbox.to(ONCALL)) == 1 and len(slack.payloads) == 1
 
     succeeded = probe_dag.test(run_conf={"fail": False})
 
     assert succeeded.state == "success"
-    assert len(inbox.messages) == 2 and len(slack.payloads) == 2
-    assert "alert_probe.load_crm succeeds again" in slack.payloads[1]["text"]
+    assert len(inbox.to(ONCALL)) == 2 and len(slack.payloads) == 2
+    assert "alert_probe.load_crm succeeds again" in slack_text(slack.payloads[1])
 
 
 def test_a_missed_deadline_alerts_through_airflows_own_callback_trigger(configure, slack, airflow_db):
@@ -402,4 +542,4 @@ def test_a_missed_deadline_alerts_through_airflows_own_callback_trigger(configur
 
     assert events[-1]["state"] == "success", events
     assert len(slack.payloads) == 1
-    assert "tealeaves_daily is late: run not finished by 2026-01-15 03:00 UTC" in slack.payloads[0]["text"]
+    assert "tealeaves_daily is late: run not finished by 2026-01-15 03:00 UTC" in slack_text(slack.payloads[0])

@@ -1,21 +1,13 @@
 """Tell the data team when the daily data is wrong, stale, broken or late, once per failure, and when it is fixed.
 
 Callers report states every time they know them (`report_gate`, `report_freshness`, ...); the no-repeat
-state in `quality.alert_state` decides what is worth a message. Channels: email (SMTP) and Slack (incoming
-webhook), configured by `TEALEAVES_ALERT_*` or the Airflow connections `tealeaves_smtp`/`tealeaves_slack`.
-See docs/alerts.md.
+state in `quality.alert_state` decides what is worth a message. Apprise delivers it to every channel: the Apprise
+URLs of `TEALEAVES_ALERT_URLS`, and email and Slack as configured by the older `TEALEAVES_ALERT_*` settings or
+the Airflow connections `tealeaves_smtp`/`tealeaves_slack`. See docs/alerts.md.
 """
 
-from tealeaves.alerts.channels import (
-    Channel,
-    ChannelError,
-    ConnectionFields,
-    Delivery,
-    EmailChannel,
-    SlackChannel,
-    deliver,
-    load_channels,
-)
+from tealeaves.alerts.channels import ConnectionFields, load_channels
+from tealeaves.alerts.delivery import Channel, Delivery, deliver
 from tealeaves.alerts.message import Alert, Section
 from tealeaves.alerts.published import (
     Publication,
@@ -40,14 +32,11 @@ from tealeaves.alerts.report import (
 __all__ = [
     "Alert",
     "Channel",
-    "ChannelError",
     "ConnectionFields",
     "Delivery",
-    "EmailChannel",
     "Publication",
     "Report",
     "Section",
-    "SlackChannel",
     "deliver",
     "docs_location",
     "bi_reads",

@@ -1,30 +1,27 @@
-"""Where alerts go: email over SMTP and Slack through an incoming webhook.
+"""Where alerts go: Apprise URLs, from `TEALEAVES_ALERT_URLS` and from the email and Slack settings that came first.
 
-Each channel is configured by `TEALEAVES_ALERT_*` variables or, inside Airflow, by the connections
-`tealeaves_smtp` and `tealeaves_slack`; a variable wins over the connection field it overlaps. A channel
-nobody configured is off, which is said once in the log and is not an error: a laptop run has no SMTP.
-
-Delivery never raises: a channel that cannot deliver logs why and what to check, and the next channel
-still gets its turn, because the person on call must hear about the failure through whatever still works.
+`TEALEAVES_ALERT_URLS` takes any Apprise URL (email, Slack, Microsoft Teams, a JSON webhook, PagerDuty, ...).
+The older settings keep working: `TEALEAVES_ALERT_SMTP_URL` with `_EMAIL_FROM`/`_EMAIL_TO`, and
+`TEALEAVES_ALERT_SLACK_WEBHOOK_URL`, or inside Airflow the connections `tealeaves_smtp` and `tealeaves_slack`
+(a variable wins over the connection field it overlaps). They are translated here into the Apprise URLs they
+mean, so every alert takes one delivery path. A channel nobody configured is off, said once in the log; a
+mistyped one is said once as an error and leaves the others working.
 """
 
 from __future__ import annotations
 
 import logging
-import smtplib
 import socket
-import ssl
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
-from typing import Any, Protocol
-from urllib.parse import parse_qs, unquote, urlsplit
+from typing import Any
+from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
-import httpx
+from apprise import Apprise
+from apprise.utils.parse import parse_urls
 
-from tealeaves.alerts.message import Alert
+from tealeaves.alerts.delivery import ASSET, Channel, describe, quiet_apprise, secrets_of
 from tealeaves.config import Settings
 
 log = logging.getLogger(__name__)
@@ -35,10 +32,6 @@ _TRUE = {"1", "true", "yes", "on"}
 _said_off: set[str] = set()
 
 
-class ChannelError(RuntimeError):
-    """A channel could not deliver; the message says where it tried and what to check."""
-
-
 @dataclass(frozen=True)
 class ConnectionFields:
     """The parts of an Airflow connection a channel reads (kept free of Airflow types)."""
@@ -46,88 +39,11 @@ class ConnectionFields:
     host: str | None = None
     port: int | None = None
     login: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 ConnectionLookup = Callable[[str], ConnectionFields | None]
-
-
-class Channel(Protocol):
-    name: str
-
-    def send(self, alert: Alert) -> None: ...
-
-
-@dataclass(frozen=True)
-class Delivery:
-    channel: str
-    ok: bool
-    error: str | None = None
-
-
-@dataclass(frozen=True)
-class EmailChannel:
-    host: str
-    port: int
-    sender: str
-    recipients: tuple[str, ...]
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    starttls: bool = False
-    tls: bool = False  # smtps: TLS from the first byte
-    timeout: float = 10.0
-    name: str = "email"
-
-    def send(self, alert: Alert) -> None:
-        message = EmailMessage()
-        message["Subject"] = alert.title
-        message["From"] = self.sender
-        message["To"] = ", ".join(self.recipients)
-        message["Date"] = formatdate(localtime=False, usegmt=True)
-        message["Message-ID"] = make_msgid(domain="tealeaves")
-        message["X-Tealeaves-Alert"] = f"{alert.key}; {alert.kind}"
-        message.set_content(alert.text())
-        message.add_alternative(alert.html(), subtype="html")
-        where = f"SMTP server {self.host}:{self.port}"
-        try:
-            smtp_class = smtplib.SMTP_SSL if self.tls else smtplib.SMTP
-            with smtp_class(self.host, self.port, timeout=self.timeout) as smtp:
-                if self.starttls:
-                    smtp.starttls(context=ssl.create_default_context())
-                if self.username:
-                    smtp.login(self.username, self.password or "")
-                refused = smtp.send_message(message)
-        except (OSError, smtplib.SMTPException) as error:
-            raise ChannelError(
-                f"email to {', '.join(self.recipients)} not sent: {where} said {type(error).__name__}: {error}."
-                f" Check TEALEAVES_ALERT_SMTP_URL (or the Airflow connection {SMTP_CONN_ID!r}) and that the"
-                " server is reachable from this machine."
-            ) from error
-        if refused:
-            log.error("email alert %s: %s refused recipients %s", alert.key, where, sorted(refused))
-
-
-@dataclass(frozen=True)
-class SlackChannel:
-    webhook_url: str = field(repr=False)
-    timeout: float = 10.0
-    name: str = "slack"
-
-    def send(self, alert: Alert) -> None:
-        where = f"Slack webhook on {urlsplit(self.webhook_url).netloc}"  # the path is the secret: never logged
-        try:
-            response = httpx.post(self.webhook_url, json=alert.slack(), timeout=self.timeout)
-        except httpx.HTTPError as error:
-            raise ChannelError(
-                f"Slack message not sent: {where} unreachable ({type(error).__name__}: {error})."
-                f" Check TEALEAVES_ALERT_SLACK_WEBHOOK_URL (or the Airflow connection {SLACK_CONN_ID!r})."
-            ) from error
-        if response.status_code >= 300:
-            raise ChannelError(
-                f"Slack message not sent: {where} answered {response.status_code} {response.text[:200]!r}."
-                " 403/404 mean the webhook was revoked or mistyped: make a new one in the Slack app settings."
-            )
 
 
 def load_channels(settings: Settings, connection: ConnectionLookup | None = None) -> list[Channel]:
@@ -142,26 +58,23 @@ def load_channels(settings: Settings, connection: ConnectionLookup | None = None
             continue
         if channel is not None:
             channels.append(channel)
+    for number, url in enumerate(parse_urls(settings.alert_urls or ""), start=1):
+        try:
+            channels.append(_channel(url, f"TEALEAVES_ALERT_URLS entry {number}", settings))
+        except ValueError as error:
+            log.error("alert channel not usable: %s", error)
     return channels
 
 
-def deliver(alert: Alert, channels: Sequence[Channel]) -> list[Delivery]:
-    """Send through every channel; a failure is logged and recorded, never raised, never stops the next."""
-    deliveries = []
-    for channel in channels:
-        try:
-            channel.send(alert)
-        except Exception as error:  # noqa: BLE001 - any failure of one channel must leave the others working
-            log.error("alert %s (%s) via %s failed: %s", alert.key, alert.kind, channel.name, error)
-            deliveries.append(Delivery(channel.name, False, str(error)))
-        else:
-            log.info("alert %s (%s) sent via %s", alert.key, alert.kind, channel.name)
-            deliveries.append(Delivery(channel.name, True))
-    if not channels:
-        log.warning(
-            "alert %s (%s) not sent: no alert channel is configured (see docs/alerts.md)", alert.key, alert.kind
-        )
-    return deliveries
+def _channel(url: str, setting: str, settings: Settings, name: str | None = None) -> Channel:
+    """Check the URL once, here, so a mistake is said at start-up and not at the first failure."""
+    with quiet_apprise() as said:
+        plugin = Apprise.instantiate(url, asset=ASSET)
+    if plugin is None:
+        scheme = url.split("://", 1)[0] if "://" in url else "?"
+        why = said.reason(secrets_of(None, url)) or "unknown service or missing part"
+        raise ValueError(f"{setting} ({scheme}://…) is not a URL Apprise can send to: {why}; see docs/alerts.md")
+    return describe(plugin, url, setting, settings.alert_timeout_seconds, name)
 
 
 def _say_off(channel: str, why: str) -> None:
@@ -170,16 +83,16 @@ def _say_off(channel: str, why: str) -> None:
         log.info("%s alerts are off: %s (see docs/alerts.md)", channel, why)
 
 
-def _email_channel(settings: Settings, lookup: ConnectionLookup) -> EmailChannel | None:
+def _email_channel(settings: Settings, lookup: ConnectionLookup) -> Channel | None:
     conn = lookup(SMTP_CONN_ID) or ConnectionFields()
     extra = conn.extra
-    recipients = tuple(
+    recipients = [
         address.strip()
         for address in (settings.alert_email_to or _as_text(extra.get("to")) or "").split(",")
         if address.strip()
-    )
+    ]
     if settings.alert_smtp_url:
-        server = _parse_smtp_url(settings.alert_smtp_url)
+        server, setting = _parse_smtp_url(settings.alert_smtp_url), "TEALEAVES_ALERT_SMTP_URL"
     elif conn.host:
         tls = _flag(extra.get("ssl")) or conn.port == 465
         server = {
@@ -190,6 +103,7 @@ def _email_channel(settings: Settings, lookup: ConnectionLookup) -> EmailChannel
             "starttls": _flag(extra.get("starttls")),
             "tls": tls,
         }
+        setting = f"the Airflow connection {SMTP_CONN_ID!r}"
     else:
         _say_off("email", f"neither TEALEAVES_ALERT_SMTP_URL nor an Airflow connection {SMTP_CONN_ID!r} is set")
         return None
@@ -197,14 +111,39 @@ def _email_channel(settings: Settings, lookup: ConnectionLookup) -> EmailChannel
         _say_off("email", "an SMTP server is set but no recipients: set TEALEAVES_ALERT_EMAIL_TO")
         return None
     sender = settings.alert_email_from or _as_text(extra.get("from_email")) or f"tealeaves@{socket.getfqdn()}"
-    return EmailChannel(sender=sender, recipients=recipients, timeout=settings.alert_timeout_seconds, **server)
+    url = mailto_url(sender=sender, recipients=recipients, **server)
+    return _channel(url, f"{setting} and that the server is reachable from this machine", settings, "email")
 
 
-def _slack_channel(settings: Settings, lookup: ConnectionLookup) -> SlackChannel | None:
-    url = settings.alert_slack_webhook_url
+def mailto_url(
+    host: str,
+    port: int,
+    sender: str,
+    recipients: list[str],
+    username: str | None = None,
+    password: str | None = None,
+    starttls: bool = False,
+    tls: bool = False,
+) -> str:
+    """The Apprise email URL of an SMTP server: mailto:// in the clear, mailtos:// with STARTTLS or TLS.
+
+    `smtp=` names the server outright, so Apprise applies none of its per-provider guesses to the host.
+    """
+    auth = ""
+    if username:
+        auth = quote(username, safe="") + (f":{quote(password, safe='')}" if password else "") + "@"
+    netloc = f"{auth}[{host}]:{port}" if ":" in host else f"{auth}{host}:{port}"
+    query = {"from": sender, "to": ",".join(recipients), "smtp": host}
+    if tls or starttls:
+        query["mode"] = "ssl" if tls else "starttls"
+    return f"{'mailtos' if tls or starttls else 'mailto'}://{netloc}/?{urlencode(query)}"
+
+
+def _slack_channel(settings: Settings, lookup: ConnectionLookup) -> Channel | None:
+    url, setting = settings.alert_slack_webhook_url, "TEALEAVES_ALERT_SLACK_WEBHOOK_URL"
     if not url:
         conn = lookup(SLACK_CONN_ID)
-        url = _webhook_from_connection(conn) if conn else None
+        url, setting = _webhook_from_connection(conn) if conn else None, f"the Airflow connection {SLACK_CONN_ID!r}"
     if not url:
         _say_off(
             "slack", f"neither TEALEAVES_ALERT_SLACK_WEBHOOK_URL nor an Airflow connection {SLACK_CONN_ID!r} is set"
@@ -213,9 +152,11 @@ def _slack_channel(settings: Settings, lookup: ConnectionLookup) -> SlackChannel
     if not url.startswith(("http://", "https://")):
         raise ValueError(
             f"the Slack webhook must be an http(s) URL such as https://hooks.slack.com/services/T…/B…/…;"
-            f" got one starting {url[:12]!r}"
+            f" got one starting {url[:8]!r}"
         )
-    return SlackChannel(webhook_url=url, timeout=settings.alert_timeout_seconds)
+    # Apprise reads Slack's own webhook URL as it is (https://hooks.slack.com/services/T…/B…/…).
+    hint = f"{setting}; 403/404 mean the webhook was revoked or mistyped: make a new one in the Slack app settings"
+    return _channel(url, hint, settings, "slack")
 
 
 def _webhook_from_connection(conn: ConnectionFields) -> str | None:

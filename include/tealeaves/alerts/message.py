@@ -1,4 +1,4 @@
-"""One alert, built once and rendered for each channel, so email and Slack never tell different stories.
+"""One alert, built once and rendered for each channel, so email and chat never tell different stories.
 
 An alert is a title (what happened, in one line a phone can show), a lead paragraph, and sections of
 plain lines. Renderers only lay it out: no channel adds or drops facts.
@@ -9,14 +9,15 @@ from __future__ import annotations
 import hashlib
 import html
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 Kind = Literal["failing", "reminder", "recovered"]
 
-# Slack rejects a section text over 3000 characters and a message over 50 blocks.
-_SLACK_SECTION_MAX = 2900
-_SLACK_BLOCKS_MAX = 45
-_ICON = {"failing": ":red_circle:", "reminder": ":large_orange_circle:", "recovered": ":large_green_circle:"}
+_ICON = {
+    "failing": "\N{LARGE RED CIRCLE}",
+    "reminder": "\N{LARGE ORANGE CIRCLE}",
+    "recovered": "\N{LARGE GREEN CIRCLE}",
+}
 _COLOR = {"failing": "#b42318", "reminder": "#b54708", "recovered": "#067647"}
 
 
@@ -72,44 +73,31 @@ class Alert:
             body.append(f'<ul style="font-family:sans-serif">{links}</ul>')
         return "<html><body>" + "\n".join(body) + "</body></html>"
 
-    def slack(self) -> dict[str, Any]:
-        """An incoming-webhook payload: blocks for the app, `text` for notifications and old clients."""
-        blocks: list[dict[str, Any]] = [
-            {"type": "header", "text": {"type": "plain_text", "text": self.title[:150], "emoji": True}},
-            _mrkdwn(f"{_ICON[self.kind]} {_escape(self.lead)}"),
-        ]
+    def markdown(self) -> str:
+        """CommonMark for chat tools: Apprise turns it into Slack's mrkdwn and hands it to Teams as it is.
+
+        The title is not repeated: every chat tool shows Apprise's title above the body.
+        """
+        parts = [f"{_ICON[self.kind]} {_escape(self.lead)}"]
         for section in self.sections:
             if section.code:
-                body = "```" + "\n".join(section.lines).replace("```", "'''") + "```"
+                body = "```\n" + "\n".join(section.lines).replace("```", "'''") + "\n```"
             else:
-                body = "\n".join(f"• {_escape(line)}" for line in section.lines)
-            blocks.append(_mrkdwn(f"*{_escape(section.heading)}*\n{body}"))
+                body = "\n".join(f"- {_escape(line)}" for line in section.lines)
+            parts.append(f"**{_escape(section.heading)}**\n{body}")
         if self.links:
-            blocks.append(
-                {
-                    "type": "context",
-                    "elements": [
-                        {"type": "mrkdwn", "text": f"{_escape(label)}: {_link(target)}"} for label, target in self.links
-                    ],
-                }
-            )
-        return {"text": self.title, "blocks": blocks[:_SLACK_BLOCKS_MAX]}
-
-
-def _mrkdwn(text: str) -> dict[str, Any]:
-    if len(text) > _SLACK_SECTION_MAX:
-        text = text[: _SLACK_SECTION_MAX - 20] + "\n… (cut; see email)"
-        if text.count("```") % 2:
-            text += "```"
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+            parts.append("\n".join(f"{_escape(label)}: {_link(target)}" for label, target in self.links))
+        return "\n\n".join(parts) + "\n"
 
 
 def _escape(text: str) -> str:
-    """Slack's three control characters; everything else is shown as written."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """The characters that would turn plain words into markup or, in Slack, into a link or a mention."""
+    for char in "\\*<>":
+        text = text.replace(char, "\\" + char)
+    return text
 
 
 def _link(target: str) -> str:
     if target.startswith(("http://", "https://")):
-        return f"<{target}>"
-    return f"`{target}`"  # a local path: Slack cannot link it, but people can copy it
+        return f"[{target}]({target})"
+    return f"`{target}`"  # a local path: no chat tool can link it, but people can copy it

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Literal
 import psycopg
 
 from tealeaves.alerts import content, state
-from tealeaves.alerts.channels import Channel, Delivery, deliver, load_channels
+from tealeaves.alerts.channels import load_channels
+from tealeaves.alerts.delivery import Channel, Delivery, deliver
 from tealeaves.alerts.message import Alert, Kind
 from tealeaves.alerts.published import held_back as published_held_back
 from tealeaves.alerts.published import held_back_batches
