@@ -167,7 +167,7 @@ def main(argv: list[str]) -> int:
     if len(argv) != 2 or argv[0] != "revision":
         print('usage: python -m tealeaves.db.migrate revision "what the revision does"', file=sys.stderr)
         return 2
-    print(new_revision(argv[1]))
+    new_revision(argv[1])  # Alembic prints the file it wrote
     return 0
 
 
