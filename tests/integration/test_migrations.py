@@ -265,3 +265,25 @@ def test_processes_upgrading_at_once_wait_for_each_other_and_one_does_the_work(f
     assert sorted(out.split() for out, _ in outcomes) == sorted([["None", head()], [head(), head()]])
     assert query(fresh_database, "select version_num from tealeaves.schema_version") == [(head(),)]
     assert query(fresh_database, "select to_regclass('raw.load_batches') is not null") == [(True,)]
+
+
+def test_a_warehouse_upgraded_by_a_newer_release_is_refused_not_touched(fresh_database):
+    ensure_current(fresh_database)
+    with psycopg.connect(fresh_database, autocommit=True) as conn:
+        conn.execute("update tealeaves.schema_version set version_num = '9999'")
+    first = catalogue(fresh_database)
+    with pytest.raises(RuntimeError, match="9999"):
+        ensure_current(fresh_database)
+    assert catalogue(fresh_database) == first
+    assert query(fresh_database, "select version_num from tealeaves.schema_version") == [("9999",)]
+
+
+def test_checking_on_a_connection_leaves_it_as_it_was_found(fresh_database):
+    """The writers pass their own connection: the check must not leave it inside a transaction of its own."""
+    ensure_current(fresh_database)
+    with psycopg.connect(fresh_database) as conn:  # not autocommit
+        ensure_current(conn)
+        assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        with conn.transaction():
+            conn.execute("insert into quality.publications values (now(), 'r', 'marts', '{}')")
+    assert query(fresh_database, "select run_id from quality.publications") == [("r",)]

@@ -73,15 +73,20 @@ def current(conn: psycopg.Connection) -> str | None:
 def ensure_current(target: Target) -> None:
     """Upgrade the warehouse to the newest revision unless it is there already.
 
-    `target` is a URL (libpq or SQLAlchemy form) or an open connection; a connection is only read from (and
-    may be inside a transaction): the upgrade runs on a connection of its own with the same parameters.
+    `target` is a URL (libpq or SQLAlchemy form) or an open connection. A connection is only read from and left
+    as it was found; the upgrade runs on a connection of its own with the same parameters. Call it before opening
+    the transaction that writes: one that holds locks on these tables could make the upgrade wait on it.
     """
     if isinstance(target, str):
         with psycopg.connect(_libpq_url(target), autocommit=True, connect_timeout=10) as conn:
             if current(conn) != head():
                 upgrade(_connector(conn))
         return
-    if current(target) != head():
+    idle = target.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    found = current(target)
+    if idle and not target.autocommit:
+        target.rollback()  # end the transaction the check opened: the caller's next one starts afresh
+    if found != head():
         upgrade(_connector(target))
 
 
@@ -103,6 +108,11 @@ def upgrade(connect: Callable[[], psycopg.Connection] | str) -> tuple[str | None
             connection.execute(text(_LOCK))
             connection.execute(text(f"create schema if not exists {VERSION_SCHEMA}"))
             before = _version_in(connection)
+            if before is not None and not _known(before):
+                raise RuntimeError(
+                    f"the warehouse's tables are at revision {before}, which this tealeaves does not know (its newest"
+                    f" is {head()}): a newer release upgraded them; run that release"
+                )
             if before != head():
                 if before is None and _made_before_revisions(connection):
                     log.info("warehouse tables made before versioned migrations: adopting them at %s", head())
@@ -123,6 +133,10 @@ def _version_in(connection) -> str | None:
         return None
     rows = connection.execute(text(f"select version_num from {VERSION_SCHEMA}.{VERSION_TABLE}")).all()
     return rows[0][0] if len(rows) == 1 else None
+
+
+def _known(revision: str) -> bool:
+    return revision in {script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
 
 
 def _made_before_revisions(connection) -> bool:
