@@ -85,8 +85,9 @@ def _server(settings: Settings):
 # -- db ---------------------------------------------------------------------------------------------
 @db_app.command("start")
 def db_start() -> None:
-    """Start the embedded PostgreSQL (no-op when running) and create the tealeaves databases."""
+    """Start the embedded PostgreSQL (no-op when running), create the tealeaves databases, upgrade the warehouse."""
     from tealeaves.db import ServerError, ensure_databases
+    from tealeaves.db.migrate import upgrade
 
     settings = _settings()
     if not settings.embedded:
@@ -101,6 +102,13 @@ def db_start() -> None:
         ensure_databases(settings)
     except Exception as exc:  # noqa: BLE001 - any driver error becomes one readable line
         raise fail(f"cannot prepare databases on {settings.warehouse.render_as_string()}: {exc}") from None
+    try:
+        before, after = upgrade(settings.url())
+    except Exception as exc:  # noqa: BLE001 - any driver or revision error becomes one readable line
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise fail(f"cannot upgrade the warehouse's tables (docs/database.md): {first}") from None
+    if before != after:
+        console.print(f"warehouse tables upgraded from revision {before or 'none'} to {after}", highlight=False)
 
 
 @db_app.command("stop")

@@ -56,10 +56,12 @@ def run_tool(
 
 def start_server(settings: Settings) -> None:
     from tealeaves.db import EmbeddedPostgres, ensure_databases
+    from tealeaves.db.migrate import ensure_current
 
     if settings.embedded:
         EmbeddedPostgres(settings.pg_data, settings.pg_port, settings.pg_password_file).start()
     ensure_databases(settings)
+    ensure_current(settings.url())  # the warehouse's own tables at their newest revision, before any task runs
 
 
 def manifest_is_stale(settings: Settings) -> bool:

@@ -47,8 +47,10 @@ def ledger(url: str) -> list[tuple]:
 
 
 def drop_raw(url: str) -> None:
+    """An empty raw schema for the next example: the ledger's revision goes with it, so the next load remakes it."""
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("drop schema if exists raw cascade")
+        conn.execute("drop schema if exists tealeaves cascade")
 
 
 def nested(depth: int) -> str:

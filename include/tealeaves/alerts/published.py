@@ -15,21 +15,8 @@ from typing import Protocol
 import psycopg
 from psycopg.types.json import Jsonb
 
+from tealeaves.db.migrate import ensure_current
 from tealeaves.publish import BUILD, PUBLISHED
-
-DDL = """
-create schema if not exists quality;
-create table if not exists quality.publications (
-    published_at  timestamptz not null,
-    run_id        text not null,
-    schema_name   text not null,
-    tables        jsonb not null
-);
-comment on table quality.publications is
-    'one row per publication of the audited build to BI (marts); the newest row is what BI reads';
-create index if not exists publications_newest on quality.publications (schema_name, published_at desc);
-"""
-_DDL_LOCK = "select pg_advisory_xact_lock(hashtext('tealeaves.quality'))"
 
 
 class HeldBatch(Protocol):
@@ -49,9 +36,8 @@ def record_publication(
     url: str, run_id: str, tables: dict[str, int], published: str = PUBLISHED, now: datetime | None = None
 ) -> None:
     """Note that `run_id` just published `tables` (name → rows) to `published`; call right after publishing."""
-    with psycopg.connect(url, autocommit=True) as conn, conn.transaction():
-        conn.execute(_DDL_LOCK)
-        conn.execute(DDL)
+    with psycopg.connect(url, autocommit=True) as conn:
+        ensure_current(conn)  # quality.publications is made by the warehouse's revisions (tealeaves.db.migrate)
         conn.execute(
             "insert into quality.publications (published_at, run_id, schema_name, tables) values (%s, %s, %s, %s)",
             [now or datetime.now(UTC), run_id, published, Jsonb(tables)],

@@ -20,31 +20,9 @@ from typing import Literal
 import psycopg
 
 from tealeaves.alerts.message import Kind
+from tealeaves.db.migrate import ensure_current
 
 Status = Literal["failing", "ok"]
-
-DDL = """
-create schema if not exists quality;
-create table if not exists quality.alert_state (
-    alert_key        text primary key,
-    status           text not null check (status in ('failing', 'ok')),
-    level            smallint not null default 0,
-    first_failed_at  timestamptz,
-    notified         boolean not null default false,
-    last_sent_at     timestamptz,
-    last_sent_kind   text,
-    fingerprint      text,
-    last_title       text,
-    updated_at       timestamptz not null
-);
-comment on table quality.alert_state is
-    'one row per alert (gate:<dag>, freshness:<source>, task:<dag>.<task>, run:<dag>, late:<dag>): what was last told';
-comment on column quality.alert_state.notified is
-    'true once the current failure reached at least one channel; false means the next report sends again';
-comment on column quality.alert_state.level is '0 ok, 1 failing (freshness: 1 warn, 2 error); a rise is re-sent';
-"""
-# The same lock as the quality store's DDL: both create the `quality` schema, which races otherwise.
-_DDL_LOCK = "select pg_advisory_xact_lock(hashtext('tealeaves.quality'))"
 
 
 @dataclass(frozen=True)
@@ -106,17 +84,11 @@ def after(
     return state
 
 
-def ensure_table(conn: psycopg.Connection) -> None:
-    with conn.transaction():
-        conn.execute(_DDL_LOCK)
-        conn.execute(DDL)
-
-
 @contextmanager
 def locked(url: str, key: str) -> Iterator[tuple[psycopg.Connection, AlertState]]:
     """The key's current state, with its row locked until the block ends; write it back with `save`."""
     with psycopg.connect(url, autocommit=True) as conn:
-        ensure_table(conn)
+        ensure_current(conn)  # quality.alert_state is made by the warehouse's revisions (tealeaves.db.migrate)
         with conn.transaction():
             conn.execute(
                 "insert into quality.alert_state (alert_key, status, updated_at) values (%s, 'ok', now())"
@@ -155,7 +127,7 @@ def save(conn: psycopg.Connection, state: AlertState, now: datetime) -> None:
 def failing_keys(url: str, prefix: str) -> list[str]:
     """Keys that start with `prefix` and are failing now: what a successful DAG run may recover."""
     with psycopg.connect(url, autocommit=True) as conn:
-        ensure_table(conn)
+        ensure_current(conn)
         rows = conn.execute(
             "select alert_key from quality.alert_state where status = 'failing' and starts_with(alert_key, %s)"
             " order by alert_key",

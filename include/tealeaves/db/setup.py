@@ -66,6 +66,7 @@ WAREHOUSE_SCHEMAS = (
     "quality",
     "quality_samples",
     "ltv",
+    "tealeaves",  # the revision of the tables above (tealeaves.db.migrate): dropped with them, so they are remade
 )
 
 

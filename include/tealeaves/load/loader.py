@@ -18,8 +18,9 @@ import psycopg
 from psycopg import sql
 
 from tealeaves import sources
+from tealeaves.db.migrate import ensure_current
 from tealeaves.load.csv_screen import DIGIT_FIRST, NotOneLinePerRecord, blocks, lines_of_block
-from tealeaves.load.ddl import RAW, ensure_ledger, ensure_raw_schema, ensure_table
+from tealeaves.load.ddl import RAW, ensure_raw_schema, ensure_table, lock_raw_ddl
 from tealeaves.load.readers import MAX_JSON_DEPTH, READERS, LoadError, csv_layout
 from tealeaves.load.typed_copy import MostlyDoubtful, copy_into_raw, stage_lines, takes_typed_copy
 from tealeaves.sources import Column, Contract
@@ -435,8 +436,9 @@ def load_file(conn: psycopg.Connection, path: Path, contract: Contract) -> Batch
     """
     path = path.resolve()
     started = datetime.now(UTC)
+    ensure_current(conn)  # the ledger at its newest revision (tealeaves.db.migrate)
     with conn.transaction():  # DDL first, in a short transaction of its own, so loads run in parallel
-        ensure_ledger(conn)
+        lock_raw_ddl(conn)
         ensure_table(conn, contract)
     try:
         digest = file_hash(path)

@@ -19,6 +19,8 @@ from datetime import UTC, date, datetime
 
 import psycopg
 
+from tealeaves.db.migrate import ensure_current
+
 from .backtest import backtest
 from .bgnbd import BgNbdFit, fit_bgnbd
 from .clv import DEFAULT_WINDOWS_MONTHS, customer_values
@@ -33,64 +35,6 @@ SUMMARIES = "intermediate.int_customers_summarised"  # dbt: models/intermediate/
 PURCHASES = "intermediate.int_purchases_netted"
 HORIZON_MONTHS = 12
 MONTHLY_DISCOUNT_RATE = 0.01
-
-DDL = f"""
-create schema if not exists {SCHEMA};
-create table if not exists {SCHEMA}.model_fits (
-    fit_id text primary key,
-    run_id text not null,
-    kind text not null check (kind in ('pipeline', 'backtest')),
-    fitted_at timestamptz not null,
-    as_of_date date,
-    time_unit text not null,
-    n_customers integer not null,
-    n_repeat_customers integer not null,
-    bgnbd_r double precision,
-    bgnbd_alpha double precision,
-    bgnbd_a double precision,
-    bgnbd_b double precision,
-    bgnbd_log_likelihood double precision,
-    gamma_gamma_p double precision,
-    gamma_gamma_q double precision,
-    gamma_gamma_gamma double precision,
-    gamma_gamma_log_likelihood double precision,
-    converged boolean not null,
-    message text not null,
-    horizon_months integer not null,
-    monthly_discount_rate double precision not null,
-    holdout_end_date date,
-    holdout_predicted_transactions double precision,
-    holdout_actual_transactions double precision,
-    holdout_error_pct double precision,
-    holdout_mean_absolute_error double precision
-);
-create table if not exists {SCHEMA}.customer_predictions (
-    fit_id text not null references {SCHEMA}.model_fits (fit_id) on delete cascade,
-    customer_key text not null,
-    frequency integer not null,
-    recency double precision not null,
-    t double precision not null,
-    monetary_value_usd double precision not null,
-    p_alive double precision not null,
-    expected_spend_usd double precision not null,
-    expected_transactions_3m double precision not null,
-    expected_transactions_6m double precision not null,
-    expected_transactions_12m double precision not null,
-    expected_revenue_3m_usd double precision not null,
-    expected_revenue_6m_usd double precision not null,
-    expected_revenue_12m_usd double precision not null,
-    clv_usd double precision not null,
-    primary key (fit_id, customer_key)
-);
-create table if not exists {SCHEMA}.backtest_customers (
-    fit_id text not null references {SCHEMA}.model_fits (fit_id) on delete cascade,
-    customer_key text not null,
-    calibration_frequency integer not null,
-    predicted_transactions double precision not null,
-    actual_transactions integer not null,
-    primary key (fit_id, customer_key)
-);
-"""
 
 
 @dataclass
@@ -115,10 +59,6 @@ class FitRecord:
     holdout_mae: float | None = None
     predictions: list[tuple] = field(default_factory=list)
     backtest_rows: list[tuple] = field(default_factory=list)
-
-
-def ensure_tables(conn: psycopg.Connection) -> None:
-    conn.execute(DDL)
 
 
 def read_summaries(conn: psycopg.Connection, relation: str = SUMMARIES) -> tuple[date | None, list[tuple]]:
@@ -237,8 +177,8 @@ def run_backtest(
 def write(url: str, record: FitRecord) -> None:
     """Replace the fit's rows in one transaction: a rerun of the same run leaves one set, never two."""
     bg, gg = record.bgnbd, record.gamma_gamma
+    ensure_current(url)  # the ltv tables are made by the warehouse's revisions (tealeaves.db.migrate)
     with psycopg.connect(url) as conn, conn.transaction():
-        ensure_tables(conn)
         conn.execute(f"delete from {SCHEMA}.model_fits where fit_id = %s", [record.fit_id])
         conn.execute(
             f"insert into {SCHEMA}.model_fits values "

@@ -37,6 +37,7 @@ from psycopg import sql  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from tealeaves.config import get_settings  # noqa: E402
+from tealeaves.db.migrate import ensure_current  # noqa: E402
 from tealeaves.quality.checks import Check  # noqa: E402
 from tealeaves.quality.results import ExpectationOutcome, GateResult, SuiteResult  # noqa: E402
 from tealeaves.quality.store import save_run  # noqa: E402
@@ -248,7 +249,7 @@ class Validator:
         """A view in QUERY_VIEWS over `query`, named for this process, for as long as this validator lives."""
         name = f"gate_{os.getpid()}_{next(_view_numbers)}"
         with psycopg.connect(_libpq_url(self.url), autocommit=True) as conn:
-            conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(QUERY_VIEWS)))
+            ensure_current(conn)  # QUERY_VIEWS is made by the warehouse's baseline revision
             conn.execute(
                 sql.SQL("create or replace view {}.{} as {}").format(
                     sql.Identifier(QUERY_VIEWS), sql.Identifier(name), sql.SQL(query)

@@ -28,7 +28,7 @@ import psycopg
 
 from tealeaves import sources
 from tealeaves.config import get_settings
-from tealeaves.load.ddl import ensure_ledger
+from tealeaves.db.migrate import ensure_current
 from tealeaves.quality.gate import Suite, Validator, _libpq_url, load_suites
 from tealeaves.quality.raw_suites import BATCH_COLUMN
 from tealeaves.quality.results import GateResult, SuiteResult
@@ -104,8 +104,7 @@ def run_raw_gate(url: str, run_id: str, suites_dir: Path | None = None, docs_dir
         raise FileNotFoundError(f"{directory}: no {LEDGER_SUITE}.py suite; every batch needs its ledger checks")
     tables = {(c.source, c.entity): c.table for c in sources.contracts().values()}
     with psycopg.connect(_libpq_url(url), autocommit=True) as conn:
-        with conn.transaction():
-            ensure_ledger(conn)
+        ensure_current(conn)
         pending = [
             Batch(*row)
             for row in conn.execute(
