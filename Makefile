@@ -1,13 +1,16 @@
 # Two commands do everything on a fresh machine with Python 3.11+ and make:
 #   make demo   - install, start the embedded PostgreSQL, run the daily DAG once, print the CAC mart
-#   make test   - install, run the whole test suite (real PostgreSQL, dbt, GX and Airflow)
+#   make test   - install, lint, run the whole test suite (real PostgreSQL, dbt, GX and Airflow)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# sqlfluff pins click<8.5, Airflow needs newer: the SQL linter gets a virtualenv of its own.
+LINT_VENV := .venv-lint
+LINT_STAMP := $(LINT_VENV)/.installed-stamp
 
-.PHONY: install demo test airflow lint docs clean
+.PHONY: install demo test airflow lint lint-python lint-sql docs clean
 
 # The virtualenv is rebuilt only when the lock file or the package metadata changes.
 $(STAMP): requirements.lock pyproject.toml
@@ -19,19 +22,31 @@ $(STAMP): requirements.lock pyproject.toml
 
 install: $(STAMP)
 
+$(LINT_STAMP): requirements-lint.lock
+	@test -x $(LINT_VENV)/bin/python || $(PYTHON) -m venv $(LINT_VENV)
+	$(LINT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-lint.lock
+	@touch $(LINT_STAMP)
+
 demo: install
 	$(BIN)/tealeaves demo
 
-test: install
+# CI runs `make test` only, so the lint runs first: a style error fails the build as a failing test does.
+test: install lint
 	$(BIN)/python -m pytest
 
 airflow: install
 	$(BIN)/tealeaves airflow up
 
-lint: install
-	$(BIN)/ruff check include dags plugins expectations tests bench
-	$(BIN)/ruff format --check include dags plugins expectations tests bench
+lint: lint-python lint-sql
+
+lint-python: install
+	$(BIN)/ruff check include dags plugins expectations tests bench tools
+	$(BIN)/ruff format --check include dags plugins expectations tests bench tools
+
+# sqlfluff with the dbt templater on dbt_project/models (dbt_project/.sqlfluff); see tools/lint_sql.py
+lint-sql: install $(LINT_STAMP)
+	$(BIN)/python tools/lint_sql.py
 
 clean:
 	-$(BIN)/tealeaves db stop
-	rm -rf .tealeaves dbt_project/target dbt_project/logs
+	rm -rf .tealeaves dbt_project/target dbt_project/logs $(LINT_VENV)

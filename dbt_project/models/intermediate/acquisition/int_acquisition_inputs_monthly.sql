@@ -36,7 +36,7 @@ sales_marketing_cost as (
 channel_segments as (
     select month, channel, segment, new_customers from new_customers
     union all
-    select paid_spend.month, paid_spend.channel, 'unallocated', 0
+    select paid_spend.month, paid_spend.channel, 'unallocated' as segment, 0 as new_customers
     from paid_spend
     where not exists (
         select 1 from new_customers

@@ -33,14 +33,20 @@ fx_rates as (
     select currency_code, rate_date, rate_to_usd from {{ ref('stg_billing__fx_rates') }}
 ),
 
+currencies as (
+    select distinct currency_code from fx_rates
+),
+
+calendar_days as (
+    select generate_series(min(rate_date)::timestamp, max(rate_date)::timestamp, interval '1 day') as calendar_day
+    from fx_rates
+),
+
 fx_calendar as (
     -- one series for every currency, so that the planner knows its size (a series per row it would guess)
-    select currencies.currency_code, calendar_day::date as rate_day
-    from (select distinct currency_code from fx_rates) as currencies
-    cross join (
-        select generate_series(min(rate_date)::timestamp, max(rate_date)::timestamp, interval '1 day') as calendar_day
-        from fx_rates
-    ) as calendar_days
+    select currencies.currency_code, calendar_days.calendar_day::date as rate_day
+    from currencies
+    cross join calendar_days
 ),
 
 fx_calendar_rates as (
@@ -72,7 +78,7 @@ latest_fx_rates as (
     select distinct on (currency_code) currency_code, rate_date, rate_to_usd
     from fx_rates
     where rate_date is not null
-    order by currency_code, rate_date desc
+    order by currency_code asc, rate_date desc
 ),
 
 fx_last_day as (

@@ -42,7 +42,7 @@ failed_charges as (
     inner join billing_identity
         on charges.billing_customer_id = billing_identity.billing_customer_id
     where charges.charge_status = 'failed'
-    group by 1, 2
+    group by billing_identity.customer_key, {{ local_month('charges.created_at') }}
 ),
 
 nps_answers as (
@@ -62,7 +62,8 @@ latest_nps as (
         on
             movements.customer_key = nps_answers.customer_key
             and nps_answers.submitted_at < {{ local_day_start("movements.month + interval '1 month'") }}
-    order by movements.customer_key, movements.month, nps_answers.submitted_at desc, nps_answers.response_id desc
+    order by
+        movements.customer_key asc, movements.month asc, nps_answers.submitted_at desc, nps_answers.response_id desc
 ),
 
 with_next_month as (
@@ -94,7 +95,8 @@ final as (
         coalesce(failed_charges.failed_charges, 0)::integer as failed_charges,
         latest_nps.nps_score as latest_nps_score,
         latest_nps.submitted_at as latest_nps_at,
-        -- only a customer paying at this month-end can churn next month; unknown when next month is not (fully) in the data
+        -- only a customer paying at this month-end can churn next month; unknown when next month is not (fully) in
+        -- the data
         case
             when not with_next_month.is_active_at_end then null
             when with_next_month.next_movement_type is null or with_next_month.next_is_partial_month then null

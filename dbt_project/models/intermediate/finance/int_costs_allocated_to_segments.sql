@@ -24,12 +24,15 @@ months as (
 ),
 
 pools as (
-    select month, 'paid_spend' as pool, sum(paid_spend) as amount from acquisition_inputs group by 1
+    select month, 'paid_spend' as pool, sum(paid_spend) as amount from acquisition_inputs
+    group by 1
     union all
-    select month, 'sales_marketing', sum(sales_marketing_cost) from acquisition_inputs group by 1
+    select month, 'sales_marketing' as pool, sum(sales_marketing_cost) as amount from acquisition_inputs
+    group by 1
     union all
-    select month, team, sum(cost_usd) from costs
-    where team in ('support', 'customer_success') group by 1, 2
+    select month, team as pool, sum(cost_usd) as amount from costs
+    where team in ('support', 'customer_success')
+    group by 1, 2
 ),
 
 new_customers as (
@@ -48,11 +51,12 @@ tickets as (
 drivers as (
     select month, segment, 'paid_spend' as pool, new_customers as driver from new_customers
     union all
-    select month, segment, 'sales_marketing', new_customers from new_customers
+    select month, segment, 'sales_marketing' as pool, new_customers as driver from new_customers
     union all
-    select month, segment, 'support', tickets from tickets
+    select month, segment, 'support' as pool, tickets as driver from tickets
     union all
-    select month, segment, 'customer_success', customers_at_start from {{ ref('int_segment_customers_monthly') }}
+    select month, segment, 'customer_success' as pool, customers_at_start as driver
+    from {{ ref('int_segment_customers_monthly') }}
 ),
 
 driver_shares as (
@@ -95,7 +99,10 @@ allocated as (
         pools.amount <> 0
         and not exists (
             select 1 from driver_shares
-            where driver_shares.month = pools.month and driver_shares.pool = pools.pool and driver_shares.pool_driver > 0
+            where
+                driver_shares.month = pools.month
+                and driver_shares.pool = pools.pool
+                and driver_shares.pool_driver > 0
         )
 )
 

@@ -13,11 +13,11 @@ ledger as (
 teams as (
     select * from (
         values
-            ('sales', 'acquisition'),
-            ('marketing', 'acquisition'),
-            ('support', 'retention'),
-            ('customer_success', 'retention'),
-            ('platform', 'cost_of_revenue')
+        ('sales', 'acquisition'),
+        ('marketing', 'acquisition'),
+        ('support', 'retention'),
+        ('customer_success', 'retention'),
+        ('platform', 'cost_of_revenue')
     ) as categories (team, cost_category)
 ),
 

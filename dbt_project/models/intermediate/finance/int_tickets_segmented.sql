@@ -7,7 +7,8 @@ with
 
 tickets as (
     -- deleted tickets are left out, as Zendesk's reporting leaves them out
-    select ticket_id, created_at, organization_id from {{ ref('stg_support__tickets') }} where not is_deleted
+    select ticket_id, created_at, organization_id from {{ ref('stg_support__tickets') }}
+    where not is_deleted
 ),
 
 organizations as (

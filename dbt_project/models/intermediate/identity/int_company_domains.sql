@@ -15,7 +15,8 @@ free_email_domains as (
 ),
 
 claimed as (
-    select company_id, domain from companies where domain is not null
+    select company_id, domain from companies
+    where domain is not null
     union
     select company_id, unnest(additional_domains) as domain from companies
 ),
@@ -23,7 +24,11 @@ claimed as (
 unambiguous as (
     select claimed.domain, min(claimed.company_id) as company_id
     from claimed
-    where not exists (select from free_email_domains where free_email_domains.domain = claimed.domain)
+    where
+        not exists (
+            select from free_email_domains
+            where free_email_domains.domain = claimed.domain
+        )
     group by claimed.domain
     having count(distinct company_id) = 1
 )

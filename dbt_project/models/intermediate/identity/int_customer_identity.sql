@@ -130,8 +130,9 @@ support_users as (
         end as match_method
     from {{ ref('stg_support__users') }} as users
     left join matched_records as organization
-        on organization.source_system = 'support_organization'
-        and users.organization_id::text = organization.source_id
+        on
+            organization.source_system = 'support_organization'
+            and users.organization_id::text = organization.source_id
     left join contacts as by_email
         on users.email = by_email.email
     left join domains as by_domain

@@ -30,7 +30,7 @@ as_of as (
     {%- if as_of %}
     select '{{ as_of }}'::date as as_of_date
     {%- else %}
-    select {{ local_date('max(created_at)') }} as as_of_date from {{ ref('int_invoices_netted') }}
+        select {{ local_date('max(created_at)') }} as as_of_date from {{ ref('int_invoices_netted') }}
     {%- endif %}
 ),
 

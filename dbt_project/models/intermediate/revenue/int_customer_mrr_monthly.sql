@@ -77,13 +77,15 @@ data_bounds as (
         {%- if reporting_as_of() is not none %}
         '{{ reporting_as_of() }}'::date as last_data_date
         {%- else %}
-        (
-            select max(last_day) from (
-                select {{ local_date('max(created_at)') }} as last_day from invoices
-                union all select {{ local_date('max(occurred_at)') }} from subscription_events
-                union all select max(rate_date) from fx_rates
-            ) as latest
-        ) as last_data_date
+            (
+                select max(latest.last_day) from (
+                    select {{ local_date('max(created_at)') }} as last_day from invoices
+                    union all
+                    select {{ local_date('max(occurred_at)') }} from subscription_events
+                    union all
+                    select max(rate_date) from fx_rates
+                ) as latest
+            ) as last_data_date
         {%- endif %}
     from subscriptions
 ),
@@ -162,8 +164,8 @@ month_last_events as (
             subscription_events.occurred_at < months.snapshot_at
             and (months.previous_snapshot_at is null or subscription_events.occurred_at >= months.previous_snapshot_at)
     order by
-        subscription_events.subscription_id,
-        months.month,
+        subscription_events.subscription_id asc,
+        months.month asc,
         subscription_events.occurred_at desc,
         subscription_events.event_id desc
 ),
@@ -286,10 +288,10 @@ covering_invoice_lines as (
             and covering_line_months.period_start_at < months.snapshot_at
             and covering_line_months.period_end_at >= months.snapshot_at
     order by
-        covering_line_months.subscription_id,
-        months.month,
+        covering_line_months.subscription_id asc,
+        months.month asc,
         covering_line_months.period_start_at desc,
-        covering_line_months.line_item_id
+        covering_line_months.line_item_id asc
 ),
 
 subscription_states as (
@@ -351,8 +353,8 @@ month_end_fx_rates as (
         fx_rates.rate_to_usd
     from months
     inner join fx_rates
-        on fx_rates.rate_date <= months.month_last_day
-    order by months.month, fx_rates.currency_code, fx_rates.rate_date desc
+        on months.month_last_day >= fx_rates.rate_date
+    order by months.month asc, fx_rates.currency_code asc, fx_rates.rate_date desc
 ),
 
 priced_subscriptions as (
@@ -446,7 +448,7 @@ customer_months as (
         customer_first_months.plan_segment
     from customer_first_months
     inner join months
-        on months.month >= customer_first_months.cohort_month
+        on customer_first_months.cohort_month <= months.month
 ),
 
 final as (

@@ -31,9 +31,10 @@ tickets as (
     select tickets.ticket_id, tickets.created_at, tickets.ticket_status
     from {{ ref('stg_support__tickets') }} as tickets
     cross join as_of
-    where tickets.created_at <= as_of.as_of_at
+    where
+        tickets.created_at <= as_of.as_of_at
         and not tickets.is_deleted
-        {%- if touched %} and tickets.ticket_id = any({{ touched }}){% endif %}
+    {%- if touched %} and tickets.ticket_id = any({{ touched }}){% endif %}
 ),
 
 status_history as materialized (
@@ -42,7 +43,7 @@ status_history as materialized (
     select ticket_id, new_value, changed_at, field_change_id
     from {{ ref('stg_support__ticket_field_history') }}
     where field_name = 'status'
-        {%- if touched %} and ticket_id = any({{ touched }}){% endif %}
+    {%- if touched %} and ticket_id = any({{ touched }}){% endif %}
 ),
 
 status_changes as (
@@ -54,7 +55,8 @@ status_changes as (
         true as is_recorded_change
     from status_history
     cross join as_of
-    where status_history.new_value is not null
+    where
+        status_history.new_value is not null
         and status_history.changed_at <= as_of.as_of_at
 ),
 
@@ -67,7 +69,8 @@ tickets_without_history as (
         false as is_recorded_change
     from tickets
     where not exists (
-        select from status_history where status_history.ticket_id = tickets.ticket_id
+        select from status_history
+        where status_history.ticket_id = tickets.ticket_id
     )
 ),
 

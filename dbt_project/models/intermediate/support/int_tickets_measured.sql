@@ -23,7 +23,8 @@
     touched and those with an SLA clock still running, which the new as-of moment moves.
 #}
 {%- set plan = support_ticket_plan() -%}
-{%- set open_sql = 'select ticket_id from ' ~ this ~ ' where first_reply_sla_stopped_at is null or resolution_sla_stopped_at is null' -%}
+{%- set open_sql = 'select ticket_id from ' ~ this
+    ~ ' where first_reply_sla_stopped_at is null or resolution_sla_stopped_at is null' -%}
 {%- set touched = incremental_keys(support_tickets_touched(plan, open_sql)) if plan.incremental else none -%}
 
 with
@@ -40,13 +41,15 @@ tickets as (
         as_of.as_of_at
     from {{ ref('stg_support__tickets') }} as tickets
     cross join as_of
-    where tickets.created_at <= as_of.as_of_at
+    where
+        tickets.created_at <= as_of.as_of_at
         and not tickets.is_deleted
-        {%- if touched %} and tickets.ticket_id = any({{ touched }}){% endif %}
+    {%- if touched %} and tickets.ticket_id = any({{ touched }}){% endif %}
 ),
 
 agents as (
-    select user_id from {{ ref('stg_support__users') }} where is_agent
+    select user_id from {{ ref('stg_support__users') }}
+    where is_agent
 ),
 
 comments as (
@@ -63,7 +66,7 @@ comments as (
     inner join tickets on comments.ticket_id = tickets.ticket_id
     left join agents on comments.author_id = agents.user_id
     where comments.created_at <= tickets.as_of_at
-        {%- if touched %} and comments.ticket_id = any({{ touched }}){% endif %}
+    {%- if touched %} and comments.ticket_id = any({{ touched }}){% endif %}
 ),
 
 agent_opened_tickets as (
@@ -74,7 +77,8 @@ agent_opened_tickets as (
     from comments
     inner join tickets on comments.ticket_id = tickets.ticket_id
     inner join agents as submitters on tickets.submitter_id = submitters.user_id
-    where comments.comment_sequence = 1
+    where
+        comments.comment_sequence = 1
         and comments.is_public
         and comments.is_by_agent
 ),
@@ -85,7 +89,8 @@ first_replies as (
         min(comments.created_at) as first_reply_at
     from comments
     left join agent_opened_tickets on comments.ticket_id = agent_opened_tickets.ticket_id
-    where comments.is_public
+    where
+        comments.is_public
         and comments.is_by_agent
         and comments.comment_id is distinct from agent_opened_tickets.opening_comment_id
     group by comments.ticket_id
@@ -137,27 +142,31 @@ timed as (
 clocks as (
     select
         timed.*,
-        case when is_solved then last_solved_at end as full_resolution_at,
-        least(first_reply_at, first_solved_at) as first_reply_sla_stopped_at,
-        case when is_solved then last_solved_at end as resolution_sla_stopped_at,
+        case when timed.is_solved then timed.last_solved_at end as full_resolution_at,
+        least(timed.first_reply_at, timed.first_solved_at) as first_reply_sla_stopped_at,
+        case when timed.is_solved then timed.last_solved_at end as resolution_sla_stopped_at,
         -- solved at an unknown moment: a clock the solve would have stopped has no known stop, so no elapsed time
-        is_solve_unrecorded and first_reply_at is null as is_first_reply_sla_unknown,
-        is_solve_unrecorded as is_resolution_sla_unknown
+        timed.is_solve_unrecorded and timed.first_reply_at is null as is_first_reply_sla_unknown,
+        timed.is_solve_unrecorded as is_resolution_sla_unknown
     from timed
 ),
 
 spans as (
     select ticket_id, 'first_reply' as span, created_at as started_at, first_reply_at as ended_at from clocks
     union all
-    select ticket_id, 'first_resolution', created_at, first_solved_at from clocks
+    select ticket_id, 'first_resolution' as span, created_at as started_at, first_solved_at as ended_at from clocks
     union all
-    select ticket_id, 'full_resolution', created_at, full_resolution_at from clocks
+    select ticket_id, 'full_resolution' as span, created_at as started_at, full_resolution_at as ended_at from clocks
     union all
-    select ticket_id, 'first_reply_sla', created_at, coalesce(first_reply_sla_stopped_at, as_of_at)
+    select
+        ticket_id, 'first_reply_sla' as span, created_at as started_at,
+        coalesce(first_reply_sla_stopped_at, as_of_at) as ended_at
     from clocks
     where not is_first_reply_sla_unknown
     union all
-    select ticket_id, 'resolution_sla', created_at, coalesce(resolution_sla_stopped_at, as_of_at)
+    select
+        ticket_id, 'resolution_sla' as span, created_at as started_at,
+        coalesce(resolution_sla_stopped_at, as_of_at) as ended_at
     from clocks
     where not is_resolution_sla_unknown
 ),

@@ -30,7 +30,8 @@
     touched and those with an SLA clock still running, whose deciding priority the new as-of moment can change.
 #}
 {%- set plan = support_ticket_plan() -%}
-{%- set open_sql = 'select ticket_id from ' ~ ref('int_tickets_measured') ~ ' where first_reply_sla_stopped_at is null or resolution_sla_stopped_at is null' -%}
+{%- set open_sql = 'select ticket_id from ' ~ ref('int_tickets_measured')
+    ~ ' where first_reply_sla_stopped_at is null or resolution_sla_stopped_at is null' -%}
 {%- set touched = incremental_keys(support_tickets_touched(plan, open_sql)) if plan.incremental else none -%}
 
 with
@@ -49,9 +50,10 @@ tickets as (
         tickets.ticket_type
     from {{ ref('stg_support__tickets') }} as tickets
     cross join as_of
-    where tickets.created_at <= as_of.as_of_at
+    where
+        tickets.created_at <= as_of.as_of_at
         and not tickets.is_deleted
-        {%- if touched %} and tickets.ticket_id = any({{ touched }}){% endif %}
+    {%- if touched %} and tickets.ticket_id = any({{ touched }}){% endif %}
 ),
 
 sla_metrics as (
@@ -75,11 +77,15 @@ apply_sla_events as (
         events.sla_is_business_hours
     from {{ ref('stg_support__ticket_metric_events') }} as events
     cross join as_of
-    where events.event_type = 'apply_sla'
-        and (events.metric = 'resolution_time' or (events.metric = 'reply_time' and coalesce(events.instance_id, 1) = 1))
+    where
+        events.event_type = 'apply_sla'
+        and (
+            events.metric = 'resolution_time'
+            or (events.metric = 'reply_time' and coalesce(events.instance_id, 1) = 1)
+        )
         and events.sla_target_minutes is not null
         and events.event_at <= as_of.as_of_at
-        {%- if touched %} and events.ticket_id = any({{ touched }}){% endif %}
+    {%- if touched %} and events.ticket_id = any({{ touched }}){% endif %}
 ),
 
 applied as (
@@ -92,7 +98,7 @@ applied as (
         sla_target_minutes as target_minutes,
         coalesce(sla_is_business_hours, false) as is_business_hours
     from apply_sla_events
-    order by ticket_id, metric, event_at desc, metric_event_id desc
+    order by ticket_id asc, metric asc, event_at desc, metric_event_id desc
 ),
 
 priority_changes as (
@@ -104,14 +110,20 @@ priority_changes as (
 
 clock_stops as (
     -- the moment each SLA clock stopped, or the as-of moment while it runs
-    select measured.ticket_id, 'first_reply_time' as metric, coalesce(measured.first_reply_sla_stopped_at, as_of.as_of_at) as stopped_at
+    select
+        measured.ticket_id,
+        'first_reply_time' as metric,
+        coalesce(measured.first_reply_sla_stopped_at, as_of.as_of_at) as stopped_at
     from {{ ref('int_tickets_measured') }} as measured
     cross join as_of
     {%- if touched %}
     where measured.ticket_id = any({{ touched }})
     {%- endif %}
     union all
-    select measured.ticket_id, 'total_resolution_time', coalesce(measured.resolution_sla_stopped_at, as_of.as_of_at)
+    select
+        measured.ticket_id,
+        'total_resolution_time' as metric,
+        coalesce(measured.resolution_sla_stopped_at, as_of.as_of_at) as stopped_at
     from {{ ref('int_tickets_measured') }} as measured
     cross join as_of
     {%- if touched %}
@@ -143,11 +155,12 @@ priorities_set_before as (
         priority_changes.changed_at
     from ticket_clocks
     inner join priority_changes
-        on ticket_clocks.ticket_id = priority_changes.ticket_id
-        and priority_changes.changed_at <= ticket_clocks.decided_by
+        on
+            ticket_clocks.ticket_id = priority_changes.ticket_id
+            and ticket_clocks.decided_by >= priority_changes.changed_at
     order by
-        ticket_clocks.ticket_id,
-        ticket_clocks.metric,
+        ticket_clocks.ticket_id asc,
+        ticket_clocks.metric asc,
         priority_changes.changed_at desc,
         priority_changes.field_change_id desc
 ),
@@ -245,8 +258,9 @@ candidates as (
         versions_dated.policy_position
     from ticket_metrics
     inner join versions_dated
-        on (versions_dated.valid_from is null or versions_dated.valid_from <= ticket_metrics.applied_at)
-        and (versions_dated.valid_to is null or versions_dated.valid_to > ticket_metrics.applied_at)
+        on
+            (versions_dated.valid_from is null or ticket_metrics.applied_at >= versions_dated.valid_from)
+            and (versions_dated.valid_to is null or ticket_metrics.applied_at < versions_dated.valid_to)
 ),
 
 conditions as (
@@ -256,25 +270,33 @@ conditions as (
         candidates.sla_policy_id,
         version_conditions.kind,
         case version_conditions.field
-            when 'priority' then
-                case version_conditions.operator
-                    when 'is' then candidates.applied_priority = version_conditions.value_normalised
-                    when 'is_not' then candidates.applied_priority is distinct from version_conditions.value_normalised
-                end
-            when 'current_tags' then
-                case version_conditions.operator
-                    when 'includes' then coalesce(candidates.tags && version_conditions.value_tags, false)
-                    when 'not_includes' then not coalesce(candidates.tags && version_conditions.value_tags, false)
-                end
-            when 'organization_id' then
-                case version_conditions.operator
-                    when 'is' then candidates.organization_id::text = version_conditions.value_as_exported
-                    when 'is_not' then candidates.organization_id::text is distinct from version_conditions.value_as_exported
-                end
+            when 'priority'
+                then
+                    case version_conditions.operator
+                        when 'is' then candidates.applied_priority = version_conditions.value_normalised
+                        when 'is_not'
+                            then (candidates.applied_priority is distinct from version_conditions.value_normalised)
+                    end
+            when 'current_tags'
+                then
+                    case version_conditions.operator
+                        when 'includes' then coalesce(candidates.tags && version_conditions.value_tags, false)
+                        when 'not_includes' then not coalesce(candidates.tags && version_conditions.value_tags, false)
+                    end
+            when 'organization_id'
+                then
+                    case version_conditions.operator
+                        when 'is' then candidates.organization_id::text = version_conditions.value_as_exported
+                        when 'is_not'
+                            then (
+                                candidates.organization_id::text is distinct from version_conditions.value_as_exported
+                            )
+                    end
             when 'type' then
                 case version_conditions.operator
                     when 'is' then candidates.ticket_type = version_conditions.value_normalised
-                    when 'is_not' then candidates.ticket_type is distinct from version_conditions.value_normalised
+                    when 'is_not'
+                        then (candidates.ticket_type is distinct from version_conditions.value_normalised)
                 end
         end as holds
     from candidates
@@ -308,9 +330,10 @@ policy_matches as (
         coalesce(policy_conditions_held.is_match, true) as is_match
     from candidates
     left join policy_conditions_held
-        on candidates.ticket_id = policy_conditions_held.ticket_id
-        and candidates.metric = policy_conditions_held.metric
-        and candidates.sla_policy_id = policy_conditions_held.sla_policy_id
+        on
+            candidates.ticket_id = policy_conditions_held.ticket_id
+            and candidates.metric = policy_conditions_held.metric
+            and candidates.sla_policy_id = policy_conditions_held.sla_policy_id
 ),
 
 first_matches as (
@@ -340,10 +363,11 @@ in_force as (
     inner join first_matches
         on ticket_metrics.ticket_id = first_matches.ticket_id and ticket_metrics.metric = first_matches.metric
     inner join {{ ref('stg_support__sla_policy_versions') }} as version_targets
-        on first_matches.sla_policy_id = version_targets.sla_policy_id
-        and first_matches.policy_updated_at is not distinct from version_targets.policy_updated_at
-        and ticket_metrics.applied_priority = version_targets.priority
-        and ticket_metrics.metric = version_targets.metric
+        on
+            first_matches.sla_policy_id = version_targets.sla_policy_id
+            and first_matches.policy_updated_at is not distinct from version_targets.policy_updated_at
+            and ticket_metrics.applied_priority = version_targets.priority
+            and ticket_metrics.metric = version_targets.metric
 ),
 
 final as (

@@ -53,9 +53,10 @@ text_matches as (
         rules.priority
     from input_texts
     inner join rules
-        on (rules.input_source = '*' or rules.input_source = input_texts.input_source)
-        and rules.match_on = 'text_pattern'
-        and input_texts.input_text ~* rules.pattern
+        on
+            (rules.input_source = '*' or input_texts.input_source = rules.input_source)
+            and rules.match_on = 'text_pattern'
+            and input_texts.input_text ~* rules.pattern
 ),
 
 tag_matches as (
@@ -68,9 +69,10 @@ tag_matches as (
         rules.priority
     from input_tag_sets
     inner join rules
-        on (rules.input_source = '*' or rules.input_source = input_tag_sets.input_source)
-        and rules.match_on = 'tag'
-        and rules.tag = any(input_tag_sets.tags)
+        on
+            (rules.input_source = '*' or input_tag_sets.input_source = rules.input_source)
+            and rules.match_on = 'tag'
+            and rules.tag = any(input_tag_sets.tags)
 ),
 
 text_class_matches as (
@@ -115,17 +117,21 @@ classified as (
         class_match.rule_id as matched_rule
     from {{ ref('int_customer_inputs_collected') }} as inputs
     left join text_class_matches
-        on inputs.input_source = text_class_matches.input_source
-        and inputs.input_text = text_class_matches.input_text
+        on
+            inputs.input_source = text_class_matches.input_source
+            and inputs.input_text = text_class_matches.input_text
     left join tag_class_matches
-        on inputs.input_source = tag_class_matches.input_source
-        and inputs.tags = tag_class_matches.tags
+        on
+            inputs.input_source = tag_class_matches.input_source
+            and inputs.tags = tag_class_matches.tags
     left join text_area_matches
-        on inputs.input_source = text_area_matches.input_source
-        and inputs.input_text = text_area_matches.input_text
+        on
+            inputs.input_source = text_area_matches.input_source
+            and inputs.input_text = text_area_matches.input_text
     left join tag_area_matches
-        on inputs.input_source = tag_area_matches.input_source
-        and inputs.tags = tag_area_matches.tags
+        on
+            inputs.input_source = tag_area_matches.input_source
+            and inputs.tags = tag_area_matches.tags
     left join lateral (
         select candidates.rule_id, candidates.input_class
         from (

@@ -31,11 +31,13 @@ support_tickets as (
         || array_remove(array['type:' || tickets.ticket_type], null) as tags
     from {{ ref('stg_support__tickets') }} as tickets
     left join identity as organization
-        on organization.source_system = 'support_organization'
-        and tickets.organization_id::text = organization.source_id
+        on
+            organization.source_system = 'support_organization'
+            and tickets.organization_id::text = organization.source_id
     left join identity as requester
-        on requester.source_system = 'support_user'
-        and tickets.requester_id::text = requester.source_id
+        on
+            requester.source_system = 'support_user'
+            and tickets.requester_id::text = requester.source_id
     -- deleted tickets are left out, as Zendesk's reporting leaves them out
     where tickets.is_deleted is not true
 ),
@@ -50,9 +52,11 @@ support_rating_comments as (
         array[]::text[] as tags
     from {{ ref('stg_support__satisfaction_ratings') }} as ratings
     left join identity as requester
-        on requester.source_system = 'support_user'
-        and ratings.requester_id::text = requester.source_id
-    where ratings.rating_comment is not null
+        on
+            requester.source_system = 'support_user'
+            and ratings.requester_id::text = requester.source_id
+    where
+        ratings.rating_comment is not null
         and not exists (
             select from {{ ref('stg_support__tickets') }} as deleted_tickets
             where deleted_tickets.ticket_id = ratings.ticket_id and deleted_tickets.is_deleted
@@ -103,8 +107,9 @@ survey_inputs as (
     left join companies
         on survey_texts.crm_company_id = companies.company_id
     left join identity as respondent
-        on respondent.source_system = 'survey_respondent'
-        and survey_texts.respondent_email = respondent.source_id
+        on
+            respondent.source_system = 'survey_respondent'
+            and survey_texts.respondent_email = respondent.source_id
 ),
 
 deal_blocker_notes as (

@@ -78,7 +78,8 @@ mrr_as_of as (
 latest_mrr as (
     select customer_mrr.customer_key, customer_mrr.month, customer_mrr.mrr, customer_mrr.segment
     from customer_mrr
-    where customer_mrr.month = (select month from mrr_as_of)
+    inner join mrr_as_of
+        on customer_mrr.month = mrr_as_of.month
 ),
 
 last_churn as (
@@ -96,7 +97,7 @@ latest_nps as (
         submitted_at
     from {{ ref('fct_survey_responses') }}
     where survey_type = 'nps' and is_nps_answered and customer_key is not null
-    order by customer_key, submitted_at desc, response_id desc
+    order by customer_key asc, submitted_at desc, response_id desc
 ),
 
 current_health as (
@@ -123,7 +124,7 @@ final as (
         case when latest_mrr.mrr > 0 then 'active' else 'churned' end as customer_status,
         case when coalesce(latest_mrr.mrr, 0) = 0 then last_churn.churned_month end as churned_month,
         coalesce(latest_mrr.mrr, 0)::numeric(14, 2) as current_mrr_usd,
-        (select month from mrr_as_of) as mrr_as_of_month,
+        (select mrr_as_of.month from mrr_as_of) as mrr_as_of_month,
         coalesce(revenue.paid_invoices, 0)::integer as paid_invoices,
         coalesce(revenue.lifetime_revenue_usd, 0)::numeric(18, 2) as lifetime_revenue_usd,
         coalesce(revenue.lifetime_refunds_usd, 0)::numeric(18, 2) as lifetime_refunds_usd,

@@ -83,9 +83,10 @@ final as (
             as churn_rate_next_month
     from grid
     left join sums
-        on grid.month = sums.month
-        and grid.segment = sums.segment
-        and grid.health_band = sums.health_band
+        on
+            grid.month = sums.month
+            and grid.segment = sums.segment
+            and grid.health_band = sums.health_band
 )
 
 select

@@ -52,17 +52,26 @@ trailing_margin as (
     ) as latest_months
 ),
 
+trailing_months as (
+    select month from retention
+    where not is_partial_month
+    group by month
+    order by month desc
+    limit 12
+),
+
 trailing_churn as (
     select
-        segment,
-        sum(churned_customers) as churned_customers,
-        sum(customers_at_start) as customers_at_start,
-        round(sum(churned_customers)::numeric / nullif(sum(customers_at_start), 0), 4) as monthly_logo_churn_rate
+        retention.segment,
+        sum(retention.churned_customers) as churned_customers,
+        sum(retention.customers_at_start) as customers_at_start,
+        round(
+            sum(retention.churned_customers)::numeric / nullif(sum(retention.customers_at_start), 0), 4
+        ) as monthly_logo_churn_rate
     from retention
-    where month in (
-        select month from retention where not is_partial_month group by month order by month desc limit 12
-    )
-    group by segment
+    inner join trailing_months
+        on retention.month = trailing_months.month
+    group by retention.segment
 ),
 
 customer_revenue as (
@@ -79,16 +88,20 @@ customer_revenue as (
     group by invoices.customer_key
 ),
 
+latest_month as (
+    select max(month) as month from customer_mrr
+),
+
 customer_months as (
     select
-        customer_key,
-        min(segment) as segment,
+        customer_mrr.customer_key,
+        min(customer_mrr.segment) as segment,
         count(*) filter (where customer_mrr.is_active) as observed_lifetime_months,
         avg(customer_mrr.mrr) filter (where customer_mrr.is_active) as arpa_usd,
-        bool_or(customer_mrr.is_active and customer_mrr.month = latest.month) as is_active
+        bool_or(customer_mrr.is_active and customer_mrr.month = latest_month.month) as is_active
     from customer_mrr
-    cross join (select max(month) as month from customer_mrr) as latest
-    group by customer_key
+    cross join latest_month
+    group by customer_mrr.customer_key
 ),
 
 final as (
@@ -121,7 +134,9 @@ final as (
                     / trailing_churn.monthly_logo_churn_rate, 2
                 )
             when trailing_churn.monthly_logo_churn_rate >= 0
-                then round(round(customer_months.arpa_usd, 2) * trailing_margin.gross_margin_pct * {{ max_lifetime }}, 2)
+                then round(
+                    round(customer_months.arpa_usd, 2) * trailing_margin.gross_margin_pct * {{ max_lifetime }}, 2
+                )
         end)::numeric(14, 2) as formula_ltv_usd
     from customers
     cross join trailing_margin

@@ -49,13 +49,14 @@ cohort_predicted as (
         cohort_ltv.cohort_month,
         cohort_ltv.acquisition_channel,
         case
-            when (select converged from latest_fit) then coalesce(predicted_by_cohort.predicted_clv_usd, 0)
+            when (select latest_fit.converged from latest_fit) then coalesce(predicted_by_cohort.predicted_clv_usd, 0)
         end as predicted_clv_usd,
         coalesce(predicted_by_cohort.customers_with_predicted_clv, 0) as customers_with_predicted_clv
     from cohort_ltv
     left join predicted_by_cohort
-        on cohort_ltv.cohort_month = predicted_by_cohort.cohort_month
-        and cohort_ltv.acquisition_channel = predicted_by_cohort.acquisition_channel
+        on
+            cohort_ltv.cohort_month = predicted_by_cohort.cohort_month
+            and cohort_ltv.acquisition_channel = predicted_by_cohort.acquisition_channel
 ),
 
 joined as (
@@ -73,10 +74,13 @@ joined as (
         cohort_predicted.predicted_clv_usd
     from acquisition_cost
     full outer join cohort_ltv
-        on acquisition_cost.month = cohort_ltv.cohort_month and acquisition_cost.channel = cohort_ltv.acquisition_channel
+        on
+            acquisition_cost.month = cohort_ltv.cohort_month
+            and acquisition_cost.channel = cohort_ltv.acquisition_channel
     left join cohort_predicted
-        on cohort_ltv.cohort_month = cohort_predicted.cohort_month
-        and cohort_ltv.acquisition_channel = cohort_predicted.acquisition_channel
+        on
+            cohort_ltv.cohort_month = cohort_predicted.cohort_month
+            and cohort_ltv.acquisition_channel = cohort_predicted.acquisition_channel
 ),
 
 with_cac as (

@@ -82,8 +82,9 @@ measured as (
         case when new_customers > 0 then (paid_spend + sales_marketing_cost) / new_customers end as cac,
         case
             when customers_retained > 0
-                then (support_cost + customer_success_cost + retention_discounts + service_credits)
-                / customers_retained
+                then
+                    (support_cost + customer_success_cost + retention_discounts + service_credits)
+                    / customers_retained
         end as cost_to_retain
     from combined
 ),

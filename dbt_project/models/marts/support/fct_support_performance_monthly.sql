@@ -61,7 +61,7 @@ solved_in_month as (
     from tickets
     -- a ticket solved or closed without a recorded solve has no solve month
     where is_solved and last_solved_at is not null
-    group by 1, 2, 3
+    group by {{ local_month('last_solved_at') }}, priority, channel
 ),
 
 months as (
@@ -85,18 +85,27 @@ backlog_at_month_end as (
         count(*) as backlog
     from month_ends
     inner join statuses
-        on statuses.valid_from < month_ends.counted_at
-        and (statuses.valid_to is null or statuses.valid_to >= month_ends.counted_at)
+        on
+            month_ends.counted_at > statuses.valid_from
+            and (statuses.valid_to is null or month_ends.counted_at <= statuses.valid_to)
     inner join tickets on statuses.ticket_id = tickets.ticket_id
     where not statuses.is_solved_status
-    group by 1, 2, 3
+    group by month_ends.month, tickets.priority, tickets.channel
+),
+
+priorities as (
+    select distinct priority from tickets
+),
+
+channels as (
+    select distinct channel from tickets
 ),
 
 grid as (
     select months.month, priorities.priority, channels.channel
     from months
-    cross join (select distinct priority from tickets) as priorities
-    cross join (select distinct channel from tickets) as channels
+    cross join priorities
+    cross join channels
 ),
 
 final as (
@@ -141,17 +150,20 @@ final as (
             as csat
     from grid
     left join created_in_month
-        on grid.month = created_in_month.month
-        and grid.priority = created_in_month.priority
-        and grid.channel = created_in_month.channel
+        on
+            grid.month = created_in_month.month
+            and grid.priority = created_in_month.priority
+            and grid.channel = created_in_month.channel
     left join solved_in_month
-        on grid.month = solved_in_month.month
-        and grid.priority = solved_in_month.priority
-        and grid.channel = solved_in_month.channel
+        on
+            grid.month = solved_in_month.month
+            and grid.priority = solved_in_month.priority
+            and grid.channel = solved_in_month.channel
     left join backlog_at_month_end
-        on grid.month = backlog_at_month_end.month
-        and grid.priority = backlog_at_month_end.priority
-        and grid.channel = backlog_at_month_end.channel
+        on
+            grid.month = backlog_at_month_end.month
+            and grid.priority = backlog_at_month_end.priority
+            and grid.channel = backlog_at_month_end.channel
 )
 
 select

@@ -54,9 +54,10 @@ ratings as (
     from {{ ref('stg_support__satisfaction_ratings') }} as ratings
     inner join measured on ratings.ticket_id = measured.ticket_id
     cross join as_of
-    where ratings.score in ('good', 'bad')
+    where
+        ratings.score in ('good', 'bad')
         and ratings.created_at <= as_of.as_of_at
-    order by ratings.ticket_id, ratings.created_at desc, ratings.satisfaction_rating_id desc
+    order by ratings.ticket_id asc, ratings.created_at desc, ratings.satisfaction_rating_id desc
 ),
 
 ticket_inputs as (
@@ -132,17 +133,17 @@ judged as (
     select
         joined.*,
         case
-            when first_reply_target_minutes is null then null
-            when first_reply_sla_stopped_at is not null
-                then first_reply_sla_elapsed_minutes <= first_reply_target_minutes
+            when joined.first_reply_target_minutes is null then null
+            when joined.first_reply_sla_stopped_at is not null
+                then joined.first_reply_sla_elapsed_minutes <= joined.first_reply_target_minutes
             -- still waiting for a reply at the as-of moment: breached once the target has passed
-            when first_reply_sla_elapsed_minutes >= first_reply_target_minutes then false
+            when joined.first_reply_sla_elapsed_minutes >= joined.first_reply_target_minutes then false
         end as first_reply_sla_met,
         case
-            when resolution_target_minutes is null then null
-            when resolution_sla_stopped_at is not null
-                then resolution_sla_elapsed_minutes <= resolution_target_minutes
-            when resolution_sla_elapsed_minutes >= resolution_target_minutes then false
+            when joined.resolution_target_minutes is null then null
+            when joined.resolution_sla_stopped_at is not null
+                then joined.resolution_sla_elapsed_minutes <= joined.resolution_target_minutes
+            when joined.resolution_sla_elapsed_minutes >= joined.resolution_target_minutes then false
         end as resolution_sla_met
     from joined
 ),

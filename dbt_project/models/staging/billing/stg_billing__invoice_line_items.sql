@@ -28,26 +28,27 @@ flat_lines as (
 nested_lines as (
     -- the same Stripe line item object, read from the invoice's lines.data[]
     select
-        line ->> 'id' as id,
-        coalesce(line ->> 'invoice', audited_rows.id) as invoice,
-        line ->> 'subscription' as subscription,
-        line ->> 'type' as type,
-        line #>> '{price,id}' as price_id,
-        (line ->> 'quantity')::bigint as quantity,
-        line ->> 'currency' as currency,
-        (line ->> 'amount')::bigint as amount,
-        (line #>> '{discount_amounts,0,amount}')::bigint as discount_amount,
-        line ->> 'description' as description,
-        (line ->> 'proration')::boolean as proration,
-        (line #>> '{period,start}')::bigint as period_start,
-        (line #>> '{period,end}')::bigint as period_end,
+        lines_data.line ->> 'id' as id,
+        coalesce(lines_data.line ->> 'invoice', audited_rows.id) as invoice,
+        lines_data.line ->> 'subscription' as subscription,
+        lines_data.line ->> 'type' as type,
+        lines_data.line #>> '{price,id}' as price_id,
+        (lines_data.line ->> 'quantity')::bigint as quantity,
+        lines_data.line ->> 'currency' as currency,
+        (lines_data.line ->> 'amount')::bigint as amount,
+        (lines_data.line #>> '{discount_amounts,0,amount}')::bigint as discount_amount,
+        lines_data.line ->> 'description' as description,
+        (lines_data.line ->> 'proration')::boolean as proration,
+        (lines_data.line #>> '{period,start}')::bigint as period_start,
+        (lines_data.line #>> '{period,end}')::bigint as period_end,
         audited_rows._batch_id,
         audited_rows._source_line
     from {{ audited_source('billing', 'invoices') }}
-    cross join lateral jsonb_array_elements(
-        case when jsonb_typeof(audited_rows.lines) = 'array' then audited_rows.lines else '[]'::jsonb end
-    ) as lines_data (line)
-    where jsonb_typeof(line) = 'object' and nullif(trim(line ->> 'id'), '') is not null
+    cross join
+        lateral jsonb_array_elements(
+            case when jsonb_typeof(audited_rows.lines) = 'array' then audited_rows.lines else '[]'::jsonb end
+        ) as lines_data (line)
+    where jsonb_typeof(lines_data.line) = 'object' and nullif(trim(lines_data.line ->> 'id'), '') is not null
 ),
 
 source as (

@@ -11,7 +11,8 @@ renamed as (
         coalesce(active, true) as is_active,
         upper(currency) as currency_code,
         -- the exact decimal unit price when given (Stripe's unit_amount_decimal), else the rounded integer one
-        {{ from_minor_units('coalesce(unit_amount_decimal, unit_amount)', 'currency', 'numeric(18, 8)') }} as unit_amount,
+        {{ from_minor_units('coalesce(unit_amount_decimal, unit_amount)', 'currency', 'numeric(18, 8)') }}
+            as unit_amount,
         lower(billing_scheme) as billing_scheme,
         lower(type) as price_type,
         lower(recurring_interval) as billing_interval,

@@ -6,13 +6,13 @@ source as (
 
 renamed as (
     select
-        deal_id,
+        source.deal_id,
         lower(pipeline) as pipeline,
-        lower(dealstage) as deal_stage,
+        lower(source.dealstage) as deal_stage,
         upper(source.source) as change_source,
-        date_entered at time zone 'UTC' as entered_at,
-        _batch_id,
-        _source_line
+        source.date_entered at time zone 'UTC' as entered_at,
+        source._batch_id,
+        source._source_line
     from source
 ),
 

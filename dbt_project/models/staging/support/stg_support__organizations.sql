@@ -11,9 +11,9 @@ renamed as (
         array(
             select lower(trim(domain.value))
             from jsonb_array_elements_text(
-                case when jsonb_typeof(domain_names) = 'array' then domain_names else '[]'::jsonb end
+                case when jsonb_typeof(source.domain_names) = 'array' then source.domain_names else '[]'::jsonb end
             ) as domain (value)
-        )::text [] as domain_names,
+        )::text[] as domain_names,
         nullif(trim(external_id), '') as external_id,
         case when trim(external_id) ~ '^[0-9]+$' then trim(external_id)::bigint end as crm_company_id,
         created_at at time zone 'UTC' as created_at,

@@ -12,7 +12,7 @@ source as (
 deduplicated as (
     select distinct on (id) *
     from source
-    order by id, updated_at desc nulls last, _batch_id desc, _source_line desc
+    order by id asc, updated_at desc nulls last, _batch_id desc, _source_line desc
 ),
 
 policy_targets as (

@@ -27,7 +27,7 @@ renamed as (
 deduplicated as (
     select distinct on (sla_policy_id, policy_updated_at) *
     from renamed
-    order by sla_policy_id, policy_updated_at, _batch_id desc, _source_line desc
+    order by sla_policy_id asc, policy_updated_at asc, _batch_id desc, _source_line desc
 ),
 
 

@@ -1,4 +1,5 @@
-{#- One row per ticket metric event; the sla object of apply_sla events flattened into the applied policy and target. -#}
+{#- One row per ticket metric event; the sla object of apply_sla events flattened into the applied policy and
+    target. -#}
 with
 
 source as (

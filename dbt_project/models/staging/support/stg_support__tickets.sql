@@ -15,14 +15,16 @@ renamed as (
         lower(trim(type)) as ticket_type,
         (
             select tag.value
-            from jsonb_array_elements_text(tags) as tag (value)
-            where lower(trim(tag.value)) in (
-                'bug_incident', 'compliance_security', 'feature_request', 'sales_blocking', 'feedback'
-            )
+            from jsonb_array_elements_text(source.tags) with ordinality as tag (value, position)
+            where
+                lower(trim(tag.value)) in (
+                    'bug_incident', 'compliance_security', 'feature_request', 'sales_blocking', 'feedback'
+                )
+            order by tag.position
             limit 1
         ) as ticket_kind,
         trim(subject) as subject,
-        array(select lower(trim(tag.value)) from jsonb_array_elements_text(tags) as tag (value)) as tags,
+        array(select lower(trim(tag.value)) from jsonb_array_elements_text(source.tags) as tag (value)) as tags,
         requester_id,
         submitter_id,
         assignee_id,

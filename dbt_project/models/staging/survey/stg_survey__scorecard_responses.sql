@@ -31,8 +31,8 @@ select
     platform,
     jsonb_array_length(answers) as answer_count,
     {%- for category in ['product', 'support', 'reliability', 'pricing', 'onboarding'] %}
-    cast(jsonb_path_query_first(answers, '$[*] ? (@.field.ref == "{{ category }}").number') as integer)
-        as {{ category }}_score,
+        cast(jsonb_path_query_first(answers, '$[*] ? (@.field.ref == "{{ category }}").number') as integer)
+            as {{ category }}_score,
     {%- endfor %}
     jsonb_path_query_first(answers, '$[*] ? (@.field.ref == "hated_thing").text') #>> '{}' as hated_thing_text,
     _batch_id as load_batch_id
