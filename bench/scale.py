@@ -163,7 +163,7 @@ def run_step(step: str, data: Path, run_id: str, docs: Path) -> dict:
         expectations = sum(len(s.outcomes) for s in result.suites)
         outcome = {"rows": None, "detail": {"suites": len(result.suites), "expectations": expectations}}  # rows: below
     elif step == "publish_marts":
-        from tealeaves.alerts import record_publication
+        from tealeaves.publications import record_publication
         from tealeaves.publish import publish_marts
 
         tables = publish_marts(url).tables

@@ -57,7 +57,7 @@ def load_source(source: str) -> list[dict]:
 @task(outlets=[MARTS])
 def publish_marts(**context) -> dict[str, int]:
     """Swap the audited build into `marts` atomically; returns row counts BI now sees."""
-    from tealeaves.alerts import record_publication
+    from tealeaves.publications import record_publication
     from tealeaves.publish import publish_marts as publish
 
     url = get_settings().url()

@@ -19,8 +19,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from tealeaves.alerts import record_publication, report_freshness, report_gate
+from tealeaves.alerts import report_freshness, report_gate
 from tealeaves.config import Settings, get_settings
+from tealeaves.publications import record_publication
 from tealeaves.quality.results import ExpectationOutcome, GateResult, SuiteResult
 from tests.conftest import free_port
 from tests.outside_services import (

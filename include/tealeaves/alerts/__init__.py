@@ -8,16 +8,7 @@ the Airflow connections `tealeaves_smtp`/`tealeaves_slack`. See docs/alerts.md.
 
 from tealeaves.alerts.channels import ConnectionFields, load_channels
 from tealeaves.alerts.delivery import Channel, Delivery, deliver
-from tealeaves.alerts.message import Alert, Section
-from tealeaves.alerts.published import (
-    Publication,
-    bi_reads,
-    held_back,
-    held_back_batches,
-    last_publication,
-    record_publication,
-)
-from tealeaves.alerts.report import (
+from tealeaves.alerts.incidents import (
     Report,
     docs_location,
     report_freshness,
@@ -28,23 +19,18 @@ from tealeaves.alerts.report import (
     report_source_freshness,
     report_task_failure,
 )
+from tealeaves.alerts.message import Alert, Section
 
 __all__ = [
     "Alert",
     "Channel",
     "ConnectionFields",
     "Delivery",
-    "Publication",
     "Report",
     "Section",
     "deliver",
     "docs_location",
-    "bi_reads",
-    "held_back",
-    "held_back_batches",
-    "last_publication",
     "load_channels",
-    "record_publication",
     "report_freshness",
     "report_gate",
     "report_raw_gate",

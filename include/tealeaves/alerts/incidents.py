@@ -16,9 +16,9 @@ from tealeaves.alerts import content, state
 from tealeaves.alerts.channels import load_channels
 from tealeaves.alerts.delivery import Channel, Delivery, deliver
 from tealeaves.alerts.message import Alert, Kind
-from tealeaves.alerts.published import held_back as published_held_back
-from tealeaves.alerts.published import held_back_batches
 from tealeaves.config import Settings
+from tealeaves.publications import held_back as published_held_back
+from tealeaves.publications import held_back_batches
 from tealeaves.quality.results import GateResult
 
 if TYPE_CHECKING:  # the raw gate imports Great Expectations: a notifier must not pay for it
