@@ -5,6 +5,10 @@
     The reporting currency passes through at 1.0. An invoice in a currency the FX table does not know, or
     dated before its first rate, is kept with fx_missing = true and null reporting-currency amounts, so that
     a sum over amount_paid_usd can never silently include money in another currency.
+
+    Length (152 lines, over the style's ~150): One model: the FX calendar that finds each invoice's rate (the
+    day's, or the latest earlier one) serves only this conversion and would be a day × currency table stored for
+    nothing.
 #}
 with
 

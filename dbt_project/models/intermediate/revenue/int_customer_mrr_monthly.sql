@@ -24,6 +24,12 @@
     after churn), so gaps and reactivations are visible. When the data ends before a month is over, that month's
     snapshot is the state at the end of the data's last day (is_partial_month = true): cancellations scheduled for
     later are not churn yet.
+
+    Length (481 lines, over the style's ~150): One statement, not several models: every step answers one
+    question (a subscription's state and price at each month's last instant, from its events, the invoice lines
+    that cover that instant and that day's FX rate), the pre-hook's hash-joins-only setting must hold for all of
+    its joins, and its step results (a row per subscription and month) are not worth storing. The CTEs run in
+    order: inputs, month snapshots, subscription state, pricing, customer roll-up.
 #}
 
 with

@@ -21,6 +21,10 @@
 
     Incremental (macros/support_tickets_incremental.sql): a daily run recomputes the tickets something new
     touched and those with an SLA clock still running, which the new as-of moment moves.
+
+    Length (230 lines, over the style's ~150): One model: each span (first reply, resolutions, SLA clocks) is
+    measured in business and calendar minutes by one pass over business_intervals; splitting the spans from
+    their measurement would store a row per ticket and span for nothing.
 #}
 {%- set plan = support_ticket_plan() -%}
 {%- set open_sql = 'select ticket_id from ' ~ this

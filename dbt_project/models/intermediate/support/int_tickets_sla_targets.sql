@@ -28,6 +28,12 @@
 
     Incremental (macros/support_tickets_incremental.sql): a daily run recomputes the tickets something new
     touched and those with an SLA clock still running, whose deciding priority the new as-of moment can change.
+
+    Length (398 lines, over the style's ~150): One model: Zendesk's rule (the policy in force when the SLA was
+    applied, its version's conditions on the ticket as it was then, the first matching policy by position) only
+    holds as a whole, and the incremental plan recomputes exactly the touched tickets through every step of it.
+    The CTEs run in order: applications, clocks and priorities, policy versions and conditions, matching,
+    result.
 #}
 {%- set plan = support_ticket_plan() -%}
 {%- set open_sql = 'select ticket_id from ' ~ ref('int_tickets_measured')

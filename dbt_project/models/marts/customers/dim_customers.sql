@@ -11,6 +11,10 @@
     empty, so every customer has MRR 0 and is churned by that definition, with no churned_month (they never
     had MRR to lose); the month described is then the month of the latest invoice. Whether such a
     customer is still around is fct_predicted_ltv's probability_alive, not a status.
+
+    Length (182 lines, over the style's ~150): One model: a dimension gathers one or two columns from each of
+    many sources (identity, acquisition, MRR, revenue, voice, health); each source is one short CTE, and the
+    length is their number.
 #}
 with
 

@@ -17,6 +17,10 @@
     - expected lifetime: 1 ÷ churn, capped at var ltv_max_lifetime_months (60): a segment that lost one customer
       in a year would be valued over decades on one event, and a segment that lost nobody for ever. The cap
       applies to zero churn too; a segment with no customers at the start has no rate, and no formula LTV.
+
+    Length (166 lines, over the style's ~150): One model: historical and formula LTV share the customer's
+    months, revenue, margin and segment churn; the long part is the documented cap on expected lifetime, written
+    out once per LTV column.
 #}
 {%- set max_lifetime = var('ltv_max_lifetime_months') | int %}
 with

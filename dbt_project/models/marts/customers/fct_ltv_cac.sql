@@ -14,6 +14,10 @@
     BG/NBD × Gamma-Gamma, 12 months discounted) summed and divided by all the cohort's customers (a customer
     the model has not seen buy one-off is expected to add 0), times the cohort's gross margin %, as docs/metrics.md
     puts LTV:CAC on gross margin. Null, not 0, when the latest daily fit failed.
+
+    Length (154 lines, over the style's ~150): One model: paid and blended LTV:CAC, payback and predicted LTV
+    per channel and cohort all divide the same cohort LTV by the same cohort CAC; the length is the null rules
+    written out for each ratio.
 #}
 with
 

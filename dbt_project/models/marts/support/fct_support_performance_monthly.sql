@@ -1,3 +1,7 @@
+{#
+    Length (193 lines, over the style's ~150): One model: created, solved and backlog counts share the month ×
+    priority × channel grid they are zero-filled on; each count is one CTE.
+#}
 with
 
 tickets as (

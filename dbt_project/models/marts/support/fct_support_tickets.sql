@@ -1,3 +1,8 @@
+{#
+    Length (234 lines, over the style's ~150): One model: the ticket fact joins many small per-ticket facts
+    (measured times, SLA targets, ratings, product input, customer) that are each computed elsewhere; what is
+    left here is the join and the SLA judgement, one column group per CTE.
+#}
 with
 
 as_of as (
