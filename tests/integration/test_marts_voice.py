@@ -8,13 +8,12 @@ All tests read the shared `marts_world` (400 customers, 12 months, seed 2024, di
 from __future__ import annotations
 
 import calendar
-import csv
 import math
 from collections import Counter, defaultdict
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from pathlib import Path
 
+from tests.voice_oracle import nps_category, read_qualtrics_nps
 from tests.warehouse import query
 
 # The help desk's ticket kinds (tags) and the class of product input each one is (docs/sources/survey.md).
@@ -40,36 +39,6 @@ def add_months(day: date, months: int) -> date:
     year, month = divmod(day.month - 1 + months, 12)
     year, month = day.year + year, month + 1
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
-def nps_category(score: int) -> str:
-    return "promoter" if score >= 9 else "passive" if score >= 7 else "detractor"
-
-
-def read_qualtrics_nps(exports: Path) -> dict[str, tuple[datetime, int]]:
-    """Response id -> (submitted, score) from every nps_responses*.csv, as a careful analyst would read them.
-
-    Qualtrics CSVs have three header rows (field names, question texts, ImportIds). Files are read oldest
-    first (the __late delivery last), so a re-delivered response keeps its latest copy; rows without a
-    response id or cut short (fewer fields than the header) are broken copies and are skipped.
-    """
-    responses: dict[str, tuple[datetime, int]] = {}
-    files = sorted((exports / "survey").glob("nps_responses*.csv"), key=lambda path: "__late" in path.name)
-    assert files, "the NPS export is present"
-    for path in files:
-        with path.open(newline="", encoding="utf-8") as handle:
-            rows = csv.reader(handle)
-            header = [name.lower() for name in next(rows)]
-            next(rows), next(rows)  # question texts and ImportIds
-            for row in rows:
-                if len(row) != len(header):
-                    continue
-                record = dict(zip(header, row, strict=True))
-                if not record["responseid"].strip() or not record["q1"].strip():
-                    continue
-                submitted = datetime.strptime(record["enddate"], "%Y-%m-%d %H:%M:%S")
-                responses[record["responseid"].strip()] = (submitted, int(record["q1"]))
-    return responses
 
 
 def paying_customer_months(url: str, end: date) -> float:

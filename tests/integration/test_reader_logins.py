@@ -197,7 +197,7 @@ def test_the_password_never_reaches_the_server_log(env, fresh_database, settings
 def test_a_reader_sees_the_gates_verdict_but_not_the_rows_it_held_back(env, fresh_database, tmp_path):
     """The gate's samples come from a build that failed and was never published: BI must not read them."""
     from tealeaves.quality.gate import run_gate
-    from tests.integration.test_quality_gate import GOOD_ROWS, SUITE_FILE, TABLE_DDL
+    from tests.acquisition_cost_table import GOOD_ROWS, SUITE_FILE, TABLE_DDL
 
     suites = tmp_path / "expectations"
     suites.mkdir()
@@ -259,7 +259,7 @@ def expectations():
 def test_an_error_quoting_a_held_back_value_is_withheld_from_readers(env, fresh_database, tmp_path):
     """PostgreSQL names the value it could not read; the data team sees it, BI sees that the check broke."""
     from tealeaves.quality.gate import run_gate
-    from tests.integration.test_quality_gate import TABLE_DDL
+    from tests.acquisition_cost_table import TABLE_DDL
 
     suites = tmp_path / "expectations"
     suites.mkdir()

@@ -27,8 +27,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TEALEAVES
-from tests.integration.test_marts_finance import retention_components_from_exports
-from tests.integration.test_marts_lifetime_value import (
+from tests.finance_oracle import retention_components_from_exports
+from tests.ltv_oracle import (
     cents,
     formula_ltv,
     four_places,
@@ -37,8 +37,8 @@ from tests.integration.test_marts_lifetime_value import (
     segment_churn,
     trailing_margin,
 )
-from tests.integration.test_marts_revenue import realised_customers, realised_retention
-from tests.integration.test_marts_voice import nps_category, read_qualtrics_nps
+from tests.revenue_oracle import realised_customers, realised_retention
+from tests.voice_oracle import nps_category, read_qualtrics_nps
 from tests.warehouse import query
 
 PAID_CHANNELS = ("PAID_SEARCH", "PAID_SOCIAL", "EMAIL_MARKETING", "OFFLINE")
