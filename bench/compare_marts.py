@@ -1,11 +1,12 @@
 """Refactor check: the same exports built by two dbt projects give the same tables, row for row.
 
 Not a test. Loads a folder of exports once into a database on the warehouse's server, copies it (one database
-per project, `compare_marts_a` and `compare_marts_b`, never the warehouse itself), runs the DAG's first build
-in each with the given project folder (`dbt build` of every model before the LTV fit, unit tests left out),
-then prints every table and view the build writes with its row count and a checksum of its rows (md5 of the
-rows' text, sorted), and which differ. Models only one side has are listed apart (a new intermediate model is
-expected; a mart that vanished is not, and fails the run as a difference does).
+per project, `compare_marts_a` and `compare_marts_b`, never the warehouse itself), runs the DAG's steps from
+the first build to the predicted marts in each with the given project folder (`dbt build` of every model before
+the LTV fit, the fit, `dbt build` of the models after it; unit tests left out), then prints every table and
+view they write with its row count and a checksum of its rows (md5 of the rows' text, sorted; the columns that
+say when a side ran, RUN_COLUMNS, left out), and which differ. Models only one side has are listed apart (a new
+intermediate model is expected; a mart that vanished is not, and fails the run as a difference does).
 
     export TEALEAVES_HOME=... TEALEAVES_PG_PORT=...        # whichever warehouse server to use
     tealeaves generate --out /tmp/exports --customers 2000 --months 24
@@ -31,13 +32,17 @@ from rich.table import Table
 from tealeaves.airflow_env import airflow_environ
 from tealeaves.config import Settings, get_settings
 from tealeaves.load import load_paths
+from tealeaves.ltv.store import predict_ltv
 
 BIN = Path(sys.executable).parent
 LOADED = "compare_marts_loaded"
-SCHEMAS = ("intermediate", "marts_build")  # what the build writes; staging are views over raw
+SCHEMAS = ("intermediate", "marts_build", "ltv")  # what the builds and the fit write; staging are views over raw
 BOOKKEEPING = {"intermediate.incremental_state"}  # when each incremental model last ran: differs by design
-# The DAG's first build: every model but those after the LTV fit, and no unit tests (as bench/scale.py).
+# The DAG's two builds, before and after the LTV fit, without unit tests (as bench/scale.py).
 BUILD = ["build", "--exclude", "tag:predicted_ltv+", "resource_type:unit_test"]
+BUILD_PREDICTED = ["build", "--select", "tag:predicted_ltv+", "--exclude", "resource_type:unit_test"]
+# When each side ran, not what it computed: the fit's clock and the incremental models' bookkeeping.
+RUN_COLUMNS = {"fitted_at", "predicted_at", "run_id", "loaded_at", "updated_at"}
 
 
 def database(settings: Settings, name: str, template: str | None = None) -> str:
@@ -52,17 +57,22 @@ def database(settings: Settings, name: str, template: str | None = None) -> str:
 
 
 def build(url: str, project: Path, scratch: Path) -> None:
+    """The DAG's steps from the first build to the predicted marts: dbt build, the LTV fit, dbt build."""
     env = {**os.environ, **airflow_environ(Settings(database_url=url))}
     env.update(DBT_TARGET_PATH=str(scratch / "target"), DBT_LOG_PATH=str(scratch / "logs"))
-    command = [str(BIN / "dbt"), *BUILD, "--project-dir", str(project), "--profiles-dir", str(project)]
-    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        failed = [line for line in result.stdout.splitlines() if "ERROR" in line or "FAIL" in line]
-        raise SystemExit(f"dbt build failed in {project}:\n" + "\n".join(failed[-20:]))
+    for step in (BUILD, None, BUILD_PREDICTED):
+        if step is None:
+            predict_ltv(url, "compare_marts")
+            continue
+        command = [str(BIN / "dbt"), *step, "--project-dir", str(project), "--profiles-dir", str(project)]
+        result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            failed = [line for line in result.stdout.splitlines() if "ERROR" in line or "FAIL" in line]
+            raise SystemExit(f"dbt build failed in {project}:\n" + "\n".join(failed[-20:]))
 
 
 def checksums(url: str) -> dict[str, tuple[int, str]]:
-    """Every relation of SCHEMAS: (rows, md5 of its rows' text in sorted order)."""
+    """Every relation of SCHEMAS: (rows, md5 of its rows' text in sorted order, the RUN_COLUMNS left out)."""
     found: dict[str, tuple[int, str]] = {}
     with psycopg.connect(url) as conn:
         relations = conn.execute(
@@ -72,11 +82,20 @@ def checksums(url: str) -> dict[str, tuple[int, str]]:
         for schema, name in relations:
             if f"{schema}.{name}" in BOOKKEEPING:
                 continue
-            relation = sql.Identifier(schema, name)
+            columns = [
+                column
+                for (column,) in conn.execute(
+                    "select column_name from information_schema.columns where table_schema = %s and table_name = %s"
+                    " order by ordinal_position",
+                    [schema, name],
+                )
+                if column not in RUN_COLUMNS
+            ]
+            row = sql.SQL("row({})").format(sql.SQL(", ").join(sql.Identifier("t", c) for c in columns))
             rows, digest = conn.execute(
                 sql.SQL(
-                    "select count(*), md5(coalesce(string_agg(t::text, E'\\n' order by t::text), '')) from {} t"
-                ).format(relation)
+                    "select count(*), md5(coalesce(string_agg({row}::text, E'\\n' order by {row}::text), '')) from {} t"
+                ).format(sql.Identifier(schema, name), row=row)
             ).fetchone()
             found[f"{schema}.{name}"] = (rows, digest)
     return found
