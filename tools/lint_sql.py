@@ -55,7 +55,9 @@ def main(args: list[str]) -> int:
         with tempfile.TemporaryDirectory(prefix="tealeaves-sqllint-") as scratch:
             env.update(DBT_TARGET_PATH=str(Path(scratch) / "target"), DBT_LOG_PATH=str(Path(scratch) / "logs"))
             action, rest = (args[0], args[1:]) if args[:1] in (["lint"], ["fix"]) else ("lint", args)
-            command = [str(SQLFLUFF), action, *(rest or ["models"])]
+            # one process per CPU (0 = all): the dbt templater compiles once per process, then files are shared
+            # out; on 2 cores 47 s instead of 89 s for the whole project
+            command = [str(SQLFLUFF), action, "--processes", "0", *(rest or ["models"])]
             return subprocess.run(command, cwd=ROOT / "dbt_project", env=env, check=False).returncode
     finally:
         if started:
