@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-stamp
 LINT_VENV := .venv-lint
 LINT_STAMP := $(LINT_VENV)/.installed-stamp
 
-.PHONY: install demo test airflow lint lint-python lint-sql docs clean
+.PHONY: install demo test airflow lint lint-python lint-sql browser docs clean
 
 # The virtualenv is rebuilt only when the lock file or the package metadata changes.
 $(STAMP): requirements.lock pyproject.toml
@@ -31,7 +31,7 @@ demo: install
 	$(BIN)/tealeaves demo
 
 # CI runs `make test` only, so the lint runs first: a style error fails the build as a failing test does.
-test: install lint
+test: install lint browser
 	$(BIN)/python -m pytest
 
 airflow: install
@@ -46,6 +46,12 @@ lint-python: install
 # sqlfluff with the dbt templater on dbt_project/models (dbt_project/.sqlfluff); see tools/lint_sql.py
 lint-sql: install $(LINT_STAMP)
 	$(BIN)/python tools/lint_sql.py
+
+# Debian's Chromium, for the tests of what people look at (reports, Data Docs, dashboards; tests/browser.py).
+# Installed once from Debian's packages when it is missing; CHROMIUM names another build instead.
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@test -x $(CHROMIUM) || tools/install_chromium.sh
 
 clean:
 	-$(BIN)/tealeaves db stop

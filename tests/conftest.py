@@ -21,6 +21,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# Headless Chromium fixtures (chromium, offline_page, local_page) for the tests of what people look at.
+pytest_plugins = ["tests.browser"]
+
 # The oracles' own asserts (guards on what the exports hold) report the values compared, as a test's do.
 pytest.register_assert_rewrite(
     "tests.acquisition_cost_table",
