@@ -39,6 +39,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from tealeaves.config import get_settings  # noqa: E402
 from tealeaves.db.migrate import ensure_current  # noqa: E402
 from tealeaves.quality.checks import Check  # noqa: E402
+from tealeaves.quality.data_docs import make_offline  # noqa: E402
 from tealeaves.quality.results import ExpectationOutcome, GateResult, SuiteResult  # noqa: E402
 from tealeaves.quality.store import save_run  # noqa: E402
 from tealeaves.state import private_folder  # noqa: E402
@@ -289,6 +290,7 @@ def _build_data_docs(context: Any, docs_dir: Path) -> None:
     }
     context.add_data_docs_site(DOCS_SITE, site)
     context.build_data_docs(site_names=[DOCS_SITE])
+    make_offline(docs_dir)  # GX's pages load their styles and scripts from CDNs; these come with the site
 
 
 def _validate_suite(
