@@ -7,13 +7,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from datetime import date
+from typing import TYPE_CHECKING
 
 import psycopg
 import yaml
 from rich.table import Table
 
 from tealeaves.config import Settings
-from tealeaves.ltv.store import FitRecord
+
+if TYPE_CHECKING:  # the LTV model's imports (scipy) take a second and a half; the report needs only the type
+    from tealeaves.ltv.store import FitRecord
 
 
 def _read(settings: Settings, query: str, params: dict | None = None) -> list[dict]:

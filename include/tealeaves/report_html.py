@@ -9,6 +9,7 @@ saying so.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -490,27 +491,43 @@ def render(page: Page, generated: datetime | None = None) -> str:
     )
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write `text` to `path` whole or not at all: a temporary file beside it, then renamed over it. Readers see
-    the old file or the new one, never half of one. The file is private to its owner (0600), as it holds
-    the business's figures."""
-    try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise CannotWrite(exc.errno, exc.strerror, str(path)) from None
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except OSError as exc:
-        Path(temporary).unlink(missing_ok=True)
-        raise CannotWrite(exc.errno, exc.strerror, str(path)) from None
+class AtomicFile:
+    """A file written whole or not at all: a temporary file beside `path`, renamed over it once complete, so a
+    reader sees the old file or the new one, never half of one. Opened before the report is read and drawn, so
+    an unwritable place fails at once. The file is private to its owner (0600): it holds the business's figures."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        if path.is_dir():
+            raise CannotWrite(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        try:
+            self.handle, self.temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        except OSError as exc:
+            raise CannotWrite(exc.errno, exc.strerror, str(path)) from None
+
+    def commit(self, text: str) -> None:
+        try:
+            with os.fdopen(self.handle, "w", encoding="utf-8") as out:
+                out.write(text)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(self.temporary, self.path)
+        except OSError as exc:
+            self.discard()
+            raise CannotWrite(exc.errno, exc.strerror, str(self.path)) from None
+
+    def discard(self) -> None:
+        Path(self.temporary).unlink(missing_ok=True)
 
 
 def write_report(settings: Settings, path: Path) -> Page:
     """Read the marts, draw the report and write it to `path`; returns what it showed."""
-    page = build_page(settings)
-    write_atomically(path, render(page))
+    target = AtomicFile(path)
+    try:
+        page = build_page(settings)
+        html = render(page)
+    except BaseException:
+        target.discard()
+        raise
+    target.commit(html)
     return page
