@@ -507,9 +507,48 @@ def report(settings: Settings | None = None, partial_ok: bool = False) -> None:
             console.print(f"[dim]{table.__name__.removesuffix('_table').replace('_', ' ')}: {exc}[/]", soft_wrap=True)
 
 
-app.command(
-    "report", help="Print the headline metrics of the latest month, LTV:CAC (formula, predicted) by channel and CAC."
-)(lambda: report())
+@app.command("report")
+def report_command(
+    html: Annotated[
+        Path | None,
+        typer.Option(
+            "--html",
+            metavar="PATH",
+            help="Write the headline metrics and their charts to one self-contained HTML file (nothing in it is"
+            " fetched from the network: for email) instead of printing the tables.",
+        ),
+    ] = None,
+) -> None:
+    """Print the headline metrics of the latest month, LTV:CAC (formula, predicted) by channel and CAC."""
+    if html is None:
+        report()
+    else:
+        report_html(html)
+
+
+def report_html(path: Path) -> None:
+    """`report --html PATH`: the same figures as the terminal report, with charts, in one file written whole."""
+    import psycopg
+
+    from tealeaves.report_html import CannotWrite, NothingPublished, write_report
+
+    settings = _settings()
+    try:
+        page = write_report(settings, path)
+    except CannotWrite as exc:
+        raise fail(f"cannot write the report to {path}: {exc.strerror}") from None
+    except NothingPublished as exc:
+        raise fail(str(exc)) from None
+    except psycopg.OperationalError as exc:
+        raise unreachable(exc) from None
+    charts = sum(1 for section in page.sections if section.spec)
+    notes = len(page.sections) - charts
+    console.print(
+        f"wrote {path} ({path.stat().st_size / 1024:,.0f} KiB): {charts} chart(s)"
+        + (f", {notes} without data (a note says why)" if notes else ""),
+        soft_wrap=True,
+        highlight=False,
+    )
 
 
 @app.command()

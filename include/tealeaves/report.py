@@ -1,29 +1,49 @@
-"""Rich tables of the published marts, for the terminal."""
+"""The published marts as the reports read them: each figure read and derived once, here, then shown as rich
+tables in the terminal (`tealeaves report`) or charted in one HTML file (`tealeaves report --html`,
+tealeaves.report_html)."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import TYPE_CHECKING
 
 import psycopg
 import yaml
 from rich.table import Table
 
 from tealeaves.config import Settings
-from tealeaves.ltv.store import FitRecord
+
+if TYPE_CHECKING:  # the LTV model's imports (scipy) take a second and a half; the report needs only the type
+    from tealeaves.ltv.store import FitRecord
+
+
+def _read(settings: Settings, query: str, params: dict | None = None) -> list[dict]:
+    """The rows of one query on the warehouse, each a dict by column name."""
+    with psycopg.connect(settings.url()) as conn:
+        cursor = conn.execute(query, params)
+        names = [c.name for c in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+ACQUISITION_COST = """
+select month, channel, spend, new_customers, cac, blended_cac
+from marts.fct_acquisition_cost
+where %(months)s::integer is null
+    or month > (select max(month) from marts.fct_acquisition_cost) - make_interval(months => %(months)s::integer)
+order by month, spend desc, channel
+"""
+
+
+def acquisition_costs(settings: Settings, months: int | None = None) -> list[dict]:
+    """marts.fct_acquisition_cost, one row per month and channel: the last `months` months, or every month."""
+    return _read(settings, ACQUISITION_COST, {"months": months})
 
 
 def acquisition_cost_table(settings: Settings, months: int = 3) -> Table:
     """The last `months` months of marts.fct_acquisition_cost, one row per month and channel."""
-    with psycopg.connect(settings.url()) as conn:
-        rows = conn.execute(
-            """
-            select month, channel, spend, new_customers, cac
-            from marts.fct_acquisition_cost
-            where month > (select max(month) from marts.fct_acquisition_cost) - make_interval(months => %s)
-            order by month, spend desc, channel
-            """,
-            [months],
-        ).fetchall()
+    rows = acquisition_costs(settings, months)
     table = Table(title=f"Customer acquisition cost by channel (marts.fct_acquisition_cost, last {months} months)")
     for name, justify in [
         ("month", "left"),
@@ -33,9 +53,11 @@ def acquisition_cost_table(settings: Settings, months: int = 3) -> Table:
         ("paid CAC USD", "right"),
     ]:
         table.add_column(name, justify=justify)
-    for month, channel, spend, new, cac in rows:
-        shown_cac = "—" if cac is None else f"{cac:,.2f}"
-        table.add_row(month.strftime("%Y-%m"), channel, f"{spend:,.2f}", str(new), shown_cac)
+    for row in rows:
+        shown_cac = "—" if row["cac"] is None else f"{row['cac']:,.2f}"
+        table.add_row(
+            row["month"].strftime("%Y-%m"), row["channel"], f"{row['spend']:,.2f}", str(row["new_customers"]), shown_cac
+        )
     return table
 
 
@@ -75,7 +97,17 @@ def gate_verdict(settings: Settings, run_id: str) -> str:
     return f"{verdict}, {checks} expectations checked, {warned} warning(s); details in quality.expectation_results"
 
 
-HEADLINES = """
+SLA_BY_MONTH = """
+select s.month,
+       sum(s.first_reply_sla_met)::numeric / nullif(sum(s.first_reply_sla_measured), 0) as first_reply_attainment,
+       sum(s.resolution_sla_met)::numeric / nullif(sum(s.resolution_sla_measured), 0) as resolution_attainment,
+       sum(s.tickets_created) as tickets
+from marts.fct_support_performance_monthly as s
+group by s.month
+"""
+"""SLA attainment per month over every priority and channel: the headline's latest month and the report's trend."""
+
+HEADLINES = f"""
 with latest as (
     select max(month) as month from marts.fct_revenue_retention_monthly where not is_partial_month and segment = 'all'
 ),
@@ -104,10 +136,7 @@ voice as (
     select v.* from marts.fct_nps_monthly as v, latest where v.month = latest.month and v.segment = 'all'
 ),
 support as (
-    select sum(s.first_reply_sla_met)::numeric / nullif(sum(s.first_reply_sla_measured), 0) as first_reply_attainment,
-           sum(s.resolution_sla_met)::numeric / nullif(sum(s.resolution_sla_measured), 0) as resolution_attainment,
-           sum(s.tickets_created) as tickets
-    from marts.fct_support_performance_monthly as s, latest where s.month = latest.month
+    select s.* from ({SLA_BY_MONTH}) as s, latest where s.month = latest.month
 )
 select
     latest.month,
@@ -124,7 +153,15 @@ select
     costs.cost_to_retain, costs.acquisition_to_retention_cost_ratio,
     voice.nps, voice.nps_responses, voice.csat, voice.csat_responses,
     support.first_reply_attainment, support.resolution_attainment, support.tickets
-from latest, retention, trailing_churn, acquisition, costs, margin, voice, support
+from latest
+cross join retention
+cross join trailing_churn
+cross join acquisition
+-- a business without a help desk, surveys or a cost ledger still has its revenue headlines
+left join costs on true
+left join margin on true
+left join voice on true
+left join support on true
 """
 
 
@@ -161,8 +198,32 @@ def annualised(monthly: list) -> float | None:
     return math.prod(float(rate) for rate in monthly) ** (12 / len(monthly)) if monthly else None
 
 
-def headline_table(settings: Settings) -> Table:
-    """The headline metrics for the latest complete month, each with the mart it comes from."""
+@dataclass(frozen=True)
+class Metric:
+    """One headline figure: as shown, how it is defined, and its value (None when it has no single number)."""
+
+    key: str
+    label: str
+    shown: str
+    how: str
+    value: float | None = None
+
+
+@dataclass(frozen=True)
+class Headlines:
+    """The latest complete month's headline metrics, in the order the report shows them."""
+
+    month: date
+    metrics: list[Metric]
+
+
+def _float(value) -> float | None:
+    return None if value is None else float(value)
+
+
+def headlines(settings: Settings) -> Headlines:
+    """The headline metrics for the latest complete month, each with the mart it comes from: the one place that
+    reads and derives them, for the terminal table and the HTML report alike."""
     with psycopg.connect(settings.url()) as conn:
         cursor = conn.execute(HEADLINES, {"max_lifetime": ltv_max_lifetime_months(settings)})
         row = cursor.fetchone()
@@ -175,59 +236,173 @@ def headline_table(settings: Settings) -> Table:
             " (marts.mart_source_coverage says which exports each mart was built without)"
         )
     ltv_cac = h["formula_ltv"] / h["blended_cac"] if h["formula_ltv"] and h["blended_cac"] else None
-    table = Table(title=f"Headline metrics, {h['month']:%B %Y} (latest complete month)")
-    for name, justify in (("metric", "left"), ("value", "right"), ("how", "left")):
-        table.add_column(name, justify=justify)
-    rows = [
-        ("New customers", _number(h["new_customers"], 0), "first paid invoice in the month (fct_acquisition_cost)"),
-        ("Paid CAC", _money(h["paid_cac"]), "ad spend ÷ customers from paid channels"),
-        ("Blended CAC", _money(h["blended_cac"]), "all sales & marketing cost ÷ all new customers"),
-        ("CAC payback", _number(h["payback_months"]) + " months", "blended CAC ÷ (ARPA × gross margin)"),
-        ("MRR", _money(h["closing_mrr"]), "month-end recurring revenue (fct_revenue_retention_monthly)"),
-        ("Net revenue retention", _share(h["net_revenue_retention"]), "opening customers' MRR now ÷ then"),
-        ("Gross revenue retention", _share(h["gross_revenue_retention"]), "as NRR, without expansion"),
-        (
+    nrr_year, grr_year = annualised([n for n, _ in trailing]), annualised([g for _, g in trailing])
+    metrics = [
+        Metric(
+            "new_customers",
+            "New customers",
+            _number(h["new_customers"], 0),
+            "first paid invoice in the month (fct_acquisition_cost)",
+            h["new_customers"],
+        ),
+        Metric("paid_cac", "Paid CAC", _money(h["paid_cac"]), "ad spend ÷ customers from paid channels", h["paid_cac"]),
+        Metric(
+            "blended_cac",
+            "Blended CAC",
+            _money(h["blended_cac"]),
+            "all sales & marketing cost ÷ all new customers",
+            h["blended_cac"],
+        ),
+        Metric(
+            "payback_months",
+            "CAC payback",
+            _number(h["payback_months"]) + " months",
+            "blended CAC ÷ (ARPA × gross margin)",
+            h["payback_months"],
+        ),
+        Metric(
+            "mrr",
+            "MRR",
+            _money(h["closing_mrr"]),
+            "month-end recurring revenue (fct_revenue_retention_monthly)",
+            h["closing_mrr"],
+        ),
+        Metric(
+            "nrr",
+            "Net revenue retention",
+            _share(h["net_revenue_retention"]),
+            "opening customers' MRR now ÷ then",
+            h["net_revenue_retention"],
+        ),
+        Metric(
+            "grr",
+            "Gross revenue retention",
+            _share(h["gross_revenue_retention"]),
+            "as NRR, without expansion",
+            h["gross_revenue_retention"],
+        ),
+        Metric(
+            "nrr_grr_annualised",
             "NRR / GRR, annualised",
-            f"{_share(annualised([n for n, _ in trailing]))} / {_share(annualised([g for _, g in trailing]))}",
+            f"{_share(nrr_year)} / {_share(grr_year)}",
             f"the last {len(trailing)} months' rates compounded to a year",
         ),
-        ("Logo churn", _share(h["logo_churn_rate"]), "customers lost ÷ active at the start"),
-        ("ARPA × gross margin", f"{_money(h['arpa_usd'])} × {_share(h['gross_margin_pct'])}", "fct_gross_margin"),
-        ("Formula LTV", _money(h["formula_ltv"]), f"÷ trailing-12-month churn {_share(h['monthly_logo_churn'])}"),
-        ("LTV : CAC", _number(ltv_cac), "formula LTV ÷ blended CAC; 3 or more is healthy"),
-        ("Cost to retain a customer", _money(h["cost_to_retain"]), "support, success, save offers ÷ retained"),
-        ("CAC ÷ cost to retain", _number(h["acquisition_to_retention_cost_ratio"]), "how much dearer winning is"),
-        ("NPS", f"{_number(h['nps'])} ({h['nps_responses']} answers)", "% promoters − % detractors (fct_nps_monthly)"),
-        ("CSAT", f"{_share(h['csat'])} ({h['csat_responses']} answers)", "post-ticket answers at 4-5 of 5"),
-        ("First-reply SLA met", _share(h["first_reply_attainment"]), f"of {h['tickets']} tickets opened"),
-        ("Resolution SLA met", _share(h["resolution_attainment"]), "fct_support_performance_monthly"),
+        Metric(
+            "logo_churn",
+            "Logo churn",
+            _share(h["logo_churn_rate"]),
+            "customers lost ÷ active at the start",
+            h["logo_churn_rate"],
+        ),
+        Metric(
+            "arpa_margin",
+            "ARPA × gross margin",
+            f"{_money(h['arpa_usd'])} × {_share(h['gross_margin_pct'])}",
+            "fct_gross_margin",
+        ),
+        Metric(
+            "formula_ltv",
+            "Formula LTV",
+            _money(h["formula_ltv"]),
+            f"÷ trailing-12-month churn {_share(h['monthly_logo_churn'])}",
+            h["formula_ltv"],
+        ),
+        Metric("ltv_cac", "LTV : CAC", _number(ltv_cac), "formula LTV ÷ blended CAC; 3 or more is healthy", ltv_cac),
+        Metric(
+            "cost_to_retain",
+            "Cost to retain a customer",
+            _money(h["cost_to_retain"]),
+            "support, success, save offers ÷ retained",
+            h["cost_to_retain"],
+        ),
+        Metric(
+            "cac_to_retention_cost",
+            "CAC ÷ cost to retain",
+            _number(h["acquisition_to_retention_cost_ratio"]),
+            "how much dearer winning is",
+            h["acquisition_to_retention_cost_ratio"],
+        ),
+        Metric(
+            "nps",
+            "NPS",
+            f"{_number(h['nps'])} ({h['nps_responses'] or 0} answers)",
+            "% promoters − % detractors (fct_nps_monthly)",
+            h["nps"],
+        ),
+        Metric(
+            "csat",
+            "CSAT",
+            f"{_share(h['csat'])} ({h['csat_responses'] or 0} answers)",
+            "post-ticket answers at 4-5 of 5",
+            h["csat"],
+        ),
+        Metric(
+            "first_reply_sla",
+            "First-reply SLA met",
+            _share(h["first_reply_attainment"]),
+            f"of {h['tickets'] or 0} tickets opened",
+            h["first_reply_attainment"],
+        ),
+        Metric(
+            "resolution_sla",
+            "Resolution SLA met",
+            _share(h["resolution_attainment"]),
+            "fct_support_performance_monthly",
+            h["resolution_attainment"],
+        ),
     ]
-    for metric in rows:
-        table.add_row(*metric)
+    return Headlines(h["month"], [replace(m, value=_float(m.value)) for m in metrics])
+
+
+def headline_table(settings: Settings) -> Table:
+    """The headline metrics for the latest complete month, each with the mart it comes from."""
+    figures = headlines(settings)
+    table = Table(title=f"Headline metrics, {figures.month:%B %Y} (latest complete month)")
+    for name, justify in (("metric", "left"), ("value", "right"), ("how", "left")):
+        table.add_column(name, justify=justify)
+    for metric in figures.metrics:
+        table.add_row(metric.label, metric.shown, metric.how)
     return table
+
+
+LTV_CAC_BY_CHANNEL = """
+select acquisition_channel as channel, sum(customers) as customers,
+       sum(paid_spend_usd) / nullif(sum(customers), 0) as paid_cac,
+       sum(paid_spend_usd + allocated_sales_marketing_cost_usd) / nullif(sum(customers), 0) as blended_cac,
+       sum(formula_ltv_per_customer_usd * customers) / nullif(sum(customers)
+           filter (where formula_ltv_per_customer_usd is not null), 0) as formula_ltv,
+       sum(blended_cac_payback_months * customers) / nullif(sum(customers)
+           filter (where blended_cac_payback_months is not null), 0) as blended_payback_months
+from marts.fct_ltv_cac
+group by acquisition_channel
+order by 1
+"""
+
+
+def ltv_cac_by_channel(settings: Settings) -> list[dict]:
+    """Every cohort so far, per acquisition channel: customers, paid and blended CAC, formula LTV per customer,
+    LTV ÷ blended CAC and the customer-weighted blended CAC payback in months (marts.fct_ltv_cac)."""
+    rows = _read(settings, LTV_CAC_BY_CHANNEL)
+    for row in rows:
+        ltv, blended = row["formula_ltv"], row["blended_cac"]
+        row["ltv_to_blended_cac"] = ltv / blended if ltv is not None and blended else None
+    return rows
 
 
 def ltv_cac_by_channel_table(settings: Settings) -> Table:
     """Every cohort so far, per acquisition channel: what a customer cost and what one is worth."""
-    with psycopg.connect(settings.url()) as conn:
-        rows = conn.execute(
-            """
-            select acquisition_channel, sum(customers),
-                   sum(paid_spend_usd) / nullif(sum(customers), 0),
-                   sum(paid_spend_usd + allocated_sales_marketing_cost_usd) / nullif(sum(customers), 0),
-                   sum(formula_ltv_per_customer_usd * customers) / nullif(sum(customers)
-                       filter (where formula_ltv_per_customer_usd is not null), 0)
-            from marts.fct_ltv_cac
-            group by acquisition_channel
-            order by 1
-            """
-        ).fetchall()
     table = Table(title="LTV and CAC by acquisition channel, all cohorts (marts.fct_ltv_cac)")
     for name in ("channel", "customers", "paid CAC", "blended CAC", "formula LTV", "LTV : blended CAC"):
         table.add_column(name, justify="left" if name == "channel" else "right")
-    for channel, customers, paid, blended, ltv in rows:
-        ratio = ltv / blended if ltv is not None and blended else None
-        table.add_row(channel, f"{customers:,}", _money(paid), _money(blended), _money(ltv), _number(ratio))
+    for row in ltv_cac_by_channel(settings):
+        table.add_row(
+            row["channel"],
+            f"{row['customers']:,}",
+            _money(row["paid_cac"]),
+            _money(row["blended_cac"]),
+            _money(row["formula_ltv"]),
+            _number(row["ltv_to_blended_cac"]),
+        )
     return table
 
 
@@ -310,28 +485,87 @@ def backtest_tables(record: FitRecord) -> list[Table]:
     return [totals, by_frequency]
 
 
-def coverage_table(settings: Settings) -> Table:
-    """Which marts were built without some of their exports (marts.mart_source_coverage), one line per mart."""
+def coverage(settings: Settings) -> list[dict]:
+    """Marts built without some of their exports (marts.mart_source_coverage): per mart, whether its required
+    exports were all there (`complete`: then it is partial, else empty) and the absent exports."""
     with psycopg.connect(settings.url()) as conn:
         if conn.execute("select to_regclass('marts.mart_source_coverage')").fetchone()[0] is None:
-            rows = []
-        else:
-            rows = conn.execute(
-                """
-                select mart_name, bool_and(has_required_sources),
-                       string_agg(source_name || '.' || source_table, ', ' order by source_name, source_table)
-                           filter (where not is_present)
-                from marts.mart_source_coverage
-                group by mart_name
-                having bool_or(not is_present)
-                order by mart_name
-                """
-            ).fetchall()
+            return []
+    return _read(
+        settings,
+        """
+        select mart_name as mart, bool_and(has_required_sources) as complete,
+               string_agg(source_name || '.' || source_table, ', ' order by source_name, source_table)
+                   filter (where not is_present) as absent
+        from marts.mart_source_coverage
+        group by mart_name
+        having bool_or(not is_present)
+        order by mart_name
+        """,
+    )
+
+
+def coverage_table(settings: Settings) -> Table:
+    """Which marts were built without some of their exports (marts.mart_source_coverage), one line per mart."""
+    rows = coverage(settings)
     table = Table(title="Marts built without some exports (marts.mart_source_coverage)")
     for name in ("mart", "state", "absent exports"):
         table.add_column(name)
-    for mart, complete, absent in rows:
-        table.add_row(mart, "partial" if complete else "empty: a required export is absent", absent)
+    for row in rows:
+        state = "partial" if row["complete"] else "empty: a required export is absent"
+        table.add_row(row["mart"], state, row["absent"])
     if not rows:
         table.add_row("every mart", "complete", "—")
     return table
+
+
+# -- the series the HTML report charts (tealeaves.report_html); plain reads of the marts, by month ------------------
+def mrr_bridge(settings: Settings) -> list[dict]:
+    """The whole book's MRR bridge per month (marts.fct_revenue_retention_monthly, segment 'all'), USD."""
+    return _read(
+        settings,
+        """
+        select month, is_partial_month, opening_mrr, new_mrr, reactivation_mrr, expansion_mrr, contraction_mrr,
+               churned_mrr, closing_mrr
+        from marts.fct_revenue_retention_monthly where segment = 'all' order by month
+        """,
+    )
+
+
+def cost_to_retain(settings: Settings) -> list[dict]:
+    """Blended CAC and the cost to retain one customer per month, all segments (fct_acquisition_vs_retention_cost)."""
+    return _read(
+        settings,
+        """
+        select month, cac as blended_cac, cost_to_retain
+        from marts.fct_acquisition_vs_retention_cost where segment = 'all' order by month
+        """,
+    )
+
+
+def cohort_retention(settings: Settings) -> list[dict]:
+    """Logo and revenue retention per cohort month and months since its start (marts.fct_cohort_retention)."""
+    return _read(
+        settings,
+        """
+        select cohort_month, months_since_start, cohort_customers, retained_customers, logo_retention,
+               revenue_retention, is_partial_month
+        from marts.fct_cohort_retention order by cohort_month, months_since_start
+        """,
+    )
+
+
+def voice_trend(settings: Settings) -> list[dict]:
+    """NPS and CSAT per month over every response (marts.fct_nps_monthly, segment 'all')."""
+    return _read(
+        settings,
+        """
+        select month, nps, nps_responses, csat, csat_responses
+        from marts.fct_nps_monthly where segment = 'all' order by month
+        """,
+    )
+
+
+def sla_trend(settings: Settings) -> list[dict]:
+    """First-reply and resolution SLA attainment per month, every priority and channel pooled."""
+    return _read(settings, f"select * from ({SLA_BY_MONTH}) as s order by s.month")
