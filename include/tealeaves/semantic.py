@@ -281,7 +281,8 @@ class SemanticLayer:
 
     def resolve_group_by(self, metrics: Sequence[str], names: Sequence[str]) -> list[str]:
         """Group-by names as MetricFlow wants them: a dimension may be named without its entity (`channel` for
-        `acquisition_month_channel__channel`) when only one entity of these metrics has it."""
+        `acquisition_month_channel__channel`) when one entity of these metrics has it, or one is nearer (fewer
+        joins away) than the others: a ticket's `channel` is its own, not its customer's acquisition channel."""
         available = self.group_bys(metrics)
         resolved = []
         for name in names:
@@ -290,6 +291,9 @@ class SemanticLayer:
                 resolved.append(key)
                 continue
             matches = [a for a in available if a.endswith(f"__{key}")]
+            nearest = min((m.count("__") for m in matches), default=0)
+            if len([m for m in matches if m.count("__") == nearest]) == 1:  # the fewest joins away wins
+                matches = [m for m in matches if m.count("__") == nearest]
             if len(matches) == 1:
                 resolved.append(matches[0])
             elif matches:
