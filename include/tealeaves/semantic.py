@@ -40,20 +40,25 @@ class SemanticLayerError(RuntimeError):
 
 
 class UnknownMetric(SemanticLayerError):
-    def __init__(self, unknown: Sequence[str], known: Sequence[str]) -> None:
+    def __init__(self, unknown: Sequence[str], known: Sequence[str], labels: dict[str, str] | None = None) -> None:
         self.unknown = list(unknown)
         parts = []
         for name in self.unknown:
-            close = difflib.get_close_matches(name, known, n=3, cutoff=0.5) or _sharing_a_word(name, known)
+            alike = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+            close = list(dict.fromkeys(alike + _sharing_a_word(name, known, labels or {})))[:4]
             hint = f" (did you mean {', '.join(close)}?)" if close else ""
             parts.append(f"{name!r}{hint}")
         super().__init__(f"unknown metric {'; '.join(parts)}; `tealeaves metrics list` shows them all")
 
 
-def _sharing_a_word(name: str, known: Sequence[str]) -> list[str]:
-    """Names with a word of `name` in them (`cac` -> paid_cac, blended_cac), when spelling finds nothing close."""
+def _sharing_a_word(name: str, known: Sequence[str], labels: dict[str, str]) -> list[str]:
+    """Names or labels with a word of `name` in them: `cac` -> paid_cac, blended_cac; `nrr` -> the metric
+    labelled "Net revenue retention (NRR)"."""
     words = {w for w in re.split(r"[^a-z0-9]+", name.lower()) if len(w) >= 3}
-    return [k for k in known if words & set(k.split("_"))][:3]
+
+    by_name = [k for k in known if words & set(k.split("_"))]
+    by_label = [k for k in known if words & set(re.split(r"[^a-z0-9]+", labels.get(k, "").lower()))]
+    return list(dict.fromkeys(by_name + by_label))[:3]
 
 
 # -- the semantic manifest -------------------------------------------------------------------------------
@@ -165,6 +170,10 @@ class ReadOnlyPostgres:
                 return names, cur.fetchall()
         except psycopg.OperationalError:
             raise
+        except psycopg.errors.UndefinedTable as exc:
+            raise SemanticLayerError(
+                f"{exc.diag.message_primary}: the marts are not published yet; run `tealeaves run` (or `make demo`)"
+            ) from None
         except psycopg.Error as exc:
             first = (exc.diag.message_primary or str(exc)).strip().splitlines()[0]
             raise SemanticLayerError(f"the warehouse refused MetricFlow's query: {first}") from None
@@ -230,14 +239,21 @@ class SemanticLayer:
     """MetricFlow's engine over the published marts, built once (it plans every query from it)."""
 
     def __init__(self, manifest: PydanticSemanticManifest, url: str) -> None:
-        from metricflow.engine.metricflow_engine import MetricFlowEngine
-        from metricflow_semantics.model.semantic_manifest_lookup import SemanticManifestLookup
-
         self.manifest = manifest
         self.client = ReadOnlyPostgres(url)
-        self.engine: MetricFlowEngine = MetricFlowEngine(
-            semantic_manifest_lookup=SemanticManifestLookup(manifest), sql_client=self.client
-        )
+        self._engine: MetricFlowEngine | None = None
+
+    @property
+    def engine(self) -> MetricFlowEngine:
+        """Built on first use (a few seconds): checking names or the warehouse needs none."""
+        if self._engine is None:
+            from metricflow.engine.metricflow_engine import MetricFlowEngine
+            from metricflow_semantics.model.semantic_manifest_lookup import SemanticManifestLookup
+
+            self._engine = MetricFlowEngine(
+                semantic_manifest_lookup=SemanticManifestLookup(self.manifest), sql_client=self.client
+            )
+        return self._engine
 
     @classmethod
     def for_settings(cls, settings: Settings) -> SemanticLayer:
@@ -277,7 +293,7 @@ class SemanticLayer:
         known = self.metric_names()
         unknown = [m for m in metrics if m.lower() not in known]
         if unknown:
-            raise UnknownMetric(unknown, known)
+            raise UnknownMetric(unknown, known, {m.name: m.label or "" for m in self.manifest.metrics})
 
     def resolve_group_by(self, metrics: Sequence[str], names: Sequence[str]) -> list[str]:
         """Group-by names as MetricFlow wants them: a dimension may be named without its entity (`channel` for
@@ -299,7 +315,8 @@ class SemanticLayer:
             elif matches:
                 raise SemanticLayerError(f"group-by {name!r} is ambiguous for these metrics: {', '.join(matches)}")
             else:
-                close = difflib.get_close_matches(key, available, n=3, cutoff=0.5)
+                short = {a.split("__")[-1] for a in available if not a.startswith("metric_time")}
+                close = difflib.get_close_matches(key, sorted(short | set(available)), n=3, cutoff=0.6)
                 hint = f" (did you mean {', '.join(close)}?)" if close else ""
                 raise SemanticLayerError(
                     f"cannot group {', '.join(metrics)} by {name!r}{hint}; `tealeaves metrics list` shows each"
@@ -338,7 +355,7 @@ class SemanticLayer:
         except psycopg.OperationalError:
             raise
         except Exception as exc:  # noqa: BLE001 - MetricFlow's own errors (a bad filter, a grain it cannot serve)
-            raise SemanticLayerError(f"MetricFlow cannot answer: {_first_sentence(exc)}") from None
+            raise SemanticLayerError(f"MetricFlow cannot answer: {metricflow_reason(str(exc))}") from None
         table = result.result_df
         return Answer(list(table.column_names), [tuple(r) for r in table.rows], result.sql)
 
@@ -367,6 +384,18 @@ def _is_time(item) -> bool:
     return getattr(item, "type", None) is DimensionType.TIME
 
 
-def _first_sentence(exc: Exception) -> str:
-    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
-    return lines[0] if lines else type(exc).__name__
+def metricflow_reason(text: str) -> str:
+    """MetricFlow's multi-paragraph query errors in one line: the first error's message, input and suggestions."""
+    message = re.search(r"Message:\s*(.*?)\s*(?:Common issues|Suggestions:|Query Input:|$)", text, re.S)
+    if not message:
+        lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+        return lines[0] if lines else "no reason given"
+    reason = _one_line(message.group(1)).rstrip(".")
+    given = re.search(r"Query Input:\s*(.*?)\s*(?:Filter Path:|Issue Location:|Error #|$)", text, re.S)
+    if given:
+        reason += f"; asked: {_one_line(given.group(1))}"
+    suggestions = re.search(r"Suggestions:\s*\[(.*?)\]", text, re.S)
+    if suggestions:
+        names = [n.strip().strip(",").strip("'\"") for n in suggestions.group(1).split(",\n")]
+        reason += f"; available: {', '.join(n for n in names[:6] if n)}"
+    return reason
