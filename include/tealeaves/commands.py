@@ -27,6 +27,10 @@ ltv_app = typer.Typer(no_args_is_help=True, help="Predictive lifetime value (BG/
 app.add_typer(ltv_app, name="ltv")
 sample_app = typer.Typer(no_args_is_help=True, help="Published data sets written as exports, to load like your own.")
 app.add_typer(sample_app, name="sample")
+metrics_app = typer.Typer(
+    no_args_is_help=True, help="The semantic layer: headline metrics over the published marts (docs/metrics.md)."
+)
+app.add_typer(metrics_app, name="metrics")
 console = Console()
 err = Console(stderr=True)
 
@@ -618,6 +622,148 @@ def ltv_backtest(
     for table in backtest_tables(record):
         console.print(table)
     console.print(f"stored as {record.fit_id} in ltv.model_fits and ltv.backtest_customers", highlight=False)
+
+
+# -- metrics ---------------------------------------------------------------------------------------------
+def _semantic_layer(settings: Settings):
+    """MetricFlow's engine over the published marts; a project that does not parse is one line, not a traceback."""
+    from tealeaves.orchestrate import RunFailed
+    from tealeaves.semantic import SemanticLayer, SemanticLayerError
+
+    try:
+        return SemanticLayer.for_settings(settings)
+    except RunFailed as exc:
+        raise fail(str(exc).splitlines()[0]) from None
+    except SemanticLayerError as exc:
+        raise fail(str(exc)) from None
+
+
+@metrics_app.command("list")
+def metrics_list() -> None:
+    """Every metric of the semantic layer: name, type, what it means and the dimensions it can be grouped by."""
+    layer = _semantic_layer(_settings())
+    from rich.text import Text
+
+    table = Table(title="Metrics (tealeaves metrics query --metrics NAME --group-by DIMENSION,...)")
+    table.add_column("metric", no_wrap=True, style="bold")
+    table.add_column("type")
+    table.add_column("description", ratio=2)
+    table.add_column("dimensions", overflow="fold", ratio=1)
+    for m in layer.metrics():
+        about = Text(m.label, style="bold")
+        if m.description:
+            about.append("\n" + m.description, style="")
+        table.add_row(m.name, m.type, about, "\n".join(m.dimensions))
+    console.print(table)
+
+
+def _split(values: list[str] | None) -> list[str]:
+    return [v.strip() for value in values or [] for v in value.split(",") if v.strip()]
+
+
+@metrics_app.command("query")
+def metrics_query(
+    metrics: Annotated[list[str], typer.Option("--metrics", help="Metric names, comma-separated or repeated.")],
+    group_by: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--group-by",
+            help="Dimensions, comma-separated: metric_time__month, channel, segment, ... (a dimension may be named"
+            " without its entity when only one has it).",
+        ),
+    ] = None,
+    where: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="MetricFlow filter, e.g. \"{{ Dimension('acquisition_month_channel__channel') }} = 'OFFLINE'\"."
+        ),
+    ] = None,
+    start: Annotated[str | None, typer.Option(help="First metric_time day, YYYY-MM-DD.")] = None,
+    end: Annotated[str | None, typer.Option(help="Last metric_time day, YYYY-MM-DD.")] = None,
+    order: Annotated[list[str] | None, typer.Option(help="Order by these names; -name for descending.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1)] = None,
+    csv: Annotated[bool, typer.Option("--csv", help="Write CSV to standard output instead of a table.")] = False,
+    explain: Annotated[bool, typer.Option("--explain", help="Also print the SQL MetricFlow ran.")] = False,
+) -> None:
+    """Ask the semantic layer: metrics by dimensions, computed by MetricFlow from the published marts."""
+    import psycopg
+
+    from tealeaves.semantic import SemanticLayerError
+
+    try:
+        first, last = (date.fromisoformat(d) if d else None for d in (start, end))
+    except ValueError as exc:
+        raise fail(f"--start and --end must be dates like 2025-06-30: {exc}", 2) from None
+    settings = _settings()
+    layer = _semantic_layer(settings)
+    try:
+        answer = layer.query(_split(metrics), _split(group_by), where or [], first, last, _split(order), limit)
+    except SemanticLayerError as exc:
+        raise fail(str(exc)) from None
+    except psycopg.OperationalError as exc:
+        raise unreachable(exc) from None
+    finally:
+        layer.close()
+    if csv:
+        import csv as csv_module
+
+        writer = csv_module.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(answer.columns)
+        writer.writerows([_csv_cell(c) for c in row] for row in answer.rows)
+        return
+    table = Table(*answer.columns, title=f"{', '.join(_split(metrics))} (from schema marts)")
+    for row in answer.rows:
+        table.add_row(*(_shown_cell(c) for c in row))
+    console.print(table)
+    if explain:
+        console.print(answer.sql, markup=False, highlight=False, soft_wrap=True)
+
+
+def _csv_cell(cell: object) -> object:
+    if isinstance(cell, datetime):
+        return (
+            cell.date().isoformat() if cell == datetime.combine(cell.date(), datetime.min.time()) else cell.isoformat()
+        )
+    return "" if cell is None else cell
+
+
+def _shown_cell(cell: object) -> str:
+    if cell is None:
+        return "—"
+    if isinstance(cell, float):
+        return f"{cell:,.4f}"
+    return str(_csv_cell(cell))
+
+
+@metrics_app.command("validate")
+def metrics_validate(
+    warehouse: Annotated[
+        bool, typer.Option(help="Also query every dimension, measure and metric in the published marts.")
+    ] = True,
+) -> None:
+    """Check the semantic layer's definitions with MetricFlow (and against the warehouse); exit 1 on an error."""
+    import psycopg
+
+    from tealeaves.semantic import SemanticLayerError, validate_semantics
+
+    layer = _semantic_layer(_settings())
+    try:
+        issues = validate_semantics(layer.manifest)
+        if warehouse and not any(i.level == "ERROR" for i in issues):
+            issues += layer.validate_warehouse()
+    except SemanticLayerError as exc:
+        raise fail(str(exc)) from None
+    except psycopg.OperationalError as exc:
+        raise unreachable(exc) from None
+    finally:
+        layer.close()
+    for issue in issues:
+        err.print(f"{issue.level.lower()}: {issue.text}", highlight=False, markup=False, soft_wrap=True)
+    errors = sum(i.level == "ERROR" for i in issues)
+    checked = "definitions and warehouse" if warehouse else "definitions"
+    console.print(f"{len(layer.metric_names())} metrics, {checked} checked: {errors} errors", highlight=False)
+    if errors:
+        raise typer.Exit(1)
 
 
 def main() -> None:
