@@ -54,7 +54,7 @@ bi: install bi-install
 
 # The Superset browser test needs .venv-bi (about 800 MB, two to three minutes to install): a target of its own.
 test-bi: install bi-install browser
-	$(BIN)/python -m pytest -p no:xdist -m bi tests/integration/test_bi_superset.py
+	$(BIN)/python -m pytest -n 0 -m bi tests/integration/test_bi_superset.py
 
 lint: lint-python lint-sql
 

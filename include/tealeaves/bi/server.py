@@ -243,8 +243,13 @@ def superset_environ(settings: Settings) -> dict[str, str]:
     }
 
 
+# Not handed to Superset: tealeaves' and Airflow's settings (TEALEAVES_DATABASE_URL holds the superuser's
+# password), libpq's (PGPASSWORD), dbt's, and another Python's or Superset's.
+FOREIGN = ("TEALEAVES_", "AIRFLOW", "PG", "DBT_", "SUPERSET", "FLASK", "PYTHON", "VIRTUAL_ENV")
+
+
 def _env(settings: Settings) -> dict[str, str]:
-    keep = {k: v for k, v in os.environ.items() if not k.startswith(("SUPERSET", "FLASK", "PYTHONPATH", "VIRTUAL"))}
+    keep = {k: v for k, v in os.environ.items() if not k.upper().startswith(FOREIGN)}
     return {**keep, **superset_environ(settings)}
 
 

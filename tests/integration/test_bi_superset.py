@@ -1,0 +1,231 @@
+"""`tealeaves bi up` starts a real Apache Superset on the published marts, with the dashboards of bi/superset/.
+
+A person's view: Chromium logs in through Superset's own form, opens each dashboard of the repository, waits for
+every chart, and reads a number off a chart to compare with a plain SQL read of the mart. And a stranger's: the
+server listens on loopback only, a dashboard asks for a login, and no secret reaches a log or a command line.
+
+Superset lives in its own virtualenv (.venv-bi, about 800 MB): `make test-bi` installs it and runs this file;
+plain `make test` leaves it out (marker `bi`).
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import re
+import stat
+from decimal import Decimal
+from urllib.parse import urlsplit
+
+import psutil
+import psycopg
+import pytest
+import yaml
+from sqlalchemy.engine import make_url
+
+from tests.cli import tealeaves
+from tests.conftest import ROOT, free_port
+
+pytestmark = pytest.mark.bi
+
+DASHBOARDS = ROOT / "bi" / "superset" / "dashboards"
+START_SECONDS = 600  # a first start migrates Superset's metadata database: about a minute on 2 cores
+CHART_SECONDS = 120
+
+
+@pytest.fixture(scope="module")
+def superset(marts_world, tmp_path_factory):
+    """`tealeaves bi up` on the session's published marts, first start in a fresh home; `bi down` afterwards.
+
+    Yields (base URL, the environment, the admin password the first start printed, the home, the warehouse URL).
+    """
+    url, _, _ = marts_world
+    if not (ROOT / ".venv-bi" / "bin" / "gunicorn").exists():
+        pytest.fail("Superset is not installed: run `make bi-install` (make test-bi does)", pytrace=False)
+    home = tmp_path_factory.mktemp("bi-home")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEALEAVES_", "AIRFLOW"))}
+    port = free_port()
+    env.update(TEALEAVES_HOME=str(home), TEALEAVES_DATABASE_URL=url, TEALEAVES_BI_PORT=str(port))
+    try:
+        up = tealeaves(env, "bi", "up", timeout=START_SECONDS)
+        assert up.returncode == 0, f"tealeaves bi up failed:\n{up.stdout}\n{up.stderr}"
+        password = re.search(r"Superset login: admin / (\S+)", up.stdout)
+        assert password, f"the first start shows the admin's password once:\n{up.stdout}"
+        yield f"http://127.0.0.1:{port}", env, password.group(1), home, url
+    finally:
+        tealeaves(env, "bi", "down", timeout=120)
+
+
+def _dashboards() -> list[tuple[str, list[str]]]:
+    """(slug, chart names) of every dashboard kept in the repository, from its own YAML."""
+    found = []
+    for path in sorted(DASHBOARDS.glob("*.yaml")):
+        dashboard = yaml.safe_load(path.read_text())
+        charts = [item["meta"]["sliceName"] for item in dashboard["position"].values() if _is_chart(item)]
+        found.append((dashboard["slug"], charts))
+    return found
+
+
+def _is_chart(item: object) -> bool:
+    return isinstance(item, dict) and item.get("type") == "CHART"
+
+
+def _log_in(page, base: str, password: str) -> None:
+    page.goto(f"{base}/login/")
+    page.fill("#username", "admin")
+    page.fill("#password", password)
+    page.click('[data-test="login-button"]')
+    page.wait_for_url(lambda address: "/login" not in address, timeout=60_000)
+
+
+def _open_dashboard(page, base: str, slug: str, expected: int) -> dict[str, object]:
+    """Open a dashboard, wait until `expected` charts stopped loading; return each chart's holder by its title."""
+    page.goto(f"{base}/superset/dashboard/{slug}/")
+    holders = page.locator('[data-test="dashboard-component-chart-holder"]')
+    holders.nth(expected - 1).wait_for(timeout=CHART_SECONDS * 1000)
+    page.wait_for_load_state("networkidle")
+    page.wait_for_function(
+        """() => document.querySelectorAll('[data-test="dashboard-component-chart-holder"]').length > 0
+            && document.querySelectorAll(
+                '[data-test="dashboard-component-chart-holder"] [data-test="loading-indicator"]').length === 0""",
+        timeout=CHART_SECONDS * 1000,
+    )
+    return {holder.locator('[data-test="editable-title"]').inner_text().strip(): holder for holder in holders.all()}
+
+
+def _failed_charts(charts: dict[str, object]) -> list[str]:
+    """Charts that show Superset's error box instead of data (a query that failed, a missing column)."""
+    return [title for title, holder in charts.items() if holder.locator('[role="alert"]').count()]
+
+
+def test_every_dashboard_of_the_repository_loads_every_chart_without_an_error(superset, local_page):
+    base, _, password, _, _ = superset
+    page, log = local_page
+    dashboards = _dashboards()
+    assert dashboards, f"no dashboard YAML in {DASHBOARDS}"
+    _log_in(page, base, password)
+    for slug, names in dashboards:
+        charts = _open_dashboard(page, base, slug, len(names))
+        assert sorted(charts) == sorted(names), f"dashboard {slug} shows other charts than its YAML names"
+        assert _failed_charts(charts) == [], f"dashboard {slug}: charts showing an error"
+        if slug == "finance" and os.environ.get("TEALEAVES_SCREENSHOTS"):
+            page.screenshot(path=str(ROOT / "docs" / "images" / "superset-finance.png"), full_page=True)
+    assert log.outside_requests == []
+    assert log.page_errors == []
+
+
+def test_blended_cac_of_the_latest_month_on_the_finance_dashboard_is_the_marts(superset, local_page):
+    base, _, password, _, url = superset
+    with psycopg.connect(url) as conn:
+        month, cac = conn.execute(
+            "select month, cac from marts.fct_acquisition_vs_retention_cost"
+            " where segment = 'all' order by month desc limit 1"
+        ).fetchone()
+    assert isinstance(cac, Decimal), f"the world's latest month {month} has no blended CAC to show"
+    page, _ = local_page
+    _log_in(page, base, password)
+    charts = _open_dashboard(page, base, "finance", len(dict(_dashboards())["finance"]))
+    shown = charts["Blended CAC, latest month"].locator(".header-line").inner_text().strip()
+    assert shown == f"{cac:,.2f}"
+
+
+def test_a_chart_whose_table_the_reader_cannot_read_shows_an_error(superset, local_page):
+    """The check above can fail: take the reader's SELECT on one mart away and exactly its charts break."""
+    base, _, password, _, url = superset
+    page, _ = local_page
+    _log_in(page, base, password)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("revoke select on marts.fct_ltv_cac from bi_reader")
+        try:
+            charts = _open_dashboard(page, base, "finance", len(dict(_dashboards())["finance"]))
+            failed = _failed_charts(charts)
+        finally:
+            conn.execute("grant select on marts.fct_ltv_cac to bi_reader")
+    ltv_charts = _charts_on_dataset("fct_ltv_cac")
+    assert ltv_charts, "the Finance dashboard reads fct_ltv_cac"
+    assert sorted(failed) == sorted(ltv_charts)
+
+
+def _charts_on_dataset(table: str) -> list[str]:
+    """Names of the repository's charts built on `table`, from the chart and dataset YAML."""
+    root = ROOT / "bi" / "superset"
+    datasets = [yaml.safe_load(p.read_text()) for p in root.glob("datasets/*/*.yaml")]
+    tables = {dataset["uuid"]: dataset["table_name"] for dataset in datasets}
+    charts = [yaml.safe_load(p.read_text()) for p in root.glob("charts/*.yaml")]
+    return [chart["slice_name"] for chart in charts if tables.get(chart["dataset_uuid"]) == table]
+
+
+def test_an_anonymous_visitor_of_a_dashboard_is_sent_to_the_login_page(superset):
+    base, *_ = superset
+    parts = urlsplit(base)
+    for slug, _ in _dashboards():
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+        conn.request("GET", f"/superset/dashboard/{slug}/")
+        response = conn.getresponse()
+        assert response.status in (301, 302, 303, 307, 308)
+        assert urlsplit(response.getheader("Location", "")).path.startswith("/login")
+        conn.close()
+    api = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    api.request("GET", "/api/v1/dashboard/")
+    assert api.getresponse().status == 401
+
+
+def test_superset_listens_on_loopback_only(superset):
+    _, env, _, home, _ = superset
+    pid = int((home / "superset" / "superset.pid").read_text())
+    root = psutil.Process(pid)
+    listening = set()
+    for process in [root, *root.children(recursive=True)]:
+        listening |= {c.laddr.ip for c in process.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN}
+    assert listening == {"127.0.0.1"}
+    status = tealeaves(env, "bi", "status")
+    assert status.returncode == 0, status.stdout + status.stderr
+    again = tealeaves(env, "bi", "up", timeout=120)
+    assert again.returncode == 0 and "already running" in again.stdout
+    assert "Superset login" not in again.stdout  # the password is shown on the first start only
+
+
+def test_secrets_are_private_files_and_reach_no_log_or_command_line(superset):
+    _, _, password, home, url = superset
+    folder = home / "superset"
+    reader_password = (folder / "reader.password").read_text().strip()
+    for name in ("admin.password", "reader.password", "secret-key", "superset_config.py"):
+        assert stat.S_IMODE((folder / name).stat().st_mode) == 0o600, name
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    secrets = [password, reader_password, (folder / "secret-key").read_text().strip()]
+    logs = [path for path in (home / "logs").iterdir() if path.is_file()]
+    assert {path.name for path in logs} >= {"superset.log", "superset-setup.log"}
+    for path in logs:
+        text = path.read_text(errors="replace")
+        assert not [secret for secret in secrets if secret in text], f"a secret in {path}"
+    pid = int((folder / "superset.pid").read_text())
+    root = psutil.Process(pid)
+    superuser = make_url(url).password
+    for process in [root, *root.children(recursive=True)]:
+        command = " ".join(process.cmdline())
+        assert not [secret for secret in secrets if secret in command]
+        environment = "\n".join(f"{k}={v}" for k, v in process.environ().items())
+        assert not [secret for secret in [*secrets, superuser] if secret in environment]
+    assert not list(folder.glob("*.zip")), "the bundle holding the import is removed after the import"
+
+
+def test_the_reader_login_reads_the_marts_and_not_raw(superset):
+    """Superset connects as `superset` in bi_reader: marts yes, raw no (docs/security.md)."""
+    _, _, _, home, url = superset
+    reader = (home / "superset" / "reader.password").read_text().strip()
+    as_reader = make_url(url).set(username="superset", password=reader).render_as_string(hide_password=False)
+    with psycopg.connect(as_reader) as conn:
+        assert conn.execute("select count(*) from marts.fct_acquisition_cost").fetchone()[0] > 0
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("select 1 from raw.rejected_rows limit 1")
+
+
+def test_bi_down_stops_it(superset):
+    """Last in the module: `bi down` stops Superset and `bi status` then says so (exit 3)."""
+    base, env, *_ = superset
+    down = tealeaves(env, "bi", "down", timeout=120)
+    assert down.returncode == 0 and "stopped" in down.stdout
+    assert tealeaves(env, "bi", "status").returncode == 3
+    parts = urlsplit(base)
+    with pytest.raises(OSError):
+        http.client.HTTPConnection(parts.hostname, parts.port, timeout=5).request("GET", "/health")
