@@ -51,16 +51,24 @@ def set_admin(password: str) -> None:
 
 
 def import_bundle(bundle: Path, passwords: dict[str, str]) -> None:
-    """The dashboards as code, overwriting what the UI changed: the repo's YAML is the truth."""
+    """The dashboards as code, overwriting what the UI changed: the repo's YAML is the truth.
+
+    Imported as Superset's "assets" rather than as dashboards: the dashboard importer keeps every database,
+    dataset and chart that exists already, so a chart changed in the repository (or the warehouse's new port)
+    would never arrive. The assets importer overwrites them all; the files are the same export format.
+    """
+    import yaml
     from flask import g
     from superset import security_manager
-    from superset.commands.dashboard.importers.dispatcher import ImportDashboardsCommand
-    from superset.commands.importers.v1.utils import get_contents_from_bundle
+    from superset.commands.importers.v1.assets import ImportAssetsCommand
+    from superset.commands.importers.v1.utils import METADATA_FILE_NAME, get_contents_from_bundle
 
     g.user = security_manager.find_user(username=ADMIN)
     with ZipFile(bundle) as archive:
         contents = get_contents_from_bundle(archive)
-    ImportDashboardsCommand(contents, overwrite=True, passwords=passwords).run()
+    metadata = yaml.safe_load(contents[METADATA_FILE_NAME])
+    contents[METADATA_FILE_NAME] = yaml.safe_dump({**metadata, "type": "assets"})
+    ImportAssetsCommand(contents, passwords=passwords).run()
 
 
 def main(plan_path: str) -> int:
