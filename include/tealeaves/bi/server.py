@@ -200,13 +200,23 @@ def up(settings: Settings, say: Callable[[str], object] = lambda _: None) -> Sta
         databases, fingerprint = build_bundle(where.dashboards, where.bundle, settings.warehouse, READER_LOGIN)
     except BundleError as exc:
         raise BiError(str(exc)) from None
+    migrate = _needs_migration(where, settings)
+    pid = None
     try:
-        say("migrating Superset's metadata and importing the dashboards")
-        _setup(where, settings, admin_password, {name: reader_password for name in databases}, fingerprint)
-        say("starting Superset's web server")
-        pid = _serve(settings, where)
+        if not migrate:  # the tables are current: gunicorn loads Superset while the import runs beside it
+            say("starting Superset's web server and importing the dashboards")
+            pid = _serve(settings, where)
+        else:
+            say("migrating Superset's metadata database and importing the dashboards")
+        _setup(where, settings, migrate, admin_password, {name: reader_password for name in databases}, fingerprint)
+        if pid is None:
+            say("starting Superset's web server")
+            pid = _serve(settings, where)
         _wait_until_ready(settings, where, pid)
     except BaseException:
+        if pid is not None and _our_pid(where) == pid:
+            _stop_group(pid)
+            where.pid.unlink(missing_ok=True)
         if new_password is not None:  # never shown: the next start makes and shows another
             where.admin_password.unlink(missing_ok=True)
         raise
@@ -306,11 +316,17 @@ TALISMAN_CONFIG = {{
 """
 
 
-def _setup(where: Places, settings: Settings, admin_password: str, passwords: dict[str, str], digest: str) -> None:
-    """Run superset_setup.py in Superset's interpreter; migrate and init only when Superset's version changed."""
-    version = _superset_version(where)
+def _needs_migration(where: Places, settings: Settings) -> bool:
+    """Migrate and init only on the first start, after Superset's upgrade, or on another metadata database."""
     state = _read_state(where)
-    migrate = state.get("superset") != version or state.get("metadata") != _metadata_id(settings)
+    return state.get("superset") != _superset_version(where) or state.get("metadata") != _metadata_id(settings)
+
+
+def _setup(
+    where: Places, settings: Settings, migrate: bool, admin_password: str, passwords: dict[str, str], digest: str
+) -> None:
+    """Run superset_setup.py in Superset's interpreter: migration, admin login, import."""
+    version = _superset_version(where)
     plan = {
         "migrate": migrate,
         "admin_password": admin_password,
