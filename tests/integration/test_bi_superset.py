@@ -13,6 +13,7 @@ from __future__ import annotations
 import http.client
 import os
 import re
+import socket
 import stat
 from decimal import Decimal
 from urllib.parse import urlsplit
@@ -218,6 +219,22 @@ def test_the_reader_login_reads_the_marts_and_not_raw(superset):
         assert conn.execute("select count(*) from marts.fct_acquisition_cost").fetchone()[0] > 0
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("select 1 from raw.rejected_rows limit 1")
+
+
+def test_a_taken_port_is_one_line_not_a_traceback(superset, tmp_path):
+    _, env, *_ = superset
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        other = {**env, "TEALEAVES_HOME": str(tmp_path / "home"), "TEALEAVES_BI_PORT": str(port)}
+        result = tealeaves(other, "bi", "up", timeout=120)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert [line for line in result.stderr.splitlines() if line.strip()] == [
+        line for line in result.stderr.splitlines() if line.startswith("error:")
+    ]
+    assert str(port) in result.stderr
 
 
 def test_bi_down_stops_it(superset):

@@ -179,14 +179,21 @@ def up(settings: Settings, say: Callable[[str], object] = lambda _: None) -> Sta
     say("starting the warehouse's server")
     start_server(settings)
     say("preparing Superset's metadata database and reader login")
-    _ensure_metadata_database(settings)
-    reader_password = made_secret(where.reader_password, 18)
+    import psycopg
+
     from tealeaves.db.roles import RoleError, create_reader_login
 
+    reader_password = made_secret(where.reader_password, 18)
     try:
+        _ensure_metadata_database(settings)
         create_reader_login(settings.url(), READER_LOGIN, reader_password)
     except RoleError as exc:
         raise BiError(f"Superset's reader login: {exc}") from None
+    except psycopg.OperationalError:
+        raise  # the server is down: the CLI says so as for every command (exit 3)
+    except psycopg.Error as exc:  # e.g. a user of an external server who may not create databases
+        reason = exc.diag.message_primary or type(exc).__name__
+        raise BiError(f"cannot prepare database {METADATA_DB!r} and login {READER_LOGIN!r}: {reason}") from None
     _write_config(settings, where)
 
     new_password = None
