@@ -439,13 +439,22 @@ def bi_up() -> None:
         soft_wrap=True,
     )
     if started.new_admin_password is not None:
-        from tealeaves.bi.server import places
+        from tealeaves.bi.server import login_notice
 
-        print(
-            f"Superset login: admin / {started.new_admin_password}\n"
-            f"  shown this once; kept only in {places(settings).admin_password} (mode 0600).",
-            flush=True,
-        )
+        print(login_notice(settings, started.new_admin_password), flush=True)
+
+
+@bi_app.command("password")
+def bi_password() -> None:
+    """Give Superset's admin a new password, shown once; the old one stops working at the next login."""
+    from tealeaves.bi.server import BiError, login_notice, new_admin_password
+
+    settings = _settings()
+    try:
+        password = new_admin_password(settings)
+    except BiError as exc:
+        raise fail(str(exc)) from None
+    print(login_notice(settings, password), flush=True)
 
 
 @bi_app.command("down")

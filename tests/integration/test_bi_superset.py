@@ -11,6 +11,7 @@ plain `make test` leaves it out (marker `bi`).
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import re
 import socket
@@ -72,11 +73,12 @@ def _is_chart(item: object) -> bool:
 
 
 def _log_in(page, base: str, password: str) -> None:
-    page.goto(f"{base}/login/")
+    """Superset's own login form, once its script has taken the form over (a first visit loads it cold)."""
+    page.goto(f"{base}/login/", wait_until="networkidle", timeout=CHART_SECONDS * 1000)
     page.fill("#username", "admin")
     page.fill("#password", password)
     page.click('[data-test="login-button"]')
-    page.wait_for_url(lambda address: "/login" not in address, timeout=60_000)
+    page.wait_for_url(lambda address: "/login" not in address, wait_until="commit", timeout=CHART_SECONDS * 1000)
 
 
 def _open_dashboard(page, base: str, slug: str, expected: int) -> dict[str, object]:
@@ -237,8 +239,31 @@ def test_a_taken_port_is_one_line_not_a_traceback(superset, tmp_path):
     assert str(port) in result.stderr
 
 
-def test_bi_down_stops_it(superset):
-    """Last in the module: `bi down` stops Superset and `bi status` then says so (exit 3)."""
+def _api_login(base: str, password: str) -> int:
+    """Status of Superset's API login for `admin` with `password` (200 when it lets them in)."""
+    parts = urlsplit(base)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+    body = json.dumps({"username": "admin", "password": password, "provider": "db"})
+    conn.request("POST", "/api/v1/security/login", body=body, headers={"Content-Type": "application/json"})
+    status = conn.getresponse().status
+    conn.close()
+    return status
+
+
+def test_bi_password_gives_a_new_password_and_the_old_one_stops(superset):
+    base, env, old, home, _ = superset
+    assert _api_login(base, old) == 200
+    rotated = tealeaves(env, "bi", "password", timeout=180)
+    assert rotated.returncode == 0, rotated.stdout + rotated.stderr
+    new = re.search(r"Superset login: admin / (\S+)", rotated.stdout).group(1)
+    assert new != old
+    assert (home / "superset" / "admin.password").read_text().strip() == new
+    assert _api_login(base, new) == 200
+    assert _api_login(base, old) == 401
+
+
+def test_bi_down_stops_it_and_a_second_start_comes_back_without_a_new_password(superset):
+    """Last in the module. The second start skips the migration and imports while gunicorn loads."""
     base, env, *_ = superset
     down = tealeaves(env, "bi", "down", timeout=120)
     assert down.returncode == 0 and "stopped" in down.stdout
@@ -246,3 +271,10 @@ def test_bi_down_stops_it(superset):
     parts = urlsplit(base)
     with pytest.raises(OSError):
         http.client.HTTPConnection(parts.hostname, parts.port, timeout=5).request("GET", "/health")
+    again = tealeaves(env, "bi", "up", timeout=START_SECONDS)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "Superset login" not in again.stdout
+    assert tealeaves(env, "bi", "status").returncode == 0
+    login = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    login.request("GET", "/login/")
+    assert login.getresponse().status == 200

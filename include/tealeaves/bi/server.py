@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -329,6 +330,37 @@ def _needs_migration(where: Places, settings: Settings) -> bool:
     return state.get("superset") != _superset_version(where) or state.get("metadata") != _metadata_id(settings)
 
 
+def login_notice(settings: Settings, password: str) -> str:
+    """What a person is told, on their terminal only, the one time a password is made."""
+    return (
+        f"Superset login: {ADMIN} / {password}\n"
+        f"  shown this once; kept only in {places(settings).admin_password} (mode 0600)."
+        " `tealeaves bi password` makes a new one."
+    )
+
+
+def new_admin_password(settings: Settings) -> str:
+    """A fresh password for Superset's admin, in its file and in Superset's tables; the old one stops at once.
+
+    Superset checks the password at each login, so a running Superset needs no restart.
+    """
+    where = places(settings)
+    if not where.bin("python").exists():
+        raise BiError(f"Superset is not installed in {where.venv}: run `make bi-install`")
+    if not where.state.exists() or not where.admin_password.exists():
+        raise BiError("Superset was never started here: `tealeaves bi up` makes the admin and shows its password")
+    _write_config(settings, where)
+    password = secrets.token_urlsafe(18)
+    previous = where.admin_password.read_text()
+    write_secret(where.admin_password, password)
+    try:
+        _run_setup(where, settings, {"migrate": False, "admin_password": password})
+    except BaseException:
+        write_secret(where.admin_password, previous)  # Superset kept the old one
+        raise
+    return password
+
+
 def _setup(
     where: Places, settings: Settings, migrate: bool, admin_password: str, passwords: dict[str, str], digest: str
 ) -> None:
@@ -340,6 +372,14 @@ def _setup(
         "bundle": str(where.bundle),
         "passwords": passwords,
     }
+    try:
+        _run_setup(where, settings, plan)
+    finally:
+        where.bundle.unlink(missing_ok=True)
+    write_secret(where.state, json.dumps({"superset": version, "metadata": _metadata_id(settings), "bundle": digest}))
+
+
+def _run_setup(where: Places, settings: Settings, plan: dict) -> None:
     write_secret(where.plan, json.dumps(plan))
     script = Path(__file__).with_name("superset_setup.py")
     try:
@@ -356,11 +396,9 @@ def _setup(
             log.write(result.stderr)
     finally:
         where.plan.unlink(missing_ok=True)
-        where.bundle.unlink(missing_ok=True)
     if result.returncode != 0:
         reason = _setup_error(result.stderr)
         raise BiError(f"Superset setup failed: {reason} (full log: {where.setup_log})")
-    write_secret(where.state, json.dumps({"superset": version, "metadata": _metadata_id(settings), "bundle": digest}))
 
 
 def _setup_error(stderr: str) -> str:

@@ -1,11 +1,11 @@
-"""Prepare Superset's metadata before its web server starts. Runs in Superset's own interpreter (.venv-bi).
+"""Migrate Superset's tables, set its admin login, import the dashboards. Runs in Superset's interpreter (.venv-bi).
 
 tealeaves never imports this module: `tealeaves bi up` runs it as `.venv-bi/bin/python -I superset_setup.py`, with
 SUPERSET_CONFIG_PATH naming the superset_config.py it wrote. Its one argument is a 0600 JSON file of what to do,
 so the admin's and the reader's passwords never reach a command line or a log:
 
     {"migrate": true, "admin_password": "...", "bundle": "/path/bundle.zip",
-     "passwords": {"bundle/databases/warehouse.yaml": "..."}}
+     "passwords": {"databases/tealeaves_warehouse.yaml": "..."}}
 
 One process does the migration, `superset init`, the admin login and the import: Superset's app takes seconds to
 load, and each CLI command would load it again. The one line printed last on stderr is what went wrong.
