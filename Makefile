@@ -9,8 +9,11 @@ STAMP := $(VENV)/.installed-stamp
 # sqlfluff pins click<8.5, Airflow needs newer: the SQL linter gets a virtualenv of its own.
 LINT_VENV := .venv-lint
 LINT_STAMP := $(LINT_VENV)/.installed-stamp
+# Apache Superset pins SQLAlchemy 1.4 and its own Flask stack: the BI tool gets a virtualenv of its own too.
+BI_VENV := .venv-bi
+BI_STAMP := $(BI_VENV)/.installed-stamp
 
-.PHONY: install demo test airflow lint lint-python lint-sql browser docs clean
+.PHONY: install demo test airflow bi bi-install test-bi lint lint-python lint-sql browser docs clean
 
 # The virtualenv is rebuilt only when the lock file or the package metadata changes.
 $(STAMP): requirements.lock pyproject.toml
@@ -27,6 +30,14 @@ $(LINT_STAMP): requirements-lint.lock
 	$(LINT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-lint.lock
 	@touch $(LINT_STAMP)
 
+$(BI_STAMP): requirements-bi.lock
+	@test -x $(BI_VENV)/bin/python || $(PYTHON) -m venv $(BI_VENV)
+	$(BI_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-bi.lock
+	$(BI_VENV)/bin/python -m pip check
+	@touch $(BI_STAMP)
+
+bi-install: $(BI_STAMP)
+
 demo: install
 	$(BIN)/tealeaves demo
 
@@ -36,6 +47,14 @@ test: install lint browser
 
 airflow: install
 	$(BIN)/tealeaves airflow up
+
+# Superset on 127.0.0.1:$${TEALEAVES_BI_PORT:-8088} with the dashboards of bi/superset/ (docs/bi.md).
+bi: install bi-install
+	$(BIN)/tealeaves bi up
+
+# The Superset browser test needs .venv-bi (about 800 MB, two to three minutes to install): a target of its own.
+test-bi: install bi-install browser
+	$(BIN)/python -m pytest -n 0 -m bi tests/integration/test_bi_superset.py
 
 lint: lint-python lint-sql
 
@@ -55,4 +74,4 @@ browser:
 
 clean:
 	-$(BIN)/tealeaves db stop
-	rm -rf .tealeaves dbt_project/target dbt_project/logs $(LINT_VENV)
+	rm -rf .tealeaves dbt_project/target dbt_project/logs $(LINT_VENV) $(BI_VENV)

@@ -31,6 +31,8 @@ metrics_app = typer.Typer(
     no_args_is_help=True, help="The semantic layer: headline metrics over the published marts (docs/metrics.md)."
 )
 app.add_typer(metrics_app, name="metrics")
+bi_app = typer.Typer(no_args_is_help=True, help="Apache Superset on 127.0.0.1 with the dashboards of bi/superset/.")
+app.add_typer(bi_app, name="bi")
 console = Console()
 err = Console(stderr=True)
 
@@ -413,6 +415,74 @@ def airflow(ctx: typer.Context) -> None:
         print(login_notice(settings, password))
     env = {**os.environ, **orchestrate.environ(settings)}
     raise typer.Exit(subprocess.call([orchestrate.airflow_bin(), *ctx.args], env=env, umask=UMASK))
+
+
+# -- bi ---------------------------------------------------------------------------------------------
+@bi_app.command("up")
+def bi_up() -> None:
+    """Start Superset in the background on 127.0.0.1:TEALEAVES_BI_PORT (8088) with the repo's dashboards.
+
+    Its metadata goes to a database `superset` on the warehouse's server; it reads the warehouse as the reader
+    login `superset` (marts and quality only). The admin's password is shown on the first start only.
+    """
+    from tealeaves.bi.server import BiError, up
+    from tealeaves.db import ServerError
+
+    settings = _settings()
+    try:
+        started = up(settings, lambda line: console.print(f"[dim]{line}[/]", highlight=False))
+    except (BiError, ServerError) as exc:
+        raise fail(str(exc)) from None
+    if started.already_running:
+        console.print(f"Superset already running on {started.url} (pid {started.pid})", highlight=False)
+        return
+    console.print(
+        f"Superset on {started.url} (pid {started.pid}), ready in {started.seconds:.0f} s;"
+        f" log in {settings.home / 'logs' / 'superset.log'}. `tealeaves bi down` stops it.",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if started.new_admin_password is not None:
+        from tealeaves.bi.server import login_notice
+
+        print(login_notice(settings, started.new_admin_password), flush=True)
+
+
+@bi_app.command("password")
+def bi_password() -> None:
+    """Give Superset's admin a new password, shown once; the old one stops working at the next login."""
+    from tealeaves.bi.server import BiError, login_notice, new_admin_password
+
+    settings = _settings()
+    try:
+        password = new_admin_password(settings)
+    except BiError as exc:
+        raise fail(str(exc)) from None
+    print(login_notice(settings, password), flush=True)
+
+
+@bi_app.command("down")
+def bi_down() -> None:
+    """Stop Superset."""
+    from tealeaves.bi.server import down
+
+    console.print("stopped" if down(_plain_settings()) else "not running")
+
+
+@bi_app.command("status")
+def bi_status() -> None:
+    """Say whether Superset is running and answering; exit 3 when it is not."""
+    from tealeaves.bi.server import status, url
+
+    settings = _plain_settings()
+    current = status(settings)
+    if not current.running:
+        console.print("stopped")
+        raise typer.Exit(3)
+    state = "answering" if current.answering else "not answering yet"
+    console.print(f"running on {url(settings)} (pid {current.pid}), {state}", highlight=False)
+    if not current.answering:
+        raise typer.Exit(3)
 
 
 @app.command()

@@ -78,6 +78,8 @@ class Settings(BaseSettings):
         description="Address Airflow's API server and log servers listen on; 0.0.0.0 opens them to the network.",
     )
     airflow_port: int = Field(8080, ge=1, le=65535, description="Port of Airflow's UI and API.")
+    # The BI tool `tealeaves bi up` starts (docs/bi.md): Superset, always on 127.0.0.1.
+    bi_port: int = Field(8088, ge=1, le=65535, description="Port on 127.0.0.1 of Superset (`tealeaves bi up`).")
 
     @field_validator("timezone")
     @classmethod
@@ -104,6 +106,11 @@ class Settings(BaseSettings):
     @property
     def airflow_home(self) -> Path:
         return self.home / "airflow"
+
+    @property
+    def bi_venv(self) -> Path:
+        """Superset's own virtualenv (`make bi-install`): its pins clash with Airflow's."""
+        return self.project_root / ".venv-bi"
 
     @property
     def dbt_project_dir(self) -> Path:

@@ -1,0 +1,310 @@
+"""`tealeaves bi up` starts a real Apache Superset on the published marts, with the dashboards of bi/superset/.
+
+A person's view: Chromium logs in through Superset's own form, opens each dashboard of the repository, waits for
+every chart, and reads a number off a chart to compare with a plain SQL read of the mart. And a stranger's: the
+server listens on loopback only, a dashboard asks for a login, and no secret reaches a log or a command line.
+
+Superset lives in its own virtualenv (.venv-bi, about 800 MB): `make test-bi` installs it and runs this file;
+plain `make test` leaves it out (marker `bi`).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import socket
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from urllib.parse import urlsplit
+
+import httpx
+import psutil
+import psycopg
+import pytest
+import yaml
+from sqlalchemy.engine import make_url
+
+from tests.cli import tealeaves
+from tests.conftest import ROOT, free_port
+
+pytestmark = pytest.mark.bi
+
+DASHBOARDS = ROOT / "bi" / "superset" / "dashboards"
+START_SECONDS = 600  # a first start migrates Superset's metadata database: about a minute on 2 cores
+CHART_SECONDS = 120
+
+
+@pytest.fixture(scope="module")
+def superset(marts_world, tmp_path_factory):
+    """`tealeaves bi up` on the session's published marts, first start in a fresh home; `bi down` afterwards.
+
+    Yields (base URL, the environment, the admin password the first start printed, the home, the warehouse URL).
+    """
+    url, _, _ = marts_world
+    if not (ROOT / ".venv-bi" / "bin" / "gunicorn").exists():
+        pytest.fail("Superset is not installed: run `make bi-install` (make test-bi does)", pytrace=False)
+    home = tmp_path_factory.mktemp("bi-home")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEALEAVES_", "AIRFLOW"))}
+    port = free_port()
+    env.update(TEALEAVES_HOME=str(home), TEALEAVES_DATABASE_URL=url, TEALEAVES_BI_PORT=str(port))
+    try:
+        up = tealeaves(env, "bi", "up", timeout=START_SECONDS)
+        assert up.returncode == 0, f"tealeaves bi up failed:\n{up.stdout}\n{up.stderr}"
+        password = re.search(r"Superset login: admin / (\S+)", up.stdout)
+        assert password, f"the first start shows the admin's password once:\n{up.stdout}"
+        yield f"http://127.0.0.1:{port}", env, password.group(1), home, url
+    finally:
+        tealeaves(env, "bi", "down", timeout=120)
+
+
+def _dashboards() -> list[tuple[str, list[str]]]:
+    """(slug, chart names) of every dashboard kept in the repository, from its own YAML."""
+    found = []
+    for path in sorted(DASHBOARDS.glob("*.yaml")):
+        dashboard = yaml.safe_load(path.read_text())
+        charts = [item["meta"]["sliceName"] for item in dashboard["position"].values() if _is_chart(item)]
+        found.append((dashboard["slug"], charts))
+    return found
+
+
+def _is_chart(item: object) -> bool:
+    return isinstance(item, dict) and item.get("type") == "CHART"
+
+
+def _log_in(page, base: str, password: str) -> None:
+    """Superset's own login form, once its script has taken the form over (a first visit loads it cold)."""
+    page.goto(f"{base}/login/", wait_until="networkidle", timeout=CHART_SECONDS * 1000)
+    page.fill("#username", "admin")
+    page.fill("#password", password)
+    page.click('[data-test="login-button"]')
+    page.wait_for_url(lambda address: "/login" not in address, wait_until="commit", timeout=CHART_SECONDS * 1000)
+
+
+def _open_dashboard(page, base: str, slug: str, expected: int) -> dict[str, object]:
+    """Open a dashboard, wait until `expected` charts stopped loading; return each chart's holder by its title."""
+    page.goto(f"{base}/superset/dashboard/{slug}/")
+    holders = page.locator('[data-test="dashboard-component-chart-holder"]')
+    holders.nth(expected - 1).wait_for(timeout=CHART_SECONDS * 1000)
+    page.wait_for_load_state("networkidle")
+    page.wait_for_function(
+        """() => document.querySelectorAll('[data-test="dashboard-component-chart-holder"]').length > 0
+            && document.querySelectorAll(
+                '[data-test="dashboard-component-chart-holder"] [data-test="loading-indicator"]').length === 0""",
+        timeout=CHART_SECONDS * 1000,
+    )
+    return {holder.locator('[data-test="editable-title"]').inner_text().strip(): holder for holder in holders.all()}
+
+
+def _failed_charts(charts: dict[str, object]) -> list[str]:
+    """Charts that show Superset's error box instead of data (a query that failed, a missing column)."""
+    return [title for title, holder in charts.items() if holder.locator('[role="alert"]').count()]
+
+
+def test_every_dashboard_of_the_repository_loads_every_chart_without_an_error(superset, local_page):
+    base, _, password, _, _ = superset
+    page, log = local_page
+    dashboards = _dashboards()
+    assert dashboards, f"no dashboard YAML in {DASHBOARDS}"
+    _log_in(page, base, password)
+    for slug, names in dashboards:
+        charts = _open_dashboard(page, base, slug, len(names))
+        assert sorted(charts) == sorted(names), f"dashboard {slug} shows other charts than its YAML names"
+        assert _failed_charts(charts) == [], f"dashboard {slug}: charts showing an error"
+        if slug == "finance" and os.environ.get("TEALEAVES_SCREENSHOTS"):
+            page.screenshot(path=str(ROOT / "docs" / "images" / "superset-finance.png"), full_page=True)
+    assert log.outside_requests == []
+    assert log.page_errors == []
+
+
+def test_blended_cac_of_the_latest_month_on_the_finance_dashboard_is_the_marts(superset, local_page):
+    base, _, password, _, url = superset
+    with psycopg.connect(url) as conn:
+        month, cac = conn.execute(
+            "select month, cac from marts.fct_acquisition_vs_retention_cost"
+            " where segment = 'all' order by month desc limit 1"
+        ).fetchone()
+    assert isinstance(cac, Decimal), f"the world's latest month {month} has no blended CAC to show"
+    page, _ = local_page
+    _log_in(page, base, password)
+    charts = _open_dashboard(page, base, "finance", len(dict(_dashboards())["finance"]))
+    shown = charts["Blended CAC, latest month"].locator(".header-line").inner_text().strip()
+    assert shown == f"{cac:,.2f}"
+
+
+def test_a_chart_whose_table_the_reader_cannot_read_shows_an_error(superset, local_page):
+    """The check above can fail: take the reader's SELECT on one mart away and exactly its charts break."""
+    base, _, password, _, url = superset
+    page, _ = local_page
+    _log_in(page, base, password)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("revoke select on marts.fct_ltv_cac from bi_reader")
+        try:
+            charts = _open_dashboard(page, base, "finance", len(dict(_dashboards())["finance"]))
+            failed = _failed_charts(charts)
+        finally:
+            conn.execute("grant select on marts.fct_ltv_cac to bi_reader")
+    ltv_charts = _charts_on_dataset("fct_ltv_cac")
+    assert ltv_charts, "the Finance dashboard reads fct_ltv_cac"
+    assert sorted(failed) == sorted(ltv_charts)
+
+
+def _charts_on_dataset(table: str) -> list[str]:
+    """Names of the repository's charts built on `table`, from the chart and dataset YAML."""
+    root = ROOT / "bi" / "superset"
+    datasets = [yaml.safe_load(p.read_text()) for p in root.glob("datasets/*/*.yaml")]
+    tables = {dataset["uuid"]: dataset["table_name"] for dataset in datasets}
+    charts = [yaml.safe_load(p.read_text()) for p in root.glob("charts/*.yaml")]
+    return [chart["slice_name"] for chart in charts if tables.get(chart["dataset_uuid"]) == table]
+
+
+def test_an_anonymous_visitor_of_a_dashboard_is_sent_to_the_login_page(superset):
+    base, *_ = superset
+    parts = urlsplit(base)
+    for slug, _ in _dashboards():
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+        conn.request("GET", f"/superset/dashboard/{slug}/")
+        response = conn.getresponse()
+        assert response.status in (301, 302, 303, 307, 308)
+        assert urlsplit(response.getheader("Location", "")).path.startswith("/login")
+        conn.close()
+    api = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    api.request("GET", "/api/v1/dashboard/")
+    assert api.getresponse().status == 401
+
+
+def test_superset_listens_on_loopback_only(superset):
+    _, env, _, home, _ = superset
+    pid = int((home / "superset" / "superset.pid").read_text())
+    root = psutil.Process(pid)
+    listening = set()
+    for process in [root, *root.children(recursive=True)]:
+        listening |= {c.laddr.ip for c in process.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN}
+    assert listening == {"127.0.0.1"}
+    status = tealeaves(env, "bi", "status")
+    assert status.returncode == 0, status.stdout + status.stderr
+    again = tealeaves(env, "bi", "up", timeout=120)
+    assert again.returncode == 0 and "already running" in again.stdout
+    assert "Superset login" not in again.stdout  # the password is shown on the first start only
+
+
+def test_secrets_are_private_files_and_reach_no_log_or_command_line(superset):
+    _, _, password, home, url = superset
+    folder = home / "superset"
+    reader_password = (folder / "reader.password").read_text().strip()
+    for name in ("admin.password", "reader.password", "secret-key", "superset_config.py"):
+        assert stat.S_IMODE((folder / name).stat().st_mode) == 0o600, name
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    secrets = [password, reader_password, (folder / "secret-key").read_text().strip()]
+    logs = [path for path in (home / "logs").iterdir() if path.is_file()]
+    assert {path.name for path in logs} >= {"superset.log", "superset-setup.log"}
+    for path in logs:
+        text = path.read_text(errors="replace")
+        assert not [secret for secret in secrets if secret in text], f"a secret in {path}"
+    pid = int((folder / "superset.pid").read_text())
+    root = psutil.Process(pid)
+    superuser = make_url(url).password
+    for process in [root, *root.children(recursive=True)]:
+        command = " ".join(process.cmdline())
+        assert not [secret for secret in secrets if secret in command]
+        environment = "\n".join(f"{k}={v}" for k, v in process.environ().items())
+        assert not [secret for secret in [*secrets, superuser] if secret in environment]
+    assert not list(folder.glob("*.zip")), "the bundle holding the import is removed after the import"
+
+
+def test_the_reader_login_reads_the_marts_and_not_raw(superset):
+    """Superset connects as `superset` in bi_reader: marts yes, raw no (docs/security.md)."""
+    _, _, _, home, url = superset
+    reader = (home / "superset" / "reader.password").read_text().strip()
+    as_reader = make_url(url).set(username="superset", password=reader).render_as_string(hide_password=False)
+    with psycopg.connect(as_reader) as conn:
+        assert conn.execute("select count(*) from marts.fct_acquisition_cost").fetchone()[0] > 0
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("select 1 from raw.rejected_rows limit 1")
+
+
+def test_a_taken_port_is_one_line_not_a_traceback(superset, tmp_path):
+    _, env, *_ = superset
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        other = {**env, "TEALEAVES_HOME": str(tmp_path / "home"), "TEALEAVES_BI_PORT": str(port)}
+        result = tealeaves(other, "bi", "up", timeout=120)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert [line for line in result.stderr.splitlines() if line.strip()] == [
+        line for line in result.stderr.splitlines() if line.startswith("error:")
+    ]
+    assert str(port) in result.stderr
+
+
+def _api_login(base: str, password: str) -> int:
+    """Status of Superset's API login for `admin` with `password` (200 when it lets them in)."""
+    parts = urlsplit(base)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+    body = json.dumps({"username": "admin", "password": password, "provider": "db"})
+    conn.request("POST", "/api/v1/security/login", body=body, headers={"Content-Type": "application/json"})
+    status = conn.getresponse().status
+    conn.close()
+    return status
+
+
+def test_bi_password_gives_a_new_password_and_the_old_one_stops(superset):
+    base, env, old, home, _ = superset
+    assert _api_login(base, old) == 200
+    rotated = tealeaves(env, "bi", "password", timeout=180)
+    assert rotated.returncode == 0, rotated.stdout + rotated.stderr
+    new = re.search(r"Superset login: admin / (\S+)", rotated.stdout).group(1)
+    assert new != old
+    assert (home / "superset" / "admin.password").read_text().strip() == new
+    assert _api_login(base, new) == 200
+    assert _api_login(base, old) == 401
+
+
+@contextmanager
+def _api(base: str, password: str) -> Iterator[httpx.Client]:
+    """Superset's REST API as the admin: a bearer token, and the session cookie and CSRF token writes need."""
+    with httpx.Client(base_url=base, timeout=60) as client:
+        body = {"username": "admin", "password": password, "provider": "db", "refresh": False}
+        token = client.post("/api/v1/security/login", json=body).json()["access_token"]
+        client.headers["Authorization"] = f"Bearer {token}"
+        client.headers["X-CSRFToken"] = client.get("/api/v1/security/csrf_token/").json()["result"]
+        client.headers["Referer"] = base
+        yield client
+
+
+def _chart_names(client: httpx.Client) -> set[str]:
+    charts = client.get("/api/v1/chart/", params={"q": "(columns:!(slice_name),page_size:100)"}).json()["result"]
+    return {chart["slice_name"] for chart in charts}
+
+
+def test_bi_down_stops_it_and_a_second_start_puts_the_repository_dashboards_back(superset):
+    """Last in the module. The second start skips the migration, imports while gunicorn loads, shows no password,
+    and undoes what someone changed in the UI: the repository's YAML is the truth."""
+    base, env, _, home, _ = superset
+    password = (home / "superset" / "admin.password").read_text().strip()  # rotated by the test above
+    charts = (ROOT / "bi" / "superset" / "charts").glob("*.yaml")
+    repository = {yaml.safe_load(path.read_text())["slice_name"] for path in charts}
+    with _api(base, password) as client:
+        assert _chart_names(client) == repository
+        chart = client.get("/api/v1/chart/", params={"q": "(page_size:1)"}).json()["result"][0]
+        renamed = client.put(f"/api/v1/chart/{chart['id']}", json={"slice_name": "renamed in the UI"})
+        assert renamed.status_code == 200, renamed.text
+        assert "renamed in the UI" in _chart_names(client)
+
+    down = tealeaves(env, "bi", "down", timeout=120)
+    assert down.returncode == 0 and "stopped" in down.stdout
+    assert tealeaves(env, "bi", "status").returncode == 3
+    parts = urlsplit(base)
+    with pytest.raises(OSError):
+        http.client.HTTPConnection(parts.hostname, parts.port, timeout=5).request("GET", "/health")
+    again = tealeaves(env, "bi", "up", timeout=START_SECONDS)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "Superset login" not in again.stdout
+    assert tealeaves(env, "bi", "status").returncode == 0
+    with _api(base, password) as client:
+        assert _chart_names(client) == repository
