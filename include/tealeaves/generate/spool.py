@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import shutil
 import struct
 from array import array
 from collections.abc import Iterator
@@ -45,6 +46,7 @@ class SpooledMapping:
     def __init__(self, path: Path) -> None:
         self.path, self.entries = path, 0
         self._file: IO[str] | None = open(path, "w", encoding="ascii")  # noqa: SIM115 - closed in close()
+        self.formatted: tuple[int, Path] | None = None  # (level, file) once format() has written it
 
     def add(self, key: str, value: Any) -> None:
         """One entry, rendered as json.dumps(indent=2) renders it at the top level (re-indented when written)."""
@@ -59,7 +61,7 @@ class SpooledMapping:
 
     def __getstate__(self) -> dict[str, Any]:
         self.close()
-        return {"path": self.path, "entries": self.entries, "_file": None}
+        return {"path": self.path, "entries": self.entries, "_file": None, "formatted": self.formatted}
 
     def _entries(self) -> Iterator[str]:
         self.close()
@@ -74,8 +76,29 @@ class SpooledMapping:
         """The mapping itself, as json.loads reads it back (what a caller of generate() gets)."""
         return json.loads("{" + ",".join(self._entries()) + "}")
 
+    def format(self, level: int) -> None:
+        """Write now, to a file beside the spool, the text `write_json(out, level)` will write.
+
+        A worker process calls this for its own mappings, in parallel with the other workers, so that the parent,
+        which writes truth.json alone once every worker is done, only copies the text: re-indenting every entry
+        there was a serial tail that grows with the company (a second at 100,000 customers, half of it at the
+        end of 10,000's run on 2 cores)."""
+        formatted = self.path.with_name(f"{self.path.name}.at{level}")
+        with open(formatted, "w", encoding="ascii", buffering=1 << 20) as out:
+            self._write_json(out, level)
+        self.formatted = (level, formatted)
+
     def write_json(self, out: IO[str], level: int) -> None:
         """The mapping as json.dumps(indent=2) writes a dict whose key sits at indent `level`."""
+        if self.formatted is not None and self.formatted[0] == level:
+            # ASCII text is its own UTF-8: copied as bytes, under the text layer (flushed first, so in order)
+            out.flush()
+            with open(self.formatted[1], "rb") as text:
+                shutil.copyfileobj(text, out.buffer, 1 << 20)  # type: ignore[attr-defined]
+            return
+        self._write_json(out, level)
+
+    def _write_json(self, out: IO[str], level: int) -> None:
         if not self.entries:
             out.write("{}")
             return
@@ -110,6 +133,15 @@ def write_truth(report: dict[str, Any], path: Path) -> None:
             line = before.rsplit("\n", 1)[-1]
             mapping.write_json(out, (len(line) - len(line.lstrip(" "))) // INDENT)
         out.write(skeleton)
+
+
+def format_spools(value: Any, level: int) -> None:
+    """format() every SpooledMapping in `value`, a dict whose key sits at indent `level` in truth.json."""
+    for item in value.values():
+        if isinstance(item, SpooledMapping):
+            item.format(level + 1)
+        elif isinstance(item, dict):
+            format_spools(item, level + 1)
 
 
 def materialised(report: Any) -> Any:
