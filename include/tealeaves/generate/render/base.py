@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, date, datetime, timedelta, timezone
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -27,16 +26,28 @@ def alias_domain(domain: str) -> str:
 def utc_seconds(moment: datetime) -> str:
     """An instant as ISO 8601 in UTC to the second, "...Z". Remembered for the last few thousand instants: a
     ticket's creation, reply and solve are each written four or five times (the ticket, its comments, its
-    status changes, its metric events), and formatting took a tenth of the support renderer's time. The text
-    depends on the instant only, so equal instants in other zones share it rightly."""
-    return _utc_seconds(moment, moment.fold)
+    status changes, its metric events), and formatting took a tenth of the support renderer's time.
+
+    Remembered by the instant's POSIX timestamp, not by the datetime: hashing an aware datetime (what
+    functools.lru_cache did) converts it to UTC first, and cost 8% of the support process at 10,000 customers
+    with the cache's own bookkeeping; a timestamp and a dict cost a third less. Within 2**33 seconds of 1970
+    (the years 1698 to 2242) a float timestamp keeps every microsecond, so two instants share a key only when
+    they are the same instant (the two 02:30s of a night the clocks go back are an hour apart); outside that
+    range nothing is remembered."""
+    key = moment.timestamp()
+    text = _UTC_TEXT.get(key)
+    if text is None:
+        text = moment.astimezone(UTC).isoformat("T", "seconds").replace("+00:00", "Z")
+        if -_EXACT_TIMESTAMPS < key < _EXACT_TIMESTAMPS:
+            if len(_UTC_TEXT) >= _UTC_TEXT_SIZE:
+                _UTC_TEXT.clear()
+            _UTC_TEXT[key] = text
+    return text
 
 
-@lru_cache(maxsize=4096)
-def _utc_seconds(moment: datetime, fold: int) -> str:
-    """`fold` is part of the key because two times of the same zone compare and hash equal whatever their fold:
-    the two instants of a wall time repeated when the clocks go back would share one answer."""
-    return moment.astimezone(UTC).isoformat("T", "seconds").replace("+00:00", "Z")
+_UTC_TEXT: dict[float, str] = {}
+_UTC_TEXT_SIZE = 8192
+_EXACT_TIMESTAMPS = float(2**33)
 
 
 REGISTRY: dict[str, type[Renderer]] = {}
