@@ -371,3 +371,63 @@ def test_remembered_utc_text_is_each_instants_own():
     rng.shuffle(moments)
     for moment in moments + moments[::7]:
         assert utc_seconds(moment) == moment.astimezone(UTC).isoformat("T", "seconds").replace("+00:00", "Z")
+
+
+def _random_plain_item(rng: random.Random, depth: int = 0) -> object:
+    zones = [UTC, ZoneInfo("Australia/Sydney"), ZoneInfo("America/New_York")]
+    kinds = ["none", "bool", "int", "float", "str", "datetime"] + (["list", "tuple", "dict"] if depth < 3 else [])
+    kind = rng.choice(kinds)
+    if kind == "none":
+        return None
+    if kind == "bool":
+        return rng.random() < 0.5
+    if kind == "int":
+        return rng.randint(-(2**62), 2**62)
+    if kind == "float":
+        return rng.uniform(-1e9, 1e9)
+    if kind == "str":
+        return "".join(rng.choice('aé€ z0\n"') for _ in range(rng.randrange(12)))
+    if kind == "datetime":
+        moment = datetime(1990, 1, 1) + timedelta(microseconds=rng.randrange(10**15))
+        return moment.replace(tzinfo=rng.choice(zones), fold=rng.randrange(2))
+    items = [_random_plain_item(rng, depth + 1) for _ in range(rng.randrange(5))]
+    if kind == "dict":
+        return {f"k{n}": item for n, item in enumerate(items)}
+    return items if kind == "list" else tuple(items)
+
+
+def _as_read_back(item: object) -> object:
+    """What the plain spools promise: tuples come back as lists, datetimes as the same instant in UTC."""
+    if isinstance(item, (list, tuple)):
+        return [_as_read_back(value) for value in item]
+    if isinstance(item, dict):
+        return {key: _as_read_back(value) for key, value in item.items()}
+    if isinstance(item, datetime):
+        return item.astimezone(UTC)
+    return item
+
+
+def test_plain_spools_give_back_every_item_in_order(tmp_path):
+    """The spools of plain data (support's SLA outcomes, survey answers waiting for their day) give back every
+    item of random nested data, in the order added (by day, for DueSpool), each datetime the same instant, as the
+    pickled ones do."""
+    from tealeaves.generate.spool import DueSpool, PickleSpool
+
+    rng = random.Random(15)
+    items = [(number, _random_plain_item(rng)) for number in range(2_500)]  # three batches, the last one short
+    for plain in (True, False):
+        spool = PickleSpool(tmp_path / f"spool-{plain}", plain=plain)
+        for item in items:
+            spool.append(item)
+        back = list(spool.drain())
+        assert [_as_read_back(item) for item in back] == [_as_read_back(item) for item in items]
+        if plain:
+            assert all(item[1].tzinfo is UTC for item in back if isinstance(item[1], datetime))
+        due = DueSpool(tmp_path / f"due-{plain}", plain=plain)
+        days = [rng.randrange(30) for _ in items]
+        for day, item in zip(days, items, strict=True):
+            due.add(day, item)
+        for day in range(30):
+            expected = [_as_read_back(item) for d, item in zip(days, items, strict=True) if d == day]
+            assert [_as_read_back(item) for item in due.take(day)] == expected
+        due.close()
