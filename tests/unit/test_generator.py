@@ -352,25 +352,26 @@ def test_the_two_instants_of_a_repeated_wall_time_are_written_apart():
     assert epoch(second) - epoch(first) == 3600
 
 
-def test_remembered_utc_text_is_each_instants_own():
-    """utc_seconds remembers its answers by the instant: on many random instants in several zones (each asked for
-    again later; one wall time in two zones; the two of a repeated wall time; microseconds either side of a
-    second), it writes what converting that very instant to UTC writes, never a remembered neighbour's text."""
-
-    from tealeaves.generate.render.base import utc_seconds
+def test_timestamps_are_written_as_datetime_writes_them():
+    """utc_seconds and offset_seconds assemble ISO 8601 text from an instant's POSIX seconds: on many random
+    instants in several zones (one wall time in two zones, both folds, microseconds either side of a second,
+    before 1970, past 2242 where datetime formats them itself) they write what datetime's own isoformat writes,
+    in UTC and at every offset the exports mix in."""
+    from tealeaves.generate.render.base import OFFSET_ZONES, OFFSETS, offset_seconds, utc_seconds
 
     rng = random.Random(15)
     zones = [UTC, ZoneInfo("Australia/Sydney"), ZoneInfo("America/New_York"), ZoneInfo("Asia/Kolkata")]
     moments = []
     for _ in range(10_000):
-        wall = datetime(1971, 1, 1) + timedelta(seconds=rng.randrange(2_000_000_000))
+        wall = datetime(1900, 1, 2) + timedelta(seconds=rng.randrange(400 * 365 * 86_400))
         wall = wall.replace(microsecond=rng.choice((0, 1, 999_999, rng.randrange(1_000_000))))
         for zone in rng.sample(zones, 2):  # the same wall time in two zones: two instants
             moment = wall.replace(tzinfo=zone, fold=rng.randrange(2))
             moments += [moment, moment + timedelta(microseconds=1), moment - timedelta(microseconds=1)]
-    rng.shuffle(moments)
-    for moment in moments + moments[::7]:
+    for moment in moments:
         assert utc_seconds(moment) == moment.astimezone(UTC).isoformat("T", "seconds").replace("+00:00", "Z")
+        hours = rng.choice(OFFSETS)
+        assert offset_seconds(moment, hours) == moment.astimezone(OFFSET_ZONES[hours]).isoformat("T", "seconds")
 
 
 def _random_plain_item(rng: random.Random, depth: int = 0) -> object:
