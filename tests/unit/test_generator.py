@@ -350,3 +350,122 @@ def test_the_two_instants_of_a_repeated_wall_time_are_written_apart():
     assert (utc_seconds(first), utc_seconds(second)) == ("2025-04-05T15:30:00Z", "2025-04-05T16:30:00Z")
     assert (epoch(first), epoch(second)) == (int(first.timestamp()), int(second.timestamp()))
     assert epoch(second) - epoch(first) == 3600
+
+
+def test_timestamps_are_written_as_datetime_writes_them():
+    """utc_seconds and offset_seconds assemble ISO 8601 text from an instant's POSIX seconds: on many random
+    instants in several zones (one wall time in two zones, both folds, microseconds either side of a second,
+    before 1970, past 2242 where datetime formats them itself) they write what datetime's own isoformat writes,
+    in UTC and at every offset the exports mix in."""
+    from tealeaves.generate.render.base import OFFSET_ZONES, OFFSETS, offset_seconds, utc_seconds
+
+    rng = random.Random(15)
+    zones = [UTC, ZoneInfo("Australia/Sydney"), ZoneInfo("America/New_York"), ZoneInfo("Asia/Kolkata")]
+    moments = []
+    for _ in range(10_000):
+        wall = datetime(1900, 1, 2) + timedelta(seconds=rng.randrange(400 * 365 * 86_400))
+        wall = wall.replace(microsecond=rng.choice((0, 1, 999_999, rng.randrange(1_000_000))))
+        for zone in rng.sample(zones, 2):  # the same wall time in two zones: two instants
+            moment = wall.replace(tzinfo=zone, fold=rng.randrange(2))
+            moments += [moment, moment + timedelta(microseconds=1), moment - timedelta(microseconds=1)]
+    for moment in moments:
+        assert utc_seconds(moment) == moment.astimezone(UTC).isoformat("T", "seconds").replace("+00:00", "Z")
+        hours = rng.choice(OFFSETS)
+        assert offset_seconds(moment, hours) == moment.astimezone(OFFSET_ZONES[hours]).isoformat("T", "seconds")
+
+
+def _random_plain_item(rng: random.Random, depth: int = 0) -> object:
+    zones = [UTC, ZoneInfo("Australia/Sydney"), ZoneInfo("America/New_York")]
+    kinds = ["none", "bool", "int", "float", "str", "datetime"] + (["list", "tuple", "dict"] if depth < 3 else [])
+    kind = rng.choice(kinds)
+    if kind == "none":
+        return None
+    if kind == "bool":
+        return rng.random() < 0.5
+    if kind == "int":
+        return rng.randint(-(2**62), 2**62)
+    if kind == "float":
+        return rng.uniform(-1e9, 1e9)
+    if kind == "str":
+        return "".join(rng.choice('aé€ z0\n"') for _ in range(rng.randrange(12)))
+    if kind == "datetime":
+        moment = datetime(1990, 1, 1) + timedelta(microseconds=rng.randrange(10**15))
+        return moment.replace(tzinfo=rng.choice(zones), fold=rng.randrange(2))
+    items = [_random_plain_item(rng, depth + 1) for _ in range(rng.randrange(5))]
+    if kind == "dict":
+        return {f"k{n}": item for n, item in enumerate(items)}
+    return items if kind == "list" else tuple(items)
+
+
+def _as_read_back(item: object) -> object:
+    """What the plain spools promise: tuples come back as lists, datetimes as the same instant in UTC."""
+    if isinstance(item, (list, tuple)):
+        return [_as_read_back(value) for value in item]
+    if isinstance(item, dict):
+        return {key: _as_read_back(value) for key, value in item.items()}
+    if isinstance(item, datetime):
+        return item.astimezone(UTC)
+    return item
+
+
+def test_plain_spools_give_back_every_item_in_order(tmp_path):
+    """The spools of plain data (support's SLA outcomes, survey answers waiting for their day) give back every
+    item of random nested data, in the order added (by day, for DueSpool), each datetime the same instant, as the
+    pickled ones do."""
+    from tealeaves.generate.spool import DueSpool, PickleSpool
+
+    rng = random.Random(15)
+    items = [(number, _random_plain_item(rng)) for number in range(2_500)]  # three batches, the last one short
+    for plain in (True, False):
+        spool = PickleSpool(tmp_path / f"spool-{plain}", plain=plain)
+        for item in items:
+            spool.append(item)
+        back = list(spool.drain())
+        assert [_as_read_back(item) for item in back] == [_as_read_back(item) for item in items]
+        if plain:
+            assert all(item[1].tzinfo is UTC for item in back if isinstance(item[1], datetime))
+        due = DueSpool(tmp_path / f"due-{plain}", plain=plain)
+        days = [rng.randrange(30) for _ in items]
+        for day, item in zip(days, items, strict=True):
+            due.add(day, item)
+        for day in range(30):
+            expected = [_as_read_back(item) for d, item in zip(days, items, strict=True) if d == day]
+            assert [_as_read_back(item) for item in due.take(day)] == expected
+        due.close()
+
+
+def test_stripe_ids_draw_as_random_choices_does():
+    """id_text spells out random.choices(alphabet, k=14): the same 14 characters from the same stream, which is
+    left where choices leaves it, for 5,000 seeds and both alphabets the generator uses."""
+    import string
+
+    from tealeaves.generate.render.billing import ALPHABET, id_text
+
+    for alphabet in (ALPHABET, string.ascii_lowercase + string.digits):
+        for seed in range(2_500):
+            ours, theirs = random.Random(seed), random.Random(seed)
+            text = id_text(ours.random, alphabet, float(len(alphabet)))
+            assert text == "".join(theirs.choices(alphabet, k=14))
+            assert ours.random() == theirs.random()
+
+
+def test_csv_export_lines_are_what_the_csv_module_writes(tmp_path):
+    """A CSV export line is csv.writer's own line for the record (quotes, embedded commas, quotes and line
+    breaks, empty values for None, non-ASCII text), written after the header, on random records."""
+    import io
+
+    from tealeaves.generate.sinks import CsvSink
+
+    rng = random.Random(15)
+    columns = ["a", "b", "c", "d"]
+    sink = CsvSink(tmp_path, "x.csv", columns, default_truth().clean().dirt, random.Random(1), key="a")
+    expected = io.StringIO()
+    writer = csv.writer(expected, lineterminator="\n")
+    writer.writerow(columns)
+    pieces = ["x", ",", '"', "\n", "é", " ", "1.5", ""]
+    for _ in range(2_000):
+        record = {c: rng.choice([None, rng.randint(-99, 99), "".join(rng.choices(pieces, k=4))]) for c in columns}
+        sink.write(record)
+        writer.writerow(["" if record[c] is None else record[c] for c in columns])
+    sink.close()
+    assert (tmp_path / "x.csv").read_text(encoding="utf-8") == expected.getvalue()

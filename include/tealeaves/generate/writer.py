@@ -27,7 +27,7 @@ from tealeaves.generate.fakes import seeded, weighted_picker
 from tealeaves.generate.life import Contact, Life, LifeSimulator
 from tealeaves.generate.render import renderers
 from tealeaves.generate.render.crm import CrmRenderer
-from tealeaves.generate.spool import SpooledMapping, materialised, write_truth
+from tealeaves.generate.spool import SpooledMapping, format_spools, materialised, write_truth
 from tealeaves.generate.world import Segment, Truth, default_truth
 
 # Relative cost of each source's renderer (CPU seconds at 3,000 customers × 24 months), to share them out.
@@ -174,9 +174,15 @@ def _write_sources(
     try:
         for day in _days(start, end):
             world.day(day)
-        return world.close()
+        part = world.close()
     finally:
         gc.unfreeze()
+    # truth.json's spooled parts laid out here, in this process: each source's "planted" and "realised" sit at
+    # report[kind][source], a key at indent level 2 (generate() and write_truth)
+    for source in part["sources"].values():
+        for kind in ("planted", "realised"):
+            format_spools(source[kind], 2)
+    return part
 
 
 def worker_groups(workers: int) -> list[list[str]]:

@@ -22,6 +22,7 @@ import math
 import random
 import string
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
 from functools import lru_cache
@@ -88,14 +89,35 @@ class AddOnBuyer(NamedTuple):
     fx_to_usd: float
 
 
+def id_text(draw: Callable[[], float], alphabet: str = ALPHABET, n: float = float(len(ALPHABET))) -> str:
+    """14 characters of `alphabet`: exactly "".join(rng.choices(alphabet, k=14)) for draw=rng.random, the same
+    draws (choices picks alphabet[floor(rng.random() * n)], k times) written out. A Stripe id is drawn for every
+    invoice, line, charge and event: choices' list comprehension was 7.8% of the billing process at 10,000
+    customers, and 14 terms spelled out take a fifth less (1.9 -> 1.5 us)."""
+    return "".join(
+        (
+            alphabet[int(draw() * n)],
+            alphabet[int(draw() * n)],
+            alphabet[int(draw() * n)],
+            alphabet[int(draw() * n)],
+            alphabet[int(draw() * n)],
+            alphabet[int(draw() * n)],
+            alphabet[int(draw() * n)],
+            alphabet[int(draw() * n)],
+            alphabet[int(draw() * n)],
+            alphabet[int(draw() * n)],
+            alphabet[int(draw() * n)],
+            alphabet[int(draw() * n)],
+            alphabet[int(draw() * n)],
+            alphabet[int(draw() * n)],
+        )
+    )
+
+
 def epoch(moment: datetime | None) -> int | None:
-    return None if moment is None else _epoch(moment, moment.fold)
-
-
-@lru_cache(maxsize=4096)  # an invoice's moments recur in its line, charge and status transitions
-def _epoch(moment: datetime, fold: int) -> int:
-    """`fold` in the key: base.utc_seconds says why."""
-    return int(moment.timestamp())
+    # Not remembered: an aware datetime's timestamp() costs a third of what hashing it for a cache did (the
+    # lru_cache here was 3% of the billing process at 10,000 customers).
+    return None if moment is None else int(moment.timestamp())
 
 
 def period_mrr_cents(life: Life, period: Period, coupon: str | None) -> int:
@@ -186,7 +208,7 @@ class BillingRenderer(Renderer):
         }
 
     def stripe_id(self, prefix: str, rng: random.Random | None = None) -> str:
-        return prefix + "_" + "".join((rng or self.rng).choices(ALPHABET, k=14))
+        return prefix + "_" + id_text((rng or self.rng).random)
 
     # -- hooks ---------------------------------------------------------------------------------------------
     def exported_at(self, end: date) -> None:

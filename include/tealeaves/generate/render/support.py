@@ -187,7 +187,7 @@ class SupportRenderer(Renderer):
         self.sinks["ticket_metric_events.jsonl"] = self.metric_events
         self.next_metric_event = 0
         # ticket id -> the applied policy, its targets and what the ticket's clocks did (realised()["sla"])
-        self.sla_outcomes = PickleSpool(scratch / "support_sla_outcomes.pickle")
+        self.sla_outcomes = PickleSpool(scratch / "support_sla_outcomes.msgpack", plain=True)
         self._outcome_heads: dict[tuple[int, datetime, Priority], tuple[Any, ...]] = {}
         self.sla_truth: SpooledMapping | None = None
         self.policy_files: dict[str, int] = {}

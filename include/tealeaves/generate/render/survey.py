@@ -223,7 +223,7 @@ class SurveyRenderer(Renderer):
         self.form_fields = {ref: self._random_id(12) for ref in (*SCORECARD_CATEGORIES, HATED_REF)}
         # Responses not yet recorded, on disk under the day whose flush writes them (the first day whose
         # midnight is past their moment): (moment, sequence, sink name, record, what it counts as).
-        self._pending = DueSpool(scratch / "survey_pending.pickle")
+        self._pending = DueSpool(scratch / "survey_pending.msgpack", plain=True)
         self._sequence = 0
         self.today: date | None = None
         self.export_day: date | None = None
