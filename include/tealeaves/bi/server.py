@@ -19,7 +19,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -33,6 +32,7 @@ from psycopg import sql
 from tealeaves.airflow_env import QUIET
 from tealeaves.bi.bundle import BundleError, build_bundle
 from tealeaves.config import Settings
+from tealeaves.db.embedded import port_in_use
 from tealeaves.secret_files import made_secret, make_private, write_secret
 from tealeaves.state import UMASK, private_folder, private_opener
 
@@ -168,7 +168,7 @@ def up(settings: Settings, say: Callable[[str], object] = lambda _: None) -> Sta
     current = status(settings)
     if current.running:
         return Started(url(settings), current.pid or 0, None, True, 0.0)
-    if _port_taken(settings.bi_port):
+    if port_in_use(settings.bi_port, HOST):
         raise BiError(
             f"port {settings.bi_port} on {HOST} is taken by another program: stop it or set TEALEAVES_BI_PORT"
         )
@@ -229,12 +229,6 @@ def up(settings: Settings, say: Callable[[str], object] = lambda _: None) -> Sta
             where.admin_password.unlink(missing_ok=True)
         raise
     return Started(url(settings), pid, new_password, False, time.monotonic() - began)
-
-
-def _port_taken(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.settimeout(1)
-        return probe.connect_ex((HOST, port)) == 0
 
 
 def _ensure_metadata_database(settings: Settings) -> None:
