@@ -695,31 +695,44 @@ def ltv_backtest(
 
 
 # -- metrics ---------------------------------------------------------------------------------------------
+@contextmanager
 def _semantic_layer(settings: Settings):
-    """MetricFlow's engine over the published marts; a project that does not parse is one line, not a traceback."""
+    """MetricFlow's engine over the published marts, closed after use. A project that does not parse, a question
+    the layer refuses and a server that does not answer are each one line, not a traceback."""
+    import psycopg
+
     from tealeaves.orchestrate import RunFailed
     from tealeaves.semantic import SemanticLayer, SemanticLayerError
 
     try:
-        return SemanticLayer.for_settings(settings)
+        layer = SemanticLayer.for_settings(settings)
     except RunFailed as exc:
         raise fail(str(exc).splitlines()[0]) from None
     except SemanticLayerError as exc:
         raise fail(str(exc)) from None
+    try:
+        yield layer
+    except SemanticLayerError as exc:
+        raise fail(str(exc)) from None
+    except psycopg.OperationalError as exc:
+        raise unreachable(exc) from None
+    finally:
+        layer.close()
 
 
 @metrics_app.command("list")
 def metrics_list() -> None:
     """Every metric of the semantic layer: name, type, what it means and the dimensions it can be grouped by."""
-    layer = _semantic_layer(_settings())
     from rich.text import Text
 
+    with _semantic_layer(_settings()) as layer:
+        metrics = layer.metrics()
     table = Table(title="Metrics (tealeaves metrics query --metrics NAME --group-by DIMENSION,...)")
     table.add_column("metric", no_wrap=True, style="bold")
     table.add_column("type")
     table.add_column("description", ratio=2)
     table.add_column("dimensions", overflow="fold", ratio=1)
-    for m in layer.metrics():
+    for m in metrics:
         about = Text(m.label, style="bold")
         if m.description:
             about.append("\n" + m.description, style="")
@@ -756,24 +769,12 @@ def metrics_query(
     explain: Annotated[bool, typer.Option("--explain", help="Also print the SQL MetricFlow ran.")] = False,
 ) -> None:
     """Ask the semantic layer: metrics by dimensions, computed by MetricFlow from the published marts."""
-    import psycopg
-
-    from tealeaves.semantic import SemanticLayerError
-
     try:
         first, last = (date.fromisoformat(d) if d else None for d in (start, end))
     except ValueError as exc:
         raise fail(f"--start and --end must be dates like 2025-06-30: {exc}", 2) from None
-    settings = _settings()
-    layer = _semantic_layer(settings)
-    try:
+    with _semantic_layer(_settings()) as layer:
         answer = layer.query(_split(metrics), _split(group_by), where or [], first, last, _split(order), limit)
-    except SemanticLayerError as exc:
-        raise fail(str(exc)) from None
-    except psycopg.OperationalError as exc:
-        raise unreachable(exc) from None
-    finally:
-        layer.close()
     if csv:
         import csv as csv_module
 
@@ -812,26 +813,18 @@ def metrics_validate(
     ] = True,
 ) -> None:
     """Check the semantic layer's definitions with MetricFlow (and against the warehouse); exit 1 on an error."""
-    import psycopg
+    from tealeaves.semantic import validate_semantics
 
-    from tealeaves.semantic import SemanticLayerError, validate_semantics
-
-    layer = _semantic_layer(_settings())
-    try:
+    with _semantic_layer(_settings()) as layer:
         issues = validate_semantics(layer.manifest)
         if warehouse and not any(i.level == "ERROR" for i in issues):
             issues += layer.validate_warehouse()
-    except SemanticLayerError as exc:
-        raise fail(str(exc)) from None
-    except psycopg.OperationalError as exc:
-        raise unreachable(exc) from None
-    finally:
-        layer.close()
+        metric_count = len(layer.metric_names())
     for issue in issues:
         err.print(f"{issue.level.lower()}: {issue.text}", highlight=False, markup=False, soft_wrap=True)
     errors = sum(i.level == "ERROR" for i in issues)
     checked = "definitions and warehouse" if warehouse else "definitions"
-    console.print(f"{len(layer.metric_names())} metrics, {checked} checked: {errors} errors", highlight=False)
+    console.print(f"{metric_count} metrics, {checked} checked: {errors} errors", highlight=False)
     if errors:
         raise typer.Exit(1)
 
