@@ -5,8 +5,9 @@ tealeaves.report_html)."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import psycopg
@@ -107,9 +108,21 @@ group by s.month
 """
 """SLA attainment per month over every priority and channel: the headline's latest month and the report's trend."""
 
+SUBSCRIPTION_MONTH = """
+select max(month) from marts.fct_revenue_retention_monthly where not is_partial_month and segment = 'all'
+"""
+"""The latest complete month of a business with subscriptions: its revenue mart says which months are whole."""
+
+PURCHASE_LOG_MONTH = """
+select (date_trunc('month', max(as_of_date) + 1) - interval '1 month')::date
+from marts.ltv_model_fit where fit_kind = 'pipeline'
+"""
+"""The latest complete month of a business that sells one-off purchases only: the last month that had ended by
+the as-of date of the daily LTV fit (the reporting date, or the end of the purchases), as docs/metrics.md says."""
+
 HEADLINES = f"""
 with latest as (
-    select max(month) as month from marts.fct_revenue_retention_monthly where not is_partial_month and segment = 'all'
+    select %(month)s::date as month
 ),
 retention as (
     select r.* from marts.fct_revenue_retention_monthly as r, latest where r.month = latest.month and r.segment = 'all'
@@ -122,8 +135,14 @@ trailing_churn as (
 acquisition as (
     select sum(a.new_customers) as new_customers, sum(a.spend) as paid_spend,
            sum(a.spend) filter (where a.spend > 0)
-               / nullif(sum(a.new_customers) filter (where a.spend > 0), 0) as paid_cac
+               / nullif(sum(a.new_customers) filter (where a.spend > 0), 0) as paid_cac,
+           case when sum(a.spend + a.allocated_sales_marketing_cost) > 0
+               then sum(a.spend + a.allocated_sales_marketing_cost) / nullif(sum(a.new_customers), 0)
+           end as blended_cac
     from marts.fct_acquisition_cost as a, latest where a.month = latest.month
+),
+acquisition_months as (  -- fct_acquisition_cost zero-fills the months from its first to its last new customer
+    select max(month) as last_month from marts.fct_acquisition_cost
 ),
 costs as (
     select c.* from marts.fct_acquisition_vs_retention_cost as c, latest
@@ -140,7 +159,12 @@ support as (
 )
 select
     latest.month,
-    acquisition.new_customers, acquisition.paid_spend, acquisition.paid_cac, costs.cac as blended_cac,
+    -- after the last month with a new customer nobody was won: 0, not unknown (a one-off shop's later months)
+    case when latest.month > acquisition_months.last_month then 0 else acquisition.new_customers end
+        as new_customers, acquisition.paid_spend, acquisition.paid_cac,
+    -- fct_acquisition_vs_retention_cost needs subscriptions (customers retained); without them the month's
+    -- sales & marketing cost is read where it is recorded, per channel
+    coalesce(costs.cac, acquisition.blended_cac) as blended_cac,
     costs.cac / nullif(margin.arpa_usd * margin.gross_margin_pct, 0) as payback_months,
     retention.closing_mrr, retention.net_revenue_retention, retention.gross_revenue_retention,
     retention.logo_churn_rate, trailing_churn.monthly_logo_churn,
@@ -154,10 +178,11 @@ select
     voice.nps, voice.nps_responses, voice.csat, voice.csat_responses,
     support.first_reply_attainment, support.resolution_attainment, support.tickets
 from latest
-cross join retention
 cross join trailing_churn
 cross join acquisition
--- a business without a help desk, surveys or a cost ledger still has its revenue headlines
+cross join acquisition_months
+-- a business without subscriptions, a help desk, surveys or a cost ledger still has the headlines it has
+left join retention on true
 left join costs on true
 left join margin on true
 left join voice on true
@@ -211,30 +236,87 @@ class Metric:
 
 @dataclass(frozen=True)
 class Headlines:
-    """The latest complete month's headline metrics, in the order the report shows them."""
+    """The latest complete month's headline metrics, in the order the report shows them, and the ones the marts
+    have no figure for (`absent`, with the reason in `absent_note`), which are left out rather than shown as "—"."""
 
     month: date
     metrics: list[Metric]
+    absent: list[Metric] = field(default_factory=list)
+    absent_note: str | None = None
 
 
 def _float(value) -> float | None:
     return None if value is None else float(value)
 
 
+PURCHASE_LOG = """
+select
+    (select sum(predicted_clv_per_customer_usd * customers)
+         / nullif(sum(customers) filter (where predicted_clv_per_customer_usd is not null), 0)
+     from marts.fct_ltv_cac) as predicted_clv,
+    (select avg(lifetime_revenue_usd) from marts.fct_customer_lifetime_value) as revenue_per_customer,
+    fit.n_repeat_customers::numeric / nullif(fit.n_customers, 0) as repeat_buyers,
+    fit.as_of_date as fit_as_of
+from (select 1) as one
+left join lateral (
+    select f.n_customers, f.n_repeat_customers, f.as_of_date from marts.ltv_model_fit as f
+    where f.fit_kind = 'pipeline' order by f.as_of_date desc nulls last, f.fit_id desc limit 1
+) as fit on true
+"""
+"""What a business without subscriptions has in place of MRR and formula LTV: the predicted CLV of its
+purchases per customer (fct_ltv_cac, as the predicted table pools it), revenue per customer to date, and the
+share of customers who came back (the latest daily LTV fit)."""
+
+SUBSCRIPTION_METRICS = (  # figures of recurring revenue, its margin or the customers it retains
+    "payback_months",
+    "mrr",
+    "nrr",
+    "grr",
+    "nrr_grr_annualised",
+    "logo_churn",
+    "arpa_margin",
+    "formula_ltv",
+    "ltv_cac",
+    "cost_to_retain",
+    "cac_to_retention_cost",
+)
+
+
+def _has(conn: psycopg.Connection, relation: str) -> bool:
+    return conn.execute("select to_regclass(%s)", [relation]).fetchone()[0] is not None
+
+
+def headline_month(conn: psycopg.Connection) -> tuple[date | None, bool]:
+    """(the latest complete month, whether the business has subscription revenue)."""
+    month = conn.execute(SUBSCRIPTION_MONTH).fetchone()[0]
+    if month is not None:
+        return month, True
+    if _has(conn, "marts.ltv_model_fit"):
+        return conn.execute(PURCHASE_LOG_MONTH).fetchone()[0], False
+    return None, False
+
+
 def headlines(settings: Settings) -> Headlines:
     """The headline metrics for the latest complete month, each with the mart it comes from: the one place that
-    reads and derives them, for the terminal table and the HTML report alike."""
+    reads and derives them, for the terminal table and the HTML report alike. A business without subscriptions
+    gets the figures it has (acquisition, the value of its purchases, voice, support) and a note naming the
+    subscription ones it cannot have."""
     with psycopg.connect(settings.url()) as conn:
-        cursor = conn.execute(HEADLINES, {"max_lifetime": ltv_max_lifetime_months(settings)})
-        row = cursor.fetchone()
-        h = dict(zip([c.name for c in cursor.description], row, strict=True)) if row else None
-        trailing = conn.execute(TRAILING_RETENTION, {"latest": h and h["month"]}).fetchall() if h else []
-    if not h or h["month"] is None:
-        raise LookupError(
-            "no complete month of subscription revenue in marts.fct_revenue_retention_monthly: the daily DAG has"
-            " not published yet (make demo, tealeaves run), or the exports hold no subscriptions"
-            " (marts.mart_source_coverage says which exports each mart was built without)"
-        )
+        month, subscriptions = headline_month(conn)
+        if month is None:
+            raise LookupError(
+                "no complete month in the marts: neither subscription revenue (marts.fct_revenue_retention_monthly)"
+                " nor a fit of one-off purchases (marts.ltv_model_fit); the daily DAG has not published yet"
+                " (make demo, tealeaves run), or the exports hold no billing (marts.mart_source_coverage says which"
+                " exports each mart was built without)"
+            )
+        cursor = conn.execute(HEADLINES, {"month": month, "max_lifetime": ltv_max_lifetime_months(settings)})
+        h = dict(zip([c.name for c in cursor.description], cursor.fetchone(), strict=True))
+        trailing = conn.execute(TRAILING_RETENTION, {"latest": month}).fetchall()
+        purchases = None
+        if not subscriptions:
+            cursor = conn.execute(PURCHASE_LOG)
+            purchases = dict(zip([c.name for c in cursor.description], cursor.fetchone(), strict=True))
     ltv_cac = h["formula_ltv"] / h["blended_cac"] if h["formula_ltv"] and h["blended_cac"] else None
     nrr_year, grr_year = annualised([n for n, _ in trailing]), annualised([g for _, g in trailing])
     metrics = [
@@ -351,7 +433,52 @@ def headlines(settings: Settings) -> Headlines:
             h["resolution_attainment"],
         ),
     ]
-    return Headlines(h["month"], [replace(m, value=_float(m.value)) for m in metrics])
+    if purchases is not None:
+        at = 4  # after new customers, CAC and payback: the purchase log's value in place of the subscription's
+        as_of = purchases["fit_as_of"]
+        metrics[at:at] = [
+            Metric(
+                "predicted_clv",
+                "Predicted CLV",
+                _money(purchases["predicted_clv"]),
+                "per customer, next 12 months of purchases, discounted (BG/NBD × Gamma-Gamma, fct_ltv_cac)",
+                purchases["predicted_clv"],
+            ),
+            Metric(
+                "revenue_per_customer",
+                "Revenue per customer",
+                _money(purchases["revenue_per_customer"]),
+                "paid purchases net of refunds to date (fct_customer_lifetime_value)",
+                purchases["revenue_per_customer"],
+            ),
+            Metric(
+                "repeat_buyers",
+                "Repeat buyers",
+                _share(purchases["repeat_buyers"]),
+                f"customers who bought again by {as_of} (ltv_model_fit)" if as_of else "ltv_model_fit",
+                purchases["repeat_buyers"],
+            ),
+        ]
+    composite = {"nrr_grr_annualised": bool(trailing), "arpa_margin": h["arpa_usd"] is not None}
+    metrics = [replace(m, value=_float(m.value)) for m in metrics]
+    shown = [m for m in metrics if composite.get(m.key, m.value is not None)]
+    absent = [m for m in metrics if m not in shown]
+    return Headlines(month, shown, absent, _absent_note(absent, subscriptions))
+
+
+def _absent_note(absent: list[Metric], subscriptions: bool) -> str | None:
+    """One line naming the headline figures the marts have none of, and why."""
+    needs_subscriptions = [m.label for m in absent if not subscriptions and m.key in SUBSCRIPTION_METRICS]
+    others = [m.label for m in absent if m.label not in needs_subscriptions]
+    parts = []
+    if needs_subscriptions:
+        parts.append(
+            f"No {', '.join(needs_subscriptions)}: the business has no subscription revenue"
+            " (marts.fct_revenue_retention_monthly is empty), and these are figures of subscriptions."
+        )
+    if others:
+        parts.append(f"No figure for {', '.join(others)}: their marts hold no data for the month.")
+    return " ".join(parts) or None
 
 
 def headline_table(settings: Settings) -> Table:
@@ -362,6 +489,8 @@ def headline_table(settings: Settings) -> Table:
         table.add_column(name, justify=justify)
     for metric in figures.metrics:
         table.add_row(metric.label, metric.shown, metric.how)
+    if figures.absent_note:
+        table.caption = figures.absent_note
     return table
 
 
@@ -410,34 +539,19 @@ def predicted_ltv_cac_by_channel_table(settings: Settings) -> Table:
     """Predicted LTV:CAC per acquisition channel, all cohorts: the BG/NBD × Gamma-Gamma value of one-off
     purchases over the next 12 months (discounted) on gross margin, against blended CAC (fct_ltv_cac).
     A channel shows "—" when the latest daily LTV fit failed (marts.ltv_model_fit says why)."""
-    with psycopg.connect(settings.url()) as conn:
-        rows = conn.execute(
-            """
-            select acquisition_channel, sum(customers), sum(customers_with_predicted_clv),
-                   sum(paid_spend_usd + allocated_sales_marketing_cost_usd) / nullif(sum(customers), 0),
-                   sum(predicted_clv_per_customer_usd * customers) / nullif(sum(customers)
-                       filter (where predicted_clv_per_customer_usd is not null), 0),
-                   sum(predicted_ltv_per_customer_usd * customers) / nullif(sum(customers)
-                       filter (where predicted_ltv_per_customer_usd is not null), 0)
-            from marts.fct_ltv_cac
-            group by acquisition_channel
-            order by 1
-            """
-        ).fetchall()
     table = Table(title="Predicted LTV and CAC by acquisition channel, all cohorts (USD, marts.fct_ltv_cac)")
     table.add_column("channel", justify="left", no_wrap=True)
     for name in ("customers", "valued", "blended CAC", "CLV", "LTV", "LTV : CAC"):
         table.add_column(name, justify="right")
-    for channel, customers, valued, blended, clv, ltv in rows:
-        ratio = ltv / blended if ltv is not None and blended else None
+    for row in predicted_ltv_by_channel(settings):
         table.add_row(
-            channel,
-            f"{customers:,}",
-            f"{valued:,}",
-            _number(blended, 2),
-            _number(clv, 2),
-            _number(ltv, 2),
-            _number(ratio, 2),
+            row["channel"],
+            f"{row['customers']:,}",
+            f"{row['customers_valued']:,}",
+            _number(row["blended_cac"], 2),
+            _number(row["predicted_clv"], 2),
+            _number(row["predicted_ltv"], 2),
+            _number(row["predicted_ltv_to_blended_cac"], 2),
         )
     table.caption = (
         "predicted CLV of one-off purchases (add-ons, credits) over the next 12 months, discounted 1%/month "
@@ -569,3 +683,86 @@ def voice_trend(settings: Settings) -> list[dict]:
 def sla_trend(settings: Settings) -> list[dict]:
     """First-reply and resolution SLA attainment per month, every priority and channel pooled."""
     return _read(settings, f"select * from ({SLA_BY_MONTH}) as s order by s.month")
+
+
+# -- predicted LTV (BG/NBD × Gamma-Gamma): the latest daily fit, its backtest and what it predicts ----------------
+LTV_FITS = """
+select distinct on (fit_kind)
+    fit_id, fit_kind, as_of_date, time_unit, n_customers, n_repeat_customers, converged, message, bgnbd_r, bgnbd_alpha,
+    bgnbd_a, bgnbd_b, gamma_gamma_p, gamma_gamma_q, gamma_gamma_gamma_usd, horizon_months, monthly_discount_rate,
+    holdout_end_date, holdout_predicted_transactions, holdout_actual_transactions, holdout_error_ratio,
+    holdout_mean_absolute_error
+from marts.ltv_model_fit
+order by fit_kind, as_of_date desc nulls last, holdout_end_date desc nulls last, fit_id desc
+"""
+
+
+def ltv_fits(settings: Settings) -> tuple[dict | None, dict | None]:
+    """(the latest daily fit, the latest backtest) of marts.ltv_model_fit, each None when there is none: the fit
+    fct_predicted_ltv's values come from (fct_ltv_cac takes the same one), and the holdout error of the newest
+    `tealeaves ltv backtest`."""
+    fits = {row["fit_kind"]: row for row in _read(settings, LTV_FITS)}
+    return fits.get("pipeline"), fits.get("backtest")
+
+
+CLV_BINS = 20
+
+
+def _round_width(raw: float) -> Decimal:
+    """The smallest of 1, 2 or 5 × a power of ten at least `raw`: bin edges a reader can take in (0, 20, 40...)."""
+    power = Decimal(10) ** math.floor(math.log10(raw))
+    return next(step * power for step in (Decimal(1), Decimal(2), Decimal(5), Decimal(10)) if step * power >= raw)
+
+
+def predicted_clv_distribution(settings: Settings, bins: int = CLV_BINS) -> list[dict]:
+    """Customers by predicted CLV (marts.fct_predicted_ltv), in equal bins up to the 99th percentile and one open
+    bin above it, so the few largest values do not squeeze the rest into one bar: rows of lower_usd, upper_usd
+    (None for the open bin) and customers, every bin listed, empty ones too. [] when nothing is predicted."""
+    with psycopg.connect(settings.url()) as conn:
+        top, largest = conn.execute(
+            "select percentile_cont(0.99) within group (order by predicted_clv_usd), max(predicted_clv_usd)"
+            " from marts.fct_predicted_ltv"
+        ).fetchone()
+        if largest is None:
+            return []
+        width = _round_width(float(top) / bins) if top and top > 0 else Decimal(max(largest, 1))
+        closed = max(1, math.ceil(Decimal(str(top or 0)) / width))
+        counts = dict(
+            conn.execute(
+                "select least(floor(predicted_clv_usd / %(width)s)::integer, %(closed)s), count(*)"
+                " from marts.fct_predicted_ltv group by 1",
+                {"width": width, "closed": closed},
+            ).fetchall()
+        )
+    return [
+        {
+            "lower_usd": width * i,
+            "upper_usd": width * (i + 1) if i < closed else None,
+            "customers": counts.get(i, 0),
+        }
+        for i in range(closed + 1)
+    ]
+
+
+PREDICTED_LTV_BY_CHANNEL = """
+select acquisition_channel as channel, sum(customers) as customers,
+       sum(customers_with_predicted_clv) as customers_valued,
+       sum(paid_spend_usd + allocated_sales_marketing_cost_usd) / nullif(sum(customers), 0) as blended_cac,
+       sum(predicted_clv_per_customer_usd * customers) / nullif(sum(customers)
+           filter (where predicted_clv_per_customer_usd is not null), 0) as predicted_clv,
+       sum(predicted_ltv_per_customer_usd * customers) / nullif(sum(customers)
+           filter (where predicted_ltv_per_customer_usd is not null), 0) as predicted_ltv
+from marts.fct_ltv_cac
+group by acquisition_channel
+order by 1
+"""
+
+
+def predicted_ltv_by_channel(settings: Settings) -> list[dict]:
+    """Per acquisition channel, all cohorts (marts.fct_ltv_cac): customers, those the model valued, blended CAC,
+    predicted CLV and LTV (CLV × gross margin) per customer, and LTV ÷ blended CAC."""
+    rows = _read(settings, PREDICTED_LTV_BY_CHANNEL)
+    for row in rows:
+        ltv, blended = row["predicted_ltv"], row["blended_cac"]
+        row["predicted_ltv_to_blended_cac"] = ltv / blended if ltv is not None and blended else None
+    return rows

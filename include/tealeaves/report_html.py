@@ -15,7 +15,7 @@ import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -50,6 +50,17 @@ class Section:
     about: str
     spec: dict | None = None
     note: str | None = None
+    facts: list[Fact] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One line of a section's table of figures: as shown, and its value as the mart has it (for a reader)."""
+
+    key: str
+    label: str
+    shown: str
+    value: float | str | None = None
 
 
 @dataclass
@@ -247,6 +258,49 @@ def sla_chart(sla: list[dict]) -> alt.Chart:
     )
 
 
+def predicted_ltv_chart(bins: list[dict], channels: list[dict]) -> alt.HConcatChart:
+    """Customers by predicted CLV (bins to the 99th percentile, then one open bin), and the predicted CLV and
+    LTV per customer of each acquisition channel."""
+    labelled = [
+        {
+            **row,
+            "bin": f"{row['lower_usd']:,.0f}–{row['upper_usd']:,.0f}"
+            if row["upper_usd"] is not None
+            else f"≥ {row['lower_usd']:,.0f}",
+        }
+        for row in records(bins)
+    ]
+    histogram = (
+        alt.Chart(alt.Data(values=labelled))
+        .mark_bar(color="#3f6fb5")
+        .encode(
+            x=alt.X("bin:O", sort=None, title="predicted CLV per customer, USD (next 12 months, discounted)"),
+            y=alt.Y("customers:Q", title="customers"),
+            tooltip=[alt.Tooltip("bin:O", title="predicted CLV, USD"), "customers:Q"],
+        )
+        .properties(width=WIDTH - 40, height=260)
+    )
+    long = [
+        {"channel": row["channel"], "measure": measure, "usd": row[column], "customers": row["customers"]}
+        for row in records(channels)
+        for measure, column in (("CLV (revenue)", "predicted_clv"), ("LTV (× gross margin)", "predicted_ltv"))
+        if row[column] is not None
+    ]
+    by_channel = (
+        alt.Chart(alt.Data(values=long))
+        .mark_bar()
+        .encode(
+            y=alt.Y("channel:N", title=None),
+            yOffset=alt.YOffset("measure:N"),
+            x=alt.X("usd:Q", title="predicted per customer, USD"),
+            color=alt.Color("measure:N", title=None, scale=alt.Scale(range=["#3f6fb5", "#8c6bb1"])),
+            tooltip=["channel:N", "measure:N", alt.Tooltip("usd:Q", format=",.2f"), "customers:Q"],
+        )
+        .properties(width=WIDTH - 140)
+    )
+    return alt.hconcat(histogram, by_channel)
+
+
 @dataclass(frozen=True)
 class ChartSource:
     """A chart of the report: what it is called, what it shows, the marts it reads (the first must have rows),
@@ -258,6 +312,9 @@ class ChartSource:
     marts: tuple[str, ...]
     read: Callable[[Settings], tuple[list[dict], ...]]
     draw: Callable[..., alt.TopLevelMixin]
+    # rows with nothing to draw (every figure null) and the note said instead
+    blank: Callable[[list[dict]], bool] = lambda rows: False
+    blank_note: str = ""
 
 
 CHARTS = [
@@ -295,6 +352,9 @@ CHARTS = [
         ("fct_ltv_cac",),
         lambda s: (report.ltv_cac_by_channel(s),),
         ltv_cac_chart,
+        lambda rows: all(r["ltv_to_blended_cac"] is None and r["blended_payback_months"] is None for r in rows),
+        "No data: no channel of marts.fct_ltv_cac has a formula LTV or a CAC payback; both need the gross margin"
+        " of subscription revenue (marts.fct_gross_margin). Predicted LTV, below, values one-off purchases.",
     ),
     ChartSource(
         "nps_csat",
@@ -313,6 +373,101 @@ CHARTS = [
         sla_chart,
     ),
 ]
+
+
+PREDICTED_LTV = (
+    "predicted_ltv",
+    "Predicted LTV of one-off purchases (BG/NBD × Gamma-Gamma)",
+    "The latest daily fit (marts.ltv_model_fit) and what it predicts (marts.fct_predicted_ltv, fct_ltv_cac): each "
+    "customer's one-off purchases over the next 12 months, discounted, as revenue (CLV) and on gross margin (LTV). "
+    "The holdout error is the newest backtest's: fitted to a day, asked to predict the purchases after it.",
+)
+
+
+def _count(value) -> str:
+    return f"{value:,}"
+
+
+def _backtest_fact(backtest: dict | None) -> list[Fact]:
+    """The newest backtest's holdout error, or a line saying how to get one."""
+    if backtest is None:
+        return [
+            Fact(
+                "holdout_error",
+                "Holdout error",
+                "no backtest yet: run tealeaves ltv backtest --calibration-end DAY --holdout-end DAY; the next daily"
+                " run publishes it",
+            )
+        ]
+    if not backtest["converged"] or backtest["holdout_error_ratio"] is None:
+        return [Fact("holdout_error", "Holdout error", f"backtest {backtest['fit_id']} failed: {backtest['message']}")]
+    start = backtest["as_of_date"] + timedelta(days=1) if backtest["as_of_date"] else None
+    return [
+        Fact(
+            "holdout_error",
+            "Holdout error",
+            f"{backtest['holdout_error_ratio'] * 100:+.1f}% (predicted {backtest['holdout_predicted_transactions']:,}"
+            f" against {backtest['holdout_actual_transactions']:,} actual purchase days, {start} to"
+            f" {backtest['holdout_end_date']}; backtest {backtest['fit_id']})",
+            float(backtest["holdout_error_ratio"]),
+        ),
+        Fact(
+            "holdout_mae",
+            "Mean absolute error per customer",
+            f"{backtest['holdout_mean_absolute_error']:.3f} purchase days",
+            float(backtest["holdout_mean_absolute_error"]),
+        ),
+    ]
+
+
+def predicted_ltv_section(settings: Settings) -> Section:
+    """The daily LTV fit as a table, the backtest's holdout error, and the predicted CLV's distribution and per
+    channel as a chart; one note line when there is no fit or it did not converge."""
+    section = Section(*PREDICTED_LTV)
+    fit, backtest = report.ltv_fits(settings)
+    if fit is None:
+        section.note = (
+            "No predicted LTV: marts.ltv_model_fit holds no daily fit (the daily DAG has not fitted one-off purchases)."
+        )
+        return section
+    if not fit["converged"]:
+        section.note = (
+            f"No predicted LTV: the daily fit {fit['fit_id']} (as of {fit['as_of_date']}) did not converge:"
+            f" {fit['message']}."
+        )
+        return section
+    section.facts = [
+        Fact("fit_id", "Daily fit", fit["fit_id"], fit["fit_id"]),
+        Fact("as_of_date", "As of", str(fit["as_of_date"]), fit["as_of_date"].isoformat()),
+        Fact("n_customers", "Customers in the fit", _count(fit["n_customers"]), fit["n_customers"]),
+        Fact(
+            "n_repeat_customers", "Of whom bought again", _count(fit["n_repeat_customers"]), fit["n_repeat_customers"]
+        ),
+        Fact("converged", "Converged", "yes", "true"),
+        Fact(
+            "bgnbd",
+            "BG/NBD r, α, a, b",
+            f"{fit['bgnbd_r']:.3f}, {fit['bgnbd_alpha']:.3f} {fit['time_unit']},"
+            f" {fit['bgnbd_a']:.3f}, {fit['bgnbd_b']:.3f}",
+        ),
+        Fact(
+            "gamma_gamma",
+            "Gamma-Gamma p, q, γ",
+            f"{fit['gamma_gamma_p']:.2f}, {fit['gamma_gamma_q']:.2f}, {fit['gamma_gamma_gamma_usd']:.2f} USD",
+        ),
+        Fact(
+            "horizon",
+            "CLV horizon",
+            f"{fit['horizon_months']} months, discounted {fit['monthly_discount_rate'] * 100:.2f}% a month",
+        ),
+        *_backtest_fact(backtest),
+    ]
+    bins = report.predicted_clv_distribution(settings)
+    if bins:
+        section.spec = predicted_ltv_chart(bins, report.predicted_ltv_by_channel(settings)).to_dict()
+    else:
+        section.note = f"No data: marts.fct_predicted_ltv is empty although the fit {fit['fit_id']} converged."
+    return section
 
 
 def _optional(read: Callable[[Settings], list[dict]], settings: Settings) -> list[dict]:
@@ -348,7 +503,9 @@ def build_page(settings: Settings) -> Page:
         section = Section(chart.name, chart.title, chart.about)
         try:
             series = chart.read(settings)
-            if series[0]:
+            if series[0] and chart.blank(series[0]):
+                section.note = chart.blank_note
+            elif series[0]:
                 section.spec = chart.draw(*series).to_dict()
             else:
                 section.note = f"No data: marts.{chart.marts[0]} is empty ({_why_empty(chart.marts, partial)})."
@@ -356,7 +513,15 @@ def build_page(settings: Settings) -> Page:
             missing += 1
             section.note = f"Not published: {_first_line(exc)} (the daily DAG has not built it)."
         sections.append(section)
-    if missing == len(CHARTS) + 1:
+        if chart.name == "ltv_cac_by_channel":  # predicted LTV beside the formula one
+            try:
+                sections.append(predicted_ltv_section(settings))
+            except psycopg.errors.UndefinedTable as exc:
+                missing += 1
+                sections.append(
+                    Section(*PREDICTED_LTV, note=f"Not published: {_first_line(exc)} (the daily DAG has not built it).")
+                )
+    if missing == len(CHARTS) + 2:
         raise NothingPublished(
             "no mart the report reads is published (schema marts): run `make demo` or `tealeaves run` first"
         )
@@ -391,8 +556,11 @@ TEMPLATE = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
   .tile .how { font-size: 11.5px; color: #6b7380; }
   .note { border-left: 4px solid #c9a227; background: #fbf7e9; padding: 8px 12px; font-size: 14px; }
   section.chart { break-inside: avoid; }
-  table.coverage { border-collapse: collapse; font-size: 13px; }
-  table.coverage td, table.coverage th { border-bottom: 1px solid #dde2ea; padding: 4px 10px; text-align: left; }
+  table.coverage, table.facts { border-collapse: collapse; font-size: 13px; margin: 0 0 12px; }
+  table.coverage td, table.coverage th, table.facts td, table.facts th {
+    border-bottom: 1px solid #dde2ea; padding: 4px 10px; text-align: left; }
+  table.facts th { font-weight: 500; color: #5b6472; }
+  table.facts td { font-variant-numeric: tabular-nums; }
   footer { margin-top: 36px; color: #6b7380; font-size: 12px; }
 </style>
 <script>
@@ -414,6 +582,10 @@ Definitions: docs/metrics.md in the tealeaves repository.</p>
 </div>
 {% endfor %}
 </div>
+{% if headlines.absent_note %}
+<p class="note" data-note="headlines" data-absent="{{ headlines.absent | map(attribute="key") | join(" ") }}">
+{{- headlines.absent_note }}</p>
+{% endif %}
 </section>
 {% else %}
 <section class="headlines"><h2>Headline metrics</h2><p class="note" data-note="headlines">{{ headline_note }}</p>
@@ -423,6 +595,10 @@ Definitions: docs/metrics.md in the tealeaves repository.</p>
 <section class="chart" id="{{ s.name }}">
 <h2>{{ s.title }}</h2>
 <p class="about">{{ s.about }}</p>
+{% if s.facts %}<table class="facts" data-facts="{{ s.name }}">
+{% for f in s.facts %}<tr data-fact="{{ f.key }}"{% if f.value is not none %} data-value="{{ f.value }}"{% endif %}>
+<th>{{ f.label }}</th><td>{{ f.shown }}</td></tr>
+{% endfor %}</table>{% endif %}
 {% if s.spec %}<div class="vega" data-chart="{{ s.name }}"></div>
 {% else %}<p class="note" data-note="{{ s.name }}">{{ s.note }}</p>{% endif %}
 </section>

@@ -27,6 +27,7 @@ CHARTS = {
     "mrr_movements",
     "cohort_retention",
     "ltv_cac_by_channel",
+    "predicted_ltv",
     "nps_csat",
     "sla_attainment",
 }
@@ -121,6 +122,38 @@ def test_the_tiles_and_the_mrr_chart_show_the_published_marts(written, marts_wor
     assert shown == published
 
 
+def test_the_predicted_ltv_section_shows_the_daily_fit_and_every_valued_customer(written, marts_world):
+    """The section's table is the latest daily fit of marts.ltv_model_fit; the world has no backtest, so the
+    holdout error says how to get one; the chart's bins hold every customer of fct_predicted_ltv, each bin the
+    customers whose predicted CLV falls in it, and its channels are dim_customers' channels."""
+    path, _ = written
+    html = path.read_text()
+    url = marts_world[0]
+    [(fit_id, as_of, customers, repeat)] = query(
+        url,
+        "select fit_id, as_of_date, n_customers, n_repeat_customers from marts.ltv_model_fit"
+        " where fit_kind = 'pipeline' order by as_of_date desc limit 1",
+    )
+    facts = dict(re.findall(r'<tr data-fact="([a-z_]+)"(?: data-value="([^"]*)")?>', html))
+    assert (facts["fit_id"], facts["as_of_date"]) == (fit_id, as_of.isoformat())
+    assert (facts["n_customers"], facts["n_repeat_customers"]) == (str(customers), str(repeat))
+    assert facts["converged"] == "true"
+    assert query(url, "select count(*) from marts.ltv_model_fit where fit_kind = 'backtest'") == [(0,)]
+    assert facts["holdout_error"] == "", "no backtest: a line, not a number"
+
+    histogram, by_channel = (chart["data"]["values"] for chart in chart_specs(html)["predicted_ltv"]["hconcat"])
+    [(valued,)] = query(url, "select count(*) from marts.fct_predicted_ltv")
+    assert sum(row["customers"] for row in histogram) == valued > 0
+    for row in histogram:
+        upper = "" if row["upper_usd"] is None else f" and predicted_clv_usd < {row['upper_usd']}"
+        lower = f"predicted_clv_usd >= {row['lower_usd']}"
+        assert query(url, f"select count(*) from marts.fct_predicted_ltv where {lower}{upper}") == [
+            (row["customers"],)
+        ], row
+    channels = dict(query(url, "select acquisition_channel, count(*) from marts.dim_customers group by 1"))
+    assert {row["channel"]: row["customers"] for row in by_channel} == channels
+
+
 def test_nothing_in_the_file_is_fetched_from_the_network(written):
     path, _ = written
     html = path.read_text()
@@ -203,4 +236,4 @@ def test_a_company_without_help_desk_surveys_or_cohorts_gets_a_note_for_each(
     page, log = offline_page
     open_offline(page, path)
     assert log.outside_requests == [] and log.console_errors == [] and log.page_errors == []
-    assert page.locator("[data-chart] svg.marks").count() == 3
+    assert page.locator("[data-chart] svg.marks").count() == 4
