@@ -8,10 +8,12 @@ networking off.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 import shutil
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -138,3 +140,45 @@ def test_the_vendored_files_are_the_ones_their_readme_records():
     assert present == recorded
     unlicensed = [d.name for d in ASSETS_DIR.iterdir() if d.is_dir() and not list(d.glob("LICENSE*"))]
     assert unlicensed == [], "each vendored package keeps its licence"
+
+
+def relative_luminance(red: int, green: int, blue: int) -> float:
+    """WCAG 2's relative luminance of an sRGB colour."""
+
+    def linear(channel: int) -> float:
+        c = channel / 255
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    return 0.2126 * linear(red) + 0.7152 * linear(green) + 0.0722 * linear(blue)
+
+
+@pytest.mark.parametrize("color_scheme", ["light", "dark"])
+def test_the_logos_lettering_stands_out_from_the_navbar_in_either_color_scheme(data_docs, offline_page, color_scheme):
+    """GX ships no dark logo: its dark theme showed the light one, black lettering on a near-black navbar. The
+    logo as drawn is photographed; in its lettering (right of the mascot) enough pixels must reach WCAG's 4.5:1
+    contrast against the navbar's own colour, the most common one there."""
+    page, log = offline_page
+    page.emulate_media(color_scheme=color_scheme)
+    page.goto((data_docs / "index.html").as_uri(), wait_until="load")
+    shot = base64.b64encode(page.locator(".navbar-brand a").screenshot()).decode()
+    # a data: image does not taint a canvas, so the page can read the photograph's pixels back
+    width, pixels = page.evaluate(
+        """async (png) => {
+            const image = new Image();
+            image.src = 'data:image/png;base64,' + png;
+            await image.decode();
+            const canvas = Object.assign(document.createElement('canvas'), {width: image.width, height: image.height});
+            const context = canvas.getContext('2d');
+            context.drawImage(image, 0, 0);
+            return [image.width, Array.from(context.getImageData(0, 0, image.width, image.height).data)];
+        }""",
+        shot,
+    )
+    assert log.outside_requests == [] and log.page_errors == []
+    colours = [tuple(pixels[i : i + 3]) for i in range(0, len(pixels), 4)]
+    lettering = [c for i, c in enumerate(colours) if i % width > width * 0.3]
+    navbar = relative_luminance(*Counter(lettering).most_common(1)[0][0])
+    ink = [
+        c for c in lettering if (max(navbar, lum := relative_luminance(*c)) + 0.05) / (min(navbar, lum) + 0.05) >= 4.5
+    ]
+    assert len(ink) / len(lettering) > 0.03, f"{len(ink)} of {len(lettering)} pixels stand out"

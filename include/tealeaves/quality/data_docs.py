@@ -66,9 +66,15 @@ CDN_FILES: dict[str, str] = {
 }
 
 # GX's logo comes from its web bucket although GX also writes it into the site's static/images; the dark-mode
-# logo GX does not ship, so dark mode shows the same one.
+# logo GX does not ship, so dark mode shows the same one, black lettering on GX's dark navbar: DARK_LOGO inverts it
+# there (white lettering; the logo is black and white, so nothing else changes).
 GX_WEB_ASSETS = "https://great-expectations-web-assets.s3.us-east-2.amazonaws.com/"
 GX_IMAGES = {"logo-long.png": "logo-long.png", "full_logo_dark.png": "logo-long.png"}
+DARK_LOGO = (
+    '<style id="tealeaves-dark-logo">'
+    "@media (prefers-color-scheme: dark) { .navbar-brand a { filter: invert(1); } }"
+    "</style>"
+)
 
 _TAG = re.compile(r"<(?:script|link|img)\b[^>]*>", re.IGNORECASE)
 _URL_ATTRIBUTE = re.compile(r'\b(?:src|href)="([^"]*)"')
@@ -83,7 +89,7 @@ def make_offline(site: Path) -> None:
     for page in site.rglob("*.html"):
         root = Path(os.path.relpath(site, page.parent)).as_posix()
         html = page.read_text(encoding="utf-8")
-        local = local_assets(html, root)
+        local = legible_dark_logo(local_assets(html, root))
         if local != html:
             page.write_text(local, encoding="utf-8")
 
@@ -106,6 +112,13 @@ def local_assets(html: str, root: str) -> str:
         return match.group(0) if local is None else f"url({match.group(1)}{local}{match.group(1)})"
 
     return _CSS_URL.sub(css_url, _TAG.sub(tag, html))
+
+
+def legible_dark_logo(html: str) -> str:
+    """`html` with DARK_LOGO at the end of its <head> (once: a site is made offline after every gate run)."""
+    if DARK_LOGO in html or "</head>" not in html:
+        return html
+    return html.replace("</head>", DARK_LOGO + "\n</head>", 1)
 
 
 def _local_url(url: str, root: str) -> str | None:
