@@ -229,8 +229,13 @@ def test_a_company_without_help_desk_surveys_or_cohorts_gets_a_note_for_each(
     result = run_report(url, tmp_path / "home", path)
     assert result.returncode == 0, result.stderr
     html = path.read_text()
-    assert set(re.findall(r'data-note="([a-z_]+)"', html)) == {"nps_csat", "sla_attainment", "cohort_retention"}
-    assert set(chart_specs(html)) == CHARTS - {"nps_csat", "sla_attainment", "cohort_retention"}
+    notes = {"nps_csat", "sla_attainment", "cohort_retention", "headlines"}
+    assert set(re.findall(r'data-note="([a-z_]+)"', html)) == notes
+    absent = re.search(r'data-note="headlines" data-absent="([a-z_ ]+)"', html)
+    assert absent and set(absent.group(1).split()) == {"nps", "csat", "first_reply_sla", "resolution_sla"}, (
+        "the headline names the survey and help-desk figures it has none of, in one note, and shows no empty tile"
+    )
+    assert set(chart_specs(html)) == CHARTS - notes
     assert 'data-metric="mrr"' in html, "the revenue headlines stand without the help desk"
 
     page, log = offline_page
