@@ -278,7 +278,7 @@ def predicted_ltv_chart(bins: list[dict], channels: list[dict]) -> alt.HConcatCh
             y=alt.Y("customers:Q", title="customers"),
             tooltip=[alt.Tooltip("bin:O", title="predicted CLV, USD"), "customers:Q"],
         )
-        .properties(width=WIDTH - 40, height=260)
+        .properties(width=WIDTH - 80, height=260)
     )
     long = [
         {"channel": row["channel"], "measure": measure, "usd": row[column], "customers": row["customers"]}
@@ -296,7 +296,7 @@ def predicted_ltv_chart(bins: list[dict], channels: list[dict]) -> alt.HConcatCh
             color=alt.Color("measure:N", title=None, scale=alt.Scale(range=["#3f6fb5", "#8c6bb1"])),
             tooltip=["channel:N", "measure:N", alt.Tooltip("usd:Q", format=",.2f"), "customers:Q"],
         )
-        .properties(width=WIDTH - 140)
+        .properties(width=WIDTH - 180)
     )
     return alt.hconcat(histogram, by_channel)
 
