@@ -156,6 +156,11 @@ def test_the_init_service_gives_the_setup_every_variable_it_reads_and_no_secret_
     assert plan["reader_login"] == "superset" and plan["migrate"] is True
     assert plan["warehouse"] == "postgresql://postgres:5432/tealeaves"
     assert "password" not in plan["warehouse"] and "@" not in plan["warehouse"]
+    assert "previous_secret_key" not in superset_setup.plan_from_environ(
+        {**given, "TEALEAVES_BI_PREVIOUS_SECRET_KEY": ""}
+    )
+    assert env["TEALEAVES_BI_PREVIOUS_SECRET_KEY"] == "${SUPERSET_PREVIOUS_SECRET_KEY:-}", "no key in the repository"
+    assert plan["previous_secret_key"] == "value-of-TEALEAVES_BI_PREVIOUS_SECRET_KEY"
 
 
 def test_a_missing_variable_is_named_and_no_value_is_shown():

@@ -9,6 +9,8 @@ The one setup of Superset, for both places it runs, with SUPERSET_CONFIG_PATH na
        "warehouse": "postgresql://127.0.0.1:5432/tealeaves", "reader_login": "superset",
        "reader_password": "...", "bundle": "/home/superset/dashboards.zip"}
 
+  (`tealeaves bi rotate-secret` sends {"previous_secret_key": "..."} alone: Superset's re-encrypt-secrets.)
+
 - the container stack's `superset-init` service runs `python -m tealeaves.bi.superset_setup --from-environment`:
   the same plan, read from the service's environment (`plan_from_environ`; docker-compose.yml).
 
@@ -172,6 +174,15 @@ def import_dashboards(plan: Mapping) -> None:
             logging.getLogger("tealeaves").info("removed from Superset, no longer in the bundle: %s %r", kind, name)
 
 
+def re_encrypt(previous_secret_key: str) -> None:
+    """`superset re-encrypt-secrets`: what Superset encrypted with the previous key (the reader's password), now
+    encrypted with the key this app was loaded with, in one transaction. The previous key comes in the plan file,
+    never on a command line."""
+    from superset.utils.encrypt import SecretsMigrator
+
+    SecretsMigrator(previous_secret_key=previous_secret_key).run()
+
+
 def plan_from_environ(environ: Mapping[str, str]) -> dict:
     """The container's plan (docker-compose.yml's superset-init): migrate, set the admin, import the repository's
     dashboards. A variable missing is named; its value never is."""
@@ -180,8 +191,10 @@ def plan_from_environ(environ: Mapping[str, str]) -> dict:
         raise KeyError(f"set {', '.join(missing)} in the environment (docker-compose.yml reads them from .env)")
     data_dir = Path(environ.get("SUPERSET_HOME", "/var/lib/superset"))
     plan = {key: environ[name] for key, name in ENVIRONMENT.items()}
+    previous_key = environ.get("TEALEAVES_BI_PREVIOUS_SECRET_KEY")  # set for one start after a key change
     return {
         **plan,
+        **({"previous_secret_key": previous_key} if previous_key else {}),
         "migrate": True,  # a no-op at head, and the init container runs once per `docker compose up`
         "dashboards": environ.get("TEALEAVES_BI_DASHBOARDS", DEFAULT_DASHBOARDS),
         "reader_login": environ.get("TEALEAVES_BI_READER_LOGIN", "superset"),
@@ -217,6 +230,9 @@ def run(plan: Mapping) -> int:
             step = "setting the admin login"
             if plan.get("admin_password"):
                 set_admin(plan["admin_password"])
+            step = "re-encrypting Superset's stored secrets with its new key"
+            if plan.get("previous_secret_key"):
+                re_encrypt(plan["previous_secret_key"])
             step = "importing the dashboards"
             if plan.get("dashboards"):
                 import_dashboards(plan)
