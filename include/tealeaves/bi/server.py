@@ -319,6 +319,39 @@ def new_admin_password(settings: Settings) -> str:
     return password
 
 
+def rotate_secret_key(settings: Settings, say: Callable[[str], object] = lambda _: None) -> bool:
+    """A new secret key for Superset, 0600; what Superset encrypted with the old one is re-encrypted with it.
+
+    Superset holds its key in memory, so a running Superset is stopped first and started again afterwards
+    (returns True then): every session signed with the old key ends, and people log in again. If the
+    re-encryption fails, the old key goes back in place and nothing changed.
+    """
+    where = places(settings)
+    if not where.bin("python").exists():
+        raise BiError(f"Superset is not installed in {where.venv}: run `make bi-install`")
+    if not where.state.exists() or not where.secret_key.exists():
+        raise BiError("Superset was never started here: `tealeaves bi up` makes its secret key")
+    was_running = status(settings).running
+    if was_running:
+        say("stopping Superset: it keeps its key in memory")
+        down(settings)
+    make_private(where.secret_key)
+    previous = where.secret_key.read_text().strip()
+    write_secret(where.secret_key, secrets.token_urlsafe(42))
+    try:
+        _write_config(settings, where)
+        say("re-encrypting Superset's stored secrets with the new key")
+        _run_setup(where, settings, {"previous_secret_key": previous})
+    except BaseException:
+        write_secret(where.secret_key, previous)  # Superset's tables still hold what the old key encrypted
+        raise
+    finally:
+        if was_running:
+            say("starting Superset again")
+            up(settings, say)
+    return was_running
+
+
 def _setup(where: Places, settings: Settings, migrate: bool, admin_password: str, reader_password: str) -> None:
     """Run superset_setup.py in Superset's interpreter: migration, admin login, import of bi/superset/, pruning."""
     version = _superset_version(where)

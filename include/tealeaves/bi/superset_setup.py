@@ -176,11 +176,41 @@ def import_dashboards(plan: Mapping) -> None:
 
 def re_encrypt(previous_secret_key: str) -> None:
     """`superset re-encrypt-secrets`: what Superset encrypted with the previous key (the reader's password), now
-    encrypted with the key this app was loaded with, in one transaction. The previous key comes in the plan file,
-    never on a command line."""
+    encrypted with the key this app was loaded with, in one transaction; then every encrypted value is read back
+    with the new key, so a key that cannot read Superset's tables is never left in place. The previous key comes in
+    the plan file, never on a command line.
+
+    Superset 6.1's own command re-encrypts nothing: it looks for encrypted columns in Flask-SQLAlchemy's metadata,
+    and Superset's models are declared on Flask-AppBuilder's (apache/superset#39391, fixed upstream by #39390).
+    Its migrator is used here with the discovery that fix makes: both metadata collections.
+    """
+    import superset.models.core  # noqa: F401 - the models with encrypted columns, on Model.metadata
+    from flask_appbuilder import Model
+    from sqlalchemy import text
+    from sqlalchemy_utils import EncryptedType
+    from superset.extensions import db
     from superset.utils.encrypt import SecretsMigrator
 
-    SecretsMigrator(previous_secret_key=previous_secret_key).run()
+    def encrypted_columns() -> dict[str, dict]:
+        found: dict[str, dict] = {}
+        for metadata in (Model.metadata, db.metadata):
+            for name, table in metadata.tables.items():
+                columns = {key: col.type for key, col in table.columns.items() if isinstance(col.type, EncryptedType)}
+                if columns:
+                    found.setdefault(name, {}).update(columns)
+        return found
+
+    class Migrator(SecretsMigrator):
+        def discover_encrypted_fields(self) -> dict[str, dict]:
+            return encrypted_columns()
+
+    Migrator(previous_secret_key=previous_secret_key).run()
+    dialect = db.engine.dialect
+    with db.engine.connect() as conn:
+        for table, columns in encrypted_columns().items():
+            for row in conn.execute(text(f"select {', '.join(columns)} from {table}")):  # noqa: S608 - model names
+                for (name, kind), value in zip(columns.items(), row, strict=True):
+                    kind.process_result_value(SecretsMigrator._read_bytes(name, value), dialect)  # raises if unreadable
 
 
 def plan_from_environ(environ: Mapping[str, str]) -> dict:
