@@ -176,8 +176,8 @@ def import_dashboards(plan: Mapping) -> None:
 
 def re_encrypt(previous_secret_key: str) -> None:
     """`superset re-encrypt-secrets`: what Superset encrypted with the previous key (the reader's password), now
-    encrypted with the key this app was loaded with, in one transaction; then every encrypted value is read back
-    with the new key, so a key that cannot read Superset's tables is never left in place. The previous key comes in
+    encrypted with the key this app was loaded with, and every encrypted value read back with it, in one
+    transaction: a key that cannot read Superset's tables is never left in place. The previous key comes in
     the plan file, never on a command line.
 
     Superset 6.1's own command re-encrypts nothing: it looks for encrypted columns in Flask-SQLAlchemy's metadata,
@@ -201,16 +201,19 @@ def re_encrypt(previous_secret_key: str) -> None:
         return found
 
     class Migrator(SecretsMigrator):
-        def discover_encrypted_fields(self) -> dict[str, dict]:
-            return encrypted_columns()
+        def run(self) -> None:
+            """SecretsMigrator.run, with the discovery above and the read-back inside its one transaction."""
+            found = encrypted_columns()
+            with db.engine.begin() as conn:
+                for table, columns in found.items():
+                    for row in self._select_columns_from_table(conn, list(columns), table):
+                        self._re_encrypt_row(conn, row, table, columns)
+                for table, columns in found.items():  # a value the new key cannot read rolls it all back
+                    for row in conn.execute(text(f"select {', '.join(columns)} from {table}")):  # noqa: S608
+                        for (name, kind), value in zip(columns.items(), row, strict=True):
+                            kind.process_result_value(self._read_bytes(name, value), self._dialect)
 
     Migrator(previous_secret_key=previous_secret_key).run()
-    dialect = db.engine.dialect
-    with db.engine.connect() as conn:
-        for table, columns in encrypted_columns().items():
-            for row in conn.execute(text(f"select {', '.join(columns)} from {table}")):  # noqa: S608 - model names
-                for (name, kind), value in zip(columns.items(), row, strict=True):
-                    kind.process_result_value(SecretsMigrator._read_bytes(name, value), dialect)  # raises if unreadable
 
 
 def plan_from_environ(environ: Mapping[str, str]) -> dict:
