@@ -26,3 +26,23 @@ alter role metabase set temp_file_limit = '1GB';
 -- Only its owner connects to it.
 create database airflow owner tealeaves;
 revoke connect on database airflow from public;
+
+-- Apache Superset (docs/bi.md): it reads the marts as `superset`, a member of bi_reader marked and bounded as the
+-- `metabase` login above, and keeps its own tables in database `superset`, which only its owner reaches, as
+-- `tealeaves bi up` sets it up on the embedded server. The password comes from SUPERSET_DB_PASSWORD.
+\getenv superset_password SUPERSET_DB_PASSWORD
+\if :{?superset_password}
+\else
+do $$ begin
+    raise exception 'SUPERSET_DB_PASSWORD is not set for the postgres service (see docs/bi.md). '
+        'Set it in .env, remove the volume (docker compose down -v) and start again.';
+end $$;
+\endif
+create role superset login connection limit 10 password :'superset_password' in role bi_reader;
+comment on role superset is 'tealeaves reader login';
+alter role superset set statement_timeout = '60s';
+alter role superset set idle_in_transaction_session_timeout = '60s';
+alter role superset set temp_file_limit = '1GB';
+
+create database superset owner tealeaves;
+revoke connect on database superset from public;

@@ -461,6 +461,22 @@ def bi_password() -> None:
     print(login_notice(settings, password), flush=True)
 
 
+@bi_app.command("rotate-secret")
+def bi_rotate_secret() -> None:
+    """Give Superset a new secret key and re-encrypt what it stored with the old one; restarts it if running."""
+    from tealeaves.bi.server import BiError, rotate_secret_key
+    from tealeaves.db import ServerError
+
+    settings = _settings()
+    try:
+        restarted = rotate_secret_key(settings, lambda line: console.print(f"[dim]{line}[/]", highlight=False))
+    except (BiError, ServerError) as exc:
+        raise fail(str(exc)) from None
+    where = settings.home / "superset" / "secret-key"
+    note = "; Superset restarted, everyone logs in again" if restarted else ""
+    console.print(f"new secret key in {where} (mode 0600){note}", highlight=False, soft_wrap=True)
+
+
 @bi_app.command("down")
 def bi_down() -> None:
     """Stop Superset."""

@@ -14,8 +14,10 @@ import http.client
 import json
 import os
 import re
+import shutil
 import socket
 import stat
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -282,9 +284,44 @@ def _chart_names(client: httpx.Client) -> set[str]:
     return {chart["slice_name"] for chart in charts}
 
 
+def _stored_passwords(url: str) -> list[bytes]:
+    """The database passwords Superset keeps in its metadata database, as stored (encrypted with its key)."""
+    metadata = make_url(url).set(database="superset").render_as_string(hide_password=False)
+    with psycopg.connect(metadata) as conn:
+        return [bytes(row[0]) for row in conn.execute("select password from dbs order by id") if row[0]]
+
+
+def test_bi_rotate_secret_gives_a_new_key_and_superset_still_reads_the_warehouse(superset):
+    """The reader's password Superset stores is re-encrypted with the new key: without that, Superset restarted on
+    the new key could not log in to the warehouse and listing its schemas would fail."""
+    base, env, _, home, url = superset
+    folder = home / "superset"
+    old_key = (folder / "secret-key").read_text().strip()
+    before = _stored_passwords(url)
+    assert before, "Superset stores the reader's password"
+    rotated = tealeaves(env, "bi", "rotate-secret", timeout=START_SECONDS)
+    assert rotated.returncode == 0, rotated.stdout + rotated.stderr
+    new_key = (folder / "secret-key").read_text().strip()
+    assert new_key != old_key and len(new_key) >= 40
+    assert stat.S_IMODE((folder / "secret-key").stat().st_mode) == 0o600
+    after = _stored_passwords(url)
+    assert len(after) == len(before) and not set(after) & set(before)
+    assert tealeaves(env, "bi", "status").returncode == 0, "a running Superset is started again"
+    password = (folder / "admin.password").read_text().strip()
+    with _api(base, password) as client:
+        database = client.get("/api/v1/database/").json()["result"][0]["id"]
+        schemas = client.get(f"/api/v1/database/{database}/schemas/", params={"q": "(force:!t)"})
+        assert schemas.status_code == 200, schemas.text
+        assert "marts" in schemas.json()["result"]
+    for path in (home / "logs").iterdir():
+        text = path.read_text(errors="replace")
+        assert old_key not in text and new_key not in text, f"a secret key in {path}"
+    assert old_key not in rotated.stdout + rotated.stderr and new_key not in rotated.stdout + rotated.stderr
+
+
 def test_bi_down_stops_it_and_a_second_start_puts_the_repository_dashboards_back(superset):
-    """Last in the module. The second start skips the migration, imports while gunicorn loads, shows no password,
-    and undoes what someone changed in the UI: the repository's YAML is the truth."""
+    """Last but one in the module. The second start skips the migration, imports while gunicorn loads, shows no
+    password, and undoes what someone changed in the UI: the repository's YAML is the truth."""
     base, env, _, home, _ = superset
     password = (home / "superset" / "admin.password").read_text().strip()  # rotated by the test above
     charts = (ROOT / "bi" / "superset" / "charts").glob("*.yaml")
@@ -308,3 +345,94 @@ def test_bi_down_stops_it_and_a_second_start_puts_the_repository_dashboards_back
     assert tealeaves(env, "bi", "status").returncode == 0
     with _api(base, password) as client:
         assert _chart_names(client) == repository
+
+
+def _drop_chart(folder, name: str) -> str:
+    """Delete chart `name` from a copy of bi/superset/ as a person would: its YAML, and its place on its dashboard."""
+    for path in (folder / "charts").glob("*.yaml"):
+        chart = yaml.safe_load(path.read_text())
+        if chart["slice_name"] == name:
+            path.unlink()
+            break
+    else:
+        raise AssertionError(f"no chart {name!r} in {folder}")
+    for path in (folder / "dashboards").glob("*.yaml"):
+        dashboard = yaml.safe_load(path.read_text())
+        position = dashboard["position"]
+        gone = [key for key, item in position.items() if _is_chart(item) and item["meta"]["uuid"] == chart["uuid"]]
+        for key in gone:
+            del position[key]
+        for item in position.values():
+            if isinstance(item, dict) and "children" in item:
+                item["children"] = [child for child in item["children"] if child not in gone]
+        path.write_text(yaml.safe_dump(dashboard, sort_keys=False))
+    return chart["uuid"]
+
+
+def _container_setup(home, url: str, dashboards, tmp_path) -> subprocess.CompletedProcess:
+    """The container's superset-init, run here: `python -m tealeaves.bi.superset_setup --from-environment` with
+    the configuration the image writes (`python -m tealeaves.bi.config_file`) and the variables docker-compose.yml
+    sets, pointed at this test's warehouse and Superset's metadata database."""
+    venv = ROOT / ".venv-bi" / "bin" / "python"
+    base = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "PYTHONPATH": str(ROOT / "include")}
+    config = tmp_path / "superset_config.py"
+    written = subprocess.run([str(venv), "-m", "tealeaves.bi.config_file"], env=base, capture_output=True, text=True)
+    assert written.returncode == 0, written.stderr
+    config.write_text(written.stdout)
+    folder = home / "superset"
+    warehouse = make_url(url)
+    env = {
+        **base,
+        "SUPERSET_CONFIG_PATH": str(config),
+        "SUPERSET_HOME": str(tmp_path),
+        "TEALEAVES_BI_METADATA_URL": warehouse.set(
+            drivername="postgresql+psycopg2", database="superset"
+        ).render_as_string(hide_password=False),
+        "SUPERSET_SECRET_KEY": (folder / "secret-key").read_text().strip(),
+        "TEALEAVES_BI_ADMIN_PASSWORD": (folder / "admin.password").read_text().strip(),
+        "TEALEAVES_BI_READER_PASSWORD": (folder / "reader.password").read_text().strip(),
+        "TEALEAVES_BI_WAREHOUSE_URL": warehouse.set(username=None, password=None).render_as_string(),
+        "TEALEAVES_BI_DASHBOARDS": str(dashboards),
+    }
+    command = [str(venv), "-m", "tealeaves.bi.superset_setup", "--from-environment"]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=START_SECONDS, cwd=tmp_path)
+
+
+def test_a_chart_removed_from_the_repository_leaves_superset_and_a_chart_made_in_the_ui_stays(superset, tmp_path):
+    """Last in the module, re-imported through the container's entry point (the same setup code, its plan read from
+    the environment, as docker-compose.yml's superset-init runs it) while Superset serves."""
+    base, _, _, home, url = superset
+    password = (home / "superset" / "admin.password").read_text().strip()
+    copy = tmp_path / "superset"
+    shutil.copytree(ROOT / "bi" / "superset", copy)
+    dropped = "Customers valued by the LTV fit"
+    dropped_uuid = _drop_chart(copy, dropped)
+    with _api(base, password) as client:
+        datasets = client.get("/api/v1/dataset/", params={"q": "(page_size:1)"}).json()["result"]
+        made = client.post(
+            "/api/v1/chart/",
+            json={
+                "slice_name": "made in the UI",
+                "viz_type": "table",
+                "datasource_id": datasets[0]["id"],
+                "datasource_type": "table",
+                "params": json.dumps({"viz_type": "table", "query_mode": "raw", "all_columns": []}),
+            },
+        )
+        assert made.status_code == 201, made.text
+        try:
+            before = _chart_names(client)
+            assert {dropped, "made in the UI"} <= before
+            result = _container_setup(home, url, copy, tmp_path)
+            assert result.returncode == 0, result.stderr[-3000:]
+            after = _chart_names(client)
+            assert after == before - {dropped}
+            uuids = {
+                c["uuid"]
+                for c in client.get("/api/v1/chart/", params={"q": "(columns:!(uuid),page_size:100)"}).json()["result"]
+            }
+            assert dropped_uuid not in uuids
+            customers = client.get("/api/v1/dashboard/customers/charts").json()["result"]
+            assert dropped not in {chart["slice_name"] for chart in customers} and customers
+        finally:
+            client.delete(f"/api/v1/chart/{made.json()['id']}")

@@ -28,3 +28,13 @@ def test_the_traceback_is_there_for_a_developer_who_asks(tmp_path):
     blocker.write_text("not a folder")
     run = tealeaves("sample", "cdnow", "--out", str(blocker / "exports"), TEALEAVES_DEBUG="1")
     assert run.returncode == 1 and "Traceback" in run.stderr and "NotADirectoryError" in run.stderr
+
+
+def test_rotating_superset_s_key_where_it_never_ran_is_one_line_and_makes_no_key(tmp_path):
+    home = tmp_path / "home"
+    run = tealeaves("bi", "rotate-secret", TEALEAVES_HOME=str(home))
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "Traceback" not in run.stdout + run.stderr
+    [line] = run.stderr.strip().splitlines()
+    assert line.startswith("error: Superset ")
+    assert not (home / "superset" / "secret-key").exists()

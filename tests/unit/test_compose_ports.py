@@ -30,3 +30,10 @@ def test_every_published_port_is_bound_to_loopback():
     assert ports, "the stack publishes no port at all: this test would prove nothing"
     open_to_all = {name: p for name, entries in ports.items() for p in entries if not p.startswith("127.0.0.1:")}
     assert open_to_all == {}
+
+
+def test_superset_and_metabase_are_published_and_on_loopback():
+    """The BI services are the ones a person opens in a browser: both must be among the ports checked above."""
+    ports = published_ports()
+    assert {"superset", "metabase"} <= set(ports)
+    assert all(port.startswith("127.0.0.1:") for port in ports["superset"] + ports["metabase"])

@@ -4,6 +4,9 @@ The repository's database YAML names the warehouse as the default embedded serve
 URL of the warehouse this installation uses, with the reader login `superset` and its password masked, as
 Superset exports it. The password goes to the importer beside the zip (superset_setup.py), never into a file of
 the repository or the zip.
+
+Imported by superset_setup.py in Superset's own interpreter (.venv-bi, or the container's image): standard library,
+PyYAML, SQLAlchemy's URL and tealeaves.secret_files only, which both interpreters have.
 """
 
 from __future__ import annotations
@@ -36,11 +39,19 @@ def reader_uri(warehouse: URL, login: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
-def build_bundle(source: Path, target: Path, warehouse: URL, login: str) -> tuple[list[str], str]:
-    """Write the zip (0600) and return the names the importer keys passwords by, and the zip's fingerprint."""
-    files = sorted(p for p in source.rglob("*.yaml") if p.is_file())
+def check_source(source: Path) -> None:
+    """Refuse a folder that is no Superset export before anything starts."""
     if not database_files(source) or not (source / "metadata.yaml").exists():
         raise BundleError(f"{source} holds no Superset export (metadata.yaml and databases/*.yaml are needed)")
+
+
+def build_bundle(source: Path, target: Path, warehouse: URL, login: str) -> tuple[list[str], str]:
+    """Write the zip (0600) and return the names the importer keys passwords by, and the zip's fingerprint.
+
+    Runs in Superset's interpreter (superset_setup.py), where SQLAlchemy is 1.4: only URL methods 1.4 has.
+    """
+    files = sorted(p for p in source.rglob("*.yaml") if p.is_file())
+    check_source(source)
     members: dict[str, str] = {}
     databases = []
     for path in files:

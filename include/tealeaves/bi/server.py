@@ -30,7 +30,8 @@ from pathlib import Path
 from psycopg import sql
 
 from tealeaves.airflow_env import QUIET
-from tealeaves.bi.bundle import BundleError, build_bundle
+from tealeaves.bi import config_file
+from tealeaves.bi.bundle import BundleError, check_source
 from tealeaves.config import Settings
 from tealeaves.db.embedded import port_in_use
 from tealeaves.secret_files import made_secret, make_private, write_secret
@@ -205,7 +206,7 @@ def up(settings: Settings, say: Callable[[str], object] = lambda _: None) -> Sta
         new_password = admin_password = made_secret(where.admin_password, 18)
 
     try:
-        databases, fingerprint = build_bundle(where.dashboards, where.bundle, settings.warehouse, READER_LOGIN)
+        check_source(where.dashboards)
     except BundleError as exc:
         raise BiError(str(exc)) from None
     migrate = _needs_migration(where, settings)
@@ -216,7 +217,7 @@ def up(settings: Settings, say: Callable[[str], object] = lambda _: None) -> Sta
             pid = _serve(settings, where)
         else:
             say("migrating Superset's metadata database and importing the dashboards")
-        _setup(where, settings, migrate, admin_password, {name: reader_password for name in databases}, fingerprint)
+        _setup(where, settings, migrate, admin_password, reader_password)
         if pid is None:
             say("starting Superset's web server")
             pid = _serve(settings, where)
@@ -273,49 +274,12 @@ def _write_config(settings: Settings, where: Places) -> None:
 
 def render_config(metadata_url: str, secret_key_file: Path, folder: Path) -> str:
     """superset_config.py: its metadata database, its secret (read from the 0600 file), and a localhost posture."""
-    return f"""# Written by `tealeaves bi up` at every start from tealeaves' settings: edits here are lost (docs/bi.md).
-from pathlib import Path
-
-SQLALCHEMY_DATABASE_URI = {metadata_url!r}
-SECRET_KEY = Path({str(secret_key_file)!r}).read_text().strip()
-DATA_DIR = {str(folder)!r}
-
-# No example data, no sign-up, no public role: one admin login (tealeaves makes it) and the logins it adds.
-SQLALCHEMY_EXAMPLES_URI = None
-AUTH_USER_REGISTRATION = False
-PUBLIC_ROLE_LIKE = None
-FEATURE_FLAGS = {{}}
-PREVENT_UNSAFE_DB_CONNECTIONS = True
-WTF_CSRF_ENABLED = True
-
-# Logins are rate-limited per address, in this process's memory (one gunicorn worker).
-RATELIMIT_ENABLED = True
-AUTH_RATE_LIMITED = True
-RATELIMIT_STORAGE_URI = "memory://"
-
-# Served over plain HTTP on 127.0.0.1: no HTTPS redirect, cookies not marked Secure; everything a page loads
-# comes from Superset itself (no map tiles, web fonts or analytics pixels from outside).
-SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = False
-SESSION_COOKIE_SAMESITE = "Lax"
-TALISMAN_ENABLED = True
-TALISMAN_CONFIG = {{
-    "content_security_policy": {{
-        "base-uri": ["'self'"],
-        "default-src": ["'self'"],
-        "img-src": ["'self'", "blob:", "data:"],
-        "worker-src": ["'self'", "blob:"],
-        "connect-src": ["'self'"],
-        "object-src": "'none'",
-        "style-src": ["'self'", "'unsafe-inline'"],
-        "font-src": ["'self'", "data:"],
-        "script-src": ["'self'", "'strict-dynamic'"],
-    }},
-    "content_security_policy_nonce_in": ["script-src"],
-    "force_https": False,
-    "session_cookie_secure": False,
-}}
-"""
+    return config_file.render(
+        repr(metadata_url),
+        f"Path({str(secret_key_file)!r}).read_text().strip()",
+        repr(str(folder)),
+        "Written by `tealeaves bi up` at every start from tealeaves' settings: edits here are lost (docs/bi.md).",
+    )
 
 
 def _needs_migration(where: Places, settings: Settings) -> bool:
@@ -355,22 +319,56 @@ def new_admin_password(settings: Settings) -> str:
     return password
 
 
-def _setup(
-    where: Places, settings: Settings, migrate: bool, admin_password: str, passwords: dict[str, str], digest: str
-) -> None:
-    """Run superset_setup.py in Superset's interpreter: migration, admin login, import."""
+def rotate_secret_key(settings: Settings, say: Callable[[str], object] = lambda _: None) -> bool:
+    """A new secret key for Superset, 0600; what Superset encrypted with the old one is re-encrypted with it.
+
+    Superset holds its key in memory, so a running Superset is stopped first and started again afterwards
+    (returns True then): every session signed with the old key ends, and people log in again. If the
+    re-encryption fails, the old key goes back in place and nothing changed.
+    """
+    where = places(settings)
+    if not where.bin("python").exists():
+        raise BiError(f"Superset is not installed in {where.venv}: run `make bi-install`")
+    if not where.state.exists() or not where.secret_key.exists():
+        raise BiError("Superset was never started here: `tealeaves bi up` makes its secret key")
+    was_running = status(settings).running
+    if was_running:
+        say("stopping Superset: it keeps its key in memory")
+        down(settings)
+    make_private(where.secret_key)
+    previous = where.secret_key.read_text().strip()
+    write_secret(where.secret_key, secrets.token_urlsafe(42))
+    try:
+        _write_config(settings, where)
+        say("re-encrypting Superset's stored secrets with the new key")
+        _run_setup(where, settings, {"previous_secret_key": previous})
+    except BaseException:
+        write_secret(where.secret_key, previous)  # Superset's tables still hold what the old key encrypted
+        raise
+    finally:
+        if was_running:
+            say("starting Superset again")
+            up(settings, say)
+    return was_running
+
+
+def _setup(where: Places, settings: Settings, migrate: bool, admin_password: str, reader_password: str) -> None:
+    """Run superset_setup.py in Superset's interpreter: migration, admin login, import of bi/superset/, pruning."""
     version = _superset_version(where)
     plan = {
         "migrate": migrate,
         "admin_password": admin_password,
+        "dashboards": str(where.dashboards),
+        "warehouse": settings.warehouse.set(password=None).render_as_string(),
+        "reader_login": READER_LOGIN,
+        "reader_password": reader_password,
         "bundle": str(where.bundle),
-        "passwords": passwords,
     }
     try:
         _run_setup(where, settings, plan)
     finally:
         where.bundle.unlink(missing_ok=True)
-    write_secret(where.state, json.dumps({"superset": version, "metadata": _metadata_id(settings), "bundle": digest}))
+    write_secret(where.state, json.dumps({"superset": version, "metadata": _metadata_id(settings)}))
 
 
 def _run_setup(where: Places, settings: Settings, plan: dict) -> None:
