@@ -4,8 +4,8 @@ A person's view: Chromium logs in through Superset's own form, opens each dashbo
 every chart, and reads a number off a chart to compare with a plain SQL read of the mart. And a stranger's: the
 server listens on loopback only, a dashboard asks for a login, and no secret reaches a log or a command line.
 
-Superset lives in its own virtualenv (.venv-bi, about 800 MB): `make test-bi` installs it and runs this file;
-plain `make test` leaves it out (marker `bi`).
+Superset lives in its own virtualenv (.venv-bi, about 800 MB): `make test` installs it and runs this file with
+the others (CI); `make test-bi` runs it alone; a bare `pytest` leaves it out (marker `bi`).
 """
 
 from __future__ import annotations
