@@ -2,7 +2,7 @@
 
 Two warehouses get the same files. Warehouse `incremental` loads day one and builds; then loads day two and
 builds again, where the incremental models recompute only the keys day two touched: the ticket-keyed support
-models the tickets it touched or left open, the invoice-keyed billing models the invoices it touched.
+models the tickets it touched or left open, int_invoices_converted the invoices it touched.
 Warehouse `rebuilt` loads both days and builds once, from scratch. Every intermediate table and every mart
 must then hold the same multiset of rows. Day two is cut from one generated world 4 days before its end
 (tealeaves.generate.next_day says what each day holds).
@@ -29,7 +29,6 @@ INCREMENTAL_MODELS = {
     "int_tickets_measured": "ticket_id",
     "int_tickets_sla_targets": "ticket_id",
     "int_invoices_converted": "invoice_id",
-    "int_invoices_netted": "invoice_id",
 }
 
 

@@ -1,13 +1,3 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='invoice_id',
-        on_schema_change='sync_all_columns',
-        pre_hook="{{ delete_invoices_netted_recomputed() }}",
-        post_hook="{{ record_incremental_state() }}",
-    )
-}}
 {#
     One row per paid invoice, tied to its customer, with the money that stayed: the amount paid less what was
     refunded, in the reporting currency. A refund is converted at its invoice's own FX rate, so a fully
@@ -18,22 +8,12 @@
     which pays part of a later invoice, so that later invoice's amount_paid is already lower. Refund credit notes
     are the refunds themselves and are not counted twice. Invoices in a currency without an FX rate keep
     fx_missing = true and null USD amounts.
-
-    Incremental (macros/invoices_incremental.sql): a daily run recomputes the invoices something new touched -
-    the invoice, its refunds and charges, its customer's identity - and keeps the others.
 #}
-{%- set plan = incremental_plan() -%}
-{%- set touched = incremental_keys(invoices_netted_touched(plan), 'text') if plan.incremental else none -%}
-
 with
 
 invoices as (
     select * from {{ ref('int_invoices_converted') }}
-    where
-        invoice_status = 'paid' and amount_paid > 0
-        {%- if touched %}
-        and invoice_id = any({{ touched }})
-        {%- endif %}
+    where invoice_status = 'paid' and amount_paid > 0
 ),
 
 billing_identity as (
@@ -53,11 +33,7 @@ refunds as (
     from {{ ref('stg_billing__refunds') }} as refunds
     left join charges
         on refunds.charge_id = charges.charge_id
-    where
-        refunds.refund_status = 'succeeded'
-        {%- if touched %}
-        and coalesce(refunds.invoice_id, charges.invoice_id) = any({{ touched }})
-        {%- endif %}
+    where refunds.refund_status = 'succeeded'
 ),
 
 invoice_refunds as (
