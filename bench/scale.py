@@ -27,8 +27,9 @@ What it does not measure (yet):
 - Per-step memory inside the DAG: `tealeaves run` is one process tree (`airflow dags test` runs every task in
   it), so --airflow gives its peak only, and not the DAG's PostgreSQL server's.
 - Alert delivery (the gates' `report_gate` calls, SMTP and Slack): the bench sends no alert.
-- A second day, unless --next-day: then day one is built, the next day's support exports (tealeaves.generate.next_day)
-  load and the same build runs incrementally, and a full rebuild of that warehouse follows for comparison.
+- A second day, unless --next-day: then day one is built, the next day's support and billing exports
+  (tealeaves.generate.next_day) load and the same build runs incrementally, and a full rebuild of that warehouse
+  follows for comparison.
 - Timings are wall clock on a shared machine: the JSON keeps the load average before and after each size.
 - PostgreSQL's memory apart from the bench's own work: its PSS counts the shared buffers that earlier work on
   the same server touched (a smaller size's included). Start the bench on a freshly started server to compare runs.

@@ -128,10 +128,20 @@
     {{- return(plan) -}}
 {%- endmacro %}
 
-{# The keys a query returns, as an array literal: a constant PostgreSQL pushes down through staging's DISTINCT ON. #}
+{#
+    The keys a query returns, as an array literal: a constant PostgreSQL pushes down through staging's DISTINCT ON.
+    Text keys are quoted as array elements (a comma, brace, quote or space in an id stays inside its element).
+#}
 {% macro incremental_keys(keys_sql, key_type='bigint') -%}
     {%- set keys = run_query('select distinct key from (' ~ keys_sql ~ ') as changed (key) where key is not null order by 1').columns[0].values() -%}
     {%- do log(this.identifier ~ ': recomputing ' ~ (keys | length) ~ ' keys', info=false) -%}
+    {%- if key_type == 'text' -%}
+        {%- set quoted = [] -%}
+        {%- for key in keys -%}
+            {%- do quoted.append('"' ~ (key | replace('\\', '\\\\') | replace('"', '\\"') | replace("'", "''")) ~ '"') -%}
+        {%- endfor -%}
+        {{- return("'{" ~ quoted | join(',') ~ "}'::text[]") -}}
+    {%- endif -%}
     {{- return("'{" ~ keys | join(',') ~ "}'::" ~ key_type ~ "[]") -}}
 {%- endmacro %}
 

@@ -1,7 +1,8 @@
 """One more day of exports, built incrementally, gives the marts a full rebuild gives, row for row (issue 15).
 
 Two warehouses get the same files. Warehouse `incremental` loads day one and builds; then loads day two and
-builds again, where the ticket-keyed support models recompute only the tickets day two touched or left open.
+builds again, where the incremental models recompute only the keys day two touched: the ticket-keyed support
+models the tickets it touched or left open, int_invoices_converted the invoices it touched.
 Warehouse `rebuilt` loads both days and builds once, from scratch. Every intermediate table and every mart
 must then hold the same multiset of rows. Day two is cut from one generated world 4 days before its end
 (tealeaves.generate.next_day says what each day holds).
@@ -22,7 +23,13 @@ WORLD = {"customers": 250, "months": 6, "seed": 515}
 BUILD = f"fqn:* --exclude tag:{PREDICTED_LTV}+"
 # day one and the rebuilt warehouse need the tables, not their checks: seeds and models only
 TABLES_ONLY = f"{BUILD} resource_type:test resource_type:unit_test"
-INCREMENTAL_MODELS = ("int_ticket_statuses_dated", "int_tickets_measured", "int_tickets_sla_targets")
+# each incremental model and the key it recomputes by
+INCREMENTAL_MODELS = {
+    "int_ticket_statuses_dated": "ticket_id",
+    "int_tickets_measured": "ticket_id",
+    "int_tickets_sla_targets": "ticket_id",
+    "int_invoices_converted": "invoice_id",
+}
 
 
 def _load(url: str, folder: Path) -> None:
@@ -53,7 +60,7 @@ def _rows(url: str, schema: str, table: str) -> Counter:
 
 
 def _recomputed(log: Path, model: str) -> int:
-    """How many tickets the model's last run recomputed, from dbt's debug log (macro incremental_keys)."""
+    """How many keys the model's last run recomputed, from dbt's debug log (macro incremental_keys)."""
     counts = re.findall(rf"{model}: recomputing (\d+) keys", log.read_text(encoding="utf-8"))
     assert counts, f"{model} did not run incrementally"
     return int(counts[-1])
@@ -65,7 +72,7 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
     exports = tmp_path / "exports"
     generate(exports, **WORLD)
     moved = split_next_day(exports, tmp_path / "day1", tmp_path / "day2", days_before_end=4)
-    assert moved["tickets.jsonl"] > 0 and moved["ticket_comments.jsonl"] > 0, moved
+    assert moved["tickets.jsonl"] > 0 and moved["ticket_comments.jsonl"] > 0 and moved["invoices.jsonl"] > 0, moved
 
     incremental = create_database(server, "t_incremental_daily")
     _load(incremental, tmp_path / "day1")
@@ -78,10 +85,10 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
     _load(rebuilt, tmp_path / "day2")
     dbt_build(rebuilt, TABLES_ONLY, tmp_path / "dbt-rebuilt")
 
-    # the second build took the incremental path, over fewer tickets than the warehouse holds
-    all_tickets = query(incremental, "select count(*) from intermediate.int_tickets_measured")[0][0]
-    for model in INCREMENTAL_MODELS:
-        assert 0 < _recomputed(tmp_path / "dbt-day2" / "logs" / "dbt.log", model) < all_tickets, model
+    # the second build took the incremental path, over fewer keys than the model holds
+    for model, key in INCREMENTAL_MODELS.items():
+        held = query(incremental, f"select count(distinct {key}) from intermediate.{model}")[0][0]
+        assert 0 < _recomputed(tmp_path / "dbt-day2" / "logs" / "dbt.log", model) < held, model
 
     tables = _tables(rebuilt)
     assert _tables(incremental) == tables

@@ -65,3 +65,60 @@ def test_day_two_holds_the_records_since_the_cut_and_the_children_of_tickets_cre
     assert (tmp_path / "day1" / "crm" / "companies.csv").read_text() == "hs_object_id,name\n1,Acme\n"
     assert not (tmp_path / "day2" / "crm").exists()
     assert moved == {"ticket_comments__late.jsonl": 2, "tickets.jsonl": 3}
+
+
+def test_day_two_holds_the_billing_records_created_since_the_cut_and_those_naming_them(tmp_path):
+    exports = tmp_path / "exports"
+    cut = 1750928400  # 26 June 2025 09:00 UTC: the last ticket update (30 June 09:00) less 4 days
+    _write(
+        exports / "support" / "tickets.jsonl",
+        [{"id": 1, "created_at": "2025-06-01T09:00:00Z", "updated_at": "2025-06-30T09:00:00Z", "status": "open"}],
+    )
+    _write(
+        exports / "billing" / "invoices.jsonl",
+        [{"id": "in_old", "created": cut - 60}, {"id": "in_new", "created": cut + 60}, "{not json"],
+    )
+    _write(
+        exports / "billing" / "invoice_line_items__late.jsonl",
+        [{"id": "il_old", "invoice": "in_old"}, {"id": "il_new", "invoice": "in_new"}],
+    )
+    # clock skew: a charge dated before the cut, on an invoice created after it, goes with its invoice
+    _write(
+        exports / "billing" / "charges.jsonl",
+        [
+            {"id": "ch_old", "invoice": "in_old", "created": cut - 30},
+            {"id": "ch_new", "invoice": "in_new", "created": cut - 1},
+        ],
+    )
+    _write(
+        exports / "billing" / "refunds.jsonl",
+        [
+            {"id": "re_old_charge_later", "charge": "ch_old", "created": cut + 5, "metadata": {}},
+            {"id": "re_new_charge", "charge": "ch_new", "created": cut - 1, "metadata": {}},
+            {"id": "re_kept", "charge": "ch_old", "created": cut - 1, "metadata": {"invoice": "in_old"}},
+        ],
+    )
+    _write(
+        exports / "billing" / "credit_notes.jsonl",
+        [{"id": "cn_1", "invoice": "in_x", "refund": "re_new_charge", "created": 1}],
+    )
+    _write(exports / "billing" / "subscriptions.jsonl", [{"id": "sub_1", "created": cut + 60}])
+    _write(
+        exports / "billing" / "fx_rates.csv",
+        ["rate_date,currency,rate_to_usd", "2025-06-26,EUR,1.1", "2025-06-27,EUR,1.2"],
+    )
+
+    moved = split_next_day(exports, tmp_path / "day1", tmp_path / "day2", days_before_end=4)
+
+    day1, day2 = tmp_path / "day1" / "billing", tmp_path / "day2" / "billing"
+    assert _ids(day2 / "invoices__next_day.jsonl") == ["in_new"]
+    assert _ids(day1 / "invoices.jsonl") == ["in_old"] and "{not json" in (day1 / "invoices.jsonl").read_text()
+    assert _ids(day2 / "invoice_line_items__late__next_day.jsonl") == ["il_new"]
+    assert _ids(day2 / "charges__next_day.jsonl") == ["ch_new"]
+    assert _ids(day2 / "refunds__next_day.jsonl") == ["re_old_charge_later", "re_new_charge"]
+    assert _ids(day1 / "refunds.jsonl") == ["re_kept"]
+    assert _ids(day2 / "credit_notes__next_day.jsonl") == ["cn_1"]
+    assert _ids(day1 / "subscriptions.jsonl") == ["sub_1"]  # not split: day one holds it whole
+    assert (day2 / "fx_rates__next_day.csv").read_text() == "rate_date,currency,rate_to_usd\n2025-06-27,EUR,1.2\n"
+    assert (day1 / "fx_rates.csv").read_text() == "rate_date,currency,rate_to_usd\n2025-06-26,EUR,1.1\n"
+    assert moved["invoices.jsonl"] == 1 and moved["fx_rates.csv"] == 1 and "subscriptions.jsonl" not in moved

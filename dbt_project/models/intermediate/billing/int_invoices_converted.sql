@@ -1,3 +1,13 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='invoice_id',
+        on_schema_change='sync_all_columns',
+        pre_hook="{{ delete_invoices_recomputed() }}",
+        post_hook="{{ record_incremental_state() }}",
+    )
+}}
 {#
     One row per invoice with its amounts in the reporting currency, at the FX rate of the invoice's day (a day of
     the reporting time zone, as the rate table's days are), or the latest earlier rate when that day has none
@@ -6,14 +16,23 @@
     dated before its first rate, is kept with fx_missing = true and null reporting-currency amounts, so that
     a sum over amount_paid_usd can never silently include money in another currency.
 
-    Length (152 lines, over the style's ~150): One model: the FX calendar that finds each invoice's rate (the
+    Incremental (macros/invoices_incremental.sql): a daily run recomputes the invoices something new touched -
+    their own records, their line items, an FX rate dated on or before their day - and keeps the others.
+
+    Length (170 lines, over the style's ~150): One model: the FX calendar that finds each invoice's rate (the
     day's, or the latest earlier one) serves only this conversion and would be a day × currency table stored for
     nothing.
 #}
+{%- set plan = incremental_plan() -%}
+{%- set touched = incremental_keys(invoices_touched(plan), 'text') if plan.incremental else none -%}
+
 with
 
 invoices as (
     select * from {{ ref('stg_billing__invoices') }}
+    {%- if touched %}
+    where invoice_id = any({{ touched }})
+    {%- endif %}
 ),
 
 invoice_service_periods as (
@@ -25,6 +44,9 @@ invoice_service_periods as (
         min(period_start_at) as service_period_start_at,
         max(period_end_at) as service_period_end_at
     from {{ ref('stg_billing__invoice_line_items') }}
+    {%- if touched %}
+    where invoice_id = any({{ touched }})
+    {%- endif %}
     group by invoice_id
 ),
 

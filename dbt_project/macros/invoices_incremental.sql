@@ -1,0 +1,43 @@
+{#
+    int_invoices_converted rebuilds, on a daily run, only the invoices something new touched
+    (macros/incremental_by_key.sql says how the batch ledger decides what is new).
+
+    An invoice is touched by a new or re-exported invoice record (its nested lines travel with it), by a flat
+    line item record naming it, and by a new or withdrawn FX rate dated on or before the invoice's day: the rate
+    of a day, or the latest earlier one, converts it, so a rate dated d can change every invoice from day d on.
+    Those are taken from a day before d (an invoice's day is a day of the reporting time zone, which starts
+    less than a day before or after UTC's). A batch the raw gate failed touches the same rows: they just left
+    staging. A line item belongs to one invoice for life (Stripe's il_ ids name a line of one invoice), so a
+    line's record always names the invoice whose service period it changes.
+#}
+
+{% macro invoices_touched(plan) -%}
+    {%- set in_run = '_batch_id in (select batch_id from incremental_batches)' -%}
+    with incremental_batches as ({{ incremental_batches_sql(plan) }}),
+    rates_from as (
+        select min(rate_date) - 1 as rate_day from {{ raw_relation('billing', 'fx_rates') }} where {{ in_run }}
+    )
+    select id from {{ raw_relation('billing', 'invoices') }} where {{ in_run }}
+    union all
+    select invoice from {{ raw_relation('billing', 'invoice_line_items') }} where {{ in_run }}
+    union all
+    select invoices.id
+    from {{ raw_relation('billing', 'invoices') }} as invoices
+    inner join rates_from on invoices.created >= extract(epoch from rates_from.rate_day::timestamp)
+    where invoices._batch_id <= {{ plan.through }}
+{%- endmacro %}
+
+{#
+    Pre-hook: the rows the run replaces. In an incremental run, every touched invoice's (the body recomputes
+    those still in staging; one a failed batch withdrew stays deleted); when the model recomputes everything in
+    place (new code or settings), every row.
+#}
+{% macro delete_invoices_recomputed() -%}
+    {%- if execute and this is not none and is_incremental() -%}
+        {%- set plan = incremental_plan() -%}
+        delete from {{ this }}
+        {%- if plan.incremental %}
+        where invoice_id = any({{ incremental_keys(invoices_touched(plan), 'text') }})
+        {%- endif %}
+    {%- endif -%}
+{%- endmacro %}
