@@ -56,21 +56,6 @@ airflow_env.apply(get_settings())
 sys.path.insert(0, str(ROOT / "plugins"))  # as Airflow does for its plugins folder
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The files marked slow first, the slowest first, then the rest in their usual order.
-
-    xdist hands whole files to the workers in this order (--dist=loadfile --no-loadscope-reorder): a long file
-    started last would keep one worker busy after the other has run out of work. Every worker collects the same
-    items and sorts them the same way, as xdist requires.
-    """
-
-    def weight(item: pytest.Item) -> float:
-        slow = item.get_closest_marker("slow")
-        return -float(slow.kwargs.get("seconds", 60)) if slow else 0.0
-
-    items.sort(key=weight)  # stable: the order within a file, and among equals, is kept
-
-
 @pytest.fixture(scope="session")
 def settings() -> Settings:
     return get_settings()

@@ -33,7 +33,7 @@ from sqlalchemy.engine import make_url
 from tests.cli import tealeaves
 from tests.conftest import ROOT, free_port
 
-pytestmark = [pytest.mark.bi, pytest.mark.slow(seconds=280)]
+pytestmark = pytest.mark.bi
 
 DASHBOARDS = ROOT / "bi" / "superset" / "dashboards"
 START_SECONDS = 600  # a first start migrates Superset's metadata database: about a minute on 2 cores

@@ -26,7 +26,7 @@ from tealeaves.generate import default_truth, generate
 from tests.conftest import TEALEAVES
 from tests.outside_services import mail_server, plain, slack_text, slack_webhook
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow(seconds=390)]
+pytestmark = pytest.mark.e2e
 LOGICAL_DATE = datetime(2026, 1, 15, tzinfo=UTC)
 REDELIVERY = "invoices__redelivery.jsonl"
 

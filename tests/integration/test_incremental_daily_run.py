@@ -15,13 +15,9 @@ import re
 from collections import Counter
 from pathlib import Path
 
-import pytest
-
 from tealeaves.generate.next_day import split_next_day
 from tests.conftest import PREDICTED_LTV, create_database, dbt_build
 from tests.warehouse import query
-
-pytestmark = pytest.mark.slow(seconds=80)
 
 WORLD = {"customers": 250, "months": 6, "seed": 515}
 BUILD = f"fqn:* --exclude tag:{PREDICTED_LTV}+"

@@ -22,8 +22,6 @@ from tests.conftest import create_database, dbt_build
 from tests.mrr_oracle import GeneratedWorld, billing_customer_keys, differences, generate_world, movements, oracle
 from tests.warehouse import query
 
-pytestmark = pytest.mark.slow(seconds=90)
-
 WORLD = {"customers": 300, "months": 12, "seed": 7}
 REVENUE = "+fct_mrr_movements"
 

@@ -27,8 +27,6 @@ from tests.integration.test_report_html import chart_specs, open_offline, run_re
 from tests.integration.test_report_numbers import printed_tables
 from tests.warehouse import query
 
-pytestmark = pytest.mark.slow(seconds=90)
-
 AS_OF = {"ltv_as_of": CALIBRATION_END.isoformat()}
 BACKTEST_END = date(1997, 6, 30)  # the backtest's calibration end: it predicts July to September
 BGNBD_PUBLISHED = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}  # Fader, Hardie & Lee (2005)

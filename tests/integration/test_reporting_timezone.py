@@ -36,8 +36,6 @@ from tests.mrr_oracle import (
 )
 from tests.warehouse import query
 
-pytestmark = pytest.mark.slow(seconds=100)
-
 SYDNEY = {"customers": 300, "months": 12, "seed": 7, "timezone": "Australia/Sydney"}
 NEW_YORK = {"customers": 300, "months": 12, "seed": 7, "timezone": "America/New_York"}
 SYDNEY_AS_OF = date(2025, 6, 15)  # a reporting date in the middle of a month

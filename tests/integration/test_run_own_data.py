@@ -28,8 +28,6 @@ from tests.cli import tealeaves
 from tests.conftest import create_database, free_port
 from tests.mrr_oracle import billing_customer_keys, differences, generate_world, movements, oracle
 
-pytestmark = pytest.mark.slow(seconds=480)
-
 BGNBD_PUBLISHED = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
 SYDNEY = {"customers": 150, "months": 6, "seed": 7, "timezone": "Australia/Sydney"}
 

@@ -21,8 +21,6 @@ from tealeaves.load import load_paths
 from tealeaves.quality.gate import run_gate
 from tests.conftest import PREDICTED_LTV, create_database, dbt_build
 
-pytestmark = pytest.mark.slow(seconds=120)
-
 BUILD = "marts_build"
 
 
