@@ -12,6 +12,7 @@ import json
 import logging
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -539,7 +540,10 @@ def test_a_missed_deadline_alerts_through_airflows_own_callback_trigger(configur
     async def run() -> list[Any]:
         return [event.payload async for event in trigger.run()]
 
-    events = asyncio.run(run())
+    # In a thread of its own, as the triggerer runs its event loop: this process may already hold a running loop
+    # (Playwright's sync API keeps one for the session's Chromium), where asyncio.run() refuses to start another.
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        events = thread.submit(asyncio.run, run()).result()
 
     assert events[-1]["state"] == "success", events
     assert len(slack.payloads) == 1
