@@ -31,6 +31,7 @@ from rich.table import Table
 
 from tealeaves.airflow_env import airflow_environ
 from tealeaves.config import Settings, get_settings
+from tealeaves.db.setup import scratch_database
 from tealeaves.load import load_paths
 from tealeaves.ltv.store import predict_ltv
 
@@ -43,17 +44,6 @@ BUILD = ["build", "--exclude", "tag:predicted_ltv+", "resource_type:unit_test"]
 BUILD_PREDICTED = ["build", "--select", "tag:predicted_ltv+", "--exclude", "resource_type:unit_test"]
 # When each side ran, not what it computed: the fit's clock and the incremental models' bookkeeping.
 RUN_COLUMNS = {"fitted_at", "predicted_at", "run_id", "loaded_at", "updated_at"}
-
-
-def database(settings: Settings, name: str, template: str | None = None) -> str:
-    admin = settings.url(settings.warehouse.set(database="postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-        create = sql.SQL("create database {}").format(sql.Identifier(name))
-        if template:
-            create += sql.SQL(" template {}").format(sql.Identifier(template))
-        conn.execute(create)
-    return settings.url(settings.warehouse.set(database=name))
 
 
 def build(url: str, project: Path, scratch: Path) -> None:
@@ -109,13 +99,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     settings = get_settings()
-    loaded = database(settings, LOADED)
+    loaded = scratch_database(settings, LOADED)
     sources = [folder for folder in sorted(args.exports.iterdir()) if folder.is_dir()]
     load_paths(loaded, sources)
     sides = {}
     with tempfile.TemporaryDirectory() as scratch:
         for side, project in (("a", args.before), ("b", args.after)):
-            url = database(settings, f"compare_marts_{side}", template=LOADED)
+            url = scratch_database(settings, f"compare_marts_{side}", template=LOADED)
             build(url, project.resolve(), Path(scratch) / side)
             sides[side] = checksums(url)
     before, after = sides["a"], sides["b"]

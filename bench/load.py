@@ -28,6 +28,7 @@ from sqlalchemy import create_engine
 
 from tealeaves import sources
 from tealeaves.config import get_settings
+from tealeaves.db.setup import scratch_database
 from tealeaves.load import load_paths
 from tealeaves.orchestrate import start_server
 
@@ -100,13 +101,6 @@ def write_charges(path: Path, rows: int, bad_share: float, seed: int = 7) -> Non
                     row[broken] = "n/a"
                 line = json.dumps(row) if broken != "cut" else line[: len(line) // 2]
             handle.write(line + "\n")
-
-
-def fresh_database(admin_url: str) -> str:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(BENCH_DB)))
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(BENCH_DB)))
-    return admin_url.rsplit("/", 1)[0] + "/" + BENCH_DB
 
 
 def timed(fn) -> float:
@@ -193,12 +187,11 @@ def main() -> None:
     console = Console(width=120)
     settings = get_settings()
     start_server(settings)
-    admin_url = settings.url(settings.warehouse.set(database="postgres"))
     for name in BENCHES if args.format == "both" else [args.format]:
         label, bench = BENCHES[name]
         with tempfile.TemporaryDirectory() as tmp:
             size_mb, results = bench(
-                fresh_database(admin_url), Path(tmp), args.rows, args.bad_share, not args.no_pandas
+                scratch_database(settings, BENCH_DB), Path(tmp), args.rows, args.bad_share, not args.no_pandas
             )
         baseline = next(seconds for method, seconds in results.items() if method.startswith("plain COPY"))
         table = Table(title=f"{label}: {args.rows:,} rows ({size_mb:.0f} MB, {args.bad_share:.1%} bad)")

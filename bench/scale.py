@@ -65,6 +65,7 @@ from rich.table import Table
 import tealeaves
 from tealeaves.airflow_env import airflow_environ
 from tealeaves.config import Settings, get_settings
+from tealeaves.db.setup import drop_database, scratch_database
 from tealeaves.generate.next_day import split_next_day
 from tealeaves.orchestrate import start_server
 from tealeaves.publish import BUILD
@@ -284,20 +285,6 @@ class SizeResult:
     airflow: dict | None = None  # the --airflow pass: `tealeaves run` on the same exports
 
 
-def fresh_database(settings: Settings) -> str:
-    admin = settings.url(settings.warehouse.set(database="postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(BENCH_DB)))
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(BENCH_DB)))
-    return settings.url(settings.warehouse.set(database=BENCH_DB))
-
-
-def drop_database(settings: Settings) -> None:
-    admin = settings.url(settings.warehouse.set(database="postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(BENCH_DB)))
-
-
 def postmaster_of(url: str) -> psutil.Process | None:
     """The server's main process, when it runs on this machine and we may see it."""
     try:
@@ -374,7 +361,7 @@ def run_size(
     for path in (logs, docs):
         path.mkdir(parents=True)
     load_before = os.getloadavg()
-    url = fresh_database(settings)
+    url = scratch_database(settings, BENCH_DB)
     env = step_environ(url, dbt_dir)
     postmaster = postmaster_of(url)
     run_id = f"bench_scale__{customers}"
@@ -818,7 +805,7 @@ def main() -> None:
     work = args.work or Path(tempfile.mkdtemp(prefix="tealeaves-scale-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
-        url = fresh_database(settings)
+        url = scratch_database(settings, BENCH_DB)
         machine = machine_facts(settings, url)
         # Parsed once, as the DAG's manifest is (tealeaves.orchestrate.build_manifest): each build then reuses
         # dbt's partial parse, like Cosmos' build does, and every size pays the same dbt start-up.
@@ -855,7 +842,7 @@ def main() -> None:
             console.print(f"results in {args.out}")
     finally:
         if not args.keep:
-            drop_database(settings)
+            drop_database(settings, BENCH_DB)
             if args.work is None:
                 shutil.rmtree(work, ignore_errors=True)
         if settings.embedded and not was_running:

@@ -126,14 +126,9 @@ def fresh_database(server: Settings, request) -> str:
 
 def create_database(settings: Settings, name: str) -> str:
     """A new, empty database on the session's server (dropped first if a previous run left it)."""
-    import psycopg
-    from psycopg import sql
+    from tealeaves.db.setup import scratch_database
 
-    admin = settings.url(settings.warehouse.set(database="postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    return settings.url(settings.warehouse.set(database=name))
+    return scratch_database(settings, name)
 
 
 def dbt_build(

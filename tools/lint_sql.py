@@ -20,11 +20,11 @@ import tempfile
 from pathlib import Path
 
 import psycopg
-from psycopg import sql
 
 from tealeaves.airflow_env import airflow_environ
 from tealeaves.config import Settings, get_settings
 from tealeaves.db import EmbeddedPostgres
+from tealeaves.db.setup import ensure_database
 
 ROOT = Path(__file__).resolve().parents[1]
 SQLFLUFF = ROOT / ".venv-lint" / "bin" / "sqlfluff"
@@ -35,9 +35,7 @@ def lint_database(settings: Settings) -> str:
     """The URL of an empty database for the templater's connection, made if missing."""
     admin = settings.url(settings.warehouse.set(database="postgres"))
     with psycopg.connect(admin, autocommit=True) as conn:
-        found = conn.execute("select 1 from pg_database where datname = %s", [LINT_DATABASE]).fetchone()
-        if not found:
-            conn.execute(sql.SQL("create database {}").format(sql.Identifier(LINT_DATABASE)))
+        ensure_database(conn, LINT_DATABASE)
     return settings.url(settings.warehouse.set(database=LINT_DATABASE))
 
 

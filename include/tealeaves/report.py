@@ -496,12 +496,17 @@ def headline_table(settings: Settings) -> Table:
 
 LTV_CAC_BY_CHANNEL = """
 select acquisition_channel as channel, sum(customers) as customers,
+       sum(customers_with_predicted_clv) as customers_valued,
        sum(paid_spend_usd) / nullif(sum(customers), 0) as paid_cac,
        sum(paid_spend_usd + allocated_sales_marketing_cost_usd) / nullif(sum(customers), 0) as blended_cac,
        sum(formula_ltv_per_customer_usd * customers) / nullif(sum(customers)
            filter (where formula_ltv_per_customer_usd is not null), 0) as formula_ltv,
        sum(blended_cac_payback_months * customers) / nullif(sum(customers)
-           filter (where blended_cac_payback_months is not null), 0) as blended_payback_months
+           filter (where blended_cac_payback_months is not null), 0) as blended_payback_months,
+       sum(predicted_clv_per_customer_usd * customers) / nullif(sum(customers)
+           filter (where predicted_clv_per_customer_usd is not null), 0) as predicted_clv,
+       sum(predicted_ltv_per_customer_usd * customers) / nullif(sum(customers)
+           filter (where predicted_ltv_per_customer_usd is not null), 0) as predicted_ltv
 from marts.fct_ltv_cac
 group by acquisition_channel
 order by 1
@@ -509,12 +514,15 @@ order by 1
 
 
 def ltv_cac_by_channel(settings: Settings) -> list[dict]:
-    """Every cohort so far, per acquisition channel: customers, paid and blended CAC, formula LTV per customer,
-    LTV ÷ blended CAC and the customer-weighted blended CAC payback in months (marts.fct_ltv_cac)."""
+    """Every cohort so far, per acquisition channel (marts.fct_ltv_cac): customers, those the LTV fit valued, paid
+    and blended CAC, the customer-weighted blended CAC payback in months, formula LTV per customer, predicted CLV
+    and LTV (CLV × gross margin) per customer, and each LTV ÷ blended CAC. One read for both LTV tables and the
+    HTML report's charts, so the CAC both divide by is one number."""
     rows = _read(settings, LTV_CAC_BY_CHANNEL)
     for row in rows:
-        ltv, blended = row["formula_ltv"], row["blended_cac"]
-        row["ltv_to_blended_cac"] = ltv / blended if ltv is not None and blended else None
+        blended = row["blended_cac"]
+        for ltv, ratio in (("formula_ltv", "ltv_to_blended_cac"), ("predicted_ltv", "predicted_ltv_to_blended_cac")):
+            row[ratio] = row[ltv] / blended if row[ltv] is not None and blended else None
     return rows
 
 
@@ -543,7 +551,8 @@ def predicted_ltv_cac_by_channel_table(settings: Settings) -> Table:
     table.add_column("channel", justify="left", no_wrap=True)
     for name in ("customers", "valued", "blended CAC", "CLV", "LTV", "LTV : CAC"):
         table.add_column(name, justify="right")
-    for row in predicted_ltv_by_channel(settings):
+    rows = ltv_cac_by_channel(settings)
+    for row in rows:
         table.add_row(
             row["channel"],
             f"{row['customers']:,}",
@@ -553,12 +562,26 @@ def predicted_ltv_cac_by_channel_table(settings: Settings) -> Table:
             _number(row["predicted_ltv"], 2),
             _number(row["predicted_ltv_to_blended_cac"], 2),
         )
-    table.caption = (
-        "predicted CLV of one-off purchases (add-ons, credits) over the next 12 months, discounted 1%/month "
-        "(marts.fct_predicted_ltv); LTV = CLV × gross margin; valued = customers the model has seen buy one-off; "
-        "the subscription's value is formula LTV above"
-    )
+    with psycopg.connect(settings.url()) as conn:
+        subscriptions = headline_month(conn)[1]
+    table.caption = _predicted_ltv_caption(ltv_fits(settings)[0], subscriptions)
     return table
+
+
+def _predicted_ltv_caption(fit: dict | None, subscriptions: bool) -> str:
+    """What the predicted figures value, over the horizon and discount the latest fit used; the subscription's own
+    value is named only where the business has one (a purchase log's whole value is its one-off purchases)."""
+    horizon = (
+        f"over the next {fit['horizon_months']} months, discounted {fit['monthly_discount_rate'] * 100:.2f}% a month"
+        if fit and fit["horizon_months"] is not None
+        else "(no daily LTV fit yet)"
+    )
+    what = "one-off purchases (add-ons, credits)" if subscriptions else "purchases"
+    caption = (
+        f"predicted CLV of {what} {horizon} (marts.fct_predicted_ltv); LTV = CLV × gross margin; "
+        "valued = customers the model has seen buy"
+    )
+    return caption + ("; the subscription's value is formula LTV above" if subscriptions else "")
 
 
 def backtest_tables(record: FitRecord) -> list[Table]:
@@ -742,27 +765,3 @@ def predicted_clv_distribution(settings: Settings, bins: int = CLV_BINS) -> list
         }
         for i in range(closed + 1)
     ]
-
-
-PREDICTED_LTV_BY_CHANNEL = """
-select acquisition_channel as channel, sum(customers) as customers,
-       sum(customers_with_predicted_clv) as customers_valued,
-       sum(paid_spend_usd + allocated_sales_marketing_cost_usd) / nullif(sum(customers), 0) as blended_cac,
-       sum(predicted_clv_per_customer_usd * customers) / nullif(sum(customers)
-           filter (where predicted_clv_per_customer_usd is not null), 0) as predicted_clv,
-       sum(predicted_ltv_per_customer_usd * customers) / nullif(sum(customers)
-           filter (where predicted_ltv_per_customer_usd is not null), 0) as predicted_ltv
-from marts.fct_ltv_cac
-group by acquisition_channel
-order by 1
-"""
-
-
-def predicted_ltv_by_channel(settings: Settings) -> list[dict]:
-    """Per acquisition channel, all cohorts (marts.fct_ltv_cac): customers, those the model valued, blended CAC,
-    predicted CLV and LTV (CLV × gross margin) per customer, and LTV ÷ blended CAC."""
-    rows = _read(settings, PREDICTED_LTV_BY_CHANNEL)
-    for row in rows:
-        ltv, blended = row["predicted_ltv"], row["blended_cac"]
-        row["predicted_ltv_to_blended_cac"] = ltv / blended if ltv is not None and blended else None
-    return rows

@@ -464,7 +464,7 @@ def predicted_ltv_section(settings: Settings) -> Section:
     ]
     bins = report.predicted_clv_distribution(settings)
     if bins:
-        section.spec = predicted_ltv_chart(bins, report.predicted_ltv_by_channel(settings)).to_dict()
+        section.spec = predicted_ltv_chart(bins, report.ltv_cac_by_channel(settings)).to_dict()
     else:
         section.note = f"No data: marts.fct_predicted_ltv is empty although the fit {fit['fit_id']} converged."
     return section

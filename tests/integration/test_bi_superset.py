@@ -398,35 +398,76 @@ def _container_setup(home, url: str, dashboards, tmp_path) -> subprocess.Complet
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=START_SECONDS, cwd=tmp_path)
 
 
-def test_a_chart_removed_from_the_repository_leaves_superset_and_a_chart_made_in_the_ui_stays(superset, tmp_path):
-    """Last in the module, re-imported through the container's entry point (the same setup code, its plan read from
-    the environment, as docker-compose.yml's superset-init runs it) while Superset serves."""
+def _drop_dashboard(folder, title: str) -> tuple[set[str], set[str]]:
+    """Delete dashboard `title` from a copy of bi/superset/ as a person would: its YAML, its charts' YAML and the
+    datasets no chart left in the folder reads. Returns (the charts' names, the datasets' table names) removed."""
+    [path] = [
+        p for p in (folder / "dashboards").glob("*.yaml") if yaml.safe_load(p.read_text())["dashboard_title"] == title
+    ]
+    placed = {item["meta"]["uuid"] for item in yaml.safe_load(path.read_text())["position"].values() if _is_chart(item)}
+    path.unlink()
+    charts, read = set(), set()
+    for chart_path in (folder / "charts").glob("*.yaml"):
+        chart = yaml.safe_load(chart_path.read_text())
+        if chart["uuid"] in placed:
+            charts.add(chart["slice_name"])
+            chart_path.unlink()
+        else:
+            read.add(chart["dataset_uuid"])
+    datasets = set()
+    for dataset_path in (folder / "datasets").rglob("*.yaml"):
+        dataset = yaml.safe_load(dataset_path.read_text())
+        if dataset["uuid"] not in read:
+            datasets.add(dataset["table_name"])
+            dataset_path.unlink()
+    assert charts and datasets, f"dashboard {title!r} has charts and datasets of its own"
+    return charts, datasets
+
+
+def _dataset_names(client: httpx.Client) -> dict[str, int]:
+    datasets = client.get("/api/v1/dataset/", params={"q": "(columns:!(id,table_name),page_size:100)"}).json()
+    return {d["table_name"]: d["id"] for d in datasets["result"]}
+
+
+def _dashboard_titles(client: httpx.Client) -> set[str]:
+    dashboards = client.get("/api/v1/dashboard/", params={"q": "(columns:!(dashboard_title),page_size:100)"}).json()
+    return {d["dashboard_title"] for d in dashboards["result"]}
+
+
+def test_what_the_repository_no_longer_holds_leaves_superset_and_what_was_made_in_the_ui_stays(superset, tmp_path):
+    """A chart taken off its dashboard, and a whole dashboard with its charts and its own datasets, go at the next
+    import; a chart made in the UI stays, and so does the dropped dataset it reads, until it is deleted: the import
+    after that removes the dataset too. Last in the module, imported through the container's entry point (the same
+    setup code, its plan read from the environment, as docker-compose.yml's superset-init runs it) while Superset
+    serves."""
     base, _, _, home, url = superset
     password = (home / "superset" / "admin.password").read_text().strip()
     copy = tmp_path / "superset"
     shutil.copytree(ROOT / "bi" / "superset", copy)
     dropped = "Customers valued by the LTV fit"
     dropped_uuid = _drop_chart(copy, dropped)
+    board = "Service and voice"
+    board_charts, board_datasets = _drop_dashboard(copy, board)
     with _api(base, password) as client:
-        datasets = client.get("/api/v1/dataset/", params={"q": "(page_size:1)"}).json()["result"]
+        before, datasets = _chart_names(client), _dataset_names(client)
+        assert board in _dashboard_titles(client) and board_charts | {dropped} <= before
+        assert board_datasets <= set(datasets)
+        kept = sorted(board_datasets)[0]  # the UI chart reads one of the dropped dashboard's datasets
         made = client.post(
             "/api/v1/chart/",
             json={
                 "slice_name": "made in the UI",
                 "viz_type": "table",
-                "datasource_id": datasets[0]["id"],
+                "datasource_id": datasets[kept],
                 "datasource_type": "table",
                 "params": json.dumps({"viz_type": "table", "query_mode": "raw", "all_columns": []}),
             },
         )
         assert made.status_code == 201, made.text
         try:
-            before = _chart_names(client)
-            assert {dropped, "made in the UI"} <= before
             result = _container_setup(home, url, copy, tmp_path)
             assert result.returncode == 0, result.stderr[-3000:]
-            after = _chart_names(client)
-            assert after == before - {dropped}
+            assert _chart_names(client) == before - board_charts - {dropped} | {"made in the UI"}
             uuids = {
                 c["uuid"]
                 for c in client.get("/api/v1/chart/", params={"q": "(columns:!(uuid),page_size:100)"}).json()["result"]
@@ -434,5 +475,10 @@ def test_a_chart_removed_from_the_repository_leaves_superset_and_a_chart_made_in
             assert dropped_uuid not in uuids
             customers = client.get("/api/v1/dashboard/customers/charts").json()["result"]
             assert dropped not in {chart["slice_name"] for chart in customers} and customers
+            assert board not in _dashboard_titles(client) and len(_dashboard_titles(client)) == 3
+            assert set(_dataset_names(client)) == set(datasets) - board_datasets | {kept}
         finally:
             client.delete(f"/api/v1/chart/{made.json()['id']}")
+        result = _container_setup(home, url, copy, tmp_path)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert set(_dataset_names(client)) == set(datasets) - board_datasets

@@ -193,6 +193,14 @@ def test_the_terminal_report_shows_the_headlines_a_shop_without_subscriptions_ha
         "Revenue per customer": f"{sum(t.dollars for t in calibration()) / customers:,.2f} USD",
         "Repeat buyers": f"{100 * 946 / customers:.1f}%",  # Fader & Hardie's 946 repeat customers
     }
+    # The predicted LTV table's caption speaks of this shop's purchases over the fit's own horizon, not of the
+    # add-ons and subscription value of a subscription business.
+    [(horizon, rate)] = query(
+        cdnow_shop, "select horizon_months, monthly_discount_rate from marts.ltv_model_fit where fit_kind = 'pipeline'"
+    )
+    text = " ".join(result.stdout.split())
+    assert f"predicted CLV of purchases over the next {horizon} months, discounted {rate * 100:.2f}% a month" in text
+    assert "add-ons" not in text and "formula LTV above" not in text
 
 
 @pytest.fixture(scope="module")

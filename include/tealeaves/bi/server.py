@@ -27,8 +27,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from psycopg import sql
-
 from tealeaves.airflow_env import QUIET
 from tealeaves.bi import config_file
 from tealeaves.bi.bundle import BundleError, check_source
@@ -236,12 +234,10 @@ def _ensure_metadata_database(settings: Settings) -> None:
     """A database `superset` on the warehouse's server, closed to everyone but tealeaves' own user."""
     import psycopg
 
-    from tealeaves.db.setup import close_to_public
+    from tealeaves.db.setup import close_to_public, ensure_database
 
     with psycopg.connect(settings.url(), autocommit=True, connect_timeout=10) as conn:
-        exists = conn.execute("select 1 from pg_database where datname = %s", [METADATA_DB]).fetchone()
-        if not exists:
-            conn.execute(sql.SQL("create database {}").format(sql.Identifier(METADATA_DB)))
+        ensure_database(conn, METADATA_DB)
         close_to_public(conn, METADATA_DB)
 
 

@@ -33,15 +33,43 @@ def ensure_databases(settings: Settings) -> None:
             settings.url(settings.warehouse.set(database="postgres")), autocommit=True, connect_timeout=10
         )
     with conn:
-        existing = {row[0] for row in conn.execute("select datname from pg_database")}
         for name in wanted:
-            if name not in existing:
-                conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+            ensure_database(conn, name)
         if settings.airflow_metadata.database != settings.warehouse.database:  # readers do connect to the warehouse
             close_to_public(conn, settings.airflow_metadata.database)
         if settings.embedded:  # tealeaves' own server; on another, these are the DBA's (docs/security.md)
             for database in MAINTENANCE_DATABASES:
                 close_to_public(conn, database)
+
+
+def _admin(settings: Settings) -> psycopg.Connection:
+    """The server's `postgres` maintenance database: CREATE and DROP DATABASE cannot run inside the target."""
+    admin = settings.url(settings.warehouse.set(database="postgres"))
+    return psycopg.connect(admin, autocommit=True, connect_timeout=10)
+
+
+def scratch_database(settings: Settings, name: str, template: str | None = None) -> str:
+    """A new database `name` on the settings' server (a copy of `template`, else empty), dropped first if an
+    earlier run left it; returns its URL. For tests, benchmarks and tools, never for the warehouse itself."""
+    create = sql.SQL("create database {}").format(sql.Identifier(name))
+    if template:
+        create += sql.SQL(" template {}").format(sql.Identifier(template))
+    with _admin(settings) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+        conn.execute(create)
+    return settings.url(settings.warehouse.set(database=name))
+
+
+def drop_database(settings: Settings, name: str) -> None:
+    """Drop database `name` from the settings' server, its open sessions ended first; a no-op when missing."""
+    with _admin(settings) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
+def ensure_database(conn: psycopg.Connection, name: str) -> None:
+    """Create database `name` through `conn` (autocommit, any database of the server) unless it exists."""
+    if not conn.execute("select 1 from pg_database where datname = %s", [name]).fetchone():
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
 
 
 def close_to_public(conn: psycopg.Connection, database: str) -> None:
