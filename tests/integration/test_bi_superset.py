@@ -116,8 +116,8 @@ def test_every_dashboard_of_the_repository_loads_every_chart_without_an_error(su
         charts = _open_dashboard(page, base, slug, len(names))
         assert sorted(charts) == sorted(names), f"dashboard {slug} shows other charts than its YAML names"
         assert _failed_charts(charts) == [], f"dashboard {slug}: charts showing an error"
-        if slug == "finance" and os.environ.get("TEALEAVES_SCREENSHOTS"):
-            page.screenshot(path=str(ROOT / "docs" / "images" / "superset-finance.png"), full_page=True)
+        if os.environ.get("TEALEAVES_SCREENSHOTS"):
+            page.screenshot(path=str(ROOT / "docs" / "images" / f"superset-{slug}.png"), full_page=True)
     assert log.outside_requests == []
     assert log.page_errors == []
 
