@@ -29,6 +29,8 @@ from tests.outside_services import mail_server, plain, slack_text, slack_webhook
 pytestmark = pytest.mark.e2e
 LOGICAL_DATE = datetime(2026, 1, 15, tzinfo=UTC)
 REDELIVERY = "invoices__redelivery.jsonl"
+BUILDS = ("build_marts", "build_predicted_marts")  # the DAG's two dbt task groups
+PRODUCER = "dbt_producer_watcher"  # the task of each group that runs its `dbt build`
 
 
 def month_of(moment: datetime | date) -> date:
@@ -104,6 +106,27 @@ def loaded_batches(url: str) -> dict[str, list[str]]:
         return found
 
 
+def dbt_outcomes(run, unique_ids: list[str]) -> dict[str, str]:
+    """The status dbt's own log gave each of these nodes in the run's two builds (Cosmos keeps each node's
+    finishing event as an XCom of the producer that ran it); a node neither build ran is absent."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from cosmos.operators._watcher.state import get_dbt_event_xcom_key
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.execute(
+            select(XComModel.key, XComModel.value).where(
+                XComModel.dag_id == run.dag_id,
+                XComModel.run_id == run.run_id,
+                XComModel.task_id.in_([f"{group}.{PRODUCER}" for group in BUILDS]),
+            )
+        ).all()
+    events = {row.key: XComModel.deserialize_value(row) for row in rows}
+    keys = {get_dbt_event_xcom_key(uid): uid for uid in unique_ids}
+    return {keys[key]: event["status"] for key, event in events.items() if key in keys}
+
+
 @pytest.fixture(scope="module")
 def alerts():
     """A real SMTP server and a Slack stand-in, configured for the module's DAG runs (as a deployment would)."""
@@ -174,6 +197,17 @@ def test_daily_run_succeeds_through_every_stage(first_run, warehouse_url, alerts
     assert verdicts[0] == verdicts[1] > 30, "every loaded batch was checked, and passed, before dbt read it"
     assert "marts" in schemas and "marts_build" not in schemas, "the audited build was published"
     assert alerts[0].messages == [] and alerts[1].payloads == [], "a good day sends nobody anything"
+
+
+def test_every_data_test_runs_inside_the_two_dbt_builds(first_run, manifest):
+    """The DAG has no task per test (test_dag_files.py): dbt runs each of the project's data tests in one of the two
+    builds, and on a clean day none fails. Its unit tests are left to `make test`."""
+    nodes = json.loads(manifest.read_text())
+    tests = {uid: n["config"]["severity"].lower() for uid, n in nodes["nodes"].items() if n["resource_type"] == "test"}
+    outcomes = dbt_outcomes(first_run, [*tests, *nodes["unit_tests"]])
+    assert tests and outcomes.keys() == tests.keys(), "every data test ran, and no unit test"
+    assert {outcomes[t] for t, severity in tests.items() if severity == "error"} == {"pass"}
+    assert set(outcomes.values()) <= {"pass", "warn"}
 
 
 def test_published_cac_matches_numbers_computed_from_the_exports(first_run, exports, warehouse_url):
@@ -293,12 +327,19 @@ def failed_build_run(dagbag, fixed_run, warehouse_url, alerts):
 
 
 def test_a_failed_dbt_test_stops_the_run_before_the_gate_and_the_alert_names_it(
-    failed_build_run, published_before, warehouse_url, alerts
+    failed_build_run, published_before, warehouse_url, alerts, manifest
 ):
     run, (emails_before, slacks_before) = failed_build_run
     assert run.state == "failed"
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
     assert states["build_marts.dbt_producer_watcher"] == "failed"
+    # dbt skipped what the failed test guards; no model's task waits for a state: each ends with the build.
+    nodes = json.loads(manifest.read_text())
+    tested = "model.tealeaves.stg_billing__invoices"
+    downstream = [uid for uid in nodes["child_map"][tested] if uid.startswith("model.")]
+    assert downstream and set(dbt_outcomes(run, downstream).values()) == {"skipped"}
+    others = {t for t in states if t.startswith(BUILDS) and t != "build_marts.dbt_producer_watcher"}
+    assert others and {states[t] for t in others} == {"upstream_failed"}
     assert {states[t] for t in ("predict_ltv", "validate_marts", "publish_marts")} == {"upstream_failed"}
     assert marts_fingerprint(warehouse_url) == published_before, "BI keeps the last good marts, row for row"
     inbox, slack = alerts
