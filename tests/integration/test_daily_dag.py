@@ -106,12 +106,12 @@ def loaded_batches(url: str) -> dict[str, list[str]]:
         return found
 
 
-def dbt_outcomes(run, unique_ids: list[str]) -> dict[str, str]:
-    """The status dbt's own log gave each of these nodes in the run's two builds (Cosmos keeps each node's
-    finishing event as an XCom of the producer that ran it); a node neither build ran is absent."""
+def producer_records(run) -> dict[str, object]:
+    """What the run's two dbt builds recorded as they went, by XCom key: Cosmos' producer follows dbt's log and
+    keeps each node's status (`get_status_xcom_key`) and, once all of a model's tests have finished, their
+    combined result, pass or fail (`get_tests_status_xcom_key`)."""
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
-    from cosmos.operators._watcher.state import get_dbt_event_xcom_key
     from sqlalchemy import select
 
     with create_session() as session:
@@ -122,9 +122,7 @@ def dbt_outcomes(run, unique_ids: list[str]) -> dict[str, str]:
                 XComModel.task_id.in_([f"{group}.{PRODUCER}" for group in BUILDS]),
             )
         ).all()
-    events = {row.key: XComModel.deserialize_value(row) for row in rows}
-    keys = {get_dbt_event_xcom_key(uid): uid for uid in unique_ids}
-    return {keys[key]: event["status"] for key, event in events.items() if key in keys}
+    return {row.key: XComModel.deserialize_value(row) for row in rows}
 
 
 @pytest.fixture(scope="module")
@@ -199,15 +197,19 @@ def test_daily_run_succeeds_through_every_stage(first_run, warehouse_url, alerts
     assert alerts[0].messages == [] and alerts[1].payloads == [], "a good day sends nobody anything"
 
 
-def test_every_data_test_runs_inside_the_two_dbt_builds(first_run, manifest):
-    """The DAG has no task per test (test_dag_files.py): dbt runs each of the project's data tests in one of the two
-    builds, and on a clean day none fails. Its unit tests are left to `make test`."""
+def test_the_data_tests_run_inside_the_two_dbt_builds_and_the_unit_tests_do_not(first_run, manifest):
+    """The DAG has no task per test (test_dag_files.py): dbt runs each model's data tests in the model's build, and
+    on a clean day none fails. dbt's unit tests are left to `make test`."""
+    from cosmos.operators._watcher.aggregation import get_tests_status_xcom_key
+    from cosmos.operators._watcher.state import get_status_xcom_key
+
     nodes = json.loads(manifest.read_text())
-    tests = {uid: n["config"]["severity"].lower() for uid, n in nodes["nodes"].items() if n["resource_type"] == "test"}
-    outcomes = dbt_outcomes(first_run, [*tests, *nodes["unit_tests"]])
-    assert tests and outcomes.keys() == tests.keys(), "every data test ran, and no unit test"
-    assert {outcomes[t] for t, severity in tests.items() if severity == "error"} == {"pass"}
-    assert set(outcomes.values()) <= {"pass", "warn"}
+    tests = [n for n in nodes["nodes"].values() if n["resource_type"] == "test"]
+    tested = {uid for t in tests for uid in t["depends_on"]["nodes"] if uid.startswith(("model.", "seed."))}
+    records = producer_records(first_run)
+    results = {uid: records.get(get_tests_status_xcom_key(uid)) for uid in tested}
+    assert tested and set(results.values()) == {"pass"}, "every tested model's tests ran, and passed"
+    assert nodes["unit_tests"] and not {get_status_xcom_key(uid) for uid in nodes["unit_tests"]} & records.keys()
 
 
 def test_published_cac_matches_numbers_computed_from_the_exports(first_run, exports, warehouse_url):
@@ -333,11 +335,17 @@ def test_a_failed_dbt_test_stops_the_run_before_the_gate_and_the_alert_names_it(
     assert run.state == "failed"
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
     assert states["build_marts.dbt_producer_watcher"] == "failed"
-    # dbt skipped what the failed test guards; no model's task waits for a state: each ends with the build.
+    # dbt built none of the models the failed test guards; no model's task waits for a state: each ends with the
+    # build that failed.
+    from cosmos.operators._watcher.state import get_status_xcom_key, is_dbt_node_status_success
+
     nodes = json.loads(manifest.read_text())
     tested = "model.tealeaves.stg_billing__invoices"
     downstream = [uid for uid in nodes["child_map"][tested] if uid.startswith("model.")]
-    assert downstream and set(dbt_outcomes(run, downstream).values()) == {"skipped"}
+    records = producer_records(run)
+    assert records[get_status_xcom_key(tested)]["status"] == "success", "the model was built, then failed its test"
+    statuses = [(records.get(get_status_xcom_key(uid)) or {}).get("status") for uid in downstream]
+    assert downstream and not [s for s in statuses if is_dbt_node_status_success(s)]
     others = {t for t in states if t.startswith(BUILDS) and t != "build_marts.dbt_producer_watcher"}
     assert others and {states[t] for t in others} == {"upstream_failed"}
     assert {states[t] for t in ("predict_ltv", "validate_marts", "publish_marts")} == {"upstream_failed"}
