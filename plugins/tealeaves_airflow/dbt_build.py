@@ -1,9 +1,17 @@
-"""The dbt project as an Airflow task group: one task per model and per test, one `dbt build` underneath.
+"""The dbt project as an Airflow task group: one task per model, one `dbt build` underneath, tests included.
 
 Cosmos' watcher mode runs the selected part of the project as a single `dbt build` (dbt's own threads, one
-start-up, one parse) in a producer task, and renders every model and test as a task of its own that takes
-its state from that build. Per-model `dbt build` tasks (Cosmos' local mode) spent about 3 s of start-up per
-task, more than the models themselves at our sizes.
+start-up, one parse) in a producer task, and renders every model as a task of its own that takes its state
+from that build. Per-model `dbt build` tasks (Cosmos' local mode) spent about 3 s of start-up per task, more
+than the models themselves at our sizes.
+
+The data tests run inside that build, where dbt runs each right after the model it tests and skips whatever
+is downstream of a failed one, but get no task of their own: the ~120 per-test tasks Cosmos rendered
+(TestBehavior.AFTER_EACH) cost as much scheduling as the models' tasks and showed nothing the producer's
+failure does not say (a failed test fails the producer, which names it; every task after it ends
+upstream_failed). Cosmos offers no watcher setting for "tests in the build, no test tasks": BUILD is refused
+in watcher mode, and NONE adds `--resource-type model/seed/snapshot` to the producer's command, which would
+leave the tests out of the build. So the group renders with NONE and those flags are taken off again.
 
 dbt runs in a process of its own (Cosmos' SUBPROCESS invocation), which Cosmos follows through dbt's JSON log
 lines. Inside the task's process (DBT_RUNNER), Cosmos handles every dbt event, debug ones included, in dbt's own
@@ -14,7 +22,8 @@ producer names the failed models and tests from dbt's run_results.json itself (t
 Cosmos starts the group's first tasks beside the producer, to show progress live. Here they wait for the
 producer to finish instead: a run that executes one task at a time (`dag.test()`, `airflow dags test`, a
 single-slot executor) would otherwise park on a task waiting for a build that never gets its turn. The
-per-model tasks then read their states at once. The trade is live progress during the build.
+per-model tasks then read their states at once; when the build failed they end upstream_failed without
+reading anything. The trade is live progress during the build.
 
 The builds leave out dbt's unit tests, as dbt's docs advise for production: they test the SQL's logic on fixed
 inputs, not the day's data, so they cannot fail on a delivery, and cost seconds every run. `make test` runs them
@@ -37,12 +46,13 @@ from tealeaves.config import DBT_PROFILE, DBT_TARGET, Settings
 PRODUCER = "dbt_producer_watcher"  # the task id Cosmos gives the task that runs `dbt build`
 NOT_IN_PRODUCTION = ("resource_type:unit_test",)  # dbt selectors the daily builds leave out
 FAILED = ("error", "fail", "runtime error")  # run_results statuses that fail a build
+RESOURCE_TYPE = "--resource-type"
 
 
 def dbt_build_group(
     group_id: str, settings: Settings, select: Sequence[str] = (), exclude: Sequence[str] = ()
 ) -> DbtTaskGroup:
-    """`dbt build` of the selected nodes, with a task per model and per test, states from that one build."""
+    """`dbt build` of the selected nodes and their data tests, with a task per model, states from that one build."""
     group = DbtTaskGroup(
         group_id=group_id,
         project_config=ProjectConfig(
@@ -58,13 +68,11 @@ def dbt_build_group(
             target_name=DBT_TARGET,
             profiles_yml_filepath=settings.dbt_project_dir / "profiles.yml",
         ),
-        # A test reading two models (relationships) gets its own task after both, not its first parent's.
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,
             select=list(select),
             exclude=[*exclude, *NOT_IN_PRODUCTION],
-            test_behavior=TestBehavior.AFTER_EACH,
-            should_detach_multiple_parents_tests=True,
+            test_behavior=TestBehavior.NONE,  # no test tasks; the tests stay in the build (build_tests_too)
         ),
         execution_config=ExecutionConfig(
             execution_mode=ExecutionMode.WATCHER,
@@ -74,11 +82,28 @@ def dbt_build_group(
         default_args={"retries": 0},
     )
     producer = group.children[f"{group_id}.{PRODUCER}"]
+    producer.dbt_cmd_flags = build_tests_too(producer.dbt_cmd_flags)
     producer.callback = name_failed_nodes  # Cosmos calls it after dbt ends, before it judges the exit code
     for task in list(group.get_roots()):
         if task is not producer:
             producer >> task
     return group
+
+
+def build_tests_too(flags: Sequence[str]) -> list[str]:
+    """The producer's dbt flags without the `--resource-type` pairs TestBehavior.NONE adds to keep tests out.
+
+    Without any `--resource-type`, `dbt build` runs every resource type selected, data tests included; the unit
+    tests stay out through the group's exclude (NOT_IN_PRODUCTION).
+    """
+    kept: list[str] = []
+    pairs = iter(flags)
+    for flag in pairs:
+        if flag == RESOURCE_TYPE:
+            next(pairs, None)  # and its value
+        else:
+            kept.append(flag)
+    return kept
 
 
 def name_failed_nodes(project_dir: str, **_: object) -> None:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from tests.conftest import PREDICTED_LTV, ROOT
 
+COSMOS_TASKS = ("dbt_producer_watcher", "dbt_producer_watcher_done")  # the `dbt build` task, and the one after it
+
 
 def test_every_dag_file_imports_without_errors(dagbag):
     assert dagbag.import_errors == {}
@@ -24,20 +26,18 @@ def test_daily_dag_reads_load_build_predict_audit_publish_summarise(dagbag, mani
     second = {t for t in task_ids if t.startswith("build_predicted_marts.")}
     nodes = json.loads(manifest.read_text())["nodes"].values()
     models = [n["name"] for n in nodes if n["resource_type"] == "model"]
+    seeds = {f"build_marts.{n['name']}_seed" for n in nodes if n["resource_type"] == "seed"}
     predicted = {"stg_ltv__model_fits", "stg_ltv__customer_predictions", "ltv_model_fit", "fct_predicted_ltv"}
     assert "fct_acquisition_cost" in models and predicted <= set(models)
-    # Every dbt model is its own task, and so are its tests, in exactly one of the two groups: the models that read
-    # the LTV predictions (and what reads them, fct_ltv_cac) after predict_ltv, the rest before.
+    # Every dbt model and seed is its own task, in exactly one of the two groups: the models that read the LTV
+    # predictions (and what reads them, fct_ltv_cac) after predict_ltv, the rest before. A test has no task: it
+    # runs in its group's `dbt build` (test_each_daily_build_runs_its_data_tests_without_a_task_per_test).
     after = predicted | {"fct_ltv_cac"}
-    assert {f"build_marts.{m}.run" for m in models if m not in after} <= first
-    assert {f"build_predicted_marts.{m}.run" for m in after} == {t for t in second if t.endswith(".run")}
-    tested = {n["depends_on"]["nodes"][0].split(".")[-1] for n in nodes if n["resource_type"] == "test"}
-    assert {f"build_marts.{m}.test" for m in tested if m in models and m not in after} <= first
-    assert "build_marts.int_customers_summarised.run" in first
+    producers = {f"{group}.{task}" for group in ("build_marts", "build_predicted_marts") for task in COSMOS_TASKS}
+    assert {f"build_marts.{m}_run" for m in models if m not in after} | seeds == first - producers
+    assert {f"build_predicted_marts.{m}_run" for m in after} == second - producers
+    assert "build_marts.int_customers_summarised_run" in first
     assert not {t for t in first if any(m in t for m in after)}, "nothing of the first group reads a prediction"
-    # ... a test that reads two models runs on its own, after both are built ...
-    multi_parent = [n["name"] for n in nodes if n["resource_type"] == "test" and len(set(n["depends_on"]["nodes"])) > 1]
-    assert multi_parent and {t for t in multi_parent if f"build_marts.{t}_test" in first}
     # ... and every task of a group takes its state from that group's one `dbt build`, which comes first.
     for group, tasks in (("build_marts", first), ("build_predicted_marts", second)):
         producer = f"{group}.dbt_producer_watcher"
@@ -58,6 +58,18 @@ def test_daily_dag_reads_load_build_predict_audit_publish_summarise(dagbag, mani
     assert first_dbt and all(dag.get_task(t).upstream_task_ids == {"validate_raw"} for t in first_dbt)
     assert dag.schedule == "@daily"
     assert dag.catchup is False
+
+
+def test_each_daily_build_runs_its_data_tests_without_a_task_per_test(dagbag):
+    """Cosmos renders no test tasks, and would then keep the tests out of `dbt build` with `--resource-type`
+    flags: the producer's command has none, so dbt builds every selected model and runs its tests
+    (test_daily_dag.py checks the run's results for every data test)."""
+    dag = dagbag.dags["tealeaves_daily"]
+    assert not [t for t in dag.task_ids if t.endswith("test")], "no task per test"
+    for group in ("build_marts", "build_predicted_marts"):
+        producer = dag.get_task(f"{group}.dbt_producer_watcher")
+        assert producer.base_cmd == ["build"]
+        assert "--resource-type" not in [*producer.add_cmd_flags(), *producer.dbt_cmd_flags]
 
 
 def test_the_daily_builds_leave_dbt_unit_tests_to_make_test(dagbag, manifest, tmp_path: Path):

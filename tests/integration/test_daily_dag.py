@@ -29,6 +29,8 @@ from tests.outside_services import mail_server, plain, slack_text, slack_webhook
 pytestmark = pytest.mark.e2e
 LOGICAL_DATE = datetime(2026, 1, 15, tzinfo=UTC)
 REDELIVERY = "invoices__redelivery.jsonl"
+BUILDS = ("build_marts", "build_predicted_marts")  # the DAG's two dbt task groups
+PRODUCER = "dbt_producer_watcher"  # the task of each group that runs its `dbt build`
 
 
 def month_of(moment: datetime | date) -> date:
@@ -104,6 +106,25 @@ def loaded_batches(url: str) -> dict[str, list[str]]:
         return found
 
 
+def producer_records(run) -> dict[str, object]:
+    """What the run's two dbt builds recorded as they went, by XCom key: Cosmos' producer follows dbt's log and
+    keeps each node's status (`get_status_xcom_key`) and, once all of a model's tests have finished, their
+    combined result, pass or fail (`get_tests_status_xcom_key`)."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.execute(
+            select(XComModel.key, XComModel.value).where(
+                XComModel.dag_id == run.dag_id,
+                XComModel.run_id == run.run_id,
+                XComModel.task_id.in_([f"{group}.{PRODUCER}" for group in BUILDS]),
+            )
+        ).all()
+    return {row.key: XComModel.deserialize_value(row) for row in rows}
+
+
 @pytest.fixture(scope="module")
 def alerts():
     """A real SMTP server and a Slack stand-in, configured for the module's DAG runs (as a deployment would)."""
@@ -174,6 +195,21 @@ def test_daily_run_succeeds_through_every_stage(first_run, warehouse_url, alerts
     assert verdicts[0] == verdicts[1] > 30, "every loaded batch was checked, and passed, before dbt read it"
     assert "marts" in schemas and "marts_build" not in schemas, "the audited build was published"
     assert alerts[0].messages == [] and alerts[1].payloads == [], "a good day sends nobody anything"
+
+
+def test_the_data_tests_run_inside_the_two_dbt_builds_and_the_unit_tests_do_not(first_run, manifest):
+    """The DAG has no task per test (test_dag_files.py): dbt runs each model's data tests in the model's build, and
+    on a clean day none fails. dbt's unit tests are left to `make test`."""
+    from cosmos.operators._watcher.aggregation import get_tests_status_xcom_key
+    from cosmos.operators._watcher.state import get_status_xcom_key
+
+    nodes = json.loads(manifest.read_text())
+    tests = [n for n in nodes["nodes"].values() if n["resource_type"] == "test"]
+    tested = {uid for t in tests for uid in t["depends_on"]["nodes"] if uid.startswith(("model.", "seed."))}
+    records = producer_records(first_run)
+    results = {uid: records.get(get_tests_status_xcom_key(uid)) for uid in tested}
+    assert tested and set(results.values()) == {"pass"}, "every tested model's tests ran, and passed"
+    assert nodes["unit_tests"] and not {get_status_xcom_key(uid) for uid in nodes["unit_tests"]} & records.keys()
 
 
 def test_published_cac_matches_numbers_computed_from_the_exports(first_run, exports, warehouse_url):
@@ -293,12 +329,25 @@ def failed_build_run(dagbag, fixed_run, warehouse_url, alerts):
 
 
 def test_a_failed_dbt_test_stops_the_run_before_the_gate_and_the_alert_names_it(
-    failed_build_run, published_before, warehouse_url, alerts
+    failed_build_run, published_before, warehouse_url, alerts, manifest
 ):
     run, (emails_before, slacks_before) = failed_build_run
     assert run.state == "failed"
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
     assert states["build_marts.dbt_producer_watcher"] == "failed"
+    # dbt built none of the models the failed test guards; no model's task waits for a state: each ends with the
+    # build that failed.
+    from cosmos.operators._watcher.state import get_status_xcom_key, is_dbt_node_status_success
+
+    nodes = json.loads(manifest.read_text())
+    tested = "model.tealeaves.stg_billing__invoices"
+    downstream = [uid for uid in nodes["child_map"][tested] if uid.startswith("model.")]
+    records = producer_records(run)
+    assert records[get_status_xcom_key(tested)]["status"] == "success", "the model was built, then failed its test"
+    statuses = [(records.get(get_status_xcom_key(uid)) or {}).get("status") for uid in downstream]
+    assert downstream and not [s for s in statuses if is_dbt_node_status_success(s)]
+    others = {t for t in states if t.startswith(BUILDS) and t != "build_marts.dbt_producer_watcher"}
+    assert others and {states[t] for t in others} == {"upstream_failed"}
     assert {states[t] for t in ("predict_ltv", "validate_marts", "publish_marts")} == {"upstream_failed"}
     assert marts_fingerprint(warehouse_url) == published_before, "BI keeps the last good marts, row for row"
     inbox, slack = alerts
