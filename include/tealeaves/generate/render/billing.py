@@ -242,7 +242,7 @@ class BillingRenderer(Renderer):
             if not sink.counts["records"]:
                 # The loader refuses a zero-byte file as a truncated export; a file with no refunds (small runs)
                 # is a real, empty export, so it gets one blank line, which the loader skips.
-                sink._main.write("\n")  # noqa: SLF001
+                sink.blank_line()
 
     # -- catalogue -----------------------------------------------------------------------------------------
     def _catalogue(self, created: datetime) -> None:
