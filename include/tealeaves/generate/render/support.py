@@ -158,11 +158,20 @@ CASE_BASE_LAYOUT = "<qBBBBqq"  # created_at (µs since the epoch), kind, priorit
 
 
 def _ceil_second(moment: datetime) -> datetime:
-    trimmed = moment.replace(microsecond=0)
-    return trimmed if trimmed == moment else trimmed + timedelta(seconds=1)
+    micro = moment.microsecond
+    if not micro:
+        return moment
+    if moment.tzinfo is UTC:  # the clock's instants: UTC, where arithmetic is exact and replace()'s keyword slow
+        return moment + timedelta(0, 0, 1_000_000 - micro)
+    return moment.replace(microsecond=0) + timedelta(seconds=1)
 
 
 def _floor_second(moment: datetime) -> datetime:
+    micro = moment.microsecond
+    if not micro:
+        return moment
+    if moment.tzinfo is UTC:
+        return moment - timedelta(0, 0, micro)
     return moment.replace(microsecond=0)
 
 
