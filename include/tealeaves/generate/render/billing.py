@@ -395,6 +395,7 @@ class BillingRenderer(Renderer):
         invoice_id, line_id = self.stripe_id("in"), self.stripe_id("il")
         amount = round(period.mrr_usd * (10 if life.annual else 1) / life.fx_to_usd * 100)
         subtotal, discount = amount, None
+        started = epoch(period.start)  # written five times
         if coupon is not None:
             coupon_id, discount_id = coupon
             subtotal = round(amount / (1 - COUPONS[coupon_id]["percent_off"] / 100))
@@ -404,7 +405,7 @@ class BillingRenderer(Renderer):
                 "coupon": {"id": coupon_id, **COUPONS[coupon_id]},
                 "customer": customer_id,
                 "subscription": subscription_id,
-                "start": epoch(period.start),
+                "start": started,
             }
             purpose = COUPONS[coupon_id]["metadata"]["purpose"]
             self.extra_counts[f"{purpose}_discounted_invoices"] += 1
@@ -427,7 +428,7 @@ class BillingRenderer(Renderer):
             "currency": life.currency,
             "description": description,
             "proration": False,
-            "period": {"start": epoch(period.start), "end": epoch(period.end)},
+            "period": {"start": started, "end": epoch(period.end)},
             "discount_amounts": [{"amount": discount_amount, "discount": discount["id"]}] if discount else [],
         }
         charge_ids = [self.stripe_id("ch") for _ in charges]
@@ -454,10 +455,10 @@ class BillingRenderer(Renderer):
                 "charge": charge_ids[-1],
                 "discount": discount,
                 "total_discount_amounts": [{"amount": discount_amount, "discount": discount["id"]}] if discount else [],
-                "created": epoch(period.start),
+                "created": started,
                 "period_start": epoch(looked_back),
-                "period_end": epoch(period.start),
-                "status_transitions": {"finalized_at": epoch(period.start), "paid_at": epoch(paid_at)},
+                "period_end": started,
+                "status_transitions": {"finalized_at": started, "paid_at": epoch(paid_at)},
                 "lines": {"object": "list", "data": [line]},
             }
         )
