@@ -50,6 +50,18 @@ def offset_seconds(moment: datetime, hours: float) -> str:
     return _local_seconds(moment, _OFFSET_SECONDS[hours]) + _OFFSET_SUFFIX[hours]
 
 
+def utc_millis(moment: datetime) -> str:
+    """`moment.astimezone(UTC).isoformat("T", "milliseconds").replace("+00:00", "Z")`, as utc_seconds writes the
+    seconds (the CRM writes every timestamp so: 1.6 us through isoformat)."""
+    return _local_seconds(moment, 0) + _MILLIS[moment.microsecond // 1000] + "Z"
+
+
+def offset_millis(moment: datetime, hours: float) -> str:
+    """`moment.astimezone(OFFSET_ZONES[hours]).isoformat("T", "milliseconds")` (whole-second offsets: the
+    milliseconds are the instant's own)."""
+    return _local_seconds(moment, _OFFSET_SECONDS[hours]) + _MILLIS[moment.microsecond // 1000] + _OFFSET_SUFFIX[hours]
+
+
 def _local_seconds(moment: datetime, offset: int) -> str:
     """ "YYYY-MM-DDTHH:MM:SS" of the instant `moment` as a clock `offset` seconds ahead of UTC shows it."""
     if moment.tzinfo is UTC:  # its fields are UTC's: the day's ordinal and the second of the day, shifted
@@ -75,6 +87,7 @@ _EXACT_TIMESTAMPS = float(2**33)
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _DAY_PREFIX: dict[int, str] = {}  # a day's proleptic Gregorian ordinal -> "YYYY-MM-DDT"; a few thousand days at most
 _CLOCK = tuple(f"{h:02d}:{m:02d}:{s:02d}" for h in range(24) for m in range(60) for s in range(60))
+_MILLIS = tuple(f".{n:03d}" for n in range(1000))
 _WALL_DAYS: dict[int, str] = {}  # a day's ordinal -> "YYYY-MM-DD "
 
 
@@ -140,10 +153,10 @@ class Renderer:
             hours = OFFSETS[self._randbelow(len(OFFSETS))]  # rng.choice(OFFSETS): the same draw, one call less
             if not millis:
                 return offset_seconds(moment, hours)
-            return moment.astimezone(OFFSET_ZONES[hours]).isoformat("T", "milliseconds")
+            return offset_millis(moment, hours)
         if not millis:
             return utc_seconds(moment)
-        return moment.astimezone(UTC).isoformat("T", "milliseconds").replace("+00:00", "Z")
+        return utc_millis(moment)
 
     def email(self, address: str) -> str:
         """An address as another system holds it: sometimes in other case, or at the company's alias domain
