@@ -181,7 +181,8 @@ class CsvSink(Sink):
         return self._writer.writerow(values).encode()
 
     def _render(self, record: dict[str, Any]) -> bytes:
-        return self._line(["" if record.get(c) is None else record[c] for c in self.columns])
+        # csv writes None as an empty field itself, and writerow takes any iterable: the values are looked up in C
+        return self._writer.writerow(map(record.get, self.columns)).encode()
 
     def _mangle(self, line: bytes) -> bytes:
         # A row cut short: the last fields lost, as when an export is truncated mid-line. (UTF-8 writes no other
