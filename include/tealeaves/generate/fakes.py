@@ -39,9 +39,38 @@ WEIGHTED_NAMES = ("first_name", "last_name")
 T = TypeVar("T")
 
 
+class Stream(Random):
+    """random.Random with randint() and choice() in one Python call each instead of three and two: the same
+    draws, randrange's and _randbelow's steps written out (Python 3.11's random.py; the test of the generator
+    holds the two to the same values). The generator asks for them some 1.5 million times at 10,000 customers.
+    Seeded as Random is, so a seed gives the same stream."""
+
+    def randint(self, a: int, b: int) -> int:
+        if type(a) is not int or type(b) is not int or b < a:  # Random's own checks, warnings and errors
+            return super().randint(a, b)
+        n = b - a + 1
+        getrandbits, k = self.getrandbits, n.bit_length()
+        r = getrandbits(k)
+        while r >= n:
+            r = getrandbits(k)
+        return a + r
+
+    def choice(self, seq: Sequence[T]) -> T:
+        n = len(seq)
+        if not n:
+            raise IndexError("Cannot choose from an empty sequence")
+        getrandbits, k = self.getrandbits, n.bit_length()
+        r = getrandbits(k)
+        while r >= n:
+            r = getrandbits(k)
+        return seq[r]
+
+
 def seeded(seed: int | str, locale: str = "en_US") -> Generator:
-    """A faster Faker of one locale, seeded: its Generator, which has every provider's methods."""
+    """A faster Faker of one locale, seeded: its Generator, which has every provider's methods, drawing from a
+    Stream (seed_instance seeds the Random it is given)."""
     fake = faster(Faker(locale))
+    fake.random = Stream()
     fake.seed_instance(seed)
     (generator,) = fake.factories
     return generator

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import math
-import random
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from tealeaves.generate.calendar import MerchantClock
-from tealeaves.generate.fakes import seeded
+from tealeaves.generate.fakes import Stream, seeded
 from tealeaves.generate.life import Life
 from tealeaves.generate.sinks import CsvSink, JsonlSink, Sink
 from tealeaves.generate.world import Truth
@@ -125,7 +124,7 @@ class Renderer:
         self.root, self.truth = root / self.source, truth
         self.scratch = scratch  # a folder of the generator's own for this renderer's spools (generate.spool)
         self.clock = MerchantClock(truth.timezone)
-        self.rng = random.Random(f"{seed}:{self.source}")
+        self.rng = Stream(f"{seed}:{self.source}")
         # iso() is called for most timestamps written: the stream's methods and the rate it reads, kept here
         self._random, self._randbelow = self.rng.random, self.rng._randbelow
         self._mixed_offsets = truth.dirt.mixed_offsets

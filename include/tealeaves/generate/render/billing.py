@@ -31,6 +31,7 @@ from typing import Any, NamedTuple
 
 from tealeaves import stripe
 from tealeaves.generate.calendar import add_months
+from tealeaves.generate.fakes import Stream
 from tealeaves.generate.life import Life, Period
 from tealeaves.generate.render.base import Renderer
 from tealeaves.generate.spool import PickleSpool, SpooledMapping
@@ -160,7 +161,7 @@ class BillingRenderer(Renderer):
         self.end = datetime.max.replace(tzinfo=UTC)
         self.end_day: date | None = None  # the export's date, from exported_at()
         # Add-on purchases draw from their own stream, so planting them leaves every other draw (and id) as it was.
-        self.addon_rng = random.Random(f"addons-{seed}")
+        self.addon_rng = Stream(f"addons-{seed}")
         self.addon_buyers = PickleSpool(scratch / "billing_addon_buyers.pickle")
         # billing customer id -> CRM company id (hs_object_id); subscription id -> its realised MRR
         self.customer_companies = SpooledMapping(scratch / "billing_customer_company.json")

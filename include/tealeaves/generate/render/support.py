@@ -14,7 +14,6 @@ history. They are written last, with an RNG of their own, so the lives' records 
 from __future__ import annotations
 
 import json
-import random
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from tealeaves.generate.calendar import add_business_minutes, business_minutes_between
+from tealeaves.generate.fakes import Stream
 from tealeaves.generate.life import Contact, Life, Ticket
 from tealeaves.generate.render.base import Renderer, alias_domain, utc_seconds
 from tealeaves.generate.sinks import JsonlSink
@@ -191,7 +191,7 @@ class SupportRenderer(Renderer):
         # them) from an RNG of their own, so every other file is drawn exactly as without them.
         self.sla = sla_policies(truth)
         self.metric_events = JsonlSink(
-            self.root, "ticket_metric_events.jsonl", truth.dirt, random.Random(f"{seed}:support:sla"), key="id"
+            self.root, "ticket_metric_events.jsonl", truth.dirt, Stream(f"{seed}:support:sla"), key="id"
         )
         self.sinks["ticket_metric_events.jsonl"] = self.metric_events
         self.next_metric_event = 0
@@ -222,7 +222,7 @@ class SupportRenderer(Renderer):
         self.priorities = list(truth.support.priorities)
         self.channels = [channel for channel, _ in truth.support.channels]
         self.segments = [segment.name for segment in truth.segments]
-        self.case_rng = random.Random(f"{seed}:support:cases")
+        self.case_rng = Stream(f"{seed}:support:cases")
         self.last_ticket_number = 0
         # kind -> merchant month (first day, ISO) -> tickets opened
         self.tickets_by_kind: defaultdict[str, defaultdict[str, int]] = defaultdict(lambda: defaultdict(int))
