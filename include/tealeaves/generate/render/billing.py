@@ -26,6 +26,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
 from functools import lru_cache
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -350,12 +351,23 @@ class BillingRenderer(Renderer):
             return next((cents for start, cents in reversed(changes) if start < moment), 0)
 
         month_ends: dict[str, float] = {}
-        month = self.clock.day_of(life.signed_at).replace(day=1)
-        while (snapshot := min(self.clock.at(add_months(month, 1)), self.end)) > self.clock.at(month):
-            month_ends[month.isoformat()] = at(snapshot) / 100
-            if life.churned_at is not None and life.churned_at < snapshot:
+        clock, end, churned_at = self.clock, self.end, life.churned_at
+        month = clock.day_of(life.signed_at).replace(day=1)
+        # The snapshots ascend, and so do the changes (periods in order, churn at the last one's end): the MRR at
+        # each is the change a cursor has reached, read once per month instead of scanning the changes again.
+        ascending = all(earlier[0] <= later[0] for earlier, later in pairwise(changes))
+        reached, cents, count = 0, 0, len(changes)
+        while (snapshot := min(clock.at(following := add_months(month, 1)), end)) > clock.at(month):
+            if ascending:
+                while reached < count and changes[reached][0] < snapshot:
+                    cents = changes[reached][1]
+                    reached += 1
+                month_ends[month.isoformat()] = cents / 100
+            else:
+                month_ends[month.isoformat()] = at(snapshot) / 100
+            if churned_at is not None and churned_at < snapshot:
                 break
-            month = add_months(month, 1)
+            month = following
         return {
             "customer": customer_id,
             "segment": life.segment.name,
@@ -582,7 +594,8 @@ class BillingRenderer(Renderer):
         line: dict[str, Any] | None = None,
     ) -> None:
         """A manual invoice outside any subscription, paid at once by one card charge (with its line, if any)."""
-        period = epoch(created) if line else None  # Stripe dates an invoice item's period; a bare invoice has none
+        stamp = epoch(created)  # written up to six times
+        period = stamp if line else None  # Stripe dates an invoice item's period; a bare invoice has none
         invoice = {
             "id": invoice_id,
             "object": "invoice",
@@ -600,19 +613,17 @@ class BillingRenderer(Renderer):
             "charge": charge_id,
             "discount": None,
             "total_discount_amounts": [],
-            "created": epoch(created),
+            "created": stamp,
             "period_start": period,
             "period_end": period,
-            "status_transitions": {"finalized_at": epoch(created), "paid_at": epoch(created)},
+            "status_transitions": {"finalized_at": stamp, "paid_at": stamp},
         }
         if line:
             invoice["lines"] = {"object": "list", "data": [line]}
         self.invoices.write(invoice)
         if line:
             self.lines.write(line)
-        self.charges.write(
-            stripe.charge(charge_id, customer_id, invoice_id, amount, currency, epoch(created), description)
-        )
+        self.charges.write(stripe.charge(charge_id, customer_id, invoice_id, amount, currency, stamp, description))
 
     # -- one-off add-on purchases (the BG/NBD-shaped stream, world.AddOnPurchases) ------------------------------
     def _addon_purchases(self, life: AddOnBuyer) -> None:
@@ -649,7 +660,7 @@ class BillingRenderer(Renderer):
             "currency": life.currency,
             "description": "Add-on: usage credits",
             "proration": False,
-            "period": {"start": epoch(created), "end": epoch(created)},
+            "period": {"start": (stamp := epoch(created)), "end": stamp},
             "discount_amounts": [],
         }
         self._paid_one_off(
