@@ -144,6 +144,7 @@ class CaseBase(NamedTuple):
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ONE_MICROSECOND = timedelta(microseconds=1)
 # what truth.json says first of each ticket's SLA (realised.support.sla), before the two verdicts
 OUTCOME_HEAD = (
     "policy_id",
@@ -220,6 +221,11 @@ class SupportRenderer(Renderer):
         self.tickets_seen = 0
         self.kinds = [kind.name for kind in truth.support.kinds]
         self.priorities = list(truth.support.priorities)
+        # a priority's name -> its first index in `priorities` (what the case bases record)
+        self._priority_index: dict[str, int] = {}
+        for index, priority in enumerate(self.priorities):
+            self._priority_index.setdefault(priority.name, index)
+        self._months: dict[date, str] = {}  # merchant day -> its month's first day, ISO
         self.channels = [channel for channel, _ in truth.support.channels]
         self.segments = [segment.name for segment in truth.segments]
         self.case_rng = Stream(f"{seed}:support:cases")
@@ -384,19 +390,27 @@ class SupportRenderer(Renderer):
         for ticket in life.tickets:
             requester_id = users[id(ticket.requester)]
             self._ticket(life, ticket, org_id, requester_id)
-            self.tickets_by_kind[ticket.kind][self.clock.day_of(ticket.created_at).replace(day=1).isoformat()] += 1
+            self.tickets_by_kind[ticket.kind][self._month_of(ticket.created_at)] += 1
             self.tickets_seen += 1
             if ticket.created_at + CASE_SETTLED < self.export_end:
                 self.case_bases.append(
-                    (ticket.created_at - EPOCH) // timedelta(microseconds=1),
+                    (ticket.created_at - EPOCH) // ONE_MICROSECOND,
                     self.kinds.index(ticket.kind),
-                    next(i for i, p in enumerate(self.priorities) if p.name == ticket.priority.name),
+                    self._priority_index[ticket.priority.name],
                     self.channels.index(ticket.channel),
                     self.segments.index(life.segment.name),
                     org_id,
                     requester_id,
                 )
             self.last_ticket_number = max(self.last_ticket_number, ticket.number)
+
+    def _month_of(self, moment: datetime) -> str:
+        """The merchant month (its first day, ISO) of an instant, remembered per day (replace(day=1) is slow)."""
+        day = self.clock.day_of(moment)
+        month = self._months.get(day)
+        if month is None:
+            month = self._months[day] = day.replace(day=1).isoformat()
+        return month
 
     def _case_base(self, index: int) -> CaseBase:
         created, kind, priority, channel, segment, org_id, requester_id = self.case_bases[index]
@@ -768,7 +782,7 @@ class SupportRenderer(Renderer):
         if case == "deleted":
             return
         self.counts["tickets"] += 1
-        self.tickets_by_kind[base.kind][self.clock.day_of(created).replace(day=1).isoformat()] += 1
+        self.tickets_by_kind[base.kind][self._month_of(created)] += 1
         # the policy Zendesk applies when this ticket is created (it may be a later version than its base's)
         tags = [base.kind, base.segment]
         first_applied, applied_at = None, created
