@@ -19,7 +19,7 @@ from faker import Faker
 
 from tealeaves.generate import default_truth, generate
 from tealeaves.generate.calendar import add_business_minutes, business_minutes_between
-from tealeaves.generate.fakes import faster
+from tealeaves.generate.fakes import Stream, faster
 from tealeaves.generate.render.billing import period_mrr_cents
 from tealeaves.generate.sinks import JsonlSink
 from tests.conftest import TEALEAVES
@@ -73,6 +73,26 @@ def test_faster_faker_writes_what_faker_writes(seed):
     ]
     order = random.Random(seed).choices(range(len(calls)), k=5000)
     assert [calls[i](fast) for i in order] == [calls[i](plain) for i in order]
+
+
+def test_the_generators_stream_draws_what_random_draws():
+    """Stream's randint() and choice() are random.Random's draws written out: from the same seed they give the
+    same values, in ranges of one value up to more than 2**32 wide, keep the stream in step, and refuse what
+    Random refuses."""
+    plain, fast = random.Random("42:support"), Stream("42:support")
+    rng = random.Random(3)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    for _ in range(20_000):
+        low = rng.randint(-(10**6), 10**6)
+        high = low + rng.choice([0, 1, 2, 6, 61, 2**20, 2**33 + 5])
+        assert fast.randint(low, high) == plain.randint(low, high)
+        letters_here = letters[: rng.randint(1, 26)]
+        assert fast.choice(letters_here) == plain.choice(letters_here)
+        assert fast.random() == plain.random()
+    with pytest.raises(ValueError):
+        fast.randint(2, 1)
+    with pytest.raises(IndexError):
+        fast.choice([])
 
 
 def test_truth_keeps_cac_per_channel_whatever_the_size(tmp_path):

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 OPEN_HOUR, CLOSE_HOUR = 9, 17  # the support schedule, Monday to Friday, UTC
 BUSINESS_DAY_MINUTES = (CLOSE_HOUR - OPEN_HOUR) * 60
+MIDNIGHT = time()
 
 
 class MerchantClock:
@@ -29,9 +30,17 @@ class MerchantClock:
         # (day, whole hour) -> its UTC instant: month ends and renewals ask for the same local midnights and
         # renewal hours about once per customer-month, a zone lookup each time; a few days x 24 hours at most
         self._hours: dict[tuple[date, time], datetime] = {}
+        # day -> its midnight: the most asked for, keyed by the day alone (a date keeps its hash; a tuple of it
+        # and a time is made and hashed at every call)
+        self._midnights: dict[date, datetime] = {}
 
-    def at(self, day: date, wall: time = time()) -> datetime:
+    def at(self, day: date, wall: time = MIDNIGHT) -> datetime:
         """The UTC instant at which the merchant's clock shows `wall` on `day` (midnight by default)."""
+        if wall is MIDNIGHT:
+            instant = self._midnights.get(day)
+            if instant is None:
+                instant = self._midnights[day] = datetime.combine(day, wall, self.zone).astimezone(UTC)
+            return instant
         if wall.minute or wall.second or wall.microsecond:
             return datetime.combine(day, wall, self.zone).astimezone(UTC)
         instant = self._hours.get((day, wall))

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
-import random
 import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -23,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from tealeaves.generate.calendar import MerchantClock, add_months
-from tealeaves.generate.fakes import seeded, weighted_picker
+from tealeaves.generate.fakes import Stream, seeded, weighted_picker
 from tealeaves.generate.life import Contact, Life, LifeSimulator
 from tealeaves.generate.render import renderers
 from tealeaves.generate.render.crm import CrmRenderer
@@ -48,7 +47,7 @@ class World:
         self, out: Path, truth: Truth, seed: int, end: date, scratch: Path, sources: list[str] | None = None
     ) -> None:
         self.truth, self.end = truth, end
-        self.rng = random.Random(seed)
+        self.rng = Stream(seed)
         self.fake = seeded(seed)
         self.simulator = LifeSimulator(truth, self.rng, end)
         self.clock = self.simulator.clock

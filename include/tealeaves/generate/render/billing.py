@@ -26,11 +26,13 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
 from functools import lru_cache
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from tealeaves import stripe
 from tealeaves.generate.calendar import add_months
+from tealeaves.generate.fakes import Stream
 from tealeaves.generate.life import Life, Period
 from tealeaves.generate.render.base import Renderer
 from tealeaves.generate.spool import PickleSpool, SpooledMapping
@@ -160,7 +162,7 @@ class BillingRenderer(Renderer):
         self.end = datetime.max.replace(tzinfo=UTC)
         self.end_day: date | None = None  # the export's date, from exported_at()
         # Add-on purchases draw from their own stream, so planting them leaves every other draw (and id) as it was.
-        self.addon_rng = random.Random(f"addons-{seed}")
+        self.addon_rng = Stream(f"addons-{seed}")
         self.addon_buyers = PickleSpool(scratch / "billing_addon_buyers.pickle")
         # billing customer id -> CRM company id (hs_object_id); subscription id -> its realised MRR
         self.customer_companies = SpooledMapping(scratch / "billing_customer_company.json")
@@ -242,7 +244,7 @@ class BillingRenderer(Renderer):
             if not sink.counts["records"]:
                 # The loader refuses a zero-byte file as a truncated export; a file with no refunds (small runs)
                 # is a real, empty export, so it gets one blank line, which the loader skips.
-                sink._main.write("\n")  # noqa: SLF001
+                sink.blank_line()
 
     # -- catalogue -----------------------------------------------------------------------------------------
     def _catalogue(self, created: datetime) -> None:
@@ -349,12 +351,23 @@ class BillingRenderer(Renderer):
             return next((cents for start, cents in reversed(changes) if start < moment), 0)
 
         month_ends: dict[str, float] = {}
-        month = self.clock.day_of(life.signed_at).replace(day=1)
-        while (snapshot := min(self.clock.at(add_months(month, 1)), self.end)) > self.clock.at(month):
-            month_ends[month.isoformat()] = at(snapshot) / 100
-            if life.churned_at is not None and life.churned_at < snapshot:
+        clock, end, churned_at = self.clock, self.end, life.churned_at
+        month = clock.day_of(life.signed_at).replace(day=1)
+        # The snapshots ascend, and so do the changes (periods in order, churn at the last one's end): the MRR at
+        # each is the change a cursor has reached, read once per month instead of scanning the changes again.
+        ascending = all(earlier[0] <= later[0] for earlier, later in pairwise(changes))
+        reached, cents, count = 0, 0, len(changes)
+        while (snapshot := min(clock.at(following := add_months(month, 1)), end)) > clock.at(month):
+            if ascending:
+                while reached < count and changes[reached][0] < snapshot:
+                    cents = changes[reached][1]
+                    reached += 1
+                month_ends[month.isoformat()] = cents / 100
+            else:
+                month_ends[month.isoformat()] = at(snapshot) / 100
+            if churned_at is not None and churned_at < snapshot:
                 break
-            month = add_months(month, 1)
+            month = following
         return {
             "customer": customer_id,
             "segment": life.segment.name,
@@ -395,6 +408,7 @@ class BillingRenderer(Renderer):
         invoice_id, line_id = self.stripe_id("in"), self.stripe_id("il")
         amount = round(period.mrr_usd * (10 if life.annual else 1) / life.fx_to_usd * 100)
         subtotal, discount = amount, None
+        started = epoch(period.start)  # written five times
         if coupon is not None:
             coupon_id, discount_id = coupon
             subtotal = round(amount / (1 - COUPONS[coupon_id]["percent_off"] / 100))
@@ -404,7 +418,7 @@ class BillingRenderer(Renderer):
                 "coupon": {"id": coupon_id, **COUPONS[coupon_id]},
                 "customer": customer_id,
                 "subscription": subscription_id,
-                "start": epoch(period.start),
+                "start": started,
             }
             purpose = COUPONS[coupon_id]["metadata"]["purpose"]
             self.extra_counts[f"{purpose}_discounted_invoices"] += 1
@@ -427,7 +441,7 @@ class BillingRenderer(Renderer):
             "currency": life.currency,
             "description": description,
             "proration": False,
-            "period": {"start": epoch(period.start), "end": epoch(period.end)},
+            "period": {"start": started, "end": epoch(period.end)},
             "discount_amounts": [{"amount": discount_amount, "discount": discount["id"]}] if discount else [],
         }
         charge_ids = [self.stripe_id("ch") for _ in charges]
@@ -454,10 +468,10 @@ class BillingRenderer(Renderer):
                 "charge": charge_ids[-1],
                 "discount": discount,
                 "total_discount_amounts": [{"amount": discount_amount, "discount": discount["id"]}] if discount else [],
-                "created": epoch(period.start),
+                "created": started,
                 "period_start": epoch(looked_back),
-                "period_end": epoch(period.start),
-                "status_transitions": {"finalized_at": epoch(period.start), "paid_at": epoch(paid_at)},
+                "period_end": started,
+                "status_transitions": {"finalized_at": started, "paid_at": epoch(paid_at)},
                 "lines": {"object": "list", "data": [line]},
             }
         )
@@ -580,7 +594,8 @@ class BillingRenderer(Renderer):
         line: dict[str, Any] | None = None,
     ) -> None:
         """A manual invoice outside any subscription, paid at once by one card charge (with its line, if any)."""
-        period = epoch(created) if line else None  # Stripe dates an invoice item's period; a bare invoice has none
+        stamp = epoch(created)  # written up to six times
+        period = stamp if line else None  # Stripe dates an invoice item's period; a bare invoice has none
         invoice = {
             "id": invoice_id,
             "object": "invoice",
@@ -598,19 +613,17 @@ class BillingRenderer(Renderer):
             "charge": charge_id,
             "discount": None,
             "total_discount_amounts": [],
-            "created": epoch(created),
+            "created": stamp,
             "period_start": period,
             "period_end": period,
-            "status_transitions": {"finalized_at": epoch(created), "paid_at": epoch(created)},
+            "status_transitions": {"finalized_at": stamp, "paid_at": stamp},
         }
         if line:
             invoice["lines"] = {"object": "list", "data": [line]}
         self.invoices.write(invoice)
         if line:
             self.lines.write(line)
-        self.charges.write(
-            stripe.charge(charge_id, customer_id, invoice_id, amount, currency, epoch(created), description)
-        )
+        self.charges.write(stripe.charge(charge_id, customer_id, invoice_id, amount, currency, stamp, description))
 
     # -- one-off add-on purchases (the BG/NBD-shaped stream, world.AddOnPurchases) ------------------------------
     def _addon_purchases(self, life: AddOnBuyer) -> None:
@@ -647,7 +660,7 @@ class BillingRenderer(Renderer):
             "currency": life.currency,
             "description": "Add-on: usage credits",
             "proration": False,
-            "period": {"start": epoch(created), "end": epoch(created)},
+            "period": {"start": (stamp := epoch(created)), "end": stamp},
             "discount_amounts": [],
         }
         self._paid_one_off(

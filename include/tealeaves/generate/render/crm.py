@@ -10,7 +10,6 @@ columns of every file never hold text that may contain commas.
 
 from __future__ import annotations
 
-import random
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tealeaves.generate.calendar import add_months
+from tealeaves.generate.fakes import Stream
 from tealeaves.generate.life import Life
 from tealeaves.generate.render.base import Renderer, alias_domain
 from tealeaves.generate.world import Truth
@@ -152,7 +152,7 @@ class CrmRenderer(Renderer):
         monthly_ad_spend = sum(c.daily_spend for c in truth.channels) * 365 / 12
         self.monthly_sales_cost = round(monthly_ad_spend * self.rng.uniform(1.0, 1.6), 2)
         # The other ledger parameters come from a stream of their own, so the rest of the CRM files stay as they were.
-        cost_rng = random.Random(f"{seed}:crm:team_costs")
+        cost_rng = Stream(f"{seed}:crm:team_costs")
         self.support_per_customer = round(cost_rng.uniform(*SUPPORT_PER_CUSTOMER), 2)
         self.success_per_customer = round(cost_rng.uniform(*SUCCESS_PER_CUSTOMER), 2)
         self.hosting_share = round(cost_rng.uniform(*HOSTING_SHARE), 4)

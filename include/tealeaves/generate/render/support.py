@@ -14,7 +14,6 @@ history. They are written last, with an RNG of their own, so the lives' records 
 from __future__ import annotations
 
 import json
-import random
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from tealeaves.generate.calendar import add_business_minutes, business_minutes_between
+from tealeaves.generate.fakes import Stream
 from tealeaves.generate.life import Contact, Life, Ticket
 from tealeaves.generate.render.base import Renderer, alias_domain, utc_seconds
 from tealeaves.generate.sinks import JsonlSink
@@ -144,6 +144,7 @@ class CaseBase(NamedTuple):
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ONE_MICROSECOND = timedelta(microseconds=1)
 # what truth.json says first of each ticket's SLA (realised.support.sla), before the two verdicts
 OUTCOME_HEAD = (
     "policy_id",
@@ -158,11 +159,20 @@ CASE_BASE_LAYOUT = "<qBBBBqq"  # created_at (µs since the epoch), kind, priorit
 
 
 def _ceil_second(moment: datetime) -> datetime:
-    trimmed = moment.replace(microsecond=0)
-    return trimmed if trimmed == moment else trimmed + timedelta(seconds=1)
+    micro = moment.microsecond
+    if not micro:
+        return moment
+    if moment.tzinfo is UTC:  # the clock's instants: UTC, where arithmetic is exact and replace()'s keyword slow
+        return moment + timedelta(0, 0, 1_000_000 - micro)
+    return moment.replace(microsecond=0) + timedelta(seconds=1)
 
 
 def _floor_second(moment: datetime) -> datetime:
+    micro = moment.microsecond
+    if not micro:
+        return moment
+    if moment.tzinfo is UTC:
+        return moment - timedelta(0, 0, micro)
     return moment.replace(microsecond=0)
 
 
@@ -182,7 +192,7 @@ class SupportRenderer(Renderer):
         # them) from an RNG of their own, so every other file is drawn exactly as without them.
         self.sla = sla_policies(truth)
         self.metric_events = JsonlSink(
-            self.root, "ticket_metric_events.jsonl", truth.dirt, random.Random(f"{seed}:support:sla"), key="id"
+            self.root, "ticket_metric_events.jsonl", truth.dirt, Stream(f"{seed}:support:sla"), key="id"
         )
         self.sinks["ticket_metric_events.jsonl"] = self.metric_events
         self.next_metric_event = 0
@@ -211,9 +221,14 @@ class SupportRenderer(Renderer):
         self.tickets_seen = 0
         self.kinds = [kind.name for kind in truth.support.kinds]
         self.priorities = list(truth.support.priorities)
+        # a priority's name -> its first index in `priorities` (what the case bases record)
+        self._priority_index: dict[str, int] = {}
+        for index, priority in enumerate(self.priorities):
+            self._priority_index.setdefault(priority.name, index)
+        self._months: dict[date, str] = {}  # merchant day -> its month's first day, ISO
         self.channels = [channel for channel, _ in truth.support.channels]
         self.segments = [segment.name for segment in truth.segments]
-        self.case_rng = random.Random(f"{seed}:support:cases")
+        self.case_rng = Stream(f"{seed}:support:cases")
         self.last_ticket_number = 0
         # kind -> merchant month (first day, ISO) -> tickets opened
         self.tickets_by_kind: defaultdict[str, defaultdict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -375,19 +390,27 @@ class SupportRenderer(Renderer):
         for ticket in life.tickets:
             requester_id = users[id(ticket.requester)]
             self._ticket(life, ticket, org_id, requester_id)
-            self.tickets_by_kind[ticket.kind][self.clock.day_of(ticket.created_at).replace(day=1).isoformat()] += 1
+            self.tickets_by_kind[ticket.kind][self._month_of(ticket.created_at)] += 1
             self.tickets_seen += 1
             if ticket.created_at + CASE_SETTLED < self.export_end:
                 self.case_bases.append(
-                    (ticket.created_at - EPOCH) // timedelta(microseconds=1),
+                    (ticket.created_at - EPOCH) // ONE_MICROSECOND,
                     self.kinds.index(ticket.kind),
-                    next(i for i, p in enumerate(self.priorities) if p.name == ticket.priority.name),
+                    self._priority_index[ticket.priority.name],
                     self.channels.index(ticket.channel),
                     self.segments.index(life.segment.name),
                     org_id,
                     requester_id,
                 )
             self.last_ticket_number = max(self.last_ticket_number, ticket.number)
+
+    def _month_of(self, moment: datetime) -> str:
+        """The merchant month (its first day, ISO) of an instant, remembered per day (replace(day=1) is slow)."""
+        day = self.clock.day_of(moment)
+        month = self._months.get(day)
+        if month is None:
+            month = self._months[day] = day.replace(day=1).isoformat()
+        return month
 
     def _case_base(self, index: int) -> CaseBase:
         created, kind, priority, channel, segment, org_id, requester_id = self.case_bases[index]
@@ -759,7 +782,7 @@ class SupportRenderer(Renderer):
         if case == "deleted":
             return
         self.counts["tickets"] += 1
-        self.tickets_by_kind[base.kind][self.clock.day_of(created).replace(day=1).isoformat()] += 1
+        self.tickets_by_kind[base.kind][self._month_of(created)] += 1
         # the policy Zendesk applies when this ticket is created (it may be a later version than its base's)
         tags = [base.kind, base.segment]
         first_applied, applied_at = None, created

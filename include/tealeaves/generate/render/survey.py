@@ -18,7 +18,7 @@ from typing import Any
 
 from tealeaves.generate.calendar import add_months
 from tealeaves.generate.life import Contact, Life, Ticket
-from tealeaves.generate.render.base import Renderer
+from tealeaves.generate.render.base import Renderer, wall_seconds
 from tealeaves.generate.sinks import CsvSink
 from tealeaves.generate.spool import DueSpool, SpooledMapping
 from tealeaves.generate.world import Dirt, Truth
@@ -336,12 +336,12 @@ class SurveyRenderer(Renderer):
         started = recorded - timedelta(seconds=self.rng.randint(25, 900))
         anonymous = self.rng.random() < EXTERNAL_REFERENCE_MISSING
         return {
-            "StartDate": started.strftime(QUALTRICS_TIME),
-            "EndDate": recorded.strftime(QUALTRICS_TIME),
+            "StartDate": wall_seconds(started),  # started.strftime(QUALTRICS_TIME)
+            "EndDate": wall_seconds(recorded),
             "Status": "IP Address",
             "Progress": 100,
             "Finished": "True",
-            "RecordedDate": (recorded + timedelta(seconds=self.rng.randint(0, 3))).strftime(QUALTRICS_TIME),
+            "RecordedDate": wall_seconds(recorded + timedelta(seconds=self.rng.randint(0, 3))),
             "ResponseId": "R_" + self._random_id(15),
             "RecipientLastName": respondent.last_name,
             "RecipientFirstName": respondent.first_name,
