@@ -28,6 +28,7 @@ import psutil
 import psycopg
 import pytest
 import yaml
+from playwright.sync_api import expect
 from sqlalchemy.engine import make_url
 
 from tests.cli import tealeaves
@@ -133,8 +134,10 @@ def test_blended_cac_of_the_latest_month_on_the_finance_dashboard_is_the_marts(s
     page, _ = local_page
     _log_in(page, base, password)
     charts = _open_dashboard(page, base, "finance", len(dict(_dashboards())["finance"]))
-    shown = charts["Blended CAC, latest month"].locator(".header-line").inner_text().strip()
-    assert shown == f"{cac:,.2f}"
+    # The big number is drawn after its query returns and the loading indicator has gone: wait for the figure
+    # itself (a failure shows what was drawn instead).
+    header = charts["Blended CAC, latest month"].locator(".header-line")
+    expect(header).to_have_text(f"{cac:,.2f}", timeout=CHART_SECONDS * 1000)
 
 
 def test_a_chart_whose_table_the_reader_cannot_read_shows_an_error(superset, local_page):
