@@ -551,8 +551,7 @@ def predicted_ltv_cac_by_channel_table(settings: Settings) -> Table:
     table.add_column("channel", justify="left", no_wrap=True)
     for name in ("customers", "valued", "blended CAC", "CLV", "LTV", "LTV : CAC"):
         table.add_column(name, justify="right")
-    rows = ltv_cac_by_channel(settings)
-    for row in rows:
+    for row in ltv_cac_by_channel(settings):
         table.add_row(
             row["channel"],
             f"{row['customers']:,}",
