@@ -19,11 +19,17 @@ threads and pushes XComs from there while the thread waits: the same build took 
 10 s in a subprocess, run back to back at 1k customers. A subprocess ends with only its exit code, so the
 producer names the failed models and tests from dbt's run_results.json itself (the alert quotes them).
 
-Cosmos starts the group's first tasks beside the producer, to show progress live. Here they wait for the
-producer to finish instead: a run that executes one task at a time (`dag.test()`, `airflow dags test`, a
-single-slot executor) would otherwise park on a task waiting for a build that never gets its turn. The
-per-model tasks then read their states at once; when the build failed they end upstream_failed without
-reading anything. The trade is live progress during the build.
+The per-model and per-seed tasks are markers (EmptyOperator) placed after the producer in the models' lineage:
+they show where each model sits and end with the build's outcome, success when it passed and upstream_failed
+when it failed. Cosmos' own watcher tasks would read each model's status from the producer's XComs, but after a
+build that passed every status is success (a failed model or test fails the build), so reading them told
+nothing the producer's state does not; each still cost a task run, 0.2 to 0.3 s inside `airflow dags test`, a
+worker process under a scheduler, and Cosmos registered an Airflow asset per model under the server's host and
+port for tables BI does not read (the published marts are the `tealeaves.marts` asset, after the gate). An
+EmptyOperator is never run by the scheduler, and `tealeaves run` marks them the same way
+(tealeaves.orchestrate.MARKERS). They wait for the producer to finish rather than show live progress: a run that
+executes one task at a time (`dag.test()`, `airflow dags test`, a single-slot executor) would otherwise park on
+a task waiting for a build that never gets its turn.
 
 The builds leave out dbt's unit tests, as dbt's docs advise for production: they test the SQL's logic on fixed
 inputs, not the day's data, so they cannot fail on a delivery, and cost seconds every run. `make test` runs them
@@ -37,9 +43,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk.exceptions import AirflowException
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+from cosmos.constants import DbtResourceType, ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
 from tealeaves.config import DBT_PROFILE, DBT_TARGET, Settings
 
@@ -73,6 +80,7 @@ def dbt_build_group(
             select=list(select),
             exclude=[*exclude, *NOT_IN_PRODUCTION],
             test_behavior=TestBehavior.NONE,  # no test tasks; the tests stay in the build (build_tests_too)
+            node_converters={DbtResourceType.MODEL: node_marker, DbtResourceType.SEED: node_marker},
         ),
         execution_config=ExecutionConfig(
             execution_mode=ExecutionMode.WATCHER,
@@ -80,6 +88,7 @@ def dbt_build_group(
             dbt_executable_path=str(Path(sys.executable).parent / "dbt"),  # this environment's dbt, as the CLI's
         ),
         default_args={"retries": 0},
+        operator_args={"emit_datasets": False},  # no asset per model: nothing reads marts_build (see above)
     )
     producer = group.children[f"{group_id}.{PRODUCER}"]
     producer.dbt_cmd_flags = build_tests_too(producer.dbt_cmd_flags)
@@ -88,6 +97,11 @@ def dbt_build_group(
         if task is not producer:
             producer >> task
     return group
+
+
+def node_marker(dag, task_group, task_id: str, **_: object) -> EmptyOperator:
+    """The task of one model or seed: its place in the lineage, ending with the group's build (see above)."""
+    return EmptyOperator(task_id=task_id, dag=dag, task_group=task_group)
 
 
 def build_tests_too(flags: Sequence[str]) -> list[str]:

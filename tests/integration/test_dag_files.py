@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -94,3 +95,20 @@ def test_the_daily_builds_leave_dbt_unit_tests_to_make_test(dagbag, manifest, tm
         )
         selected |= {json.loads(line)["unique_id"] for line in listed.stdout.splitlines() if line.startswith("{")}
     assert every and selected == every
+
+
+def test_tealeaves_run_marks_success_only_the_tasks_a_scheduler_never_runs(dagbag, manifest):
+    """`tealeaves run` has `airflow dags test` mark the tasks matching MARKERS success instead of running them, as a
+    scheduler does with an EmptyOperator that has no callback or outlet (Airflow's own predicate decides which). A
+    pattern wider than those tasks would skip real work; a narrower one would run markers one by one."""
+    from airflow.models.taskinstance import TaskInstance
+
+    from tealeaves.orchestrate import MARKERS
+
+    dag = dagbag.dags["tealeaves_daily"]
+    marked = {t for t in dag.task_ids if re.fullmatch(MARKERS, t)}
+    never_run = {t.task_id for t in dag.tasks if not TaskInstance.is_task_schedulable(t)}
+    assert marked == never_run
+    models = [n["name"] for n in json.loads(manifest.read_text())["nodes"].values() if n["resource_type"] == "model"]
+    assert {f"build_marts.{m}_run" for m in models} & marked, "every model's task is a marker"
+    assert not {f"{group}.{COSMOS_TASKS[0]}" for group in ("build_marts", "build_predicted_marts")} & marked

@@ -23,6 +23,7 @@ import pytest
 from psycopg import sql
 
 from tealeaves.generate import default_truth, generate
+from tealeaves.orchestrate import MARKERS
 from tests.conftest import TEALEAVES
 from tests.outside_services import mail_server, plain, slack_text, slack_webhook
 
@@ -106,6 +107,11 @@ def loaded_batches(url: str) -> dict[str, list[str]]:
         return found
 
 
+def run_daily_dag(dagbag):
+    """One run of tealeaves_daily, the markers marked as `tealeaves run` and a scheduler do (orchestrate.MARKERS)."""
+    return dagbag.dags["tealeaves_daily"].test(logical_date=LOGICAL_DATE, mark_success_pattern=MARKERS)
+
+
 def producer_records(run) -> dict[str, object]:
     """What the run's two dbt builds recorded as they went, by XCom key: Cosmos' producer follows dbt's log and
     keeps each node's status (`get_status_xcom_key`) and, once all of a model's tests have finished, their
@@ -145,7 +151,7 @@ def exports(airflow_ready):
 
 @pytest.fixture(scope="module")
 def first_run(dagbag, exports, alerts):
-    return dagbag.dags["tealeaves_daily"].test(logical_date=LOGICAL_DATE)
+    return run_daily_dag(dagbag)
 
 
 @pytest.fixture(scope="module")
@@ -159,7 +165,7 @@ def bad_run(dagbag, exports, published_before):
     invoices = (exports / "billing" / "invoices.jsonl").read_text().splitlines()[:30]
     broken = [dict(json.loads(line), amount_paid=-500) for line in invoices]
     (exports / "billing" / REDELIVERY).write_text("".join(json.dumps(r) + "\n" for r in broken))
-    return dagbag.dags["tealeaves_daily"].test(logical_date=LOGICAL_DATE)
+    return run_daily_dag(dagbag)
 
 
 @pytest.fixture(scope="module")
@@ -168,7 +174,7 @@ def fixed_run(dagbag, exports, bad_run, alerts):
     sent_before = (len(alerts[0].messages), len(alerts[1].payloads))
     invoices = (exports / "billing" / "invoices.jsonl").read_text().splitlines()[:30]
     (exports / "billing" / REDELIVERY).write_text("\n".join(invoices) + "\n")
-    return dagbag.dags["tealeaves_daily"].test(logical_date=LOGICAL_DATE), sent_before
+    return run_daily_dag(dagbag), sent_before
 
 
 # -- a clean day --------------------------------------------------------------------------------------------
@@ -321,7 +327,7 @@ def failed_build_run(dagbag, fixed_run, warehouse_url, alerts):
             " where ctid = (select ctid from raw.billing_invoices where status = 'open' limit 1) returning id"
         ).fetchone()[0]
     try:
-        run = dagbag.dags["tealeaves_daily"].test(logical_date=LOGICAL_DATE)
+        run = run_daily_dag(dagbag)
     finally:
         with psycopg.connect(warehouse_url, autocommit=True) as conn:
             conn.execute("update raw.billing_invoices set status = 'open' where id = %s", [invoice])
