@@ -579,6 +579,11 @@ def ratios(before: dict[str, float], after: dict[str, float], goal: float) -> di
     }
 
 
+def day_build(size: SizeResult) -> list[ModelResult]:
+    """Each model's run in the day's full build (build_marts, build_predicted_marts), not in --next-day's builds."""
+    return [m for m in size.models if m.build in ("build_marts", "build_predicted_marts")]
+
+
 def growth(sizes: list[SizeResult]) -> list[dict]:
     """Work-second ratios between consecutive sizes, per step and per model, flagged over the goal."""
     out = []
@@ -586,11 +591,7 @@ def growth(sizes: list[SizeResult]) -> list[dict]:
         size_ratio = large.customers_requested / small.customers_requested
         goal = GOAL_FACTOR * size_ratio
         steps = [{s.step: s.work_seconds for s in size.steps} for size in (small, large)]
-        # a model's time in the day's full build (build_marts, build_predicted_marts), not in --next-day's builds
-        models = [
-            {m.model: m.seconds for m in size.models if m.build in ("build_marts", "build_predicted_marts")}
-            for size in (small, large)
-        ]
+        models = [{m.model: m.seconds for m in day_build(size)} for size in (small, large)]
         out.append(
             {
                 "from": small.customers_requested,
@@ -659,10 +660,10 @@ def print_tables(console: Console, sizes: list[SizeResult], grown: list[dict], t
             table.add_row(step, *(_ratio(g["steps"].get(step)) for g in grown))
         console.print(table)
     largest = sizes[-1]
-    slowest = sorted(largest.models, key=lambda m: m.seconds, reverse=True)[:top]
+    slowest = sorted(day_build(largest), key=lambda m: m.seconds, reverse=True)[:top]
     table = Table(
         title=f"The {len(slowest)} slowest dbt models at {largest.customers_requested:,} customers"
-        f" (of {len(largest.models)}; ! = over the goal and at least {NOISE_FLOOR_S:.0f} s)"
+        f" (of {len(day_build(largest))}; ! = over the goal and at least {NOISE_FLOOR_S:.0f} s)"
     )
     table.add_column("model")
     for size in sizes:
@@ -673,7 +674,7 @@ def print_tables(console: Console, sizes: list[SizeResult], grown: list[dict], t
     for model in slowest:
         cells = []
         for size in sizes:
-            found = next((m for m in size.models if m.model == model.model), None)
+            found = next((m for m in day_build(size) if m.model == model.model), None)
             cells += [_num(found and found.seconds, 2), _num(found and found.rows)]
         table.add_row(model.model, *cells, *(_ratio(g["models"].get(model.model)) for g in grown))
     console.print(table)
@@ -729,7 +730,13 @@ def print_next_day(console: Console, sizes: list[SizeResult]) -> None:
         table.add_column(name, justify="left" if name == "step or model" else "right")
     for size in measured:
         step = {s.step: s.work_seconds for s in size.steps}
+        detail = {s.step: s.detail for s in size.steps}
         rows = [("dbt build (models, tests)", step[f"build_marts{NEXT_DAY}"], step["build_marts_full_refresh"])]
+        for kind, label in (("models", "models, node seconds"), ("tests", "data tests, node seconds")):
+            incremental, full = (
+                detail[b].get(f"{kind}_seconds") for b in (f"build_marts{NEXT_DAY}", "build_marts_full_refresh")
+            )
+            rows.append((label, incremental, full))
         for model in sorted({m.model for m in size.models if m.materialized == "incremental"}):
             times = {m.build: m.seconds for m in size.models if m.model == model}
             rows.append((model, times.get(f"build_marts{NEXT_DAY}"), times.get("build_marts_full_refresh")))

@@ -1,7 +1,17 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='sync_all_columns',
+        indexes=[{'columns': ['charge_id']}],
+        pre_hook="{{ delete_restaged('charge_id', 'billing', 'charges', 'id') }}",
+        post_hook="{{ record_incremental_state() }}",
+    )
+}}
 with
 
 source as (
-    select * from {{ audited_source('billing', 'charges') }}
+    select * from {{ restaged_source('billing', 'charges', 'id') }}
 ),
 
 renamed as (

@@ -1,7 +1,17 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='sync_all_columns',
+        indexes=[{'columns': ['credit_note_id']}],
+        pre_hook="{{ delete_restaged('credit_note_id', 'billing', 'credit_notes', 'id') }}",
+        post_hook="{{ record_incremental_state() }}",
+    )
+}}
 with
 
 source as (
-    select * from {{ audited_source('billing', 'credit_notes') }}
+    select * from {{ restaged_source('billing', 'credit_notes', 'id') }}
 ),
 
 renamed as (

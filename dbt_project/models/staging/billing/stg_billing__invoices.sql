@@ -1,7 +1,17 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='sync_all_columns',
+        indexes=[{'columns': ['invoice_id']}],
+        pre_hook="{{ delete_restaged('invoice_id', 'billing', 'invoices', 'id') }}",
+        post_hook="{{ record_incremental_state() }}",
+    )
+}}
 with
 
 source as (
-    select * from {{ audited_source('billing', 'invoices') }}
+    select * from {{ restaged_source('billing', 'invoices', 'id') }}
 ),
 
 renamed as (

@@ -1,7 +1,17 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='sync_all_columns',
+        indexes=[{'columns': ['refund_id']}],
+        pre_hook="{{ delete_restaged('refund_id', 'billing', 'refunds', 'id') }}",
+        post_hook="{{ record_incremental_state() }}",
+    )
+}}
 with
 
 source as (
-    select * from {{ audited_source('billing', 'refunds') }}
+    select * from {{ restaged_source('billing', 'refunds', 'id') }}
 ),
 
 renamed as (

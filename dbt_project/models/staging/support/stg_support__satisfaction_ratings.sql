@@ -1,7 +1,17 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='sync_all_columns',
+        indexes=[{'columns': ['satisfaction_rating_id']}],
+        pre_hook="{{ delete_restaged('satisfaction_rating_id', 'support', 'satisfaction_ratings', 'id') }}",
+        post_hook="{{ record_incremental_state() }}",
+    )
+}}
 with
 
 source as (
-    select * from {{ audited_source('support', 'satisfaction_ratings') }}
+    select * from {{ restaged_source('support', 'satisfaction_ratings', 'id') }}
 ),
 
 renamed as (

@@ -1,7 +1,17 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='sync_all_columns',
+        indexes=[{'columns': ['ticket_id']}],
+        pre_hook="{{ delete_restaged('ticket_id', 'support', 'ticket_comments', 'ticket_id') }}",
+        post_hook="{{ record_incremental_state() }}",
+    )
+}}
 with
 
 source as (
-    select * from {{ audited_source('support', 'ticket_comments') }}
+    select * from {{ restaged_source('support', 'ticket_comments', 'ticket_id') }}
 ),
 
 renamed as (

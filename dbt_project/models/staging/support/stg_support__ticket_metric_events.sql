@@ -1,9 +1,19 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='sync_all_columns',
+        indexes=[{'columns': ['ticket_id']}],
+        pre_hook="{{ delete_restaged('ticket_id', 'support', 'ticket_metric_events', 'ticket_id') }}",
+        post_hook="{{ record_incremental_state() }}",
+    )
+}}
 {#- One row per ticket metric event; the sla object of apply_sla events flattened into the applied policy and
     target. -#}
 with
 
 source as (
-    select * from {{ audited_source('support', 'ticket_metric_events') }}
+    select * from {{ restaged_source('support', 'ticket_metric_events', 'ticket_id') }}
 ),
 
 renamed as (
