@@ -318,19 +318,20 @@ def test_the_corrected_delivery_is_published_and_a_recovery_message_follows(
 
 @pytest.fixture(scope="module")
 def failed_build_run(dagbag, fixed_run, warehouse_url, alerts):
-    """An invoice status no dbt test allows, put straight into raw (so no new batch reaches the raw gate): only
-    dbt's tests can catch it. The row is put back afterwards."""
+    """A subscription status no dbt test allows, put straight into raw (so no new batch reaches the raw gate):
+    only dbt's tests can catch it. Subscriptions are staged in full each run; an incremental staging table would
+    not re-stage a row changed in place, which names no new batch. The row is put back afterwards."""
     sent_before = (len(alerts[0].messages), len(alerts[1].payloads))
     with psycopg.connect(warehouse_url, autocommit=True) as conn:
-        invoice = conn.execute(
-            "update raw.billing_invoices set status = 'bogus'"
-            " where ctid = (select ctid from raw.billing_invoices where status = 'open' limit 1) returning id"
+        subscription = conn.execute(
+            "update raw.billing_subscriptions set status = 'bogus'"
+            " where ctid = (select ctid from raw.billing_subscriptions where status = 'active' limit 1) returning id"
         ).fetchone()[0]
     try:
         run = run_daily_dag(dagbag)
     finally:
         with psycopg.connect(warehouse_url, autocommit=True) as conn:
-            conn.execute("update raw.billing_invoices set status = 'open' where id = %s", [invoice])
+            conn.execute("update raw.billing_subscriptions set status = 'active' where id = %s", [subscription])
     return run, sent_before
 
 
@@ -346,7 +347,7 @@ def test_a_failed_dbt_test_stops_the_run_before_the_gate_and_the_alert_names_it(
     from cosmos.operators._watcher.state import get_status_xcom_key, is_dbt_node_status_success
 
     nodes = json.loads(manifest.read_text())
-    tested = "model.tealeaves.stg_billing__invoices"
+    tested = "model.tealeaves.stg_billing__subscriptions"
     downstream = [uid for uid in nodes["child_map"][tested] if uid.startswith("model.")]
     records = producer_records(run)
     assert records[get_status_xcom_key(tested)]["status"] == "success", "the model was built, then failed its test"
@@ -358,7 +359,7 @@ def test_a_failed_dbt_test_stops_the_run_before_the_gate_and_the_alert_names_it(
     assert marts_fingerprint(warehouse_url) == published_before, "BI keeps the last good marts, row for row"
     inbox, slack = alerts
     assert len(inbox.messages) == emails_before + 1 and len(slack.payloads) == slacks_before + 1
-    failed_test = "accepted_values_stg_billing__invoices_invoice_status"
+    failed_test = "accepted_values_stg_billing__subscriptions_subscription_status"
     assert failed_test in plain(inbox.messages[-1]) and failed_test in slack_text(slack.payloads[-1])
 
 

@@ -81,7 +81,7 @@ def test_unmatched_records_are_kept_not_dropped(identity, tmp_path):
             " from raw.load_batches"
         )
     try:
-        dbt_build(url, "int_customer_identity", tmp_path / "with_stranger")
+        dbt_build(url, "stg_billing__customers int_customer_identity", tmp_path / "with_stranger")
         row = query(
             url,
             "select match_method, crm_company_id from intermediate.int_customer_identity"
@@ -90,5 +90,5 @@ def test_unmatched_records_are_kept_not_dropped(identity, tmp_path):
     finally:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("delete from raw.billing_customers where id = 'cus_stranger'")
-        dbt_build(url, "int_customer_identity", tmp_path / "restored")
+        dbt_build(url, "stg_billing__customers int_customer_identity", tmp_path / "restored")
     assert row == [("unmatched", None)]
