@@ -137,11 +137,13 @@ def dbt_build(
     scratch: Path,
     dbt_vars: dict[str, str] | None = None,
     env: dict[str, str] | None = None,
+    full_refresh: bool = False,
 ) -> None:
     """`dbt build --select ...` against `url`, writing its target and logs under `scratch`; fails loudly.
 
     `dbt_vars` are dbt vars (`--vars`), e.g. {"ltv_as_of": "1997-09-30"}; `env` adds variables dbt reads,
-    e.g. TEALEAVES_TIMEZONE for the reporting time zone.
+    e.g. TEALEAVES_TIMEZONE for the reporting time zone; `full_refresh` rebuilds incremental models whole (after
+    a test took rows out of raw, which no incremental run would notice).
     """
     import json
     import subprocess
@@ -166,6 +168,8 @@ def dbt_build(
     command = [dbt, "build", "--indirect-selection", "buildable", "--select", *select.split()]
     if dbt_vars:
         command += ["--vars", json.dumps(dbt_vars)]
+    if full_refresh:
+        command.append("--full-refresh")
     result = subprocess.run(command, cwd=ROOT / "dbt_project", env=env, capture_output=True, text=True)
     assert result.returncode == 0, f"dbt build --select {select} failed:\n{_dbt_errors(result.stdout)}"
 

@@ -86,9 +86,10 @@
 {#
     What this run does. Outside an incremental run (first build, --full-refresh, compile without a database)
     plan.incremental is false and the model builds everything. `recompute_everything_if`: SQL conditions over
-    the run's batches (a subquery `incremental_batches` of batch ids) that mean every row may have changed.
+    the run's batches (a subquery `incremental_batches` of batch ids) that mean every row may have changed;
+    `recompute_reason` says why in dbt's log when one holds.
 #}
-{% macro incremental_plan(recompute_everything_if=[]) -%}
+{% macro incremental_plan(recompute_everything_if=[], recompute_reason='an input every row reads changed') -%}
     {%- set plan = namespace(incremental=false, since=0, through=0, last_built_at=none, horizon=none, fingerprint=none, reason='first build') -%}
     {%- if not (execute and this is not none and is_incremental()) -%}
         {{- return(plan) -}}
@@ -120,7 +121,7 @@
             ).columns[0].values()[0] -%}
             {%- if hit -%}
                 {%- set plan.incremental = false -%}
-                {%- set plan.reason = 'an input every row reads changed' -%}
+                {%- set plan.reason = recompute_reason -%}
             {%- endif -%}
         {%- endfor -%}
     {%- endif -%}
@@ -152,6 +153,9 @@
     invocation's start, the fingerprint from the graph.
 #}
 {% macro record_incremental_state(horizon_sql='null') -%}
+    -- models of one schema build side by side, and two concurrent `create table if not exists` of one name can
+    -- both try to create it: the first to take this lock creates the table, the others wait for its commit
+    select pg_advisory_xact_lock(hashtext('{{ incremental_state_relation() }}'));
     create table if not exists {{ incremental_state_relation() }} (
         model            text primary key,
         through_batch_id bigint not null,

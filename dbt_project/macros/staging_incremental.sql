@@ -1,45 +1,70 @@
 {#
-    Staging tables kept incrementally (macros/incremental_by_key.sql has the plan and its state): a daily run
-    re-stages only the records that a batch of the run names, from every audited copy of them, and keeps the
-    other rows. Staging holds the newest audited copy of each record (dedupe_latest), so a record that no batch
-    of the run names cannot have changed. The run's batches are the new ones and those the raw gate failed since
-    the last run, whose records fall back to their previous copy or leave staging.
+    Staging tables kept incrementally (the plan and its state: macros/incremental_by_key.sql). Staging holds the
+    newest audited copy of each record (dedupe_latest: the highest batch, then the last line). Every batch of a
+    daily run is newer than every batch staged before it, so a record the run's audited rows carry has its newest
+    copy among them, and a record they do not carry keeps its staged row. A run therefore de-duplicates only the
+    rows of its own batches and replaces, by the model's unique key, the records they carry (dbt's
+    delete+insert); it never reads the rest of the raw table.
 
-    A model using it, keyed by a column it copies unchanged from the raw table (`raw_key`, staged as `key`):
-        config: materialized='incremental', incremental_strategy='append', indexes on `key`,
-                pre_hook="{{ delete_restaged('key', 'source', 'table', 'raw_key') }}",
-                post_hook="{{ record_incremental_state() }}"
-        source: select * from {{ restaged_source('source', 'table', 'raw_key') }}
-    `key` may be coarser than the model's unique key (a ticket for its comments): all of a key's rows are
-    re-staged together. Outside an incremental run (first build, --full-refresh, new code) the model stages
-    everything and the pre-hook empties the table first.
+    One event breaks that reasoning: the raw gate failing a batch that is already staged (its records must fall
+    back to an older copy, or leave staging). A run that finds one re-stages the whole table; so does a change of
+    the model's code, and the first build. A batch the gate fails before any build staged it needs nothing: its
+    rows never pass audited_source, and its records keep their staged rows.
+
+    A model using it (its raw tables are its sources in dbt's graph, the ledger aside):
+        config: materialized='incremental', incremental_strategy='delete+insert', unique_key the de-duplication
+                key (or a coarser one: every row of a key the run carries is replaced), an index on it,
+                pre_hook="{{ restage_everything_first() }}", post_hook="{{ record_incremental_state() }}"
+        source: select * from {{ restaged_source('source', 'table') }}
+    It must not drop a key's rows after de-duplication (a filter or an empty expansion there would leave the
+    key's older rows in place); a row-level filter before it is fine.
 #}
 
-{% macro restaged_keys_sql(plan, source_name, table_name, raw_key) -%}
-    select {{ raw_key }} from {{ raw_relation(source_name, table_name) }}
-    where _batch_id in ({{ incremental_batches_sql(plan) }})
+{# The raw tables this model stages, by their identifiers (raw.<source>_<entity>, as in the batch ledger). #}
+{% macro restaged_raw_tables() -%}
+    {%- set tables = [] -%}
+    {%- for node_id in model.depends_on.nodes if node_id.startswith('source.') -%}
+        {%- set found = graph.sources[node_id] -%}
+        {%- if found.source_name != 'ledger' -%}{%- do tables.append(found.identifier) -%}{%- endif -%}
+    {%- endfor -%}
+    {{- return(tables) -}}
 {%- endmacro %}
 
-{# audited_source, limited in an incremental run to the records a batch of the run names. #}
-{% macro restaged_source(source_name, table_name, raw_key) -%}
-    {%- set plan = incremental_plan() -%}
+{% macro restage_plan() -%}
+    {%- if not (execute and this is not none and is_incremental()) -%}
+        {{- return(incremental_plan()) -}}
+    {%- endif -%}
+    {%- set tables = restaged_raw_tables() -%}
+    {{- return(incremental_plan(recompute_everything_if=[
+        "exists (
+            select from " ~ raw_relation('ledger', 'load_batches') ~ " as failed
+            where failed.batch_id in (select batch_id from incremental_batches)
+                and failed.validation = 'failed'
+                and failed.batch_id <= (
+                    select through_batch_id from " ~ incremental_state_relation() ~ "
+                    where model = '" ~ this.identifier ~ "'
+                )
+                and failed.source || '_' || failed.entity in ('" ~ tables | join("', '") ~ "')
+        )",
+    ], recompute_reason='a staged batch failed the raw gate')) -}}
+{%- endmacro %}
+
+{# audited_source, limited in an incremental run to the rows of the run's batches. #}
+{% macro restaged_source(source_name, table_name) -%}
+    {%- set plan = restage_plan() -%}
     {%- if plan.incremental -%}
         (
             select * from {{ audited_source(source_name, table_name) }}
-            where {{ raw_key }} in ({{ restaged_keys_sql(plan, source_name, table_name, raw_key) }})
-        ) as restaged_rows
+            where _batch_id in ({{ incremental_batches_sql(plan) }})
+        ) as audited_rows
     {%- else -%}
         {{ audited_source(source_name, table_name) }}
     {%- endif -%}
 {%- endmacro %}
 
-{# Pre-hook: the rows this run re-stages (all of them when it stages everything). #}
-{% macro delete_restaged(key, source_name, table_name, raw_key) -%}
-    {%- if execute and this is not none and is_incremental() -%}
-        {%- set plan = incremental_plan() -%}
+{# Pre-hook: a run that re-stages everything starts from an empty table (delete+insert keeps unnamed keys). #}
+{% macro restage_everything_first() -%}
+    {%- if execute and this is not none and is_incremental() and not restage_plan().incremental -%}
         delete from {{ this }}
-        {%- if plan.incremental %}
-        where {{ key }} in ({{ restaged_keys_sql(plan, source_name, table_name, raw_key) }})
-        {%- endif -%}
     {%- endif -%}
 {%- endmacro %}

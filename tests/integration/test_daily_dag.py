@@ -318,20 +318,21 @@ def test_the_corrected_delivery_is_published_and_a_recovery_message_follows(
 
 @pytest.fixture(scope="module")
 def failed_build_run(dagbag, fixed_run, warehouse_url, alerts):
-    """A subscription status no dbt test allows, put straight into raw (so no new batch reaches the raw gate):
-    only dbt's tests can catch it. Subscriptions are staged in full each run; an incremental staging table would
-    not re-stage a row changed in place, which names no new batch. The row is put back afterwards."""
+    """A price type no dbt test allows, put straight into raw (so no new batch reaches the raw gate): only dbt's
+    tests can catch it. Prices are a lookup table staging rebuilds whole each run; a table staged incrementally
+    would rightly not re-stage a row changed in place, which no new batch carries. The row is put back
+    afterwards."""
     sent_before = (len(alerts[0].messages), len(alerts[1].payloads))
     with psycopg.connect(warehouse_url, autocommit=True) as conn:
-        subscription = conn.execute(
-            "update raw.billing_subscriptions set status = 'bogus'"
-            " where ctid = (select ctid from raw.billing_subscriptions where status = 'active' limit 1) returning id"
+        price = conn.execute(
+            "update raw.billing_prices set type = 'bogus'"
+            " where ctid = (select ctid from raw.billing_prices where type = 'recurring' limit 1) returning id"
         ).fetchone()[0]
     try:
         run = run_daily_dag(dagbag)
     finally:
         with psycopg.connect(warehouse_url, autocommit=True) as conn:
-            conn.execute("update raw.billing_subscriptions set status = 'active' where id = %s", [subscription])
+            conn.execute("update raw.billing_prices set type = 'recurring' where id = %s", [price])
     return run, sent_before
 
 
@@ -347,7 +348,7 @@ def test_a_failed_dbt_test_stops_the_run_before_the_gate_and_the_alert_names_it(
     from cosmos.operators._watcher.state import get_status_xcom_key, is_dbt_node_status_success
 
     nodes = json.loads(manifest.read_text())
-    tested = "model.tealeaves.stg_billing__subscriptions"
+    tested = "model.tealeaves.stg_billing__prices"
     downstream = [uid for uid in nodes["child_map"][tested] if uid.startswith("model.")]
     records = producer_records(run)
     assert records[get_status_xcom_key(tested)]["status"] == "success", "the model was built, then failed its test"
@@ -359,7 +360,7 @@ def test_a_failed_dbt_test_stops_the_run_before_the_gate_and_the_alert_names_it(
     assert marts_fingerprint(warehouse_url) == published_before, "BI keeps the last good marts, row for row"
     inbox, slack = alerts
     assert len(inbox.messages) == emails_before + 1 and len(slack.payloads) == slacks_before + 1
-    failed_test = "accepted_values_stg_billing__subscriptions_subscription_status"
+    failed_test = "accepted_values_stg_billing__prices_price_type"
     assert failed_test in plain(inbox.messages[-1]) and failed_test in slack_text(slack.payloads[-1])
 
 

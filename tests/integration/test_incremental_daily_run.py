@@ -2,12 +2,12 @@
 
 Two warehouses get the same files. Warehouse `incremental` loads day one and builds; then loads day two and
 builds again, where the incremental models recompute only the keys day two touched: the incremental staging
-tables the records its batches name, the ticket-keyed support models the tickets it touched or left open,
-int_invoices_converted the invoices it touched. Day two also brings a re-export of day one's invoices that the
-raw gate fails: staging must keep their day-one copies. Warehouse `rebuilt` loads both days and builds once,
-from scratch. Every staging and intermediate table and every mart must then hold the same multiset of rows.
-Day two is cut from one generated world 4 days before its end (tealeaves.generate.next_day says what each day
-holds).
+tables the records its batches carry, the ticket-keyed support models the tickets it touched or left open,
+int_invoices_converted the invoices it touched. A re-export of day one's invoices is staged on day one before
+the raw gate sees it, and the gate fails it on day two: staging must fall back to their day-one copies.
+Warehouse `rebuilt` loads the same files in the same order and builds once, from scratch. Every staging and
+intermediate table and every mart must then hold the same multiset of rows. Day two is cut from one generated
+world 4 days before its end (tealeaves.generate.next_day says what each day holds).
 """
 
 from __future__ import annotations
@@ -25,18 +25,32 @@ WORLD = {"customers": 250, "months": 6, "seed": 515}
 BUILD = f"fqn:* --exclude tag:{PREDICTED_LTV}+"
 # day one and the rebuilt warehouse need the tables, not their checks: seeds and models only
 TABLES_ONLY = f"{BUILD} resource_type:test resource_type:unit_test"
-# the staging tables kept incrementally (macros/staging_incremental.sql)
-RESTAGED_MODELS = (
-    "stg_support__tickets",
-    "stg_support__ticket_comments",
-    "stg_support__ticket_field_history",
-    "stg_support__ticket_metric_events",
-    "stg_support__satisfaction_ratings",
-    "stg_billing__invoices",
-    "stg_billing__charges",
-    "stg_billing__refunds",
-    "stg_billing__credit_notes",
-)
+# the staging tables kept incrementally (macros/staging_incremental.sql) and the raw tables they stage
+RESTAGED_MODELS = {
+    "stg_billing__charges": ("billing_charges",),
+    "stg_billing__credit_notes": ("billing_credit_notes",),
+    "stg_billing__customers": ("billing_customers",),
+    "stg_billing__invoice_line_items": ("billing_invoice_line_items", "billing_invoices"),
+    "stg_billing__invoices": ("billing_invoices",),
+    "stg_billing__refunds": ("billing_refunds",),
+    "stg_billing__subscription_events": ("billing_subscription_events",),
+    "stg_billing__subscriptions": ("billing_subscriptions",),
+    "stg_crm__companies": ("crm_companies",),
+    "stg_crm__contacts": ("crm_contacts",),
+    "stg_crm__deal_notes": ("crm_deal_notes",),
+    "stg_crm__deal_stage_history": ("crm_deal_stage_history",),
+    "stg_crm__deals": ("crm_deals",),
+    "stg_support__organizations": ("support_organizations",),
+    "stg_support__satisfaction_ratings": ("support_satisfaction_ratings",),
+    "stg_support__ticket_comments": ("support_ticket_comments",),
+    "stg_support__ticket_field_history": ("support_ticket_field_history",),
+    "stg_support__ticket_metric_events": ("support_ticket_metric_events",),
+    "stg_support__tickets": ("support_tickets",),
+    "stg_support__users": ("support_users",),
+    "stg_survey__nps_responses": ("survey_nps_responses",),
+    "stg_survey__post_ticket_responses": ("survey_post_ticket_responses",),
+    "stg_survey__scorecard_responses": ("survey_scorecard_responses",),
+}
 # each incremental intermediate model and the key it recomputes by
 INCREMENTAL_MODELS = {
     "int_ticket_statuses_dated": "ticket_id",
@@ -46,18 +60,23 @@ INCREMENTAL_MODELS = {
 }
 
 
-def _load(url: str, *folders: Path) -> None:
-    """Load each folder's exports, then run the raw gate on them, as the daily DAG does."""
+def _load(url: str, *folders: Path, gate: bool = True) -> None:
+    """Load each folder's exports, then run the raw gate on them, as the daily DAG does (unless `gate` is off)."""
     from tealeaves.load import load_paths
     from tealeaves.quality.raw_gate import run_raw_gate
 
     for folder in folders:
         load_paths(url, sorted(p for p in folder.iterdir() if p.is_dir()))
-    run_raw_gate(url, "incremental daily run")
+    if gate:
+        run_raw_gate(url, "incremental daily run")
+
+
+NEW_IN_THE_FAILING_FILE = "in_only_in_a_failed_file"
 
 
 def _failing_reexport(day1: Path, folder: Path) -> set[str]:
-    """A re-export of day one's first invoices with negative amounts paid, which the raw gate fails; their ids."""
+    """A re-export of day one's first invoices with negative amounts paid, which the raw gate fails, their ids; and
+    an invoice only this file has (NEW_IN_THE_FAILING_FILE), which must leave staging with it."""
     delivered = []
     for line in (day1 / "billing" / "invoices.jsonl").read_text(encoding="utf-8").splitlines():
         try:
@@ -69,7 +88,7 @@ def _failing_reexport(day1: Path, folder: Path) -> set[str]:
     assert len(delivered) == 20, "day one holds invoices"
     (folder / "billing").mkdir(parents=True)
     with (folder / "billing" / "invoices.jsonl").open("w", encoding="utf-8") as out:
-        for record in delivered:
+        for record in [*delivered, dict(delivered[0], id=NEW_IN_THE_FAILING_FILE, lines=[])]:
             out.write(json.dumps(dict(record, amount_paid=-abs(record.get("amount_paid") or 0) - 100)) + "\n")
     return {record["id"] for record in delivered}
 
@@ -102,10 +121,10 @@ def _recomputed(log: Path, model: str) -> int:
     return int(counts[-1])
 
 
-def _planned_incrementally(log: Path, model: str) -> bool:
-    """Whether the model's last plan was incremental, from dbt's debug log (macro incremental_plan)."""
+def _plan(log: Path, model: str) -> str | None:
+    """The model's last plan, from dbt's debug log (macro incremental_plan): incremental, or why not."""
     plans = re.findall(rf"{model}: ([a-z ]+) \(batches", log.read_text(encoding="utf-8"))
-    return bool(plans) and plans[-1] == "incremental"
+    return plans[-1] if plans else None
 
 
 def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
@@ -120,15 +139,17 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
 
     incremental = create_database(server, "t_incremental_daily")
     _load(incremental, tmp_path / "day1")
+    # a re-export staged before the raw gate saw it (a build run by hand between a load and the DAG's gate)
+    _load(incremental, tmp_path / "failing", gate=False)
     dbt_build(incremental, TABLES_ONLY, tmp_path / "dbt-day1")
-    _load(incremental, tmp_path / "day2", tmp_path / "failing")
+    _load(incremental, tmp_path / "day2")  # the gate now fails the staged re-export
     dbt_build(incremental, BUILD, tmp_path / "dbt-day2")  # with every data test, on the incremental tables too
 
     rebuilt = create_database(server, "t_incremental_rebuilt")
-    _load(rebuilt, tmp_path / "day1", tmp_path / "day2", tmp_path / "failing")
+    _load(rebuilt, tmp_path / "day1", tmp_path / "failing", tmp_path / "day2")  # same order, same batch ids
     dbt_build(rebuilt, TABLES_ONLY, tmp_path / "dbt-rebuilt")
 
-    # the failing re-export was held back, and its invoices are staged from day one's copies
+    # the failed re-export left staging: its invoices are staged from day one's copies again
     [(failed,)] = query(incremental, "select count(*) from raw.load_batches where validation = 'failed'")
     assert failed == 1
     [(staged,)] = query(
@@ -137,10 +158,22 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
         sorted(failed_ids),
     )
     assert staged == len(failed_ids)
+    assert (
+        query(incremental, "select * from staging.stg_billing__invoices where invoice_id = %s", NEW_IN_THE_FAILING_FILE)
+        == []
+    )
 
     # the second build took the incremental path, over fewer keys than the model holds
     log = tmp_path / "dbt-day2" / "logs" / "dbt.log"
-    assert [m for m in RESTAGED_MODELS if not _planned_incrementally(log, m)] == []
+    # the staging tables of invoices re-staged whole (a staged batch failed); every other one took the run's rows
+    plans = {model: _plan(log, model) for model in RESTAGED_MODELS}
+    restaged_whole = {m for m, tables in RESTAGED_MODELS.items() if "billing_invoices" in tables}
+    assert {m: p for m, p in plans.items() if m in restaged_whole} == dict.fromkeys(
+        restaged_whole, "a staged batch failed the raw gate"
+    )
+    assert {m: p for m, p in plans.items() if m not in restaged_whole} == dict.fromkeys(
+        set(RESTAGED_MODELS) - restaged_whole, "incremental"
+    )
     for model, key in INCREMENTAL_MODELS.items():
         held = query(incremental, f"select count(distinct {key}) from intermediate.{model}")[0][0]
         assert 0 < _recomputed(log, model) < held, model

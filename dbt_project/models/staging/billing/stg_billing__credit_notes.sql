@@ -1,17 +1,18 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='append',
+        incremental_strategy='delete+insert',
+        unique_key=['credit_note_id'],
         on_schema_change='sync_all_columns',
         indexes=[{'columns': ['credit_note_id']}],
-        pre_hook="{{ delete_restaged('credit_note_id', 'billing', 'credit_notes', 'id') }}",
+        pre_hook="{{ restage_everything_first() }}",
         post_hook="{{ record_incremental_state() }}",
     )
 }}
 with
 
 source as (
-    select * from {{ restaged_source('billing', 'credit_notes', 'id') }}
+    select * from {{ restaged_source('billing', 'credit_notes') }}
 ),
 
 renamed as (

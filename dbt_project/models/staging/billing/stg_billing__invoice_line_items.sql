@@ -1,3 +1,14 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['line_item_id'],
+        on_schema_change='sync_all_columns',
+        indexes=[{'columns': ['line_item_id']}],
+        pre_hook="{{ restage_everything_first() }}",
+        post_hook="{{ record_incremental_state() }}",
+    )
+}}
 {#
     One row per invoice line item, from either shape Stripe's lines come in: the flat export (one line item a line,
     invoice_line_items*.jsonl) or nested in the invoice, as the API returns it (invoices*.jsonl, lines.data[]). An
@@ -22,7 +33,7 @@ flat_lines as (
         period_end,
         _batch_id,
         _source_line
-    from {{ audited_source('billing', 'invoice_line_items') }}
+    from {{ restaged_source('billing', 'invoice_line_items') }}
 ),
 
 nested_lines as (
@@ -43,7 +54,7 @@ nested_lines as (
         (lines_data.line #>> '{period,end}')::bigint as period_end,
         audited_rows._batch_id,
         audited_rows._source_line
-    from {{ audited_source('billing', 'invoices') }}
+    from {{ restaged_source('billing', 'invoices') }}
     cross join
         lateral jsonb_array_elements(
             case when jsonb_typeof(audited_rows.lines) = 'array' then audited_rows.lines else '[]'::jsonb end

@@ -1,17 +1,18 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='append',
+        incremental_strategy='delete+insert',
+        unique_key=['invoice_id'],
         on_schema_change='sync_all_columns',
         indexes=[{'columns': ['invoice_id']}],
-        pre_hook="{{ delete_restaged('invoice_id', 'billing', 'invoices', 'id') }}",
+        pre_hook="{{ restage_everything_first() }}",
         post_hook="{{ record_incremental_state() }}",
     )
 }}
 with
 
 source as (
-    select * from {{ restaged_source('billing', 'invoices', 'id') }}
+    select * from {{ restaged_source('billing', 'invoices') }}
 ),
 
 renamed as (

@@ -1,17 +1,18 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='append',
+        incremental_strategy='delete+insert',
+        unique_key=['refund_id'],
         on_schema_change='sync_all_columns',
         indexes=[{'columns': ['refund_id']}],
-        pre_hook="{{ delete_restaged('refund_id', 'billing', 'refunds', 'id') }}",
+        pre_hook="{{ restage_everything_first() }}",
         post_hook="{{ record_incremental_state() }}",
     )
 }}
 with
 
 source as (
-    select * from {{ restaged_source('billing', 'refunds', 'id') }}
+    select * from {{ restaged_source('billing', 'refunds') }}
 ),
 
 renamed as (

@@ -1,7 +1,18 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['note_id'],
+        on_schema_change='sync_all_columns',
+        indexes=[{'columns': ['note_id']}],
+        pre_hook="{{ restage_everything_first() }}",
+        post_hook="{{ record_incremental_state() }}",
+    )
+}}
 with
 
 source as (
-    select * from {{ audited_source('crm', 'deal_notes') }}
+    select * from {{ restaged_source('crm', 'deal_notes') }}
 ),
 
 renamed as (

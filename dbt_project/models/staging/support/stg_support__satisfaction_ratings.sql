@@ -1,17 +1,18 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='append',
+        incremental_strategy='delete+insert',
+        unique_key=['satisfaction_rating_id'],
         on_schema_change='sync_all_columns',
         indexes=[{'columns': ['satisfaction_rating_id']}],
-        pre_hook="{{ delete_restaged('satisfaction_rating_id', 'support', 'satisfaction_ratings', 'id') }}",
+        pre_hook="{{ restage_everything_first() }}",
         post_hook="{{ record_incremental_state() }}",
     )
 }}
 with
 
 source as (
-    select * from {{ restaged_source('support', 'satisfaction_ratings', 'id') }}
+    select * from {{ restaged_source('support', 'satisfaction_ratings') }}
 ),
 
 renamed as (

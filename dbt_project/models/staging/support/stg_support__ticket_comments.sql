@@ -1,17 +1,18 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='append',
+        incremental_strategy='delete+insert',
+        unique_key=['ticket_id', 'comment_id'],
         on_schema_change='sync_all_columns',
-        indexes=[{'columns': ['ticket_id']}],
-        pre_hook="{{ delete_restaged('ticket_id', 'support', 'ticket_comments', 'ticket_id') }}",
+        indexes=[{'columns': ['ticket_id', 'comment_id']}],
+        pre_hook="{{ restage_everything_first() }}",
         post_hook="{{ record_incremental_state() }}",
     )
 }}
 with
 
 source as (
-    select * from {{ restaged_source('support', 'ticket_comments', 'ticket_id') }}
+    select * from {{ restaged_source('support', 'ticket_comments') }}
 ),
 
 renamed as (

@@ -1,10 +1,11 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='append',
+        incremental_strategy='delete+insert',
+        unique_key=['ticket_id', 'metric_event_id'],
         on_schema_change='sync_all_columns',
-        indexes=[{'columns': ['ticket_id']}],
-        pre_hook="{{ delete_restaged('ticket_id', 'support', 'ticket_metric_events', 'ticket_id') }}",
+        indexes=[{'columns': ['ticket_id', 'metric_event_id']}],
+        pre_hook="{{ restage_everything_first() }}",
         post_hook="{{ record_incremental_state() }}",
     )
 }}
@@ -13,7 +14,7 @@
 with
 
 source as (
-    select * from {{ restaged_source('support', 'ticket_metric_events', 'ticket_id') }}
+    select * from {{ restaged_source('support', 'ticket_metric_events') }}
 ),
 
 renamed as (

@@ -1,7 +1,18 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['user_id'],
+        on_schema_change='sync_all_columns',
+        indexes=[{'columns': ['user_id']}],
+        pre_hook="{{ restage_everything_first() }}",
+        post_hook="{{ record_incremental_state() }}",
+    )
+}}
 with
 
 source as (
-    select * from {{ audited_source('support', 'users') }}
+    select * from {{ restaged_source('support', 'users') }}
 ),
 
 renamed as (
