@@ -12,9 +12,9 @@
     rows never pass audited_source, and its records keep their staged rows.
 
     A model using it (its raw tables are its sources in dbt's graph, the ledger aside):
-        config: materialized='incremental', incremental_strategy='delete+insert', unique_key the de-duplication
-                key (or a coarser one: every row of a key the run carries is replaced), an index on it,
-                pre_hook="{{ restage_everything_first() }}", post_hook="{{ record_incremental_state() }}"
+        config: materialized='incremental', unique_key the de-duplication key (or a coarser one: every row of a
+                key the run carries is replaced), an index on it; dbt_project.yml gives every staging model the
+                strategy (delete+insert) and the hooks (restage_everything_first, record_incremental_state)
         source: select * from {{ restaged_source('source', 'table') }}
     It must not drop a key's rows after de-duplication (a filter or an empty expansion there would leave the
     key's older rows in place); a row-level filter before it is fine.

@@ -1,12 +1,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
         unique_key=['company_id'],
-        on_schema_change='sync_all_columns',
         indexes=[{'columns': ['company_id']}],
-        pre_hook="{{ restage_everything_first() }}",
-        post_hook="{{ record_incremental_state() }}",
     )
 }}
 with

@@ -1,12 +1,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
         unique_key=['ticket_id', 'metric_event_id'],
-        on_schema_change='sync_all_columns',
         indexes=[{'columns': ['ticket_id', 'metric_event_id']}],
-        pre_hook="{{ restage_everything_first() }}",
-        post_hook="{{ record_incremental_state() }}",
     )
 }}
 {#- One row per ticket metric event; the sla object of apply_sla events flattened into the applied policy and
