@@ -138,12 +138,14 @@ def dbt_build(
     dbt_vars: dict[str, str] | None = None,
     env: dict[str, str] | None = None,
     full_refresh: bool = False,
-) -> None:
+    failing_tests: bool = False,
+) -> dict[str, dict]:
     """`dbt build --select ...` against `url`, writing its target and logs under `scratch`; fails loudly.
 
     `dbt_vars` are dbt vars (`--vars`), e.g. {"ltv_as_of": "1997-09-30"}; `env` adds variables dbt reads,
     e.g. TEALEAVES_TIMEZONE for the reporting time zone; `full_refresh` rebuilds incremental models whole (after
-    a test took rows out of raw, which no incremental run would notice).
+    a test took rows out of raw, which no incremental run would notice); `failing_tests`: a data test may fail
+    (every model must still build). Returns dbt's run results by node name.
     """
     import json
     import subprocess
@@ -170,8 +172,18 @@ def dbt_build(
         command += ["--vars", json.dumps(dbt_vars)]
     if full_refresh:
         command.append("--full-refresh")
+    run_results = scratch / "target" / "run_results.json"
+    run_results.unlink(missing_ok=True)
     result = subprocess.run(command, cwd=ROOT / "dbt_project", env=env, capture_output=True, text=True)
-    assert result.returncode == 0, f"dbt build --select {select} failed:\n{_dbt_errors(result.stdout)}"
+    assert run_results.exists(), f"dbt build --select {select} did not run:\n{_dbt_errors(result.stdout)}"
+    results = json.loads(run_results.read_text(encoding="utf-8"))["results"]
+    by_name = {r["unique_id"].split(".")[2]: r for r in results}
+    broken = [name for name, r in by_name.items() if r["status"] not in ("success", "pass", "warn", "fail")]
+    if failing_tests:
+        assert not broken, f"dbt build --select {select}: {broken} did not run:\n{_dbt_errors(result.stdout)}"
+    else:
+        assert result.returncode == 0, f"dbt build --select {select} failed:\n{_dbt_errors(result.stdout)}"
+    return by_name
 
 
 @pytest.fixture(scope="session")

@@ -146,33 +146,70 @@
     {{- return("'{" ~ keys | join(',') ~ "}'::" ~ key_type ~ "[]") -}}
 {%- endmacro %}
 
-{#
-    Post-hook: what the run went through, in the model's transaction. `horizon_sql` is the as-of moment the run
-    measured against; the next run also looks at entities with events after it (an event the build's clock had
-    not yet reached then). Every value is computed as the body computed it: `through` from the ledger as of this
-    invocation's start, the fingerprint from the graph.
-#}
-{% macro record_incremental_state(horizon_sql='null') -%}
+{# The state table, made if missing. #}
+{% macro incremental_state_ddl(relation) -%}
     -- models of one schema build side by side, and two concurrent `create table if not exists` of one name can
     -- both try to create it: the first to take this lock creates the table, the others wait for its commit
-    select pg_advisory_xact_lock(hashtext('{{ incremental_state_relation() }}'));
-    create table if not exists {{ incremental_state_relation() }} (
+    select pg_advisory_xact_lock(hashtext('{{ relation }}'));
+    create table if not exists {{ relation }} (
         model            text primary key,
         through_batch_id bigint not null,
         built_at         timestamptz not null,
         horizon          timestamp,
-        fingerprint      text not null
-    );
-    insert into {{ incremental_state_relation() }}
+        fingerprint      text not null,
+        restaged_at      timestamptz
+    )
+{%- endmacro %}
+
+{#
+    on-run-start: a state table made before restaged_at existed gets it, here, before any model runs (an ALTER in
+    the post-hooks would wait for the other models' transactions that read the table, and they for its lock).
+#}
+{% macro upgrade_incremental_state() -%}
+    {%- if not execute -%}{{ return('') }}{%- endif -%}
+    {%- set schemas = [] -%}
+    {%- for node in graph.nodes.values() if node.resource_type == 'model' and node.config.materialized == 'incremental' -%}
+        {%- if node.schema not in schemas -%}{%- do schemas.append(node.schema) -%}{%- endif -%}
+    {%- endfor -%}
+    {%- for schema in schemas %}
+    do $$ begin
+        if exists (
+            select from information_schema.tables
+            where table_schema = '{{ schema }}' and table_name = 'incremental_state'
+        ) and not exists (
+            select from information_schema.columns
+            where table_schema = '{{ schema }}' and table_name = 'incremental_state' and column_name = 'restaged_at'
+        ) then
+            alter table {{ adapter.quote(schema) }}.incremental_state add column restaged_at timestamptz;
+        end if;
+    end $$;
+    {%- endfor %}
+{%- endmacro %}
+
+{#
+    Post-hook: what the run went through, in the model's transaction. `horizon_sql` is the as-of moment the run
+    measured against; the next run also looks at entities with events after it (an event the build's clock had
+    not yet reached then). Every value is computed as the body computed it: `through` from the ledger as of this
+    invocation's start, the fingerprint from the graph. `rebuilt_whole`: this run rebuilt the table from scratch,
+    so every row may be new (restaged_at, which the data tests' scoping reads).
+#}
+{% macro record_incremental_state(horizon_sql='null', rebuilt_whole=false) -%}
+    {{ incremental_state_ddl(incremental_state_relation()) }};
+    insert into {{ incremental_state_relation() }} as state
     select
         '{{ this.identifier }}',
         {{ incremental_through_sql() }},
         '{{ run_started_at }}'::timestamptz,
         {{ horizon_sql }},
-        '{{ incremental_fingerprint() }}'
+        '{{ incremental_fingerprint() }}',
+        '{{ run_started_at }}'::timestamptz
     on conflict (model) do update set
         through_batch_id = excluded.through_batch_id,
         built_at = excluded.built_at,
         horizon = excluded.horizon,
-        fingerprint = excluded.fingerprint
+        fingerprint = excluded.fingerprint,
+        restaged_at = case
+            when {{ 'true' if rebuilt_whole else 'false' }} or state.restaged_at is null then excluded.restaged_at
+            else state.restaged_at
+        end
 {%- endmacro %}

@@ -1,0 +1,129 @@
+"""A daily run tests the rows staged since a data test last passed, and loses no verdict by it (issue 15).
+
+macros/scoped_data_tests.sql lets a passing test on an incremental staging table skip, next run, the rows it
+passed on. Day one plants a comment on a ticket that does not exist; day two plants a status change on another
+one. The relationships test that failed on day one must fail again on day two, though no day-two batch carries
+its orphan; the one that passed must read only day two's rows and still catch day two's orphan; after a whole
+re-stage every test reads its whole table again. And a relationships test that passed only because its parent
+table was empty (the export absent) must read everything once the parent arrives.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tealeaves.generate.next_day import split_next_day
+from tests.conftest import create_database, dbt_build
+
+WORLD = {"customers": 60, "months": 3, "seed": 99}
+STAGING = "stg_support__tickets stg_support__ticket_comments stg_support__ticket_field_history"
+COMMENTS_TO_TICKETS = "relationships_stg_support__ticket_comments_ticket_id__ticket_id__ref_stg_support__tickets_"
+CHANGES_TO_TICKETS = "relationships_stg_support__ticket_field_history_ticket_id__ticket_id__ref_stg_support__tickets_"
+COMMENT_CREATED = "not_null_stg_support__ticket_comments_created_at"
+NO_SUCH_TICKET = 9_000_000_001
+SCOPED = "load_batch_id >"  # the condition the scoping adds to a test's query
+
+
+def _load(url: str, *folders: Path) -> None:
+    """Load each folder's exports, then run the raw gate on them, as the daily DAG does."""
+    from tealeaves.load import load_paths
+    from tealeaves.quality.raw_gate import run_raw_gate
+
+    for folder in folders:
+        load_paths(url, sorted(p for p in folder.iterdir() if p.is_dir()))
+    run_raw_gate(url, "scoped data tests")
+
+
+def _orphan(exports: Path, entity: str, folder: Path) -> None:
+    """A copy of one record of `entity` in `exports`, with a new id, on a ticket that does not exist."""
+    for line in (exports / "support" / f"{entity}.jsonl").read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # the generator's malformed lines
+        if isinstance(record, dict) and isinstance(record.get("ticket_id"), int):
+            break
+    else:
+        raise AssertionError(f"{exports} holds no {entity}")
+    (folder / "support").mkdir(parents=True)
+    orphan = dict(record, id=record["id"] + 10**12, ticket_id=NO_SUCH_TICKET)
+    # a file of its own name: a one-line file named like the whole export is a truncated one to the raw gate
+    (folder / "support" / f"{entity}__orphan.jsonl").write_text(json.dumps(orphan) + "\n", encoding="utf-8")
+
+
+def _record_id(line: str):
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError:
+        return None  # the generator's malformed lines
+    return record.get("id") if isinstance(record, dict) else None
+
+
+def _verdict(results: dict, test: str) -> tuple[str, int, bool]:
+    """A test's status, its failing rows and whether it read only rows staged since it last passed."""
+    result = results[test]
+    return result["status"], result["failures"], SCOPED in result["compiled_code"]
+
+
+def test_scoped_data_tests_keep_every_verdict(server, tmp_path):
+    from tealeaves.generate import generate
+
+    exports = tmp_path / "exports"
+    generate(exports, **WORLD)
+    moved = split_next_day(exports, tmp_path / "day1", tmp_path / "day2", days_before_end=4)
+    assert moved["ticket_comments.jsonl"] > 0 and moved["ticket_field_history.jsonl"] > 0, moved
+    _orphan(tmp_path / "day1", "ticket_comments", tmp_path / "orphan-comment")
+    _orphan(tmp_path / "day1", "ticket_field_history", tmp_path / "orphan-change")
+
+    url = create_database(server, "t_scoped_data_tests")
+    _load(url, tmp_path / "day1", tmp_path / "orphan-comment")
+    day1 = dbt_build(url, STAGING, tmp_path / "dbt-day1", failing_tests=True)
+    assert _verdict(day1, COMMENTS_TO_TICKETS) == ("fail", 1, False)
+    assert _verdict(day1, CHANGES_TO_TICKETS) == ("pass", 0, False)
+    assert _verdict(day1, COMMENT_CREATED) == ("pass", 0, False)
+
+    _load(url, tmp_path / "day2", tmp_path / "orphan-change")
+    day2 = dbt_build(url, STAGING, tmp_path / "dbt-day2", failing_tests=True)
+    # failed yesterday: read whole again, and still failing on yesterday's orphan
+    assert _verdict(day2, COMMENTS_TO_TICKETS) == ("fail", 1, False)
+    # passed yesterday: read only what day two staged, where it finds day two's orphan
+    assert _verdict(day2, CHANGES_TO_TICKETS) == ("fail", 1, True)
+    assert _verdict(day2, COMMENT_CREATED) == ("pass", 0, True)
+    scoped = {name for name, result in day2.items() if SCOPED in (result.get("compiled_code") or "")}
+    assert len(scoped) > 5, scoped
+
+    # every table re-staged whole: no test may skip a row
+    again = dbt_build(url, STAGING, tmp_path / "dbt-again", failing_tests=True, full_refresh=True)
+    assert {name for name, result in again.items() if SCOPED in (result.get("compiled_code") or "")} == set()
+    assert _verdict(again, COMMENTS_TO_TICKETS) == ("fail", 1, False)
+    assert _verdict(again, CHANGES_TO_TICKETS) == ("fail", 1, False)
+
+
+def test_a_check_passed_on_an_absent_parent_export_reads_everything_when_it_arrives(server, tmp_path):
+    from tealeaves.generate import generate
+
+    exports = tmp_path / "exports"
+    generate(exports, **WORLD)
+    comments_only, tickets = tmp_path / "comments" / "support", tmp_path / "tickets" / "support"
+    comments_only.mkdir(parents=True)
+    tickets.mkdir(parents=True)
+    (comments_only / "ticket_comments.jsonl").write_text(
+        (exports / "support" / "ticket_comments.jsonl").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    # the tickets export arrives a day later, without the ticket of the first comment
+    first_comment = json.loads((comments_only / "ticket_comments.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    lines = (exports / "support" / "tickets.jsonl").read_text(encoding="utf-8").splitlines()
+    kept = [line for line in lines if _record_id(line) != first_comment["ticket_id"]]
+    assert len(kept) == len(lines) - 1
+    (tickets / "tickets.jsonl").write_text("\n".join(kept) + "\n", encoding="utf-8")
+
+    url = create_database(server, "t_scoped_absent_parent")
+    _load(url, tmp_path / "comments")
+    day1 = dbt_build(url, STAGING, tmp_path / "dbt-day1")
+    assert _verdict(day1, COMMENTS_TO_TICKETS) == ("pass", 0, False)  # no tickets at all: unresolvable, not broken
+
+    _load(url, tmp_path / "tickets")
+    day2 = dbt_build(url, STAGING, tmp_path / "dbt-day2", failing_tests=True)
+    status, failures, scoped = _verdict(day2, COMMENTS_TO_TICKETS)
+    assert (status, scoped) == ("fail", False) and failures > 0
