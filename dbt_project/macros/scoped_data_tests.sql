@@ -5,10 +5,10 @@
     with its batch id (macros/staging_incremental.sql), so every row it wrote has a load_batch_id above the
     batches staged before it.
 
-    Which tests: not_null and accepted_values (a verdict per row); unique on the model's unique key (a new row
-    and a kept row never share it: delete+insert removed the kept one); relationships from one such table to
-    another (an incremental run never drops a key, so a parent a kept row found is still there). Any other test,
-    or one that reads a table rebuilt whole each run, reads its whole table every time.
+    Which tests: not_null and accepted_values (a verdict per row); unique, over every row whose value some new
+    row has (two kept rows that shared a value would have failed it already); relationships from one such table
+    to another (an incremental run never drops a key, so a parent a kept row found is still there). Any other
+    test, or one that reads a table rebuilt whole each run, reads its whole table every time.
 
     When a test reads everything again: it has not passed yet, or its last run failed or warned (a failing row
     keeps failing the next day, though no new batch carries it); any table it reads was re-staged whole since
@@ -42,12 +42,6 @@
     {%- endif -%}
     {%- set tested = graph.nodes.get(test.attached_node) -%}
     {%- if not is_restaged_incrementally(tested) -%}{{ return(none) }}{%- endif -%}
-    {%- if kind == 'unique' -%}
-        {%- set key = tested.config.unique_key -%}
-        {%- if (([key] if key is string else key) | list) != [test.test_metadata.kwargs.column_name] -%}
-            {{- return(none) -}}
-        {%- endif -%}
-    {%- endif -%}
     {%- set scope = namespace(models=[], parents=[]) -%}
     {%- for node_id in test.depends_on.nodes -%}
         {%- set node = graph.nodes.get(node_id) -%}
@@ -102,7 +96,14 @@
     {%- set conditions = [] -%}
     {%- if config.get('where') -%}{%- do conditions.append('(' ~ config.get('where') ~ ')') -%}{%- endif -%}
     {%- set through = tested_through_batch(model.unique_id, relation) -%}
-    {%- if through is not none -%}{%- do conditions.append('load_batch_id > ' ~ through) -%}{%- endif -%}
+    {%- if through is not none and model.test_metadata.name == 'unique' -%}
+        {%- set column = model.test_metadata.kwargs.column_name -%}
+        {%- do conditions.append(
+            column ~ ' in (select ' ~ column ~ ' from ' ~ relation ~ ' where load_batch_id > ' ~ through ~ ')'
+        ) -%}
+    {%- elif through is not none -%}
+        {%- do conditions.append('load_batch_id > ' ~ through) -%}
+    {%- endif -%}
     {%- if conditions -%}
         {%- do return('(select * from ' ~ relation ~ ' where ' ~ conditions | join(' and ') ~ ') dbt_subquery') -%}
     {%- endif -%}

@@ -2,9 +2,10 @@
 
 macros/scoped_data_tests.sql lets a passing test on an incremental staging table skip, next run, the rows it
 passed on. Day one plants a comment on a ticket that does not exist; day two plants a status change on another
-one. The relationships test that failed on day one must fail again on day two, though no day-two batch carries
-its orphan; the one that passed must read only day two's rows and still catch day two's orphan; after a whole
-re-stage every test reads its whole table again. And a relationships test that passed only because its parent
+one, and a copy of a day-one comment on another ticket (the same comment id twice). The relationships test that
+failed on day one must fail again on day two, though no day-two batch carries its orphan; the one that passed
+must read only day two's rows and still catch day two's orphan; the unique test on comment ids must catch the
+copy, whose twin is a day-one row; after a whole re-stage every test reads its whole table again. And a relationships test that passed only because its parent
 table was empty (the export absent) must read everything once the parent arrives.
 """
 
@@ -21,6 +22,7 @@ STAGING = "stg_support__tickets stg_support__ticket_comments stg_support__ticket
 COMMENTS_TO_TICKETS = "relationships_stg_support__ticket_comments_ticket_id__ticket_id__ref_stg_support__tickets_"
 CHANGES_TO_TICKETS = "relationships_stg_support__ticket_field_history_ticket_id__ticket_id__ref_stg_support__tickets_"
 COMMENT_CREATED = "not_null_stg_support__ticket_comments_created_at"
+COMMENT_ID_UNIQUE = "unique_stg_support__ticket_comments_comment_id"
 NO_SUCH_TICKET = 9_000_000_001
 SCOPED = "load_batch_id >"  # the condition the scoping adds to a test's query
 
@@ -35,21 +37,23 @@ def _load(url: str, *folders: Path) -> None:
     run_raw_gate(url, "scoped data tests")
 
 
-def _orphan(exports: Path, entity: str, folder: Path) -> None:
-    """A copy of one record of `entity` in `exports`, with a new id, on a ticket that does not exist."""
+def _records(exports: Path, entity: str) -> list[dict]:
+    """The records of `entity` in `exports` that name a ticket (not the generator's malformed lines)."""
+    records = []
     for line in (exports / "support" / f"{entity}.jsonl").read_text(encoding="utf-8").splitlines():
         try:
             record = json.loads(line)
         except json.JSONDecodeError:
-            continue  # the generator's malformed lines
+            continue
         if isinstance(record, dict) and isinstance(record.get("ticket_id"), int):
-            break
-    else:
-        raise AssertionError(f"{exports} holds no {entity}")
-    (folder / "support").mkdir(parents=True)
-    orphan = dict(record, id=record["id"] + 10**12, ticket_id=NO_SUCH_TICKET)
+            records.append(record)
+    return records
+
+
+def _plant(folder: Path, entity: str, record: dict) -> None:
     # a file of its own name: a one-line file named like the whole export is a truncated one to the raw gate
-    (folder / "support" / f"{entity}__orphan.jsonl").write_text(json.dumps(orphan) + "\n", encoding="utf-8")
+    (folder / "support").mkdir(parents=True, exist_ok=True)
+    (folder / "support" / f"{entity}__planted.jsonl").write_text(json.dumps(record) + "\n", encoding="utf-8")
 
 
 def _record_id(line: str):
@@ -73,8 +77,12 @@ def test_scoped_data_tests_keep_every_verdict(server, tmp_path):
     generate(exports, **WORLD)
     moved = split_next_day(exports, tmp_path / "day1", tmp_path / "day2", days_before_end=4)
     assert moved["ticket_comments.jsonl"] > 0 and moved["ticket_field_history.jsonl"] > 0, moved
-    _orphan(tmp_path / "day1", "ticket_comments", tmp_path / "orphan-comment")
-    _orphan(tmp_path / "day1", "ticket_field_history", tmp_path / "orphan-change")
+    comments = _records(tmp_path / "day1", "ticket_comments")
+    change = _records(tmp_path / "day1", "ticket_field_history")[0]
+    _plant(tmp_path / "orphan-comment", "ticket_comments", dict(comments[0], id=10**12, ticket_id=NO_SUCH_TICKET))
+    _plant(tmp_path / "day2-planted", "ticket_field_history", dict(change, id=10**12, ticket_id=NO_SUCH_TICKET))
+    other_ticket = next(c["ticket_id"] for c in comments if c["ticket_id"] != comments[1]["ticket_id"])
+    _plant(tmp_path / "day2-planted", "ticket_comments", dict(comments[1], ticket_id=other_ticket))
 
     url = create_database(server, "t_scoped_data_tests")
     _load(url, tmp_path / "day1", tmp_path / "orphan-comment")
@@ -82,14 +90,17 @@ def test_scoped_data_tests_keep_every_verdict(server, tmp_path):
     assert _verdict(day1, COMMENTS_TO_TICKETS) == ("fail", 1, False)
     assert _verdict(day1, CHANGES_TO_TICKETS) == ("pass", 0, False)
     assert _verdict(day1, COMMENT_CREATED) == ("pass", 0, False)
+    assert _verdict(day1, COMMENT_ID_UNIQUE) == ("pass", 0, False)
 
-    _load(url, tmp_path / "day2", tmp_path / "orphan-change")
+    _load(url, tmp_path / "day2", tmp_path / "day2-planted")
     day2 = dbt_build(url, STAGING, tmp_path / "dbt-day2", failing_tests=True)
     # failed yesterday: read whole again, and still failing on yesterday's orphan
     assert _verdict(day2, COMMENTS_TO_TICKETS) == ("fail", 1, False)
     # passed yesterday: read only what day two staged, where it finds day two's orphan
     assert _verdict(day2, CHANGES_TO_TICKETS) == ("fail", 1, True)
     assert _verdict(day2, COMMENT_CREATED) == ("pass", 0, True)
+    # a day-two comment whose id a day-one comment on another ticket has
+    assert _verdict(day2, COMMENT_ID_UNIQUE) == ("fail", 1, True)
     scoped = {name for name, result in day2.items() if SCOPED in (result.get("compiled_code") or "")}
     assert len(scoped) > 5, scoped
 
