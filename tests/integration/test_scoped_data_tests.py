@@ -5,8 +5,9 @@ passed on. Day one plants a comment on a ticket that does not exist; day two pla
 one, and a copy of a day-one comment on another ticket (the same comment id twice). The relationships test that
 failed on day one must fail again on day two, though no day-two batch carries its orphan; the one that passed
 must read only day two's rows and still catch day two's orphan; the unique test on comment ids must catch the
-copy, whose twin is a day-one row; after a whole re-stage every test reads its whole table again. And a relationships test that passed only because its parent
-table was empty (the export absent) must read everything once the parent arrives.
+copy, whose twin is a day-one row; after a whole re-stage every test reads its whole table again. And a
+relationships test that passed only because its parent table was empty (the export absent) must read everything
+once the parent arrives.
 """
 
 from __future__ import annotations
