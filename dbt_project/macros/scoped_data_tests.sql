@@ -123,6 +123,8 @@
     {%- endfor -%}
     {%- for schema, scopes in by_schema.items() %}
     {%- set state = adapter.quote(schema) ~ '.incremental_state' %}
+    {#- none yet: tables staged by a version before incremental staging, tested before their first build -#}
+    {%- if run_query("select to_regclass('" ~ state ~ "') is not null").columns[0].values()[0] %}
     create table if not exists {{ adapter.quote(schema) }}.tested_through (
         test             text primary key,
         definition       text not null,
@@ -150,6 +152,7 @@
         restaged = excluded.restaged,
         through_batch_id = excluded.through_batch_id,
         tested_at = excluded.tested_at;
+    {%- endif %}
     {%- endfor %}
 {%- endmacro %}
 
