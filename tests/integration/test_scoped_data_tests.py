@@ -71,6 +71,11 @@ def _verdict(results: dict, test: str) -> tuple[str, int, bool]:
     return result["status"], result["failures"], SCOPED in result["compiled_code"]
 
 
+def _scoped(results: dict) -> set[str]:
+    """The tests that read only rows staged since they last passed."""
+    return {name for name, result in results.items() if SCOPED in (result.get("compiled_code") or "")}
+
+
 def test_scoped_data_tests_keep_every_verdict(server, tmp_path):
     from tealeaves.generate import generate
 
@@ -102,12 +107,11 @@ def test_scoped_data_tests_keep_every_verdict(server, tmp_path):
     assert _verdict(day2, COMMENT_CREATED) == ("pass", 0, True)
     # a day-two comment whose id a day-one comment on another ticket has
     assert _verdict(day2, COMMENT_ID_UNIQUE) == ("fail", 1, True)
-    scoped = {name for name, result in day2.items() if SCOPED in (result.get("compiled_code") or "")}
-    assert len(scoped) > 5, scoped
+    assert len(_scoped(day2)) > 5, _scoped(day2)
 
     # every table re-staged whole: no test may skip a row
     again = dbt_build(url, STAGING, tmp_path / "dbt-again", failing_tests=True, full_refresh=True)
-    assert {name for name, result in again.items() if SCOPED in (result.get("compiled_code") or "")} == set()
+    assert _scoped(again) == set()
     assert _verdict(again, COMMENTS_TO_TICKETS) == ("fail", 1, False)
     assert _verdict(again, CHANGES_TO_TICKETS) == ("fail", 1, False)
 
