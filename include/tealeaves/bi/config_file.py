@@ -63,6 +63,26 @@ TALISMAN_CONFIG = {{
     "force_https": False,
     "session_cookie_secure": False,
 }}
+
+
+# A logged-out request that is refused (a redirect to the login page) leaves the session cookie as it was.
+# Flask-AppBuilder flashes "Access is Denied" into the session, so the refusal carried a logged-out session cookie.
+# The login page posts its event log while the login form is sent; when that refusal arrived after the login's
+# answer, its cookie replaced the new session, and the person who had just logged in was back at the login page.
+def FLASK_APP_MUTATOR(app):
+    from urllib.parse import urlsplit
+
+    from flask import session
+    from flask_login import current_user
+
+    @app.after_request
+    def refusals_keep_the_session(response):
+        refused = response.status_code in (301, 302, 303, 307, 308) and urlsplit(
+            response.location or ""
+        ).path.startswith("/login")
+        if refused and not current_user.is_authenticated:
+            session.modified = False
+        return response
 """
 
 
