@@ -64,6 +64,20 @@
         )
 {%- endmacro %}
 
+{#
+    `column` limited to the batches `batches_sql` selects: first to the range from their lowest to their highest id,
+    which PostgreSQL reads through the raw tables' BRIN index on _batch_id (tealeaves.load.ddl), then to the list.
+    `column in (batches)` alone is a hash join over the whole table: 2.2 s for the four support tables' touched
+    tickets at 100,000 customers, read twice per model and run.
+#}
+{% macro in_batches(column, batches_sql) -%}
+    (
+        {{ column }} >= (select min(batch_id) from ({{ batches_sql }}) as lowest (batch_id))
+        and {{ column }} <= (select max(batch_id) from ({{ batches_sql }}) as highest (batch_id))
+        and {{ column }} in ({{ batches_sql }})
+    )
+{%- endmacro %}
+
 {% macro incremental_fingerprint() -%}
     {%- set ns = namespace(frontier=model.depends_on.nodes, seen=[], parts=[model.checksum.checksum]) -%}
     {%- for _ in range(30) -%}
@@ -95,13 +109,13 @@
         {{- return(plan) -}}
     {%- endif -%}
     {%- set state_table = adapter.get_relation(this.database, this.schema, 'incremental_state') -%}
-    {%- set plan.through = run_query('select ' ~ incremental_through_sql()).columns[0].values()[0] -%}
+    {%- set plan.through = run_query_once('select ' ~ incremental_through_sql()).columns[0].values()[0] -%}
     {%- if state_table is none -%}
         {%- set plan.reason = 'no state recorded' -%}
         {{- return(plan) -}}
     {%- endif -%}
     {%- set plan.fingerprint = incremental_fingerprint() -%}
-    {%- set state = run_query(
+    {%- set state = run_query_once(
         "select through_batch_id, built_at::text, horizon::text, fingerprint from " ~ incremental_state_relation()
         ~ " where model = '" ~ this.identifier ~ "'"
     ) -%}
@@ -116,7 +130,7 @@
         {%- set plan.incremental = true -%}
         {%- set plan.reason = 'incremental' -%}
         {%- for condition in recompute_everything_if -%}
-            {%- set hit = run_query(
+            {%- set hit = run_query_once(
                 'with incremental_batches as (' ~ incremental_batches_sql(plan) ~ ') select ' ~ condition
             ).columns[0].values()[0] -%}
             {%- if hit -%}
@@ -130,11 +144,27 @@
 {%- endmacro %}
 
 {#
+    run_query, once per dbt invocation for each text. A model's plan and keys are read by its pre-hook, its body and
+    its post-hook, which dbt renders one by one: the support models read theirs twice, 3.5 s each time at 100,000
+    customers, and every staging model its plan three times. The answers are kept in dbt's graph, the one object
+    every render of an invocation shares; the next invocation starts without them. Only for queries whose answer
+    cannot change during the invocation: the batch ledger up to the run's start, a model's own state row (written
+    by its post-hook, after the last read), raw rows of those batches.
+#}
+{% macro run_query_once(sql) -%}
+    {%- set answers = graph.setdefault('tealeaves_run_query_once', {}) -%}
+    {%- if sql not in answers -%}
+        {%- do answers.update({sql: run_query(sql)}) -%}
+    {%- endif -%}
+    {{- return(answers[sql]) -}}
+{%- endmacro %}
+
+{#
     The keys a query returns, as an array literal: a constant PostgreSQL pushes down through staging's DISTINCT ON.
     Text keys are quoted as array elements (a comma, brace, quote or space in an id stays inside its element).
 #}
 {% macro incremental_keys(keys_sql, key_type='bigint') -%}
-    {%- set keys = run_query('select distinct key from (' ~ keys_sql ~ ') as changed (key) where key is not null order by 1').columns[0].values() -%}
+    {%- set keys = run_query_once('select distinct key from (' ~ keys_sql ~ ') as changed (key) where key is not null order by 1').columns[0].values() -%}
     {%- do log(this.identifier ~ ': recomputing ' ~ (keys | length) ~ ' keys', info=false) -%}
     {%- if key_type == 'text' -%}
         {%- set quoted = [] -%}

@@ -12,7 +12,7 @@
 #}
 
 {% macro invoices_touched(plan) -%}
-    {%- set in_run = '_batch_id in (select batch_id from incremental_batches)' -%}
+    {%- set in_run = in_batches('_batch_id', 'select batch_id from incremental_batches') -%}
     with incremental_batches as ({{ incremental_batches_sql(plan) }}),
     rates_from as (
         select min(rate_date) - 1 as rate_day from {{ raw_relation('billing', 'fx_rates') }} where {{ in_run }}

@@ -55,7 +55,7 @@
     {%- if plan.incremental -%}
         (
             select * from {{ audited_source(source_name, table_name) }}
-            where _batch_id in ({{ incremental_batches_sql(plan) }})
+            where {{ in_batches('_batch_id', incremental_batches_sql(plan)) }}
         ) as audited_rows
     {%- else -%}
         {{ audited_source(source_name, table_name) }}

@@ -22,7 +22,7 @@
         "exists (select from " ~ raw_relation('support', 'sla_policies') ~ " where _batch_id in (" ~ batches ~ "))",
         "exists (
             select from " ~ users ~ " as changed
-            where changed._batch_id in (" ~ batches ~ ")
+            where " ~ in_batches('changed._batch_id', batches) ~ "
                 and (
                     lower(trim(changed.role)) in ('agent', 'admin')
                     or exists (
@@ -35,7 +35,7 @@
 {%- endmacro %}
 
 {% macro support_tickets_touched(plan, open_sql=none) -%}
-    {%- set in_run = '_batch_id in (select batch_id from incremental_batches)' -%}
+    {%- set in_run = in_batches('_batch_id', 'select batch_id from incremental_batches') -%}
     {%- set loaded = '_batch_id <= ' ~ plan.through -%}
     {%- set after_horizon = "> '" ~ plan.horizon ~ "'::timestamp at time zone 'UTC'" -%}
     with incremental_batches as ({{ incremental_batches_sql(plan) }})

@@ -255,6 +255,24 @@ def test_a_raw_table_from_an_older_contract_gains_the_new_column_and_keeps_its_r
     assert query(fresh_database, keys) == [(0,)]
 
 
+def test_every_raw_table_has_a_block_range_index_on_its_batch_even_one_made_before_it(tmp_path, fresh_database):
+    """dbt's daily runs read a raw table's newest batches through a BRIN index on _batch_id (tealeaves.load.ddl):
+    a new table is made with it, and a table from before it gets it at its next load."""
+    first = write(tmp_path / "crm" / "companies.csv", HEADER + "1,Acme,acme.com,2025-01-02T10:00:00Z,,,,,\n")
+    load_paths(fresh_database, [first])
+    indexes = "select indexdef from pg_indexes where schemaname = 'raw' and tablename = %s"
+    made_with = query(fresh_database, indexes, "crm_companies")
+    assert [definition for (definition,) in made_with if "USING brin (_batch_id)" in definition], made_with
+    with psycopg.connect(fresh_database) as conn:
+        conn.execute("drop index raw.crm_companies__by_batch")
+    second = write(tmp_path / "crm" / "companies_2.csv", HEADER + "2,Beta,beta.com,2025-01-03T10:00:00Z,,,,,\n")
+    [result] = load_paths(fresh_database, [second])
+    assert (result.status, result.rows_loaded) == ("loaded", 1)
+    given_later = query(fresh_database, indexes, "crm_companies")
+    assert [definition for (definition,) in given_later if "USING brin (_batch_id)" in definition], given_later
+    assert query(fresh_database, "select count(*) from raw.crm_companies") == [(2,)]
+
+
 def test_a_loaded_batch_cannot_be_deleted_or_unloaded_so_no_raw_row_loses_its_batch(tmp_path, fresh_database):
     """Raw tables have no foreign key to the ledger (issue 15); the ledger's trigger keeps what the key kept."""
     good = write(tmp_path / "crm" / "companies.csv", HEADER + "1,Acme,acme.com,2025-01-02T10:00:00Z,,,,,\n")

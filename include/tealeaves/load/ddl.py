@@ -44,7 +44,10 @@ def ensure_table(conn: psycopg.Connection, contract: Contract, existing: set[str
                 " _loaded_at timestamptz not null default now(), {})"
             ).format(table, sql.SQL(", ").join(columns))
         )
+        ensure_batch_index(conn, contract.table)
         return
+    if not _has_index(conn, batch_index(contract.table)):  # a table made before the index existed
+        ensure_batch_index(conn, contract.table)
     missing = [column for c, column in zip(contract.columns, columns, strict=True) if c.name not in existing]
     if missing:
         conn.execute(
@@ -52,6 +55,39 @@ def ensure_table(conn: psycopg.Connection, contract: Contract, existing: set[str
                 table, sql.SQL(", ").join(sql.SQL("add column if not exists {}").format(m) for m in missing)
             )
         )
+
+
+def batch_index(table: str) -> str:
+    return f"{table}__by_batch"
+
+
+def ensure_batch_index(conn: psycopg.Connection, table: str) -> None:
+    """A BRIN index on the batch id: a daily run reads only its own batches' rows of a raw table.
+
+    Rows are appended a batch at a time, so batch ids rise with the table's pages, and a block-range index (one
+    summary per 128 pages) finds a batch's pages without growing with every row as a B-tree would. dbt's
+    incremental models read `_batch_id` between the run's lowest and highest batch
+    (macros/incremental_by_key.sql); without the index each of those reads scanned the whole table (2.2 s for the
+    support tables at 100,000 customers, twice per model and run). The loader summarizes the pages it wrote.
+    """
+    conn.execute(
+        sql.SQL("create index if not exists {} on {} using brin (_batch_id)").format(
+            sql.Identifier(batch_index(table)), sql.Identifier(RAW, table)
+        )
+    )
+
+
+def summarize_batch_index(conn: psycopg.Connection, table: str) -> None:
+    """Summarize the pages a load appended: unsummarized pages match every query, so each read would scan them."""
+    conn.execute(
+        "select brin_summarize_new_values(format('%%I.%%I', %s::text, %s::text)::regclass)", [RAW, batch_index(table)]
+    )
+
+
+def _has_index(conn: psycopg.Connection, name: str) -> bool:
+    return conn.execute(
+        "select to_regclass(format('%%I.%%I', %s::text, %s::text)) is not null", [RAW, name]
+    ).fetchone()[0]
 
 
 def _raw_columns(conn: psycopg.Connection, table: str | None = None) -> dict[str, set[str]]:

@@ -20,7 +20,7 @@ from psycopg import sql
 from tealeaves import sources
 from tealeaves.db.migrate import ensure_current
 from tealeaves.load.csv_screen import DIGIT_FIRST, NotOneLinePerRecord, blocks, lines_of_block
-from tealeaves.load.ddl import RAW, ensure_raw_schema, ensure_table, lock_raw_ddl
+from tealeaves.load.ddl import RAW, ensure_raw_schema, ensure_table, lock_raw_ddl, summarize_batch_index
 from tealeaves.load.readers import MAX_JSON_DEPTH, READERS, LoadError, csv_layout
 from tealeaves.load.typed_copy import MostlyDoubtful, copy_into_raw, stage_lines, takes_typed_copy
 from tealeaves.sources import Column, Contract
@@ -474,6 +474,7 @@ def load_file(conn: psycopg.Connection, path: Path, contract: Contract) -> Batch
             # Fresh statistics for dbt's queries: without them the planner guesses a new table is tiny and
             # picks nested loops that take minutes instead of milliseconds.
             conn.execute(sql.SQL("analyze {}").format(sql.Identifier(RAW, contract.table)))
+            summarize_batch_index(conn, contract.table)
     except UnicodeDecodeError as exc:
         error = LoadError(f"{path}: not valid UTF-8 at byte {exc.start} ({exc.reason}); re-export the file as UTF-8")
         _record_failure(conn, batch_id, str(error))
