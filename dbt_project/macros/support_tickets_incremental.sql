@@ -4,21 +4,36 @@
 
     A ticket is touched by a new or re-exported ticket record, comment, field change or metric event; by a
     batch of any of them that the raw gate failed; by an event dated after the last build's clock (loaded then,
-    but not yet counted: see support_ticket_horizon); and, for the models whose rows run a clock to the as-of
-    moment, by still being open (the model passes those tickets as `open_sql`).
+    but not yet counted: see support_ticket_horizon), or after its as-of moment for a model that records that
+    as its horizon. A ticket is not touched for being open: int_tickets_measured moves its running SLA clocks to
+    the new as-of moment (move_running_sla_clocks), and the other models do not read the as-of moment but
+    through the events dated before it.
 
     Everything is recomputed when the SLA policies or the set of agents change (a new agent makes their
     comments replies on old tickets): the three models share one list, so a downstream model recomputes
     everything whenever an upstream one does.
+
+    `as_of_horizon`: for a model whose rows depend on the as-of moment only through the events dated before it
+    (int_tickets_sla_targets: the priority set before a running clock's as-of moment), not through the time
+    itself. Its horizon is the as-of moment it measured to, so the tickets with events dated after it are
+    touched; and everything is recomputed when the as-of moment moves back (a re-export dating the latest event
+    earlier), which would drop events that no ticket's new record carries.
 #}
 
-{% macro support_ticket_plan() -%}
+{% macro support_ticket_plan(as_of_horizon=false) -%}
     {%- if not (execute and this is not none and is_incremental()) -%}
         {{- return(incremental_plan()) -}}
     {%- endif -%}
     {%- set batches = 'select batch_id from incremental_batches' -%}
     {%- set users = raw_relation('support', 'users') -%}
-    {{- return(incremental_plan(recompute_everything_if=[
+    {%- set as_of_moved_back = [] -%}
+    {%- if as_of_horizon -%}
+        {%- do as_of_moved_back.append(
+            support_as_of() ~ " < (select horizon from " ~ incremental_state_relation()
+            ~ " where model = '" ~ this.identifier ~ "')"
+        ) -%}
+    {%- endif -%}
+    {{- return(incremental_plan(recompute_everything_if=as_of_moved_back + [
         "exists (select from " ~ raw_relation('support', 'sla_policies') ~ " where _batch_id in (" ~ batches ~ "))",
         "exists (
             select from " ~ users ~ " as changed
@@ -34,7 +49,7 @@
     ])) -}}
 {%- endmacro %}
 
-{% macro support_tickets_touched(plan, open_sql=none) -%}
+{% macro support_tickets_touched(plan) -%}
     {%- set in_run = in_batches('_batch_id', 'select batch_id from incremental_batches') -%}
     {%- set loaded = '_batch_id <= ' ~ plan.through -%}
     {%- set after_horizon = "> '" ~ plan.horizon ~ "'::timestamp at time zone 'UTC'" -%}
@@ -51,15 +66,14 @@
     select id from {{ raw_relation('support', 'tickets') }}
     where {{ loaded }} and (created_at {{ after_horizon }} or updated_at {{ after_horizon }})
     union all
-    select ticket_id from {{ raw_relation('support', 'ticket_comments') }} where {{ loaded }} and created_at {{ after_horizon }}
+    select ticket_id from {{ raw_relation('support', 'ticket_comments') }}
+    where {{ loaded }} and created_at {{ after_horizon }}
     union all
-    select ticket_id from {{ raw_relation('support', 'ticket_field_history') }} where {{ loaded }} and updated {{ after_horizon }}
+    select ticket_id from {{ raw_relation('support', 'ticket_field_history') }}
+    where {{ loaded }} and updated {{ after_horizon }}
     union all
-    select ticket_id from {{ raw_relation('support', 'ticket_metric_events') }} where {{ loaded }} and time {{ after_horizon }}
-    {%- endif %}
-    {%- if open_sql %}
-    union all
-    {{ open_sql }}
+    select ticket_id from {{ raw_relation('support', 'ticket_metric_events') }}
+    where {{ loaded }} and time {{ after_horizon }}
     {%- endif %}
 {%- endmacro %}
 
@@ -68,9 +82,9 @@
     were in a batch the raw gate failed). dbt's delete+insert replaces the rows of every ticket the run computes;
     a ticket it no longer computes would otherwise keep its old rows.
 #}
-{% macro delete_support_tickets_gone() -%}
+{% macro delete_support_tickets_gone(as_of_horizon=false) -%}
     {%- if execute and this is not none and is_incremental() -%}
-        {%- set plan = support_ticket_plan() -%}
+        {%- set plan = support_ticket_plan(as_of_horizon) -%}
         {%- set touched = incremental_keys(support_tickets_touched(plan)) if plan.incremental else none -%}
         delete from {{ this }} as kept
         where
@@ -101,4 +115,77 @@
     {%- else -%}
         (current_timestamp at time zone 'UTC')
     {%- endif -%}
+{%- endmacro %}
+
+{#
+    Post-hook of int_tickets_measured on a daily run: the SLA clocks still running on tickets the run did not
+    recompute, moved to the new as-of moment. Such a clock's minutes are the span from the ticket's creation to the
+    as-of moment and nothing else of the ticket changed (anything that could touches it), so they are measured
+    again here instead of recomputing the whole ticket from its comments and statuses: the open tickets the
+    generator and real help desks leave behind grow with history, the day's work should not. A clock with no stop
+    and no minutes (a solve with no recorded moment) has no known span and stays null. The spans are measured as
+    the model measures them (business_minutes, calendar minutes of the same span, the same rounding), which
+    tests/integration/test_incremental_daily_run.py holds to a full rebuild's.
+#}
+{% macro move_running_sla_clocks() -%}
+    {%- if not (execute and this is not none and is_incremental()) -%}{{ return('') }}{%- endif -%}
+    {%- set plan = support_ticket_plan(as_of_horizon=true) -%}
+    {%- if not plan.incremental -%}{{ return('') }}{%- endif -%}
+    {%- set untouched = 'ticket_id <> all(' ~ incremental_keys(support_tickets_touched(plan)) ~ ')' -%}
+    with
+
+    as_of as (
+        select {{ support_as_of() }} as as_of_at
+    ),
+
+    spans as (
+        select ticket_id, 'first_reply_sla' as span, created_at as started_at, as_of.as_of_at as ended_at
+        from {{ this }}
+        cross join as_of
+        where first_reply_sla_stopped_at is null and first_reply_sla_calendar_minutes is not null and {{ untouched }}
+        union all
+        select ticket_id, 'resolution_sla' as span, created_at as started_at, as_of.as_of_at as ended_at
+        from {{ this }}
+        cross join as_of
+        where resolution_sla_stopped_at is null and resolution_sla_calendar_minutes is not null and {{ untouched }}
+    ),
+
+    span_business_minutes as (
+        {{ business_minutes('spans', ['ticket_id', 'span'], var('support_schedule_name', 'support')) }}
+    ),
+
+    span_minutes as (
+        select
+            spans.ticket_id,
+            spans.span,
+            (extract(epoch from spans.ended_at - spans.started_at) / 60.0)::numeric(14, 4) as calendar_minutes,
+            minutes.business_minutes::numeric(14, 4) as business_minutes
+        from spans
+        inner join span_business_minutes as minutes
+            on spans.ticket_id = minutes.ticket_id and spans.span = minutes.span
+    ),
+
+    moved as (
+        select
+            ticket_id,
+            max(calendar_minutes) filter (where span = 'first_reply_sla') as first_reply_sla_calendar_minutes,
+            max(business_minutes) filter (where span = 'first_reply_sla') as first_reply_sla_business_minutes,
+            max(calendar_minutes) filter (where span = 'resolution_sla') as resolution_sla_calendar_minutes,
+            max(business_minutes) filter (where span = 'resolution_sla') as resolution_sla_business_minutes
+        from span_minutes
+        group by ticket_id
+    )
+
+    -- a clock that stopped keeps its minutes
+    update {{ this }} as measured set
+        first_reply_sla_calendar_minutes
+            = coalesce(moved.first_reply_sla_calendar_minutes, measured.first_reply_sla_calendar_minutes),
+        first_reply_sla_business_minutes
+            = coalesce(moved.first_reply_sla_business_minutes, measured.first_reply_sla_business_minutes),
+        resolution_sla_calendar_minutes
+            = coalesce(moved.resolution_sla_calendar_minutes, measured.resolution_sla_calendar_minutes),
+        resolution_sla_business_minutes
+            = coalesce(moved.resolution_sla_business_minutes, measured.resolution_sla_business_minutes)
+    from moved
+    where measured.ticket_id = moved.ticket_id
 {%- endmacro %}

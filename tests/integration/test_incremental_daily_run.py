@@ -5,7 +5,9 @@ builds again, where the incremental models recompute only the keys day two touch
 tables the records its batches carry, the ticket-keyed support models the tickets it touched or left open,
 int_invoices_converted the invoices it touched. A re-export of day one's invoices is staged on day one before
 the raw gate sees it, and the gate fails it on day two: staging must fall back to their day-one copies.
-Warehouse `rebuilt` loads the same files in the same order and builds once, from scratch. Every staging and
+A priority change exported on day one but dated after its as-of moment counts only on day two, whose
+as-of moment passes it: no record of day two names its ticket. Warehouse `rebuilt` loads the same files in the
+same order and builds once, from scratch. Every staging and
 intermediate table and every mart must then hold the same multiset of rows. Day two is cut from one generated
 world 4 days before its end (tealeaves.generate.next_day says what each day holds).
 """
@@ -15,6 +17,8 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from tealeaves.generate.next_day import split_next_day
@@ -93,6 +97,84 @@ def _failing_reexport(day1: Path, folder: Path) -> set[str]:
     return {record["id"] for record in delivered}
 
 
+def _records(folder: Path, name: str) -> list[dict]:
+    """The JSON records of every export of `name` in the folder (its late and next-day files too)."""
+    records = []
+    for path in sorted(folder.glob(f"{name}*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(record, dict):
+                records.append(record)
+    return records
+
+
+def _instant(value) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value).astimezone(UTC)
+    except (TypeError, ValueError):
+        return None
+
+
+def _late_priority_change(day1: Path, day2: Path, folder: Path) -> int:
+    """A priority change to urgent on a ticket open at day one's end, exported with day one (an audit export taken
+    an hour after the tickets one) and dated an hour after day one's as-of moment, Zendesk's latest ticket update,
+    comment or status change of the export (macros/support_as_of.sql). Day one's build does not count it yet; day
+    two's as-of moment is later, so day two must, though no record of day two names the ticket. The ticket has no
+    applied SLA (the priority decides its policy) and no other priority change. Returns its id."""
+    support1, support2 = day1 / "support", day2 / "support"
+    tickets = _records(support1, "tickets")
+    history = _records(support1, "ticket_field_history")
+    moments = [_instant(t.get(key)) for t in tickets for key in ("created_at", "updated_at")]
+    moments += [_instant(c.get("created_at")) for c in _records(support1, "ticket_comments")]
+    moments += [_instant(h.get("updated")) for h in history if h.get("field_name") == "status"]
+    day1_as_of = max(m for m in moments if m is not None)
+    day2_moments = [_instant(t.get("updated_at")) for t in _records(support2, "tickets")]
+    assert max(m for m in day2_moments if m is not None) > day1_as_of + timedelta(hours=1), "day two moves the as-of"
+
+    named_later = {
+        r.get("ticket_id")
+        for name in ("ticket_comments", "ticket_field_history", "ticket_metric_events", "satisfaction_ratings")
+        for r in _records(support2, name)
+    }
+    named_later |= {t.get("id") for t in _records(support2, "tickets")}
+    events = _records(support1, "ticket_metric_events") + _records(support2, "ticket_metric_events")
+    applied = {e.get("ticket_id") for e in events if e.get("type") == "apply_sla"}
+    prioritised = {h.get("ticket_id") for h in history if h.get("field_name") == "priority"}
+    [ticket, *_] = [
+        t
+        for t in tickets
+        if t.get("status") in ("new", "open")
+        and t.get("priority") in ("low", "normal")
+        and t.get("id") not in named_later | applied | prioritised
+    ]
+    (folder / "support").mkdir(parents=True)
+    change = {
+        "id": 364999999999,
+        "ticket_id": ticket["id"],
+        "field_name": "priority",
+        "value": "urgent",
+        "previous_value": ticket["priority"],
+        "updated": (day1_as_of + timedelta(hours=1)).isoformat().replace("+00:00", "Z"),
+        "user_id": ticket.get("assignee_id") or ticket.get("submitter_id"),
+    }
+    (folder / "support" / "ticket_field_history.jsonl").write_text(json.dumps(change) + "\n", encoding="utf-8")
+    return ticket["id"]
+
+
+def _running_resolution_clocks(url: str) -> tuple[datetime, dict[int, Decimal]]:
+    """The support as-of moment, and the calendar minutes of each resolution clock still running at it."""
+    [(as_of,)] = query(url, "select as_of_at from intermediate.int_support_as_of")
+    clocks = query(
+        url,
+        "select ticket_id, resolution_sla_calendar_minutes from intermediate.int_tickets_measured"
+        " where resolution_sla_stopped_at is null and resolution_sla_calendar_minutes is not null",
+    )
+    return as_of, dict(clocks)
+
+
 def _tables(url: str) -> list[tuple[str, str]]:
     return query(
         url,
@@ -137,17 +219,36 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
     assert moved["tickets.jsonl"] > 0 and moved["ticket_comments.jsonl"] > 0 and moved["invoices.jsonl"] > 0, moved
 
     failed_ids = _failing_reexport(tmp_path / "day1", tmp_path / "failing")
+    late_ticket = _late_priority_change(tmp_path / "day1", tmp_path / "day2", tmp_path / "late")
 
     incremental = create_database(server, "t_incremental_daily")
-    _load(incremental, tmp_path / "day1")
+    _load(incremental, tmp_path / "day1", tmp_path / "late")
     # a re-export staged before the raw gate saw it (a build run by hand between a load and the DAG's gate)
     _load(incremental, tmp_path / "failing", gate=False)
     dbt_build(incremental, TABLES_ONLY, tmp_path / "dbt-day1")
+    late_targets_sql = (
+        "select metric, target_minutes from intermediate.int_tickets_sla_targets where ticket_id = %s order by 1"
+    )
+    late_targets = query(incremental, late_targets_sql, late_ticket)
+    running_day1 = _running_resolution_clocks(incremental)
     _load(incremental, tmp_path / "day2")  # the gate now fails the staged re-export
     dbt_build(incremental, BUILD, tmp_path / "dbt-day2")  # with every data test, on the incremental tables too
+    # a clock running on both days ran on by the time between the two as-of moments, recomputed or moved
+    running_day2 = _running_resolution_clocks(incremental)
+    still_running = running_day1[1].keys() & running_day2[1].keys()
+    assert len(still_running) > 10, "tickets open on both days"
+    elapsed = Decimal((running_day2[0] - running_day1[0]).total_seconds()) / 60
+    assert {
+        t: running_day2[1][t] - running_day1[1][t]
+        for t in still_running
+        if abs(running_day2[1][t] - running_day1[1][t] - elapsed) > Decimal("0.0002")
+    } == {}, elapsed
+    # the late priority change counts from day two on: an SLA target of the ticket changed, no record naming it
+    assert query(incremental, late_targets_sql, late_ticket) != late_targets, late_targets
 
     rebuilt = create_database(server, "t_incremental_rebuilt")
-    _load(rebuilt, tmp_path / "day1", tmp_path / "failing", tmp_path / "day2")  # same order, same batch ids
+    # same order, same batch ids
+    _load(rebuilt, tmp_path / "day1", tmp_path / "late", tmp_path / "failing", tmp_path / "day2")
     dbt_build(rebuilt, TABLES_ONLY, tmp_path / "dbt-rebuilt")
 
     # the failed re-export left staging: its invoices are staged from day one's copies again

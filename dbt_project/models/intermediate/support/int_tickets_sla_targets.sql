@@ -4,8 +4,8 @@
         incremental_strategy='delete+insert',
         unique_key='ticket_id',
         on_schema_change='sync_all_columns',
-        pre_hook=["{{ hash_joins_only() }}", "{{ delete_support_tickets_gone() }}"],
-        post_hook="{{ record_incremental_state(support_ticket_horizon()) }}",
+        pre_hook=["{{ hash_joins_only() }}", "{{ delete_support_tickets_gone(as_of_horizon=true) }}"],
+        post_hook="{{ record_incremental_state(support_as_of()) }}",
     )
 }}
 {#
@@ -27,7 +27,9 @@
     any other field is unknown and the policy is passed over.
 
     Incremental (macros/support_tickets_incremental.sql): a daily run recomputes the tickets something new
-    touched and those with an SLA clock still running, whose deciding priority the new as-of moment can change.
+    touched, and those with an event dated after the last run's as-of moment. A ticket whose SLA clock still
+    runs is not recomputed for that alone: the new as-of moment changes its deciding priority only through a
+    priority change dated after the old one, which touches it.
 
     Length (398 lines, over the style's ~150): One model: Zendesk's rule (the policy in force when the SLA was
     applied, its version's conditions on the ticket as it was then, the first matching policy by position) only
@@ -35,10 +37,8 @@
     The CTEs run in order: applications, clocks and priorities, policy versions and conditions, matching,
     result.
 #}
-{%- set plan = support_ticket_plan() -%}
-{%- set open_sql = 'select ticket_id from ' ~ ref('int_tickets_measured')
-    ~ ' where first_reply_sla_stopped_at is null or resolution_sla_stopped_at is null' -%}
-{%- set touched = incremental_keys(support_tickets_touched(plan, open_sql)) if plan.incremental else none -%}
+{%- set plan = support_ticket_plan(as_of_horizon=true) -%}
+{%- set touched = incremental_keys(support_tickets_touched(plan)) if plan.incremental else none -%}
 
 with
 
