@@ -21,10 +21,12 @@
     union all
     select invoice from {{ raw_relation('billing', 'invoice_line_items') }} where {{ in_run }}
     union all
-    select invoices.id
-    from {{ raw_relation('billing', 'invoices') }} as invoices
-    inner join rates_from on invoices.created >= extract(epoch from rates_from.rate_day::timestamp)
-    where invoices._batch_id <= {{ plan.through }}
+    -- the invoices converted before, from the model's own rows: every staged invoice has one (an invoice without
+    -- a rate is kept, fx_missing), and they are a fraction of the width of the raw JSON records (a scan of raw
+    -- invoices took 3.2 s of the model's 4.8 s at 100,000 customers)
+    select converted.invoice_id
+    from {{ this }} as converted
+    inner join rates_from on converted.created_at >= rates_from.rate_day::timestamp
 {%- endmacro %}
 
 {#

@@ -3,37 +3,32 @@
     rebuild, on a daily run, only the tickets something new touched (macros/incremental_by_key.sql says how).
 
     A ticket is touched by a new or re-exported ticket record, comment, field change or metric event; by a
-    batch of any of them that the raw gate failed; by an event dated after the last build's clock (loaded then,
-    but not yet counted: see support_ticket_horizon), or after its as-of moment for a model that records that
-    as its horizon. A ticket is not touched for being open: int_tickets_measured moves its running SLA clocks to
-    the new as-of moment (move_running_sla_clocks), and the other models do not read the as-of moment but
-    through the events dated before it.
+    batch of any of them that the raw gate failed; and by an event dated after the as-of moment the model last
+    measured to (loaded then, but not yet counted: an event after the build's clock, or a priority change or
+    metric event exported with the day but dated after its latest update, comment and status change, which
+    make the as-of moment). The three models record that moment as their horizon, so they share one touched
+    query per run.
 
-    Everything is recomputed when the SLA policies or the set of agents change (a new agent makes their
-    comments replies on old tickets): the three models share one list, so a downstream model recomputes
-    everything whenever an upstream one does.
+    A ticket is not touched for being open. The models read the as-of moment only through the events dated
+    before it, which the horizon covers, except the SLA clocks that still run to it: int_tickets_measured moves
+    those to the new moment (move_running_sla_clocks). The open tickets grow with history (the generator, like
+    a real help desk, leaves some open for good); the day's work should grow with the day.
 
-    `as_of_horizon`: for a model whose rows depend on the as-of moment only through the events dated before it
-    (int_tickets_sla_targets: the priority set before a running clock's as-of moment), not through the time
-    itself. Its horizon is the as-of moment it measured to, so the tickets with events dated after it are
-    touched; and everything is recomputed when the as-of moment moves back (a re-export dating the latest event
-    earlier), which would drop events that no ticket's new record carries.
+    Everything is recomputed when the as-of moment moves back (a re-export dating the latest event earlier
+    would drop events that no ticket's new record carries), and when the SLA policies or the set of agents
+    change (a new agent makes their comments replies on old tickets): the three models share one list, so a
+    downstream model recomputes everything whenever an upstream one does.
 #}
 
-{% macro support_ticket_plan(as_of_horizon=false) -%}
+{% macro support_ticket_plan() -%}
     {%- if not (execute and this is not none and is_incremental()) -%}
         {{- return(incremental_plan()) -}}
     {%- endif -%}
     {%- set batches = 'select batch_id from incremental_batches' -%}
     {%- set users = raw_relation('support', 'users') -%}
-    {%- set as_of_moved_back = [] -%}
-    {%- if as_of_horizon -%}
-        {%- do as_of_moved_back.append(
-            support_as_of() ~ " < (select horizon from " ~ incremental_state_relation()
-            ~ " where model = '" ~ this.identifier ~ "')"
-        ) -%}
-    {%- endif -%}
-    {{- return(incremental_plan(recompute_everything_if=as_of_moved_back + [
+    {{- return(incremental_plan(recompute_everything_if=[
+        support_as_of() ~ " < (select horizon from " ~ incremental_state_relation()
+        ~ " where model = '" ~ this.identifier ~ "')",
         "exists (select from " ~ raw_relation('support', 'sla_policies') ~ " where _batch_id in (" ~ batches ~ "))",
         "exists (
             select from " ~ users ~ " as changed
@@ -82,9 +77,9 @@
     were in a batch the raw gate failed). dbt's delete+insert replaces the rows of every ticket the run computes;
     a ticket it no longer computes would otherwise keep its old rows.
 #}
-{% macro delete_support_tickets_gone(as_of_horizon=false) -%}
+{% macro delete_support_tickets_gone() -%}
     {%- if execute and this is not none and is_incremental() -%}
-        {%- set plan = support_ticket_plan(as_of_horizon) -%}
+        {%- set plan = support_ticket_plan() -%}
         {%- set touched = incremental_keys(support_tickets_touched(plan)) if plan.incremental else none -%}
         delete from {{ this }} as kept
         where
@@ -106,8 +101,7 @@
     support_as_of() gives it; else the build's clock. By default the as-of moment is the export's latest event
     but never later than the build's clock, and every ticket's creation is one of those events, so "created by
     the as-of moment" and "created by the build's clock" select the same tickets, without the three
-    de-duplications support_as_of() reads. As the post-hook's horizon: the next run looks again at the tickets
-    with events dated after this build's clock, the only ones this build left out.
+    de-duplications support_as_of() reads.
 #}
 {% macro support_ticket_horizon() -%}
     {%- if var('support_as_of', none) is not none or reporting_as_of() is not none -%}
@@ -129,7 +123,7 @@
 #}
 {% macro move_running_sla_clocks() -%}
     {%- if not (execute and this is not none and is_incremental()) -%}{{ return('') }}{%- endif -%}
-    {%- set plan = support_ticket_plan(as_of_horizon=true) -%}
+    {%- set plan = support_ticket_plan() -%}
     {%- if not plan.incremental -%}{{ return('') }}{%- endif -%}
     {%- set untouched = 'ticket_id <> all(' ~ incremental_keys(support_tickets_touched(plan)) ~ ')' -%}
     with

@@ -6,7 +6,8 @@ tables the records its batches carry, the ticket-keyed support models the ticket
 int_invoices_converted the invoices it touched. A re-export of day one's invoices is staged on day one before
 the raw gate sees it, and the gate fails it on day two: staging must fall back to their day-one copies.
 A priority change exported on day one but dated after its as-of moment counts only on day two, whose
-as-of moment passes it: no record of day two names its ticket. Warehouse `rebuilt` loads the same files in the
+as-of moment passes it: no record of day two names its ticket. Likewise a corrected FX rate for a day of day
+one must convert that day's invoices again. Warehouse `rebuilt` loads the same files in the
 same order and builds once, from scratch. Every staging and
 intermediate table and every mart must then hold the same multiset of rows. Day two is cut from one generated
 world 4 days before its end (tealeaves.generate.next_day says what each day holds).
@@ -164,6 +165,25 @@ def _late_priority_change(day1: Path, day2: Path, folder: Path) -> int:
     return ticket["id"]
 
 
+def _fx_rate_correction(day1: Path, folder: Path) -> str:
+    """A corrected EUR rate, delivered on day two, for the day of day one's last EUR invoice (not one of those the
+    failing re-export names): it must convert that invoice again, though no record of the invoice came on day
+    two. Returns the invoice's id."""
+    *_, invoice = [
+        record
+        for record in _records(day1 / "billing", "invoices")
+        if record.get("currency") == "eur"
+        and isinstance(record.get("created"), int)
+        and isinstance(record.get("id"), str)
+    ]
+    day = datetime.fromtimestamp(invoice["created"], UTC).date()  # the test's reporting time zone is UTC
+    (folder / "billing").mkdir(parents=True)
+    (folder / "billing" / "fx_rates__correction.csv").write_text(
+        f"rate_date,currency,rate_to_usd\n{day},EUR,1.100000\n"
+    )
+    return invoice["id"]
+
+
 def _running_resolution_clocks(url: str) -> tuple[datetime, dict[int, Decimal]]:
     """The support as-of moment, and the calendar minutes of each resolution clock still running at it."""
     [(as_of,)] = query(url, "select as_of_at from intermediate.int_support_as_of")
@@ -220,6 +240,7 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
 
     failed_ids = _failing_reexport(tmp_path / "day1", tmp_path / "failing")
     late_ticket = _late_priority_change(tmp_path / "day1", tmp_path / "day2", tmp_path / "late")
+    corrected_invoice = _fx_rate_correction(tmp_path / "day1", tmp_path / "fx")
 
     incremental = create_database(server, "t_incremental_daily")
     _load(incremental, tmp_path / "day1", tmp_path / "late")
@@ -231,8 +252,14 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
     )
     late_targets = query(incremental, late_targets_sql, late_ticket)
     running_day1 = _running_resolution_clocks(incremental)
-    _load(incremental, tmp_path / "day2")  # the gate now fails the staged re-export
+    _load(incremental, tmp_path / "day2", tmp_path / "fx")  # the gate now fails the staged re-export
     dbt_build(incremental, BUILD, tmp_path / "dbt-day2")  # with every data test, on the incremental tables too
+    [(corrected_rate,)] = query(
+        incremental,
+        "select fx_rate_to_usd from intermediate.int_invoices_converted where invoice_id = %s",
+        corrected_invoice,
+    )
+    assert corrected_rate == Decimal("1.1"), "the corrected rate converts the invoice of its day"
     # a clock running on both days ran on by the time between the two as-of moments, recomputed or moved
     running_day2 = _running_resolution_clocks(incremental)
     still_running = running_day1[1].keys() & running_day2[1].keys()
@@ -248,7 +275,7 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
 
     rebuilt = create_database(server, "t_incremental_rebuilt")
     # same order, same batch ids
-    _load(rebuilt, tmp_path / "day1", tmp_path / "late", tmp_path / "failing", tmp_path / "day2")
+    _load(rebuilt, tmp_path / "day1", tmp_path / "late", tmp_path / "failing", tmp_path / "day2", tmp_path / "fx")
     dbt_build(rebuilt, TABLES_ONLY, tmp_path / "dbt-rebuilt")
 
     # the failed re-export left staging: its invoices are staged from day one's copies again

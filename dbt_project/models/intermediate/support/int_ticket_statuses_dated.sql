@@ -5,7 +5,7 @@
         unique_key='ticket_id',
         on_schema_change='sync_all_columns',
         pre_hook="{{ delete_support_tickets_gone() }}",
-        post_hook="{{ record_incremental_state(support_ticket_horizon()) }}",
+        post_hook="{{ record_incremental_state(support_as_of()) }}",
     )
 }}
 {#

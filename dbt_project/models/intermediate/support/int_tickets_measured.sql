@@ -4,7 +4,7 @@
         incremental_strategy='delete+insert',
         unique_key='ticket_id',
         on_schema_change='sync_all_columns',
-        pre_hook="{{ delete_support_tickets_gone(as_of_horizon=true) }}",
+        pre_hook="{{ delete_support_tickets_gone() }}",
         post_hook=[
             "{{ move_running_sla_clocks() }}",
             "{{ record_incremental_state(support_as_of()) }}",
@@ -30,7 +30,7 @@
     measured in business and calendar minutes by one pass over business_intervals; splitting the spans from
     their measurement would store a row per ticket and span for nothing.
 #}
-{%- set plan = support_ticket_plan(as_of_horizon=true) -%}
+{%- set plan = support_ticket_plan() -%}
 {%- set touched = incremental_keys(support_tickets_touched(plan)) if plan.incremental else none -%}
 
 with

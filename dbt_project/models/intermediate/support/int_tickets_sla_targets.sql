@@ -4,7 +4,7 @@
         incremental_strategy='delete+insert',
         unique_key='ticket_id',
         on_schema_change='sync_all_columns',
-        pre_hook=["{{ hash_joins_only() }}", "{{ delete_support_tickets_gone(as_of_horizon=true) }}"],
+        pre_hook=["{{ hash_joins_only() }}", "{{ delete_support_tickets_gone() }}"],
         post_hook="{{ record_incremental_state(support_as_of()) }}",
     )
 }}
@@ -37,7 +37,7 @@
     The CTEs run in order: applications, clocks and priorities, policy versions and conditions, matching,
     result.
 #}
-{%- set plan = support_ticket_plan(as_of_horizon=true) -%}
+{%- set plan = support_ticket_plan() -%}
 {%- set touched = incremental_keys(support_tickets_touched(plan)) if plan.incremental else none -%}
 
 with
