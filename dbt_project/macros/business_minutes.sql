@@ -112,3 +112,38 @@
     left join moment_open_seconds as span_ends on {{ spans }}.ended_at = span_ends.moment_at
     where {{ spans }}.ended_at is not null
 {%- endmacro %}
+
+{#
+    The minutes of each ticket's spans, one row per ticket and a pair of columns per span name
+    (<span>_calendar_minutes, <span>_business_minutes), rounded as int_tickets_measured stores them. `spans` is a
+    CTE of ticket_id, span, started_at, ended_at. One definition for the model and for its post-hook that moves
+    the running SLA clocks (move_running_sla_clocks), which must measure a span exactly as the model does.
+#}
+{% macro ticket_span_minutes(spans, span_names) -%}
+    with
+
+    span_business_minutes as (
+        {{ business_minutes(spans, ['ticket_id', 'span'], var('support_schedule_name', 'support')) }}
+    ),
+
+    span_minutes as (
+        select
+            {{ spans }}.ticket_id,
+            {{ spans }}.span,
+            extract(epoch from {{ spans }}.ended_at - {{ spans }}.started_at) / 60.0 as calendar_minutes,
+            span_business_minutes.business_minutes
+        from {{ spans }}
+        inner join span_business_minutes
+            on {{ spans }}.ticket_id = span_business_minutes.ticket_id and {{ spans }}.span = span_business_minutes.span
+    )
+
+    select
+        ticket_id,
+        {%- for name in span_names %}
+        (max(calendar_minutes) filter (where span = '{{ name }}'))::numeric(14, 4) as {{ name }}_calendar_minutes,
+        (max(business_minutes) filter (where span = '{{ name }}'))::numeric(14, 4) as {{ name }}_business_minutes
+        {{- ',' if not loop.last }}
+        {%- endfor %}
+    from span_minutes
+    group by ticket_id
+{%- endmacro %}

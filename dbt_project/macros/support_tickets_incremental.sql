@@ -118,8 +118,8 @@
     again here instead of recomputing the whole ticket from its comments and statuses: the open tickets the
     generator and real help desks leave behind grow with history, the day's work should not. A clock with no stop
     and no minutes (a solve with no recorded moment) has no known span and stays null. The spans are measured as
-    the model measures them (business_minutes, calendar minutes of the same span, the same rounding), which
-    tests/integration/test_incremental_daily_run.py holds to a full rebuild's.
+    the model measures them (ticket_span_minutes), which tests/integration/test_incremental_daily_run.py holds
+    to a full rebuild's.
 #}
 {% macro move_running_sla_clocks() -%}
     {%- if not (execute and this is not none and is_incremental()) -%}{{ return('') }}{%- endif -%}
@@ -144,30 +144,8 @@
         where resolution_sla_stopped_at is null and resolution_sla_calendar_minutes is not null and {{ untouched }}
     ),
 
-    span_business_minutes as (
-        {{ business_minutes('spans', ['ticket_id', 'span'], var('support_schedule_name', 'support')) }}
-    ),
-
-    span_minutes as (
-        select
-            spans.ticket_id,
-            spans.span,
-            (extract(epoch from spans.ended_at - spans.started_at) / 60.0)::numeric(14, 4) as calendar_minutes,
-            minutes.business_minutes::numeric(14, 4) as business_minutes
-        from spans
-        inner join span_business_minutes as minutes
-            on spans.ticket_id = minutes.ticket_id and spans.span = minutes.span
-    ),
-
     moved as (
-        select
-            ticket_id,
-            max(calendar_minutes) filter (where span = 'first_reply_sla') as first_reply_sla_calendar_minutes,
-            max(business_minutes) filter (where span = 'first_reply_sla') as first_reply_sla_business_minutes,
-            max(calendar_minutes) filter (where span = 'resolution_sla') as resolution_sla_calendar_minutes,
-            max(business_minutes) filter (where span = 'resolution_sla') as resolution_sla_business_minutes
-        from span_minutes
-        group by ticket_id
+        {{ ticket_span_minutes('spans', ['first_reply_sla', 'resolution_sla']) }}
     )
 
     -- a clock that stopped keeps its minutes

@@ -26,7 +26,7 @@
     touched or that have an event dated after the last run's as-of moment; on the other tickets whose SLA clock
     still runs, the post-hook moves the clock to the new as-of moment (move_running_sla_clocks).
 
-    Length (230 lines, over the style's ~150): One model: each span (first reply, resolutions, SLA clocks) is
+    Length (210 lines, over the style's ~150): One model: each span (first reply, resolutions, SLA clocks) is
     measured in business and calendar minutes by one pass over business_intervals; splitting the spans from
     their measurement would store a row per ticket and span for nothing.
 #}
@@ -177,36 +177,10 @@ spans as (
     where not is_resolution_sla_unknown
 ),
 
-span_business_minutes as (
-    {{ business_minutes('spans', ['ticket_id', 'span'], var('support_schedule_name', 'support')) }}
-),
-
-span_minutes as (
-    select
-        spans.ticket_id,
-        spans.span,
-        extract(epoch from spans.ended_at - spans.started_at) / 60.0 as calendar_minutes,
-        span_business_minutes.business_minutes
-    from spans
-    inner join span_business_minutes
-        on spans.ticket_id = span_business_minutes.ticket_id and spans.span = span_business_minutes.span
-),
-
 pivoted as (
-    select
-        ticket_id,
-        max(calendar_minutes) filter (where span = 'first_reply') as first_reply_calendar_minutes,
-        max(business_minutes) filter (where span = 'first_reply') as first_reply_business_minutes,
-        max(calendar_minutes) filter (where span = 'first_resolution') as first_resolution_calendar_minutes,
-        max(business_minutes) filter (where span = 'first_resolution') as first_resolution_business_minutes,
-        max(calendar_minutes) filter (where span = 'full_resolution') as full_resolution_calendar_minutes,
-        max(business_minutes) filter (where span = 'full_resolution') as full_resolution_business_minutes,
-        max(calendar_minutes) filter (where span = 'first_reply_sla') as first_reply_sla_calendar_minutes,
-        max(business_minutes) filter (where span = 'first_reply_sla') as first_reply_sla_business_minutes,
-        max(calendar_minutes) filter (where span = 'resolution_sla') as resolution_sla_calendar_minutes,
-        max(business_minutes) filter (where span = 'resolution_sla') as resolution_sla_business_minutes
-    from span_minutes
-    group by ticket_id
+    {{ ticket_span_minutes(
+        'spans', ['first_reply', 'first_resolution', 'full_resolution', 'first_reply_sla', 'resolution_sla']
+    ) }}
 )
 
 select
@@ -222,15 +196,15 @@ select
     clocks.is_solve_unrecorded,
     clocks.first_reply_sla_stopped_at,
     clocks.resolution_sla_stopped_at,
-    pivoted.first_reply_calendar_minutes::numeric(14, 4) as first_reply_calendar_minutes,
-    pivoted.first_reply_business_minutes::numeric(14, 4) as first_reply_business_minutes,
-    pivoted.first_resolution_calendar_minutes::numeric(14, 4) as first_resolution_calendar_minutes,
-    pivoted.first_resolution_business_minutes::numeric(14, 4) as first_resolution_business_minutes,
-    pivoted.full_resolution_calendar_minutes::numeric(14, 4) as full_resolution_calendar_minutes,
-    pivoted.full_resolution_business_minutes::numeric(14, 4) as full_resolution_business_minutes,
-    pivoted.first_reply_sla_calendar_minutes::numeric(14, 4) as first_reply_sla_calendar_minutes,
-    pivoted.first_reply_sla_business_minutes::numeric(14, 4) as first_reply_sla_business_minutes,
-    pivoted.resolution_sla_calendar_minutes::numeric(14, 4) as resolution_sla_calendar_minutes,
-    pivoted.resolution_sla_business_minutes::numeric(14, 4) as resolution_sla_business_minutes
+    pivoted.first_reply_calendar_minutes,
+    pivoted.first_reply_business_minutes,
+    pivoted.first_resolution_calendar_minutes,
+    pivoted.first_resolution_business_minutes,
+    pivoted.full_resolution_calendar_minutes,
+    pivoted.full_resolution_business_minutes,
+    pivoted.first_reply_sla_calendar_minutes,
+    pivoted.first_reply_sla_business_minutes,
+    pivoted.resolution_sla_calendar_minutes,
+    pivoted.resolution_sla_business_minutes
 from clocks
 left join pivoted on clocks.ticket_id = pivoted.ticket_id
