@@ -2,14 +2,14 @@
 
 Two warehouses get the same files. Warehouse `incremental` loads day one and builds; then loads day two and
 builds again, where the incremental models recompute only the keys day two touched: the incremental staging
-tables the records its batches carry, the ticket-keyed support models the tickets it touched or left open,
-int_invoices_converted the invoices it touched. A re-export of day one's invoices is staged on day one before
-the raw gate sees it, and the gate fails it on day two: staging must fall back to their day-one copies.
-A priority change exported on day one but dated after its as-of moment counts only on day two, whose
-as-of moment passes it: no record of day two names its ticket. Likewise a corrected FX rate for a day of day
-one must convert that day's invoices again. Warehouse `rebuilt` loads the same files in the
-same order and builds once, from scratch. Every staging and
-intermediate table and every mart must then hold the same multiset of rows. Day two is cut from one generated
+tables the records its batches carry, the ticket-keyed support models the tickets it touched (moving the SLA
+clocks of the others still open), int_invoices_converted the invoices it touched. A re-export of day one's
+invoices is staged on day one before the raw gate sees it, and the gate fails it on day two: staging must fall
+back to their day-one copies. A priority change exported on day one but dated after its as-of moment counts only
+on day two, whose as-of moment passes it: no record of day two names its ticket. Likewise a corrected FX rate
+for a day of day one must convert that day's invoices again. Warehouse `rebuilt` loads the same files in the
+same order and builds once, from scratch. Every staging and intermediate table and every mart must then hold the
+same multiset of rows. Day two is cut from one generated
 world 4 days before its end (tealeaves.generate.next_day says what each day holds).
 """
 
@@ -76,30 +76,9 @@ def _load(url: str, *folders: Path, gate: bool = True) -> None:
         run_raw_gate(url, "incremental daily run")
 
 
-NEW_IN_THE_FAILING_FILE = "in_only_in_a_failed_file"
-
-
-def _failing_reexport(day1: Path, folder: Path) -> set[str]:
-    """A re-export of day one's first invoices with negative amounts paid, which the raw gate fails, their ids; and
-    an invoice only this file has (NEW_IN_THE_FAILING_FILE), which must leave staging with it."""
-    delivered = []
-    for line in (day1 / "billing" / "invoices.jsonl").read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # the generator's malformed lines, which the loader quarantines
-        if isinstance(record, dict) and isinstance(record.get("id"), str) and len(delivered) < 20:
-            delivered.append(record)
-    assert len(delivered) == 20, "day one holds invoices"
-    (folder / "billing").mkdir(parents=True)
-    with (folder / "billing" / "invoices.jsonl").open("w", encoding="utf-8") as out:
-        for record in [*delivered, dict(delivered[0], id=NEW_IN_THE_FAILING_FILE, lines=[])]:
-            out.write(json.dumps(dict(record, amount_paid=-abs(record.get("amount_paid") or 0) - 100)) + "\n")
-    return {record["id"] for record in delivered}
-
-
 def _records(folder: Path, name: str) -> list[dict]:
-    """The JSON records of every export of `name` in the folder (its late and next-day files too)."""
+    """The JSON records of every export of `name` in the folder (its late and next-day files too, in name order),
+    without the generator's malformed lines, which the loader quarantines."""
     records = []
     for path in sorted(folder.glob(f"{name}*.jsonl")):
         for line in path.read_text(encoding="utf-8").splitlines():
@@ -110,6 +89,21 @@ def _records(folder: Path, name: str) -> list[dict]:
             if isinstance(record, dict):
                 records.append(record)
     return records
+
+
+NEW_IN_THE_FAILING_FILE = "in_only_in_a_failed_file"
+
+
+def _failing_reexport(day1: Path, folder: Path) -> set[str]:
+    """A re-export of day one's first invoices with negative amounts paid, which the raw gate fails, their ids; and
+    an invoice only this file has (NEW_IN_THE_FAILING_FILE), which must leave staging with it."""
+    delivered = [record for record in _records(day1 / "billing", "invoices") if isinstance(record.get("id"), str)][:20]
+    assert len(delivered) == 20, "day one holds invoices"
+    (folder / "billing").mkdir(parents=True)
+    with (folder / "billing" / "invoices.jsonl").open("w", encoding="utf-8") as out:
+        for record in [*delivered, dict(delivered[0], id=NEW_IN_THE_FAILING_FILE, lines=[])]:
+            out.write(json.dumps(dict(record, amount_paid=-abs(record.get("amount_paid") or 0) - 100)) + "\n")
+    return {record["id"] for record in delivered}
 
 
 def _instant(value) -> datetime | None:
