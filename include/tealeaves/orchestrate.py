@@ -444,13 +444,22 @@ def serve(settings: Settings) -> int:
     try:
         return max(p.wait() for p in processes)
     except KeyboardInterrupt:
-        for p in processes:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in processes:
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        # The scheduler, DAG processor and triggerer first: the scheduler waits for its running tasks, and in
+        # Airflow 3 a task reports through the API server. Stopped together, the task lost its API and the
+        # scheduler waited 30 s for it, retrying, before being killed; stopped first, it finishes in seconds.
+        _stop_all(processes[1:4])
+        _stop_all(processes[:1] + processes[4:])
         return 0
+
+
+def _stop_all(processes: list[subprocess.Popen], grace_seconds: float = 30) -> None:
+    """SIGTERM to each, then wait for each; one not gone after the grace period is killed."""
+    for p in processes:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in processes:
+        try:
+            p.wait(timeout=grace_seconds)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()

@@ -50,6 +50,9 @@ def airflow_up(airflow_ready, tmp_path_factory):
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(ports["worker_logs"]),
         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(ports["trigger_logs"]),
         "AIRFLOW__API__WORKERS": "1",  # the machine is small; one worker answers a test
+        # no scheduled run of the daily DAG in the background: this module checks logins and listeners, and the
+        # run's dbt build would take the other test process's CPU and hold the scheduler's stop until it ended
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
     }
     output = tmp_path_factory.mktemp("airflow-up") / "output.txt"
     with open(output, "w") as out:
