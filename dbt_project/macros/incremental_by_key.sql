@@ -21,8 +21,8 @@
       it recomputes everything whenever they do.
     - A macro is not part of the fingerprint (dbt's graph has no macro checksums): after changing a macro these
       models use, rebuild them once in full, e.g. `dbt build --full-refresh --select config.materialized:incremental+`.
-    State lives beside the models, in <schema>.incremental_state, one row per model, written by the post-hook in
-    the model's own transaction.
+    State lives beside the models, in <schema>.incremental_state, one row per model (a mart's: see
+    incremental_state_relation), written by the post-hook in the model's own transaction.
 #}
 
 {#
@@ -36,8 +36,24 @@
     {{- adapter.quote(found.schema) ~ '.' ~ adapter.quote(found.identifier) -}}
 {%- endmacro %}
 
-{% macro incremental_state_relation() -%}
-    {{ this.schema }}.incremental_state
+{#
+    Where a model's state row lives, and its key there. A mart's state is kept in the intermediate schema, keyed by
+    the table's name and OID: the mart schemas are renamed by every publish and reused by the next build
+    (macros/reuse_retired_marts.sql), a table keeps its OID through both, and BI never sees a bookkeeping table in
+    `marts`. Any other model's is in its own schema, keyed by its name.
+#}
+{% macro incremental_state_relation(relation=none) -%}
+    {%- set relation = this if relation is none else relation -%}
+    {{- 'intermediate' if relation.schema == var('marts_build_schema', 'marts_build') else relation.schema -}}.incremental_state
+{%- endmacro %}
+
+{% macro incremental_state_key_sql(relation=none) -%}
+    {%- set relation = this if relation is none else relation -%}
+    {%- if relation.schema == var('marts_build_schema', 'marts_build') -%}
+        ('{{ relation.identifier }}@' || coalesce(to_regclass('{{ relation }}')::oid::text, ''))
+    {%- else -%}
+        '{{ relation.identifier }}'
+    {%- endif -%}
 {%- endmacro %}
 
 {# The newest batch every earlier one of which had finished when this dbt invocation started. #}
@@ -78,8 +94,19 @@
     )
 {%- endmacro %}
 
-{% macro incremental_fingerprint() -%}
-    {%- set ns = namespace(frontier=model.depends_on.nodes, seen=[], parts=[model.checksum.checksum]) -%}
+{#
+    The fingerprint of `node` (the model being built when none): its SQL, every upstream model's and seed's
+    checksum, the vars that change what a row means and, under an enforced contract, its declared columns (a
+    contract's table is remade, not altered, when they change: macros/reuse_retired_marts.sql).
+#}
+{% macro incremental_fingerprint(node=none) -%}
+    {%- set node = model if node is none else node -%}
+    {%- set ns = namespace(frontier=node.depends_on.nodes, seen=[], parts=[node.checksum.checksum]) -%}
+    {%- if node.config.contract.enforced -%}
+        {%- for column in node.columns.values() -%}
+            {%- do ns.parts.append('column ' ~ column.name ~ ' ' ~ column.data_type) -%}
+        {%- endfor -%}
+    {%- endif -%}
     {%- for _ in range(30) -%}
         {%- set following = [] -%}
         {%- for node_id in ns.frontier if node_id not in ns.seen and node_id in graph.nodes -%}
@@ -108,7 +135,7 @@
     {%- if not (execute and this is not none and is_incremental()) -%}
         {{- return(plan) -}}
     {%- endif -%}
-    {%- set state_table = adapter.get_relation(this.database, this.schema, 'incremental_state') -%}
+    {%- set state_table = adapter.get_relation(this.database, incremental_state_relation().split('.')[0], 'incremental_state') -%}
     {%- set plan.through = run_query_once('select ' ~ incremental_through_sql()).columns[0].values()[0] -%}
     {%- if state_table is none -%}
         {%- set plan.reason = 'no state recorded' -%}
@@ -117,7 +144,7 @@
     {%- set plan.fingerprint = incremental_fingerprint() -%}
     {%- set state = run_query_once(
         "select through_batch_id, built_at::text, horizon::text, fingerprint from " ~ incremental_state_relation()
-        ~ " where model = '" ~ this.identifier ~ "'"
+        ~ " where model = " ~ incremental_state_key_sql()
     ) -%}
     {%- if state.rows | length == 0 -%}
         {%- set plan.reason = 'no state recorded' -%}
@@ -225,9 +252,17 @@
 #}
 {% macro record_incremental_state(horizon_sql='null', rebuilt_whole=false) -%}
     {{ incremental_state_ddl(incremental_state_relation()) }};
+    {%- if this.schema == var('marts_build_schema', 'marts_build') %}
+    -- the rows of this mart's dropped tables (each build's table has its own OID)
+    delete from {{ incremental_state_relation() }}
+    where model like '{{ this.identifier }}@%'
+        and not exists (
+            select from pg_class where oid::text = substr(model, {{ (this.identifier | length) + 2 }})
+        );
+    {%- endif %}
     insert into {{ incremental_state_relation() }} as state
     select
-        '{{ this.identifier }}',
+        {{ incremental_state_key_sql() }},
         {{ incremental_through_sql() }},
         '{{ run_started_at }}'::timestamptz,
         {{ horizon_sql }},

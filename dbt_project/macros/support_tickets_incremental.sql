@@ -28,7 +28,7 @@
     {%- set users = raw_relation('support', 'users') -%}
     {{- return(incremental_plan(recompute_everything_if=[
         support_as_of() ~ " < (select horizon from " ~ incremental_state_relation()
-        ~ " where model = '" ~ this.identifier ~ "')",
+        ~ " where model = " ~ incremental_state_key_sql() ~ ")",
         "exists (select from " ~ raw_relation('support', 'sla_policies') ~ " where _batch_id in (" ~ batches ~ "))",
         "exists (
             select from " ~ users ~ " as changed
@@ -160,4 +160,45 @@
             = coalesce(moved.resolution_sla_business_minutes, measured.resolution_sla_business_minutes)
     from moved
     where measured.ticket_id = moved.ticket_id
+{%- endmacro %}
+
+{#
+    The tickets fct_support_tickets recomputes on a daily run: those the ticket models recompute (touched since
+    the mart's own last run, two runs ago when the retired marts are reused), and those whose row can change with
+    no record of the ticket in the run: a satisfaction rating given or dated after the last as-of moment; a target
+    not yet judged while its clock runs (judged breached once the clock passes the target; a breach, like a stopped
+    clock's verdict, stands); another customer, as identity resolution now matches the ticket's organization or
+    requester (the kept rows compared with int_customer_identity, rebuilt whole every run). A ticket's product input
+    class depends on its own text and tags and on the rules seed only (int_customer_inputs_classified): a new record
+    of the ticket touches it, new rules change the fingerprint.
+#}
+{% macro support_ticket_facts_changed(plan) -%}
+    {%- set in_run = in_batches('_batch_id', 'select batch_id from incremental_batches') -%}
+    {%- set after_horizon = "> '" ~ plan.horizon ~ "'::timestamp at time zone 'UTC'" -%}
+    {{ support_tickets_touched(plan) }}
+    union all
+    select ticket_id from {{ raw_relation('support', 'satisfaction_ratings') }}
+    where {{ in_run }}
+        {%- if plan.horizon %}
+        or (_batch_id <= {{ plan.through }} and (created_at {{ after_horizon }} or updated_at {{ after_horizon }}))
+        {%- endif %}
+    union all
+    select ticket_id from {{ this }}
+    where
+        (first_reply_target_minutes is not null and first_reply_sla_met is null)
+        or (resolution_target_minutes is not null and resolution_sla_met is null)
+    union all
+    select kept.ticket_id
+    from {{ this }} as kept
+    left join {{ ref('int_customer_identity') }} as organizations
+        on
+            organizations.source_system = 'support_organization'
+            and kept.organization_id::text = organizations.source_id
+            and organizations.customer_key is not null
+    left join {{ ref('int_customer_identity') }} as requesters
+        on
+            requesters.source_system = 'support_user'
+            and kept.requester_id::text = requesters.source_id
+            and requesters.customer_key is not null
+    where kept.customer_key is distinct from coalesce(organizations.customer_key, requesters.customer_key)
 {%- endmacro %}

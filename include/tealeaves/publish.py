@@ -2,7 +2,8 @@
 
 dbt builds marts into `marts_build`; after the quality gate passes, the schemas are swapped by renaming,
 so a reader sees either the whole previous set or the whole new one, never a mix. The previous set is kept
-as `marts_previous` for one run, to compare or roll back.
+as `marts_previous` until the next build starts, to compare or roll back: that build takes its incremental
+marts on as its own (dbt_project/macros/reuse_retired_marts.sql), so a mart need not be rebuilt whole daily.
 """
 
 from __future__ import annotations

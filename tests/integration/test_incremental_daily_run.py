@@ -62,6 +62,7 @@ INCREMENTAL_MODELS = {
     "int_tickets_measured": "ticket_id",
     "int_tickets_sla_targets": "ticket_id",
     "int_invoices_converted": "invoice_id",
+    "fct_support_tickets": "ticket_id",
 }
 
 
@@ -113,6 +114,107 @@ def _instant(value) -> datetime | None:
         return None
 
 
+def _support_as_of(support: Path) -> datetime:
+    """The as-of moment of a help-desk export: its latest ticket creation or update, comment or status change
+    (macros/support_as_of.sql)."""
+    moments = [_instant(t.get(key)) for t in _records(support, "tickets") for key in ("created_at", "updated_at")]
+    moments += [_instant(c.get("created_at")) for c in _records(support, "ticket_comments")]
+    history = _records(support, "ticket_field_history")
+    moments += [_instant(h.get("updated")) for h in history if h.get("field_name") == "status"]
+    return max(m for m in moments if m is not None)
+
+
+def _zulu(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def _named_on(day: Path) -> set[int]:
+    """The tickets any support record of the day names."""
+    named = {
+        r.get("ticket_id")
+        for name in ("ticket_comments", "ticket_field_history", "ticket_metric_events", "satisfaction_ratings")
+        for r in _records(day / "support", name)
+    }
+    return named | {t.get("id") for t in _records(day / "support", "tickets")}
+
+
+WAITING_TICKET = 364999999998
+
+
+def _waiting_ticket(day1: Path, folder: Path) -> None:
+    """A normal-priority ticket opened half an hour before day one's as-of moment, never answered and named by no
+    later record (WAITING_TICKET): its first-reply target is not yet judged on day one and breached on day two,
+    whose as-of moment is days later. Only fct_support_tickets can tell, by judging it again unasked."""
+    template = next(t for t in _records(day1 / "support", "tickets") if t.get("priority") == "normal")
+    opened = _zulu(_support_as_of(day1 / "support") - timedelta(minutes=30))
+    ticket = dict(template, id=WAITING_TICKET, status="new", created_at=opened, updated_at=opened)
+    (folder / "support").mkdir(parents=True)
+    (folder / "support" / "tickets__waiting.jsonl").write_text(json.dumps(ticket) + "\n", encoding="utf-8")
+
+
+def _late_rating(url: str, day1: Path, day2: Path, folder: Path) -> int:
+    """A good rating of a day-one ticket solved, judged and not yet rated, given an hour after day one's as-of moment
+    and delivered on day two by the ratings export alone: no record of the ticket comes on day two, and nothing else
+    makes fct_support_tickets look at it again. Returns its id."""
+    rated = {r.get("ticket_id") for r in _records(day1 / "support", "satisfaction_ratings")}
+    named = rated | _named_on(day2)
+    tickets = {t.get("id"): t for t in _records(day1 / "support", "tickets")}
+    candidates = query(
+        url,
+        """
+        select ticket_id from marts_build.fct_support_tickets
+        where is_solved and csat_rating is null
+            and (first_reply_target_minutes is null or first_reply_sla_met is not null)
+            and (resolution_target_minutes is null or resolution_sla_met is not null)
+        order by ticket_id
+        """,
+    )
+    ticket = tickets[next(t for (t,) in candidates if t not in named and t in tickets)]
+    moment = _zulu(_support_as_of(day1 / "support") + timedelta(hours=1))
+    rating = {
+        "id": 364999999997,
+        "ticket_id": ticket["id"],
+        "requester_id": ticket.get("requester_id"),
+        "assignee_id": ticket.get("assignee_id"),
+        "score": "good",
+        "comment": None,
+        "created_at": moment,
+        "updated_at": moment,
+    }
+    (folder / "support").mkdir(parents=True, exist_ok=True)
+    (folder / "support" / "satisfaction_ratings__late.jsonl").write_text(json.dumps(rating) + "\n", encoding="utf-8")
+    return ticket["id"]
+
+
+def _organization_linked_later(url: str, day1: Path, day2: Path, folder: Path, others: set[int]) -> tuple[int, str]:
+    """The organization of a day-one ticket, exported again on day two with another CRM company's id in its
+    external_id (an admin linking it by hand in Zendesk): identity resolution now gives its tickets that company,
+    though no record of those tickets comes on day two. Returns one such ticket and the customer key it must get."""
+    organizations = {o.get("id"): o for o in _records(day1 / "support", "organizations")}
+    tickets = query(
+        url,
+        "select ticket_id, organization_id, customer_key from marts_build.fct_support_tickets"
+        " where organization_id is not null order by ticket_id",
+    )
+    # the other planted tickets' organizations are left alone: each of those tickets must be recomputed for its
+    # own reason only
+    named = _named_on(day2) | others
+    taken = {o for t, o, _ in tickets if t in others}
+    ticket, organization, current = next(
+        (t, o, k) for t, o, k in tickets if t not in named and o in organizations and o not in taken
+    )
+    [(company,)] = query(
+        url,
+        "select min(company_id) from staging.stg_crm__companies where 'crm:' || company_id is distinct from %s",
+        current,
+    )
+    moment = _zulu(_support_as_of(day1 / "support") + timedelta(hours=1))
+    linked = dict(organizations[organization], external_id=str(company), updated_at=moment)
+    (folder / "support").mkdir(parents=True, exist_ok=True)
+    (folder / "support" / "organizations__late.jsonl").write_text(json.dumps(linked) + "\n", encoding="utf-8")
+    return ticket, f"crm:{company}"  # int_customer_identity's key of a matched record
+
+
 def _late_priority_change(day1: Path, day2: Path, folder: Path) -> int:
     """A priority change to urgent on a ticket open at day one's end, exported with day one (an audit export taken
     an hour after the tickets one) and dated an hour after day one's as-of moment, Zendesk's latest ticket update,
@@ -122,19 +224,11 @@ def _late_priority_change(day1: Path, day2: Path, folder: Path) -> int:
     support1, support2 = day1 / "support", day2 / "support"
     tickets = _records(support1, "tickets")
     history = _records(support1, "ticket_field_history")
-    moments = [_instant(t.get(key)) for t in tickets for key in ("created_at", "updated_at")]
-    moments += [_instant(c.get("created_at")) for c in _records(support1, "ticket_comments")]
-    moments += [_instant(h.get("updated")) for h in history if h.get("field_name") == "status"]
-    day1_as_of = max(m for m in moments if m is not None)
+    day1_as_of = _support_as_of(support1)
     day2_moments = [_instant(t.get("updated_at")) for t in _records(support2, "tickets")]
     assert max(m for m in day2_moments if m is not None) > day1_as_of + timedelta(hours=1), "day two moves the as-of"
 
-    named_later = {
-        r.get("ticket_id")
-        for name in ("ticket_comments", "ticket_field_history", "ticket_metric_events", "satisfaction_ratings")
-        for r in _records(support2, name)
-    }
-    named_later |= {t.get("id") for t in _records(support2, "tickets")}
+    named_later = _named_on(day2)
     events = _records(support1, "ticket_metric_events") + _records(support2, "ticket_metric_events")
     applied = {e.get("ticket_id") for e in events if e.get("type") == "apply_sla"}
     prioritised = {h.get("ticket_id") for h in history if h.get("field_name") == "priority"}
@@ -152,7 +246,7 @@ def _late_priority_change(day1: Path, day2: Path, folder: Path) -> int:
         "field_name": "priority",
         "value": "urgent",
         "previous_value": ticket["priority"],
-        "updated": (day1_as_of + timedelta(hours=1)).isoformat().replace("+00:00", "Z"),
+        "updated": _zulu(day1_as_of + timedelta(hours=1)),
         "user_id": ticket.get("assignee_id") or ticket.get("submitter_id"),
     }
     (folder / "support" / "ticket_field_history.jsonl").write_text(json.dumps(change) + "\n", encoding="utf-8")
@@ -236,8 +330,10 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
     late_ticket = _late_priority_change(tmp_path / "day1", tmp_path / "day2", tmp_path / "late")
     corrected_invoice = _fx_rate_correction(tmp_path / "day1", tmp_path / "fx")
 
+    _waiting_ticket(tmp_path / "day1", tmp_path / "waiting")
+
     incremental = create_database(server, "t_incremental_daily")
-    _load(incremental, tmp_path / "day1", tmp_path / "late")
+    _load(incremental, tmp_path / "day1", tmp_path / "late", tmp_path / "waiting")
     # a re-export staged before the raw gate saw it (a build run by hand between a load and the DAG's gate)
     _load(incremental, tmp_path / "failing", gate=False)
     dbt_build(incremental, TABLES_ONLY, tmp_path / "dbt-day1")
@@ -246,7 +342,17 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
     )
     late_targets = query(incremental, late_targets_sql, late_ticket)
     running_day1 = _running_resolution_clocks(incremental)
-    _load(incremental, tmp_path / "day2", tmp_path / "fx")  # the gate now fails the staged re-export
+    waiting_sql = (
+        "select first_reply_target_minutes is not null, first_reply_sla_met from marts_build.fct_support_tickets"
+        " where ticket_id = %s"
+    )
+    assert query(incremental, waiting_sql, WAITING_TICKET) == [(True, None)], "not yet due on day one"
+    late_rated = _late_rating(incremental, tmp_path / "day1", tmp_path / "day2", tmp_path / "later")
+    matched_later, customer_key = _organization_linked_later(
+        incremental, tmp_path / "day1", tmp_path / "day2", tmp_path / "later", {late_ticket, late_rated, WAITING_TICKET}
+    )
+    # the gate now fails the staged re-export
+    _load(incremental, tmp_path / "day2", tmp_path / "fx", tmp_path / "later")
     dbt_build(incremental, BUILD, tmp_path / "dbt-day2")  # with every data test, on the incremental tables too
     [(corrected_rate,)] = query(
         incremental,
@@ -266,10 +372,16 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
     } == {}, elapsed
     # the late priority change counts from day two on: an SLA target of the ticket changed, no record naming it
     assert query(incremental, late_targets_sql, late_ticket) != late_targets, late_targets
+    # the ticket fact judged again, rated and matched though no record of the ticket came on day two
+    assert query(incremental, waiting_sql, WAITING_TICKET) == [(True, False)], "breached on day two"
+    ticket_fact_sql = "select csat_rating, customer_key from marts_build.fct_support_tickets where ticket_id = %s"
+    assert query(incremental, ticket_fact_sql, late_rated)[0][0] == "good"
+    assert query(incremental, ticket_fact_sql, matched_later)[0][1] == customer_key
 
     rebuilt = create_database(server, "t_incremental_rebuilt")
     # same order, same batch ids
-    _load(rebuilt, tmp_path / "day1", tmp_path / "late", tmp_path / "failing", tmp_path / "day2", tmp_path / "fx")
+    folders = ("day1", "late", "waiting", "failing", "day2", "fx", "later")
+    _load(rebuilt, *(tmp_path / folder for folder in folders))
     dbt_build(rebuilt, TABLES_ONLY, tmp_path / "dbt-rebuilt")
 
     # the failed re-export left staging: its invoices are staged from day one's copies again
@@ -298,7 +410,8 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
         set(RESTAGED_MODELS) - restaged_whole, "incremental"
     )
     for model, key in INCREMENTAL_MODELS.items():
-        held = query(incremental, f"select count(distinct {key}) from intermediate.{model}")[0][0]
+        schema = "marts_build" if model.startswith("fct_") else "intermediate"
+        held = query(incremental, f"select count(distinct {key}) from {schema}.{model}")[0][0]
         assert 0 < _recomputed(log, model) < held, model
 
     tables = _tables(rebuilt)

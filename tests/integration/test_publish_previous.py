@@ -1,14 +1,17 @@
-"""After a publish, `marts_previous` holds exactly the set that was published before it, for one run.
+"""After a publish, `marts_previous` holds exactly the set that was published before it, until the next build.
 
-include/tealeaves/publish.py keeps the previous published marts "for one run, to compare or roll back": that is
-only true if every table comes through whole (columns, types, constraints, indexes, every row) and nothing of the
-new build leaks in. The first published set here is the real one the daily DAG's steps built and published in
-the shared `marts_world`, on a copy of its database (no second world is built); the next runs' builds are made
-from it by SQL, each differing from the last by a changed table, a new one and a dropped one.
+include/tealeaves/publish.py keeps the previous published marts "until the next build starts, to compare or roll
+back": that is only true if every table comes through whole (columns, types, constraints, indexes, every row) and
+nothing of the new build leaks in. The first published set here is the real one the daily DAG's steps built and
+published in the shared `marts_world`, on a copy of its database (no second world is built); the next runs' builds
+are made from it by SQL, each differing from the last by a changed table, a new one and a dropped one. The last
+test builds with dbt: the next build takes the retired incremental marts on.
 """
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -18,6 +21,7 @@ from psycopg import sql
 from sqlalchemy.engine import make_url
 
 from tealeaves.publish import PublishError, publish_marts
+from tests.conftest import dbt_build
 from tests.warehouse import query
 
 
@@ -153,3 +157,55 @@ def test_a_publish_without_a_build_keeps_both_sets(published_world):
 
     assert schemas(url) == {"marts", "marts_previous"}
     assert {schema: snapshot(url, schema) for schema in ("marts", "marts_previous")} == before
+
+
+def _oid(url: str, schema: str, table: str) -> int | None:
+    return query(url, "select to_regclass(%s)::oid", f"{schema}.{table}")[0][0]
+
+
+def _relations(url: str, schema: str) -> set[str]:
+    return {
+        name
+        for (name,) in query(
+            url, "select relname from pg_class where relnamespace = %s::regnamespace and relkind <> 'i'", schema
+        )
+    }
+
+
+def _plan(scratch, model: str) -> list[str]:
+    """The model's plans in dbt's debug log (macro incremental_plan): incremental, or why not."""
+    return re.findall(rf"{model}: ([a-z ]+) \(batches", (scratch / "logs" / "dbt.log").read_text(encoding="utf-8"))
+
+
+def test_the_next_build_carries_the_retired_incremental_marts_on(published_world, tmp_path):
+    """Once a publish has retired a set, the next build starts from its incremental marts (macros/
+    reuse_retired_marts.sql): `marts_previous` becomes the build schema, the incremental mart is the same table (its
+    OID) and goes on incrementally, to the rows a build from nothing gives, and every other relation is gone. A mart
+    whose fingerprint changed is made again instead of carried on."""
+    url = published_world
+    mart = "fct_support_tickets"
+    dbt_build(url, mart, tmp_path / "second")  # nothing retired yet: a new table
+    assert _plan(tmp_path / "second", mart) == []  # built whole, no plan needed
+    publish_marts(url)
+    retired = _oid(url, "marts_previous", mart)
+    published = Counter(query(url, f"select t::text from marts.{mart} as t"))
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("create table marts_previous.fct_removed as select 1 as kept")  # a mart the project dropped
+
+    dbt_build(url, mart, tmp_path / "third")
+
+    assert "marts_previous" not in schemas(url)
+    assert _oid(url, "marts_build", mart) == retired
+    assert _relations(url, "marts_build") == {mart}
+    assert set(_plan(tmp_path / "third", mart)) == {"incremental"}
+    assert Counter(query(url, f"select t::text from marts_build.{mart} as t")) == published
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "update intermediate.incremental_state set fingerprint = 'older code' where model like %s", [f"{mart}@%"]
+        )
+    dbt_build(url, mart, tmp_path / "fourth")
+
+    assert _oid(url, "marts_build", mart) not in (None, retired)
+    assert _plan(tmp_path / "fourth", mart) == []
+    assert Counter(query(url, f"select t::text from marts_build.{mart} as t")) == published

@@ -18,8 +18,7 @@ tickets as (
         full_resolution_calendar_minutes,
         first_reply_sla_met,
         resolution_sla_met,
-        csat_rating,
-        measured_as_of
+        csat_rating
     from {{ ref('fct_support_tickets') }}
 ),
 
@@ -29,7 +28,7 @@ statuses as (
 ),
 
 as_of as (
-    select max(measured_as_of) as as_of_at from tickets
+    select {{ support_as_of() }} as as_of_at
 ),
 
 created_in_month as (
@@ -177,8 +176,10 @@ final as (
         coalesce(created_in_month.csat_ratings, 0)::integer as csat_ratings,
         coalesce(created_in_month.csat_good_ratings, 0)::integer as csat_good_ratings,
         round(created_in_month.csat_good_ratings::numeric / nullif(created_in_month.csat_ratings, 0), 4)::numeric(5, 4)
-            as csat
+            as csat,
+        as_of.as_of_at as measured_as_of
     from grid
+    cross join as_of
     left join created_in_month
         on
             grid.month = created_in_month.month
@@ -219,5 +220,6 @@ select
     resolution_sla_attainment,
     csat_ratings,
     csat_good_ratings,
-    csat
+    csat,
+    measured_as_of
 from final
