@@ -55,7 +55,8 @@ def declared_indexes(manifest: Path) -> list[Index]:
     nodes = json.loads(manifest.read_text())["nodes"].values()
     found: list[Index] = []
     for node in nodes:
-        if node["resource_type"] != "model" or node["schema"] != BUILD or node["config"]["materialized"] != "table":
+        materialized = node["config"]["materialized"]
+        if node["resource_type"] != "model" or node["schema"] != BUILD or materialized not in ("table", "incremental"):
             continue
         table = node["alias"] or node["name"]
         for raw in node["config"].get("indexes") or []:
