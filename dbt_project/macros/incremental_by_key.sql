@@ -42,17 +42,24 @@
     (macros/reuse_retired_marts.sql), a table keeps its OID through both, and BI never sees a bookkeeping table in
     `marts`. Any other model's is in its own schema, keyed by its name.
 #}
-{% macro incremental_state_relation(relation=none) -%}
-    {%- set relation = this if relation is none else relation -%}
-    {{- 'intermediate' if relation.schema == var('marts_build_schema', 'marts_build') else relation.schema -}}.incremental_state
+{% macro incremental_state_schema(schema) -%}
+    {{- 'intermediate' if schema == var('marts_build_schema', 'marts_build') else schema -}}
 {%- endmacro %}
 
-{% macro incremental_state_key_sql(relation=none) -%}
-    {%- set relation = this if relation is none else relation -%}
-    {%- if relation.schema == var('marts_build_schema', 'marts_build') -%}
-        ('{{ relation.identifier }}@' || coalesce(to_regclass('{{ relation }}')::oid::text, ''))
+{% macro incremental_state_relation() -%}
+    {{ incremental_state_schema(this.schema) }}.incremental_state
+{%- endmacro %}
+
+{# A mart's key from its table's name and OID (SQL expressions); reuse_retired_marts reads the same keys. #}
+{% macro mart_state_key_sql(name_sql, oid_sql) -%}
+    ({{ name_sql }} || '@' || {{ oid_sql }})
+{%- endmacro %}
+
+{% macro incremental_state_key_sql() -%}
+    {%- if this.schema == var('marts_build_schema', 'marts_build') -%}
+        {{ mart_state_key_sql("'" ~ this.identifier ~ "'", "coalesce(to_regclass('" ~ this ~ "')::oid::text, '')") }}
     {%- else -%}
-        '{{ relation.identifier }}'
+        '{{ this.identifier }}'
     {%- endif -%}
 {%- endmacro %}
 
@@ -135,7 +142,7 @@
     {%- if not (execute and this is not none and is_incremental()) -%}
         {{- return(plan) -}}
     {%- endif -%}
-    {%- set state_table = adapter.get_relation(this.database, incremental_state_relation().split('.')[0], 'incremental_state') -%}
+    {%- set state_table = adapter.get_relation(this.database, incremental_state_schema(this.schema), 'incremental_state') -%}
     {%- set plan.through = run_query_once('select ' ~ incremental_through_sql()).columns[0].values()[0] -%}
     {%- if state_table is none -%}
         {%- set plan.reason = 'no state recorded' -%}
@@ -257,7 +264,7 @@
     delete from {{ incremental_state_relation() }}
     where model like '{{ this.identifier }}@%'
         and not exists (
-            select from pg_class where oid::text = substr(model, {{ (this.identifier | length) + 2 }})
+            select from pg_class where {{ mart_state_key_sql("'" ~ this.identifier ~ "'", 'pg_class.oid') }} = model
         );
     {%- endif %}
     insert into {{ incremental_state_relation() }} as state

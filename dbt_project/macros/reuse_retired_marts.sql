@@ -37,11 +37,12 @@
     ).columns[0].values()[0] -%}
     {%- set source = 'marts_previous' if rotate else build -%}
     {%- set recorded = {} -%}
-    {%- if run_query("select to_regclass('intermediate.incremental_state') is not null").columns[0].values()[0] -%}
+    {%- set state = incremental_state_schema(build) ~ '.incremental_state' -%}
+    {%- if run_query("select to_regclass('" ~ state ~ "') is not null").columns[0].values()[0] -%}
         {%- for name, fingerprint in run_query(
-            "select split_part(state.model, '@', 1), state.fingerprint
-            from intermediate.incremental_state as state
-            inner join pg_class as tables on state.model = tables.relname || '@' || tables.oid
+            "select tables.relname, state.fingerprint
+            from " ~ state ~ " as state
+            inner join pg_class as tables on state.model = " ~ mart_state_key_sql('tables.relname', 'tables.oid') ~ "
             where tables.relnamespace = (select oid from pg_namespace where nspname = '" ~ source ~ "')"
         ).rows -%}
             {%- do recorded.update({name: fingerprint}) -%}
@@ -74,12 +75,12 @@
             from pg_class
             where relnamespace = (select oid from pg_namespace where nspname = '{{ build }}')
                 and relkind in ('r', 'p', 'v', 'm')
-                and relname = any('{{ '{' ~ (stale | join(',')) ~ '}' }}'::text [])
-                {%- if rotate %}
-                or relnamespace = (select oid from pg_namespace where nspname = '{{ build }}')
-                and relkind in ('r', 'p', 'v', 'm')
-                and relname <> all('{{ '{' ~ (carried | join(',')) ~ '}' }}'::text [])
-                {%- endif %}
+                and (
+                    relname = any('{{ '{' ~ (stale | join(',')) ~ '}' }}'::text [])
+                    {%- if rotate %}
+                    or relname <> all('{{ '{' ~ (carried | join(',')) ~ '}' }}'::text [])
+                    {%- endif %}
+                )
         loop
             execute format('drop %s if exists %I.%I cascade', dropped.kind, '{{ build }}', dropped.relname);
         end loop;

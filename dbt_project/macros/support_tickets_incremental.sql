@@ -175,7 +175,9 @@
 {% macro support_ticket_facts_changed(plan) -%}
     {%- set in_run = in_batches('_batch_id', 'select batch_id from incremental_batches') -%}
     {%- set after_horizon = "> '" ~ plan.horizon ~ "'::timestamp at time zone 'UTC'" -%}
-    {{ support_tickets_touched(plan) }}
+    with incremental_batches as ({{ incremental_batches_sql(plan) }})
+    -- the touched tickets as the pre-hook (delete_support_tickets_gone) read them: run once per invocation
+    select unnest({{ incremental_keys(support_tickets_touched(plan)) }})
     union all
     select ticket_id from {{ raw_relation('support', 'satisfaction_ratings') }}
     where {{ in_run }}
