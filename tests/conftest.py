@@ -228,6 +228,15 @@ def marts_world(pipeline, server: Settings):
     return url, exports, truth
 
 
+def incremental_plans(scratch: Path, model: str) -> list[str]:
+    """The model's plans in the debug log of dbt_build(..., scratch): incremental, or why not (macro
+    incremental_plan), in the order dbt logged them; none for a table built whole."""
+    import re
+
+    log = (scratch / "logs" / "dbt.log").read_text(encoding="utf-8")
+    return re.findall(rf"{model}: ([a-z ]+) \(batches", log)
+
+
 def _dbt_errors(stdout: str) -> str:
     """dbt's own lines about what failed (its log ends with a summary that names them), else the log's tail."""
     lines = stdout.splitlines()

@@ -424,15 +424,23 @@ def serve(settings: Settings) -> int:
 
     new_password = ensure_admin_password(settings)
     env = {**os.environ, **environ(settings)}
-    commands = [
-        [airflow_bin(), "api-server"],
-        [airflow_bin(), "scheduler", "--skip-serve-logs"],
-        [airflow_bin(), "dag-processor"],
-        [airflow_bin(), "triggerer", "--skip-serve-logs"],
-        [sys.executable, "-m", "tealeaves.airflow_logs", "worker"],
-        [sys.executable, "-m", "tealeaves.airflow_logs", "trigger"],
+    # the servers tasks and people talk to, then what runs the tasks
+    servers = [
+        subprocess.Popen(c, env=env, umask=UMASK)
+        for c in (
+            [airflow_bin(), "api-server"],
+            [sys.executable, "-m", "tealeaves.airflow_logs", "worker"],
+            [sys.executable, "-m", "tealeaves.airflow_logs", "trigger"],
+        )
     ]
-    processes = [subprocess.Popen(c, env=env, umask=UMASK) for c in commands]
+    runners = [
+        subprocess.Popen(c, env=env, umask=UMASK)
+        for c in (
+            [airflow_bin(), "scheduler", "--skip-serve-logs"],
+            [airflow_bin(), "dag-processor"],
+            [airflow_bin(), "triggerer", "--skip-serve-logs"],
+        )
+    ]
     print(f"Airflow UI: {api_url(settings)}  (Ctrl-C stops everything)", flush=True)
     if new_password is not None:
         print(login_notice(settings, new_password), flush=True)
@@ -442,13 +450,13 @@ def serve(settings: Settings) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     try:
-        return max(p.wait() for p in processes)
+        return max(p.wait() for p in servers + runners)
     except KeyboardInterrupt:
         # The scheduler, DAG processor and triggerer first: the scheduler waits for its running tasks, and in
         # Airflow 3 a task reports through the API server. Stopped together, the task lost its API and the
         # scheduler waited 30 s for it, retrying, before being killed; stopped first, it finishes in seconds.
-        _stop_all(processes[1:4])
-        _stop_all(processes[:1] + processes[4:])
+        _stop_all(runners)
+        _stop_all(servers)
         return 0
 
 

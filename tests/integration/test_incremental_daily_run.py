@@ -23,7 +23,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from tealeaves.generate.next_day import split_next_day
-from tests.conftest import PREDICTED_LTV, create_database, dbt_build
+from tests.conftest import PREDICTED_LTV, create_database, dbt_build, incremental_plans
 from tests.warehouse import query
 
 WORLD = {"customers": 250, "months": 6, "seed": 515}
@@ -312,12 +312,6 @@ def _recomputed(log: Path, model: str) -> int:
     return int(counts[-1])
 
 
-def _plan(log: Path, model: str) -> str | None:
-    """The model's last plan, from dbt's debug log (macro incremental_plan): incremental, or why not."""
-    plans = re.findall(rf"{model}: ([a-z ]+) \(batches", log.read_text(encoding="utf-8"))
-    return plans[-1] if plans else None
-
-
 def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
     from tealeaves.generate import generate
 
@@ -401,7 +395,7 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
     # the second build took the incremental path, over fewer keys than the model holds
     log = tmp_path / "dbt-day2" / "logs" / "dbt.log"
     # the staging tables of invoices re-staged whole (a staged batch failed); every other one took the run's rows
-    plans = {model: _plan(log, model) for model in RESTAGED_MODELS}
+    plans = {model: (incremental_plans(tmp_path / "dbt-day2", model) or [None])[-1] for model in RESTAGED_MODELS}
     restaged_whole = {m for m, tables in RESTAGED_MODELS.items() if "billing_invoices" in tables}
     assert {m: p for m, p in plans.items() if m in restaged_whole} == dict.fromkeys(
         restaged_whole, "a staged batch failed the raw gate"

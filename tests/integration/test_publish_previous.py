@@ -10,7 +10,6 @@ test builds with dbt: the next build takes the retired incremental marts on.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from psycopg import sql
 from sqlalchemy.engine import make_url
 
 from tealeaves.publish import PublishError, publish_marts
-from tests.conftest import dbt_build
+from tests.conftest import dbt_build, incremental_plans
 from tests.warehouse import query
 
 
@@ -172,11 +171,6 @@ def _relations(url: str, schema: str) -> set[str]:
     }
 
 
-def _plan(scratch, model: str) -> list[str]:
-    """The model's plans in dbt's debug log (macro incremental_plan): incremental, or why not."""
-    return re.findall(rf"{model}: ([a-z ]+) \(batches", (scratch / "logs" / "dbt.log").read_text(encoding="utf-8"))
-
-
 def test_the_next_build_carries_the_retired_incremental_marts_on(published_world, tmp_path):
     """Once a publish has retired a set, the next build starts from its incremental marts (macros/
     reuse_retired_marts.sql): `marts_previous` becomes the build schema, the incremental mart is the same table (its
@@ -185,7 +179,7 @@ def test_the_next_build_carries_the_retired_incremental_marts_on(published_world
     url = published_world
     mart = "fct_support_tickets"
     dbt_build(url, mart, tmp_path / "second")  # nothing retired yet: a new table
-    assert _plan(tmp_path / "second", mart) == []  # built whole, no plan needed
+    assert incremental_plans(tmp_path / "second", mart) == []  # built whole, no plan needed
     publish_marts(url)
     retired = _oid(url, "marts_previous", mart)
     published = Counter(query(url, f"select t::text from marts.{mart} as t"))
@@ -197,7 +191,7 @@ def test_the_next_build_carries_the_retired_incremental_marts_on(published_world
     assert "marts_previous" not in schemas(url)
     assert _oid(url, "marts_build", mart) == retired
     assert _relations(url, "marts_build") == {mart}
-    assert set(_plan(tmp_path / "third", mart)) == {"incremental"}
+    assert set(incremental_plans(tmp_path / "third", mart)) == {"incremental"}
     assert Counter(query(url, f"select t::text from marts_build.{mart} as t")) == published
 
     with psycopg.connect(url, autocommit=True) as conn:
@@ -207,5 +201,5 @@ def test_the_next_build_carries_the_retired_incremental_marts_on(published_world
     dbt_build(url, mart, tmp_path / "fourth")
 
     assert _oid(url, "marts_build", mart) not in (None, retired)
-    assert _plan(tmp_path / "fourth", mart) == []
+    assert incremental_plans(tmp_path / "fourth", mart) == []
     assert Counter(query(url, f"select t::text from marts_build.{mart} as t")) == published
