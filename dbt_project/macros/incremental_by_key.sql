@@ -132,12 +132,23 @@
 {%- endmacro %}
 
 {#
+    The fingerprint a model's state records: incremental_fingerprint(), and, for a model given `digest_sql` (a
+    query returning one text that digests the inputs every row reads: small lists a connector may deliver whole
+    every day), that digest too, so that a change in them recomputes everything and a re-delivery nothing.
+#}
+{% macro model_fingerprint(digest_sql=none) -%}
+    {%- if digest_sql is none or not execute -%}{{- return(incremental_fingerprint()) -}}{%- endif -%}
+    {%- set digest = run_query_once(digest_sql).columns[0].values()[0] -%}
+    {{- return(local_md5(incremental_fingerprint() ~ '|' ~ digest)) -}}
+{%- endmacro %}
+
+{#
     What this run does. Outside an incremental run (first build, --full-refresh, compile without a database)
     plan.incremental is false and the model builds everything. `recompute_everything_if`: SQL conditions over
     the run's batches (a subquery `incremental_batches` of batch ids) that mean every row may have changed;
-    `recompute_reason` says why in dbt's log when one holds.
+    `recompute_reason` says why in dbt's log when one holds; `digest_sql`: see model_fingerprint.
 #}
-{% macro incremental_plan(recompute_everything_if=[], recompute_reason='an input every row reads changed') -%}
+{% macro incremental_plan(recompute_everything_if=[], recompute_reason='an input every row reads changed', digest_sql=none) -%}
     {%- set plan = namespace(incremental=false, since=0, through=0, last_built_at=none, horizon=none, fingerprint=none, reason='first build') -%}
     {%- if not (execute and this is not none and is_incremental()) -%}
         {{- return(plan) -}}
@@ -148,7 +159,7 @@
         {%- set plan.reason = 'no state recorded' -%}
         {{- return(plan) -}}
     {%- endif -%}
-    {%- set plan.fingerprint = incremental_fingerprint() -%}
+    {%- set plan.fingerprint = model_fingerprint(digest_sql) -%}
     {%- set state = run_query_once(
         "select through_batch_id, built_at::text, horizon::text, fingerprint from " ~ incremental_state_relation()
         ~ " where model = " ~ incremental_state_key_sql()
@@ -156,7 +167,7 @@
     {%- if state.rows | length == 0 -%}
         {%- set plan.reason = 'no state recorded' -%}
     {%- elif state.rows[0][3] != plan.fingerprint -%}
-        {%- set plan.reason = 'code or settings changed' -%}
+        {%- set plan.reason = 'code or settings changed' if digest_sql is none else 'code, settings or ' ~ recompute_reason -%}
     {%- else -%}
         {%- set plan.since = state.rows[0][0] -%}
         {%- set plan.last_built_at = state.rows[0][1] -%}
@@ -255,9 +266,9 @@
     measured against; the next run also looks at entities with events after it (an event the build's clock had
     not yet reached then). Every value is computed as the body computed it: `through` from the ledger as of this
     invocation's start, the fingerprint from the graph. `rebuilt_whole`: this run rebuilt the table from scratch,
-    so every row may be new (restaged_at, which the data tests' scoping reads).
+    so every row may be new (restaged_at, which the data tests' scoping reads). `digest_sql`: the model's plan's.
 #}
-{% macro record_incremental_state(horizon_sql='null', rebuilt_whole=false) -%}
+{% macro record_incremental_state(horizon_sql='null', rebuilt_whole=false, digest_sql=none) -%}
     {{ incremental_state_ddl(incremental_state_relation()) }};
     {%- if this.schema == var('marts_build_schema', 'marts_build') %}
     -- the rows of this mart's dropped tables (each build's table has its own OID)
@@ -273,7 +284,7 @@
         {{ incremental_through_sql() }},
         '{{ run_started_at }}'::timestamptz,
         {{ horizon_sql }},
-        '{{ incremental_fingerprint() }}',
+        '{{ model_fingerprint(digest_sql) }}',
         '{{ run_started_at }}'::timestamptz
     on conflict (model) do update set
         through_batch_id = excluded.through_batch_id,

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -62,6 +62,7 @@ INCREMENTAL_MODELS = {
     "int_tickets_measured": "ticket_id",
     "int_tickets_sla_targets": "ticket_id",
     "int_invoices_converted": "invoice_id",
+    "int_subscription_mrr_monthly": "subscription_id",
     "fct_support_tickets": "ticket_id",
 }
 
@@ -272,6 +273,89 @@ def _fx_rate_correction(day1: Path, folder: Path) -> str:
     return invoice["id"]
 
 
+def _subscriptions_named(day: Path) -> set[str]:
+    """The subscriptions a day's invoices and line items name, nested lines included."""
+    invoices = _records(day / "billing", "invoices")
+    lines = _records(day / "billing", "invoice_line_items")
+    lines += [line for invoice in invoices if isinstance(invoice.get("lines"), list) for line in invoice["lines"]]
+    return {record.get("subscription") for record in [*invoices, *lines] if isinstance(record, dict)}
+
+
+def _late_subscription_change(url: str, named: set[str], folder: Path) -> tuple[str, date]:
+    """A quantity change of a subscription active to the end, dated in the middle of the month three months before
+    day one's last and delivered on day two alone (Stripe's customer.subscription.updated event: data.object after
+    the change, data.previous_attributes before it). No other record of day two names the subscription (`named`),
+    and the month is before those day two recomputes for every subscription (_month_end_rate_correction's on): only
+    the event makes the run look at the subscription again. The subscription has no later event, so every month
+    from the change on counts 7 more units. Returns the subscription and the month."""
+    [(month,)] = query(url, "select (max(month) - interval '3 months')::date from intermediate.int_revenue_months")
+    moment = datetime(month.year, month.month, 15, 12, tzinfo=UTC)
+    [(subscription, customer, item, price, quantity), *_] = query(
+        url,
+        """
+        select subscription_id, billing_customer_id, subscription_item_id, price_id, quantity
+        from staging.stg_billing__subscriptions as subscriptions
+        where subscription_status = 'active' and ended_at is null and canceled_at is null and started_at < %s
+            and quantity > 0 and subscription_id <> all(%s)
+            and not exists (
+                select from staging.stg_billing__subscription_events as events
+                where events.subscription_id = subscriptions.subscription_id and events.occurred_at >= %s
+            )
+            and exists (
+                select from intermediate.int_subscription_mrr_monthly as months
+                where months.subscription_id = subscriptions.subscription_id and months.month = %s and months.mrr > 0
+            )
+        order by subscription_id
+        """,
+        moment.replace(tzinfo=None) - timedelta(days=45),
+        sorted(s for s in named if isinstance(s, str)),
+        moment.replace(tzinfo=None),
+        month,
+    )
+    after = {"id": item, "price": {"id": price}, "quantity": quantity + 7}
+    event = {
+        "id": "evt_late_quantity_change",
+        "object": "event",
+        "api_version": "2024-06-20",
+        "type": "customer.subscription.updated",
+        "created": int(moment.timestamp()),
+        "data": {
+            "object": {
+                "id": subscription,
+                "object": "subscription",
+                "customer": customer,
+                "status": "active",
+                "quantity": quantity + 7,
+                "items": {"data": [after]},
+                "cancel_at_period_end": False,
+                "cancel_at": None,
+                "canceled_at": None,
+                "ended_at": None,
+            },
+            "previous_attributes": {"quantity": quantity, "items": {"data": [{"id": item, "quantity": quantity}]}},
+        },
+    }
+    (folder / "billing").mkdir(parents=True, exist_ok=True)
+    (folder / "billing" / "subscription_events__resent.jsonl").write_text(json.dumps(event) + "\n", encoding="utf-8")
+    return subscription, month
+
+
+def _month_end_rate_correction(url: str, folder: Path) -> date:
+    """A corrected EUR rate for the last day of the month before day one's last, delivered on day two:
+    the month's subscriptions in EUR convert at it (the latest rate on or before the month's last day), though that
+    month is before those a daily run recomputes for every subscription. Returns the month."""
+    [(month, last_day)] = query(
+        url,
+        "select month, month_last_day from intermediate.int_revenue_months"
+        " where month = (select max(month) - interval '1 month' from intermediate.int_revenue_months)",
+    )
+    (folder / "billing").mkdir(parents=True, exist_ok=True)
+    (folder / "billing" / "fx_rates__month_end.csv").write_text(
+        f"rate_date,currency,rate_to_usd\n{last_day},EUR,1.500000\n"
+    )
+    return month
+
+
 def _running_resolution_clocks(url: str) -> tuple[datetime, dict[int, Decimal]]:
     """The support as-of moment, and the calendar minutes of each resolution clock still running at it."""
     [(as_of,)] = query(url, "select as_of_at from intermediate.int_support_as_of")
@@ -345,8 +429,23 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
     matched_later, customer_key = _organization_linked_later(
         incremental, tmp_path / "day1", tmp_path / "day2", tmp_path / "later", {late_ticket, late_rated, WAITING_TICKET}
     )
+    named = _subscriptions_named(tmp_path / "day2") | _subscriptions_named(tmp_path / "failing")
+    late_subscription, late_month = _late_subscription_change(incremental, named, tmp_path / "billing")
+    corrected_month = _month_end_rate_correction(incremental, tmp_path / "billing")
+    subscription_mrr_sql = (
+        "select month, mrr from intermediate.int_subscription_mrr_monthly"
+        " where subscription_id = %s and month >= %s order by month"
+    )
+    late_subscription_mrr = query(incremental, subscription_mrr_sql, late_subscription, late_month)
+    eur_mrr_sql = (
+        "select sum(months.mrr) from intermediate.int_subscription_mrr_monthly as months"
+        " inner join staging.stg_billing__subscriptions using (subscription_id)"
+        " where months.month = %s and currency_code = 'EUR'"
+    )
+    [(eur_mrr,)] = query(incremental, eur_mrr_sql, corrected_month)
+    assert eur_mrr > 0, "subscriptions in EUR that month"
     # the gate now fails the staged re-export
-    _load(incremental, tmp_path / "day2", tmp_path / "fx", tmp_path / "later")
+    _load(incremental, tmp_path / "day2", tmp_path / "fx", tmp_path / "later", tmp_path / "billing")
     dbt_build(incremental, BUILD, tmp_path / "dbt-day2")  # with every data test, on the incremental tables too
     [(corrected_rate,)] = query(
         incremental,
@@ -354,6 +453,11 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
         corrected_invoice,
     )
     assert corrected_rate == Decimal("1.1"), "the corrected rate converts the invoice of its day"
+    # a late event and a month's corrected rate change subscription months before those recomputed for everyone
+    after_change = dict(query(incremental, subscription_mrr_sql, late_subscription, late_month))
+    assert len(late_subscription_mrr) >= 3 and after_change.keys() == dict(late_subscription_mrr).keys()
+    assert all(after_change[month] > mrr for month, mrr in late_subscription_mrr)
+    assert query(incremental, eur_mrr_sql, corrected_month) != [(eur_mrr,)]
     # a clock running on both days ran on by the time between the two as-of moments, recomputed or moved
     running_day2 = _running_resolution_clocks(incremental)
     still_running = running_day1[1].keys() & running_day2[1].keys()
@@ -374,7 +478,7 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
 
     rebuilt = create_database(server, "t_incremental_rebuilt")
     # same order, same batch ids
-    folders = ("day1", "late", "waiting", "failing", "day2", "fx", "later")
+    folders = ("day1", "late", "waiting", "failing", "day2", "fx", "later", "billing")
     _load(rebuilt, *(tmp_path / folder for folder in folders))
     dbt_build(rebuilt, TABLES_ONLY, tmp_path / "dbt-rebuilt")
 
