@@ -99,7 +99,8 @@ PARSE_ENV = (
     "TEALEAVES_TIMEZONE",
     "TEALEAVES_AS_OF",
 )
-PARSE_ARTIFACTS = ("manifest.json", "partial_parse.msgpack", "semantic_manifest.json")
+PARTIAL_PARSE = "partial_parse.msgpack"  # dbt's saved parse, which a later parse with the same inputs reuses
+PARSE_ARTIFACTS = ("manifest.json", PARTIAL_PARSE, "semantic_manifest.json")
 PARSE_STAMP = ".parse-inputs.json"  # beside the manifest: what it was parsed for
 
 
@@ -115,7 +116,7 @@ def parse_inputs(env: dict[str, str]) -> dict:
 def _parsed_for(target: Path) -> dict | None:
     """The inputs the manifest in `target` was parsed for, unless dbt has rewritten its partial parse since."""
     stamp = target / PARSE_STAMP
-    partial = target / "partial_parse.msgpack"
+    partial = target / PARTIAL_PARSE
     if not stamp.exists() or not partial.exists():
         return None
     recorded = json.loads(stamp.read_text())
@@ -140,7 +141,7 @@ def build_manifest(settings: Settings, extra_env: dict[str, str] | None = None) 
         fcntl.flock(lock, fcntl.LOCK_EX)
         if manifest_is_stale(settings) or _parsed_for(target) != inputs:
             with tempfile.TemporaryDirectory(prefix=".parse-", dir=target) as scratch:
-                partial = target / "partial_parse.msgpack"
+                partial = target / PARTIAL_PARSE
                 if partial.exists():  # dbt re-reads only what changed when its inputs are the same
                     shutil.copy2(partial, Path(scratch) / partial.name)
                 dbt = str(Path(sys.executable).parent / "dbt")

@@ -18,10 +18,8 @@ from pathlib import Path
 
 from tealeaves.airflow_env import airflow_environ as environ
 from tealeaves.config import Settings
-from tealeaves.orchestrate import PARSE_FLAGS
+from tealeaves.orchestrate import PARSE_FLAGS, PARTIAL_PARSE
 from tealeaves.state import UMASK, private_folder
-
-PARTIAL_PARSE = "partial_parse.msgpack"
 
 # dbt's statuses, best first; `runtime error` means dbt could not measure (table missing, query failed).
 STATUSES = ("pass", "warn", "error", "runtime error")
