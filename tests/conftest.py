@@ -174,7 +174,7 @@ def dbt_build(
         command.append("--full-refresh")
     run_results = scratch / "target" / "run_results.json"
     run_results.unlink(missing_ok=True)
-    parsed = _partial_parse(url, dbt_vars, env)
+    parsed = _partial_parse(url, dbt_vars)
     _reuse_partial_parse(parsed, scratch / "target")
     result = subprocess.run(command, cwd=ROOT / "dbt_project", env=env, capture_output=True, text=True)
     _keep_partial_parse(scratch / "target", parsed)
@@ -192,23 +192,19 @@ def dbt_build(
 PARTIAL_PARSE = "partial_parse.msgpack"
 
 
-def _partial_parse(url: str, dbt_vars: dict[str, str] | None, env: dict[str, str]) -> Path:
-    """Where this process keeps dbt's partial parse for builds against one database with the same vars and
-    variables: each build writes into a target folder of its own, where dbt would otherwise parse the whole
-    project afresh (about 10 s) for every build of a test that builds twice.
+def _partial_parse(url: str, dbt_vars: dict[str, str] | None) -> Path:
+    """Where this process keeps dbt's partial parse for builds against one database with the same vars: each build
+    writes into a target folder of its own, where dbt would otherwise parse the whole project afresh (about 10 s)
+    for every build of a test that builds twice.
 
-    dbt still checks what it reuses (project files, vars, profile and connection, the variables the project
+    dbt still checks what it reuses (project files, vars, profile and connection, the variables dbt_project.yml
     reads) and parses anew whatever differs, as it does for anyone running dbt twice in a project."""
     import hashlib
     import json
 
     from sqlalchemy.engine import make_url
 
-    inputs = {
-        "database": make_url(url).render_as_string(hide_password=True),
-        "vars": dbt_vars or {},
-        "env": {name: env.get(name) for name in ("TEALEAVES_TIMEZONE", "TEALEAVES_AS_OF")},
-    }
+    inputs = {"database": make_url(url).render_as_string(hide_password=True), "vars": dbt_vars or {}}
     digest = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:16]
     return _HOME / "dbt-partial-parse" / digest / PARTIAL_PARSE
 

@@ -125,7 +125,10 @@
     {%- for node_id in ns.seen | sort -%}
         {%- do ns.parts.append(node_id ~ '=' ~ graph.nodes[node_id].checksum.checksum) -%}
     {%- endfor -%}
-    {%- for name in ['reporting_currency', 'reporting_timezone', 'as_of', 'support_as_of', 'support_schedule_name'] -%}
+    {%- do ns.parts.append('reporting_currency=' ~ var('reporting_currency', '')) -%}
+    {%- do ns.parts.append('reporting_timezone=' ~ reporting_timezone()) -%}
+    {%- do ns.parts.append('as_of=' ~ (reporting_as_of() or '')) -%}
+    {%- for name in ['support_as_of', 'support_schedule_name'] -%}
         {%- do ns.parts.append(name ~ '=' ~ var(name, '')) -%}
     {%- endfor -%}
     {{- return(local_md5(ns.parts | join('|'))) -}}

@@ -1,6 +1,6 @@
 {#
     The reporting calendar. Every day, month and cohort in the marts is a day or month of the reporting time zone
-    (var reporting_timezone: an IANA name, from TEALEAVES_TIMEZONE, default UTC), so a merchant in Sydney sees a
+    (TEALEAVES_TIMEZONE or var reporting_timezone: an IANA name, default UTC), so a merchant in Sydney sees a
     renewal at local midnight on 1 March in March, not in February.
 
     Instants stay UTC (`timestamp` without time zone, as staging makes them). Durations - first reply,
@@ -13,9 +13,24 @@
     For UTC each macro renders the plain expression it replaces, so a UTC build is the same SQL as before.
 #}
 
+{#-
+    Where the two settings come from: var reporting_timezone or as_of when given (--vars, a unit test's overrides),
+    else TEALEAVES_TIMEZONE or TEALEAVES_AS_OF, read when dbt runs a node. Not while it parses: dbt parses the whole
+    project again (about 12 s) whenever an environment variable dbt_project.yml reads changes, so every `tealeaves
+    run --as-of` with a new date, and every build in another zone, paid a full parse. Parsing renders the models only
+    to find their refs and configs, which neither setting changes.
+-#}
+{% macro reporting_setting(var_name, env_name, default) -%}
+    {%- set value = var(var_name, none) -%}
+    {%- if value is none -%}
+        {%- set value = env_var(env_name, default) if execute else default -%}
+    {%- endif -%}
+    {{- return(value | string | trim) -}}
+{%- endmacro %}
+
 {#- The reporting time zone's name, checked: an unknown zone fails the build here with one line, not deep in SQL. -#}
 {% macro reporting_timezone() -%}
-    {%- set zone = var('reporting_timezone', 'UTC') | string | trim -%}
+    {%- set zone = reporting_setting('reporting_timezone', 'TEALEAVES_TIMEZONE', 'UTC') -%}
     {%- if zone not in modules.pytz.all_timezones_set -%}
         {{ exceptions.raise_compiler_error(
             "var reporting_timezone (TEALEAVES_TIMEZONE) = '" ~ zone ~ "' is not an IANA time zone name such as UTC or"
@@ -59,11 +74,11 @@
 {%- endmacro %}
 
 {#-
-    The reporting date (var as_of, from TEALEAVES_AS_OF), 'YYYY-MM-DD', or none when it is not set: then each
+    The reporting date (TEALEAVES_AS_OF or var as_of), 'YYYY-MM-DD', or none when it is not set: then each
     model takes the end of its own data. Checked, so a typo fails the build instead of reporting as of nothing.
 -#}
 {% macro reporting_as_of() -%}
-    {%- set as_of = var('as_of', '') | string | trim -%}
+    {%- set as_of = reporting_setting('as_of', 'TEALEAVES_AS_OF', '') -%}
     {%- if as_of in ('', 'None', 'none') -%}
         {{ return(none) }}
     {%- endif -%}

@@ -93,7 +93,7 @@ class Settings(BaseSettings):
     @field_validator("as_of", mode="before")
     @classmethod
     def _empty_as_of_is_unset(cls, value: object) -> object:
-        return None if value == "" else value  # as dbt_project.yml reads it: TEALEAVES_AS_OF= means "not set"
+        return None if value == "" else value  # as dbt reads it (macros/reporting_calendar.sql): "" is "not set"
 
     @property
     def embedded(self) -> bool:

@@ -88,17 +88,11 @@ def manifest_is_stale(settings: Settings) -> bool:
 
 # What dbt compares before it reuses a partial parse, besides the project's files (dbt's ManifestStateCheck): the
 # --profile and --target flags, the connection's host, port, user and database (profiles.yml reads them from
-# TEALEAVES_DBT_*; the password is not compared) and the variables dbt_project.yml reads. A manifest parsed for
-# another server, or without the flags Cosmos passes, makes every dbt build in the DAG parse the project afresh.
+# TEALEAVES_DBT_*; the password is not compared) and the variables dbt_project.yml reads (none: the reporting time
+# zone and date are read when dbt runs, macros/reporting_calendar.sql). A manifest parsed for another server, or
+# without the flags Cosmos passes, makes every dbt build in the DAG parse the project afresh.
 PARSE_FLAGS = ("--profile", DBT_PROFILE, "--target", DBT_TARGET)
-PARSE_ENV = (
-    "TEALEAVES_DBT_HOST",
-    "TEALEAVES_DBT_PORT",
-    "TEALEAVES_DBT_USER",
-    "TEALEAVES_DBT_DBNAME",
-    "TEALEAVES_TIMEZONE",
-    "TEALEAVES_AS_OF",
-)
+PARSE_ENV = ("TEALEAVES_DBT_HOST", "TEALEAVES_DBT_PORT", "TEALEAVES_DBT_USER", "TEALEAVES_DBT_DBNAME")
 PARTIAL_PARSE = "partial_parse.msgpack"  # dbt's saved parse, which a later parse with the same inputs reuses
 PARSE_ARTIFACTS = ("manifest.json", PARTIAL_PARSE, "semantic_manifest.json")
 PARSE_STAMP = ".parse-inputs.json"  # beside the manifest: what it was parsed for
