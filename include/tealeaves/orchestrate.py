@@ -117,12 +117,29 @@ def _parsed_for(target: Path) -> dict | None:
     return recorded["inputs"] if recorded.get("partial_parse_mtime_ns") == partial.stat().st_mtime_ns else None
 
 
+def own_partial_parse(settings: Settings) -> Path:
+    """This home's copy of the last partial parse made for it.
+
+    Homes on other servers share the project's target folder (two test workers, a demo beside a benchmark), and
+    dbt reuses a parse only for the connection it was made for: each found the other's there and parsed the
+    whole project again, about 12 s (twice that on a slow day)."""
+    return settings.home / "dbt-parse" / PARTIAL_PARSE
+
+
+def partial_parse_to_reuse(settings: Settings) -> Path | None:
+    """The partial parse a dbt command of this home starts from: its own, else the project's shared one."""
+    for path in (own_partial_parse(settings), settings.dbt_project_dir / "target" / PARTIAL_PARSE):
+        if path.exists():
+            return path
+    return None
+
+
 def build_manifest(settings: Settings, extra_env: dict[str, str] | None = None) -> None:
     """The DAG renders dbt from target/manifest.json, so parsing stays out of DAG import.
 
     Parsed as Cosmos' builds will run dbt (same flags, same environment), and again whenever that changes (another
-    server, another reporting time zone), so the builds in the DAG reuse this partial parse instead of parsing
-    the project from scratch. `extra_env` is what the DAG run adds to the environment (`tealeaves run --as-of`).
+    server), starting from this home's last parse, so the builds in the DAG reuse this partial parse instead of
+    parsing the project from scratch. `extra_env` is what the DAG run adds to the environment (`tealeaves run --as-of`).
 
     A lock serialises concurrent callers (two test workers, `make demo` beside `make airflow`): the second one
     waits, then finds the manifest fresh instead of rewriting it under the first one's readers. dbt writes into a
@@ -135,16 +152,21 @@ def build_manifest(settings: Settings, extra_env: dict[str, str] | None = None) 
         fcntl.flock(lock, fcntl.LOCK_EX)
         if manifest_is_stale(settings) or _parsed_for(target) != inputs:
             with tempfile.TemporaryDirectory(prefix=".parse-", dir=target) as scratch:
-                partial = target / PARTIAL_PARSE
-                if partial.exists():  # dbt re-reads only what changed when its inputs are the same
-                    shutil.copy2(partial, Path(scratch) / partial.name)
+                reused = partial_parse_to_reuse(settings)
+                if reused is not None:  # dbt re-reads only what changed when its inputs are the same
+                    shutil.copy2(reused, Path(scratch) / PARTIAL_PARSE)
                 dbt = str(Path(sys.executable).parent / "dbt")
                 command = [dbt, "parse", "--quiet", *PARSE_FLAGS, "--target-path", scratch]
                 run_tool(settings, command, "dbt parse", cwd=settings.dbt_project_dir, extra_env=extra_env)
+                own = own_partial_parse(settings)
+                private_folder(own.parent)
+                with open(own.with_suffix(".tmp"), "wb", opener=private_opener) as copy:
+                    copy.write((Path(scratch) / PARTIAL_PARSE).read_bytes())
+                os.replace(own.with_suffix(".tmp"), own)
                 for name in PARSE_ARTIFACTS:
                     if (Path(scratch) / name).exists():
                         os.replace(Path(scratch) / name, target / name)
-            stamp = {"inputs": inputs, "partial_parse_mtime_ns": partial.stat().st_mtime_ns}
+            stamp = {"inputs": inputs, "partial_parse_mtime_ns": (target / PARTIAL_PARSE).stat().st_mtime_ns}
             (target / PARSE_STAMP).write_text(json.dumps(stamp, indent=2) + "\n")
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from tealeaves.airflow_env import airflow_environ as environ
 from tealeaves.config import Settings
-from tealeaves.orchestrate import PARSE_FLAGS, PARTIAL_PARSE
+from tealeaves.orchestrate import PARSE_FLAGS, PARTIAL_PARSE, partial_parse_to_reuse
 from tealeaves.state import UMASK, private_folder
 
 # dbt's statuses, best first; `runtime error` means dbt could not measure (table missing, query failed).
@@ -64,15 +64,15 @@ class SourceFreshness:
 def check_freshness(settings: Settings, output: Path) -> list[SourceFreshness]:
     """Run `dbt source freshness` against the warehouse; one verdict per source, by source name.
 
-    It starts from the partial parse the DAG's builds use (orchestrate.build_manifest), with the same flags: a
+    It starts from the partial parse the DAG's builds use (orchestrate.partial_parse_to_reuse), with the same flags: a
     fresh target folder would make dbt parse the whole project for every hourly check (about 11 s of its 16).
     dbt still checks what it reuses and parses anew whatever differs."""
     private_folder(output.parent)
     target = output.parent / "target"
-    shared = settings.dbt_project_dir / "target" / PARTIAL_PARSE
-    if shared.exists() and not (target / PARTIAL_PARSE).exists():
+    reused = partial_parse_to_reuse(settings)
+    if reused is not None and not (target / PARTIAL_PARSE).exists():
         target.mkdir(exist_ok=True)
-        shutil.copyfile(shared, target / PARTIAL_PARSE)  # build_manifest replaces it whole: a copy is one version
+        shutil.copyfile(reused, target / PARTIAL_PARSE)  # build_manifest replaces it whole: a copy is one version
     dbt = str(Path(sys.executable).parent / "dbt")
     command = [dbt, "source", "freshness", *PARSE_FLAGS, "--output", str(output), "--target-path", str(target)]
     result = subprocess.run(
