@@ -54,6 +54,10 @@ PRODUCER = "dbt_producer_watcher"  # the task id Cosmos gives the task that runs
 NOT_IN_PRODUCTION = ("resource_type:unit_test",)  # dbt selectors the daily builds leave out
 FAILED = ("error", "fail", "runtime error")  # run_results statuses that fail a build
 RESOURCE_TYPE = "--resource-type"
+# dbt runs in a copy of the project Cosmos deletes afterwards, with its debug log file in it: writing that file
+# cost a fifth of the wall time of a small build (45.8 s against 36.0, three runs each), for nothing: the task
+# log keeps dbt's own lines.
+NO_FILE_LOG = ("--log-level-file", "none")
 
 
 def dbt_build_group(
@@ -91,7 +95,7 @@ def dbt_build_group(
         operator_args={"emit_datasets": False},  # no asset per model: nothing reads marts_build (see above)
     )
     producer = group.children[f"{group_id}.{PRODUCER}"]
-    producer.dbt_cmd_flags = build_tests_too(producer.dbt_cmd_flags)
+    producer.dbt_cmd_flags = [*build_tests_too(producer.dbt_cmd_flags), *NO_FILE_LOG]
     producer.callback = name_failed_nodes  # Cosmos calls it after dbt ends, before it judges the exit code
     for task in list(group.get_roots()):
         if task is not producer:

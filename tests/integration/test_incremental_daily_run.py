@@ -446,7 +446,8 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
     assert eur_mrr > 0, "subscriptions in EUR that month"
     # the gate now fails the staged re-export
     _load(incremental, tmp_path / "day2", tmp_path / "fx", tmp_path / "later", tmp_path / "billing")
-    dbt_build(incremental, BUILD, tmp_path / "dbt-day2")  # with every data test, on the incremental tables too
+    # with every data test, on the incremental tables too; the debug log says which plan each model took
+    dbt_build(incremental, BUILD, tmp_path / "dbt-day2", debug_log=True)
     [(corrected_rate,)] = query(
         incremental,
         "select fx_rate_to_usd from intermediate.int_invoices_converted where invoice_id = %s",

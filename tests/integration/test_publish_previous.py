@@ -178,7 +178,7 @@ def test_the_next_build_carries_the_retired_incremental_marts_on(published_world
     whose fingerprint changed is made again instead of carried on."""
     url = published_world
     mart = "fct_support_tickets"
-    dbt_build(url, mart, tmp_path / "second")  # nothing retired yet: a new table
+    dbt_build(url, mart, tmp_path / "second", debug_log=True)  # nothing retired yet: a new table
     assert incremental_plans(tmp_path / "second", mart) == []  # built whole, no plan needed
     publish_marts(url)
     retired = _oid(url, "marts_previous", mart)
@@ -186,7 +186,7 @@ def test_the_next_build_carries_the_retired_incremental_marts_on(published_world
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("create table marts_previous.fct_removed as select 1 as kept")  # a mart the project dropped
 
-    dbt_build(url, mart, tmp_path / "third")
+    dbt_build(url, mart, tmp_path / "third", debug_log=True)
 
     assert "marts_previous" not in schemas(url)
     assert _oid(url, "marts_build", mart) == retired
@@ -198,7 +198,7 @@ def test_the_next_build_carries_the_retired_incremental_marts_on(published_world
         conn.execute(
             "update intermediate.incremental_state set fingerprint = 'older code' where model like %s", [f"{mart}@%"]
         )
-    dbt_build(url, mart, tmp_path / "fourth")
+    dbt_build(url, mart, tmp_path / "fourth", debug_log=True)
 
     assert _oid(url, "marts_build", mart) not in (None, retired)
     assert incremental_plans(tmp_path / "fourth", mart) == []
