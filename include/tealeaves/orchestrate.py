@@ -226,6 +226,26 @@ def prepare(
     migrate_airflow(settings)
 
 
+def refuse_beside_a_scheduler(settings: Settings) -> None:
+    """Stop before `airflow dags test` when this home's scheduler is up (`tealeaves airflow up`).
+
+    The scheduler examines the running runs of every unpaused DAG, the one `airflow dags test` makes too, and would
+    queue its tasks to its own executor while the test loop runs them: two loads, two dbt builds on one schema.
+    """
+    import psycopg
+
+    with psycopg.connect(settings.url(settings.airflow_metadata), connect_timeout=10) as conn:
+        alive = conn.execute(
+            "select exists (select from job where job_type = 'SchedulerJob' and state = 'running'"
+            " and latest_heartbeat > now() - interval '30 seconds')"
+        ).fetchone()[0]
+    if alive:
+        raise RunFailed(
+            f"Airflow's scheduler is running for this home (tealeaves airflow up), and would run {DAG_ID}'s tasks"
+            f" beside this run: trigger {DAG_ID} in the Airflow UI, or stop Airflow first"
+        )
+
+
 def run_daily(settings: Settings, logical_date: date, extra_env: dict[str, str] | None = None) -> Outcome:
     if logical_date < DAILY_START:
         raise RunFailed(
@@ -309,6 +329,7 @@ def task_failure_reason(log: str, task_id: str) -> str:
 def demo(settings: Settings, console: Console, customers: int, months: int) -> Outcome:
     with console.status("starting PostgreSQL") as status:
         prepare(settings, status.update)
+        refuse_beside_a_scheduler(settings)
         status.update(f"generating exports for {customers} customers over {months} months")
         current = demo_world_is_current(settings, customers, months)
         folder = demo_world(settings, customers, months)
@@ -359,6 +380,7 @@ def run(settings: Settings, console: Console, data: Path, as_of: date | None) ->
         env["TEALEAVES_AS_OF"] = as_of.isoformat()
     with console.status("starting PostgreSQL") as status:
         prepare(settings, status.update, env)
+        refuse_beside_a_scheduler(settings)
         require_one_origin(settings, data)
         status.update(f"running {DAG_ID} on {data} (load → dbt build → Great Expectations → publish)")
         return run_daily(settings, datetime.now(UTC).date(), env)

@@ -193,6 +193,20 @@ TINY_DAG = textwrap.dedent(
 )
 
 
+def test_a_run_beside_the_running_scheduler_is_refused_with_the_reason(airflow_up, tmp_path):
+    """`tealeaves run` uses `airflow dags test`, whose running run the scheduler of `tealeaves airflow up` would also
+    pick up (tealeaves_daily is not paused): the run stops before the DAG starts, in one line."""
+    from tealeaves.generate import generate
+
+    generate(tmp_path / "exports", customers=20, months=2, seed=3)
+    result = subprocess.run(
+        [TEALEAVES, "run", "--data", str(tmp_path / "exports")], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode != 0
+    assert "Airflow's scheduler is running for this home" in result.stderr, result.stderr[-2000:]
+    assert "Traceback" not in result.stdout + result.stderr
+
+
 def test_dag_test_runs_tasks_without_a_login(airflow_ready, tmp_path):
     """`tealeaves run`, `demo` and the DAG tests use `airflow dags test`: its tasks talk to Airflow with no login."""
     from airflow.dag_processing.bundles.manager import DagBundlesManager
