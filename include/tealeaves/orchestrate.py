@@ -234,11 +234,14 @@ def refuse_beside_a_scheduler(settings: Settings) -> None:
     """
     import psycopg
 
-    with psycopg.connect(settings.url(settings.airflow_metadata), connect_timeout=10) as conn:
-        alive = conn.execute(
-            "select exists (select from job where job_type = 'SchedulerJob' and state = 'running'"
-            " and latest_heartbeat > now() - interval '30 seconds')"
-        ).fetchone()[0]
+    try:
+        with psycopg.connect(settings.url(settings.airflow_metadata), connect_timeout=10) as conn:
+            alive = conn.execute(
+                "select exists (select from job where job_type = 'SchedulerJob' and state = 'running'"
+                " and latest_heartbeat > now() - interval '30 seconds')"
+            ).fetchone()[0]
+    except psycopg.Error as exc:  # prepare() has just migrated it: unreadable now is a fault to name, not a trace
+        raise RunFailed(f"Airflow's metadata database: {str(exc).strip()}") from None
     if alive:
         raise RunFailed(
             f"Airflow's scheduler is running for this home (tealeaves airflow up), and would run {DAG_ID}'s tasks"
