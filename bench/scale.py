@@ -84,10 +84,19 @@ PACKAGE_ROOT = Path(tealeaves.__file__).resolve().parents[1]
 
 # The DAG's order (dags/tealeaves_daily.py): load → validate_raw → build_marts → predict_ltv →
 # build_predicted_marts → validate_marts → publish_marts. `generate` makes the input and comes first.
-# The DAG's builds leave out dbt's unit tests (NOT_IN_PRODUCTION in tealeaves_airflow.dbt_build); so do these.
+# The DAG's builds leave out dbt's unit tests and write no log file (NOT_IN_PRODUCTION and NO_FILE_LOG in
+# tealeaves_airflow.dbt_build); so do these.
+NO_FILE_LOG = ["--log-level-file", "none"]
 DBT_STEPS = {
-    "build_marts": ["build", "--exclude", f"tag:{PREDICTED}+", "resource_type:unit_test"],
-    "build_predicted_marts": ["build", "--select", f"tag:{PREDICTED}+", "--exclude", "resource_type:unit_test"],
+    "build_marts": ["build", "--exclude", f"tag:{PREDICTED}+", "resource_type:unit_test", *NO_FILE_LOG],
+    "build_predicted_marts": [
+        "build",
+        "--select",
+        f"tag:{PREDICTED}+",
+        "--exclude",
+        "resource_type:unit_test",
+        *NO_FILE_LOG,
+    ],
 }
 PYTHON_STEPS = ("load", "validate_raw", "predict_ltv", "validate_marts", "publish_marts")
 # --next-day: the first steps run on day one's exports (tealeaves.generate.next_day), then the next day's files
