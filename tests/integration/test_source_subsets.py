@@ -19,13 +19,12 @@ from hypothesis import strategies as st
 from tealeaves.generate import generate
 from tealeaves.load import load_paths
 from tealeaves.quality.gate import run_gate
-from tests.conftest import PREDICTED_LTV, create_database, dbt_build
+from tests.conftest import PREDICTED_LTV, UNIT_TESTS, create_database, dbt_build
 
 BUILD = "marts_build"
-# Every mart, as the daily DAG builds them. dbt's unit tests check SQL on fixed inputs, whatever was loaded, so they
-# are left to the session's marts_world build (test_dag_files.py), as the DAG leaves them out.
-EVERY_MART = f"fqn:* --exclude tag:{PREDICTED_LTV}+ resource_type:unit_test"
-# One database for the module's builds, emptied by each: dbt reuses its parse of the project for the same database.
+# Every mart, as the daily DAG builds them, without dbt's unit tests (marts_world's builds run them)
+EVERY_MART = f"fqn:* --exclude tag:{PREDICTED_LTV}+ {UNIT_TESTS}"
+# One database for the module's builds, emptied by each
 DATABASE = "t_subsets"
 
 
