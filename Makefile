@@ -16,23 +16,26 @@ BI_STAMP := $(BI_VENV)/.installed-stamp
 .PHONY: install demo test airflow bi bi-install test-bi lint lint-python lint-sql browser docs clean
 
 # The virtualenv is rebuilt only when the lock file or the package metadata changes.
+# --no-compile: pip would byte-compile every module of every package (14,427 files for .venv: 91 s instead of 65 s
+# on 2 cores); Python compiles the ones a command imports when it first imports them.
+PIP_INSTALL = python -m pip install --quiet --disable-pip-version-check --no-compile
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "tealeaves needs Python 3.11 or newer")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(BIN)/$(PIP_INSTALL) -r requirements.lock
+	$(BIN)/$(PIP_INSTALL) --no-deps -e .
 	@touch $(STAMP)
 
 install: $(STAMP)
 
 $(LINT_STAMP): requirements-lint.lock
 	@test -x $(LINT_VENV)/bin/python || $(PYTHON) -m venv $(LINT_VENV)
-	$(LINT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-lint.lock
+	$(LINT_VENV)/bin/$(PIP_INSTALL) -r requirements-lint.lock
 	@touch $(LINT_STAMP)
 
 $(BI_STAMP): requirements-bi.lock
 	@test -x $(BI_VENV)/bin/python || $(PYTHON) -m venv $(BI_VENV)
-	$(BI_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-bi.lock
+	$(BI_VENV)/bin/$(PIP_INSTALL) -r requirements-bi.lock
 	$(BI_VENV)/bin/python -m pip check
 	@touch $(BI_STAMP)
 
