@@ -66,14 +66,13 @@ from rich.table import Table
 import tealeaves
 from tealeaves.airflow_env import airflow_environ
 from tealeaves.config import Settings, get_settings
+from tealeaves.daily_builds import NO_FILE_LOG, NOT_IN_PRODUCTION, PREDICTED_LTV, PRODUCER
 from tealeaves.db.setup import drop_database, scratch_database
 from tealeaves.generate.next_day import split_next_day
 from tealeaves.orchestrate import start_server
 from tealeaves.publish import BUILD
 
 BENCH_DB = "tealeaves_scale"
-PRODUCER = "dbt_producer_watcher"  # the task running each dbt build in the DAG (plugins/tealeaves_airflow/dbt_build)
-PREDICTED = "predicted_ltv"  # dbt tag of the marts built after the LTV fit, as in dags/tealeaves_daily.py
 DBT_FINISHED = re.compile(r"Finished running .*? in \d+ hours \d+ minutes and [\d.]+ seconds \(([\d.]+)s\)")
 GOAL_FACTOR = 1.3  # issue 15: 13x for 10x the customers
 NOISE_FLOOR_S = 1.0
@@ -84,17 +83,15 @@ PACKAGE_ROOT = Path(tealeaves.__file__).resolve().parents[1]
 
 # The DAG's order (dags/tealeaves_daily.py): load → validate_raw → build_marts → predict_ltv →
 # build_predicted_marts → validate_marts → publish_marts. `generate` makes the input and comes first.
-# The DAG's builds leave out dbt's unit tests and write no log file (NOT_IN_PRODUCTION and NO_FILE_LOG in
-# tealeaves_airflow.dbt_build); so do these.
-NO_FILE_LOG = ["--log-level-file", "none"]
+# The DAG's builds, as tealeaves.daily_builds says: what they leave out, and no log file.
 DBT_STEPS = {
-    "build_marts": ["build", "--exclude", f"tag:{PREDICTED}+", "resource_type:unit_test", *NO_FILE_LOG],
+    "build_marts": ["build", "--exclude", f"tag:{PREDICTED_LTV}+", *NOT_IN_PRODUCTION, *NO_FILE_LOG],
     "build_predicted_marts": [
         "build",
         "--select",
-        f"tag:{PREDICTED}+",
+        f"tag:{PREDICTED_LTV}+",
         "--exclude",
-        "resource_type:unit_test",
+        *NOT_IN_PRODUCTION,
         *NO_FILE_LOG,
     ],
 }

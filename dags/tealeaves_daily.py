@@ -18,6 +18,7 @@ from airflow.sdk import Asset, dag, task
 
 from tealeaves import sources
 from tealeaves.config import DAILY_START, get_settings
+from tealeaves.daily_builds import PREDICTED_LTV
 from tealeaves.publish import BUILD
 from tealeaves_airflow.dbt_build import dbt_build_group
 from tealeaves_airflow.notifiers import FailureNotifier, SuccessNotifier, late_run_deadline
@@ -25,7 +26,6 @@ from tealeaves_airflow.quality_gate import QualityGateOperator, RawGateOperator
 
 settings = get_settings()  # reads the environment only: cheap at parse time
 MARTS = Asset(name="tealeaves.marts")
-PREDICTED = "predicted_ltv"  # dbt tag of the models that read the LTV predictions (built after predict_ltv)
 
 
 @task
@@ -111,8 +111,8 @@ def tealeaves_daily():
     ]
     # Two dbt builds around the LTV fit: the models predict_ltv reads first, then the marts that read its
     # predictions (tag predicted_ltv and everything downstream of them).
-    build = dbt_build_group("build_marts", settings, exclude=[f"tag:{PREDICTED}+"])
-    build_predicted = dbt_build_group("build_predicted_marts", settings, select=[f"tag:{PREDICTED}+"])
+    build = dbt_build_group("build_marts", settings, exclude=[f"tag:{PREDICTED_LTV}+"])
+    build_predicted = dbt_build_group("build_predicted_marts", settings, select=[f"tag:{PREDICTED_LTV}+"])
     raw_gate = RawGateOperator(task_id="validate_raw", retries=0)
     gate = QualityGateOperator(task_id="validate_marts", schema=BUILD, retries=0)
     published = publish_marts()

@@ -51,7 +51,7 @@ os.environ.pop("TEALEAVES_DATABASE_URL", None)
 os.environ["TEALEAVES_HOME"] = str(_HOME)
 os.environ["TEALEAVES_PG_PORT"] = str(free_port())
 
-from tealeaves import airflow_env  # noqa: E402
+from tealeaves import airflow_env, daily_builds  # noqa: E402
 from tealeaves.config import Settings, get_settings  # noqa: E402
 
 if TYPE_CHECKING:
@@ -272,7 +272,7 @@ def pipeline(server: Settings, tmp_path_factory):
 
 
 MARTS_WORLD = {"customers": 400, "months": 12, "seed": 2024}
-PREDICTED_LTV = "predicted_ltv"  # dbt tag of the marts built after the LTV fit (as dags/tealeaves_daily.py)
+PREDICTED_LTV = daily_builds.PREDICTED_LTV  # dbt tag of the marts built after the LTV fit
 # dbt's unit tests check a model's SQL on fixed inputs, whatever a world holds: marts_world's builds run them
 UNIT_TESTS = "resource_type:unit_test"
 

@@ -25,6 +25,7 @@ from rich.console import Console
 
 from tealeaves.airflow_env import airflow_environ as environ
 from tealeaves.config import DAILY_START, DBT_PROFILE, DBT_TARGET, Settings
+from tealeaves.daily_builds import PRODUCER
 from tealeaves.state import UMASK, private_files, private_folder, private_opener
 
 DAG_ID = "tealeaves_daily"
@@ -33,7 +34,7 @@ DAG_ID = "tealeaves_daily"
 # EmptyOperator, it marks it success once its trigger rule holds; `airflow dags test` would run each in process
 # (about 0.2 s apiece), so `tealeaves run` has it mark them as the scheduler does. tests/integration/
 # test_dag_files.py checks that this matches the EmptyOperators of the DAG and nothing else.
-MARKERS = r"build_(?:predicted_)?marts\.(?!dbt_producer_watcher$).+"
+MARKERS = rf"build_(?:predicted_)?marts\.(?!{PRODUCER}$).+"
 
 
 class RunFailed(RuntimeError):
