@@ -59,10 +59,7 @@
     union all
     select nested.line ->> 'subscription'
     from invoices_in_run
-    cross join
-        lateral jsonb_array_elements(case when jsonb_typeof(lines) = 'array' then lines else '[]'::jsonb end)
-            as nested (line)
-    where jsonb_typeof(nested.line) = 'object'
+    cross join {{ nested_invoice_lines('invoices_in_run.lines') }} as nested
     union all
     select subscription from {{ raw_relation('billing', 'invoice_line_items') }} where {{ in_run }}
 {%- endmacro %}

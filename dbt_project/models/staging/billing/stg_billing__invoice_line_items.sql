@@ -51,11 +51,8 @@ nested_lines as (
         audited_rows._batch_id,
         audited_rows._source_line
     from {{ restaged_source('billing', 'invoices') }}
-    cross join
-        lateral jsonb_array_elements(
-            case when jsonb_typeof(audited_rows.lines) = 'array' then audited_rows.lines else '[]'::jsonb end
-        ) as lines_data (line)
-    where jsonb_typeof(lines_data.line) = 'object' and nullif(trim(lines_data.line ->> 'id'), '') is not null
+    cross join {{ nested_invoice_lines('audited_rows.lines') }} as lines_data
+    where nullif(trim(lines_data.line ->> 'id'), '') is not null
 ),
 
 source as (
