@@ -6,6 +6,7 @@ the simulated lives themselves, captured as the generator renders them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -217,3 +218,30 @@ def test_invoices_with_their_lines_nested_need_no_line_items_file(warehouse, ser
     nested_only = query(url, LINES)
     assert len(nested_only) == warehouse["truth"]["files"]["billing/invoice_line_items.jsonl"]["records"]
     assert sorted(nested_only) == sorted(query(warehouse["url"], LINES))
+
+
+def test_malformed_nested_lines_stage_no_line_and_keep_their_invoice(warehouse, server, tmp_path):
+    """An invoice whose lines.data[] is not a list, holds something other than line objects, or is missing gives
+    no line for what is malformed (macro nested_invoice_lines), and the build and the invoice itself stand."""
+    with_lines = []
+    for line in (warehouse["folder"] / "invoices.jsonl").read_text().splitlines():
+        with contextlib.suppress(ValueError):  # the planted broken lines
+            record = json.loads(line)
+            if isinstance(record, dict) and len(with_lines) < 4 and (record.get("lines") or {}).get("data"):
+                with_lines.append(record)
+    kept = with_lines[1]["lines"]["data"][0]
+    with_lines[0]["lines"]["data"] = "not a list"
+    with_lines[1]["lines"]["data"] = [7, "text", None, kept]
+    with_lines[2]["lines"] = None
+    del with_lines[3]["lines"]
+    folder = tmp_path / "billing"
+    folder.mkdir()
+    (folder / "invoices.jsonl").write_text("".join(json.dumps(record) + "\n" for record in with_lines))
+    url = create_database(server, "t_source_billing_malformed_lines")
+    load_paths(url, [folder], source="billing")
+    dbt_build(url, "stg_billing__invoices stg_billing__invoice_line_items", tmp_path)
+    assert query(url, "select line_item_id, invoice_id from staging.stg_billing__invoice_line_items") == [
+        (kept["id"], with_lines[1]["id"])
+    ]
+    staged = query(url, "select invoice_id from staging.stg_billing__invoices")
+    assert sorted(invoice_id for (invoice_id,) in staged) == sorted(record["id"] for record in with_lines)
