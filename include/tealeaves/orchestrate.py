@@ -232,14 +232,22 @@ def refuse_beside_a_scheduler(settings: Settings) -> None:
 
     The scheduler examines the running runs of every unpaused DAG, the one `airflow dags test` makes too, and would
     queue its tasks to its own executor while the test loop runs them: two loads, two dbt builds on one schema.
+    A scheduler counts as up while its last heartbeat is younger than Airflow's own health threshold
+    ([scheduler] scheduler_health_check_threshold, 30 s unless the environment sets it, as tealeaves sets Airflow's
+    configuration).
     """
     import psycopg
 
+    setting = "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD"
+    threshold = {**os.environ, **environ(settings)}.get(setting, "30")
+    if not threshold.strip().replace(".", "", 1).isdigit():
+        raise RunFailed(f"{setting}={threshold!r} is not a number of seconds")
     try:
         with psycopg.connect(settings.url(settings.airflow_metadata), connect_timeout=10) as conn:
             alive = conn.execute(
                 "select exists (select from job where job_type = 'SchedulerJob' and state = 'running'"
-                " and latest_heartbeat > now() - interval '30 seconds')"
+                " and latest_heartbeat > now() - make_interval(secs => %s))",
+                [float(threshold)],
             ).fetchone()[0]
     except psycopg.Error as exc:  # prepare() has just migrated it: unreadable now is a fault to name, not a trace
         raise RunFailed(f"Airflow's metadata database: {str(exc).strip()}") from None

@@ -205,6 +205,17 @@ def test_a_run_beside_the_running_scheduler_is_refused_with_the_reason(airflow_u
     assert result.returncode != 0
     assert "Airflow's scheduler is running for this home" in result.stderr, result.stderr[-2000:]
     assert "Traceback" not in result.stdout + result.stderr
+    # "running" is Airflow's own health threshold, read from the setting Airflow reads
+    setting = "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD"
+    result = subprocess.run(
+        [TEALEAVES, "run", "--data", str(tmp_path / "exports")],
+        env={**os.environ, setting: "soon"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode != 0
+    assert result.stderr.strip().endswith(f"{setting}='soon' is not a number of seconds"), result.stderr[-2000:]
 
 
 def test_dag_test_runs_tasks_without_a_login(airflow_ready, tmp_path):
