@@ -22,7 +22,7 @@ import pytest
 from tealeaves.ltv.store import predict_ltv, run_backtest
 from tealeaves.publish import publish_marts
 from tealeaves.samples.cdnow import CALIBRATION_END, transactions, write_billing_exports
-from tests.conftest import PREDICTED_LTV, TEALEAVES, UNIT_TESTS, create_database, dbt_build
+from tests.conftest import DAILY_BUILD, DAILY_PREDICTED_BUILD, TEALEAVES, create_database, dbt_build
 from tests.integration.test_report_html import chart_specs, open_offline, run_report
 from tests.integration.test_report_numbers import printed_tables
 from tests.warehouse import query
@@ -51,10 +51,10 @@ def cdnow_shop(server, tmp_path_factory):
     assert (written.customers, written.invoices) == (2357, 4960)
     url = create_database(server, "t_oneoff_cdnow")
     load_paths(url, [folder / "exports"])
-    dbt_build(url, f"fqn:* --exclude tag:{PREDICTED_LTV}+ {UNIT_TESTS}", folder / "dbt", AS_OF)
+    dbt_build(url, DAILY_BUILD, folder / "dbt", AS_OF)
     predict_ltv(url, "oneoff_cdnow")
     run_backtest(url, "oneoff_cdnow", BACKTEST_END, CALIBRATION_END)
-    dbt_build(url, f"tag:{PREDICTED_LTV}+ --exclude {UNIT_TESTS}", folder / "dbt-predicted", AS_OF)
+    dbt_build(url, DAILY_PREDICTED_BUILD, folder / "dbt-predicted", AS_OF)
     publish_marts(url)
     return url
 

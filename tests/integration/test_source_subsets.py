@@ -19,11 +19,9 @@ from hypothesis import strategies as st
 from tealeaves.generate import generate
 from tealeaves.load import load_paths
 from tealeaves.quality.gate import run_gate
-from tests.conftest import PREDICTED_LTV, UNIT_TESTS, create_database, dbt_build
+from tests.conftest import DAILY_BUILD, create_database, dbt_build
 
 BUILD = "marts_build"
-# Every mart, as the daily DAG builds them, without dbt's unit tests (marts_world's builds run them)
-EVERY_MART = f"fqn:* --exclude tag:{PREDICTED_LTV}+ {UNIT_TESTS}"
 # One database for the module's builds, emptied by each
 DATABASE = "t_subsets"
 
@@ -49,7 +47,7 @@ def build_from(server, world: Path, keep: list[str], scratch: Path) -> str:
     folder.mkdir(exist_ok=True)
     url = create_database(server, DATABASE)
     load_paths(url, [folder], strict=False, allow_empty=True)
-    dbt_build(url, EVERY_MART, scratch / "dbt")
+    dbt_build(url, DAILY_BUILD, scratch / "dbt")
     return url
 
 
