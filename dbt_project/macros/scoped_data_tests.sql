@@ -5,10 +5,10 @@
     with its batch id (macros/staging_incremental.sql), so every row it wrote has a load_batch_id above the
     batches staged before it.
 
-    Which tests: not_null and accepted_values (a verdict per row); unique, over every row whose value some new
-    row has (two kept rows that shared a value would have failed it already); relationships from one such table
-    to another (an incremental run never drops a key, so a parent a kept row found is still there). Any other
-    test, or one that reads a table rebuilt whole each run, reads its whole table every time.
+    Which tests: not_null, not_null_columns and accepted_values (a verdict per row); unique, over every row whose
+    value some new row has (two kept rows that shared a value would have failed it already); relationships from
+    one such table to another (an incremental run never drops a key, so a parent a kept row found is still there).
+    Any other test, or one that reads a table rebuilt whole each run, reads its whole table every time.
 
     When a test reads everything again: it has not passed yet, or its last run failed or warned (a failing row
     keeps failing the next day, though no new batch carries it); any table it reads was re-staged whole since
@@ -37,7 +37,7 @@
     {%- set test = graph.nodes.get(test_id) -%}
     {%- if test is none or test.resource_type != 'test' or not test.test_metadata -%}{{ return(none) }}{%- endif -%}
     {%- set kind = test.test_metadata.name -%}
-    {%- if test.test_metadata.namespace or kind not in ['not_null', 'accepted_values', 'unique', 'relationships'] -%}
+    {%- if test.test_metadata.namespace or kind not in ['not_null', 'not_null_columns', 'accepted_values', 'unique', 'relationships'] -%}
         {{- return(none) -}}
     {%- endif -%}
     {%- set tested = graph.nodes.get(test.attached_node) -%}
