@@ -66,7 +66,7 @@ from rich.table import Table
 import tealeaves
 from tealeaves.airflow_env import airflow_environ
 from tealeaves.config import Settings, get_settings
-from tealeaves.daily_builds import NO_FILE_LOG, NOT_IN_PRODUCTION, PREDICTED_LTV, PRODUCER
+from tealeaves.daily_builds import BUILDS, NO_FILE_LOG, PRODUCER
 from tealeaves.db.setup import drop_database, scratch_database
 from tealeaves.generate.next_day import split_next_day
 from tealeaves.orchestrate import start_server
@@ -84,17 +84,7 @@ PACKAGE_ROOT = Path(tealeaves.__file__).resolve().parents[1]
 # The DAG's order (dags/tealeaves_daily.py): load → validate_raw → build_marts → predict_ltv →
 # build_predicted_marts → validate_marts → publish_marts. `generate` makes the input and comes first.
 # The DAG's builds, as tealeaves.daily_builds says: what they leave out, and no log file.
-DBT_STEPS = {
-    "build_marts": ["build", "--exclude", f"tag:{PREDICTED_LTV}+", *NOT_IN_PRODUCTION, *NO_FILE_LOG],
-    "build_predicted_marts": [
-        "build",
-        "--select",
-        f"tag:{PREDICTED_LTV}+",
-        "--exclude",
-        *NOT_IN_PRODUCTION,
-        *NO_FILE_LOG,
-    ],
-}
+DBT_STEPS = {build.group_id: ["build", *build.selection(), *NO_FILE_LOG] for build in BUILDS}
 PYTHON_STEPS = ("load", "validate_raw", "predict_ltv", "validate_marts", "publish_marts")
 # --next-day: the first steps run on day one's exports (tealeaves.generate.next_day), then the next day's files
 # load, and the same build runs incrementally; a full rebuild of the same warehouse is the yardstick (goal:

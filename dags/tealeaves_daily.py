@@ -18,7 +18,7 @@ from airflow.sdk import Asset, dag, task
 
 from tealeaves import sources
 from tealeaves.config import DAILY_START, get_settings
-from tealeaves.daily_builds import PREDICTED_LTV
+from tealeaves.daily_builds import BUILD_MARTS, BUILD_PREDICTED_MARTS
 from tealeaves.publish import BUILD
 from tealeaves_airflow.dbt_build import dbt_build_group
 from tealeaves_airflow.notifiers import FailureNotifier, SuccessNotifier, late_run_deadline
@@ -109,10 +109,9 @@ def tealeaves_daily():
         load_source.override(task_id=f"load_{name}", outlets=[Asset(name=f"tealeaves.raw.{name}")])(name)
         for name in sources.sources()
     ]
-    # Two dbt builds around the LTV fit: the models predict_ltv reads first, then the marts that read its
-    # predictions (tag predicted_ltv and everything downstream of them).
-    build = dbt_build_group("build_marts", settings, exclude=[f"tag:{PREDICTED_LTV}+"])
-    build_predicted = dbt_build_group("build_predicted_marts", settings, select=[f"tag:{PREDICTED_LTV}+"])
+    # Two dbt builds around the LTV fit (tealeaves.daily_builds): what predict_ltv reads, then what reads it.
+    build = dbt_build_group(BUILD_MARTS, settings)
+    build_predicted = dbt_build_group(BUILD_PREDICTED_MARTS, settings)
     raw_gate = RawGateOperator(task_id="validate_raw", retries=0)
     gate = QualityGateOperator(task_id="validate_marts", schema=BUILD, retries=0)
     published = publish_marts()

@@ -273,11 +273,17 @@ def pipeline(server: Settings, tmp_path_factory):
 
 MARTS_WORLD = {"customers": 400, "months": 12, "seed": 2024}
 PREDICTED_LTV = daily_builds.PREDICTED_LTV  # dbt tag of the marts built after the LTV fit
-# The daily DAG's two builds (tealeaves.daily_builds), for worlds built as it builds them: everything but the marts
-# that read the LTV predictions, then those, both without dbt's unit tests (marts_world's builds run them)
-_LEFT_OUT = " ".join(daily_builds.NOT_IN_PRODUCTION)
-DAILY_BUILD = f"fqn:* --exclude tag:{PREDICTED_LTV}+ {_LEFT_OUT}"
-DAILY_PREDICTED_BUILD = f"tag:{PREDICTED_LTV}+ --exclude {_LEFT_OUT}"
+
+
+def _select_string(build: daily_builds.Build) -> str:
+    """A daily build's selection as dbt_build's `select` takes it: the words after --select (fqn:* for all)."""
+    return " ".join([*(build.select or ("fqn:*",)), *(["--exclude", *build.exclude] if build.exclude else [])])
+
+
+# The daily DAG's two builds, for worlds built as it builds them: everything but the marts that read the LTV
+# predictions, then those, both without dbt's unit tests (marts_world's builds run them)
+DAILY_BUILD = _select_string(daily_builds.BUILD_MARTS)
+DAILY_PREDICTED_BUILD = _select_string(daily_builds.BUILD_PREDICTED_MARTS)
 
 
 @pytest.fixture(scope="session")

@@ -49,16 +49,15 @@ from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, 
 from cosmos.constants import DbtResourceType, ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
 from tealeaves.config import DBT_PROFILE, DBT_TARGET, Settings
-from tealeaves.daily_builds import NO_FILE_LOG, NOT_IN_PRODUCTION, PRODUCER
+from tealeaves.daily_builds import NO_FILE_LOG, PRODUCER, Build
 
 FAILED = ("error", "fail", "runtime error")  # run_results statuses that fail a build
 RESOURCE_TYPE = "--resource-type"
 
 
-def dbt_build_group(
-    group_id: str, settings: Settings, select: Sequence[str] = (), exclude: Sequence[str] = ()
-) -> DbtTaskGroup:
+def dbt_build_group(build: Build, settings: Settings) -> DbtTaskGroup:
     """`dbt build` of the selected nodes and their data tests, with a task per model, states from that one build."""
+    group_id = build.group_id
     group = DbtTaskGroup(
         group_id=group_id,
         project_config=ProjectConfig(
@@ -76,8 +75,8 @@ def dbt_build_group(
         ),
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,
-            select=list(select),
-            exclude=[*exclude, *NOT_IN_PRODUCTION],
+            select=list(build.select),
+            exclude=list(build.exclude),
             test_behavior=TestBehavior.NONE,  # no test tasks; the tests stay in the build (build_tests_too)
             node_converters={DbtResourceType.MODEL: node_marker, DbtResourceType.SEED: node_marker},
         ),
