@@ -5,7 +5,7 @@
     with its batch id (macros/staging_incremental.sql), so every row it wrote has a load_batch_id above the
     batches staged before it.
 
-    Which tests: not_null, not_null_columns and accepted_values (a verdict per row); unique, over every row whose
+    Which tests: not_null, column_values and accepted_values (a verdict per row); unique, over every row whose
     value some new row has (two kept rows that shared a value would have failed it already); relationships from
     one such table to another (an incremental run never drops a key, so a parent a kept row found is still there).
     Any other test, or one that reads a table rebuilt whole each run, reads its whole table every time.
@@ -37,9 +37,8 @@
     {%- set test = graph.nodes.get(test_id) -%}
     {%- if test is none or test.resource_type != 'test' or not test.test_metadata -%}{{ return(none) }}{%- endif -%}
     {%- set kind = test.test_metadata.name -%}
-    {%- if test.test_metadata.namespace or kind not in ['not_null', 'not_null_columns', 'accepted_values', 'unique', 'relationships'] -%}
-        {{- return(none) -}}
-    {%- endif -%}
+    {%- set scoped_kinds = ['not_null', 'column_values', 'accepted_values', 'unique', 'relationships'] -%}
+    {%- if test.test_metadata.namespace or kind not in scoped_kinds -%}{{ return(none) }}{%- endif -%}
     {%- set tested = graph.nodes.get(test.attached_node) -%}
     {%- if not is_restaged_incrementally(tested) -%}{{ return(none) }}{%- endif -%}
     {%- set scope = namespace(models=[], parents=[]) -%}

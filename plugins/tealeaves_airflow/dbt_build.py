@@ -17,7 +17,8 @@ dbt runs in a process of its own (Cosmos' SUBPROCESS invocation), which Cosmos f
 lines. Inside the task's process (DBT_RUNNER), Cosmos handles every dbt event, debug ones included, in dbt's own
 threads and pushes XComs from there while the thread waits: the same build took 35 s of dbt's time there against
 10 s in a subprocess, run back to back at 1k customers. A subprocess ends with only its exit code, so the
-producer names the failed models and tests from dbt's run_results.json itself (the alert quotes them).
+producer names the failed models and tests from dbt's run_results.json itself, each failed test with the first
+rows its query returns (which column failed which check, on how many rows): the alert quotes them.
 
 The per-model and per-seed tasks are markers (EmptyOperator) placed after the producer in the models' lineage:
 they show where each model sits and end with the build's outcome, success when it passed and upstream_failed
@@ -43,16 +44,18 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import psycopg
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk.exceptions import AirflowException
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import DbtResourceType, ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
-from tealeaves.config import DBT_PROFILE, DBT_TARGET, Settings
+from tealeaves.config import DBT_PROFILE, DBT_TARGET, Settings, get_settings
 from tealeaves.daily_builds import NO_FILE_LOG, PRODUCER, Build
 
 FAILED = ("error", "fail", "runtime error")  # run_results statuses that fail a build
 RESOURCE_TYPE = "--resource-type"
+QUOTED_ROWS = 5  # failing rows of a failed test the alert quotes
 
 
 def dbt_build_group(build: Build, settings: Settings) -> DbtTaskGroup:
@@ -125,5 +128,26 @@ def name_failed_nodes(project_dir: str, **_: object) -> None:
         return  # dbt stopped before running anything: Cosmos reports the exit code and the log has the reason
     failed = [r for r in json.loads(results.read_text())["results"] if r["status"] in FAILED]
     if failed:
-        lines = [f"{r['unique_id']} ({r['status']}): {r.get('message') or 'see the log'}" for r in failed]
+        lines = []
+        for result in failed:
+            lines.append(f"{result['unique_id']} ({result['status']}): {result.get('message') or 'see the log'}")
+            if result["status"] == "fail" and result.get("compiled_code"):
+                lines += [f"    {row}" for row in failing_rows(result["compiled_code"])]
         raise AirflowException("dbt build failed:\n" + "\n".join(lines))
+
+
+def failing_rows(test_sql: str) -> list[str]:
+    """The first rows a failed data test's query returns now, as `column=value` lines; a reason if it cannot run.
+
+    A test's rows say what its name does not: which column failed which check, on how many rows, with which
+    values (tests/generic/column_values.sql). The tables it read are still there: a failed build publishes nothing.
+    """
+    try:
+        with psycopg.connect(get_settings().url(), connect_timeout=10) as conn:
+            cursor = conn.execute(f"select * from ({test_sql}) as failing limit {QUOTED_ROWS + 1}")
+            names = [column.name for column in cursor.description or ()]
+            rows = cursor.fetchall()
+    except psycopg.Error as error:
+        return [f"(its failing rows could not be read: {str(error).strip().splitlines()[0]})"]
+    quoted = [", ".join(f"{name}={value}" for name, value in zip(names, row, strict=True)) for row in rows]
+    return quoted[:QUOTED_ROWS] + (["..."] if len(rows) > QUOTED_ROWS else [])

@@ -360,8 +360,11 @@ def test_a_failed_dbt_test_stops_the_run_before_the_gate_and_the_alert_names_it(
     assert marts_fingerprint(warehouse_url) == published_before, "BI keeps the last good marts, row for row"
     inbox, slack = alerts
     assert len(inbox.messages) == emails_before + 1 and len(slack.payloads) == slacks_before + 1
-    failed_test = "accepted_values_stg_billing__prices_price_type"
-    assert failed_test in plain(inbox.messages[-1]) and failed_test in slack_text(slack.payloads[-1])
+    failed_test = "column_values_stg_billing__prices"
+    # and what the test's name does not say: its failing row, the column, the check and the value planted above
+    failing_row = "column_name=price_type, failed_check=accepted values, failing_rows=1, unaccepted_values=['bogus']"
+    for text in (plain(inbox.messages[-1]), slack_text(slack.payloads[-1])):
+        assert failed_test in text and failing_row in text, text
 
 
 # -- the hourly watch -----------------------------------------------------------------------------------------

@@ -22,10 +22,8 @@ WORLD = {"customers": 60, "months": 3, "seed": 99}
 STAGING = "stg_support__tickets stg_support__ticket_comments stg_support__ticket_field_history"
 COMMENTS_TO_TICKETS = "relationships_stg_support__ticket_comments_ticket_id__ticket_id__ref_stg_support__tickets_"
 CHANGES_TO_TICKETS = "relationships_stg_support__ticket_field_history_ticket_id__ticket_id__ref_stg_support__tickets_"
-# one not_null_columns test per model (tests/generic/not_null_columns.sql), named by dbt after its columns
-COMMENT_NOT_NULL = (
-    "not_null_columns_stg_support__ticket_comments_comment_id__ticket_id__author_id__is_public__created_at"
-)
+# one column_values test per model (tests/generic/column_values.sql), named after its model
+COMMENT_VALUES = "column_values_stg_support__ticket_comments"
 COMMENT_ID_UNIQUE = "unique_stg_support__ticket_comments_comment_id"
 NO_SUCH_TICKET = 9_000_000_001
 SCOPED = "load_batch_id >"  # the condition the scoping adds to a test's query
@@ -98,7 +96,7 @@ def test_scoped_data_tests_keep_every_verdict(server, tmp_path):
     day1 = dbt_build(url, STAGING, tmp_path / "dbt-day1", failing_tests=True)
     assert _verdict(day1, COMMENTS_TO_TICKETS) == ("fail", 1, False)
     assert _verdict(day1, CHANGES_TO_TICKETS) == ("pass", 0, False)
-    assert _verdict(day1, COMMENT_NOT_NULL) == ("pass", 0, False)
+    assert _verdict(day1, COMMENT_VALUES) == ("pass", 0, False)
     assert _verdict(day1, COMMENT_ID_UNIQUE) == ("pass", 0, False)
 
     _load(url, tmp_path / "day2", tmp_path / "day2-planted")
@@ -107,7 +105,7 @@ def test_scoped_data_tests_keep_every_verdict(server, tmp_path):
     assert _verdict(day2, COMMENTS_TO_TICKETS) == ("fail", 1, False)
     # passed yesterday: read only what day two staged, where it finds day two's orphan
     assert _verdict(day2, CHANGES_TO_TICKETS) == ("fail", 1, True)
-    assert _verdict(day2, COMMENT_NOT_NULL) == ("pass", 0, True)
+    assert _verdict(day2, COMMENT_VALUES) == ("pass", 0, True)
     # a day-two comment whose id a day-one comment on another ticket has
     assert _verdict(day2, COMMENT_ID_UNIQUE) == ("fail", 1, True)
     assert len(_scoped(day2)) > 5, _scoped(day2)
