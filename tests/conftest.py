@@ -138,7 +138,7 @@ def create_database(settings: Settings, name: str) -> str:
 
 def dbt_build(
     url: str,
-    select: str,
+    select: str | daily_builds.Build,
     scratch: Path,
     dbt_vars: dict[str, str] | None = None,
     env: dict[str, str] | None = None,
@@ -147,6 +147,8 @@ def dbt_build(
     debug_log: bool = False,
 ) -> dict[str, dict]:
     """`dbt build --select ...` against `url`, writing its target and logs under `scratch`; fails loudly.
+
+    `select` is what follows --select, or one of the DAG's builds (its selection as the DAG spells it).
 
     `dbt_vars` are dbt vars (`--vars`), e.g. {"ltv_as_of": "1997-09-30"}; `env` adds variables dbt reads,
     e.g. TEALEAVES_TIMEZONE for the reporting time zone; `full_refresh` rebuilds incremental models whole (after
@@ -174,7 +176,8 @@ def dbt_build(
     }
     dbt = str(Path(sys.executable).parent / "dbt")
     # buildable: a test runs only when every model it reads is built here too
-    command = [dbt, "build", "--indirect-selection", "buildable", "--select", *select.split()]
+    selection = select.selection() if isinstance(select, daily_builds.Build) else ["--select", *select.split()]
+    command = [dbt, "build", "--indirect-selection", "buildable", *selection]
     command += ["--log-level-file", "debug" if debug_log else "info"]
     if dbt_vars:
         command += ["--vars", json.dumps(dbt_vars)]
@@ -187,14 +190,14 @@ def dbt_build(
     with _under_the_build_name(url):
         result = subprocess.run(command, cwd=ROOT / "dbt_project", env=env, capture_output=True, text=True)
     _keep_partial_parse(scratch / "target", parsed)
-    assert run_results.exists(), f"dbt build --select {select} did not run:\n{_dbt_errors(result.stdout)}"
+    assert run_results.exists(), f"dbt build {' '.join(selection)} did not run:\n{_dbt_errors(result.stdout)}"
     results = json.loads(run_results.read_text(encoding="utf-8"))["results"]
     by_name = {r["unique_id"].split(".")[2]: r for r in results}
     broken = [name for name, r in by_name.items() if r["status"] not in ("success", "pass", "warn", "fail")]
     if failing_tests:
-        assert not broken, f"dbt build --select {select}: {broken} did not run:\n{_dbt_errors(result.stdout)}"
+        assert not broken, f"dbt build {' '.join(selection)}: {broken} did not run:\n{_dbt_errors(result.stdout)}"
     else:
-        assert result.returncode == 0, f"dbt build --select {select} failed:\n{_dbt_errors(result.stdout)}"
+        assert result.returncode == 0, f"dbt build {' '.join(selection)} failed:\n{_dbt_errors(result.stdout)}"
     return by_name
 
 
@@ -275,15 +278,10 @@ MARTS_WORLD = {"customers": 400, "months": 12, "seed": 2024}
 PREDICTED_LTV = daily_builds.PREDICTED_LTV  # dbt tag of the marts built after the LTV fit
 
 
-def _select_string(build: daily_builds.Build) -> str:
-    """A daily build's selection as dbt_build's `select` takes it: the words after --select (fqn:* for all)."""
-    return " ".join([*(build.select or ("fqn:*",)), *(["--exclude", *build.exclude] if build.exclude else [])])
-
-
 # The daily DAG's two builds, for worlds built as it builds them: everything but the marts that read the LTV
 # predictions, then those, both without dbt's unit tests (marts_world's builds run them)
-DAILY_BUILD = _select_string(daily_builds.BUILD_MARTS)
-DAILY_PREDICTED_BUILD = _select_string(daily_builds.BUILD_PREDICTED_MARTS)
+DAILY_BUILD = daily_builds.BUILD_MARTS
+DAILY_PREDICTED_BUILD = daily_builds.BUILD_PREDICTED_MARTS
 
 
 @pytest.fixture(scope="session")
