@@ -66,6 +66,31 @@ def settings() -> Settings:
     return get_settings()
 
 
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """xdist's loadfile, except that the test files reading marts_world are one unit: that world, a session
+    fixture, is then built by one process instead of by each (about 45 s apiece on 2 cores).
+
+    Not xdist_group marks: xdist 3.8 writes a test's group into Item._nodeid, which pytest 9 no longer reads
+    (pytest-dev/pytest-xdist#1386), so the marks left every test a unit of its own and each module fixture was
+    built again in every process that ran one of its tests. The controller collects nothing, so a file's use of
+    the fixture is read from its text.
+    """
+    from xdist.scheduler import LoadFileScheduling
+
+    shared = {
+        path.relative_to(config.rootpath).as_posix()
+        for path in (ROOT / "tests").rglob("test_*.py")
+        if "marts_world" in path.read_text(encoding="utf-8")
+    }
+
+    class MartsWorldTogether(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = super()._split_scope(nodeid)
+            return "marts_world" if path in shared else path
+
+    return MartsWorldTogether(config, log)
+
+
 @pytest.fixture(scope="session")
 def server(settings: Settings):
     """The session's embedded PostgreSQL with the tealeaves and airflow databases; removed afterwards."""
