@@ -13,7 +13,7 @@
 {% test column_values(model, not_null=[], accepted_values={}) %}
     {%- set checks = [] -%}
     {%- for column in not_null -%}
-        {%- do checks.append({'column': column, 'check': 'not null', 'fails': column ~ ' is null', 'values': none}) -%}
+        {%- do checks.append({'column': column, 'check': 'not null', 'fails': column ~ ' is null'}) -%}
     {%- endfor -%}
     {%- for column, values in accepted_values.items() -%}
         {%- set literals = [] -%}
@@ -21,15 +21,15 @@
             {%- do literals.append("'" ~ value | replace("'", "''") ~ "'" if value is string else value | string) -%}
         {%- endfor -%}
         {%- set fails = 'not (' ~ column ~ ' in (' ~ literals | join(', ') ~ '))' -%}
-        {%- do checks.append({'column': column, 'check': 'accepted values', 'fails': fails, 'values': column}) -%}
+        {%- do checks.append({'column': column, 'check': 'accepted values', 'fails': fails}) -%}
     {%- endfor %}
     select checked.column_name, checked.failed_check, checked.failing_rows, checked.unaccepted_values
     from (
         select
             {%- for check in checks %}
             count(*) filter (where {{ check.fails }}) as failing_{{ loop.index }},
-            {%- if check['values'] %}
-            (array_agg(distinct {{ check['values'] }}::text) filter (where {{ check.fails }}))[1:5]
+            {%- if check.check == 'accepted values' %}
+            (array_agg(distinct {{ check.column }}::text) filter (where {{ check.fails }}))[1:5]
             {%- else %}
             null::text []
             {%- endif %} as values_{{ loop.index }}{{ "," if not loop.last }}
