@@ -31,7 +31,7 @@
     runs is not recomputed for that alone: the new as-of moment changes its deciding priority only through a
     priority change dated after the old one, which touches it.
 
-    Length (398 lines, over the style's ~150): One model: Zendesk's rule (the policy in force when the SLA was
+    Length (414 lines, over the style's ~150): One model: Zendesk's rule (the policy in force when the SLA was
     applied, its version's conditions on the ticket as it was then, the first matching policy by position) only
     holds as a whole, and the incremental plan recomputes exactly the touched tickets through every step of it.
     The CTEs run in order: applications, clocks and priorities, policy versions and conditions, matching,
@@ -138,6 +138,9 @@ clock_stops as (
 ),
 
 ticket_clocks as (
+    -- only the metrics whose policy Zendesk's own record does not name: the policies in force decide nothing
+    -- else in final (matching every ticket's metrics against every policy version was 7.3 million candidate
+    -- rows at 100,000 customers, for the 7% of metrics without an apply_sla event)
     select
         tickets.ticket_id,
         clock_stops.metric,
@@ -150,6 +153,13 @@ ticket_clocks as (
         greatest(clock_stops.stopped_at, tickets.created_at) as decided_by
     from tickets
     inner join clock_stops on tickets.ticket_id = clock_stops.ticket_id
+    where not exists (
+        select from applied
+        where
+            applied.ticket_id = clock_stops.ticket_id
+            and applied.metric = clock_stops.metric
+            and applied.sla_policy_id is not null
+    )
 ),
 
 priorities_set_before as (
