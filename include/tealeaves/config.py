@@ -41,6 +41,12 @@ class Settings(BaseSettings):
         description="The raw gate holds back a batch with times before this day (exports of real history reach"
         " back decades; Unix time zero is caught on its own).",
     )
+    load_workers: int = Field(
+        2,
+        ge=1,
+        description="Raw tables loaded at once, each on a PostgreSQL connection of its own (a load is the server's"
+        " work: one busy backend per table).",
+    )
     # Alerts (docs/alerts.md), all delivered through Apprise. A channel left unset is off; Airflow connections
     # fill what is unset.
     alert_urls: str | None = Field(

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from tealeaves.load import LoadError, load_paths
+from tealeaves.load.ddl import ensure_raw_schema
 from tests.warehouse import query
 
 HEADER = "hs_object_id,name,domain,createdate,lifecyclestage,hs_analytics_source,industry,numberofemployees,country\n"
@@ -215,6 +218,43 @@ def test_a_bad_file_does_not_stop_the_other_files_of_the_folder(tmp_path, fresh_
 
     with pytest.raises(LoadError, match="companies.csv: unknown column"):
         load_paths(fresh_database, [tmp_path])  # strict: raised once every other file has been tried
+
+
+def test_two_raw_tables_load_at_once_and_each_tables_files_in_their_order(tmp_path, fresh_database):
+    """While companies' load waits on its table (the test holds the loader's per-table lock), contacts loads on
+    the second connection; companies.csv then loads before companies__late.csv, whose row supersedes it."""
+    write(tmp_path / "crm" / "companies.csv", HEADER + "1,Acme,acme.com,2025-01-02T10:00:00Z,customer,,,40,US\n")
+    write(tmp_path / "crm" / "companies__late.csv", HEADER + "1,Acme Inc,acme.com,2025-01-02T10:00:00Z,,,,41,US\n")
+    write(
+        tmp_path / "crm" / "contacts.csv",
+        "hs_object_id,firstname,lastname,email,associatedcompanyid,createdate,lifecyclestage\n"
+        "7,Ada,Byron,ada@acme.com,1,2025-01-02T10:00:00Z,customer\n",
+    )
+    results: list = []
+    with psycopg.connect(fresh_database, autocommit=True) as holder:
+        ensure_raw_schema(holder)  # the ledger, polled below
+        holder.execute("select pg_advisory_lock(hashtext('crm_companies'))")  # the key load_file waits on
+        loading = threading.Thread(target=lambda: results.extend(load_paths(fresh_database, [tmp_path], workers=2)))
+        loading.start()
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not query(
+                fresh_database, "select from raw.load_batches where entity = 'contacts' and status = 'loaded'"
+            ):
+                time.sleep(0.05)
+            while_waiting = query(fresh_database, "select file_name, status from raw.load_batches order by file_name")
+        finally:
+            holder.execute("select pg_advisory_unlock(hashtext('crm_companies'))")
+            loading.join(60)
+    assert while_waiting == [("companies.csv", "loading"), ("contacts.csv", "loaded")], "one table waits, not both"
+    assert [r.file.name for r in results] == ["companies.csv", "companies__late.csv", "contacts.csv"]
+    assert all(r.status == "loaded" and r.rows_loaded == 1 for r in results)
+    assert query(
+        fresh_database, "select file_name from raw.load_batches where entity = 'companies' order by batch_id"
+    ) == [
+        ("companies.csv",),
+        ("companies__late.csv",),
+    ]
 
 
 def test_a_folder_of_source_folders_loads_and_absent_sources_still_get_empty_raw_tables(tmp_path, fresh_database):

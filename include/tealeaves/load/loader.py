@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +20,7 @@ import psycopg
 from psycopg import sql
 
 from tealeaves import sources
+from tealeaves.config import get_settings
 from tealeaves.db.migrate import ensure_current
 from tealeaves.load.csv_screen import DIGIT_FIRST, NotOneLinePerRecord, blocks, lines_of_block
 from tealeaves.load.ddl import RAW, ensure_raw_schema, ensure_table, lock_raw_ddl, summarize_batch_index
@@ -565,7 +568,13 @@ def expand_paths(paths: Iterable[Path], source: str | None, allow_empty: bool = 
 
 
 def load_paths(
-    dsn: str, paths: Iterable[Path], source: str | None = None, *, strict: bool = True, allow_empty: bool = False
+    dsn: str,
+    paths: Iterable[Path],
+    source: str | None = None,
+    *,
+    strict: bool = True,
+    allow_empty: bool = False,
+    workers: int | None = None,
 ) -> list[BatchResult]:
     """The one load path for the CLI and the DAG.
 
@@ -573,22 +582,69 @@ def load_paths(
     rolled back whole, recorded as a `failed` ledger line with its reason, and the files after it still load.
     With `strict`, a LoadError naming every failed file is raised once all are done; otherwise the failures come
     back as results with status `failed` (the DAG's load tasks, where the raw gate then holds the run back).
+
+    A load is PostgreSQL's work (COPY, the contract's checks, the insert), one backend per connection, so
+    `workers` raw tables load at once, each on a connection of its own (default TEALEAVES_LOAD_WORKERS). The
+    files of one raw table load one after the other in the order given: a later file's rows supersede an earlier
+    one's (macros/dedupe_latest.sql reads the batch order). Results come back in that order too.
     """
     if source is not None and source not in sources.sources():
         raise LoadError(f"unknown source {source!r}; known sources: {', '.join(sources.sources())}")
     plan = expand_paths(paths, source, allow_empty=allow_empty)
-    results: list[BatchResult] = []
     with psycopg.connect(dsn, autocommit=True) as conn:
         ensure_raw_schema(conn)
         mark_interrupted(conn)
-        for path, contract in plan:
-            try:
-                results.append(load_file(conn, path, contract))
-            except WarehouseLost:
-                raise
-            except LoadError as exc:
-                results.append(BatchResult(contract.source, contract.entity, path, "failed", None, 0, 0, 0, str(exc)))
-    failed = [r.error for r in results if r.status == "failed"]
+    results: list[BatchResult | None] = [None] * len(plan)
+    stop = threading.Event()  # the warehouse went away, or the load was interrupted: no worker starts a file
+
+    def load_table(files: list[int]) -> None:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            for index in files:
+                if stop.is_set():
+                    return
+                path, contract = plan[index]
+                try:
+                    results[index] = load_file(conn, path, contract)
+                except WarehouseLost:
+                    stop.set()
+                    raise
+                except LoadError as exc:
+                    results[index] = BatchResult(
+                        contract.source, contract.entity, path, "failed", None, 0, 0, 0, str(exc)
+                    )
+
+    tables = _by_table(plan)
+    width = min(workers or get_settings().load_workers, len(tables)) or 1
+    with ThreadPoolExecutor(width, thread_name_prefix="tealeaves-load") as pool:
+        jobs = [pool.submit(load_table, files) for files in tables]
+        try:
+            wait(jobs)
+        except BaseException:  # Ctrl-C, or the task killed: the files being loaded finish or roll back
+            stop.set()
+            raise
+    for job in jobs:
+        if job.exception() is not None:
+            raise job.exception()
+    done = [r for r in results if r is not None]
+    failed = [r.error for r in done if r.status == "failed"]
     if strict and failed:
         raise LoadError("; ".join(e or "" for e in failed))
-    return results
+    return done
+
+
+def _by_table(plan: list[tuple[Path, Contract]]) -> list[list[int]]:
+    """The plan's indices per raw table, each table's in the plan's order, the most bytes first.
+
+    The largest tables start first so that two workers end close together (a table's files cannot be split).
+    """
+    tables: dict[str, list[int]] = {}
+    for index, (_, contract) in enumerate(plan):
+        tables.setdefault(contract.table, []).append(index)
+    return sorted(tables.values(), key=lambda files: -sum(_size(plan[i][0]) for i in files))
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:  # load_file names the problem
+        return 0
