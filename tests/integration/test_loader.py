@@ -257,6 +257,40 @@ def test_two_raw_tables_load_at_once_and_each_tables_files_in_their_order(tmp_pa
     ]
 
 
+def test_line_items_and_the_invoices_nesting_them_load_in_one_lane_in_their_order(tmp_path, fresh_database):
+    """Staging keeps a line item from the newer batch of invoice_line_items and invoices (their contract's
+    `loads_with`): while the flat line items wait on their table, invoices waits behind them even with a worker
+    free, as customers, a lane of its own, loads; the batches then follow the files' order."""
+    line = {"id": "il_1", "invoice": "in_1", "amount": 1000, "currency": "usd"}
+    write(tmp_path / "billing" / "invoice_line_items.jsonl", json.dumps(line) + "\n")
+    invoice = {"id": "in_1", "customer": "cus_1", "status": "paid", "currency": "usd", "amount_due": 1200}
+    invoice |= {"amount_paid": 1200, "created": 1735776000, "lines": {"data": [dict(line, amount=1200)]}}
+    write(tmp_path / "billing" / "invoices.jsonl", json.dumps(invoice) + "\n")
+    write(tmp_path / "billing" / "customers.jsonl", json.dumps({"id": "cus_1", "created": 1735776000}) + "\n")
+    results: list = []
+    with psycopg.connect(fresh_database, autocommit=True) as holder:
+        ensure_raw_schema(holder)
+        holder.execute("select pg_advisory_lock(hashtext('billing_invoice_line_items'))")
+        loading = threading.Thread(target=lambda: results.extend(load_paths(fresh_database, [tmp_path], workers=3)))
+        loading.start()
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not query(
+                fresh_database, "select from raw.load_batches where entity = 'customers' and status = 'loaded'"
+            ):
+                time.sleep(0.05)
+            time.sleep(2)  # a third worker is free: without the lane, invoices loads well within this
+            while_waiting = query(fresh_database, "select file_name, status from raw.load_batches order by file_name")
+        finally:
+            holder.execute("select pg_advisory_unlock(hashtext('billing_invoice_line_items'))")
+            loading.join(60)
+    assert while_waiting == [("customers.jsonl", "loaded"), ("invoice_line_items.jsonl", "loading")]
+    assert all(r.status == "loaded" and r.rows_loaded == 1 for r in results), results
+    assert query(
+        fresh_database, "select file_name from raw.load_batches where entity like 'invoice%' order by batch_id"
+    ) == [("invoice_line_items.jsonl",), ("invoices.jsonl",)]
+
+
 def test_a_folder_of_source_folders_loads_and_absent_sources_still_get_empty_raw_tables(tmp_path, fresh_database):
     write(tmp_path / "exports" / "crm" / "companies.csv", HEADER + "1,Acme,acme.com,2025-01-02T10:00:00Z,,,,,US\n")
     [result] = load_paths(fresh_database, [tmp_path / "exports"])

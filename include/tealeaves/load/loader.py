@@ -586,7 +586,8 @@ def load_paths(
     A load is PostgreSQL's work (COPY, the contract's checks, the insert), one backend per connection, so
     `workers` raw tables load at once, each on a connection of its own (default TEALEAVES_LOAD_WORKERS). The
     files of one raw table load one after the other in the order given: a later file's rows supersede an earlier
-    one's (macros/dedupe_latest.sql reads the batch order). Results come back in that order too.
+    one's (macros/dedupe_latest.sql reads the batch order). So do the files of tables whose batches staging orders
+    against each other (a contract's `loads_with`). Results come back in the order given too.
     """
     if source is not None and source not in sources.sources():
         raise LoadError(f"unknown source {source!r}; known sources: {', '.join(sources.sources())}")
@@ -613,10 +614,10 @@ def load_paths(
                         contract.source, contract.entity, path, "failed", None, 0, 0, 0, str(exc)
                     )
 
-    tables = _by_table(plan)
-    width = min(workers or get_settings().load_workers, len(tables)) or 1
+    lanes = _lanes(plan)
+    width = min(workers or get_settings().load_workers, len(lanes)) or 1
     with ThreadPoolExecutor(width, thread_name_prefix="tealeaves-load") as pool:
-        jobs = [pool.submit(load_table, files) for files in tables]
+        jobs = [pool.submit(load_table, files) for files in lanes]
         try:
             wait(jobs)
         except BaseException:  # Ctrl-C, or the task killed: the files being loaded finish or roll back
@@ -632,15 +633,16 @@ def load_paths(
     return done
 
 
-def _by_table(plan: list[tuple[Path, Contract]]) -> list[list[int]]:
-    """The plan's indices per raw table, each table's in the plan's order, the most bytes first.
+def _lanes(plan: list[tuple[Path, Contract]]) -> list[list[int]]:
+    """The plan's indices per lane (a raw table, or those a contract's `loads_with` joins), each lane's in the
+    plan's order, the most bytes first.
 
-    The largest tables start first so that two workers end close together (a table's files cannot be split).
+    The largest lanes start first so that two workers end close together (a lane's files cannot be split).
     """
-    tables: dict[str, list[int]] = {}
+    lanes: dict[str, list[int]] = {}
     for index, (_, contract) in enumerate(plan):
-        tables.setdefault(contract.table, []).append(index)
-    return sorted(tables.values(), key=lambda files: -sum(_size(plan[i][0]) for i in files))
+        lanes.setdefault(contract.lane, []).append(index)
+    return sorted(lanes.values(), key=lambda files: -sum(_size(plan[i][0]) for i in files))
 
 
 def _size(path: Path) -> int:
