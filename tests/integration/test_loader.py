@@ -246,7 +246,11 @@ def test_two_raw_tables_load_at_once_and_each_tables_files_in_their_order(tmp_pa
         finally:
             holder.execute("select pg_advisory_unlock(hashtext('crm_companies'))")
             loading.join(60)
-    assert while_waiting == [("companies.csv", "loading"), ("contacts.csv", "loaded")], "one table waits, not both"
+    assert while_waiting == [
+        ("companies.csv", "loading"),
+        ("companies__late.csv", "loading"),  # queued behind it
+        ("contacts.csv", "loaded"),
+    ], "one table waits, not both"
     assert [r.file.name for r in results] == ["companies.csv", "companies__late.csv", "contacts.csv"]
     assert all(r.status == "loaded" and r.rows_loaded == 1 for r in results)
     assert query(
@@ -257,38 +261,70 @@ def test_two_raw_tables_load_at_once_and_each_tables_files_in_their_order(tmp_pa
     ]
 
 
-def test_line_items_and_the_invoices_nesting_them_load_in_one_lane_in_their_order(tmp_path, fresh_database):
-    """Staging keeps a line item from the newer batch of invoice_line_items and invoices (their contract's
-    `loads_with`): while the flat line items wait on their table, invoices waits behind them even with a worker
-    free, as customers, a lane of its own, loads; the batches then follow the files' order."""
+def test_batch_ids_follow_the_files_order_whichever_worker_loads_first(tmp_path, fresh_database):
+    """Staging keeps a record's copy from the newest batch, across raw tables too (a Stripe line item flat in
+    invoice_line_items.jsonl and nested in invoices.jsonl): batch ids must follow the order of the files, not of
+    the workers. Two workers, three tables, largest first: invoices and customers start; customers waits on its
+    table (the test holds its lock), so invoices, then the line items load on the first worker, the line items
+    last. Meanwhile another load runs, and must not take the waiting load's queued lines (customers__late.jsonl, no
+    worker's yet) for a dead load's."""
     line = {"id": "il_1", "invoice": "in_1", "amount": 1000, "currency": "usd"}
-    write(tmp_path / "billing" / "invoice_line_items.jsonl", json.dumps(line) + "\n")
     invoice = {"id": "in_1", "customer": "cus_1", "status": "paid", "currency": "usd", "amount_due": 1200}
     invoice |= {"amount_paid": 1200, "created": 1735776000, "lines": {"data": [dict(line, amount=1200)]}}
-    write(tmp_path / "billing" / "invoices.jsonl", json.dumps(invoice) + "\n")
-    write(tmp_path / "billing" / "customers.jsonl", json.dumps({"id": "cus_1", "created": 1735776000}) + "\n")
+    customers = [{"id": f"cus_{n}", "created": 1735776000} for n in range(3)]
+    files = {
+        "invoice_line_items.jsonl": json.dumps(line) + "\n",
+        "invoices.jsonl": json.dumps(invoice) + "\n",
+        "customers.jsonl": "".join(json.dumps(c) + "\n" for c in customers[:2]),
+        "customers__late.jsonl": json.dumps(customers[2]) + "\n",  # queued behind customers.jsonl, not started
+    }
+    for name, text in files.items():
+        write(tmp_path / "billing" / name, text)
+    sizes = [len(files["invoices.jsonl"]), len(files["customers.jsonl"] + files["customers__late.jsonl"])]
+    assert sorted([*sizes, len(files["invoice_line_items.jsonl"])], reverse=True)[:2] == sizes, "largest first"
+    other = write(tmp_path / "other" / "crm" / "companies.csv", HEADER + "1,Acme,acme.com,2025-01-02T10:00:00Z,,,,,\n")
     results: list = []
     with psycopg.connect(fresh_database, autocommit=True) as holder:
         ensure_raw_schema(holder)
-        holder.execute("select pg_advisory_lock(hashtext('billing_invoice_line_items'))")
-        loading = threading.Thread(target=lambda: results.extend(load_paths(fresh_database, [tmp_path], workers=3)))
+        holder.execute("select pg_advisory_lock(hashtext('billing_customers'))")
+        loading = threading.Thread(
+            target=lambda: results.extend(load_paths(fresh_database, [tmp_path / "billing"], workers=2))
+        )
         loading.start()
         try:
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline and not query(
-                fresh_database, "select from raw.load_batches where entity = 'customers' and status = 'loaded'"
+                fresh_database, "select from raw.load_batches where entity = 'invoice_line_items' and status = 'loaded'"
             ):
                 time.sleep(0.05)
-            time.sleep(2)  # a third worker is free: without the lane, invoices loads well within this
-            while_waiting = query(fresh_database, "select file_name, status from raw.load_batches order by file_name")
+            [another] = load_paths(fresh_database, [other])  # marks a dead load's lines failed, and only those
+            while_waiting = query(fresh_database, "select file_name, status from raw.load_batches order by batch_id")
         finally:
-            holder.execute("select pg_advisory_unlock(hashtext('billing_invoice_line_items'))")
+            holder.execute("select pg_advisory_unlock(hashtext('billing_customers'))")
             loading.join(60)
-    assert while_waiting == [("customers.jsonl", "loaded"), ("invoice_line_items.jsonl", "loading")]
-    assert all(r.status == "loaded" and r.rows_loaded == 1 for r in results), results
-    assert query(
-        fresh_database, "select file_name from raw.load_batches where entity like 'invoice%' order by batch_id"
-    ) == [("invoice_line_items.jsonl",), ("invoices.jsonl",)]
+    assert another.status == "loaded"
+    assert while_waiting == [
+        ("customers.jsonl", "loading"),
+        ("customers__late.jsonl", "loading"),
+        ("invoice_line_items.jsonl", "loaded"),
+        ("invoices.jsonl", "loaded"),
+        ("companies.csv", "loaded"),
+    ]
+    assert [(r.file.name, r.status, r.rows_loaded) for r in results] == [
+        ("customers.jsonl", "loaded", 2),
+        ("customers__late.jsonl", "loaded", 1),
+        ("invoice_line_items.jsonl", "loaded", 1),
+        ("invoices.jsonl", "loaded", 1),
+    ]
+    finished = query(
+        fresh_database, "select file_name from raw.load_batches where source = 'billing' order by finished_at"
+    )
+    assert finished == [
+        ("invoices.jsonl",),
+        ("invoice_line_items.jsonl",),
+        ("customers.jsonl",),
+        ("customers__late.jsonl",),
+    ], "in that order"
 
 
 def test_a_folder_of_source_folders_loads_and_absent_sources_still_get_empty_raw_tables(tmp_path, fresh_database):

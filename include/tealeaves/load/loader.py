@@ -7,6 +7,7 @@ a no-op (the content hash is the batch's identity), and a file that fails midway
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import threading
@@ -431,11 +432,14 @@ class WarehouseLost(LoadError):
     """The connection to the warehouse broke mid-load: no later file can load either."""
 
 
-def load_file(conn: psycopg.Connection, path: Path, contract: Contract) -> BatchResult:
+def load_file(
+    conn: psycopg.Connection, path: Path, contract: Contract, queued_batch_id: int | None = None
+) -> BatchResult:
     """Load one file in one transaction. `conn` must not be inside a transaction.
 
-    The batch's ledger line is committed as `loading` before the load starts and the load holds a lock on
-    it: if the process or the server dies, the line stays behind and the next load marks it `failed`.
+    The batch's ledger line is committed as `loading` before the load starts (or was, queued by load_paths:
+    `queued_batch_id`) and the load holds a lock on it: if the process or the server dies, the line stays behind
+    and the next load marks it `failed`.
     """
     path = path.resolve()
     started = datetime.now(UTC)
@@ -446,13 +450,15 @@ def load_file(conn: psycopg.Connection, path: Path, contract: Contract) -> Batch
     try:
         digest = file_hash(path)
     except OSError as exc:  # gone, unreadable, a folder under an export's name: no content to identify
-        batch_id = _ledger_line(conn, path, contract, "", started)
+        batch_id = _ledger_line(conn, path, contract, "", started, queued_batch_id)
         error = LoadError(f"{path}: cannot be read ({exc.strerror or exc})")
         _record_failure(conn, batch_id, str(error))
         raise error from None
     if _already_loaded(conn, contract, digest):
+        if queued_batch_id is not None:
+            conn.execute("delete from raw.load_batches where batch_id = %s", [queued_batch_id])
         return BatchResult(contract.source, contract.entity, path, "unchanged", None, 0, 0, 0)
-    batch_id = _ledger_line(conn, path, contract, digest, started)
+    batch_id = _ledger_line(conn, path, contract, digest, started, queued_batch_id)
     try:
         with conn.transaction():
             conn.execute("select from raw.load_batches where batch_id = %s for update", [batch_id])
@@ -495,13 +501,45 @@ def load_file(conn: psycopg.Connection, path: Path, contract: Contract) -> Batch
     return BatchResult(contract.source, contract.entity, path, "loaded", batch_id, loaded + rejected, loaded, rejected)
 
 
-def _ledger_line(conn: psycopg.Connection, path: Path, contract: Contract, digest: str, started: datetime) -> int:
-    """The batch's `loading` line, committed before any work so that a load that dies leaves it behind."""
+def _ledger_line(
+    conn: psycopg.Connection, path: Path, contract: Contract, digest: str, started: datetime, queued: int | None
+) -> int:
+    """The batch's `loading` line, committed before any work so that a load that dies leaves it behind; a line
+    load_paths queued gets the file's content hash and start."""
+    if queued is not None:
+        conn.execute(
+            "update raw.load_batches set content_hash = %s, started_at = %s where batch_id = %s",
+            [digest, started, queued],
+        )
+        return queued
     return conn.execute(
         "insert into raw.load_batches (source, entity, file_name, file_path, content_hash, started_at, status)"
         " values (%s, %s, %s, %s, %s, %s, 'loading') returning batch_id",
         [contract.source, contract.entity, path.name, str(path), digest, started],
     ).fetchone()[0]
+
+
+# The advisory locks (this class id, the batch id) that keep a queued ledger line `loading` while its load lives.
+QUEUED = 0x7EA1
+
+
+def _queue(conn: psycopg.Connection, plan: list[tuple[Path, Contract]]) -> list[int]:
+    """A `loading` ledger line for every file of the plan, committed in the plan's order, so that batch ids follow
+    the order given, whichever worker starts a file first: staging keeps the newest batch's copy of a record,
+    across raw tables too (a Stripe line item both flat and nested in its invoice). Each line is held by an
+    advisory lock of this session until the load ends, so that another load does not take it for a dead one."""
+    started = datetime.now(UTC)
+    queued = []
+    with conn.transaction():
+        for path, contract in plan:
+            [batch_id] = conn.execute(
+                "insert into raw.load_batches (source, entity, file_name, file_path, content_hash, started_at, status)"
+                " values (%s, %s, %s, %s, '', %s, 'loading') returning batch_id",
+                [contract.source, contract.entity, path.name, str(path.resolve()), started],
+            ).fetchone()
+            conn.execute("select pg_advisory_lock(%s::integer, (%s %% 2147483647)::integer)", [QUEUED, batch_id])
+            queued.append(batch_id)
+    return queued
 
 
 def _already_loaded(conn: psycopg.Connection, contract: Contract, digest: str) -> bool:
@@ -525,11 +563,12 @@ def _record_failure(conn: psycopg.Connection, batch_id: int, error: str) -> None
 
 
 def mark_interrupted(conn: psycopg.Connection) -> int:
-    """Ledger lines of loads that died (`loading`, and no live load holds their lock) become `failed`."""
+    """Ledger lines of loads that died (`loading`, and no live load holds their row or queue lock) become `failed`."""
     return conn.execute(
         "update raw.load_batches set status = 'failed', error = %s, finished_at = clock_timestamp()"
-        " where batch_id in (select batch_id from raw.load_batches where status = 'loading' for update skip locked)",
-        [INTERRUPTED],
+        " where batch_id in (select batch_id from raw.load_batches where status = 'loading' for update skip locked)"
+        " and pg_try_advisory_xact_lock(%s::integer, (batch_id %% 2147483647)::integer)",
+        [INTERRUPTED, QUEUED],
     ).rowcount
 
 
@@ -586,15 +625,13 @@ def load_paths(
     A load is PostgreSQL's work (COPY, the contract's checks, the insert), one backend per connection, so
     `workers` raw tables load at once, each on a connection of its own (default TEALEAVES_LOAD_WORKERS). The
     files of one raw table load one after the other in the order given: a later file's rows supersede an earlier
-    one's (macros/dedupe_latest.sql reads the batch order). So do the files of tables whose batches staging orders
-    against each other (a contract's `loads_with`). Results come back in the order given too.
+    one's (macros/dedupe_latest.sql reads the batch order). Every file's ledger line is queued first, in the order
+    given, so batch ids follow that order across tables too, whichever worker finishes first. Results come back
+    in the order given.
     """
     if source is not None and source not in sources.sources():
         raise LoadError(f"unknown source {source!r}; known sources: {', '.join(sources.sources())}")
     plan = expand_paths(paths, source, allow_empty=allow_empty)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        ensure_raw_schema(conn)
-        mark_interrupted(conn)
     results: list[BatchResult | None] = [None] * len(plan)
     stop = threading.Event()  # the warehouse went away, or the load was interrupted: no worker starts a file
 
@@ -605,7 +642,7 @@ def load_paths(
                     return
                 path, contract = plan[index]
                 try:
-                    results[index] = load_file(conn, path, contract)
+                    results[index] = load_file(conn, path, contract, queued[index])
                 except WarehouseLost:
                     stop.set()
                     raise
@@ -614,15 +651,22 @@ def load_paths(
                         contract.source, contract.entity, path, "failed", None, 0, 0, 0, str(exc)
                     )
 
-    lanes = _lanes(plan)
-    width = min(workers or get_settings().load_workers, len(lanes)) or 1
-    with ThreadPoolExecutor(width, thread_name_prefix="tealeaves-load") as pool:
-        jobs = [pool.submit(load_table, files) for files in lanes]
+    with psycopg.connect(dsn, autocommit=True) as ledger:  # holds the queued lines until the load ends
+        ensure_raw_schema(ledger)
+        mark_interrupted(ledger)
+        queued = _queue(ledger, plan)
+        tables = _by_table(plan)
+        width = min(workers or get_settings().load_workers, len(tables)) or 1
         try:
-            wait(jobs)
-        except BaseException:  # Ctrl-C, or the task killed: the files being loaded finish or roll back
-            stop.set()
-            raise
+            with ThreadPoolExecutor(width, thread_name_prefix="tealeaves-load") as pool:
+                jobs = [pool.submit(load_table, files) for files in tables]
+                try:
+                    wait(jobs)
+                except BaseException:  # Ctrl-C, or the task killed: the files being loaded finish or roll back
+                    stop.set()
+                    raise
+        finally:
+            _unqueue(ledger, [batch_id for batch_id, result in zip(queued, results, strict=True) if result is None])
     for job in jobs:
         if job.exception() is not None:
             raise job.exception()
@@ -633,16 +677,27 @@ def load_paths(
     return done
 
 
-def _lanes(plan: list[tuple[Path, Contract]]) -> list[list[int]]:
-    """The plan's indices per lane (a raw table, or those a contract's `loads_with` joins), each lane's in the
-    plan's order, the most bytes first.
+def _unqueue(ledger: psycopg.Connection, never_started: list[int]) -> None:
+    """The queued lines of files no worker started (the load stopped first) fail as interrupted, if the warehouse
+    still answers; otherwise the next load marks them."""
+    with contextlib.suppress(psycopg.Error):
+        ledger.execute(
+            "update raw.load_batches set status = 'failed', error = %s, finished_at = clock_timestamp()"
+            " where batch_id in (select batch_id from raw.load_batches where batch_id = any(%s) and status = 'loading'"
+            " for update skip locked)",
+            [INTERRUPTED, never_started],
+        )
 
-    The largest lanes start first so that two workers end close together (a lane's files cannot be split).
+
+def _by_table(plan: list[tuple[Path, Contract]]) -> list[list[int]]:
+    """The plan's indices per raw table, each table's in the plan's order, the most bytes first.
+
+    The largest tables start first so that two workers end close together (a table's files cannot be split).
     """
-    lanes: dict[str, list[int]] = {}
+    tables: dict[str, list[int]] = {}
     for index, (_, contract) in enumerate(plan):
-        lanes.setdefault(contract.lane, []).append(index)
-    return sorted(lanes.values(), key=lambda files: -sum(_size(plan[i][0]) for i in files))
+        tables.setdefault(contract.table, []).append(index)
+    return sorted(tables.values(), key=lambda files: -sum(_size(plan[i][0]) for i in files))
 
 
 def _size(path: Path) -> int:

@@ -43,9 +43,6 @@ class Contract(BaseModel):
     records: str | None = None
     # csv: physical lines after the header that are not records (Qualtrics writes question texts and import ids).
     skip_lines_after_header: int = Field(0, ge=0)
-    # another entity of the source whose batches staging orders this one's against (the newest batch's copy of a
-    # record wins across both): the loader loads the two in one lane, in the order given (tealeaves.load.loader).
-    loads_with: str | None = Field(None, pattern=r"^[a-z][a-z0-9_]*$")
     key: list[str]
     columns: list[Column]
 
@@ -68,11 +65,6 @@ class Contract(BaseModel):
         return f"{self.source}_{self.entity}"
 
     @property
-    def lane(self) -> str:
-        """The raw table whose files this one's load one after the other with (its own unless `loads_with`)."""
-        return f"{self.source}_{self.loads_with or self.entity}"
-
-    @property
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
 
@@ -83,9 +75,6 @@ def contracts() -> dict[tuple[str, str], Contract]:
     for path in sorted(HERE.glob("*/*.yml")):
         contract = Contract.model_validate(yaml.safe_load(path.read_text()))
         found[(contract.source, contract.entity)] = contract
-    for contract in found.values():
-        if contract.loads_with is not None and (contract.source, contract.loads_with) not in found:
-            raise ValueError(f"{contract.source}/{contract.entity}: loads_with names no {contract.source} entity")
     return found
 
 
