@@ -327,6 +327,25 @@ def test_batch_ids_follow_the_files_order_whichever_worker_loads_first(tmp_path,
     ], "in that order"
 
 
+def test_a_plan_longer_than_one_queue_loads_in_queues_in_the_files_order(tmp_path, fresh_database, monkeypatch):
+    """Each queued ledger line holds an entry of PostgreSQL's shared lock table, so a long plan is queued a part at a
+    time (QUEUE_LENGTH files; 2 here): every file still loads, the batch ids still follow the files' order."""
+    from tealeaves.load import loader
+
+    monkeypatch.setattr(loader, "QUEUE_LENGTH", 2)
+    names = ["companies.csv", *(f"companies__{n}.csv" for n in range(1, 4)), "contacts.csv"]
+    for n, name in enumerate(names[:4]):
+        write(tmp_path / "crm" / name, HEADER + f"{n},Co {n},co{n}.com,2025-01-02T10:00:00Z,,,,,US\n")
+    write(
+        tmp_path / "crm" / "contacts.csv",
+        "hs_object_id,firstname,lastname,email,associatedcompanyid,createdate,lifecyclestage\n"
+        "7,Ada,Byron,ada@acme.com,1,2025-01-02T10:00:00Z,customer\n",
+    )
+    results = load_paths(fresh_database, [tmp_path], workers=2)
+    assert [(r.file.name, r.status) for r in results] == [(name, "loaded") for name in names]
+    assert query(fresh_database, "select file_name from raw.load_batches order by batch_id") == [(n,) for n in names]
+
+
 def test_a_folder_of_source_folders_loads_and_absent_sources_still_get_empty_raw_tables(tmp_path, fresh_database):
     write(tmp_path / "exports" / "crm" / "companies.csv", HEADER + "1,Acme,acme.com,2025-01-02T10:00:00Z,,,,,US\n")
     [result] = load_paths(fresh_database, [tmp_path / "exports"])

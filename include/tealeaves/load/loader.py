@@ -632,6 +632,29 @@ def load_paths(
     if source is not None and source not in sources.sources():
         raise LoadError(f"unknown source {source!r}; known sources: {', '.join(sources.sources())}")
     plan = expand_paths(paths, source, allow_empty=allow_empty)
+    width = workers or get_settings().load_workers
+    done: list[BatchResult] = []
+    with psycopg.connect(dsn, autocommit=True) as ledger:  # holds the queued lines until their files are done
+        ensure_raw_schema(ledger)
+        mark_interrupted(ledger)
+        for first in range(0, len(plan), QUEUE_LENGTH):
+            done += _load_queued(dsn, ledger, plan[first : first + QUEUE_LENGTH], width)
+            ledger.execute("select pg_advisory_unlock_all()")
+    failed = [r.error for r in done if r.status == "failed"]
+    if strict and failed:
+        raise LoadError("; ".join(e or "" for e in failed))
+    return done
+
+
+# Files queued at once: each queued line holds an entry of PostgreSQL's shared lock table (max_locks_per_transaction
+# times max_connections, 6,400 by default) until its file is done; a longer plan loads in queues of this many.
+QUEUE_LENGTH = 500
+
+
+def _load_queued(
+    dsn: str, ledger: psycopg.Connection, plan: list[tuple[Path, Contract]], width: int
+) -> list[BatchResult]:
+    """Queue the plan's ledger lines, then load its raw tables `width` at once; the results in the plan's order."""
     results: list[BatchResult | None] = [None] * len(plan)
     stop = threading.Event()  # the warehouse went away, or the load was interrupted: no worker starts a file
 
@@ -651,30 +674,22 @@ def load_paths(
                         contract.source, contract.entity, path, "failed", None, 0, 0, 0, str(exc)
                     )
 
-    with psycopg.connect(dsn, autocommit=True) as ledger:  # holds the queued lines until the load ends
-        ensure_raw_schema(ledger)
-        mark_interrupted(ledger)
-        queued = _queue(ledger, plan)
-        tables = _by_table(plan)
-        width = min(workers or get_settings().load_workers, len(tables)) or 1
-        try:
-            with ThreadPoolExecutor(width, thread_name_prefix="tealeaves-load") as pool:
-                jobs = [pool.submit(load_table, files) for files in tables]
-                try:
-                    wait(jobs)
-                except BaseException:  # Ctrl-C, or the task killed: the files being loaded finish or roll back
-                    stop.set()
-                    raise
-        finally:
-            _unqueue(ledger, [batch_id for batch_id, result in zip(queued, results, strict=True) if result is None])
+    queued = _queue(ledger, plan)
+    tables = _by_table(plan)
+    try:
+        with ThreadPoolExecutor(min(width, len(tables)) or 1, thread_name_prefix="tealeaves-load") as pool:
+            jobs = [pool.submit(load_table, files) for files in tables]
+            try:
+                wait(jobs)
+            except BaseException:  # Ctrl-C, or the task killed: the files being loaded finish or roll back
+                stop.set()
+                raise
+    finally:
+        _unqueue(ledger, [batch_id for batch_id, result in zip(queued, results, strict=True) if result is None])
     for job in jobs:
         if job.exception() is not None:
             raise job.exception()
-    done = [r for r in results if r is not None]
-    failed = [r.error for r in done if r.status == "failed"]
-    if strict and failed:
-        raise LoadError("; ".join(e or "" for e in failed))
-    return done
+    return [r for r in results if r is not None]
 
 
 def _unqueue(ledger: psycopg.Connection, never_started: list[int]) -> None:
