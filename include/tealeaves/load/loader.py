@@ -685,22 +685,28 @@ def _load_queued(
                 stop.set()
                 raise
     finally:
-        _unqueue(ledger, [batch_id for batch_id, result in zip(queued, results, strict=True) if result is None])
+        _unqueue(ledger, queued, results)
     for job in jobs:
         if job.exception() is not None:
             raise job.exception()
     return [r for r in results if r is not None]
 
 
-def _unqueue(ledger: psycopg.Connection, never_started: list[int]) -> None:
-    """The queued lines of files no worker started (the load stopped first) fail as interrupted, if the warehouse
-    still answers; otherwise the next load marks them."""
-    with contextlib.suppress(psycopg.Error):
-        ledger.execute(
+def _unqueue(ledger: psycopg.Connection, queued: list[int], results: list[BatchResult | None]) -> None:
+    """Queued lines still `loading` once the workers are done fail: with the file's own error when it failed before
+    its load began, as interrupted when no worker started it (the load stopped first). If the warehouse no longer
+    answers, the next load marks them."""
+    reasons = [
+        (INTERRUPTED if result is None else result.error or INTERRUPTED, batch_id)
+        for batch_id, result in zip(queued, results, strict=True)
+        if result is None or result.status == "failed"
+    ]
+    with contextlib.suppress(psycopg.Error), ledger.cursor() as cursor:
+        cursor.executemany(
             "update raw.load_batches set status = 'failed', error = %s, finished_at = clock_timestamp()"
-            " where batch_id in (select batch_id from raw.load_batches where batch_id = any(%s) and status = 'loading'"
+            " where batch_id in (select batch_id from raw.load_batches where batch_id = %s and status = 'loading'"
             " for update skip locked)",
-            [INTERRUPTED, never_started],
+            reasons,
         )
 
 
