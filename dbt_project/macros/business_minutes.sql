@@ -2,7 +2,9 @@
     Business minutes of each span in `spans` (a CTE with span_key_columns, started_at, ended_at, one row per key):
     the open minutes of the schedule (int_business_intervals_expanded) between the span's start and its end,
     fractional, to the microsecond. A span with no open minute gets 0; a span without an end is left out; a span
-    must not end before it starts. Returns a select of the key columns and business_minutes.
+    must not end before it starts. Returns a select of the key columns, the span's started_at and ended_at, and
+    business_minutes (the bounds too, so that a caller needs no join back to its spans: at 100,000 customers that
+    join of 3.7 million spans took 6 s of int_tickets_measured's 36 to 40).
 
     How: as a difference of two running totals, open_seconds(ended_at) - open_seconds(started_at), where
     open_seconds(t) is the schedule's open time before t. Each interval is cut at UTC midnights; the open time
@@ -106,6 +108,8 @@
         {% for column in span_key_columns -%}
             {{ spans }}.{{ column }},
         {% endfor -%}
+        {{ spans }}.started_at,
+        {{ spans }}.ended_at,
         coalesce(span_ends.open_seconds - span_starts.open_seconds, 0) / 60.0 as business_minutes
     from {{ spans }}
     left join moment_open_seconds as span_starts on {{ spans }}.started_at = span_starts.moment_at
@@ -128,13 +132,11 @@
 
     span_minutes as (
         select
-            {{ spans }}.ticket_id,
-            {{ spans }}.span,
-            extract(epoch from {{ spans }}.ended_at - {{ spans }}.started_at) / 60.0 as calendar_minutes,
-            span_business_minutes.business_minutes
-        from {{ spans }}
-        inner join span_business_minutes
-            on {{ spans }}.ticket_id = span_business_minutes.ticket_id and {{ spans }}.span = span_business_minutes.span
+            ticket_id,
+            span,
+            extract(epoch from ended_at - started_at) / 60.0 as calendar_minutes,
+            business_minutes
+        from span_business_minutes
     )
 
     select
