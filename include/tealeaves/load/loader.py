@@ -532,11 +532,7 @@ def _queue(conn: psycopg.Connection, plan: list[tuple[Path, Contract]]) -> list[
     queued = []
     with conn.transaction():
         for path, contract in plan:
-            [batch_id] = conn.execute(
-                "insert into raw.load_batches (source, entity, file_name, file_path, content_hash, started_at, status)"
-                " values (%s, %s, %s, %s, '', %s, 'loading') returning batch_id",
-                [contract.source, contract.entity, path.name, str(path.resolve()), started],
-            ).fetchone()
+            batch_id = _ledger_line(conn, path.resolve(), contract, "", started, None)
             conn.execute("select pg_advisory_lock(%s::integer, (%s %% 2147483647)::integer)", [QUEUED, batch_id])
             queued.append(batch_id)
     return queued
