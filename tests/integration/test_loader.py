@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -220,6 +221,29 @@ def test_a_bad_file_does_not_stop_the_other_files_of_the_folder(tmp_path, fresh_
         load_paths(fresh_database, [tmp_path])  # strict: raised once every other file has been tried
 
 
+@contextmanager
+def _loading_while_held(url: str, folder: Path, table: str, until_loaded: str):
+    """`load_paths(folder)` with two workers, in a thread, while the test holds `table`'s load lock (the key
+    load_file waits on); entered once an `until_loaded` file has loaded (30 s at most). On leaving, the lock is let
+    go and the load waited for. Yields the list its results are put in."""
+    results: list = []
+    with psycopg.connect(url, autocommit=True) as holder:
+        ensure_raw_schema(holder)  # the ledger, polled below
+        holder.execute("select pg_advisory_lock(hashtext(%s))", [table])
+        loading = threading.Thread(target=lambda: results.extend(load_paths(url, [folder], workers=2)))
+        loading.start()
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not query(
+                url, "select from raw.load_batches where entity = %s and status = 'loaded'", until_loaded
+            ):
+                time.sleep(0.05)
+            yield results
+        finally:
+            holder.execute("select pg_advisory_unlock(hashtext(%s))", [table])
+            loading.join(60)
+
+
 def test_two_raw_tables_load_at_once_and_each_tables_files_in_their_order(tmp_path, fresh_database):
     """While companies' load waits on its table (the test holds the loader's per-table lock), contacts loads on
     the second connection; companies.csv then loads before companies__late.csv, whose row supersedes it."""
@@ -230,22 +254,8 @@ def test_two_raw_tables_load_at_once_and_each_tables_files_in_their_order(tmp_pa
         "hs_object_id,firstname,lastname,email,associatedcompanyid,createdate,lifecyclestage\n"
         "7,Ada,Byron,ada@acme.com,1,2025-01-02T10:00:00Z,customer\n",
     )
-    results: list = []
-    with psycopg.connect(fresh_database, autocommit=True) as holder:
-        ensure_raw_schema(holder)  # the ledger, polled below
-        holder.execute("select pg_advisory_lock(hashtext('crm_companies'))")  # the key load_file waits on
-        loading = threading.Thread(target=lambda: results.extend(load_paths(fresh_database, [tmp_path], workers=2)))
-        loading.start()
-        try:
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and not query(
-                fresh_database, "select from raw.load_batches where entity = 'contacts' and status = 'loaded'"
-            ):
-                time.sleep(0.05)
-            while_waiting = query(fresh_database, "select file_name, status from raw.load_batches order by file_name")
-        finally:
-            holder.execute("select pg_advisory_unlock(hashtext('crm_companies'))")
-            loading.join(60)
+    with _loading_while_held(fresh_database, tmp_path, "crm_companies", until_loaded="contacts") as results:
+        while_waiting = query(fresh_database, "select file_name, status from raw.load_batches order by file_name")
     assert while_waiting == [
         ("companies.csv", "loading"),
         ("companies__late.csv", "loading"),  # queued behind it
@@ -283,25 +293,11 @@ def test_batch_ids_follow_the_files_order_whichever_worker_loads_first(tmp_path,
     sizes = [len(files["invoices.jsonl"]), len(files["customers.jsonl"] + files["customers__late.jsonl"])]
     assert sorted([*sizes, len(files["invoice_line_items.jsonl"])], reverse=True)[:2] == sizes, "largest first"
     other = write(tmp_path / "other" / "crm" / "companies.csv", HEADER + "1,Acme,acme.com,2025-01-02T10:00:00Z,,,,,\n")
-    results: list = []
-    with psycopg.connect(fresh_database, autocommit=True) as holder:
-        ensure_raw_schema(holder)
-        holder.execute("select pg_advisory_lock(hashtext('billing_customers'))")
-        loading = threading.Thread(
-            target=lambda: results.extend(load_paths(fresh_database, [tmp_path / "billing"], workers=2))
-        )
-        loading.start()
-        try:
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and not query(
-                fresh_database, "select from raw.load_batches where entity = 'invoice_line_items' and status = 'loaded'"
-            ):
-                time.sleep(0.05)
-            [another] = load_paths(fresh_database, [other])  # marks a dead load's lines failed, and only those
-            while_waiting = query(fresh_database, "select file_name, status from raw.load_batches order by batch_id")
-        finally:
-            holder.execute("select pg_advisory_unlock(hashtext('billing_customers'))")
-            loading.join(60)
+    with _loading_while_held(
+        fresh_database, tmp_path / "billing", "billing_customers", until_loaded="invoice_line_items"
+    ) as results:
+        [another] = load_paths(fresh_database, [other])  # marks a dead load's lines failed, and only those
+        while_waiting = query(fresh_database, "select file_name, status from raw.load_batches order by batch_id")
     assert another.status == "loaded"
     assert while_waiting == [
         ("customers.jsonl", "loading"),
