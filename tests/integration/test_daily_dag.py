@@ -362,7 +362,9 @@ def test_a_failed_dbt_test_stops_the_run_before_the_gate_and_the_alert_names_it(
     assert len(inbox.messages) == emails_before + 1 and len(slack.payloads) == slacks_before + 1
     failed_test = "column_values_stg_billing__prices"
     # and what the test's name does not say: its failing row, the column, the check and the value planted above
-    failing_row = "column_name=price_type, failed_check=accepted values, failing_rows=1, unaccepted_values=['bogus']"
+    failing_row = (
+        'column_name="price_type"  failed_check="accepted values"  failing_rows=1  unaccepted_values=["bogus"]'
+    )
     for text in (plain(inbox.messages[-1]), slack_text(slack.payloads[-1])):
         assert failed_test in text and failing_row in text, text
 

@@ -38,8 +38,8 @@ def _since(first_failed_at: datetime | None, now: datetime) -> str:
     return f"since {when(first_failed_at)} ({how_long(now - first_failed_at)})"
 
 
-def _row(value: Any) -> str:
-    """One offending row: grain columns and value as `name=value`, otherwise the value itself."""
+def row_text(value: Any) -> str:
+    """One offending row as every alert quotes it: columns as `name=value`, otherwise the value itself."""
     if isinstance(value, dict):
         return "  ".join(f"{k}={json.dumps(v, default=str)}" for k, v in value.items())
     return json.dumps(value, default=str)
@@ -81,7 +81,7 @@ def gate_failing(
     sections = [Section("Failed expectations (observed vs expected)", tuple(lines))] if lines else []
     for outcome in failures:
         if outcome.unexpected_sample:
-            rows = tuple(_row(v) for v in outcome.unexpected_sample[:MAX_ROWS])
+            rows = tuple(row_text(v) for v in outcome.unexpected_sample[:MAX_ROWS])
             sections.append(Section(f"Offending rows, up to {MAX_ROWS}: {_target(outcome)}", rows, code=True))
     if gate.warnings:
         sections.append(Section("Warnings (not blocking)", tuple(o.describe() for o in gate.warnings)))
