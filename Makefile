@@ -18,7 +18,7 @@ BI_STAMP := $(BI_VENV)/.installed-stamp
 # The virtualenv is rebuilt only when the lock file or the package metadata changes.
 # --no-compile: pip compiles one module at a time (14,427 files for .venv: 91 s instead of 65 s on 2 cores).
 # COMPILE then byte-compiles the virtualenv on both cores (about 19 s for .venv). Python's own compiling on first
-# import is not enough: where PYTHONDONTWRITEBYTECODE is set, as on some machines and CI images, it keeps nothing,
+# import is not enough: where PYTHONDONTWRITEBYTECODE is set, as some machines set it, it keeps nothing,
 # and every process that imports Airflow, dbt and GX compiled them again (12.6 s instead of 7.3 s per import; the
 # test suite starts hundreds of such processes). As with pip's compile, a module that does not compile is skipped
 # (aenum ships a Python 2 file that nothing imports); -qq keeps its error off the output.
