@@ -523,6 +523,12 @@ def _ledger_line(
 QUEUED = 0x7EA1
 
 
+def _queue_lock(function: str, batch_id: str) -> str:
+    """SQL calling the advisory-lock `function` on the queue lock of the line whose id is the SQL `batch_id`: one
+    spelling of the key for the load that holds it and the one that tries it (a query with parameters)."""
+    return f"{function}({QUEUED}, ({batch_id} %% 2147483647)::integer)"
+
+
 def _queue(conn: psycopg.Connection, plan: list[tuple[Path, Contract]]) -> list[int]:
     """A `loading` ledger line for every file of the plan, committed in the plan's order, so that batch ids follow
     the order given, whichever worker starts a file first: staging keeps the newest batch's copy of a record,
@@ -533,7 +539,7 @@ def _queue(conn: psycopg.Connection, plan: list[tuple[Path, Contract]]) -> list[
     with conn.transaction():
         for path, contract in plan:
             batch_id = _ledger_line(conn, path.resolve(), contract, "", started, None)
-            conn.execute("select pg_advisory_lock(%s::integer, (%s %% 2147483647)::integer)", [QUEUED, batch_id])
+            conn.execute(f"select {_queue_lock('pg_advisory_lock', '%s')}", [batch_id])
             queued.append(batch_id)
     return queued
 
@@ -563,8 +569,8 @@ def mark_interrupted(conn: psycopg.Connection) -> int:
     return conn.execute(
         "update raw.load_batches set status = 'failed', error = %s, finished_at = clock_timestamp()"
         " where batch_id in (select batch_id from raw.load_batches where status = 'loading' for update skip locked)"
-        " and pg_try_advisory_xact_lock(%s::integer, (batch_id %% 2147483647)::integer)",
-        [INTERRUPTED, QUEUED],
+        f" and {_queue_lock('pg_try_advisory_xact_lock', 'batch_id')}",
+        [INTERRUPTED],
     ).rowcount
 
 
