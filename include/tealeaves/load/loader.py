@@ -564,12 +564,18 @@ def _record_failure(conn: psycopg.Connection, batch_id: int, error: str) -> None
     )
 
 
+# Ledger lines still `loading` whose row no live load has locked become `failed` with the error given first; the
+# `{}` narrows which lines (SQL, may be empty).
+FAIL_UNLOCKED_LOADING = (
+    "update raw.load_batches set status = 'failed', error = %s, finished_at = clock_timestamp()"
+    " where batch_id in (select batch_id from raw.load_batches where status = 'loading'{} for update skip locked)"
+)
+
+
 def mark_interrupted(conn: psycopg.Connection) -> int:
     """Ledger lines of loads that died (`loading`, and no live load holds their row or queue lock) become `failed`."""
     return conn.execute(
-        "update raw.load_batches set status = 'failed', error = %s, finished_at = clock_timestamp()"
-        " where batch_id in (select batch_id from raw.load_batches where status = 'loading' for update skip locked)"
-        f" and {_queue_lock('pg_try_advisory_xact_lock', 'batch_id')}",
+        FAIL_UNLOCKED_LOADING.format("") + f" and {_queue_lock('pg_try_advisory_xact_lock', 'batch_id')}",
         [INTERRUPTED],
     ).rowcount
 
@@ -704,12 +710,7 @@ def _unqueue(ledger: psycopg.Connection, queued: list[int], results: list[BatchR
         if result is None or result.status == "failed"
     ]
     with contextlib.suppress(psycopg.Error), ledger.cursor() as cursor:
-        cursor.executemany(
-            "update raw.load_batches set status = 'failed', error = %s, finished_at = clock_timestamp()"
-            " where batch_id in (select batch_id from raw.load_batches where batch_id = %s and status = 'loading'"
-            " for update skip locked)",
-            reasons,
-        )
+        cursor.executemany(FAIL_UNLOCKED_LOADING.format(" and batch_id = %s"), reasons)
 
 
 def _by_table(plan: list[tuple[Path, Contract]]) -> list[list[int]]:
