@@ -1,3 +1,4 @@
+{{ config(pre_hook="{{ serial_plan() }}") }}
 {#
     One row per customer: when they first paid and through which channel they came.
     A customer is a CRM company with at least one paid invoice. Billing customers are tied to CRM companies by
@@ -8,6 +9,8 @@
     A paid invoice counts when money was paid, or when it is a one-off purchase at $0: a free order is a
     purchase (int_purchases_netted), so its buyer is a customer, as CDNOW's published analysis counts them.
     A $0 subscription invoice (a trial, a fully discounted period) does not make a paying customer.
+
+    Planned in one process (macros/serial_plan.sql): in parallel, every worker aggregated all the invoices.
 #}
 with
 
