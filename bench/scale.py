@@ -14,6 +14,17 @@ built. Then the database's size, the exports' disk use, and the growth ratio bet
 customers; a ratio over that is flagged when the larger time is at least NOISE_FLOOR_S (below it, dbt's own
 per-node overhead dominates and the ratio says nothing).
 
+A model's growth is judged on its time alone. The DAG's builds run two models at once on two cores, and a model
+timed beside another is timed with whatever that other one does: with the same SQL and settings,
+int_customers_acquired grew 17.1x in one run (c8c0781) and 12.0x in the next (0f5e271). So after the day's steps,
+unless --no-models-alone, both builds run once more from scratch one node at a time (`dbt build --threads 1
+--full-refresh`, the steps `build_marts_alone` and `build_predicted_marts_alone`, which no DAG runs), and the
+growth per model is the ratio of those times; the builds' own per-model times and their ratios stay in the JSON and
+the tables beside them. The data tests run too, in the DAG's order: the first query to read a table just written
+sets its rows' hint bits (max() over a fresh copy of the 100k stg_support__ticket_comments took 527 ms the first
+time, 142 ms after), so in a `dbt run` without the tests a model paid what in the DAG a test before it pays
+(int_support_as_of: 2.3 s, against 0.5 s in the build).
+
     export TEALEAVES_HOME=... TEALEAVES_PG_PORT=...   # whichever warehouse server to measure on
     .venv/bin/python bench/scale.py --customers 1000,10000,100000 --months 24 --out results.json
 
@@ -85,6 +96,12 @@ PACKAGE_ROOT = Path(tealeaves.__file__).resolve().parents[1]
 # build_predicted_marts → validate_marts → publish_marts. `generate` makes the input and comes first.
 # The DAG's builds, as tealeaves.daily_builds says: what they leave out, and no log file.
 DBT_STEPS = {build.group_id: ["build", *build.selection(), *NO_FILE_LOG] for build in BUILDS}
+# Every model of the day's builds again, one at a time and from scratch: the time of each alone (see above).
+ALONE = "_alone"
+ALONE_STEPS = tuple(f"{build.group_id}{ALONE}" for build in BUILDS)
+DBT_STEPS |= {
+    f"{build.group_id}{ALONE}": [*DBT_STEPS[build.group_id], "--threads", "1", "--full-refresh"] for build in BUILDS
+}
 PYTHON_STEPS = ("load", "validate_raw", "predict_ltv", "validate_marts", "publish_marts")
 # --next-day: the first steps run on day one's exports (tealeaves.generate.next_day), then the next day's files
 # load, and the same build runs incrementally; a full rebuild of the same warehouse is the yardstick (goal:
@@ -363,6 +380,7 @@ def run_size(
     console: Console,
     airflow: bool = False,
     next_day: bool = False,
+    models_alone: bool = True,
 ) -> SizeResult:
     folder = work / f"scale-{customers}"
     shutil.rmtree(folder, ignore_errors=True)
@@ -377,7 +395,7 @@ def run_size(
     steps: list[StepResult] = []
     models: list[ModelResult] = []
     day_one, day_two = folder / "day1", folder / "day2"
-    for step in STEPS + (NEXT_DAY_STEPS if next_day else ()):
+    for step in STEPS + (ALONE_STEPS if models_alone else ()) + (NEXT_DAY_STEPS if next_day else ()):
         console.log(f"{customers:,} customers: {step}")
         data = day_two if step.endswith(NEXT_DAY) else (day_one if next_day else exports)
         if step == "generate":
@@ -590,27 +608,39 @@ def ratios(before: dict[str, float], after: dict[str, float], goal: float) -> di
 
 def day_build(size: SizeResult) -> list[ModelResult]:
     """Each model's run in the day's full build (build_marts, build_predicted_marts), not in --next-day's builds."""
-    return [m for m in size.models if m.build in ("build_marts", "build_predicted_marts")]
+    return [m for m in size.models if m.build in (build.group_id for build in BUILDS)]
+
+
+def alone(size: SizeResult) -> list[ModelResult]:
+    """Each model of the day's builds built again alone (ALONE_STEPS); none when the run skipped that."""
+    return [m for m in size.models if m.build in ALONE_STEPS]
 
 
 def growth(sizes: list[SizeResult]) -> list[dict]:
-    """Work-second ratios between consecutive sizes, per step and per model, flagged over the goal."""
+    """Work-second ratios between consecutive sizes, per step and per model, flagged over the goal.
+
+    `models` holds each model's growth alone when both sizes timed the models alone (`models_in_build` then
+    holds the growth of its times inside the DAG's builds), else the growth inside the builds."""
     out = []
     for small, large in pairwise(sizes):
         size_ratio = large.customers_requested / small.customers_requested
         goal = GOAL_FACTOR * size_ratio
         steps = [{s.step: s.work_seconds for s in size.steps} for size in (small, large)]
-        models = [{m.model: m.seconds for m in day_build(size)} for size in (small, large)]
-        out.append(
-            {
-                "from": small.customers_requested,
-                "to": large.customers_requested,
-                "size_ratio": size_ratio,
-                "goal": round(goal, 2),
-                "steps": ratios(*steps, goal),
-                "models": ratios(*models, goal),
-            }
-        )
+        in_build = [{m.model: m.seconds for m in day_build(size)} for size in (small, large)]
+        by_itself = [{m.model: m.seconds for m in alone(size)} for size in (small, large)]
+        entry = {
+            "from": small.customers_requested,
+            "to": large.customers_requested,
+            "size_ratio": size_ratio,
+            "goal": round(goal, 2),
+            "steps": ratios(*steps, goal),
+        }
+        if all(by_itself):
+            entry |= {"models_timed": "alone", "models": ratios(*by_itself, goal)}
+            entry["models_in_build"] = ratios(*in_build, goal)
+        else:
+            entry |= {"models_timed": "in_build", "models": ratios(*in_build, goal)}
+        out.append(entry)
     return out
 
 
@@ -670,22 +700,38 @@ def print_tables(console: Console, sizes: list[SizeResult], grown: list[dict], t
         console.print(table)
     largest = sizes[-1]
     slowest = sorted(day_build(largest), key=lambda m: m.seconds, reverse=True)[:top]
+    timed_alone = any(g.get("models_timed") == "alone" for g in grown)
     table = Table(
         title=f"The {len(slowest)} slowest dbt models at {largest.customers_requested:,} customers"
-        f" (of {len(day_build(largest))}; ! = over the goal and at least {NOISE_FLOOR_S:.0f} s)"
+        f" (of {len(day_build(largest))}; ! = over the goal and at least {NOISE_FLOOR_S:.0f} s"
+        + ("; growth judged on each model built alone)" if timed_alone else ")")
     )
     table.add_column("model")
     for size in sizes:
         table.add_column(f"s @ {size.customers_requested:,}", justify="right")
+        if timed_alone:
+            table.add_column(f"alone s @ {size.customers_requested:,}", justify="right")
         table.add_column(f"rows @ {size.customers_requested:,}", justify="right")
-    for pair in pairs:
-        table.add_column(pair, justify="right")
+    for pair, g in zip(pairs, grown, strict=True):
+        if g.get("models_timed") == "alone":
+            table.add_column(f"{pair} alone", justify="right")
+            table.add_column(f"{pair} in build", justify="right")
+        else:
+            table.add_column(pair, justify="right")
     for model in slowest:
         cells = []
         for size in sizes:
             found = next((m for m in day_build(size) if m.model == model.model), None)
-            cells += [_num(found and found.seconds, 2), _num(found and found.rows)]
-        table.add_row(model.model, *cells, *(_ratio(g["models"].get(model.model)) for g in grown))
+            cells.append(_num(found and found.seconds, 2))
+            if timed_alone:
+                by_itself = next((m for m in alone(size) if m.model == model.model), None)
+                cells.append(_num(by_itself and by_itself.seconds, 2))
+            cells.append(_num(found and found.rows))
+        for g in grown:
+            cells.append(_ratio(g["models"].get(model.model)))
+            if g.get("models_timed") == "alone":
+                cells.append(_ratio(g["models_in_build"].get(model.model)))
+        table.add_row(model.model, *cells)
     console.print(table)
     print_next_day(console, sizes)
     dags = [size for size in sizes if size.airflow]
@@ -724,6 +770,8 @@ def print_tables(console: Console, sizes: list[SizeResult], grown: list[dict], t
             for name, r in g[key].items()
             if r["over_goal"]
         ]
+        if timed_alone:
+            console.print("models judged on their times alone (build_marts_alone, build_predicted_marts_alone)")
         console.print(
             f"[bold red]over the goal:[/] {', '.join(over)}" if over else "[green]no step or model over the goal[/]"
         )
@@ -796,6 +844,12 @@ def main() -> None:
         help="build day one's exports, then load one more day's and build again incrementally, and rebuild the"
         " same warehouse in full to compare (tealeaves.generate.next_day)",
     )
+    parser.add_argument(
+        "--no-models-alone",
+        dest="models_alone",
+        action="store_false",
+        help="skip building every model again one at a time (the models' growth is then their times in the builds)",
+    )
     parser.add_argument("--top", type=int, default=15, help="how many of the slowest models to print")
     parser.add_argument("--show", type=Path, metavar="RESULTS_JSON", help="print an earlier run's tables; run nothing")
     for hidden in ("--step", "--data", "--run-id", "--docs", "--result"):  # one step in a process of its own
@@ -848,7 +902,18 @@ def main() -> None:
         sizes: list[SizeResult] = []
         for customers in sizes_wanted:
             sizes.append(
-                run_size(settings, customers, args.months, start, args.seed, work, console, args.airflow, args.next_day)
+                run_size(
+                    settings,
+                    customers,
+                    args.months,
+                    start,
+                    args.seed,
+                    work,
+                    console,
+                    args.airflow,
+                    args.next_day,
+                    args.models_alone,
+                )
             )
             result |= {"sizes": [asdict(s) for s in sizes], "growth": growth(sizes)}
             if args.out:  # after every size: a larger one that fails or is stopped keeps the smaller ones' figures
