@@ -17,12 +17,12 @@ per-node overhead dominates and the ratio says nothing).
 A model's growth is judged on its time alone. The DAG's builds run two models at once on two cores, and a model
 timed beside another is timed with whatever that other one does: with the same SQL and settings,
 int_customers_acquired grew 17.1x in one run (c8c0781) and 12.0x in the next (0f5e271). So after the day's steps,
-unless --no-models-alone, both builds run once more from scratch one node at a time (`dbt build --threads 1
---full-refresh`, the steps `build_marts_alone` and `build_predicted_marts_alone`, which no DAG runs), and the
-growth per model is the ratio of those times; the builds' own per-model times and their ratios stay in the JSON and
-the tables beside them. The data tests run too, in the DAG's order: the first query to read a table just written
-sets its rows' hint bits (max() over a fresh copy of the 100k stg_support__ticket_comments took 527 ms the first
-time, 142 ms after), so in a `dbt run` without the tests a model paid what in the DAG a test before it pays
+unless --no-models-alone or --next-day, both builds run once more from scratch one node at a time (`dbt build
+--threads 1 --full-refresh`, the steps `build_marts_alone` and `build_predicted_marts_alone`, which no DAG runs),
+and the growth per model is the ratio of those times; the builds' own per-model times and their ratios stay in the
+JSON and the tables beside them. The data tests run too, in the DAG's order: the first query to read a table just
+written sets its rows' hint bits (max() over a fresh copy of the 100k stg_support__ticket_comments took 527 ms the
+first time, 142 ms after), so in a `dbt run` without the tests a model paid what in the DAG a test before it pays
 (int_support_as_of: 2.3 s, against 0.5 s in the build).
 
     export TEALEAVES_HOME=... TEALEAVES_PG_PORT=...   # whichever warehouse server to measure on
@@ -395,7 +395,9 @@ def run_size(
     steps: list[StepResult] = []
     models: list[ModelResult] = []
     day_one, day_two = folder / "day1", folder / "day2"
-    for step in STEPS + (ALONE_STEPS if models_alone else ()) + (NEXT_DAY_STEPS if next_day else ()):
+    # --next-day's builds start from what the day's publish retired: a build between them would change that
+    alone_steps = ALONE_STEPS if models_alone and not next_day else ()
+    for step in STEPS + alone_steps + (NEXT_DAY_STEPS if next_day else ()):
         console.log(f"{customers:,} customers: {step}")
         data = day_two if step.endswith(NEXT_DAY) else (day_one if next_day else exports)
         if step == "generate":
@@ -848,7 +850,8 @@ def main() -> None:
         "--no-models-alone",
         dest="models_alone",
         action="store_false",
-        help="skip building every model again one at a time (the models' growth is then their times in the builds)",
+        help="skip building every model again one at a time (the models' growth is then their times in the builds;"
+        " --next-day skips it too)",
     )
     parser.add_argument("--top", type=int, default=15, help="how many of the slowest models to print")
     parser.add_argument("--show", type=Path, metavar="RESULTS_JSON", help="print an earlier run's tables; run nothing")
