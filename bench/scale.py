@@ -96,11 +96,12 @@ PACKAGE_ROOT = Path(tealeaves.__file__).resolve().parents[1]
 # build_predicted_marts → validate_marts → publish_marts. `generate` makes the input and comes first.
 # The DAG's builds, as tealeaves.daily_builds says: what they leave out, and no log file.
 DBT_STEPS = {build.group_id: ["build", *build.selection(), *NO_FILE_LOG] for build in BUILDS}
+DAY_BUILDS = tuple(build.group_id for build in BUILDS)
 # Every model of the day's builds again, one at a time and from scratch: the time of each alone (see above).
-ALONE = "_alone"
-ALONE_STEPS = tuple(f"{build.group_id}{ALONE}" for build in BUILDS)
+ALONE_STEPS = tuple(f"{step}_alone" for step in DAY_BUILDS)
 DBT_STEPS |= {
-    f"{build.group_id}{ALONE}": [*DBT_STEPS[build.group_id], "--threads", "1", "--full-refresh"] for build in BUILDS
+    alone: [*DBT_STEPS[step], "--threads", "1", "--full-refresh"]
+    for step, alone in zip(DAY_BUILDS, ALONE_STEPS, strict=True)
 }
 PYTHON_STEPS = ("load", "validate_raw", "predict_ltv", "validate_marts", "publish_marts")
 # --next-day: the first steps run on day one's exports (tealeaves.generate.next_day), then the next day's files
@@ -610,7 +611,7 @@ def ratios(before: dict[str, float], after: dict[str, float], goal: float) -> di
 
 def day_build(size: SizeResult) -> list[ModelResult]:
     """Each model's run in the day's full build (build_marts, build_predicted_marts), not in --next-day's builds."""
-    return [m for m in size.models if m.build in (build.group_id for build in BUILDS)]
+    return [m for m in size.models if m.build in DAY_BUILDS]
 
 
 def alone(size: SizeResult) -> list[ModelResult]:
