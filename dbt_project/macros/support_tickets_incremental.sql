@@ -118,7 +118,7 @@
     again here instead of recomputing the whole ticket from its comments and statuses: the open tickets the
     generator and real help desks leave behind grow with history, the day's work should not. A clock with no stop
     and no minutes (a solve with no recorded moment) has no known span and stays null. The spans are measured as
-    the model measures them (ticket_span_minutes), which tests/integration/test_incremental_daily_run.py holds
+    the model measures them (span_minutes), which tests/integration/test_incremental_daily_run.py holds
     to a full rebuild's.
 #}
 {% macro move_running_sla_clocks() -%}
@@ -126,26 +126,54 @@
     {%- set plan = support_ticket_plan() -%}
     {%- if not plan.incremental -%}{{ return('') }}{%- endif -%}
     {%- set untouched = 'ticket_id <> all(' ~ incremental_keys(support_tickets_touched(plan)) ~ ')' -%}
+    {%- set running = {
+        'first_reply_sla': 'first_reply_sla_stopped_at is null and first_reply_sla_calendar_minutes is not null',
+        'resolution_sla': 'resolution_sla_stopped_at is null and resolution_sla_calendar_minutes is not null',
+    } %}
     with
 
     as_of as (
         select {{ support_as_of() }} as as_of_at
     ),
 
-    spans as (
-        select ticket_id, 'first_reply_sla' as span, created_at as started_at, as_of.as_of_at as ended_at
-        from {{ this }}
+    schedule as (
+        {{ business_schedule(var('support_schedule_name', 'support')) }}
+    ),
+
+    running as (
+        -- each running clock's span ends at the as-of moment; a stopped one's has no end here
+        select
+            measured.ticket_id,
+            measured.created_at,
+            {%- for clock, is_running in running.items() %}
+            case when {{ is_running }} then as_of.as_of_at end as {{ clock }}_ended_at
+            {{- ',' if not loop.last }}
+            {%- endfor %}
+        from {{ this }} as measured
         cross join as_of
-        where first_reply_sla_stopped_at is null and first_reply_sla_calendar_minutes is not null and {{ untouched }}
-        union all
-        select ticket_id, 'resolution_sla' as span, created_at as started_at, as_of.as_of_at as ended_at
-        from {{ this }}
-        cross join as_of
-        where resolution_sla_stopped_at is null and resolution_sla_calendar_minutes is not null and {{ untouched }}
+        where ({{ running.values() | join(') or (') }}) and {{ untouched }}
+    ),
+
+    opened as (
+        select
+            running.*,
+            {{ open_microseconds('schedule', 'running.created_at') }} as created_at_open,
+            {%- for clock in running %}
+            {{ open_microseconds('schedule', 'running.' ~ clock ~ '_ended_at') }} as {{ clock }}_ended_at_open
+            {{- ',' if not loop.last }}
+            {%- endfor %}
+        from running
+        cross join schedule
     ),
 
     moved as (
-        {{ ticket_span_minutes('spans', ['first_reply_sla', 'resolution_sla']) }}
+        select
+            ticket_id,
+            {%- for clock in running %}
+            {{ span_minutes(clock, 'created_at', clock ~ '_ended_at', 'created_at_open', clock ~ '_ended_at_open') }}
+            {{- ',' if not loop.last }}
+            {%- endfor %}
+        from opened
     )
 
     -- a clock that stopped keeps its minutes

@@ -26,9 +26,9 @@
     touched or that have an event dated after the last run's as-of moment; on the other tickets whose SLA clock
     still runs, the post-hook moves the clock to the new as-of moment (move_running_sla_clocks).
 
-    Length (201 lines, over the style's ~150): One model: each span (first reply, resolutions, SLA clocks) is
-    measured in business and calendar minutes by one pass over business_intervals; splitting the spans from
-    their measurement would store a row per ticket and span for nothing.
+    Length (203 lines, over the style's ~150): One model: each span (first reply, resolutions, SLA clocks) is
+    measured in business and calendar minutes on the ticket's own row (macros/business_minutes.sql); splitting the
+    spans from their measurement would store a row per ticket and span for nothing.
 #}
 {%- set plan = support_ticket_plan() -%}
 {%- set touched = incremental_keys(support_tickets_touched(plan)) if plan.incremental else none -%}
@@ -148,54 +148,56 @@ clocks as (
     from timed
 ),
 
-spans as (
-    select ticket_id, 'first_reply' as span, created_at as started_at, first_reply_at as ended_at from clocks
-    union all
-    select ticket_id, 'first_resolution' as span, created_at as started_at, first_solved_at as ended_at from clocks
-    union all
-    select ticket_id, 'full_resolution' as span, created_at as started_at, full_resolution_at as ended_at from clocks
-    union all
+span_ends as (
+    -- Every span starts at the ticket's creation. A clock that has not stopped runs to the as-of moment; one
+    -- with no known stop (is_*_sla_unknown) has no end.
     select
-        ticket_id, 'first_reply_sla' as span, created_at as started_at,
-        coalesce(first_reply_sla_stopped_at, as_of_at) as ended_at
+        *,
+        case when not is_first_reply_sla_unknown then coalesce(first_reply_sla_stopped_at, as_of_at) end
+            as first_reply_sla_ended_at,
+        case when not is_resolution_sla_unknown then coalesce(resolution_sla_stopped_at, as_of_at) end
+            as resolution_sla_ended_at
     from clocks
-    where not is_first_reply_sla_unknown
-    union all
-    select
-        ticket_id, 'resolution_sla' as span, created_at as started_at,
-        coalesce(resolution_sla_stopped_at, as_of_at) as ended_at
-    from clocks
-    where not is_resolution_sla_unknown
 ),
 
-pivoted as (
-    {{ ticket_span_minutes(
-        'spans', ['first_reply', 'first_resolution', 'full_resolution', 'first_reply_sla', 'resolution_sla']
-    ) }}
+schedule as (
+    {{ business_schedule(var('support_schedule_name', 'support')) }}
+),
+
+opened as (
+    -- the schedule's open time before each span's bounds, looked up once per moment
+    select
+        span_ends.*,
+        {%- for moment in ['created_at', 'first_reply_at', 'first_solved_at', 'full_resolution_at',
+                           'first_reply_sla_ended_at', 'resolution_sla_ended_at'] %}
+        {{ open_microseconds('schedule', 'span_ends.' ~ moment) }} as {{ moment }}_open
+        {{- ',' if not loop.last }}
+        {%- endfor %}
+    from span_ends
+    cross join schedule
 )
 
 select
-    clocks.ticket_id,
-    clocks.created_at,
-    clocks.first_reply_at,
-    clocks.first_solved_at,
-    clocks.last_solved_at,
-    clocks.full_resolution_at,
-    clocks.status_at_as_of,
-    clocks.is_solved,
-    clocks.reopened_count,
-    clocks.is_solve_unrecorded,
-    clocks.first_reply_sla_stopped_at,
-    clocks.resolution_sla_stopped_at,
-    pivoted.first_reply_calendar_minutes,
-    pivoted.first_reply_business_minutes,
-    pivoted.first_resolution_calendar_minutes,
-    pivoted.first_resolution_business_minutes,
-    pivoted.full_resolution_calendar_minutes,
-    pivoted.full_resolution_business_minutes,
-    pivoted.first_reply_sla_calendar_minutes,
-    pivoted.first_reply_sla_business_minutes,
-    pivoted.resolution_sla_calendar_minutes,
-    pivoted.resolution_sla_business_minutes
-from clocks
-left join pivoted on clocks.ticket_id = pivoted.ticket_id
+    ticket_id,
+    created_at,
+    first_reply_at,
+    first_solved_at,
+    last_solved_at,
+    full_resolution_at,
+    status_at_as_of,
+    is_solved,
+    reopened_count,
+    is_solve_unrecorded,
+    first_reply_sla_stopped_at,
+    resolution_sla_stopped_at,
+    {%- for span, ended_at in [
+        ('first_reply', 'first_reply_at'),
+        ('first_resolution', 'first_solved_at'),
+        ('full_resolution', 'full_resolution_at'),
+        ('first_reply_sla', 'first_reply_sla_ended_at'),
+        ('resolution_sla', 'resolution_sla_ended_at'),
+    ] %}
+    {{ span_minutes(span, 'created_at', ended_at, 'created_at_open', ended_at ~ '_open') }}
+    {{- ',' if not loop.last }}
+    {%- endfor %}
+from opened
