@@ -157,9 +157,9 @@
     opened as (
         select
             running.*,
-            {{ open_microseconds('schedule', 'running.created_at') }} as created_at_open,
+            {{ open_microseconds('schedule', 'running.created_at') | indent(12) }} as created_at_open,
             {%- for clock in running %}
-            {{ open_microseconds('schedule', 'running.' ~ clock ~ '_ended_at') }} as {{ clock }}_ended_at_open
+            {{ open_microseconds('schedule', 'running.' ~ clock ~ '_ended_at') | indent(12) }} as {{ clock }}_ended_at_open
             {{- ',' if not loop.last }}
             {%- endfor %}
         from running
@@ -170,7 +170,7 @@
         select
             ticket_id,
             {%- for clock in running %}
-            {{ span_minutes(clock, 'created_at', clock ~ '_ended_at', 'created_at_open', clock ~ '_ended_at_open') }}
+            {{ span_minutes(clock, 'created_at', clock ~ '_ended_at') | indent(12) }}
             {{- ',' if not loop.last }}
             {%- endfor %}
         from opened

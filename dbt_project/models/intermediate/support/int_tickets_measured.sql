@@ -165,14 +165,15 @@ schedule as (
 ),
 
 opened as (
-    -- the schedule's open time before each span's bounds, looked up once per moment
+    -- the schedule's open time before each span's bounds (<moment>_open, for span_minutes), once per moment
     select
         span_ends.*,
-        {%- for moment in ['created_at', 'first_reply_at', 'first_solved_at', 'full_resolution_at',
-                           'first_reply_sla_ended_at', 'resolution_sla_ended_at'] %}
-        {{ open_microseconds('schedule', 'span_ends.' ~ moment) }} as {{ moment }}_open
-        {{- ',' if not loop.last }}
-        {%- endfor %}
+        {{ open_microseconds('schedule', 'created_at') | indent(8) }} as created_at_open,
+        {{ open_microseconds('schedule', 'first_reply_at') | indent(8) }} as first_reply_at_open,
+        {{ open_microseconds('schedule', 'first_solved_at') | indent(8) }} as first_solved_at_open,
+        {{ open_microseconds('schedule', 'full_resolution_at') | indent(8) }} as full_resolution_at_open,
+        {{ open_microseconds('schedule', 'first_reply_sla_ended_at') | indent(8) }} as first_reply_sla_ended_at_open,
+        {{ open_microseconds('schedule', 'resolution_sla_ended_at') | indent(8) }} as resolution_sla_ended_at_open
     from span_ends
     cross join schedule
 )
@@ -190,14 +191,9 @@ select
     is_solve_unrecorded,
     first_reply_sla_stopped_at,
     resolution_sla_stopped_at,
-    {%- for span, ended_at in [
-        ('first_reply', 'first_reply_at'),
-        ('first_resolution', 'first_solved_at'),
-        ('full_resolution', 'full_resolution_at'),
-        ('first_reply_sla', 'first_reply_sla_ended_at'),
-        ('resolution_sla', 'resolution_sla_ended_at'),
-    ] %}
-    {{ span_minutes(span, 'created_at', ended_at, 'created_at_open', ended_at ~ '_open') }}
-    {{- ',' if not loop.last }}
-    {%- endfor %}
+    {{ span_minutes('first_reply', 'created_at', 'first_reply_at') | indent(4) }},
+    {{ span_minutes('first_resolution', 'created_at', 'first_solved_at') | indent(4) }},
+    {{ span_minutes('full_resolution', 'created_at', 'full_resolution_at') | indent(4) }},
+    {{ span_minutes('first_reply_sla', 'created_at', 'first_reply_sla_ended_at') | indent(4) }},
+    {{ span_minutes('resolution_sla', 'created_at', 'resolution_sla_ended_at') | indent(4) }}
 from opened
