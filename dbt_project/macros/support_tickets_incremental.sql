@@ -126,7 +126,7 @@
     {%- set plan = support_ticket_plan() -%}
     {%- if not plan.incremental -%}{{ return('') }}{%- endif -%}
     {%- set untouched = 'ticket_id <> all(' ~ incremental_keys(support_tickets_touched(plan)) ~ ')' -%}
-    {%- set running = {
+    {%- set running_clocks = {
         'first_reply_sla': 'first_reply_sla_stopped_at is null and first_reply_sla_calendar_minutes is not null',
         'resolution_sla': 'resolution_sla_stopped_at is null and resolution_sla_calendar_minutes is not null',
     } %}
@@ -145,20 +145,20 @@
         select
             measured.ticket_id,
             measured.created_at,
-            {%- for clock, is_running in running.items() %}
+            {%- for clock, is_running in running_clocks.items() %}
             case when {{ is_running }} then as_of.as_of_at end as {{ clock }}_ended_at
             {{- ',' if not loop.last }}
             {%- endfor %}
         from {{ this }} as measured
         cross join as_of
-        where ({{ running.values() | join(') or (') }}) and {{ untouched }}
+        where ({{ running_clocks.values() | join(') or (') }}) and {{ untouched }}
     ),
 
     opened as (
         select
             running.*,
             {{ open_microseconds('schedule', 'running.created_at') | indent(12) }} as created_at_open,
-            {%- for clock in running %}
+            {%- for clock in running_clocks %}
             {{ open_microseconds('schedule', 'running.' ~ clock ~ '_ended_at') | indent(12) }} as {{ clock }}_ended_at_open
             {{- ',' if not loop.last }}
             {%- endfor %}
@@ -169,7 +169,7 @@
     moved as (
         select
             ticket_id,
-            {%- for clock in running %}
+            {%- for clock in running_clocks %}
             {{ span_minutes(clock, 'created_at', clock ~ '_ended_at') | indent(12) }}
             {{- ',' if not loop.last }}
             {%- endfor %}

@@ -26,7 +26,7 @@
     touched or that have an event dated after the last run's as-of moment; on the other tickets whose SLA clock
     still runs, the post-hook moves the clock to the new as-of moment (move_running_sla_clocks).
 
-    Length (203 lines, over the style's ~150): One model: each span (first reply, resolutions, SLA clocks) is
+    Length (199 lines, over the style's ~150): One model: each span (first reply, resolutions, SLA clocks) is
     measured in business and calendar minutes on the ticket's own row (macros/business_minutes.sql); splitting the
     spans from their measurement would store a row per ticket and span for nothing.
 #}
