@@ -2,8 +2,9 @@
     Business minutes: the open time of the support schedule (int_business_intervals_expanded) between two
     moments, fractional, exact to the microsecond. Three macros, used together:
 
-    - business_schedule(schedule_name): a select of one row, the schedule as three arrays in time order: each
-      open interval's start, the open microseconds before it, and its length in microseconds.
+    - business_schedule(): a select of one row, the schedule named by var support_schedule_name (default
+      support) as three arrays in time order: each open interval's start, the open microseconds before it, and
+      its length in microseconds.
     - open_microseconds(schedule, moment): an expression, the schedule's open time before `moment` (0 before
       its first interval; null for a null moment), for a query that cross-joins the one-row `schedule`.
     - span_minutes(name, started_at, ended_at): the span's <name>_calendar_minutes and <name>_business_minutes
@@ -23,7 +24,7 @@
     Intervals that end before they start count no open time; intervals that overlap (the seed's rows of one day
     must not) count their common time once.
 #}
-{% macro business_schedule(schedule_name) -%}
+{% macro business_schedule() -%}
     with
 
     intervals as (
@@ -35,7 +36,7 @@
             ) as previous_end_at
         from {{ ref('int_business_intervals_expanded') }}
         where
-            schedule_name = '{{ schedule_name }}'
+            schedule_name = '{{ var("support_schedule_name", "support") }}'
             and interval_end_at > interval_start_at
     ),
 

@@ -137,7 +137,7 @@
     ),
 
     schedule as (
-        {{ business_schedule(var('support_schedule_name', 'support')) }}
+        {{ business_schedule() }}
     ),
 
     running as (

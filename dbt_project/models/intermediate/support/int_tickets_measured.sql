@@ -161,7 +161,7 @@ span_ends as (
 ),
 
 schedule as (
-    {{ business_schedule(var('support_schedule_name', 'support')) }}
+    {{ business_schedule() }}
 ),
 
 opened as (
