@@ -36,6 +36,13 @@
     {{- adapter.quote(found.schema) ~ '.' ~ adapter.quote(found.identifier) -}}
 {%- endmacro %}
 
+{# A model's relation by its name, looked up in dbt's graph, for the same reason. #}
+{% macro graph_model_relation(name) -%}
+    {%- if not execute -%}{{- return(name) -}}{%- endif -%}
+    {%- set found = graph.nodes['model.' ~ project_name ~ '.' ~ name] -%}
+    {{- adapter.quote(found.schema) ~ '.' ~ adapter.quote(found.alias) -}}
+{%- endmacro %}
+
 {#
     Where a model's state row lives, and its key there. A mart's state is kept in the intermediate schema, keyed by
     the table's name and OID: the mart schemas are renamed by every publish and reused by the next build
@@ -209,11 +216,18 @@
 
 {#
     The keys a query returns, as an array literal: a constant PostgreSQL pushes down through staging's DISTINCT ON.
-    Text keys are quoted as array elements (a comma, brace, quote or space in an id stays inside its element).
 #}
 {% macro incremental_keys(keys_sql, key_type='bigint') -%}
     {%- set keys = run_query_once('select distinct key from (' ~ keys_sql ~ ') as changed (key) where key is not null order by 1').columns[0].values() -%}
     {%- do log(this.identifier ~ ': recomputing ' ~ (keys | length) ~ ' keys', info=false) -%}
+    {{- return(key_array(keys, key_type)) -}}
+{%- endmacro %}
+
+{#
+    Values as an array literal of `key_type`. Text keys are quoted as array elements (a comma, brace, quote or
+    space in an id stays inside its element).
+#}
+{% macro key_array(keys, key_type='bigint') -%}
     {%- if key_type == 'text' -%}
         {%- set quoted = [] -%}
         {%- for key in keys -%}

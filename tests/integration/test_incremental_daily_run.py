@@ -15,6 +15,7 @@ world 4 days before its end (tealeaves.generate.next_day says what each day hold
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from collections import Counter
@@ -64,6 +65,8 @@ INCREMENTAL_MODELS = {
     "int_invoices_converted": "invoice_id",
     "int_subscription_mrr_monthly": "subscription_id",
     "fct_support_tickets": "ticket_id",
+    "int_customer_inputs_collected": "(input_source, source_id)",
+    "int_customer_inputs_classified": "(input_source, source_id)",
 }
 
 
@@ -187,22 +190,39 @@ def _late_rating(url: str, day1: Path, day2: Path, folder: Path) -> int:
     return ticket["id"]
 
 
-def _organization_linked_later(url: str, day1: Path, day2: Path, folder: Path, others: set[int]) -> tuple[int, str]:
+def _organization_linked_later(
+    url: str, day1: Path, day2: Path, folder: Path, others: set[int]
+) -> tuple[int, str, int]:
     """The organization of a day-one ticket, exported again on day two with another CRM company's id in its
     external_id (an admin linking it by hand in Zendesk): identity resolution now gives its tickets that company,
-    though no record of those tickets comes on day two. Returns one such ticket and the customer key it must get."""
+    though no record of those tickets comes on day two. The ticket's requester, a CRM contact of the company the
+    ticket had, is exported again on day two without an organization (Zendesk users may belong to none): matched
+    by their email, to the same company as before, so only the organization's match changes the ticket. Returns
+    the ticket, the customer key it must get and the requester's id."""
     organizations = {o.get("id"): o for o in _records(day1 / "support", "organizations")}
+    users = {u.get("id"): u for u in _records(day1 / "support", "users")}
     tickets = query(
         url,
-        "select ticket_id, organization_id, customer_key from marts_build.fct_support_tickets"
-        " where organization_id is not null order by ticket_id",
+        """
+        select tickets.ticket_id, tickets.organization_id, tickets.customer_key, tickets.requester_id
+        from marts_build.fct_support_tickets as tickets
+        inner join staging.stg_support__users as requesters on tickets.requester_id = requesters.user_id
+        inner join staging.stg_crm__contacts as contacts on requesters.email = contacts.email
+        where tickets.organization_id is not null and tickets.customer_key = 'crm:' || contacts.company_id
+        order by tickets.ticket_id
+        """,
     )
     # the other planted tickets' organizations are left alone: each of those tickets must be recomputed for its
     # own reason only
     named = _named_on(day2) | others
-    taken = {o for t, o, _ in tickets if t in others}
-    ticket, organization, current = next(
-        (t, o, k) for t, o, k in tickets if t not in named and o in organizations and o not in taken
+    named_users = {u.get("id") for u in _records(day2 / "support", "users")}
+    taken = set(
+        query(url, "select organization_id from staging.stg_support__tickets where ticket_id = any(%s)", sorted(others))
+    )
+    ticket, organization, current, requester = next(
+        (t, o, k, u)
+        for t, o, k, u in tickets
+        if t not in named and o in organizations and (o,) not in taken and u in users and u not in named_users
     )
     [(company,)] = query(
         url,
@@ -211,9 +231,150 @@ def _organization_linked_later(url: str, day1: Path, day2: Path, folder: Path, o
     )
     moment = _zulu(_support_as_of(day1 / "support") + timedelta(hours=1))
     linked = dict(organizations[organization], external_id=str(company), updated_at=moment)
+    detached = dict(users[requester], organization_id=None, updated_at=moment)
     (folder / "support").mkdir(parents=True, exist_ok=True)
     (folder / "support" / "organizations__late.jsonl").write_text(json.dumps(linked) + "\n", encoding="utf-8")
-    return ticket, f"crm:{company}"  # int_customer_identity's key of a matched record
+    (folder / "support" / "users__detached.jsonl").write_text(json.dumps(detached) + "\n", encoding="utf-8")
+    return ticket, f"crm:{company}", requester  # int_customer_identity's key of a matched record
+
+
+def _rating_of_ticket_deleted_later(
+    url: str, day1: Path, day2: Path, folder: Path, others: set[int], other_users: set[int]
+) -> tuple[int, int, int]:
+    """A commented rating of a day-one ticket, whose ticket is exported again on day two as deleted (Zendesk's
+    incremental export keeps a deleted ticket, with status deleted): the rating's comment leaves the product input,
+    though no record of the rating comes on day two. Returns the rating's id, its ticket's and its requester's."""
+    named = _named_on(day2) | others
+    tickets = {t.get("id"): t for t in _records(day1 / "support", "tickets")}
+    ratings = query(
+        url,
+        "select satisfaction_rating_id, ticket_id, requester_id from staging.stg_support__satisfaction_ratings"
+        " where rating_comment is not null order by 1",
+    )
+    rating, ticket, requester = next(
+        (r, t, u) for r, t, u in ratings if t not in named and t in tickets and u not in other_users
+    )
+    moment = _zulu(_support_as_of(day1 / "support") + timedelta(hours=1))
+    deleted = dict(tickets[ticket], status="deleted", updated_at=moment)
+    (folder / "support").mkdir(parents=True, exist_ok=True)
+    (folder / "support" / "tickets__deleted.jsonl").write_text(json.dumps(deleted) + "\n", encoding="utf-8")
+    return rating, ticket, requester
+
+
+def _requester_moved_later(
+    url: str, day1: Path, day2: Path, folder: Path, others: set[int], other_users: set[int]
+) -> tuple[int, str]:
+    """The help-desk user who left a commented rating on day one, exported again on day two in an organization of
+    another customer: identity resolution now gives the user, and so the rating's comment, that customer, though
+    no record of the rating or its ticket comes on day two. Returns the rating's id and the customer key it must
+    get."""
+    users = {u.get("id"): u for u in _records(day1 / "support", "users")}
+    named_users = {u.get("id") for u in _records(day2 / "support", "users")} | other_users
+    ratings = query(
+        url,
+        """
+        select ratings.satisfaction_rating_id, ratings.ticket_id, ratings.requester_id, users.customer_key
+        from staging.stg_support__satisfaction_ratings as ratings
+        inner join intermediate.int_customer_identity as users
+            on users.source_system = 'support_user' and users.source_id = ratings.requester_id::text
+        where ratings.rating_comment is not null
+        order by 1
+        """,
+    )
+    named = _named_on(day2) | others
+    rating, requester, current = next(
+        (r, u, k) for r, t, u, k in ratings if t not in named and u in users and u not in named_users
+    )
+    # an organization no other file of day two changes, matched to another customer
+    named_organizations = {o.get("id") for o in _records(day2 / "support", "organizations")}
+    named_organizations |= {o.get("id") for o in _records(folder / "support", "organizations")}
+    organizations = query(
+        url,
+        "select source_id::bigint, customer_key from intermediate.int_customer_identity"
+        " where source_system = 'support_organization' and customer_key is not null"
+        " and customer_key is distinct from %s order by 1",
+        current,
+    )
+    organization, customer_key = next((o, k) for o, k in organizations if o not in named_organizations)
+    moment = _zulu(_support_as_of(day1 / "support") + timedelta(hours=1))
+    moved = dict(users[requester], organization_id=organization, updated_at=moment)
+    (folder / "support").mkdir(parents=True, exist_ok=True)
+    (folder / "support" / "users__moved.jsonl").write_text(json.dumps(moved) + "\n", encoding="utf-8")
+    return rating, customer_key
+
+
+def _respondent_matched_later(url: str, day1: Path, folder: Path) -> tuple[str, str, str]:
+    """A survey answer with no CRM id of its own, whose respondent's email a CRM contact of another company carries
+    from day two on (the contact exported again, moved there): identity resolution now gives the respondent, and so
+    the answer, that company, though no survey record comes on day two. Returns the answer's input source, its id
+    and the customer key it must get."""
+    answers = query(
+        url,
+        """
+        select answers.input_source, answers.source_id, answers.respondent_email, respondents.customer_key
+        from (
+            select 'nps_comment', response_id, respondent_email, crm_company_id, score_reason
+            from staging.stg_survey__nps_responses
+            union all
+            select 'post_ticket_comment', response_id, respondent_email, crm_company_id, comment
+            from staging.stg_survey__post_ticket_responses
+            union all
+            select 'scorecard_hated_thing', submission_id, respondent_email, crm_company_id, hated_thing_text
+            from staging.stg_survey__scorecard_responses
+        ) as answers (input_source, source_id, respondent_email, crm_company_id, input_text)
+        inner join intermediate.int_customer_identity as respondents
+            on respondents.source_system = 'survey_respondent' and respondents.source_id = answers.respondent_email
+        where answers.input_text is not null and respondents.match_method <> 'explicit_id'
+        order by 1, 2
+        """,
+    )
+    source, answer, email, current = answers[0]
+    [(company,)] = query(
+        url,
+        "select min(company_id) from staging.stg_crm__companies where 'crm:' || company_id is distinct from %s",
+        current,
+    )
+    header, contact = None, None
+    for path in sorted((day1 / "crm").glob("contacts*.csv")):
+        with path.open(encoding="utf-8", newline="") as contacts:
+            rows = csv.DictReader(contacts)
+            header = rows.fieldnames
+            contact = next((row for row in rows if (row.get("email") or "").strip().lower() == email), contact)
+    contact = dict(contact or {"hs_object_id": "51999999999", "email": email}, associatedcompanyid=str(company))
+    (folder / "crm").mkdir(parents=True, exist_ok=True)
+    with (folder / "crm" / "contacts__moved.csv").open("w", encoding="utf-8", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=header)
+        writer.writeheader()
+        writer.writerow({field: contact.get(field, "") for field in header})
+    return source, answer, f"crm:{company}"
+
+
+def _company_exported_later(day1: Path, folder: Path) -> int:
+    """A CRM company a deal blocker note names, left out of day one's companies export and delivered on day two (an
+    export cut while the company was being entered): day one's note names a company staging does not hold; day
+    two's company record makes it the note's customer, though no note comes on day two. Returns its id."""
+    crm = day1 / "crm"
+    blocking = []
+    for path in sorted(crm.glob("deal_notes*.csv")):
+        with path.open(encoding="utf-8", newline="") as notes:
+            for note in csv.DictReader(notes):
+                if (note.get("hs_note_body") or "").lower().startswith("deal blocker:"):
+                    blocking.append(note.get("associatedcompanyid"))
+    kept, moved, header = {}, [], None
+    for path in sorted(crm.glob("companies*.csv")):
+        header, *lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        kept[path] = lines
+    company = next(
+        c for c in blocking if c and any(line.startswith(f"{c},") for lines in kept.values() for line in lines)
+    )
+    for path, lines in kept.items():
+        moved += [line for line in lines if line.startswith(f"{company},")]
+        path.write_text(
+            header + "".join(line for line in lines if not line.startswith(f"{company},")), encoding="utf-8"
+        )
+    (folder / "crm").mkdir(parents=True, exist_ok=True)
+    (folder / "crm" / "companies__entered.csv").write_text(header + "".join(moved), encoding="utf-8")
+    return int(company)
 
 
 def _late_priority_change(day1: Path, day2: Path, folder: Path) -> int:
@@ -372,7 +533,8 @@ def _tables(url: str) -> list[tuple[str, str]]:
         url,
         "select table_schema, table_name from information_schema.tables"
         " where table_schema in ('staging', 'intermediate', 'marts_build')"
-        " and table_name not in ('incremental_state', 'tested_through')"  # bookkeeping: when each ran, what it read
+        " and table_name not in ('incremental_state', 'tested_through', 'customer_identity_changes')"
+        # bookkeeping: when each ran, what it read, when identity resolution changed a record's customer
         " order by 1, 2",
     )
 
@@ -405,6 +567,7 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
     assert moved["tickets.jsonl"] > 0 and moved["ticket_comments.jsonl"] > 0 and moved["invoices.jsonl"] > 0, moved
 
     failed_ids = _failing_reexport(tmp_path / "day1", tmp_path / "failing")
+    company_later = _company_exported_later(tmp_path / "day1", tmp_path / "later")
     late_ticket = _late_priority_change(tmp_path / "day1", tmp_path / "day2", tmp_path / "late")
     corrected_invoice = _fx_rate_correction(tmp_path / "day1", tmp_path / "fx")
 
@@ -426,9 +589,40 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
     )
     assert query(incremental, waiting_sql, WAITING_TICKET) == [(True, None)], "not yet due on day one"
     late_rated = _late_rating(incremental, tmp_path / "day1", tmp_path / "day2", tmp_path / "later")
-    matched_later, customer_key = _organization_linked_later(
+    matched_later, customer_key, detached_user = _organization_linked_later(
         incremental, tmp_path / "day1", tmp_path / "day2", tmp_path / "later", {late_ticket, late_rated, WAITING_TICKET}
     )
+    planted = {late_ticket, late_rated, WAITING_TICKET, matched_later}
+    deleted_rating, deleted_ticket, deleted_rater = _rating_of_ticket_deleted_later(
+        incremental, tmp_path / "day1", tmp_path / "day2", tmp_path / "later", planted, {detached_user}
+    )
+    moved_rating, moved_key = _requester_moved_later(
+        incremental,
+        tmp_path / "day1",
+        tmp_path / "day2",
+        tmp_path / "later",
+        planted | {deleted_ticket},
+        {detached_user, deleted_rater},
+    )
+    input_sql = (
+        "select source_id, customer_key from intermediate.int_customer_inputs_classified"
+        " where input_source = %s and source_id = any(%s) order by 1"
+    )
+    blocker_notes = [
+        str(note)
+        for (note,) in query(
+            incremental,
+            "select note_id from staging.stg_crm__deal_notes where company_id = %s and is_deal_blocker",
+            company_later,
+        )
+    ]
+    assert blocker_notes and query(incremental, input_sql, "deal_blocker_note", blocker_notes) == [
+        (note, None) for note in blocker_notes
+    ], "the company is not staged on day one"
+    answer_source, answer, answer_key = _respondent_matched_later(incremental, tmp_path / "day1", tmp_path / "later")
+    assert query(incremental, input_sql, answer_source, [answer]) != [(answer, answer_key)]
+    rating_inputs = query(incremental, input_sql, "support_rating_comment", [str(deleted_rating), str(moved_rating)])
+    assert len(rating_inputs) == 2 and (str(moved_rating), moved_key) not in rating_inputs
     named = _subscriptions_named(tmp_path / "day2") | _subscriptions_named(tmp_path / "failing")
     late_subscription, late_month = _late_subscription_change(incremental, named, tmp_path / "billing")
     corrected_month = _month_end_rate_correction(incremental, tmp_path / "billing")
@@ -476,6 +670,15 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
     ticket_fact_sql = "select csat_rating, customer_key from marts_build.fct_support_tickets where ticket_id = %s"
     assert query(incremental, ticket_fact_sql, late_rated)[0][0] == "good"
     assert query(incremental, ticket_fact_sql, matched_later)[0][1] == customer_key
+    # the product input of a company staged late, of a deleted ticket's rating, of a requester and a respondent
+    # matched anew
+    assert query(incremental, input_sql, answer_source, [answer]) == [(answer, answer_key)]
+    assert query(incremental, input_sql, "deal_blocker_note", blocker_notes) == [
+        (note, f"crm:{company_later}") for note in blocker_notes
+    ]
+    assert query(incremental, input_sql, "support_rating_comment", [str(deleted_rating), str(moved_rating)]) == [
+        (str(moved_rating), moved_key)
+    ]
 
     rebuilt = create_database(server, "t_incremental_rebuilt")
     # same order, same batch ids

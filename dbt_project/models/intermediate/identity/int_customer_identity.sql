@@ -1,4 +1,4 @@
-{{ config(pre_hook="{{ hash_joins_only() }}") }}
+{{ config(pre_hook="{{ hash_joins_only() }}", post_hook="{{ record_identity_changes() }}") }}
 {#
     Every identity another system holds for a customer, matched to a CRM company.
 
@@ -6,7 +6,8 @@
     organization external_id, survey external reference) beats an exact email of a CRM contact, which beats
     the email's or organization's web domain (the company's domain or one of its additional domains).
     Help-desk users inherit their organization's match before their own email is tried. Records that match
-    nothing stay here, unmatched, so they are counted rather than lost.
+    nothing stay here, unmatched, so they are counted rather than lost. The post-hook notes which records got
+    another customer (macros/identity_changes.sql), for the models kept incrementally by another key.
 
     Length (160 lines, over the style's ~150): One model: the evidence (CRM id, then email, then web domain) is
     weighed for every source's records in one pass and the strongest match wins; apart, each rule would re-read

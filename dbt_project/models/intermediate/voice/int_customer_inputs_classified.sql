@@ -1,4 +1,12 @@
-{{ config(pre_hook="{{ hash_joins_only() }}") }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='sync_all_columns',
+        pre_hook=["{{ hash_joins_only() }}", "{{ delete_customer_inputs_recomputed() }}"],
+        post_hook="{{ record_incremental_state() }}",
+    )
+}}
 {#
     Each piece of customer input put in one of the five classes of product input (docs/metrics.md: fault
     correction, necessity, market-driven, opportunistic, responsiveness) and, when its text names one, a
@@ -12,11 +20,23 @@
     rule_id in alphabetical order); the same, separately, for the product area. No class rule matches:
     input_class 'unclassified' and matched_rule null. No area rule matches: product_area null.
 
-    Length (189 lines, over the style's ~150): One model: the text and tag rules for class and product area run
+    Length (213 lines, over the style's ~150): One model: the text and tag rules for class and product area run
     over the same inputs and the first rule by priority wins; apart, every rule set would need the whole input
     table again.
+
+    Incremental (macros/customer_inputs_incremental.sql): a daily run classifies the inputs
+    int_customer_inputs_collected recomputed since this model's last run, and keeps the others; new rules change
+    the fingerprint, which classifies everything again.
 #}
+{%- set keys = customer_inputs_keys() -%}
 with
+
+inputs as (
+    select * from {{ ref('int_customer_inputs_collected') }}
+    {%- if keys is not none %}
+    where {{ is_customer_input_in(keys) | indent(4) }}
+    {%- endif %}
+),
 
 rules as materialized (
     select
@@ -37,13 +57,13 @@ rules as materialized (
 -- model's 3.5 s); inputs repeat their texts (ticket subjects, survey answers) more often than not.
 input_texts as (
     select distinct input_source, input_text
-    from {{ ref('int_customer_inputs_collected') }}
+    from inputs
     where input_text is not null
 ),
 
 input_tag_sets as (
     select distinct input_source, tags
-    from {{ ref('int_customer_inputs_collected') }}
+    from inputs
     where cardinality(tags) > 0
 ),
 
@@ -119,7 +139,7 @@ classified as (
         coalesce(class_match.input_class, 'unclassified') as input_class,
         area_match.product_area,
         class_match.rule_id as matched_rule
-    from {{ ref('int_customer_inputs_collected') }} as inputs
+    from inputs
     left join text_class_matches
         on
             inputs.input_source = text_class_matches.input_source

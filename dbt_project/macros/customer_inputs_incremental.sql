@@ -1,0 +1,137 @@
+{#
+    int_customer_inputs_collected and int_customer_inputs_classified rebuild, on a daily run, only the inputs
+    something new touched (macros/incremental_by_key.sql says how the batch ledger decides what is new), keyed by
+    (input_source, source_id).
+
+    An input is touched by a new or re-exported record of its own (ticket, satisfaction rating, survey response,
+    deal note), staged by this run; a rating comment also by a new record of its ticket (a deleted ticket's
+    rating leaves); a survey answer or deal note by a new record of the CRM company it names (a company exported
+    late makes the explicit id match); and any input by a change of the customer identity resolution gives the
+    help-desk organization, user or survey respondent it comes from (macros/identity_changes.sql). Nothing else
+    enters an input's row: classification reads the input and the rules seed, whose checksum is part of the
+    model's fingerprint.
+
+    Everything is recomputed when a staging table they read was re-staged whole since the model's last run (a
+    staged batch the raw gate failed: records fall back to older copies, which no new row carries).
+#}
+
+{# The staging tables the inputs come from. #}
+{% macro customer_input_staging_models() -%}
+    {{- return([
+        'stg_crm__companies', 'stg_crm__deal_notes', 'stg_support__satisfaction_ratings', 'stg_support__tickets',
+        'stg_survey__nps_responses', 'stg_survey__post_ticket_responses', 'stg_survey__scorecard_responses',
+    ]) -}}
+{%- endmacro %}
+
+{# Each input source and the type of its ids in staging. #}
+{% macro customer_input_sources() -%}
+    {{- return({
+        'support_ticket': 'bigint',
+        'support_rating_comment': 'bigint',
+        'nps_comment': 'text',
+        'post_ticket_comment': 'text',
+        'scorecard_hated_thing': 'text',
+        'deal_blocker_note': 'bigint',
+    }) -}}
+{%- endmacro %}
+
+{% macro customer_inputs_plan() -%}
+    {%- if not (execute and this is not none and is_incremental()) -%}
+        {{- return(incremental_plan()) -}}
+    {%- endif -%}
+    {%- set staging = graph.nodes['model.' ~ project_name ~ '.stg_support__tickets'].schema -%}
+    {{- return(incremental_plan(recompute_everything_if=[
+        "exists (
+            select from " ~ adapter.quote(staging) ~ ".incremental_state as staged
+            where staged.model in ('" ~ customer_input_staging_models() | join("', '") ~ "')
+                and staged.restaged_at > (
+                    select built_at from " ~ incremental_state_relation() ~ "
+                    where model = " ~ incremental_state_key_sql() ~ "
+                )
+        )",
+    ], recompute_reason='a staging table it reads was re-staged whole')) -}}
+{%- endmacro %}
+
+{# The touched inputs, as (input_source, source_id) rows. #}
+{% macro customer_inputs_touched(plan) -%}
+    {%- set staged = 'load_batch_id > ' ~ plan.since ~ ' and load_batch_id <= ' ~ plan.through -%}
+    {%- set since = plan.last_built_at -%}
+    with
+
+    staged_tickets as (
+        select ticket_id from {{ graph_model_relation('stg_support__tickets') }} where {{ staged }}
+    ),
+
+    staged_companies as (
+        select company_id from {{ graph_model_relation('stg_crm__companies') }} where {{ staged }}
+    )
+
+    select 'support_ticket', ticket_id::text from {{ graph_model_relation('stg_support__tickets') }}
+    where {{ staged }}
+        or organization_id::text in {{ identity_changed_since('support_organization', since) }}
+        or requester_id::text in {{ identity_changed_since('support_user', since) }}
+    union all
+    select 'support_rating_comment', satisfaction_rating_id::text
+    from {{ graph_model_relation('stg_support__satisfaction_ratings') }}
+    where {{ staged }}
+        or ticket_id in (select ticket_id from staged_tickets)
+        or requester_id::text in {{ identity_changed_since('support_user', since) }}
+    {%- for source, model, id in [
+        ('nps_comment', 'stg_survey__nps_responses', 'response_id'),
+        ('post_ticket_comment', 'stg_survey__post_ticket_responses', 'response_id'),
+        ('scorecard_hated_thing', 'stg_survey__scorecard_responses', 'submission_id'),
+    ] %}
+    union all
+    select '{{ source }}', {{ id }} from {{ graph_model_relation(model) }}
+    where {{ staged }}
+        or crm_company_id in (select company_id from staged_companies)
+        or respondent_email in {{ identity_changed_since('survey_respondent', since) }}
+    {%- endfor %}
+    union all
+    select 'deal_blocker_note', note_id::text from {{ graph_model_relation('stg_crm__deal_notes') }}
+    where {{ staged }} or company_id in (select company_id from staged_companies)
+{%- endmacro %}
+
+{# The touched inputs' ids (as text) by input source; none outside an incremental run (everything is computed). #}
+{% macro customer_inputs_keys() -%}
+    {%- set plan = customer_inputs_plan() -%}
+    {%- if not plan.incremental -%}{{ return(none) }}{%- endif -%}
+    {%- set found = run_query_once(
+        'select distinct input_source, source_id from (' ~ customer_inputs_touched(plan)
+        ~ ') as touched (input_source, source_id) order by 1, 2'
+    ) -%}
+    {%- set keys = {} -%}
+    {%- for source in customer_input_sources() -%}{%- do keys.update({source: []}) -%}{%- endfor -%}
+    {%- for row in found.rows -%}{%- do keys[row[0]].append(row[1]) -%}{%- endfor -%}
+    {%- do log(this.identifier ~ ': recomputing ' ~ (found.rows | length) ~ ' keys', info=false) -%}
+    {{- return(keys) -}}
+{%- endmacro %}
+
+{# The touched ids of one source, as an array literal of its staging id type. #}
+{% macro customer_input_ids(keys, source) -%}
+    {{- key_array(keys[source], customer_input_sources()[source]) -}}
+{%- endmacro %}
+
+{# A condition on a model's input_source and source_id (text) columns: the input is one of `keys`. #}
+{% macro is_customer_input_in(keys) -%}
+    (
+        {%- for source in customer_input_sources() %}
+        (input_source = '{{ source }}' and source_id = any({{ key_array(keys[source], 'text') }}))
+        {{- ' or' if not loop.last }}
+        {%- endfor %}
+    )
+{%- endmacro %}
+
+{#
+    Pre-hook: the rows the run replaces: the touched inputs' (the body computes those that still qualify), or every
+    row when the model recomputes everything in place (new code or settings, a re-staged table).
+#}
+{% macro delete_customer_inputs_recomputed() -%}
+    {%- if execute and this is not none and is_incremental() -%}
+        {%- set keys = customer_inputs_keys() -%}
+        delete from {{ this }}
+        {%- if keys is not none %}
+        where {{ is_customer_input_in(keys) }}
+        {%- endif %}
+    {%- endif -%}
+{%- endmacro %}
