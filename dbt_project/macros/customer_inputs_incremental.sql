@@ -1,6 +1,6 @@
 {#
-    int_customer_inputs_collected and int_customer_inputs_classified rebuild, on a daily run, only the inputs
-    something new touched (macros/incremental_by_key.sql says how the batch ledger decides what is new), keyed by
+    int_customer_inputs_collected, int_customer_inputs_classified and fct_product_input rebuild, on a daily run,
+    only the inputs something new touched (macros/incremental_by_key.sql says how the batch ledger decides what is new), keyed by
     (input_source, source_id).
 
     An input is touched by a new or re-exported record of its own (ticket, satisfaction rating, survey response,
@@ -9,7 +9,7 @@
     late makes the explicit id match); and any input by a change of the customer identity resolution gives the
     help-desk organization, user or survey respondent it comes from (macros/identity_changes.sql). Nothing else
     enters an input's row: classification reads the input and the rules seed, whose checksum is part of the
-    model's fingerprint.
+    model's fingerprint. fct_product_input adds who gave the input (product_input_changed_customers).
 
     Everything is recomputed when a staging table they read was re-staged whole since the model's last run (a
     staged batch the raw gate failed: records fall back to older copies, which no new row carries).
@@ -64,18 +64,29 @@
 
     staged_companies as (
         select company_id from {{ graph_model_relation('stg_crm__companies') }} where {{ staged }}
+    ),
+
+    -- read once: the table holds every identity record
+    changed_identities as (
+        {{ identity_changes_since(since) }}
     )
 
     select 'support_ticket', ticket_id::text from {{ graph_model_relation('stg_support__tickets') }}
     where {{ staged }}
-        or organization_id::text in {{ identity_changed_since('support_organization', since) }}
-        or requester_id::text in {{ identity_changed_since('support_user', since) }}
+        or organization_id::text in (
+            select source_id from changed_identities where source_system = 'support_organization'
+        )
+        or requester_id::text in (
+            select source_id from changed_identities where source_system = 'support_user'
+        )
     union all
     select 'support_rating_comment', satisfaction_rating_id::text
     from {{ graph_model_relation('stg_support__satisfaction_ratings') }}
     where {{ staged }}
         or ticket_id in (select ticket_id from staged_tickets)
-        or requester_id::text in {{ identity_changed_since('support_user', since) }}
+        or requester_id::text in (
+            select source_id from changed_identities where source_system = 'support_user'
+        )
     {%- for source, model, id in [
         ('nps_comment', 'stg_survey__nps_responses', 'response_id'),
         ('post_ticket_comment', 'stg_survey__post_ticket_responses', 'response_id'),
@@ -85,20 +96,25 @@
     select '{{ source }}', {{ id }} from {{ graph_model_relation(model) }}
     where {{ staged }}
         or crm_company_id in (select company_id from staged_companies)
-        or respondent_email in {{ identity_changed_since('survey_respondent', since) }}
+        or respondent_email in (
+            select source_id from changed_identities where source_system = 'survey_respondent'
+        )
     {%- endfor %}
     union all
     select 'deal_blocker_note', note_id::text from {{ graph_model_relation('stg_crm__deal_notes') }}
     where {{ staged }} or company_id in (select company_id from staged_companies)
 {%- endmacro %}
 
-{# The touched inputs' ids (as text) by input source; none outside an incremental run (everything is computed). #}
-{% macro customer_inputs_keys() -%}
+{#
+    The touched inputs' ids (as text) by input source; none outside an incremental run (everything is computed).
+    `also_sql`: a query of more (input_source, source_id) rows the model recomputes.
+#}
+{% macro customer_inputs_keys(also_sql=none) -%}
     {%- set plan = customer_inputs_plan() -%}
     {%- if not plan.incremental -%}{{ return(none) }}{%- endif -%}
+    {%- set touched = customer_inputs_touched(plan) ~ ('\nunion all\n(' ~ also_sql ~ ')' if also_sql else '') -%}
     {%- set found = run_query_once(
-        'select distinct input_source, source_id from (' ~ customer_inputs_touched(plan)
-        ~ ') as touched (input_source, source_id) order by 1, 2'
+        'select distinct input_source, source_id from (' ~ touched ~ ') as touched (input_source, source_id) order by 1, 2'
     ) -%}
     {%- set keys = {} -%}
     {%- for source in customer_input_sources() -%}{%- do keys.update({source: []}) -%}{%- endfor -%}
@@ -126,12 +142,47 @@
     Pre-hook: the rows the run replaces: the touched inputs' (the body computes those that still qualify), or every
     row when the model recomputes everything in place (new code or settings, a re-staged table).
 #}
-{% macro delete_customer_inputs_recomputed() -%}
+{% macro delete_customer_inputs_recomputed(also_sql=none) -%}
     {%- if execute and this is not none and is_incremental() -%}
-        {%- set keys = customer_inputs_keys() -%}
+        {%- set keys = customer_inputs_keys(also_sql) -%}
         delete from {{ this }}
         {%- if keys is not none %}
         where {{ is_customer_input_in(keys) }}
         {%- endif %}
     {%- endif -%}
+{%- endmacro %}
+
+{#
+    The inputs in fct_product_input whose customer's segment, acquisition channel or paying status is no longer
+    what the row says: those attributes are whole-customer facts (int_customers_acquired, the CRM company) that
+    change with no record of the input. The kept rows compared with them, grouped by customer first: a customer
+    has many inputs and few attribute sets. The mart the last publish retired is this run's build schema
+    (macros/reuse_retired_marts.sql), so its rows are two runs old and the plan looks at both runs' batches.
+#}
+{% macro product_input_changed_customers() -%}
+    {%- if not (execute and this is not none and is_incremental()) -%}{{ return(none) }}{%- endif -%}
+    with
+
+    kept_customers as (
+        select distinct customer_key, is_paying_customer, segment, acquisition_channel
+        from {{ this }}
+        where customer_key is not null
+    ),
+
+    changed_customers as (
+        select kept_customers.customer_key
+        from kept_customers
+        left join {{ ref('int_customers_acquired') }} as customers
+            on kept_customers.customer_key = customers.customer_key
+        left join {{ ref('stg_crm__companies') }} as companies
+            on kept_customers.customer_key = 'crm:' || companies.company_id
+        where
+            kept_customers.is_paying_customer is distinct from (customers.customer_key is not null)
+            or kept_customers.segment is distinct from coalesce(customers.segment, companies.segment, 'unknown')
+            or kept_customers.acquisition_channel
+            is distinct from coalesce(customers.acquisition_channel, companies.acquisition_channel, 'UNKNOWN')
+    )
+
+    select input_source, source_id from {{ this }}
+    where customer_key in (select customer_key from changed_customers)
 {%- endmacro %}

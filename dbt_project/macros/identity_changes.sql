@@ -45,12 +45,8 @@
         changed_at = excluded.changed_at
 {%- endmacro %}
 
-{#
-    The ids of `source_system`'s records whose customer changed after `since` (a timestamptz text), as a subquery.
-#}
-{% macro identity_changed_since(source_system, since) -%}
-    (
-        select source_id from {{ identity_changes_relation() }}
-        where source_system = '{{ source_system }}' and changed_at > '{{ since }}'::timestamptz
-    )
+{# The identity records whose customer changed after `since` (a timestamptz text), as a query. #}
+{% macro identity_changes_since(since) -%}
+    select source_system, source_id from {{ identity_changes_relation() }}
+    where changed_at > '{{ since }}'::timestamptz
 {%- endmacro %}

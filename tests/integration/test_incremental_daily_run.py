@@ -67,6 +67,7 @@ INCREMENTAL_MODELS = {
     "fct_support_tickets": "ticket_id",
     "int_customer_inputs_collected": "(input_source, source_id)",
     "int_customer_inputs_classified": "(input_source, source_id)",
+    "fct_product_input": "(input_source, source_id)",
 }
 
 

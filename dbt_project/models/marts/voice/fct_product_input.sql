@@ -1,13 +1,32 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{{ delete_customer_inputs_recomputed(product_input_changed_customers()) }}",
+        post_hook="{{ record_incremental_state() }}",
+    )
+}}
 {#
     The classified customer input with who said it: the customer's segment and acquisition channel.
     Paying customers take both from int_customers_acquired; prospects (deal blocker notes on deals that never
     closed) take them from their CRM company; input that matches no known company is segment 'unknown',
     channel 'UNKNOWN'.
+
+    Incremental (macros/customer_inputs_incremental.sql): a daily run recomputes the inputs the intermediate
+    models recomputed since this mart's last build, and those of customers whose segment, channel or paying status
+    changed (product_input_changed_customers); the pre-hook deletes their rows, the body appends them again. A
+    schema change fails (on_schema_change): a changed contract changes the fingerprint, and the hook drops the
+    table for dbt to create it again.
 #}
+{%- set keys = customer_inputs_keys(product_input_changed_customers()) -%}
 with
 
 inputs as (
     select * from {{ ref('int_customer_inputs_classified') }}
+    {%- if keys is not none %}
+    where {{ is_customer_input_in(keys) | indent(4) }}
+    {%- endif %}
 ),
 
 customers as (
