@@ -7,7 +7,7 @@
     deal note), staged by this run; a rating comment also by a new record of its ticket (a deleted ticket's
     rating leaves); a survey answer or deal note by a new record of the CRM company it names (a company exported
     late makes the explicit id match); and any input by a change of the customer identity resolution gives the
-    help-desk organization, user or survey respondent it comes from (macros/identity_changes.sql). Nothing else
+    help-desk organization, user or survey respondent it comes from (macros/row_changes.sql). Nothing else
     enters an input's row: classification reads the input and the rules seed, whose checksum is part of the
     model's fingerprint. fct_product_input adds who gave the input (product_input_changed_customers).
 
@@ -68,7 +68,7 @@
 
     -- read once: the table holds every identity record
     changed_identities as (
-        {{ identity_changes_since(since) }}
+        {{ row_changes_since('int_customer_identity', since) }}
     )
 
     select 'support_ticket', ticket_id::text from {{ graph_model_relation('stg_support__tickets') }}
@@ -107,12 +107,15 @@
 
 {#
     The touched inputs' ids (as text) by input source; none outside an incremental run (everything is computed).
-    `also_sql`: a query of more (input_source, source_id) rows the model recomputes.
+    `with_customers`: also the inputs whose customer's facts changed (fct_product_input).
 #}
-{% macro customer_inputs_keys(also_sql=none) -%}
+{% macro customer_inputs_keys(with_customers=false) -%}
     {%- set plan = customer_inputs_plan() -%}
     {%- if not plan.incremental -%}{{ return(none) }}{%- endif -%}
-    {%- set touched = customer_inputs_touched(plan) ~ ('\nunion all\n(' ~ also_sql ~ ')' if also_sql else '') -%}
+    {%- set touched = customer_inputs_touched(plan) -%}
+    {%- if with_customers -%}
+        {%- set touched = touched ~ '\nunion all\n(' ~ product_input_changed_customers(plan) ~ ')' -%}
+    {%- endif -%}
     {%- set found = run_query_once(
         'select distinct input_source, source_id from (' ~ touched ~ ') as touched (input_source, source_id) order by 1, 2'
     ) -%}
@@ -142,9 +145,9 @@
     Pre-hook: the rows the run replaces: the touched inputs' (the body computes those that still qualify), or every
     row when the model recomputes everything in place (new code or settings, a re-staged table).
 #}
-{% macro delete_customer_inputs_recomputed(also_sql=none) -%}
+{% macro delete_customer_inputs_recomputed(with_customers=false) -%}
     {%- if execute and this is not none and is_incremental() -%}
-        {%- set keys = customer_inputs_keys(also_sql) -%}
+        {%- set keys = customer_inputs_keys(with_customers) -%}
         delete from {{ this }}
         {%- if keys is not none %}
         where {{ is_customer_input_in(keys) }}
@@ -153,36 +156,19 @@
 {%- endmacro %}
 
 {#
-    The inputs in fct_product_input whose customer's segment, acquisition channel or paying status is no longer
-    what the row says: those attributes are whole-customer facts (int_customers_acquired, the CRM company) that
-    change with no record of the input. The kept rows compared with them, grouped by customer first: a customer
-    has many inputs and few attribute sets. The mart the last publish retired is this run's build schema
-    (macros/reuse_retired_marts.sql), so its rows are two runs old and the plan looks at both runs' batches.
+    The inputs in fct_product_input whose customer's segment, acquisition channel or paying status may have changed
+    since its last build: whole-customer facts (int_customers_acquired, the CRM company) that change with no record
+    of the input. A customer's, as int_customers_acquired's post-hook records them (macros/row_changes.sql; a
+    customer that starts or stops paying gains or loses its row there); a prospect's, by a new record of its CRM
+    company. The mart the last publish retired is this run's build schema (macros/reuse_retired_marts.sql), so its
+    rows are two runs old and the plan looks at both runs' changes.
 #}
-{% macro product_input_changed_customers() -%}
-    {%- if not (execute and this is not none and is_incremental()) -%}{{ return(none) }}{%- endif -%}
-    with
-
-    kept_customers as (
-        select distinct customer_key, is_paying_customer, segment, acquisition_channel
-        from {{ this }}
-        where customer_key is not null
-    ),
-
-    changed_customers as (
-        select kept_customers.customer_key
-        from kept_customers
-        left join {{ ref('int_customers_acquired') }} as customers
-            on kept_customers.customer_key = customers.customer_key
-        left join {{ ref('stg_crm__companies') }} as companies
-            on kept_customers.customer_key = 'crm:' || companies.company_id
-        where
-            kept_customers.is_paying_customer is distinct from (customers.customer_key is not null)
-            or kept_customers.segment is distinct from coalesce(customers.segment, companies.segment, 'unknown')
-            or kept_customers.acquisition_channel
-            is distinct from coalesce(customers.acquisition_channel, companies.acquisition_channel, 'UNKNOWN')
-    )
-
+{% macro product_input_changed_customers(plan) -%}
     select input_source, source_id from {{ this }}
-    where customer_key in (select customer_key from changed_customers)
+    where customer_key in (
+        select customer_key from ({{ row_changes_since('int_customers_acquired', plan.last_built_at) }}) as changed
+        union all
+        select 'crm:' || company_id from {{ graph_model_relation('stg_crm__companies') }}
+        where load_batch_id > {{ plan.since }} and load_batch_id <= {{ plan.through }}
+    )
 {%- endmacro %}

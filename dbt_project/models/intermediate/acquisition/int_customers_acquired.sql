@@ -1,4 +1,9 @@
-{{ config(pre_hook="{{ serial_plan() }}") }}
+{{
+    config(
+        pre_hook="{{ serial_plan() }}",
+        post_hook="{{ record_row_changes(['customer_key'], ['segment', 'acquisition_channel']) }}",
+    )
+}}
 {#
     One row per customer: when they first paid and through which channel they came.
     A customer is a CRM company with at least one paid invoice. Billing customers are tied to CRM companies by
@@ -11,6 +16,8 @@
     A $0 subscription invoice (a trial, a fully discounted period) does not make a paying customer.
 
     Planned in one process (macros/serial_plan.sql): in parallel, every worker aggregated all the invoices.
+    The post-hook notes which customers started or stopped paying or got another segment or channel
+    (macros/row_changes.sql), for fct_product_input, kept incrementally by input.
 #}
 with
 

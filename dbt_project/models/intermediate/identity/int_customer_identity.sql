@@ -1,4 +1,9 @@
-{{ config(pre_hook="{{ hash_joins_only() }}", post_hook="{{ record_identity_changes() }}") }}
+{{
+    config(
+        pre_hook="{{ hash_joins_only() }}",
+        post_hook="{{ record_row_changes(['source_system', 'source_id'], ['customer_key']) }}",
+    )
+}}
 {#
     Every identity another system holds for a customer, matched to a CRM company.
 
@@ -7,7 +12,7 @@
     the email's or organization's web domain (the company's domain or one of its additional domains).
     Help-desk users inherit their organization's match before their own email is tried. Records that match
     nothing stay here, unmatched, so they are counted rather than lost. The post-hook notes which records got
-    another customer (macros/identity_changes.sql), for the models kept incrementally by another key.
+    another customer (macros/row_changes.sql), for the models kept incrementally by another key.
 
     Length (160 lines, over the style's ~150): One model: the evidence (CRM id, then email, then web domain) is
     weighed for every source's records in one pass and the strongest match wins; apart, each rule would re-read

@@ -3,7 +3,7 @@
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='fail',
-        pre_hook="{{ delete_customer_inputs_recomputed(product_input_changed_customers()) }}",
+        pre_hook="{{ delete_customer_inputs_recomputed(with_customers=true) }}",
         post_hook="{{ record_incremental_state() }}",
     )
 }}
@@ -19,7 +19,7 @@
     schema change fails (on_schema_change): a changed contract changes the fingerprint, and the hook drops the
     table for dbt to create it again.
 #}
-{%- set keys = customer_inputs_keys(product_input_changed_customers()) -%}
+{%- set keys = customer_inputs_keys(with_customers=true) -%}
 with
 
 inputs as (
