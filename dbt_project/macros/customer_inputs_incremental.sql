@@ -1,7 +1,7 @@
 {#
     int_customer_inputs_collected, int_customer_inputs_classified and fct_product_input rebuild, on a daily run,
-    only the inputs something new touched (macros/incremental_by_key.sql says how the batch ledger decides what is new), keyed by
-    (input_source, source_id).
+    only the inputs something new touched, keyed by (input_source, source_id) (macros/incremental_by_key.sql says
+    how the batch ledger decides what is new).
 
     An input is touched by a new or re-exported record of its own (ticket, satisfaction rating, survey response,
     deal note), staged by this run; a rating comment also by a new record of its ticket (a deleted ticket's
@@ -15,12 +15,19 @@
     staged batch the raw gate failed: records fall back to older copies, which no new row carries).
 #}
 
-{# The staging tables the inputs come from. #}
+{# The staging tables the inputs come from: those int_customer_inputs_collected reads. #}
 {% macro customer_input_staging_models() -%}
-    {{- return([
-        'stg_crm__companies', 'stg_crm__deal_notes', 'stg_support__satisfaction_ratings', 'stg_support__tickets',
-        'stg_survey__nps_responses', 'stg_survey__post_ticket_responses', 'stg_survey__scorecard_responses',
-    ]) -}}
+    {%- set prefix = 'model.' ~ project_name ~ '.' -%}
+    {%- set models = [] -%}
+    {%- for node_id in graph.nodes[prefix ~ 'int_customer_inputs_collected'].depends_on.nodes -%}
+        {%- if node_id.startswith(prefix ~ 'stg_') -%}{%- do models.append(node_id[prefix | length:]) -%}{%- endif -%}
+    {%- endfor -%}
+    {{- return(models) -}}
+{%- endmacro %}
+
+{# A staging row of the batches after the model's last run: staged since then. #}
+{% macro staged_in(plan) -%}
+    load_batch_id > {{ plan.since }} and load_batch_id <= {{ plan.through }}
 {%- endmacro %}
 
 {# Each input source and the type of its ids in staging. #}
@@ -54,7 +61,7 @@
 
 {# The touched inputs, as (input_source, source_id) rows. #}
 {% macro customer_inputs_touched(plan) -%}
-    {%- set staged = 'load_batch_id > ' ~ plan.since ~ ' and load_batch_id <= ' ~ plan.through -%}
+    {%- set staged = staged_in(plan) -%}
     {%- set since = plan.last_built_at -%}
     with
 
@@ -169,6 +176,6 @@
         select customer_key from ({{ row_changes_since('int_customers_acquired', plan.last_built_at) }}) as changed
         union all
         select 'crm:' || company_id from {{ graph_model_relation('stg_crm__companies') }}
-        where load_batch_id > {{ plan.since }} and load_batch_id <= {{ plan.through }}
+        where {{ staged_in(plan) }}
     )
 {%- endmacro %}
