@@ -7,10 +7,13 @@ clocks of the others still open), int_invoices_converted the invoices it touched
 invoices is staged on day one before the raw gate sees it, and the gate fails it on day two: staging must fall
 back to their day-one copies. A priority change exported on day one but dated after its as-of moment counts only
 on day two, whose as-of moment passes it: no record of day two names its ticket. Likewise a corrected FX rate
-for a day of day one must convert that day's invoices again. Warehouse `rebuilt` loads the same files in the
-same order and builds once, from scratch. Every staging and intermediate table and every mart must then hold the
-same multiset of rows. Day two is cut from one generated
-world 4 days before its end (tealeaves.generate.next_day says what each day holds).
+for a day of day one must convert that day's invoices again. The product-input models recompute the inputs day
+two touched; each of their rules has a planted case that only it catches: a company missing from day one's export
+that a deal blocker note names, a commented rating whose ticket is deleted, a rater and a survey respondent
+matched to another customer, an organization linked to another company, a prospect's answer whose company changes
+its original source. Warehouse `rebuilt` loads the same files in the same order and builds once, from scratch.
+Every staging and intermediate table and every mart must then hold the same multiset of rows. Day two is cut from
+one generated world 4 days before its end (tealeaves.generate.next_day says what each day holds).
 """
 
 from __future__ import annotations
