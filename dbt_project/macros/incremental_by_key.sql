@@ -36,11 +36,14 @@
     {{- adapter.quote(found.schema) ~ '.' ~ adapter.quote(found.identifier) -}}
 {%- endmacro %}
 
-{# A model's relation by its name, looked up in dbt's graph, for the same reason. #}
-{% macro graph_model_relation(name) -%}
-    {%- if not execute -%}{{- return(name) -}}{%- endif -%}
+{#
+    A model's relation by its name, looked up in dbt's graph, for the same reason; with `suffix`, the table of that
+    name plus the suffix beside it (a model's bookkeeping, macros/row_changes.sql).
+#}
+{% macro graph_model_relation(name, suffix='') -%}
+    {%- if not execute -%}{{- return(name ~ suffix) -}}{%- endif -%}
     {%- set found = graph.nodes['model.' ~ project_name ~ '.' ~ name] -%}
-    {{- adapter.quote(found.schema) ~ '.' ~ adapter.quote(found.alias) -}}
+    {{- adapter.quote(found.schema) ~ '.' ~ adapter.quote(found.alias ~ suffix) -}}
 {%- endmacro %}
 
 {#

@@ -13,11 +13,9 @@
     built_at (row_changes_since).
 #}
 
-{# Where a model's changes are kept, looked up in dbt's graph (macros/incremental_by_key.sql, raw_relation). #}
+{# Where a model's changes are kept. #}
 {% macro row_changes_relation(model_name) -%}
-    {%- if not execute -%}{{- return(model_name ~ '__changes') -}}{%- endif -%}
-    {%- set found = graph.nodes['model.' ~ project_name ~ '.' ~ model_name] -%}
-    {{- adapter.quote(found.schema) ~ '.' ~ adapter.quote(found.alias ~ '__changes') -}}
+    {{- graph_model_relation(model_name, '__changes') -}}
 {%- endmacro %}
 
 {# Post-hook of a table model: which of its keys (`key_columns`) got other values in `value_columns`. #}
