@@ -100,6 +100,24 @@ def _records(folder: Path, name: str) -> list[dict]:
     return records
 
 
+def _csv_records(folder: Path, name: str) -> list[dict]:
+    """The rows of every CSV export of `name` in the folder (its late and next-day files too, in name order)."""
+    records = []
+    for path in sorted(folder.glob(f"{name}*.csv")):
+        with path.open(encoding="utf-8", newline="") as rows:
+            records.extend(csv.DictReader(rows))
+    return records
+
+
+def _write_csv(path: Path, records: list[dict]) -> None:
+    """A CSV export of `records`, with the first one's fields as its header."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=list(records[0]))
+        writer.writeheader()
+        writer.writerows(records)
+
+
 NEW_IN_THE_FAILING_FILE = "in_only_in_a_failed_file"
 
 
@@ -338,18 +356,13 @@ def _respondent_matched_later(url: str, day1: Path, folder: Path) -> tuple[str, 
         "select min(company_id) from staging.stg_crm__companies where 'crm:' || company_id is distinct from %s",
         current,
     )
-    header, contact = None, None
-    for path in sorted((day1 / "crm").glob("contacts*.csv")):
-        with path.open(encoding="utf-8", newline="") as contacts:
-            rows = csv.DictReader(contacts)
-            header = rows.fieldnames
-            contact = next((row for row in rows if (row.get("email") or "").strip().lower() == email), contact)
-    contact = dict(contact or {"hs_object_id": "51999999999", "email": email}, associatedcompanyid=str(company))
-    (folder / "crm").mkdir(parents=True, exist_ok=True)
-    with (folder / "crm" / "contacts__moved.csv").open("w", encoding="utf-8", newline="") as out:
-        writer = csv.DictWriter(out, fieldnames=header)
-        writer.writeheader()
-        writer.writerow({field: contact.get(field, "") for field in header})
+    contacts = _csv_records(day1 / "crm", "contacts")
+    # the contact's newest copy, as staging keeps it; a new contact when the email is no contact's
+    contact = next(
+        (row for row in reversed(contacts) if (row.get("email") or "").strip().lower() == email),
+        dict.fromkeys(contacts[0], "") | {"hs_object_id": "51999999999", "email": email},
+    )
+    _write_csv(folder / "crm" / "contacts__moved.csv", [dict(contact, associatedcompanyid=str(company))])
     return source, answer, f"crm:{company}"
 
 
@@ -359,15 +372,10 @@ def _prospect_answer_recounted_later(day1: Path, answered: Path, folder: Path) -
     email. On day two the company's record comes again with another original source: the answer's acquisition
     channel in fct_product_input changes, though no record of the answer comes and its customer stays the same.
     Returns the answer's id and the channel it must get."""
-    crm = day1 / "crm"
-    companies, contacts = {}, {}
-    for path in sorted(crm.glob("companies*.csv")):
-        with path.open(encoding="utf-8", newline="") as rows:
-            companies.update((row["hs_object_id"], row) for row in csv.DictReader(rows) if row.get("hs_object_id"))
-    for path in sorted(crm.glob("contacts*.csv")):
-        with path.open(encoding="utf-8", newline="") as rows:
-            for row in csv.DictReader(rows):
-                contacts.setdefault(row.get("associatedcompanyid"), row)
+    companies = {row["hs_object_id"]: row for row in _csv_records(day1 / "crm", "companies") if row.get("hs_object_id")}
+    contacts = {}
+    for row in _csv_records(day1 / "crm", "contacts"):
+        contacts.setdefault(row.get("associatedcompanyid"), row)
     company = next(
         c for c, row in companies.items() if (row.get("lifecyclestage") or "").lower() != "customer" and c in contacts
     )
@@ -384,11 +392,7 @@ def _prospect_answer_recounted_later(day1: Path, answered: Path, folder: Path) -
     (answered / "survey").mkdir(parents=True, exist_ok=True)
     with (answered / "survey" / "nps_responses__trial.csv").open("w", encoding="utf-8", newline="") as out:
         csv.writer(out).writerows([header, labels, import_ids, [answer[column] for column in header]])
-    (folder / "crm").mkdir(parents=True, exist_ok=True)
-    with (folder / "crm" / "companies__updated.csv").open("w", encoding="utf-8", newline="") as out:
-        writer = csv.DictWriter(out, fieldnames=list(companies[company]))
-        writer.writeheader()
-        writer.writerow(dict(companies[company], hs_analytics_source=channel))
+    _write_csv(folder / "crm" / "companies__updated.csv", [dict(companies[company], hs_analytics_source=channel)])
     return "R_prospectAnswer01", channel
 
 
@@ -397,12 +401,11 @@ def _company_exported_later(day1: Path, folder: Path) -> int:
     export cut while the company was being entered): day one's note names a company staging does not hold; day
     two's company record makes it the note's customer, though no note comes on day two. Returns its id."""
     crm = day1 / "crm"
-    blocking = []
-    for path in sorted(crm.glob("deal_notes*.csv")):
-        with path.open(encoding="utf-8", newline="") as notes:
-            for note in csv.DictReader(notes):
-                if (note.get("hs_note_body") or "").lower().startswith("deal blocker:"):
-                    blocking.append(note.get("associatedcompanyid"))
+    blocking = [
+        note.get("associatedcompanyid")
+        for note in _csv_records(crm, "deal_notes")
+        if (note.get("hs_note_body") or "").lower().startswith("deal blocker:")
+    ]
     kept, moved, header = {}, [], None
     for path in sorted(crm.glob("companies*.csv")):
         header, *lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
