@@ -46,17 +46,10 @@
     {%- if not (execute and this is not none and is_incremental()) -%}
         {{- return(incremental_plan()) -}}
     {%- endif -%}
-    {%- set staging = graph.nodes['model.' ~ project_name ~ '.stg_support__tickets'].schema -%}
-    {{- return(incremental_plan(recompute_everything_if=[
-        "exists (
-            select from " ~ adapter.quote(staging) ~ ".incremental_state as staged
-            where staged.model in ('" ~ customer_input_staging_models() | join("', '") ~ "')
-                and staged.restaged_at > (
-                    select built_at from " ~ incremental_state_relation() ~ "
-                    where model = " ~ incremental_state_key_sql() ~ "
-                )
-        )",
-    ], recompute_reason='a staging table it reads was re-staged whole')) -}}
+    {{- return(incremental_plan(
+        recompute_everything_if=[rebuilt_whole_since_last_build(customer_input_staging_models())],
+        recompute_reason='a staging table it reads was re-staged whole',
+    )) -}}
 {%- endmacro %}
 
 {# The touched inputs, as (input_source, source_id) rows. #}

@@ -202,6 +202,25 @@
 {%- endmacro %}
 
 {#
+    A condition for incremental_plan's recompute_everything_if: one of the incremental models `model_names` was
+    rebuilt whole (its restaged_at: first build, --full-refresh, a re-stage, a recompute of everything) after this
+    model's last build, so every row it took from them may have changed with no batch to tell.
+#}
+{% macro rebuilt_whole_since_last_build(model_names) -%}
+    exists (
+        {%- for name in model_names %}
+        {%- set node = graph.nodes['model.' ~ project_name ~ '.' ~ name] %}
+        select from {{ incremental_state_schema(node.schema) }}.incremental_state as upstream
+        where upstream.model = '{{ node.alias }}'
+            and upstream.restaged_at > (
+                select built_at from {{ incremental_state_relation() }} where model = {{ incremental_state_key_sql() }}
+            )
+        {{- '\n        union all' if not loop.last }}
+        {%- endfor %}
+    )
+{%- endmacro %}
+
+{#
     run_query, once per dbt invocation for each text. A model's plan and keys are read by its pre-hook, its body and
     its post-hook, which dbt renders one by one: the support models read theirs twice, 3.5 s each time at 100,000
     customers, and every staging model its plan three times. The answers are kept in dbt's graph, the one object

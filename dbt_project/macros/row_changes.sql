@@ -4,13 +4,15 @@
     must recompute the rows that took something from a row of theirs that changed (a record identity resolution
     now matches differently, a customer's segment or channel), and nothing else tells which those are.
 
-    Bookkeeping, beside the model: <schema>.<model>__changes, one row per key the model ever built, with a digest
-    of the watched columns as built last (null once the key is gone) and changed_at, the start of the dbt
-    invocation that built the change. Written by the model's post-hook (record_row_changes), in its transaction,
-    by comparing the rebuilt table with the digests kept there, so a run that did not build the model misses
-    nothing. A model that reads it runs after it and records its own start as built_at
-    (macros/incremental_by_key.sql), so the changes it has not yet seen are those with changed_at after its last
-    built_at (row_changes_since).
+    Bookkeeping, beside the model: <schema>.<model>__changes, one row per key the model ever built, with the
+    watched columns' values as built last (jsonb; null once the key is gone) and changed_at, the start of the dbt
+    invocation that built the change; and <schema>.<model>__replaced, one row per change of a key that had values,
+    with the values it replaced, for a model that must also find the rows built from the old values (the customer
+    a billing record belonged to before). Written by the model's post-hook (record_row_changes), in its
+    transaction, by comparing the rebuilt table with the values kept there, so a run that did not build the model
+    misses nothing. A model that reads them runs after it and records its own start as built_at
+    (macros/incremental_by_key.sql), so the changes it has not yet seen are those after its last built_at
+    (row_changes_since, row_values_replaced_since).
 #}
 
 {# Where a model's changes are kept. #}
@@ -18,44 +20,100 @@
     {{- graph_model_relation(model_name, '__changes') -}}
 {%- endmacro %}
 
+{# Where the values a change replaced are kept. #}
+{% macro row_values_replaced_relation(model_name) -%}
+    {{- graph_model_relation(model_name, '__replaced') -}}
+{%- endmacro %}
+
 {# Post-hook of a table model: which of its keys (`key_columns`) got other values in `value_columns`. #}
 {% macro record_row_changes(key_columns, value_columns) -%}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
     {%- set changes = row_changes_relation(this.identifier) -%}
+    {%- set replaced = row_values_replaced_relation(this.identifier) -%}
+    {%- set keys = key_columns | join(', ') -%}
+    -- a record made before it kept the values (a digest only) is made again: every key counts as new once
+    do $$ begin
+        if exists (
+            select from information_schema.columns
+            where table_schema = '{{ this.schema }}' and table_name = '{{ this.identifier }}__changes'
+                and column_name = 'value_digest'
+        ) then
+            drop table {{ changes }};
+        end if;
+    end $$;
     -- made once; two builds of the model never run at once (dbt runs a node once per invocation)
     create table if not exists {{ changes }} (
         {%- for key in key_columns %}
         {{ key }} text not null,
         {%- endfor %}
-        value_digest text,
+        watched jsonb,
         changed_at timestamptz not null,
-        primary key ({{ key_columns | join(', ') }})
+        primary key ({{ keys }})
     );
-    insert into {{ changes }} as seen ({{ key_columns | join(', ') }}, value_digest, changed_at)
-    select
+    create table if not exists {{ replaced }} (
         {%- for key in key_columns %}
-        coalesce(built.{{ key }}, seen.{{ key }}),
+        {{ key }} text not null,
         {%- endfor %}
-        built.value_digest,
-        '{{ run_started_at }}'::timestamptz
-    from (
+        watched jsonb not null,
+        replaced_at timestamptz not null
+    );
+    with
+
+    built as (
         select
             {%- for key in key_columns %}
             {{ key }}::text as {{ key }},
             {%- endfor %}
-            md5(row({{ value_columns | join(', ') }})::text) as value_digest
+            jsonb_build_object(
+                {%- for column in value_columns %}
+                '{{ column }}', {{ column }}{{ ',' if not loop.last }}
+                {%- endfor %}
+            ) as watched
         from {{ this }}
-    ) as built
-    full join {{ changes }} as seen
-        on {% for key in key_columns %}built.{{ key }} = seen.{{ key }}{{ ' and ' if not loop.last }}{% endfor %}
-    where seen.{{ key_columns[0] }} is null or built.value_digest is distinct from seen.value_digest
-    on conflict ({{ key_columns | join(', ') }}) do update set
-        value_digest = excluded.value_digest,
+    ),
+
+    changed as (
+        select
+            {%- for key in key_columns %}
+            coalesce(built.{{ key }}, seen.{{ key }}) as {{ key }},
+            {%- endfor %}
+            built.watched,
+            seen.watched as replaced_watched
+        from built
+        full join {{ changes }} as seen
+            on {% for key in key_columns %}built.{{ key }} = seen.{{ key }}{{ ' and ' if not loop.last }}{% endfor %}
+        where seen.{{ key_columns[0] }} is null or built.watched is distinct from seen.watched
+    ),
+
+    kept_replaced as (
+        insert into {{ replaced }} ({{ keys }}, watched, replaced_at)
+        select {{ keys }}, replaced_watched, '{{ run_started_at }}'::timestamptz
+        from changed
+        where replaced_watched is not null
+    )
+
+    insert into {{ changes }} ({{ keys }}, watched, changed_at)
+    select {{ keys }}, watched, '{{ run_started_at }}'::timestamptz
+    from changed
+    on conflict ({{ keys }}) do update set
+        watched = excluded.watched,
         changed_at = excluded.changed_at
 {%- endmacro %}
 
-{# The keys of `model_name` whose watched values changed after `since` (a timestamptz text), as a query. #}
+{#
+    The keys of `model_name` whose watched values changed after `since` (a timestamptz text), with the values they
+    have now (`watched`, jsonb; null once the key is gone), as a query.
+#}
 {% macro row_changes_since(model_name, since) -%}
     select * from {{ row_changes_relation(model_name) }}
     where changed_at > '{{ since }}'::timestamptz
+{%- endmacro %}
+
+{#
+    The values changes after `since` replaced (`watched`, jsonb), one row per change, as a query. A key changed
+    twice since gives both values it had: the first is the one a model built at `since` took.
+#}
+{% macro row_values_replaced_since(model_name, since) -%}
+    select * from {{ row_values_replaced_relation(model_name) }}
+    where replaced_at > '{{ since }}'::timestamptz
 {%- endmacro %}

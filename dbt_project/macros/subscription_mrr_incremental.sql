@@ -73,7 +73,7 @@
     {%- set answer = run_query_once(
         'with incremental_batches as (' ~ incremental_batches_sql(plan) ~ ') select least('
         ~ "coalesce((select max(month) from " ~ this ~ "), '-infinity'::date), "
-        ~ '(select max(month) from ' ~ ref('int_revenue_months') ~ '), '
+        ~ '(select max(month) from ' ~ graph_model_relation('int_revenue_months') ~ '), '
         ~ "(select date_trunc('month', min(rate_date))::date from " ~ raw_relation('billing', 'fx_rates')
         ~ ' where ' ~ in_run ~ '))::text'
     ).columns[0].values()[0] -%}

@@ -71,6 +71,8 @@ INCREMENTAL_MODELS = {
     "int_customer_inputs_collected": "(input_source, source_id)",
     "int_customer_inputs_classified": "(input_source, source_id)",
     "fct_product_input": "(input_source, source_id)",
+    "int_customer_mrr_monthly": "customer_key",
+    "fct_mrr_movements": "customer_key",
 }
 
 
@@ -579,7 +581,7 @@ def _tables(url: str) -> list[tuple[str, str]]:
         url,
         "select table_schema, table_name from information_schema.tables"
         " where table_schema in ('staging', 'intermediate', 'marts_build')"
-        " and table_name not in ('incremental_state', 'tested_through') and right(table_name, 9) <> '__changes'"
+        " and table_name not in ('incremental_state', 'tested_through') and table_name !~ '__(changes|replaced)$'"
         # bookkeeping: when each ran, what it read, when a row of a table rebuilt whole last changed
         " order by 1, 2",
     )

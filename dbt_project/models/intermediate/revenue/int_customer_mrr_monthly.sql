@@ -1,4 +1,16 @@
-{{ config(pre_hook="{{ hash_joins_only() }}") }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook=[
+            "{{ hash_joins_only() }}",
+            "{{ delete_customer_months_recomputed(customer_mrr_facts_sql(), customer_mrr_plan()) }}",
+        ],
+        post_hook="{{ record_incremental_state(
+            digest_sql=subscription_mrr_digest_sql(), rebuilt_whole=not customer_mrr_plan().incremental
+        ) }}",
+    )
+}}
 {#
     One row per customer and month: the customer's MRR at the month's last instant, in the reporting currency -
     the sum of its subscriptions' (int_subscription_mrr_monthly, which says how a subscription's MRR is found),
@@ -7,19 +19,17 @@
     Months are int_revenue_months': calendar months of the reporting time zone, snapshot at the instant the
     month's last local day ends, or at the end of the data's last day in a partial last month. They run from the
     customer's first month with MRR > 0 through the data's last month, densely (0 after churn), so gaps and
-    reactivations are visible. The customer's cohort month and plan segment are whole-customer facts, which is
-    why this roll-up is rebuilt whole while the subscription months it sums are incremental.
+    reactivations are visible. The cohort month, segment and channel are whole-customer facts
+    (customer_mrr_facts_sql).
+
+    Incremental (macros/customer_mrr_incremental.sql): a daily run recomputes every month of the customers
+    something new touched, and every customer's months from the first month new data can change; it keeps the
+    rest. Append: the pre-hook deletes every row the run replaces. The post-hook records a recompute of everything
+    (rebuilt_whole), after which fct_mrr_movements recomputes everything too.
 #}
+{%- set recomputed = customer_mrr_recomputed(customer_mrr_facts_sql(), customer_mrr_plan()) -%}
 
 with
-
-subscription_mrr as (
-    select * from {{ ref('int_subscription_mrr_monthly') }}
-),
-
-months as (
-    select * from {{ ref('int_revenue_months') }}
-),
 
 billing_identity as (
     select source_id as billing_customer_id, customer_key
@@ -27,8 +37,22 @@ billing_identity as (
     where source_system = 'billing_customer'
 ),
 
-customers_acquired as (
-    select * from {{ ref('int_customers_acquired') }}
+subscription_mrr as (
+    select * from {{ ref('int_subscription_mrr_monthly') }}
+    {%- if recomputed is not none %}
+    where month >= {{ recomputed.from_month }}
+        or billing_customer_id in (
+            select billing_customer_id from billing_identity where customer_key = any({{ recomputed.customers }})
+        )
+    {%- endif %}
+),
+
+months as (
+    select * from {{ ref('int_revenue_months') }}
+),
+
+customer_facts as (
+    {{ customer_mrr_facts_sql() | indent(4) }}
 ),
 
 customer_subscription_mrr as (
@@ -38,34 +62,27 @@ customer_subscription_mrr as (
         sum(subscription_mrr.mrr) as mrr,
         sum(subscription_mrr.list_mrr) as list_mrr,
         count(*) filter (where subscription_mrr.mrr > 0) as active_subscriptions,
-        bool_or(subscription_mrr.fx_missing) as fx_missing,
-        min(subscription_mrr.plan_segment) as plan_segment
+        bool_or(subscription_mrr.fx_missing) as fx_missing
     from subscription_mrr
     inner join billing_identity
         on subscription_mrr.billing_customer_id = billing_identity.billing_customer_id
     group by billing_identity.customer_key, subscription_mrr.month
 ),
 
-customer_first_months as (
-    select
-        customer_key,
-        min(month) as cohort_month,
-        min(plan_segment) as plan_segment
-    from customer_subscription_mrr
-    where mrr > 0
-    group by customer_key
-),
-
 customer_months as (
     select
-        customer_first_months.customer_key,
+        customer_facts.customer_key,
         months.month,
         months.is_partial_month,
-        customer_first_months.cohort_month,
-        customer_first_months.plan_segment
-    from customer_first_months
+        customer_facts.cohort_month,
+        customer_facts.segment,
+        customer_facts.acquisition_channel
+    from customer_facts
     inner join months
-        on customer_first_months.cohort_month <= months.month
+        on customer_facts.cohort_month <= months.month
+    {%- if recomputed is not none %}
+    where {{ is_customer_month_recomputed(recomputed, 'customer_facts.customer_key', 'months.month') }}
+    {%- endif %}
 ),
 
 final as (
@@ -77,9 +94,8 @@ final as (
         coalesce(customer_subscription_mrr.mrr, 0) > 0 as is_active,
         coalesce(customer_subscription_mrr.active_subscriptions, 0)::integer as active_subscriptions,
         coalesce(customer_subscription_mrr.fx_missing, false) as fx_missing,
-        coalesce(nullif(customers_acquired.segment, 'unknown'), customer_months.plan_segment, 'unknown')
-            as segment,
-        coalesce(customers_acquired.acquisition_channel, 'UNKNOWN') as acquisition_channel,
+        customer_months.segment,
+        customer_months.acquisition_channel,
         customer_months.cohort_month,
         (
             (extract(year from customer_months.month) - extract(year from customer_months.cohort_month)) * 12
@@ -91,8 +107,6 @@ final as (
         on
             customer_months.customer_key = customer_subscription_mrr.customer_key
             and customer_months.month = customer_subscription_mrr.month
-    left join customers_acquired
-        on customer_months.customer_key = customers_acquired.customer_key
 )
 
 select * from final
