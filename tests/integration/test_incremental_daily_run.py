@@ -11,7 +11,10 @@ for a day of day one must convert that day's invoices again. The product-input m
 two touched; each of their rules has a planted case that only it catches: a company missing from day one's export
 that a deal blocker note names, a commented rating whose ticket is deleted, a rater and a survey respondent
 matched to another customer, an organization linked to another company, a prospect's answer whose company changes
-its original source. Warehouse `rebuilt` loads the same files in the same order and builds once, from scratch.
+its original source. The customer-month MRR models recompute the customers day two touched and every
+customer's last months; their rules have planted cases too: a Stripe customer merged into one CRM company on day
+one and moved on to another on day two (the customer it left and the one it joined), a paying company whose
+original source changes. Warehouse `rebuilt` loads the same files in the same order and builds once, from scratch.
 Every staging and intermediate table and every mart must then hold the same multiset of rows. Day two is cut from
 one generated world 4 days before its end (tealeaves.generate.next_day says what each day holds).
 """
@@ -425,6 +428,63 @@ def _company_exported_later(day1: Path, folder: Path) -> int:
     return int(company)
 
 
+def _quiet_stripe_customers(day1: Path, others: tuple[Path, ...]) -> list[tuple[int, str, str]]:
+    """Day one's Stripe customers with MRR through to the end that no record of `others` (day two's exports, the
+    failing re-export) names, each the only one claiming its CRM company: (first subscription start, Stripe id,
+    CRM company id), in start order."""
+    named = "".join(path.read_text(encoding="utf-8") for folder in others for path in folder.rglob("*.jsonl"))
+    customers = [c for c in _records(day1 / "billing", "customers") if isinstance(c.get("metadata"), dict)]
+    claims = Counter(c["metadata"].get("hubspot_company_id") for c in customers)
+    first_started: dict[str, int] = {}
+    for subscription in _records(day1 / "billing", "subscriptions"):
+        customer, started = subscription.get("customer"), subscription.get("start_date")
+        if subscription.get("status") != "active" or not isinstance(started, int) or subscription["id"] in named:
+            first_started[customer] = -1  # not a customer with MRR through to the end
+        elif first_started.get(customer, 0) >= 0:
+            first_started[customer] = min(first_started.get(customer, started), started)
+    return sorted(
+        (first_started[c["id"]], c["id"], c["metadata"]["hubspot_company_id"])
+        for c in customers
+        if first_started.get(c["id"], -1) > 0
+        and c["id"] not in named
+        and claims[c["metadata"].get("hubspot_company_id")] == 1
+    )
+
+
+def _billing_customer_moved(quiet: list[tuple[int, str, str]], day1: Path, merged: Path, moved: Path) -> dict:
+    """A Stripe customer whose metadata names another CRM company twice: merged into company `a` on day one (a
+    finance clerk fixing the link), then moved on to company `b` on day two. On day two `a` loses its months' MRR
+    and `b` gains it, though no subscription record names either and both keep their cohort month, segment and
+    channel (their own Stripe customers, from `quiet`, started first): only the recorded identity change finds
+    `b`, and only the value it replaced finds `a`. Returns the moved Stripe customer, the customer keys of `a` and
+    `b` and the three Stripe customers."""
+    (first, stripe_a, company_a), (_, stripe_b, company_b) = quiet[:2]
+    first_month = datetime.fromtimestamp(first, UTC).replace(day=1, hour=0, minute=0, second=0)
+    # started in the data's second or third month: MRR in months before those day two recomputes for everyone
+    _, mover, _ = next(
+        c for c in reversed(quiet) if datetime.fromtimestamp(c[0], UTC) < first_month + timedelta(days=80)
+    )
+    record = next(c for c in _records(day1 / "billing", "customers") if c.get("id") == mover)
+    for folder, name, company in ((merged, "customers__merged", company_a), (moved, "customers__moved", company_b)):
+        (folder / "billing").mkdir(parents=True, exist_ok=True)
+        (folder / "billing" / f"{name}.jsonl").write_text(
+            json.dumps(dict(record, metadata=dict(record["metadata"], hubspot_company_id=company))) + "\n",
+            encoding="utf-8",
+        )
+    return {"mover": mover, "a": f"crm:{company_a}", "b": f"crm:{company_b}", "stripe": [stripe_a, stripe_b, mover]}
+
+
+def _paying_company_resourced(quiet: list[tuple[int, str, str]], day1: Path, folder: Path) -> tuple[str, str, str]:
+    """The CRM company of a Stripe customer from `quiet` (the third to start), exported again on day two with another
+    original source: every month of its customer changes acquisition channel, though no billing record comes and
+    identity resolution gives it the same customer. Returns its Stripe customer, its customer key and the channel."""
+    _, stripe, company = quiet[2]
+    [row] = [row for row in _csv_records(day1 / "crm", "companies") if row.get("hs_object_id") == company]
+    channel = "REFERRALS" if row.get("hs_analytics_source") != "REFERRALS" else "ORGANIC_SEARCH"
+    _write_csv(folder / "crm" / "companies__resourced.csv", [dict(row, hs_analytics_source=channel)])
+    return stripe, f"crm:{company}", channel
+
+
 def _late_priority_change(day1: Path, day2: Path, folder: Path) -> int:
     """A priority change to urgent on a ticket open at day one's end, exported with day one (an audit export taken
     an hour after the tickets one) and dated an hour after day one's as-of moment, Zendesk's latest ticket update,
@@ -621,6 +681,11 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
     )
     late_ticket = _late_priority_change(tmp_path / "day1", tmp_path / "day2", tmp_path / "late")
     corrected_invoice = _fx_rate_correction(tmp_path / "day1", tmp_path / "fx")
+    quiet = _quiet_stripe_customers(tmp_path / "day1", (tmp_path / "day2", tmp_path / "failing"))
+    billing_move = _billing_customer_moved(quiet, tmp_path / "day1", tmp_path / "waiting", tmp_path / "later")
+    resourced_stripe, resourced, resourced_channel = _paying_company_resourced(
+        quiet, tmp_path / "day1", tmp_path / "later"
+    )
 
     _waiting_ticket(tmp_path / "day1", tmp_path / "waiting")
 
@@ -680,7 +745,29 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
     assert not paying and channel != prospect_channel, "a prospect's answer, counted under its first source"
     rating_inputs = query(incremental, input_sql, "support_rating_comment", [str(deleted_rating), str(moved_rating)])
     assert len(rating_inputs) == 2 and (str(moved_rating), moved_key) not in rating_inputs
+    customer_months_sql = (
+        "select customer_key, month, mrr, cohort_month, segment, acquisition_channel"
+        " from intermediate.int_customer_mrr_monthly where customer_key = any(%s) order by 1, 2"
+    )
+    moved_customers = [billing_move["a"], billing_move["b"]]
+    customer_months = query(incremental, customer_months_sql, moved_customers)
+    [(mover_key,)] = query(
+        incremental,
+        "select customer_key from intermediate.int_customer_identity where source_id = %s",
+        billing_move["mover"],
+    )
+    assert mover_key == billing_move["a"], "merged into company a on day one"
     named = _subscriptions_named(tmp_path / "day2") | _subscriptions_named(tmp_path / "failing")
+    # the late subscription change is planted on none of these Stripe customers: the move or the company alone
+    # changes them
+    named |= {
+        subscription
+        for (subscription,) in query(
+            incremental,
+            "select subscription_id from staging.stg_billing__subscriptions where billing_customer_id = any(%s)",
+            [*billing_move["stripe"], resourced_stripe],
+        )
+    }
     late_subscription, late_month = _late_subscription_change(incremental, named, tmp_path / "billing")
     corrected_month = _month_end_rate_correction(incremental, tmp_path / "billing")
     subscription_mrr_sql = (
@@ -737,6 +824,26 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
     assert query(incremental, input_sql, "support_rating_comment", [str(deleted_rating), str(moved_rating)]) == [
         (str(moved_rating), moved_key)
     ]
+    # the moved Stripe customer's MRR left company a's months and joined company b's, before the months day two
+    # recomputed for everyone; both companies kept their cohort month, segment and channel
+    [recomputed_from] = re.findall(
+        r"int_customer_mrr_monthly: every subscription from (\S+)",
+        (tmp_path / "dbt-day2" / "logs" / "dbt.log").read_text(encoding="utf-8"),
+    )[-1:]
+    after_move = query(incremental, customer_months_sql, moved_customers)
+    facts = {(key, *rest) for key, _, _, *rest in customer_months}
+    assert {(key, *rest) for key, _, _, *rest in after_move} == facts and len(facts) == 2
+    months_before = {(key, month): mrr for key, month, mrr, *_ in customer_months}
+    changed = {
+        key
+        for key, month, mrr, *_ in after_move
+        if month < date.fromisoformat(recomputed_from) and months_before.get((key, month)) != mrr
+    }
+    assert changed == set(moved_customers), (changed, recomputed_from)
+    channels_sql = (
+        "select distinct acquisition_channel from intermediate.int_customer_mrr_monthly where customer_key = %s"
+    )
+    assert query(incremental, channels_sql, resourced) == [(resourced_channel,)]
 
     rebuilt = create_database(server, "t_incremental_rebuilt")
     # same order, same batch ids
