@@ -196,14 +196,19 @@
     no record of the ticket in the run: a satisfaction rating given or dated after the last as-of moment; a target
     not yet judged while its clock runs (judged breached once the clock passes the target; a breach, like a stopped
     clock's verdict, stands); another customer, as identity resolution now matches the ticket's organization or
-    requester (the kept rows compared with int_customer_identity, rebuilt whole every run). A ticket's product input
-    class depends on its own text and tags and on the rules seed only (int_customer_inputs_classified): a new record
-    of the ticket touches it, new rules change the fingerprint.
+    requester (int_customer_identity's changes recorded since the mart's last build: macros/row_changes.sql). A
+    ticket's product input class depends on its own text and tags and on the rules seed only
+    (int_customer_inputs_classified): a new record of the ticket touches it, new rules change the fingerprint.
 #}
 {% macro support_ticket_facts_changed(plan) -%}
     {%- set in_run = in_batches('_batch_id', 'select batch_id from incremental_batches') -%}
     {%- set after_horizon = "> '" ~ plan.horizon ~ "'::timestamp at time zone 'UTC'" -%}
-    with incremental_batches as ({{ incremental_batches_sql(plan) }})
+    with
+
+    incremental_batches as ({{ incremental_batches_sql(plan) }}),
+
+    changed_identities as ({{ row_changes_since('int_customer_identity', plan.last_built_at) }})
+
     -- the touched tickets as the pre-hook (delete_support_tickets_gone) read them: run once per invocation
     select unnest({{ incremental_keys(support_tickets_touched(plan)) }})
     union all
@@ -218,17 +223,10 @@
         (first_reply_target_minutes is not null and first_reply_sla_met is null)
         or (resolution_target_minutes is not null and resolution_sla_met is null)
     union all
-    select kept.ticket_id
-    from {{ this }} as kept
-    left join {{ ref('int_customer_identity') }} as organizations
-        on
-            organizations.source_system = 'support_organization'
-            and kept.organization_id::text = organizations.source_id
-            and organizations.customer_key is not null
-    left join {{ ref('int_customer_identity') }} as requesters
-        on
-            requesters.source_system = 'support_user'
-            and kept.requester_id::text = requesters.source_id
-            and requesters.customer_key is not null
-    where kept.customer_key is distinct from coalesce(organizations.customer_key, requesters.customer_key)
+    select ticket_id from {{ this }}
+    where
+        organization_id::text in (
+            select source_id from changed_identities where source_system = 'support_organization'
+        )
+        or requester_id::text in (select source_id from changed_identities where source_system = 'support_user')
 {%- endmacro %}
