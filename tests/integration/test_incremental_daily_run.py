@@ -288,13 +288,44 @@ def _rating_of_ticket_deleted_later(
     return rating, ticket, requester
 
 
+def _ticket_without_organization(day1: Path, day2: Path, others: set[int]) -> int:
+    """A ticket with a commented rating, exported on day one without an organization (Zendesk allows a ticket whose
+    requester belonged to none when it was filed): its customer is its requester's. Neither it nor its requester
+    comes again on day two, nor is it one of `others`. Returns the ticket (_requester_moved_later moves its
+    requester)."""
+    named = _named_on(day2) | others
+    named_users = {u.get("id") for u in _records(day2 / "support", "users")}
+    users = {u.get("id") for u in _records(day1 / "support", "users")}
+    # the last one: the other plants take the first that suit them
+    ticket = next(
+        r.get("ticket_id")
+        for r in reversed(_records(day1 / "support", "satisfaction_ratings"))
+        if r.get("comment")
+        and r.get("ticket_id") not in named
+        and r.get("requester_id") in users
+        and r.get("requester_id") not in named_users
+    )
+    for path in sorted((day1 / "support").glob("tickets*.jsonl")):
+        lines = []
+        for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                record = None
+            if isinstance(record, dict) and record.get("id") == ticket:
+                line = json.dumps(dict(record, organization_id=None)) + "\n"
+            lines.append(line)
+        path.write_text("".join(lines), encoding="utf-8")
+    return ticket
+
+
 def _requester_moved_later(
     url: str, day1: Path, day2: Path, folder: Path, others: set[int], other_users: set[int]
-) -> tuple[int, str]:
-    """The help-desk user who left a commented rating on day one, exported again on day two in an organization of
-    another customer: identity resolution now gives the user, and so the rating's comment, that customer, though
-    no record of the rating or its ticket comes on day two. Returns the rating's id and the customer key it must
-    get."""
+) -> tuple[int, int, str]:
+    """The help-desk user who left a commented rating on day one, on a ticket of no organization, exported again on
+    day two in an organization of another customer: identity resolution now gives the user, and so the rating's
+    comment and the ticket (whose customer is its requester's), that customer, though no record of the rating or
+    its ticket comes on day two. Returns the rating's id, its ticket and the customer key both must get."""
     users = {u.get("id"): u for u in _records(day1 / "support", "users")}
     named_users = {u.get("id") for u in _records(day2 / "support", "users")} | other_users
     ratings = query(
@@ -304,13 +335,14 @@ def _requester_moved_later(
         from staging.stg_support__satisfaction_ratings as ratings
         inner join intermediate.int_customer_identity as users
             on users.source_system = 'support_user' and users.source_id = ratings.requester_id::text
-        where ratings.rating_comment is not null
+        inner join staging.stg_support__tickets as tickets on ratings.ticket_id = tickets.ticket_id
+        where ratings.rating_comment is not null and tickets.organization_id is null
         order by 1
         """,
     )
     named = _named_on(day2) | others
-    rating, requester, current = next(
-        (r, u, k) for r, t, u, k in ratings if t not in named and u in users and u not in named_users
+    rating, ticket, requester, current = next(
+        (r, t, u, k) for r, t, u, k in ratings if t not in named and u in users and u not in named_users
     )
     # an organization no other file of day two changes, matched to another customer
     named_organizations = {o.get("id") for o in _records(day2 / "support", "organizations")}
@@ -327,7 +359,7 @@ def _requester_moved_later(
     moved = dict(users[requester], organization_id=organization, updated_at=moment)
     (folder / "support").mkdir(parents=True, exist_ok=True)
     (folder / "support" / "users__moved.jsonl").write_text(json.dumps(moved) + "\n", encoding="utf-8")
-    return rating, customer_key
+    return rating, ticket, customer_key
 
 
 def _respondent_matched_later(url: str, day1: Path, folder: Path) -> tuple[str, str, str]:
@@ -688,6 +720,7 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
     )
 
     _waiting_ticket(tmp_path / "day1", tmp_path / "waiting")
+    unorganized = _ticket_without_organization(tmp_path / "day1", tmp_path / "day2", {late_ticket, WAITING_TICKET})
 
     incremental = create_database(server, "t_incremental_daily")
     _load(incremental, tmp_path / "day1", tmp_path / "late", tmp_path / "waiting")
@@ -710,9 +743,9 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
     )
     planted = {late_ticket, late_rated, WAITING_TICKET, matched_later}
     deleted_rating, deleted_ticket, deleted_rater = _rating_of_ticket_deleted_later(
-        incremental, tmp_path / "day1", tmp_path / "day2", tmp_path / "later", planted, {detached_user}
+        incremental, tmp_path / "day1", tmp_path / "day2", tmp_path / "later", planted | {unorganized}, {detached_user}
     )
-    moved_rating, moved_key = _requester_moved_later(
+    moved_rating, moved_ticket, moved_key = _requester_moved_later(
         incremental,
         tmp_path / "day1",
         tmp_path / "day2",
@@ -720,6 +753,7 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
         planted | {deleted_ticket},
         {detached_user, deleted_rater},
     )
+    assert moved_ticket == unorganized, "the only ticket of no organization"
     input_sql = (
         "select source_id, customer_key from intermediate.int_customer_inputs_classified"
         " where input_source = %s and source_id = any(%s) order by 1"
@@ -814,6 +848,7 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
     ticket_fact_sql = "select csat_rating, customer_key from marts_build.fct_support_tickets where ticket_id = %s"
     assert query(incremental, ticket_fact_sql, late_rated)[0][0] == "good"
     assert query(incremental, ticket_fact_sql, matched_later)[0][1] == customer_key
+    assert query(incremental, ticket_fact_sql, moved_ticket)[0][1] == moved_key
     # the product input of a company staged late, of a deleted ticket's rating, of a requester and a respondent
     # matched anew
     assert query(incremental, input_sql, answer_source, [answer]) == [(answer, answer_key)]
