@@ -43,7 +43,7 @@
 {%- endmacro %}
 
 {% macro customer_inputs_plan() -%}
-    {%- if not (execute and this is not none and is_incremental()) -%}
+    {%- if not is_incremental_run() -%}
         {{- return(incremental_plan()) -}}
     {%- endif -%}
     {{- return(incremental_plan(
@@ -146,7 +146,7 @@
     row when the model recomputes everything in place (new code or settings, a re-staged table).
 #}
 {% macro delete_customer_inputs_recomputed(with_customers=false) -%}
-    {%- if execute and this is not none and is_incremental() -%}
+    {%- if is_incremental_run() -%}
         {%- set keys = customer_inputs_keys(with_customers) -%}
         delete from {{ this }}
         {%- if keys is not none %}

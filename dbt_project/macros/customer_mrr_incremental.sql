@@ -29,14 +29,14 @@
     rendered only where dbt resolves refs from the whole graph: in an incremental run, not in a unit test.
 #}
 {% macro customer_mrr_plan() -%}
-    {%- if not (execute and this is not none and is_incremental()) -%}
+    {%- if not is_incremental_run() -%}
         {{- return(incremental_plan()) -}}
     {%- endif -%}
     {{- return(incremental_plan(digest_sql=subscription_mrr_digest_sql())) -}}
 {%- endmacro %}
 
 {% macro mrr_movements_plan() -%}
-    {%- if not (execute and this is not none and is_incremental()) -%}
+    {%- if not is_incremental_run() -%}
         {{- return(incremental_plan()) -}}
     {%- endif -%}
     {{- return(incremental_plan(
@@ -138,7 +138,7 @@
 
 {# Pre-hook: the rows the run replaces; every row when it recomputes everything in place. #}
 {% macro delete_customer_months_recomputed(current_facts, plan) -%}
-    {%- if execute and this is not none and is_incremental() -%}
+    {%- if is_incremental_run() -%}
         {%- set recomputed = customer_mrr_recomputed(current_facts, plan) -%}
         delete from {{ this }}
         {%- if recomputed is not none %}

@@ -156,6 +156,15 @@
 {%- endmacro %}
 
 {#
+    True in an incremental run of the model being rendered: at execution (not parse or a unit test's fixture
+    render), with its table there and no --full-refresh. The plans and hooks ask it before they read the database
+    or dbt's graph.
+#}
+{% macro is_incremental_run() -%}
+    {{- return(execute and this is not none and is_incremental()) -}}
+{%- endmacro %}
+
+{#
     What this run does. Outside an incremental run (first build, --full-refresh, compile without a database)
     plan.incremental is false and the model builds everything. `recompute_everything_if`: SQL conditions over
     the run's batches (a subquery `incremental_batches` of batch ids) that mean every row may have changed;
@@ -163,7 +172,7 @@
 #}
 {% macro incremental_plan(recompute_everything_if=[], recompute_reason='an input every row reads changed', digest_sql=none) -%}
     {%- set plan = namespace(incremental=false, since=0, through=0, last_built_at=none, horizon=none, fingerprint=none, reason='first build') -%}
-    {%- if not (execute and this is not none and is_incremental()) -%}
+    {%- if not is_incremental_run() -%}
         {{- return(plan) -}}
     {%- endif -%}
     {%- set state_table = adapter.get_relation(this.database, incremental_state_schema(this.schema), 'incremental_state') -%}

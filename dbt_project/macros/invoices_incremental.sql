@@ -35,7 +35,7 @@
     place (new code or settings), every row.
 #}
 {% macro delete_invoices_recomputed() -%}
-    {%- if execute and this is not none and is_incremental() -%}
+    {%- if is_incremental_run() -%}
         {%- set plan = incremental_plan() -%}
         delete from {{ this }}
         {%- if plan.incremental %}

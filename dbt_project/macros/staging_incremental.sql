@@ -31,7 +31,7 @@
 {%- endmacro %}
 
 {% macro restage_plan() -%}
-    {%- if not (execute and this is not none and is_incremental()) -%}
+    {%- if not is_incremental_run() -%}
         {{- return(incremental_plan()) -}}
     {%- endif -%}
     {%- set tables = restaged_raw_tables() -%}
@@ -64,7 +64,7 @@
 
 {# Pre-hook: a run that re-stages everything starts from an empty table (delete+insert keeps unnamed keys). #}
 {% macro restage_everything_first() -%}
-    {%- if execute and this is not none and is_incremental() and not restage_plan().incremental -%}
+    {%- if is_incremental_run() and not restage_plan().incremental -%}
         delete from {{ this }}
     {%- endif -%}
 {%- endmacro %}

@@ -87,7 +87,7 @@
     reads), every row.
 #}
 {% macro delete_subscription_months_recomputed() -%}
-    {%- if execute and this is not none and is_incremental() -%}
+    {%- if is_incremental_run() -%}
         {%- set plan = subscription_mrr_plan() -%}
         delete from {{ this }}
         {%- if plan.incremental %}

@@ -21,7 +21,7 @@
 #}
 
 {% macro support_ticket_plan() -%}
-    {%- if not (execute and this is not none and is_incremental()) -%}
+    {%- if not is_incremental_run() -%}
         {{- return(incremental_plan()) -}}
     {%- endif -%}
     {%- set batches = 'select batch_id from incremental_batches' -%}
@@ -78,7 +78,7 @@
     a ticket it no longer computes would otherwise keep its old rows.
 #}
 {% macro delete_support_tickets_gone() -%}
-    {%- if execute and this is not none and is_incremental() -%}
+    {%- if is_incremental_run() -%}
         {%- set plan = support_ticket_plan() -%}
         {%- set touched = incremental_keys(support_tickets_touched(plan)) if plan.incremental else none -%}
         delete from {{ this }} as kept
@@ -122,7 +122,7 @@
     to a full rebuild's.
 #}
 {% macro move_running_sla_clocks() -%}
-    {%- if not (execute and this is not none and is_incremental()) -%}{{ return('') }}{%- endif -%}
+    {%- if not is_incremental_run() -%}{{ return('') }}{%- endif -%}
     {%- set plan = support_ticket_plan() -%}
     {%- if not plan.incremental -%}{{ return('') }}{%- endif -%}
     {%- set untouched = 'ticket_id <> all(' ~ incremental_keys(support_tickets_touched(plan)) ~ ')' -%}

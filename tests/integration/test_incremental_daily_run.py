@@ -1,22 +1,22 @@
 """One more day of exports, built incrementally, gives the marts a full rebuild gives, row for row (issue 15).
 
-Two warehouses get the same files. Warehouse `incremental` loads day one and builds; then loads day two and
-builds again, where the incremental models recompute only the keys day two touched: the incremental staging
-tables the records its batches carry, the ticket-keyed support models the tickets it touched (moving the SLA
-clocks of the others still open), int_invoices_converted the invoices it touched. A re-export of day one's
-invoices is staged on day one before the raw gate sees it, and the gate fails it on day two: staging must fall
-back to their day-one copies. A priority change exported on day one but dated after its as-of moment counts only
-on day two, whose as-of moment passes it: no record of day two names its ticket. Likewise a corrected FX rate
-for a day of day one must convert that day's invoices again. The product-input models recompute the inputs day
-two touched; each of their rules has a planted case that only it catches: a company missing from day one's export
-that a deal blocker note names, a commented rating whose ticket is deleted, a rater and a survey respondent
-matched to another customer, an organization linked to another company, a prospect's answer whose company changes
-its original source. The customer-month MRR models recompute the customers day two touched and every
-customer's last months; their rules have planted cases too: a Stripe customer merged into one CRM company on day
-one and moved on to another on day two (the customer it left and the one it joined), a paying company whose
-original source changes. Warehouse `rebuilt` loads the same files in the same order and builds once, from scratch.
-Every staging and intermediate table and every mart must then hold the same multiset of rows. Day two is cut from
-one generated world 4 days before its end (tealeaves.generate.next_day says what each day holds).
+Two warehouses get the same files. Warehouse `incremental` loads day one and builds; then loads day two and builds
+again, where the incremental models recompute only the keys day two touched: the incremental staging tables the
+records its batches carry, the ticket-keyed support models the tickets it touched (moving the SLA clocks of the
+others still open), int_invoices_converted the invoices it touched. A re-export of day one's invoices is staged on
+day one before the raw gate sees it, and the gate fails it on day two: staging must fall back to their day-one
+copies. A priority change exported on day one but dated after its as-of moment counts only on day two, whose as-of
+moment passes it: no record of day two names its ticket. Likewise a corrected FX rate for a day of day one must
+convert that day's invoices again. The product-input models recompute the inputs day two touched; each of their
+rules has a planted case that only it catches: a company missing from day one's export that a deal blocker note
+names, a commented rating whose ticket is deleted, a rater and a survey respondent matched to another customer (the
+rater's ticket, of no organization, moves with them), an organization linked to another company, a prospect's
+answer whose company changes its original source. The customer-month MRR models recompute the customers day two
+touched and every customer's last months; their rules have planted cases too: a Stripe customer merged into one CRM
+company on day one and moved on to another on day two (the customer it left and the one it joined), a paying
+company whose original source changes. Warehouse `rebuilt` loads the same files in the same order and builds once,
+from scratch. Every staging and intermediate table and every mart must then hold the same multiset of rows. Day two
+is cut from one generated world 4 days before its end (tealeaves.generate.next_day says what each day holds).
 """
 
 from __future__ import annotations
