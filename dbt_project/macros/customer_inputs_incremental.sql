@@ -42,12 +42,10 @@
     }) -}}
 {%- endmacro %}
 
+{# The staging models' list comes from dbt's graph, which only an incremental run reads. #}
 {% macro customer_inputs_plan() -%}
-    {%- if not is_incremental_run() -%}
-        {{- return(incremental_plan()) -}}
-    {%- endif -%}
     {{- return(incremental_plan(
-        recompute_everything_if=[rebuilt_whole_since_last_build(customer_input_staging_models())],
+        rebuilt_upstream=customer_input_staging_models() if is_incremental_run() else [],
         recompute_reason='a staging table it reads was re-staged whole',
     )) -}}
 {%- endmacro %}

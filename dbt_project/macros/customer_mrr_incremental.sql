@@ -36,12 +36,8 @@
 {%- endmacro %}
 
 {% macro mrr_movements_plan() -%}
-    {%- if not is_incremental_run() -%}
-        {{- return(incremental_plan()) -}}
-    {%- endif -%}
     {{- return(incremental_plan(
-        recompute_everything_if=[rebuilt_whole_since_last_build(['int_customer_mrr_monthly'])],
-        recompute_reason='int_customer_mrr_monthly recomputed everything',
+        rebuilt_upstream=['int_customer_mrr_monthly'], recompute_reason='int_customer_mrr_monthly recomputed everything'
     )) -}}
 {%- endmacro %}
 

@@ -168,9 +168,11 @@
     What this run does. Outside an incremental run (first build, --full-refresh, compile without a database)
     plan.incremental is false and the model builds everything. `recompute_everything_if`: SQL conditions over
     the run's batches (a subquery `incremental_batches` of batch ids) that mean every row may have changed;
-    `recompute_reason` says why in dbt's log when one holds; `digest_sql`: see model_fingerprint.
+    `rebuilt_upstream`: incremental models whose rebuild from scratch since this model's last build means the same
+    (rebuilt_whole_since_last_build, rendered only in an incremental run); `recompute_reason` says why in dbt's
+    log when one holds; `digest_sql`: see model_fingerprint.
 #}
-{% macro incremental_plan(recompute_everything_if=[], recompute_reason='an input every row reads changed', digest_sql=none) -%}
+{% macro incremental_plan(recompute_everything_if=[], rebuilt_upstream=[], recompute_reason='an input every row reads changed', digest_sql=none) -%}
     {%- set plan = namespace(incremental=false, since=0, through=0, last_built_at=none, horizon=none, fingerprint=none, reason='first build') -%}
     {%- if not is_incremental_run() -%}
         {{- return(plan) -}}
@@ -196,7 +198,10 @@
         {%- set plan.horizon = state.rows[0][2] -%}
         {%- set plan.incremental = true -%}
         {%- set plan.reason = 'incremental' -%}
-        {%- for condition in recompute_everything_if -%}
+        {%- set conditions = recompute_everything_if + (
+            [rebuilt_whole_since_last_build(rebuilt_upstream)] if rebuilt_upstream else []
+        ) -%}
+        {%- for condition in conditions -%}
             {%- set hit = run_query_once(
                 'with incremental_batches as (' ~ incremental_batches_sql(plan) ~ ') select ' ~ condition
             ).columns[0].values()[0] -%}
@@ -211,7 +216,7 @@
 {%- endmacro %}
 
 {#
-    A condition for incremental_plan's recompute_everything_if: one of the incremental models `model_names` was
+    incremental_plan's condition for `rebuilt_upstream`: one of the incremental models `model_names` was
     rebuilt whole (its restaged_at: first build, --full-refresh, a re-stage, a recompute of everything) after this
     model's last build, so every row it took from them may have changed with no batch to tell.
 #}
