@@ -2,6 +2,7 @@
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
+        indexes=[{'columns': ['invoice_id'], 'unique': True}],
         unique_key='invoice_id',
         on_schema_change='sync_all_columns',
         pre_hook="{{ delete_invoices_recomputed() }}",

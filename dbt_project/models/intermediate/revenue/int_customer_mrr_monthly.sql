@@ -2,6 +2,7 @@
     config(
         materialized='incremental',
         incremental_strategy='append',
+        indexes=[{'columns': ['customer_key', 'month'], 'unique': True}],
         pre_hook=[
             "{{ hash_joins_only() }}",
             "{{ delete_customer_months_recomputed(customer_mrr_facts_sql(), customer_mrr_plan()) }}",

@@ -2,6 +2,7 @@
     config(
         materialized='incremental',
         incremental_strategy='append',
+        indexes=[{'columns': ['subscription_id', 'month'], 'unique': True}],
         pre_hook=["{{ hash_joins_only() }}", "{{ delete_subscription_months_recomputed() }}"],
         post_hook="{{ record_incremental_state(digest_sql=subscription_mrr_digest_sql()) }}",
     )

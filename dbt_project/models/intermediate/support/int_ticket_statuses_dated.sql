@@ -2,6 +2,7 @@
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
+        indexes=[{'columns': ['ticket_id', 'status_sequence'], 'unique': True}],
         unique_key='ticket_id',
         on_schema_change='sync_all_columns',
         pre_hook="{{ delete_support_tickets_gone() }}",

@@ -2,6 +2,7 @@
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
+        indexes=[{'columns': ['ticket_id', 'metric'], 'unique': True}],
         unique_key='ticket_id',
         on_schema_change='sync_all_columns',
         pre_hook=["{{ hash_joins_only() }}", "{{ delete_support_tickets_gone() }}"],

@@ -2,6 +2,7 @@
     config(
         materialized='incremental',
         incremental_strategy='append',
+        indexes=[{'columns': ['input_source', 'source_id'], 'unique': True}],
         on_schema_change='sync_all_columns',
         pre_hook=["{{ hash_joins_only() }}", "{{ delete_customer_inputs_recomputed() }}"],
         post_hook="{{ record_incremental_state() }}",
