@@ -84,7 +84,10 @@ unsolved_status_months as (
     -- An unsolved status counts in the backlog of each month whose count instant lies in it (after valid_from, at
     -- or before valid_to). Only the months from the one valid_from falls in can: an earlier month is counted at or
     -- before that month's start. A status that ended before the as-of moment can reach no later than the month
-    -- valid_to falls in; one still running reaches the last month. So each status is matched to its own months,
+    -- before the one valid_to falls in (that month is counted after valid_to: at its end, or at the as-of moment,
+    -- later still); one still running reaches the last month. Most statuses end in the month they began and
+    -- match no month (at 100,000 customers: 617,446 status months of 1.5 million statuses, against 2.1 million
+    -- rows generated up to valid_to's own month). So each status is matched to its own months,
     -- one row each, not compared with every month (months × statuses: 38 million comparisons at 100,000 customers
     -- and 24 months, more with every month of history). A set-returning function in the select list, not a lateral
     -- join, so no per-row subplan runs.
@@ -97,7 +100,7 @@ unsolved_status_months as (
             case
                 when statuses.valid_to is null or statuses.valid_to >= as_of.as_of_at
                     then (select max(months.month) from months)
-                else {{ local_month('statuses.valid_to') }}
+                else {{ local_month('statuses.valid_to') }} - interval '1 month'
             end::timestamp,
             interval '1 month'
         )::date as month
