@@ -14,9 +14,11 @@ rater's ticket, of no organization, moves with them), an organization linked to 
 answer whose company changes its original source. The customer-month MRR models recompute the customers day two
 touched and every customer's last months; their rules have planted cases too: a Stripe customer merged into one CRM
 company on day one and moved on to another on day two (the customer it left and the one it joined), a paying
-company whose original source changes. Warehouse `rebuilt` loads the same files in the same order and builds once,
-from scratch. Every staging and intermediate table and every mart must then hold the same multiset of rows. Day two
-is cut from one generated world 4 days before its end (tealeaves.generate.next_day says what each day holds).
+company whose original source changes. int_invoices_netted recomputes the invoices day two touched; its rules
+have planted refunds: one naming only its charge, one whose charge comes a day late, and one whose metadata moves
+it from one invoice to another. Warehouse `rebuilt` loads the same files in the same order and builds once, from
+scratch. Every staging and intermediate table and every mart must then hold the same multiset of rows. Day two is
+cut from one generated world 4 days before its end (tealeaves.generate.next_day says what each day holds).
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ INCREMENTAL_MODELS = {
     "int_tickets_measured": "ticket_id",
     "int_tickets_sla_targets": "ticket_id",
     "int_invoices_converted": "invoice_id",
+    "int_invoices_netted": "invoice_id",
     "int_subscription_mrr_monthly": "subscription_id",
     "fct_support_tickets": "ticket_id",
     "int_customer_inputs_collected": "(input_source, source_id)",
@@ -574,6 +577,64 @@ def _fx_rate_correction(day1: Path, folder: Path) -> str:
     return invoice["id"]
 
 
+def _refunds_later(day1: Path, others: tuple[Path, ...], customers: set[str], folder: Path) -> dict[str, str]:
+    """Refunds that change day one's paid invoices on day two, each found by one rule of int_invoices_netted only
+    (a refund names its invoice in metadata, else its charge does; Stripe lets metadata be edited):
+    - `charged`: a new refund without metadata, of the invoice's charge, exported on day one;
+    - `charge_late`: a refund without metadata exported on day one, whose charge is exported only on day two (taken
+      out of day one's charges);
+    - `left` and `joined`: a refund naming `left` on day one, re-exported on day two naming `joined` (a clerk
+      fixing the link), of the charge of a third invoice, `bystander`, so that only the refund's versions find
+      `left`.
+    The invoices are USD, paid, of Stripe customers not in `customers`, and named by no record of `others` (day
+    two's exports). Returns the invoice of each."""
+    named_later = "".join(path.read_text(encoding="utf-8") for day in others for path in day.rglob("*.jsonl"))
+    charges = {
+        c["invoice"]: c
+        for c in _records(day1 / "billing", "charges")
+        if isinstance(c.get("invoice"), str) and isinstance(c.get("id"), str)
+    }
+    invoices = [
+        i
+        for i in _records(day1 / "billing", "invoices")
+        if i.get("status") == "paid"
+        and i.get("currency") == "usd"
+        and isinstance(i.get("amount_paid"), int)
+        and i["amount_paid"] > 500
+        and i.get("customer") not in customers
+        and i.get("id") in charges
+        and isinstance(i.get("created"), int)
+        and i["id"] not in named_later
+        and charges[i["id"]]["id"] not in named_later
+    ]
+    created = {i["id"]: i["created"] for i in invoices}
+    planted = dict(zip(("charged", "charge_late", "left", "joined", "bystander"), created, strict=False))
+    assert len(planted) == 5, "five paid USD invoices no record of day two names"
+
+    def refund(refund_id: str, charged: str, invoice: str | None) -> str:
+        """A succeeded refund of `charged`'s charge, naming `invoice` in its metadata (none: no metadata)."""
+        record = {"id": refund_id, "object": "refund", "charge": charges[charged]["id"], "amount": 500}
+        record |= {"currency": "usd", "created": created[charged] + 86_400, "status": "succeeded"}
+        return json.dumps(record | {"metadata": {"invoice": invoice} if invoice else {}}) + "\n"
+
+    late_charge = charges[planted["charge_late"]]
+    for day1_charges in (day1 / "billing").glob("charges*.jsonl"):
+        lines = day1_charges.read_text(encoding="utf-8").splitlines()
+        day1_charges.write_text("".join(f"{line}\n" for line in lines if late_charge["id"] not in line), "utf-8")
+    (day1 / "billing" / "refunds__planted.jsonl").write_text(
+        refund("re_charge_late", planted["charge_late"], None)
+        + refund("re_edited", planted["bystander"], planted["left"]),
+        encoding="utf-8",
+    )
+    (folder / "billing").mkdir(parents=True, exist_ok=True)
+    (folder / "billing" / "charges__late_charge.jsonl").write_text(json.dumps(late_charge) + "\n", encoding="utf-8")
+    (folder / "billing" / "refunds__later.jsonl").write_text(
+        refund("re_charged", planted["charged"], None) + refund("re_edited", planted["bystander"], planted["joined"]),
+        encoding="utf-8",
+    )
+    return planted
+
+
 def _subscriptions_named(day: Path) -> set[str]:
     """The subscriptions a day's invoices and line items name, nested lines included."""
     invoices = _records(day / "billing", "invoices")
@@ -718,6 +779,12 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
     resourced_stripe, resourced, resourced_channel = _paying_company_resourced(
         quiet, tmp_path / "day1", tmp_path / "later"
     )
+    refunded = _refunds_later(
+        tmp_path / "day1",
+        (tmp_path / "day2", tmp_path / "failing"),
+        {*billing_move["stripe"], resourced_stripe},
+        tmp_path / "later",
+    )
 
     _waiting_ticket(tmp_path / "day1", tmp_path / "waiting")
     unorganized = _ticket_without_organization(tmp_path / "day1", tmp_path / "day2", {late_ticket, WAITING_TICKET})
@@ -731,6 +798,8 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
         "select metric, target_minutes from intermediate.int_tickets_sla_targets where ticket_id = %s order by 1"
     )
     late_targets = query(incremental, late_targets_sql, late_ticket)
+    refunds_sql = "select invoice_id, refunds from intermediate.int_invoices_netted where invoice_id = any(%s)"
+    refunds_day1 = dict(query(incremental, refunds_sql, list(refunded.values())))
     running_day1 = _running_resolution_clocks(incremental)
     waiting_sql = (
         "select first_reply_target_minutes is not null, first_reply_sla_met from marts_build.fct_support_tickets"
@@ -826,6 +895,15 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
         corrected_invoice,
     )
     assert corrected_rate == Decimal("1.1"), "the corrected rate converts the invoice of its day"
+    # each refund planted reaches its invoice, and the edited one leaves the invoice it named before
+    refunds_day2 = dict(query(incremental, refunds_sql, list(refunded.values())))
+    assert {plant: refunds_day2[invoice] - refunds_day1[invoice] for plant, invoice in refunded.items()} == {
+        "charged": 1,
+        "charge_late": 1,
+        "left": -1,
+        "joined": 1,
+        "bystander": 0,
+    }
     # a late event and a month's corrected rate change subscription months before those recomputed for everyone
     after_change = dict(query(incremental, subscription_mrr_sql, late_subscription, late_month))
     assert len(late_subscription_mrr) >= 3 and after_change.keys() == dict(late_subscription_mrr).keys()

@@ -1,3 +1,13 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        indexes=[{'columns': ['invoice_id'], 'unique': True}],
+        on_schema_change='sync_all_columns',
+        pre_hook="{{ delete_invoices_netted_recomputed() }}",
+        post_hook="{{ record_incremental_state() }}",
+    )
+}}
 {#
     One row per paid invoice, tied to its customer, with the money that stayed: the amount paid less what was
     refunded, in the reporting currency. A refund is converted at its invoice's own FX rate, so a fully
@@ -8,12 +18,21 @@
     which pays part of a later invoice, so that later invoice's amount_paid is already lower. Refund credit notes
     are the refunds themselves and are not counted twice. Invoices in a currency without an FX rate keep
     fx_missing = true and null USD amounts.
+
+    Incremental (macros/invoices_netted_incremental.sql): a daily run recomputes the invoices something new
+    touched - their own records, an FX rate, a refund or charge of theirs, their billing customer's identity -
+    and keeps the others. The pre-hook deletes the touched invoices' rows; the body appends those still paid.
 #}
+{%- set keys = invoices_netted_keys() %}
 with
 
 invoices as (
     select * from {{ ref('int_invoices_converted') }}
-    where invoice_status = 'paid' and amount_paid > 0
+    where
+        invoice_status = 'paid' and amount_paid > 0
+        {%- if keys is not none %}
+        and invoice_id = any({{ keys }})
+        {%- endif %}
 ),
 
 billing_identity as (
@@ -33,7 +52,11 @@ refunds as (
     from {{ ref('stg_billing__refunds') }} as refunds
     left join charges
         on refunds.charge_id = charges.charge_id
-    where refunds.refund_status = 'succeeded'
+    where
+        refunds.refund_status = 'succeeded'
+        {%- if keys is not none %}
+        and coalesce(refunds.invoice_id, charges.invoice_id) = any({{ keys }})
+        {%- endif %}
 ),
 
 invoice_refunds as (

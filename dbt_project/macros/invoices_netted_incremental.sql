@@ -1,0 +1,65 @@
+{#
+    int_invoices_netted rebuilds, on a daily run, only the invoices something new touched
+    (macros/incremental_by_key.sql says how the batch ledger decides what is new).
+
+    A row is a paid invoice, what its refunds took back and its billing customer's customer. It follows from the
+    invoice's converted row, its refunds (a refund names its invoice in metadata, else through its charge) and the
+    billing customer's identity. A run recomputes the invoices:
+    - int_invoices_converted's rule touches (invoices_touched: their records, line items, FX rates), read against
+      this model's rows;
+    - every version of a refund in the run's batches names, directly or through its charge: its metadata can
+      be edited, and the invoice it named before has its refund back;
+    - a charge in the run's batches belongs to (its refunds without metadata net from that invoice; Stripe ties a
+      charge to one invoice for life);
+    - of the billing customers whose identity changed since the last build (row_changes_since), whatever the
+      customer now is or whether it has one.
+    A batch the raw gate failed names the same records: they just left staging. Everything is recomputed on the
+    fingerprint's terms only: int_invoices_converted recomputes everything for new code or settings, which change
+    this model's fingerprint too.
+#}
+
+{# The invoices the run recomputes, as a query. #}
+{% macro invoices_netted_touched(plan) -%}
+    {%- set in_run = in_batches('_batch_id', 'select batch_id from incremental_batches') -%}
+    {%- set refunds = raw_relation('billing', 'refunds') -%}
+    {{ invoices_touched(plan) }}
+    union all
+    select refunds.invoice
+    from {{ refunds }} as refunds
+    where refunds.id in (select id from {{ refunds }} where {{ in_run }})
+    union all
+    select charges.invoice_id
+    from {{ graph_model_relation('stg_billing__charges') }} as charges
+    where charges.charge_id in (select charge from {{ refunds }} where {{ in_run }})
+    union all
+    select invoice from {{ raw_relation('billing', 'charges') }} where {{ in_run }}
+    union all
+    select converted.invoice_id
+    from {{ graph_model_relation('int_invoices_converted') }} as converted
+    where converted.billing_customer_id in (
+        select changed.source_id
+        from ({{ row_changes_since('int_customer_identity', plan.last_built_at) }}) as changed
+        where changed.source_system = 'billing_customer'
+    )
+{%- endmacro %}
+
+{# The touched invoices' ids (a text[] literal), or none outside an incremental run: every invoice. #}
+{% macro invoices_netted_keys() -%}
+    {%- set plan = incremental_plan() -%}
+    {%- if not plan.incremental -%}{{ return(none) }}{%- endif -%}
+    {{- return(incremental_keys(invoices_netted_touched(plan), 'text')) -}}
+{%- endmacro %}
+
+{#
+    Pre-hook: the rows the run replaces, the touched invoices' (the body appends those still paid and tied to a
+    customer); every row when the model recomputes everything in place.
+#}
+{% macro delete_invoices_netted_recomputed() -%}
+    {%- if is_incremental_run() -%}
+        {%- set keys = invoices_netted_keys() -%}
+        delete from {{ this }}
+        {%- if keys is not none %}
+        where invoice_id = any({{ keys }})
+        {%- endif %}
+    {%- endif -%}
+{%- endmacro %}
