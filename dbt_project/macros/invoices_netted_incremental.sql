@@ -1,10 +1,10 @@
 {#
-    int_invoices_netted rebuilds, on a daily run, only the invoices something new touched
-    (macros/incremental_by_key.sql says how the batch ledger decides what is new).
+    int_invoices_netted and int_purchases_netted rebuild, on a daily run, only the invoices something new touched
+    (macros/incremental_by_key.sql says how the batch ledger decides what is new), each against its own last build.
 
-    A row is a paid invoice, what its refunds took back and its billing customer's customer. It follows from the
-    invoice's converted row, its refunds (a refund names its invoice in metadata, else through its charge) and the
-    billing customer's identity. A run recomputes the invoices:
+    A row is a paid invoice (a one-off purchase), what its refunds took back and its billing customer's customer.
+    It follows from the invoice's converted row, its refunds (a refund names its invoice in metadata, else through
+    its charge) and the billing customer's identity. A run recomputes the invoices:
     - int_invoices_converted's rule touches (invoices_touched: their records, line items, FX rates), read against
       this model's rows;
     - every version of a refund in the run's batches names, directly or through its charge: its metadata can

@@ -14,11 +14,12 @@ rater's ticket, of no organization, moves with them), an organization linked to 
 answer whose company changes its original source. The customer-month MRR models recompute the customers day two
 touched and every customer's last months; their rules have planted cases too: a Stripe customer merged into one CRM
 company on day one and moved on to another on day two (the customer it left and the one it joined), a paying
-company whose original source changes. int_invoices_netted recomputes the invoices day two touched; its rules
-have planted refunds: one naming only its charge, one whose charge comes a day late, and one whose metadata moves
-it from one invoice to another. Warehouse `rebuilt` loads the same files in the same order and builds once, from
-scratch. Every staging and intermediate table and every mart must then hold the same multiset of rows. Day two is
-cut from one generated world 4 days before its end (tealeaves.generate.next_day says what each day holds).
+company whose original source changes. int_invoices_netted and int_purchases_netted recompute the invoices day
+two touched; their rules have planted refunds: one naming only its charge, one whose charge comes a day late, and
+one whose metadata moves it from one invoice to another. Warehouse `rebuilt` loads the same files in the same
+order and builds once, from scratch. Every staging and intermediate table and every mart must then hold the same
+multiset of rows. Day two is cut from one generated world 4 days before its end (tealeaves.generate.next_day says
+what each day holds).
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ INCREMENTAL_MODELS = {
     "int_tickets_sla_targets": "ticket_id",
     "int_invoices_converted": "invoice_id",
     "int_invoices_netted": "invoice_id",
+    "int_purchases_netted": "invoice_id",
     "int_subscription_mrr_monthly": "subscription_id",
     "fct_support_tickets": "ticket_id",
     "int_customer_inputs_collected": "(input_source, source_id)",
@@ -587,7 +589,7 @@ def _refunds_later(day1: Path, others: tuple[Path, ...], customers: set[str], fo
       fixing the link), of the charge of a third invoice, `bystander`, so that only the refund's versions find
       `left`.
     The invoices are USD, paid, of Stripe customers not in `customers`, and named by no record of `others` (day
-    two's exports). Returns the invoice of each."""
+    two's exports); one-off purchases (no subscription). Returns the invoice of each."""
     named_later = "".join(path.read_text(encoding="utf-8") for day in others for path in day.rglob("*.jsonl"))
     charges = {
         c["invoice"]: c
@@ -607,7 +609,8 @@ def _refunds_later(day1: Path, others: tuple[Path, ...], customers: set[str], fo
         and i["id"] not in named_later
         and charges[i["id"]]["id"] not in named_later
     ]
-    created = {i["id"]: i["created"] for i in invoices}
+    # one-off purchases first, so that int_purchases_netted's rows change too
+    created = {i["id"]: i["created"] for i in sorted(invoices, key=lambda i: i.get("subscription") is not None)}
     planted = dict(zip(("charged", "charge_late", "left", "joined", "bystander"), created, strict=False))
     assert len(planted) == 5, "five paid USD invoices no record of day two names"
 
@@ -800,6 +803,9 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
     late_targets = query(incremental, late_targets_sql, late_ticket)
     refunds_sql = "select invoice_id, refunds from intermediate.int_invoices_netted where invoice_id = any(%s)"
     refunds_day1 = dict(query(incremental, refunds_sql, list(refunded.values())))
+    purchases_sql = "select invoice_id, amount_usd from intermediate.int_purchases_netted where invoice_id = any(%s)"
+    purchases_day1 = dict(query(incremental, purchases_sql, list(refunded.values())))
+    assert purchases_day1.keys() == set(refunded.values()), "one-off purchases"
     running_day1 = _running_resolution_clocks(incremental)
     waiting_sql = (
         "select first_reply_target_minutes is not null, first_reply_sla_met from marts_build.fct_support_tickets"
@@ -902,6 +908,14 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
         "charge_late": 1,
         "left": -1,
         "joined": 1,
+        "bystander": 0,
+    }
+    purchases_day2 = dict(query(incremental, purchases_sql, list(refunded.values())))
+    assert {plant: purchases_day2[invoice] - purchases_day1[invoice] for plant, invoice in refunded.items()} == {
+        "charged": Decimal("-5.00"),
+        "charge_late": Decimal("-5.00"),
+        "left": Decimal("5.00"),
+        "joined": Decimal("-5.00"),
         "bystander": 0,
     }
     # a late event and a month's corrected rate change subscription months before those recomputed for everyone

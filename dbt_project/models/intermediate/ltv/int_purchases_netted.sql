@@ -1,3 +1,13 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        indexes=[{'columns': ['invoice_id'], 'unique': True}],
+        on_schema_change='sync_all_columns',
+        pre_hook="{{ delete_invoices_netted_recomputed() }}",
+        post_hook="{{ record_incremental_state() }}",
+    )
+}}
 {#
     One row per one-off purchase: a paid Stripe invoice with no subscription (add-ons, usage credits, a shop's
     orders), tied to its customer, net of refunds in USD. These are the transactions the predictive LTV models
@@ -14,13 +24,21 @@
 
     int_invoices_netted holds paid invoices with money on them only (its grain for revenue), so the $0 ones are
     read from int_invoices_converted here.
+
+    Incremental (macros/invoices_netted_incremental.sql): a daily run recomputes the invoices something new
+    touched, by int_invoices_netted's rules, and keeps the others.
 #}
+{%- set keys = invoices_netted_keys() %}
 with
 
 one_off_invoices as (
     select invoice_id, billing_customer_id, created_at, amount_paid, amount_paid_usd, fx_missing
     from {{ ref('int_invoices_converted') }}
-    where invoice_status = 'paid' and subscription_id is null
+    where
+        invoice_status = 'paid' and subscription_id is null
+        {%- if keys is not none %}
+        and invoice_id = any({{ keys }})
+        {%- endif %}
 ),
 
 invoices_netted as (
