@@ -79,6 +79,7 @@ INCREMENTAL_MODELS = {
     "int_customer_inputs_collected": "(input_source, source_id)",
     "int_customer_inputs_classified": "(input_source, source_id)",
     "fct_product_input": "(input_source, source_id)",
+    "fct_survey_responses": "(survey_type, response_id)",
     "int_customer_mrr_monthly": "customer_key",
     "fct_mrr_movements": "customer_key",
 }

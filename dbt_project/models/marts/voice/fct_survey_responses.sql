@@ -1,3 +1,12 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{{ delete_survey_responses_recomputed() }}",
+        post_hook="{{ record_incremental_state() }}",
+    )
+}}
 {#
     Every survey response, from the three surveys, in one shape. A response is kept whatever it answered: a
     skipped question is null (never a zero) and is_answered says whether the survey's main question got an
@@ -7,9 +16,14 @@
     gives a null category rather than a detractor. Qualtrics test runs (Survey Preview) and responses
     flagged Spam are not responses from customers and are left out.
 
-    Length (161 lines, over the style's ~150): One model: three surveys in one shape are three branches of one
+    Incremental (macros/survey_responses_incremental.sql): a daily run recomputes the responses something new
+    touched - their own records, the CRM company they name, their respondent's identity, their customer's
+    segment - and keeps the others. The pre-hook deletes their rows; the body appends those still kept.
+
+    Length (189 lines, over the style's ~150): One model: three surveys in one shape are three branches of one
     union, each a few lines per column.
 #}
+{%- set keys = survey_responses_keys() %}
 with
 
 companies as (
@@ -41,7 +55,11 @@ nps as (
         null::numeric as scorecard_average,
         score_reason as comment_text
     from {{ ref('stg_survey__nps_responses') }}
-    where response_type is null or response_type not in ('Survey Preview', 'Spam')
+    where
+        (response_type is null or response_type not in ('Survey Preview', 'Spam'))
+        {%- if keys is not none %}
+        and response_id = any({{ key_array(keys['nps'], 'text') }})
+        {%- endif %}
 ),
 
 post_ticket as (
@@ -59,7 +77,11 @@ post_ticket as (
         null::numeric as scorecard_average,
         comment as comment_text
     from {{ ref('stg_survey__post_ticket_responses') }}
-    where response_type is null or response_type not in ('Survey Preview', 'Spam')
+    where
+        (response_type is null or response_type not in ('Survey Preview', 'Spam'))
+        {%- if keys is not none %}
+        and response_id = any({{ key_array(keys['post_ticket'], 'text') }})
+        {%- endif %}
 ),
 
 scorecard as (
@@ -82,6 +104,9 @@ scorecard as (
         ) as scorecard_average,
         hated_thing_text as comment_text
     from {{ ref('stg_survey__scorecard_responses') }}
+    {%- if keys is not none %}
+    where submission_id = any({{ key_array(keys['scorecard'], 'text') }})
+    {%- endif %}
 ),
 
 responses as (
