@@ -409,12 +409,13 @@ def _respondent_matched_later(url: str, day1: Path, folder: Path) -> tuple[str, 
     return source, answer, f"crm:{company}"
 
 
-def _prospect_answer_recounted_later(day1: Path, answered: Path, folder: Path) -> tuple[str, str]:
+def _prospect_answer_recounted_later(day1: Path, answered: Path, folder: Path) -> tuple[str, str, str]:
     """An NPS reason from a contact of a CRM company that never bought (a prospect asked during a trial), with no
     CRM id of its own, delivered with day one: identity resolution gives it the prospect through the contact's
-    email. On day two the company's record comes again with another original source: the answer's acquisition
-    channel in fct_product_input changes, though no record of the answer comes and its customer stays the same.
-    Returns the answer's id and the channel it must get."""
+    email. On day two the company's record comes again with another original source and head count: the answer's
+    acquisition channel in fct_product_input and its segment in fct_survey_responses change, though no record of
+    the answer comes and its customer stays the same. Returns the answer's id, the channel it must get and the
+    company's id."""
     companies = {row["hs_object_id"]: row for row in _csv_records(day1 / "crm", "companies") if row.get("hs_object_id")}
     contacts = {}
     for row in _csv_records(day1 / "crm", "contacts"):
@@ -435,8 +436,27 @@ def _prospect_answer_recounted_later(day1: Path, answered: Path, folder: Path) -
     (answered / "survey").mkdir(parents=True, exist_ok=True)
     with (answered / "survey" / "nps_responses__trial.csv").open("w", encoding="utf-8", newline="") as out:
         csv.writer(out).writerows([header, labels, import_ids, [answer[column] for column in header]])
-    _write_csv(folder / "crm" / "companies__updated.csv", [dict(companies[company], hs_analytics_source=channel)])
-    return "R_prospectAnswer01", channel
+    # 5,000 employees is enterprise, 10 is smb (stg_crm__companies)
+    employees = "10" if int(companies[company].get("numberofemployees") or 0) >= 1000 else "5000"
+    updated = dict(companies[company], hs_analytics_source=channel, numberofemployees=employees)
+    _write_csv(folder / "crm" / "companies__updated.csv", [updated])
+    return "R_prospectAnswer01", channel, company
+
+
+def _answer_naming_company_later(day1: Path, answered: Path, company: int) -> str:
+    """An NPS answer delivered with day one whose CRM id (ExternalReference) names the company day one's export
+    left out (_company_exported_later), from an email no system knows: no customer on day one; on day two the
+    company's record makes it the company's, though no record of the answer comes. Returns its id."""
+    with (day1 / "survey" / "nps_responses.csv").open(encoding="utf-8", newline="") as rows:
+        header, labels, import_ids, template, *_ = csv.reader(rows)
+    answer = dict(zip(header, template, strict=True))
+    answer.update(
+        ResponseId="R_namedLater0001", RecipientEmail="named.later@example.org", ExternalReference=str(company)
+    )
+    (answered / "survey").mkdir(parents=True, exist_ok=True)
+    with (answered / "survey" / "nps_responses__named.csv").open("w", encoding="utf-8", newline="") as out:
+        csv.writer(out).writerows([header, labels, import_ids, [answer[column] for column in header]])
+    return "R_namedLater0001"
 
 
 def _company_exported_later(day1: Path, folder: Path) -> int:
@@ -773,9 +793,10 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
 
     failed_ids = _failing_reexport(tmp_path / "day1", tmp_path / "failing")
     company_later = _company_exported_later(tmp_path / "day1", tmp_path / "later")
-    prospect_answer, prospect_channel = _prospect_answer_recounted_later(
+    prospect_answer, prospect_channel, prospect_company = _prospect_answer_recounted_later(
         tmp_path / "day1", tmp_path / "waiting", tmp_path / "later"
     )
+    named_answer = _answer_naming_company_later(tmp_path / "day1", tmp_path / "waiting", company_later)
     late_ticket = _late_priority_change(tmp_path / "day1", tmp_path / "day2", tmp_path / "late")
     corrected_invoice = _fx_rate_correction(tmp_path / "day1", tmp_path / "fx")
     quiet = _quiet_stripe_customers(tmp_path / "day1", (tmp_path / "day2", tmp_path / "failing"))
@@ -853,6 +874,15 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
     )
     [(paying, channel)] = query(incremental, prospect_sql, prospect_answer)
     assert not paying and channel != prospect_channel, "a prospect's answer, counted under its first source"
+    responses_sql = (
+        "select response_id, customer_key, segment from marts_build.fct_survey_responses"
+        " where survey_type = 'nps' and response_id = any(%s) order by 1"
+    )
+    responses_day1 = query(incremental, responses_sql, [named_answer, prospect_answer])
+    assert [(r, k) for r, k, _ in responses_day1] == [
+        (named_answer, None),
+        (prospect_answer, f"crm:{prospect_company}"),
+    ]
     rating_inputs = query(incremental, input_sql, "support_rating_comment", [str(deleted_rating), str(moved_rating)])
     assert len(rating_inputs) == 2 and (str(moved_rating), moved_key) not in rating_inputs
     customer_months_sql = (
@@ -946,6 +976,13 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
     # matched anew
     assert query(incremental, input_sql, answer_source, [answer]) == [(answer, answer_key)]
     assert query(incremental, prospect_sql, prospect_answer) == [(False, prospect_channel)]
+    # the survey answer naming the company exported late is its; the prospect's answer takes its new segment
+    responses_day2 = query(incremental, responses_sql, [named_answer, prospect_answer])
+    assert [(r, k) for r, k, _ in responses_day2] == [
+        (named_answer, f"crm:{company_later}"),
+        (prospect_answer, f"crm:{prospect_company}"),
+    ]
+    assert responses_day2[1][2] != responses_day1[1][2], "the prospect's segment changed with its head count"
     assert query(incremental, input_sql, "deal_blocker_note", blocker_notes) == [
         (note, f"crm:{company_later}") for note in blocker_notes
     ]
