@@ -445,14 +445,13 @@ def _prospect_answer_recounted_later(day1: Path, answered: Path, folder: Path) -
 
 def _answer_naming_company_later(day1: Path, answered: Path, company: int) -> str:
     """An NPS answer delivered with day one whose CRM id (ExternalReference) names the company day one's export
-    left out (_company_exported_later), from an email no system knows: no customer on day one; on day two the
-    company's record makes it the company's, though no record of the answer comes. Returns its id."""
+    left out (_company_exported_later), without an email (an anonymous link carrying the CRM id, so identity
+    resolution has no respondent to match): no customer on day one; on day two the company's record makes it the
+    company's, though no record of the answer comes. Returns its id."""
     with (day1 / "survey" / "nps_responses.csv").open(encoding="utf-8", newline="") as rows:
         header, labels, import_ids, template, *_ = csv.reader(rows)
     answer = dict(zip(header, template, strict=True))
-    answer.update(
-        ResponseId="R_namedLater0001", RecipientEmail="named.later@example.org", ExternalReference=str(company)
-    )
+    answer.update(ResponseId="R_namedLater0001", RecipientEmail="", ExternalReference=str(company))
     (answered / "survey").mkdir(parents=True, exist_ok=True)
     with (answered / "survey" / "nps_responses__named.csv").open("w", encoding="utf-8", newline="") as out:
         csv.writer(out).writerows([header, labels, import_ids, [answer[column] for column in header]])
