@@ -114,29 +114,12 @@
     {%- if with_customers -%}
         {%- set touched = touched ~ '\nunion all\n(' ~ product_input_changed_customers(plan) ~ ')' -%}
     {%- endif -%}
-    {%- set found = run_query_once(
-        'select distinct input_source, source_id from (' ~ touched ~ ') as touched (input_source, source_id) order by 1, 2'
-    ) -%}
-    {%- set keys = {} -%}
-    {%- for source in customer_input_sources() -%}{%- do keys.update({source: []}) -%}{%- endfor -%}
-    {%- for row in found.rows -%}{%- do keys[row[0]].append(row[1]) -%}{%- endfor -%}
-    {%- do log(this.identifier ~ ': recomputing ' ~ (found.rows | length) ~ ' keys', info=false) -%}
-    {{- return(keys) -}}
+    {{- return(incremental_keys_by_kind(touched, customer_input_sources().keys() | list)) -}}
 {%- endmacro %}
 
 {# The touched ids of one source, as an array literal of its staging id type. #}
 {% macro customer_input_ids(keys, source) -%}
     {{- key_array(keys[source], customer_input_sources()[source]) -}}
-{%- endmacro %}
-
-{# A condition on a model's input_source and source_id (text) columns: the input is one of `keys`. #}
-{% macro is_customer_input_in(keys) -%}
-    (
-        {%- for source in customer_input_sources() %}
-        (input_source = '{{ source }}' and source_id = any({{ key_array(keys[source], 'text') }}))
-        {{- ' or' if not loop.last }}
-        {%- endfor %}
-    )
 {%- endmacro %}
 
 {#
@@ -148,7 +131,7 @@
         {%- set keys = customer_inputs_keys(with_customers) -%}
         delete from {{ this }}
         {%- if keys is not none %}
-        where {{ is_customer_input_in(keys) }}
+        where {{ is_key_of_kind_in(keys, 'input_source', 'source_id') }}
         {%- endif %}
     {%- endif -%}
 {%- endmacro %}

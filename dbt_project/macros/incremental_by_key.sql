@@ -260,6 +260,31 @@
 {%- endmacro %}
 
 {#
+    Keys of several kinds (an input source, a survey type) as {kind: [key, ...]}, every kind of `kinds` present: the
+    (kind, key) rows a query returns. Keys are text; is_key_of_kind_in() is the condition for them.
+#}
+{% macro incremental_keys_by_kind(keys_sql, kinds) -%}
+    {%- set found = run_query_once(
+        'select distinct kind, key from (' ~ keys_sql ~ ') as touched (kind, key) order by 1, 2'
+    ) -%}
+    {%- set keys = {} -%}
+    {%- for kind in kinds -%}{%- do keys.update({kind: []}) -%}{%- endfor -%}
+    {%- for row in found.rows -%}{%- do keys[row[0]].append(row[1]) -%}{%- endfor -%}
+    {%- do log(this.identifier ~ ': recomputing ' ~ (found.rows | length) ~ ' keys', info=false) -%}
+    {{- return(keys) -}}
+{%- endmacro %}
+
+{# A condition on a row's kind and key columns (text): it is one of `keys` (incremental_keys_by_kind). #}
+{% macro is_key_of_kind_in(keys, kind_column, key_column) -%}
+    (
+        {%- for kind, ids in keys.items() %}
+        ({{ kind_column }} = '{{ kind }}' and {{ key_column }} = any({{ key_array(ids, 'text') }}))
+        {{- ' or' if not loop.last }}
+        {%- endfor %}
+    )
+{%- endmacro %}
+
+{#
     Values as an array literal of `key_type`. Text keys are quoted as array elements (a comma, brace, quote or
     space in an id stays inside its element).
 #}

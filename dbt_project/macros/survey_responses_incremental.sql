@@ -69,25 +69,9 @@
 {% macro survey_responses_keys() -%}
     {%- set plan = survey_responses_plan() -%}
     {%- if not plan.incremental -%}{{ return(none) }}{%- endif -%}
-    {%- set found = run_query_once(
-        'select distinct survey_type, response_id from (' ~ survey_responses_touched(plan)
-        ~ ') as touched (survey_type, response_id) order by 1, 2'
-    ) -%}
-    {%- set keys = {} -%}
-    {%- for survey_type, _, _ in survey_response_sources() -%}{%- do keys.update({survey_type: []}) -%}{%- endfor -%}
-    {%- for row in found.rows -%}{%- do keys[row[0]].append(row[1]) -%}{%- endfor -%}
-    {%- do log(this.identifier ~ ': recomputing ' ~ (found.rows | length) ~ ' keys', info=false) -%}
-    {{- return(keys) -}}
-{%- endmacro %}
-
-{# A condition on survey_type and response_id columns: the response is one of `keys`. #}
-{% macro is_survey_response_in(keys, survey_type='survey_type', response_id='response_id') -%}
-    (
-        {%- for type, ids in keys.items() %}
-        ({{ survey_type }} = '{{ type }}' and {{ response_id }} = any({{ key_array(ids, 'text') }}))
-        {{- ' or' if not loop.last }}
-        {%- endfor %}
-    )
+    {%- set survey_types = [] -%}
+    {%- for survey_type, _, _ in survey_response_sources() -%}{%- do survey_types.append(survey_type) -%}{%- endfor -%}
+    {{- return(incremental_keys_by_kind(survey_responses_touched(plan), survey_types)) -}}
 {%- endmacro %}
 
 {# Pre-hook: the touched responses' rows (the body appends those still kept), or every row. #}
@@ -96,7 +80,7 @@
         {%- set keys = survey_responses_keys() -%}
         delete from {{ this }}
         {%- if keys is not none %}
-        where {{ is_survey_response_in(keys) }}
+        where {{ is_key_of_kind_in(keys, 'survey_type', 'response_id') }}
         {%- endif %}
     {%- endif -%}
 {%- endmacro %}

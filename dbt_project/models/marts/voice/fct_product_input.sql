@@ -25,7 +25,7 @@ with
 inputs as (
     select * from {{ ref('int_customer_inputs_classified') }}
     {%- if keys is not none %}
-    where {{ is_customer_input_in(keys) | indent(4) }}
+    where {{ is_key_of_kind_in(keys, 'input_source', 'source_id') | indent(4) }}
     {%- endif %}
 ),
 
