@@ -28,11 +28,10 @@ with
 
 invoices as (
     select * from {{ ref('int_invoices_converted') }}
-    where
-        invoice_status = 'paid' and amount_paid > 0
-        {%- if keys is not none %}
+    where invoice_status = 'paid' and amount_paid > 0
+    {%- if keys is not none %}
         and invoice_id = any({{ keys }})
-        {%- endif %}
+    {%- endif %}
 ),
 
 billing_identity as (
@@ -52,11 +51,10 @@ refunds as (
     from {{ ref('stg_billing__refunds') }} as refunds
     left join charges
         on refunds.charge_id = charges.charge_id
-    where
-        refunds.refund_status = 'succeeded'
-        {%- if keys is not none %}
+    where refunds.refund_status = 'succeeded'
+    {%- if keys is not none %}
         and coalesce(refunds.invoice_id, charges.invoice_id) = any({{ keys }})
-        {%- endif %}
+    {%- endif %}
 ),
 
 invoice_refunds as (

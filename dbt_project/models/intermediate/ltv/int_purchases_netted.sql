@@ -34,11 +34,10 @@ with
 one_off_invoices as (
     select invoice_id, billing_customer_id, created_at, amount_paid, amount_paid_usd, fx_missing
     from {{ ref('int_invoices_converted') }}
-    where
-        invoice_status = 'paid' and subscription_id is null
-        {%- if keys is not none %}
+    where invoice_status = 'paid' and subscription_id is null
+    {%- if keys is not none %}
         and invoice_id = any({{ keys }})
-        {%- endif %}
+    {%- endif %}
 ),
 
 invoices_netted as (

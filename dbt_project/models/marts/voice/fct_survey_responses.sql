@@ -55,11 +55,10 @@ nps as (
         null::numeric as scorecard_average,
         score_reason as comment_text
     from {{ ref('stg_survey__nps_responses') }}
-    where
-        (response_type is null or response_type not in ('Survey Preview', 'Spam'))
-        {%- if keys is not none %}
+    where (response_type is null or response_type not in ('Survey Preview', 'Spam'))
+    {%- if keys is not none %}
         and response_id = any({{ key_array(keys['nps'], 'text') }})
-        {%- endif %}
+    {%- endif %}
 ),
 
 post_ticket as (
@@ -77,11 +76,10 @@ post_ticket as (
         null::numeric as scorecard_average,
         comment as comment_text
     from {{ ref('stg_survey__post_ticket_responses') }}
-    where
-        (response_type is null or response_type not in ('Survey Preview', 'Spam'))
-        {%- if keys is not none %}
+    where (response_type is null or response_type not in ('Survey Preview', 'Spam'))
+    {%- if keys is not none %}
         and response_id = any({{ key_array(keys['post_ticket'], 'text') }})
-        {%- endif %}
+    {%- endif %}
 ),
 
 scorecard as (
