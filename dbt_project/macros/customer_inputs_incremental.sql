@@ -15,21 +15,6 @@
     staged batch the raw gate failed: records fall back to older copies, which no new row carries).
 #}
 
-{# The staging tables the inputs come from: those int_customer_inputs_collected reads. #}
-{% macro customer_input_staging_models() -%}
-    {%- set prefix = 'model.' ~ project_name ~ '.' -%}
-    {%- set models = [] -%}
-    {%- for node_id in graph.nodes[prefix ~ 'int_customer_inputs_collected'].depends_on.nodes -%}
-        {%- if node_id.startswith(prefix ~ 'stg_') -%}{%- do models.append(node_id[prefix | length:]) -%}{%- endif -%}
-    {%- endfor -%}
-    {{- return(models) -}}
-{%- endmacro %}
-
-{# A staging row of the batches after the model's last run: staged since then. #}
-{% macro staged_in(plan) -%}
-    load_batch_id > {{ plan.since }} and load_batch_id <= {{ plan.through }}
-{%- endmacro %}
-
 {# Each input source and the type of its ids in staging. #}
 {% macro customer_input_sources() -%}
     {{- return({
@@ -42,12 +27,9 @@
     }) -}}
 {%- endmacro %}
 
-{# The staging models' list comes from dbt's graph, which only an incremental run reads. #}
+{# The three models' plan: the staging tables are those int_customer_inputs_collected reads. #}
 {% macro customer_inputs_plan() -%}
-    {{- return(incremental_plan(
-        rebuilt_upstream=customer_input_staging_models() if is_incremental_run() else [],
-        recompute_reason='a staging table it reads was re-staged whole',
-    )) -}}
+    {{- return(staged_inputs_plan('int_customer_inputs_collected')) -}}
 {%- endmacro %}
 
 {# The touched inputs, as (input_source, source_id) rows. #}

@@ -216,6 +216,30 @@
 {%- endmacro %}
 
 {#
+    The plan of a model kept by the staging records it reads (inputs, survey responses): it recomputes everything
+    when a staging table `model_name` reads was re-staged whole since its last build (a staged batch the raw gate
+    failed: records fall back to older copies, which no new row carries). The staging models come from dbt's
+    graph, which only an incremental run reads.
+#}
+{% macro staged_inputs_plan(model_name) -%}
+    {%- set staging = [] -%}
+    {%- if is_incremental_run() -%}
+        {%- set prefix = 'model.' ~ project_name ~ '.' -%}
+        {%- for node_id in graph.nodes[prefix ~ model_name].depends_on.nodes if node_id.startswith(prefix ~ 'stg_') -%}
+            {%- do staging.append(node_id[prefix | length:]) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{- return(incremental_plan(
+        rebuilt_upstream=staging, recompute_reason='a staging table it reads was re-staged whole'
+    )) -}}
+{%- endmacro %}
+
+{# A staging row of the batches after the model's last run (`plan`): staged since then. #}
+{% macro staged_in(plan) -%}
+    load_batch_id > {{ plan.since }} and load_batch_id <= {{ plan.through }}
+{%- endmacro %}
+
+{#
     incremental_plan's condition for `rebuilt_upstream`: one of the incremental models `model_names` was
     rebuilt whole (its restaged_at: first build, --full-refresh, a re-stage, a recompute of everything) after this
     model's last build, so every row it took from them may have changed with no batch to tell.

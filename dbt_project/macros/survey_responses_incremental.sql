@@ -26,15 +26,6 @@
     ]) -}}
 {%- endmacro %}
 
-{% macro survey_responses_plan() -%}
-    {%- set staged = [] -%}
-    {%- for _, model_name, _ in survey_response_sources() -%}{%- do staged.append(model_name) -%}{%- endfor -%}
-    {{- return(incremental_plan(
-        rebuilt_upstream=staged + ['stg_crm__companies'],
-        recompute_reason='a staging table it reads was re-staged whole',
-    )) -}}
-{%- endmacro %}
-
 {# The touched responses, as (survey_type, response_id) rows. #}
 {% macro survey_responses_touched(plan) -%}
     {%- set staged = staged_in(plan) -%}
@@ -67,7 +58,7 @@
 
 {# The touched response ids by survey type; none outside an incremental run (everything is computed). #}
 {% macro survey_responses_keys() -%}
-    {%- set plan = survey_responses_plan() -%}
+    {%- set plan = staged_inputs_plan('fct_survey_responses') -%}
     {%- if not plan.incremental -%}{{ return(none) }}{%- endif -%}
     {%- set survey_types = [] -%}
     {%- for survey_type, _, _ in survey_response_sources() -%}{%- do survey_types.append(survey_type) -%}{%- endfor -%}
