@@ -120,6 +120,11 @@ def _csv_records(folder: Path, name: str) -> list[dict]:
     return records
 
 
+def _jsonl_text(*folders: Path) -> str:
+    """Every JSON Lines export in the folders, as one text: an id in it is named by some record there."""
+    return "".join(path.read_text(encoding="utf-8") for folder in folders for path in folder.rglob("*.jsonl"))
+
+
 def _write_csv(path: Path, records: list[dict]) -> None:
     """A CSV export of `records`, with the first one's fields as its header."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -409,6 +414,17 @@ def _respondent_matched_later(url: str, day1: Path, folder: Path) -> tuple[str, 
     return source, answer, f"crm:{company}"
 
 
+def _write_nps_answer(day1: Path, path: Path, **fields: str) -> None:
+    """A Qualtrics NPS export at `path` holding one answer: day one's first, with `fields` set (its three header
+    rows as day one's export has them)."""
+    with (day1 / "survey" / "nps_responses.csv").open(encoding="utf-8", newline="") as rows:
+        header, labels, import_ids, template, *_ = csv.reader(rows)
+    answer = dict(zip(header, template, strict=True)) | fields
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as out:
+        csv.writer(out).writerows([header, labels, import_ids, [answer[column] for column in header]])
+
+
 def _prospect_answer_recounted_later(day1: Path, answered: Path, folder: Path) -> tuple[str, str, str]:
     """An NPS reason from a contact of a CRM company that never bought (a prospect asked during a trial), with no
     CRM id of its own, delivered with day one: identity resolution gives it the prospect through the contact's
@@ -424,18 +440,14 @@ def _prospect_answer_recounted_later(day1: Path, answered: Path, folder: Path) -
         c for c, row in companies.items() if (row.get("lifecyclestage") or "").lower() != "customer" and c in contacts
     )
     channel = "REFERRALS" if companies[company].get("hs_analytics_source") != "REFERRALS" else "ORGANIC_SEARCH"
-    with (day1 / "survey" / "nps_responses.csv").open(encoding="utf-8", newline="") as rows:
-        header, labels, import_ids, template, *_ = csv.reader(rows)
-    answer = dict(zip(header, template, strict=True))
-    answer.update(
+    _write_nps_answer(
+        day1,
+        answered / "survey" / "nps_responses__trial.csv",
         ResponseId="R_prospectAnswer01",
         RecipientEmail=contacts[company]["email"],
         ExternalReference="",
         Q2="Waiting on single sign-on before we buy",
     )
-    (answered / "survey").mkdir(parents=True, exist_ok=True)
-    with (answered / "survey" / "nps_responses__trial.csv").open("w", encoding="utf-8", newline="") as out:
-        csv.writer(out).writerows([header, labels, import_ids, [answer[column] for column in header]])
     # 5,000 employees is enterprise, 10 is smb (stg_crm__companies)
     employees = "10" if int(companies[company].get("numberofemployees") or 0) >= 1000 else "5000"
     updated = dict(companies[company], hs_analytics_source=channel, numberofemployees=employees)
@@ -448,13 +460,13 @@ def _answer_naming_company_later(day1: Path, answered: Path, company: int) -> st
     left out (_company_exported_later), without an email (an anonymous link carrying the CRM id, so identity
     resolution has no respondent to match): no customer on day one; on day two the company's record makes it the
     company's, though no record of the answer comes. Returns its id."""
-    with (day1 / "survey" / "nps_responses.csv").open(encoding="utf-8", newline="") as rows:
-        header, labels, import_ids, template, *_ = csv.reader(rows)
-    answer = dict(zip(header, template, strict=True))
-    answer.update(ResponseId="R_namedLater0001", RecipientEmail="", ExternalReference=str(company))
-    (answered / "survey").mkdir(parents=True, exist_ok=True)
-    with (answered / "survey" / "nps_responses__named.csv").open("w", encoding="utf-8", newline="") as out:
-        csv.writer(out).writerows([header, labels, import_ids, [answer[column] for column in header]])
+    _write_nps_answer(
+        day1,
+        answered / "survey" / "nps_responses__named.csv",
+        ResponseId="R_namedLater0001",
+        RecipientEmail="",
+        ExternalReference=str(company),
+    )
     return "R_namedLater0001"
 
 
@@ -489,7 +501,7 @@ def _quiet_stripe_customers(day1: Path, others: tuple[Path, ...]) -> list[tuple[
     """Day one's Stripe customers with MRR through to the end that no record of `others` (day two's exports, the
     failing re-export) names, each the only one claiming its CRM company: (first subscription start, Stripe id,
     CRM company id), in start order."""
-    named = "".join(path.read_text(encoding="utf-8") for folder in others for path in folder.rglob("*.jsonl"))
+    named = _jsonl_text(*others)
     customers = [c for c in _records(day1 / "billing", "customers") if isinstance(c.get("metadata"), dict)]
     claims = Counter(c["metadata"].get("hubspot_company_id") for c in customers)
     first_started: dict[str, int] = {}
@@ -610,7 +622,7 @@ def _refunds_later(day1: Path, others: tuple[Path, ...], customers: set[str], fo
       `left`.
     The invoices are USD, paid, of Stripe customers not in `customers`, and named by no record of `others` (day
     two's exports); one-off purchases (no subscription). Returns the invoice of each."""
-    named_later = "".join(path.read_text(encoding="utf-8") for day in others for path in day.rglob("*.jsonl"))
+    named_later = _jsonl_text(*others)
     charges = {
         c["invoice"]: c
         for c in _records(day1 / "billing", "charges")
