@@ -380,9 +380,11 @@ def run_size(
     work: Path,
     console: Console,
     airflow: bool = False,
-    next_day: bool = False,
+    next_day: int = 0,
     models_alone: bool = True,
 ) -> SizeResult:
+    """One size, from generating its exports to publishing; `next_day`: the days of exports the next day's
+    build adds (0: no next day)."""
     folder = work / f"scale-{customers}"
     shutil.rmtree(folder, ignore_errors=True)
     exports, logs, docs, dbt_dir = folder / "exports", folder / "logs", folder / "docs", work / "dbt"
@@ -440,7 +442,7 @@ def run_size(
             raise SystemExit(f"{step} failed at {customers:,} customers (exit {measured.returncode}):\n{tail}")
         if step == "generate":
             if next_day:
-                split_next_day(exports, day_one, day_two)
+                split_next_day(exports, day_one, day_two, days_before_end=next_day)
             report = json.loads((exports / "truth.json").read_text())
             generated = report["customers"]
             outcome = {
@@ -848,6 +850,12 @@ def main() -> None:
         " same warehouse in full to compare (tealeaves.generate.next_day)",
     )
     parser.add_argument(
+        "--next-day-days",
+        type=int,
+        default=1,
+        help="how many days of exports the next day holds (default 1: the goal's one more day of exports)",
+    )
+    parser.add_argument(
         "--no-models-alone",
         dest="models_alone",
         action="store_false",
@@ -898,6 +906,7 @@ def main() -> None:
                 "months": args.months,
                 "start": start.isoformat(),
                 "seed": args.seed,
+                "next_day_days": args.next_day_days if args.next_day else None,
                 "goal_factor": GOAL_FACTOR,
                 "noise_floor_s": NOISE_FLOOR_S,
             },
@@ -915,7 +924,7 @@ def main() -> None:
                     work,
                     console,
                     args.airflow,
-                    args.next_day,
+                    args.next_day_days if args.next_day else 0,
                     args.models_alone,
                 )
             )
