@@ -230,3 +230,15 @@
         )
         or requester_id::text in (select source_id from changed_identities where source_system = 'support_user')
 {%- endmacro %}
+
+{# Pre-hook: the tickets the run recomputes, for int_customer_signals_monthly (macros/customer_signals_incremental.sql). #}
+{% macro log_support_tickets_recomputed() -%}
+    {%- set plan = support_ticket_plan() -%}
+    {%- if plan.incremental -%}
+        {{ log_recomputed_keys(
+            'select unnest(' ~ incremental_keys(support_ticket_facts_changed(plan)) ~ ')::text, null::date'
+        ) }}
+    {%- else -%}
+        {{ log_recomputed_keys(none) }}
+    {%- endif -%}
+{%- endmacro %}

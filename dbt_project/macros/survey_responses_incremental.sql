@@ -75,3 +75,20 @@
         {%- endif %}
     {%- endif -%}
 {%- endmacro %}
+
+{#
+    Pre-hook: the responses the run recomputes, as survey_type/response_id, for int_customer_signals_monthly
+    (macros/customer_signals_incremental.sql).
+#}
+{% macro log_survey_responses_recomputed() -%}
+    {%- set keys = survey_responses_keys() if is_incremental_run() else none -%}
+    {%- if keys is not none -%}
+        {%- set rows = [] -%}
+        {%- for survey_type, ids in keys.items() -%}
+            {%- do rows.append("select '" ~ survey_type ~ "/' || unnest(" ~ key_array(ids, 'text') ~ '), null::date') -%}
+        {%- endfor -%}
+        {{ log_recomputed_keys(rows | join(' union all ')) }}
+    {%- else -%}
+        {{ log_recomputed_keys(none) }}
+    {%- endif -%}
+{%- endmacro %}

@@ -82,6 +82,8 @@ INCREMENTAL_MODELS = {
     "fct_survey_responses": "(survey_type, response_id)",
     "int_customer_mrr_monthly": "customer_key",
     "fct_mrr_movements": "customer_key",
+    "int_customer_signals_monthly": "customer_key",
+    "fct_customer_health": "customer_key",
 }
 
 
@@ -769,8 +771,10 @@ def _tables(url: str) -> list[tuple[str, str]]:
         url,
         "select table_schema, table_name from information_schema.tables"
         " where table_schema in ('staging', 'intermediate', 'marts_build')"
-        " and table_name not in ('incremental_state', 'tested_through') and table_name !~ '__(changes|replaced)$'"
-        # bookkeeping: when each ran, what it read, when a row of a table rebuilt whole last changed
+        " and table_name not in ('incremental_state', 'tested_through')"
+        " and table_name !~ '__(changes|replaced|recomputed)$'"
+        # bookkeeping: when each ran, what it read, when a row of a table rebuilt whole last changed, which
+        # customers a run replaced
         " order by 1, 2",
     )
 

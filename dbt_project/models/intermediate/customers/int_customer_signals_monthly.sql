@@ -1,3 +1,15 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        indexes=[{'columns': ['customer_key', 'month'], 'unique': True}],
+        pre_hook="{{ delete_customer_months(customer_signals_recomputed()) }}",
+        post_hook=[
+            "{{ record_customer_signals_read(customer_signals_recomputed()) }}",
+            "{{ record_incremental_state(rebuilt_whole=not customer_signals_plan().incremental) }}",
+        ],
+    )
+}}
 {#
     One row per customer and calendar month from the customer's first paid month: the early-warning signals a
     customer-success team watches, counted in the month, beside the month's MRR movement and whether the
@@ -7,11 +19,20 @@
     Tickets, SLA outcomes and failed charges count in the calendar month (reporting time zone) they were created
     in. The NPS is the latest answered NPS response submitted before the month's end, however old. A ticket or
     charge that no system ties to a customer cannot count for one.
+
+    Incremental (macros/customer_signals_incremental.sql): a daily run recomputes the customer months the day's
+    MRR changes, tickets, survey answers and charges can change, and keeps the rest. Append: the pre-hook deletes
+    every row the run replaces; the post-hook logs them for fct_customer_health.
 #}
+{%- set recomputed = customer_signals_recomputed() -%}
+
 with
 
 movements as (
     select * from {{ ref('fct_mrr_movements') }}
+    {%- if recomputed is not none %}
+    where {{ is_customer_month_recomputed(recomputed) }}
+    {%- endif %}
 ),
 
 tickets as (
@@ -24,6 +45,9 @@ tickets as (
         count(*) filter (where first_reply_sla_met = false or resolution_sla_met = false) as sla_breached_tickets
     from {{ ref('fct_support_tickets') }}
     where customer_key is not null
+    {%- if recomputed is not none %}
+        and {{ is_customer_month_recomputed(recomputed) }}
+    {%- endif %}
     group by customer_key, month
 ),
 
@@ -42,6 +66,9 @@ failed_charges as (
     inner join billing_identity
         on charges.billing_customer_id = billing_identity.billing_customer_id
     where charges.charge_status = 'failed'
+    {%- if recomputed is not none %}
+        and {{ is_customer_month_recomputed(recomputed, 'billing_identity.customer_key', local_month('charges.created_at')) }}
+    {%- endif %}
     group by billing_identity.customer_key, {{ local_month('charges.created_at') }}
 ),
 

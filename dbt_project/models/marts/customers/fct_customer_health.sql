@@ -1,3 +1,12 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{{ delete_customer_months(customer_health_recomputed()) }}",
+        post_hook="{{ record_incremental_state() }}",
+    )
+}}
 {#
     One row per customer and month in which the customer pays at the month-end: the early-warning signals, a
     health score 0-100 and its band, and whether the customer churned the month after.
@@ -14,12 +23,22 @@
     floored at 0. Bands: healthy ≥ 85 (no warning beyond a stray resolution miss or a busy month), watch
     60-84 (a passive, one first-reply breach, a failed charge, a contraction), at_risk < 60 (a detractor, two
     first-reply breaches, or several lesser signals together).
+
+    Incremental (macros/customer_signals_incremental.sql): a daily run recomputes the customer months
+    int_customer_signals_monthly replaced since this mart's last build, and keeps the rest. A schema change fails
+    (on_schema_change): a changed contract changes the fingerprint, and the hook drops the table for dbt to create
+    it again.
 #}
+{%- set recomputed = customer_health_recomputed() -%}
+
 with
 
 signals as (
     select * from {{ ref('int_customer_signals_monthly') }}
     where is_active_at_end
+    {%- if recomputed is not none %}
+        and {{ is_customer_month_recomputed(recomputed) }}
+    {%- endif %}
 ),
 
 scored as (
@@ -97,5 +116,6 @@ select
     churned_next_month
 from final
 -- Stored in month, health_band order: one month's rows, and within it one band's, lie together on disk, so the
--- latest month and its at-risk list read a few pages instead of the whole table (clustering: see the YAML)
+-- latest month and its at-risk list read a few pages instead of the whole table (clustering: see the YAML); a
+-- daily run appends its recomputed rows in the same order, most of them of the latest month
 order by month, health_band

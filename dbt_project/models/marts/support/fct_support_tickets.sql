@@ -4,7 +4,7 @@
         incremental_strategy='delete+insert',
         unique_key='ticket_id',
         on_schema_change='fail',
-        pre_hook="{{ delete_support_tickets_gone() }}",
+        pre_hook=["{{ log_support_tickets_recomputed() }}", "{{ delete_support_tickets_gone() }}"],
         post_hook="{{ record_incremental_state(support_as_of()) }}",
     )
 }}

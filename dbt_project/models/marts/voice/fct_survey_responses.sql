@@ -3,7 +3,7 @@
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='fail',
-        pre_hook="{{ delete_survey_responses_recomputed() }}",
+        pre_hook=["{{ log_survey_responses_recomputed() }}", "{{ delete_survey_responses_recomputed() }}"],
         post_hook="{{ record_incremental_state() }}",
     )
 }}

@@ -1,0 +1,210 @@
+{#
+    int_customer_signals_monthly and fct_customer_health rebuild, on a daily run, only the customer months
+    something new can change, keyed by (customer_key, month) as int_customer_mrr_monthly is
+    (macros/customer_mrr_incremental.sql says how the recomputed customers and months are written and read).
+
+    A signals row follows from the customer's MRR movements (this month's and the next one's), the tickets
+    opened in the month (fct_support_tickets), the failed charges created in it (stg_billing__charges) and the
+    latest NPS answer before its end (fct_survey_responses). A run recomputes:
+    - what int_customer_mrr_monthly would recompute since this model's last build (customer_mrr_recomputed), from
+      the month before its first recomputed month (a row reads the next month's movement);
+    - every month of each customer a ticket or NPS response those marts recomputed since belongs to, now or when
+      this model last read it;
+    - every month of each customer with a charge staged since (a failed charge, or one no longer failed);
+    - everything when int_customer_mrr_monthly or the staged charges were rebuilt whole, or a mart it reads was.
+    fct_customer_health scores each signals row on its own: it recomputes the customer months signals replaced.
+
+    Bookkeeping, in the intermediate schema:
+    - <model>__recomputed, the keys each run of fct_support_tickets, fct_survey_responses and
+      int_customer_signals_monthly recomputed (for signals, customers, and a row of a null key with the month from
+      which every customer's rows were replaced); a row of nulls: the run replaced everything. Written by a hook
+      in the model's transaction, so a run that fails writes none; kept beside the mart's state because a mart's
+      table changes with every publish (macros/reuse_retired_marts.sql).
+    - int_customer_signals_monthly__ticket_customers and __response_customers: the customer of each ticket and NPS
+      response as signals last read it. A mart the last publish retired was built two runs ago, so its own rows
+      are not what signals read; this is.
+    A reader takes the log's rows after its own last build.
+#}
+
+{# Where `model_name`'s bookkeeping table `suffix` is kept: (schema, name). #}
+{% macro signals_bookkeeping_parts(model_name, suffix) -%}
+    {%- set node = graph.nodes['model.' ~ project_name ~ '.' ~ model_name] -%}
+    {{- return((incremental_state_schema(node.schema), node.alias ~ suffix)) -}}
+{%- endmacro %}
+
+{% macro signals_bookkeeping_relation(model_name, suffix) -%}
+    {%- set schema, name = signals_bookkeeping_parts(model_name, suffix) -%}
+    {{- adapter.quote(schema) ~ '.' ~ adapter.quote(name) -}}
+{%- endmacro %}
+
+{#
+    Pre-hook of a logged model: `rows_sql` gives the (key, from_month) rows this run recomputes; none when it
+    recomputes everything (one row of nulls; the older rows go, as every reader recomputes everything anyway).
+#}
+{% macro log_recomputed_keys(rows_sql) -%}
+    {%- if not execute -%}{{ return('') }}{%- endif -%}
+    {%- set log = signals_bookkeeping_relation(model.name, '__recomputed') -%}
+    create table if not exists {{ log }} (key text, from_month date, recomputed_at timestamptz not null);
+    create index if not exists {{ model.name }}__recomputed_at on {{ log }} (recomputed_at);
+    {%- if rows_sql is none %}
+    delete from {{ log }};
+    insert into {{ log }} values (null, null, '{{ run_started_at }}'::timestamptz)
+    {%- else %}
+    insert into {{ log }} (key, from_month, recomputed_at)
+    select distinct key, from_month, '{{ run_started_at }}'::timestamptz
+    from ({{ rows_sql }}) as recomputed (key, from_month)
+    where key is not null or from_month is not null
+    {%- endif %}
+{%- endmacro %}
+
+{# The (key, from_month) rows `model_name`'s log holds after `since_sql` (a timestamptz expression), as a query. #}
+{% macro recomputed_keys_since(model_name, since_sql) -%}
+    select key, from_month from {{ signals_bookkeeping_relation(model_name, '__recomputed') }}
+    where recomputed_at > {{ since_sql }}
+{%- endmacro %}
+
+{% macro last_built_at_sql(plan) -%}
+    '{{ plan.last_built_at }}'::timestamptz
+{%- endmacro %}
+
+{#
+    incremental_plan's conditions: a model of `logged` recomputed everything after this model's last build, or a
+    table of `tables` ((model, suffix) pairs: logs, what signals read) is missing.
+#}
+{% macro recomputed_everything_since_last_build(logged, tables) -%}
+    {%- set conditions = [] -%}
+    {%- if not is_incremental_run() -%}{{ return(conditions) }}{%- endif -%}
+    {%- for name, suffix in tables -%}
+        {%- set schema, identifier = signals_bookkeeping_parts(name, suffix) -%}
+        {%- if adapter.get_relation(this.database, schema, identifier) is none -%}
+            {%- do conditions.append('true') -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- for name in logged if not conditions -%}
+        {%- do conditions.append(
+            'exists (select from (' ~ recomputed_keys_since(name, '(select built_at from '
+            ~ incremental_state_relation() ~ ' where model = ' ~ incremental_state_key_sql() ~ ')')
+            ~ ') as logged where key is null and from_month is null)'
+        ) -%}
+    {%- endfor -%}
+    {{- return(conditions) -}}
+{%- endmacro %}
+
+{#
+    What signals reads of each mart's rows: the mart, its key as text (the log's), and the table keeping the
+    customer signals read for each key.
+#}
+{% macro signals_read_keys() -%}
+    {{- return([
+        ('fct_support_tickets', 'ticket_id::text', '__ticket_customers', 'true'),
+        ('fct_survey_responses', "survey_type || '/' || response_id", '__response_customers', "survey_type = 'nps'"),
+    ]) -}}
+{%- endmacro %}
+
+{% macro customer_signals_plan() -%}
+    {%- set tables = [] -%}
+    {%- for mart, _, suffix, _ in signals_read_keys() -%}
+        {%- do tables.extend([(mart, '__recomputed'), ('int_customer_signals_monthly', suffix)]) -%}
+    {%- endfor -%}
+    {{- return(incremental_plan(
+        recompute_everything_if=recomputed_everything_since_last_build(['fct_support_tickets', 'fct_survey_responses'], tables),
+        rebuilt_upstream=['int_customer_mrr_monthly', 'stg_billing__charges'],
+        recompute_reason='a model it reads recomputed everything',
+    )) -}}
+{%- endmacro %}
+
+{# The keys of `mart` (signals_read_keys) its runs after signals' last build recomputed, as a text[] literal. #}
+{% macro signals_mart_keys(mart, plan) -%}
+    {%- set keys = run_query_once(
+        'select distinct key from (' ~ recomputed_keys_since(mart, last_built_at_sql(plan)) ~ ') as logged'
+        ~ ' where key is not null order by 1'
+    ).columns[0].values() -%}
+    {{- return(key_array(keys, 'text')) -}}
+{%- endmacro %}
+
+{#
+    What int_customer_signals_monthly recomputes: {customers, from_month} as customer_mrr_recomputed gives them;
+    none outside an incremental run.
+#}
+{% macro customer_signals_recomputed() -%}
+    {%- set plan = customer_signals_plan() -%}
+    {%- if not plan.incremental -%}{{ return(none) }}{%- endif -%}
+    {%- set movements = customer_mrr_recomputed(customer_facts_built_sql(ref('fct_mrr_movements')), plan) -%}
+    {%- set touched -%}
+        select unnest({{ movements.customers }})
+        {%- for mart, key, suffix, kept in signals_read_keys() %}
+        {%- set keys = signals_mart_keys(mart, plan) %}
+        union all
+        select customer_key from {{ signals_bookkeeping_relation('int_customer_signals_monthly', suffix) }}
+        where key = any({{ keys }})
+        union all
+        select customer_key from {{ ref(mart) }} where {{ key }} = any({{ keys }})
+        {%- endfor %}
+        union all
+        select identities.customer_key
+        from (select billing_customer_id from {{ ref('stg_billing__charges') }} where {{ staged_in(plan) }}) as charges
+        inner join {{ ref('int_customer_identity') }} as identities
+            on identities.source_system = 'billing_customer' and charges.billing_customer_id = identities.source_id
+    {%- endset -%}
+    {{- return({
+        'customers': incremental_keys(touched, 'text'),
+        'from_month': '(' ~ movements.from_month ~ " - interval '1 month')::date",
+    }) -}}
+{%- endmacro %}
+
+{#
+    Post-hook of int_customer_signals_monthly: the customer of each key it read, kept for the next run (every key
+    after a recompute of everything), and the customer months it replaced, logged for fct_customer_health.
+#}
+{% macro record_customer_signals_read(recomputed) -%}
+    {%- if not execute -%}{{ return('') }}{%- endif -%}
+    {%- set plan = customer_signals_plan() -%}
+    {%- for mart, key, suffix, kept in signals_read_keys() %}
+    {%- set read = signals_bookkeeping_relation('int_customer_signals_monthly', suffix) %}
+    {%- set keys = signals_mart_keys(mart, plan) if recomputed is not none else none %}
+    create table if not exists {{ read }} (key text primary key, customer_key text);
+    delete from {{ read }}{% if keys is not none %} where key = any({{ keys }}){% endif %};
+    insert into {{ read }} (key, customer_key)
+    select {{ key }}, customer_key from {{ ref(mart) }}
+    where {{ kept }} and customer_key is not null{% if keys is not none %} and {{ key }} = any({{ keys }}){% endif %};
+    {%- endfor %}
+    {%- if recomputed is none %}
+    {{ log_recomputed_keys(none) }}
+    {%- else %}
+    {{ log_recomputed_keys(
+        'select unnest(' ~ recomputed.customers ~ '), null::date union all select null, ' ~ recomputed.from_month
+    ) }}
+    {%- endif %}
+{%- endmacro %}
+
+{#
+    What fct_customer_health recomputes: the customers and the first month the signals log holds after its last
+    build; none outside an incremental run.
+#}
+{% macro customer_health_recomputed() -%}
+    {%- set plan = incremental_plan(
+        recompute_everything_if=recomputed_everything_since_last_build(
+            ['int_customer_signals_monthly'], [('int_customer_signals_monthly', '__recomputed')]
+        ),
+        recompute_reason='int_customer_signals_monthly recomputed everything',
+    ) -%}
+    {%- if not plan.incremental -%}{{ return(none) }}{%- endif -%}
+    {%- set logged = recomputed_keys_since('int_customer_signals_monthly', last_built_at_sql(plan)) -%}
+    {%- set from_month = run_query_once(
+        "select coalesce(min(from_month), 'infinity'::date)::text from (" ~ logged ~ ') as replaced where key is null'
+    ).columns[0].values()[0] -%}
+    {{- return({
+        'customers': incremental_keys('select key from (' ~ logged ~ ') as replaced', 'text'),
+        'from_month': "'" ~ from_month ~ "'::date",
+    }) -}}
+{%- endmacro %}
+
+{# Pre-hook: the rows a run replaces (`recomputed`: customer_signals_recomputed's or customer_health_recomputed's). #}
+{% macro delete_customer_months(recomputed) -%}
+    {%- if is_incremental_run() -%}
+        delete from {{ this }}
+        {%- if recomputed is not none %}
+        where {{ is_customer_month_recomputed(recomputed) }}
+        {%- endif %}
+    {%- endif -%}
+{%- endmacro %}
