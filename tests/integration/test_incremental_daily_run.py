@@ -613,6 +613,153 @@ def _fx_rate_correction(day1: Path, folder: Path) -> str:
     return invoice["id"]
 
 
+def _signals_changed_later(
+    url: str, day1: Path, day2: Path, folder: Path, candidates: list[tuple[str, str]], named_tickets: set[int]
+) -> dict:
+    """Three records of day two that change customer months of int_customer_signals_monthly three months or more
+    before the data's last month, older than any month day two recomputes for every customer, each of customers
+    (`candidates`: (customer key, Stripe customer)) nothing else of day two touches:
+    - `ticket`: a ticket of customer `a` exported again in the organization of customer `b` (an agent fixing the
+      ticket's organization): `a` opened one ticket fewer that month, `b` one more; only what signals read before
+      finds `a`;
+    - `answer`: an NPS answer of customer `c` (its CRM id), exported again naming customer `d`'s company (Qualtrics
+      lets a response's embedded data be edited), `d` having answered no NPS survey: `c`'s latest answer and `d`'s
+      change from that month on;
+    - `charge`: a failed payment attempt of customer `e` on an invoice of that month, an hour before the charge
+      that paid it, delivered late (day two): `e` has one failed charge more that month.
+    Returns the keys, ids and months."""
+    keys = [key for key, _ in candidates]
+    signals_sql = "select customer_key, month from intermediate.int_customer_signals_monthly"
+    old_months = f"month <= (select max(month) - interval '3 months' from ({signals_sql}) as all_months)"
+    busy = {
+        key
+        for (key,) in query(
+            url,
+            "select distinct customer_key from marts_build.fct_support_tickets"
+            " where ticket_id = any(%s) and customer_key is not null",
+            sorted(named_tickets),
+        )
+    }
+    ticket, a, month = query(
+        url,
+        f"""
+        select tickets.ticket_id, tickets.customer_key, tickets.month
+        from marts_build.fct_support_tickets as tickets
+        inner join ({signals_sql}) as signals using (customer_key, month)
+        where tickets.customer_key = any(%s) and tickets.customer_key <> all(%s) and tickets.organization_id is not null
+            and {old_months}
+        order by 1 limit 1
+        """,
+        keys,
+        sorted(busy),
+    )[0]
+    named_organizations = {o.get("id") for o in _records(day2 / "support", "organizations")}
+    named_organizations |= {o.get("id") for o in _records(folder / "support", "organizations")}
+    organization, b = next(
+        (o, k)
+        for o, k in query(
+            url,
+            f"""
+            select identities.source_id::bigint, identities.customer_key
+            from intermediate.int_customer_identity as identities
+            inner join ({signals_sql}) as signals on identities.customer_key = signals.customer_key
+            where identities.source_system = 'support_organization' and signals.month = %s
+                and identities.customer_key = any(%s) and identities.customer_key <> all(%s)
+            order by 1
+            """,
+            month,
+            keys,
+            sorted(busy | {a}),
+        )
+        if o not in named_organizations
+    )
+    record = [t for t in _records(day1 / "support", "tickets") if t.get("id") == ticket][-1]
+    moment = _zulu(_support_as_of(day1 / "support") + timedelta(hours=1))
+    (folder / "support").mkdir(parents=True, exist_ok=True)
+    (folder / "support" / "tickets__reorganized.jsonl").write_text(
+        json.dumps(dict(record, organization_id=organization, updated_at=moment)) + "\n", encoding="utf-8"
+    )
+
+    rows = {}
+    for path in sorted((day1 / "survey").glob("nps_responses*.csv")):
+        with path.open(encoding="utf-8", newline="") as lines:
+            header, labels, import_ids, *answers = csv.reader(lines)
+        rows |= {row[header.index("ResponseId")]: row for row in answers if len(row) == len(header)}
+    answers = query(
+        url,
+        f"""
+        select responses.response_id, responses.customer_key, min(signals.month)
+        from marts_build.fct_survey_responses as responses
+        inner join intermediate.int_customer_signals_monthly as signals
+            on responses.customer_key = signals.customer_key and responses.submitted_at = signals.latest_nps_at
+        where responses.survey_type = 'nps' and responses.customer_key = any(%s) and responses.customer_key <> all(%s)
+            and signals.{old_months}
+        group by 1, 2
+        order by 1
+        """,
+        keys,
+        [a, b],
+    )
+    answer, c, answer_month = next(
+        (r, k, m) for r, k, m in answers if r in rows and f"crm:{rows[r][header.index('ExternalReference')]}" == k
+    )
+    d = next(
+        k
+        for (k,) in query(
+            url,
+            f"""
+            select customer_key from ({signals_sql}) as signals
+            where month = %s and customer_key = any(%s) and customer_key <> all(%s)
+                and customer_key not in (
+                    select customer_key from marts_build.fct_survey_responses
+                    where survey_type = 'nps' and customer_key is not null
+                )
+            order by 1
+            """,
+            answer_month,
+            keys,
+            [a, b, c],
+        )
+    )
+    moved = rows[answer]
+    moved[header.index("ExternalReference")] = d.removeprefix("crm:")
+    (folder / "survey").mkdir(parents=True, exist_ok=True)
+    with (folder / "survey" / "nps_responses__relinked.csv").open("w", encoding="utf-8", newline="") as out:
+        csv.writer(out).writerows([header, labels, import_ids, moved])
+
+    stripe = dict(candidates)
+    e, charge_month, invoice = query(
+        url,
+        f"""
+        select invoices.customer_key, signals.month, invoices.invoice_id
+        from (
+            -- mid-month, so that an attempt an hour earlier counts in the same month in any time zone
+            select identities.customer_key, charges.invoice_id, date_trunc('month', charges.created_at)::date as month
+            from staging.stg_billing__charges as charges
+            inner join intermediate.int_customer_identity as identities
+                on identities.source_system = 'billing_customer' and identities.source_id = charges.billing_customer_id
+            where charges.charge_status = 'succeeded' and charges.invoice_id is not null
+                and extract(day from charges.created_at) between 3 and 25
+        ) as invoices
+        inner join ({signals_sql}) as signals using (customer_key, month)
+        where invoices.customer_key = any(%s) and invoices.customer_key <> all(%s) and signals.{old_months}
+        order by 1, 2, 3 limit 1
+        """,
+        keys,
+        [a, b, c, d],
+    )[0]
+    paid = next(charge for charge in _records(day1 / "billing", "charges") if charge.get("invoice") == invoice)
+    attempt = dict(paid, id="ch_failedAttempt01", status="failed", paid=False, captured=False, amount_captured=0)
+    attempt |= {"failure_code": "card_declined", "failure_message": "Your card was declined."}
+    attempt |= {"outcome": {"network_status": "declined_by_network", "type": "issuer_declined"}}
+    (folder / "billing").mkdir(parents=True, exist_ok=True)
+    (folder / "billing" / "charges__failed_attempt.jsonl").write_text(
+        json.dumps(attempt | {"created": paid["created"] - 3600}) + "\n", encoding="utf-8"
+    )
+    assert stripe[e] == paid["customer"]
+    return {"ticket": (ticket, a, b, month), "answer": (answer, c, d, answer_month), "charge": (e, charge_month)}
+
+
 def _refunds_later(day1: Path, others: tuple[Path, ...], customers: set[str], folder: Path) -> dict[str, str]:
     """Refunds that change day one's paid invoices on day two, each found by one rule of int_invoices_netted only
     (a refund names its invoice in metadata, else its charge does; Stripe lets metadata be edited):
@@ -900,6 +1047,34 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
     ]
     rating_inputs = query(incremental, input_sql, "support_rating_comment", [str(deleted_rating), str(moved_rating)])
     assert len(rating_inputs) == 2 and (str(moved_rating), moved_key) not in rating_inputs
+    [(_, answer_key_before)] = query(incremental, input_sql, answer_source, [answer])
+    refunded_customers = {
+        i.get("customer")
+        for i in _records(tmp_path / "day1" / "billing", "invoices")
+        if i.get("id") in refunded.values()
+    }
+    taken = {billing_move["a"], billing_move["b"], resourced, answer_key, answer_key_before, moved_key, customer_key}
+    taken |= {f"crm:{company_later}", f"crm:{prospect_company}"}
+    signals_candidates = [
+        (f"crm:{company}", stripe)
+        for _, stripe, company in quiet[3:]
+        if f"crm:{company}" not in taken and stripe not in refunded_customers
+    ]
+    signals_planted = _signals_changed_later(
+        incremental,
+        tmp_path / "day1",
+        tmp_path / "day2",
+        tmp_path / "later",
+        signals_candidates,
+        _named_on(tmp_path / "day2") | planted | {deleted_ticket, moved_ticket},
+    )
+    signals_customers = [*signals_planted["ticket"][1:3], *signals_planted["answer"][1:3], signals_planted["charge"][0]]
+    signals_stripe = [stripe for key, stripe in signals_candidates if key in signals_customers]
+    signals_sql = (
+        "select customer_key, month, tickets_opened, latest_nps_score, latest_nps_at, failed_charges"
+        " from intermediate.int_customer_signals_monthly where customer_key = any(%s) order by 1, 2"
+    )
+    signals_day1 = {(k, m): rest for k, m, *rest in query(incremental, signals_sql, signals_customers)}
     customer_months_sql = (
         "select customer_key, month, mrr, cohort_month, segment, acquisition_channel"
         " from intermediate.int_customer_mrr_monthly where customer_key = any(%s) order by 1, 2"
@@ -920,7 +1095,7 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
         for (subscription,) in query(
             incremental,
             "select subscription_id from staging.stg_billing__subscriptions where billing_customer_id = any(%s)",
-            [*billing_move["stripe"], resourced_stripe],
+            [*billing_move["stripe"], resourced_stripe, *signals_stripe],
         )
     }
     late_subscription, late_month = _late_subscription_change(incremental, named, tmp_path / "billing")
@@ -1024,6 +1199,23 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
         "select distinct acquisition_channel from intermediate.int_customer_mrr_monthly where customer_key = %s"
     )
     assert query(incremental, channels_sql, resourced) == [(resourced_channel,)]
+    # in months before those day two recomputes for every customer: the ticket left a's month for b's, the answer
+    # c's months for d's, and e's month counts the failed attempt
+    signals_day2 = {(k, m): rest for k, m, *rest in query(incremental, signals_sql, signals_customers)}
+    ticket_month = signals_planted["ticket"][3]
+    answer_month, charge_month = signals_planted["answer"][3], signals_planted["charge"][1]
+    assert max(ticket_month, answer_month, charge_month) < date.fromisoformat(recomputed_from) - timedelta(days=31)
+    tickets_opened = {
+        key: (signals_day1[key][0], signals_day2[key][0]) for key in signals_day1 if key[1] == ticket_month
+    }
+    _, a, b, _ = signals_planted["ticket"]
+    assert tickets_opened[(a, ticket_month)][1] == tickets_opened[(a, ticket_month)][0] - 1
+    assert tickets_opened[(b, ticket_month)][1] == tickets_opened[(b, ticket_month)][0] + 1
+    _, c, d, _ = signals_planted["answer"]
+    assert signals_day1[(d, answer_month)][1] is None and signals_day2[(d, answer_month)][1] is not None
+    assert signals_day2[(c, answer_month)][2] != signals_day1[(c, answer_month)][2]
+    e = signals_planted["charge"][0]
+    assert signals_day2[(e, charge_month)][3] == signals_day1[(e, charge_month)][3] + 1
 
     rebuilt = create_database(server, "t_incremental_rebuilt")
     # same order, same batch ids
