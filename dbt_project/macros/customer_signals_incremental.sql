@@ -8,9 +8,9 @@
     latest NPS answer before its end (fct_survey_responses). A run recomputes:
     - what int_customer_mrr_monthly would recompute since this model's last build (customer_mrr_recomputed), from
       the month before its first recomputed month (a row reads the next month's movement);
-    - every month of each customer a ticket or NPS response those marts recomputed since belongs to, now or when
-      this model last read it;
-    - every month of each customer with a charge staged since (a failed charge, or one no longer failed);
+    - every month of each customer a ticket, NPS answer or failed charge belongs to, now or when this model last
+      read it, whose counted values (customer, month, SLA verdicts; time and score; Stripe customer and time)
+      changed since: among the tickets and responses those marts recomputed since, and the charges staged since;
     - everything when int_customer_mrr_monthly or the staged charges were rebuilt whole, or a mart it reads was.
     fct_customer_health scores each signals row on its own: it recomputes the customer months signals replaced.
 
@@ -20,9 +20,9 @@
       which every customer's rows were replaced); a row of nulls: the run replaced everything. Written by a hook
       in the model's transaction, so a run that fails writes none; kept beside the mart's state because a mart's
       table changes with every publish (macros/reuse_retired_marts.sql).
-    - int_customer_signals_monthly__ticket_customers and __response_customers: the customer of each ticket and NPS
-      response as signals last read it. A mart the last publish retired was built two runs ago, so its own rows
-      are not what signals read; this is.
+    - int_customer_signals_monthly__tickets, __nps_answers and __failed_charges: the counted values of
+      each ticket, answered NPS response and failed charge as signals last read them. A mart the last publish
+      retired was built two runs ago, so its own rows are not what signals read; these are.
     A reader takes the log's rows after its own last build.
 #}
 
@@ -91,20 +91,37 @@
 {%- endmacro %}
 
 {#
-    What signals reads of each mart's rows: the mart, its key as text (the log's), and the table keeping the
-    customer signals read for each key.
+    What signals reads that other models keep by their own keys: for each, the model whose log says which keys its
+    runs recomputed (none: the charges staged since), the table keeping what signals read, and the rows that count,
+    as (key, owner, read_values): the owner a customer key, or for a charge its Stripe customer (immutable; identity
+    gives its customer, and a change there recomputes both customers anyway).
 #}
-{% macro signals_read_keys() -%}
+{% macro signals_reads() -%}
     {{- return([
-        ('fct_support_tickets', 'ticket_id::text', '__ticket_customers', 'true'),
-        ('fct_survey_responses', "survey_type || '/' || response_id", '__response_customers', "survey_type = 'nps'"),
+        {
+            'logged': 'fct_support_tickets', 'suffix': '__tickets',
+            'rows': 'select ticket_id::text, customer_key, row(customer_key, month, first_reply_sla_met,'
+                ~ ' resolution_sla_met)::text from ' ~ ref('fct_support_tickets') ~ ' where customer_key is not null',
+        },
+        {
+            'logged': 'fct_survey_responses', 'suffix': '__nps_answers',
+            'rows': "select survey_type || '/' || response_id, customer_key, row(customer_key, submitted_at,"
+                ~ ' nps_score)::text from ' ~ ref('fct_survey_responses')
+                ~ " where survey_type = 'nps' and is_nps_answered and customer_key is not null",
+        },
+        {
+            'logged': none, 'suffix': '__failed_charges',
+            'rows': 'select charge_id, billing_customer_id, row(billing_customer_id, created_at)::text from '
+                ~ ref('stg_billing__charges') ~ " where charge_status = 'failed'",
+        },
     ]) -}}
 {%- endmacro %}
 
 {% macro customer_signals_plan() -%}
     {%- set tables = [] -%}
-    {%- for mart, _, suffix, _ in signals_read_keys() -%}
-        {%- do tables.extend([(mart, '__recomputed'), ('int_customer_signals_monthly', suffix)]) -%}
+    {%- for read in signals_reads() -%}
+        {%- do tables.append(('int_customer_signals_monthly', read.suffix)) -%}
+        {%- if read.logged -%}{%- do tables.append((read.logged, '__recomputed')) -%}{%- endif -%}
     {%- endfor -%}
     {{- return(incremental_plan(
         recompute_everything_if=recomputed_everything_since_last_build(['fct_support_tickets', 'fct_survey_responses'], tables),
@@ -113,11 +130,15 @@
     )) -}}
 {%- endmacro %}
 
-{# The keys of `mart` (signals_read_keys) its runs after signals' last build recomputed, as a text[] literal. #}
-{% macro signals_mart_keys(mart, plan) -%}
+{# The keys of `read` (signals_reads) that changed after signals' last build, as a text[] literal. #}
+{% macro signals_read_keys(read, plan) -%}
+    {%- if read.logged -%}
+        {%- set changed = recomputed_keys_since(read.logged, last_built_at_sql(plan)) -%}
+    {%- else -%}
+        {%- set changed = 'select charge_id, null from ' ~ ref('stg_billing__charges') ~ ' where ' ~ staged_in(plan) -%}
+    {%- endif -%}
     {%- set keys = run_query_once(
-        'select distinct key from (' ~ recomputed_keys_since(mart, last_built_at_sql(plan)) ~ ') as logged'
-        ~ ' where key is not null order by 1'
+        'select distinct key from (' ~ changed ~ ') as changed (key, from_month) where key is not null order by 1'
     ).columns[0].values() -%}
     {{- return(key_array(keys, 'text')) -}}
 {%- endmacro %}
@@ -132,19 +153,28 @@
     {%- set movements = customer_mrr_recomputed(customer_facts_built_sql(ref('fct_mrr_movements')), plan) -%}
     {%- set touched -%}
         select unnest({{ movements.customers }})
-        {%- for mart, key, suffix, kept in signals_read_keys() %}
-        {%- set keys = signals_mart_keys(mart, plan) %}
+        {%- for read in signals_reads() %}
+        {%- set keys = signals_read_keys(read, plan) %}
         union all
-        select customer_key from {{ signals_bookkeeping_relation('int_customer_signals_monthly', suffix) }}
-        where key = any({{ keys }})
-        union all
-        select customer_key from {{ ref(mart) }} where {{ key }} = any({{ keys }})
-        {%- endfor %}
-        union all
-        select identities.customer_key
-        from (select billing_customer_id from {{ ref('stg_billing__charges') }} where {{ staged_in(plan) }}) as charges
+        -- the owners of the keys whose counted values changed, before and after
+        select {{ 'identities.customer_key' if not read.logged else 'owners.owner' }}
+        from (
+            select unnest(array[kept.owner, now.owner]) as owner
+            from (
+                select key, owner, read_values from {{ signals_bookkeeping_relation('int_customer_signals_monthly', read.suffix) }}
+                where key = any({{ keys }})
+            ) as kept
+            full join (
+                select * from ({{ read.rows }}) as counted (key, owner, read_values) where key = any({{ keys }})
+            ) as now
+                on kept.key = now.key
+            where kept.read_values is distinct from now.read_values
+        ) as owners
+        {%- if not read.logged %}
         inner join {{ ref('int_customer_identity') }} as identities
-            on identities.source_system = 'billing_customer' and charges.billing_customer_id = identities.source_id
+            on identities.source_system = 'billing_customer' and owners.owner = identities.source_id
+        {%- endif %}
+        {%- endfor %}
     {%- endset -%}
     {{- return({
         'customers': incremental_keys(touched, 'text'),
@@ -153,20 +183,22 @@
 {%- endmacro %}
 
 {#
-    Post-hook of int_customer_signals_monthly: the customer of each key it read, kept for the next run (every key
-    after a recompute of everything), and the customer months it replaced, logged for fct_customer_health.
+    Post-hook of int_customer_signals_monthly: what it read of each key that changed, kept for the next run (every
+    key after a recompute of everything), and the customer months it replaced, logged for fct_customer_health.
 #}
 {% macro record_customer_signals_read(recomputed) -%}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
     {%- set plan = customer_signals_plan() -%}
-    {%- for mart, key, suffix, kept in signals_read_keys() %}
-    {%- set read = signals_bookkeeping_relation('int_customer_signals_monthly', suffix) %}
-    {%- set keys = signals_mart_keys(mart, plan) if recomputed is not none else none %}
-    create table if not exists {{ read }} (key text primary key, customer_key text);
-    delete from {{ read }}{% if keys is not none %} where key = any({{ keys }}){% endif %};
-    insert into {{ read }} (key, customer_key)
-    select {{ key }}, customer_key from {{ ref(mart) }}
-    where {{ kept }} and customer_key is not null{% if keys is not none %} and {{ key }} = any({{ keys }}){% endif %};
+    {%- for read in signals_reads() %}
+    {%- set kept = signals_bookkeeping_relation('int_customer_signals_monthly', read.suffix) %}
+    {%- set keys = signals_read_keys(read, plan) if recomputed is not none else none %}
+    create table if not exists {{ kept }} (key text primary key, owner text not null, read_values text not null);
+    delete from {{ kept }}{% if keys is not none %} where key = any({{ keys }}){% endif %};
+    insert into {{ kept }} (key, owner, read_values)
+    select * from ({{ read.rows }}) as counted (key, owner, read_values)
+    {%- if keys is not none %}
+    where key = any({{ keys }})
+    {%- endif %};
     {%- endfor %}
     {%- if recomputed is none %}
     {{ log_recomputed_keys(none) }}
