@@ -626,7 +626,9 @@ def _signals_changed_later(
       lets a response's embedded data be edited), `d` having answered no NPS survey: `c`'s latest answer and `d`'s
       change from that month on;
     - `charge`: a failed payment attempt of customer `e` on an invoice of that month, an hour before the charge
-      that paid it, delivered late (day two): `e` has one failed charge more that month.
+      that paid it, delivered late (day two): `e` has one failed charge more that month;
+    - `rescored`: an NPS answer of customer `f`, its latest that month, exported again with a score of the other
+      side (0 for a passive's or promoter's, 10 for a detractor's): `f`'s latest score changes, not its customer.
     Returns the keys, ids and months."""
     keys = [key for key, _ in candidates]
     signals_sql = "select customer_key, month from intermediate.int_customer_signals_monthly"
@@ -723,9 +725,6 @@ def _signals_changed_later(
     )
     moved = rows[answer]
     moved[header.index("ExternalReference")] = d.removeprefix("crm:")
-    (folder / "survey").mkdir(parents=True, exist_ok=True)
-    with (folder / "survey" / "nps_responses__relinked.csv").open("w", encoding="utf-8", newline="") as out:
-        csv.writer(out).writerows([header, labels, import_ids, moved])
 
     stripe = dict(candidates)
     e, charge_month, invoice = query(
@@ -757,7 +756,24 @@ def _signals_changed_later(
         json.dumps(attempt | {"created": paid["created"] - 3600}) + "\n", encoding="utf-8"
     )
     assert stripe[e] == paid["customer"]
-    return {"ticket": (ticket, a, b, month), "answer": (answer, c, d, answer_month), "charge": (e, charge_month)}
+
+    rescored, f, rescored_month = next(
+        (r, k, m)
+        for r, k, m in answers
+        if k not in (c, d, e) and r in rows and f"crm:{rows[r][header.index('ExternalReference')]}" == k
+    )
+    was = int(rows[rescored][header.index("Q1")])
+    score = 0 if was >= 7 else 10
+    rows[rescored][header.index("Q1")], rows[rescored][header.index("Q1_NPS_GROUP")] = str(score), "13"[score > 6]
+    (folder / "survey").mkdir(parents=True, exist_ok=True)
+    with (folder / "survey" / "nps_responses__edited.csv").open("w", encoding="utf-8", newline="") as out:
+        csv.writer(out).writerows([header, labels, import_ids, moved, rows[rescored]])
+    return {
+        "ticket": (ticket, a, b, month),
+        "answer": (answer, c, d, answer_month),
+        "charge": (e, charge_month),
+        "rescored": (rescored, f, rescored_month, was, score),
+    }
 
 
 def _refunds_later(day1: Path, others: tuple[Path, ...], customers: set[str], folder: Path) -> dict[str, str]:
@@ -1068,7 +1084,12 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
         signals_candidates,
         _named_on(tmp_path / "day2") | planted | {deleted_ticket, moved_ticket},
     )
-    signals_customers = [*signals_planted["ticket"][1:3], *signals_planted["answer"][1:3], signals_planted["charge"][0]]
+    signals_customers = [
+        *signals_planted["ticket"][1:3],
+        *signals_planted["answer"][1:3],
+        signals_planted["charge"][0],
+        signals_planted["rescored"][1],
+    ]
     signals_stripe = [stripe for key, stripe in signals_candidates if key in signals_customers]
     signals_sql = (
         "select customer_key, month, tickets_opened, latest_nps_score, latest_nps_at, failed_charges"
@@ -1216,6 +1237,9 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
     assert signals_day2[(c, answer_month)][2] != signals_day1[(c, answer_month)][2]
     e = signals_planted["charge"][0]
     assert signals_day2[(e, charge_month)][3] == signals_day1[(e, charge_month)][3] + 1
+    _, f, rescored_month, was, score = signals_planted["rescored"]
+    assert rescored_month < date.fromisoformat(recomputed_from) - timedelta(days=31)
+    assert (signals_day1[(f, rescored_month)][1], signals_day2[(f, rescored_month)][1]) == (was, score)
 
     rebuilt = create_database(server, "t_incremental_rebuilt")
     # same order, same batch ids
