@@ -10,7 +10,8 @@
       the month before its first recomputed month (a row reads the next month's movement);
     - every month of each customer a ticket, NPS answer or failed charge belongs to, now or when this model last
       read it, whose counted values (customer, month, SLA verdicts; time and score; Stripe customer and time)
-      changed since: among the tickets and responses those marts recomputed since, and the charges staged since;
+      changed since, in a month before those recomputed for every customer: among the tickets and responses those
+      marts recomputed since, and the charges staged since;
     - everything when int_customer_mrr_monthly or the staged charges were rebuilt whole, or a mart it reads was.
     fct_customer_health scores each signals row on its own: it recomputes the customer months signals replaced.
 
@@ -93,25 +94,28 @@
 {#
     What signals reads that other models keep by their own keys: for each, the model whose log says which keys its
     runs recomputed (none: the charges staged since), the table keeping what signals read, and the rows that count,
-    as (key, owner, read_values): the owner a customer key, or for a charge its Stripe customer (immutable; identity
-    gives its customer, and a change there recomputes both customers anyway).
+    as (key, owner, month, read_values): the owner a customer key, or for a charge its Stripe customer (immutable;
+    identity gives its customer, and a change there recomputes both customers anyway); the month from which the
+    row counts (a ticket's and a charge's own month; an answer's, and every month after it).
 #}
 {% macro signals_reads() -%}
     {{- return([
         {
             'logged': 'fct_support_tickets', 'suffix': '__tickets',
-            'rows': 'select ticket_id::text, customer_key, row(customer_key, month, first_reply_sla_met,'
+            'rows': 'select ticket_id::text, customer_key, month, row(customer_key, month, first_reply_sla_met,'
                 ~ ' resolution_sla_met)::text from ' ~ ref('fct_support_tickets') ~ ' where customer_key is not null',
         },
         {
             'logged': 'fct_survey_responses', 'suffix': '__nps_answers',
-            'rows': "select survey_type || '/' || response_id, customer_key, row(customer_key, submitted_at,"
+            'rows': "select survey_type || '/' || response_id, customer_key, "
+                ~ local_month('submitted_at') ~ ', row(customer_key, submitted_at,'
                 ~ ' nps_score)::text from ' ~ ref('fct_survey_responses')
                 ~ " where survey_type = 'nps' and is_nps_answered and customer_key is not null",
         },
         {
             'logged': none, 'suffix': '__failed_charges',
-            'rows': 'select charge_id, billing_customer_id, row(billing_customer_id, created_at)::text from '
+            'rows': 'select charge_id, billing_customer_id, ' ~ local_month('created_at')
+                ~ ', row(billing_customer_id, created_at)::text from '
                 ~ ref('stg_billing__charges') ~ " where charge_status = 'failed'",
         },
     ]) -}}
@@ -151,24 +155,28 @@
     {%- set plan = customer_signals_plan() -%}
     {%- if not plan.incremental -%}{{ return(none) }}{%- endif -%}
     {%- set movements = customer_mrr_recomputed(customer_facts_built_sql(ref('fct_mrr_movements')), plan) -%}
+    {%- set from_month = '(' ~ movements.from_month ~ " - interval '1 month')::date" -%}
     {%- set touched -%}
         select unnest({{ movements.customers }})
         {%- for read in signals_reads() %}
         {%- set keys = signals_read_keys(read, plan) %}
         union all
-        -- the owners of the keys whose counted values changed, before and after
+        -- the owners of the keys whose counted values changed, before and after, unless the rows they count in are
+        -- all recomputed for every customer anyway
         select {{ 'identities.customer_key' if not read.logged else 'owners.owner' }}
         from (
             select unnest(array[kept.owner, now.owner]) as owner
             from (
-                select key, owner, read_values from {{ signals_bookkeeping_relation('int_customer_signals_monthly', read.suffix) }}
+                select key, owner, month, read_values
+                from {{ signals_bookkeeping_relation('int_customer_signals_monthly', read.suffix) }}
                 where key = any({{ keys }})
             ) as kept
             full join (
-                select * from ({{ read.rows }}) as counted (key, owner, read_values) where key = any({{ keys }})
+                select * from ({{ read.rows }}) as counted (key, owner, month, read_values) where key = any({{ keys }})
             ) as now
                 on kept.key = now.key
             where kept.read_values is distinct from now.read_values
+                and least(kept.month, now.month) < {{ from_month }}
         ) as owners
         {%- if not read.logged %}
         inner join {{ ref('int_customer_identity') }} as identities
@@ -178,7 +186,7 @@
     {%- endset -%}
     {{- return({
         'customers': incremental_keys(touched, 'text'),
-        'from_month': '(' ~ movements.from_month ~ " - interval '1 month')::date",
+        'from_month': from_month,
     }) -}}
 {%- endmacro %}
 
@@ -192,10 +200,12 @@
     {%- for read in signals_reads() %}
     {%- set kept = signals_bookkeeping_relation('int_customer_signals_monthly', read.suffix) %}
     {%- set keys = signals_read_keys(read, plan) if recomputed is not none else none %}
-    create table if not exists {{ kept }} (key text primary key, owner text not null, read_values text not null);
+    create table if not exists {{ kept }} (
+        key text primary key, owner text not null, month date not null, read_values text not null
+    );
     delete from {{ kept }}{% if keys is not none %} where key = any({{ keys }}){% endif %};
-    insert into {{ kept }} (key, owner, read_values)
-    select * from ({{ read.rows }}) as counted (key, owner, read_values)
+    insert into {{ kept }} (key, owner, month, read_values)
+    select * from ({{ read.rows }}) as counted (key, owner, month, read_values)
     {%- if keys is not none %}
     where key = any({{ keys }})
     {%- endif %};
