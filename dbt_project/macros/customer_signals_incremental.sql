@@ -6,8 +6,9 @@
     A signals row follows from the customer's MRR movements (this month's and the next one's), the tickets
     opened in the month (fct_support_tickets), the failed charges created in it (stg_billing__charges) and the
     latest NPS answer before its end (fct_survey_responses). A run recomputes:
-    - what int_customer_mrr_monthly would recompute since this model's last build (customer_mrr_recomputed), from
-      the month before its first recomputed month (a row reads the next month's movement);
+    - what int_customer_mrr_monthly would recompute since this model's last build (customer_mrr_recomputed), and
+      the month before its first recomputed month unless that month is partial now and was when this model last
+      built (a row reads the next month's movement, and says nothing of churn while that month is partial);
     - every month of each customer a ticket, NPS answer or failed charge belongs to, now or when this model last
       read it, whose counted values (customer, month, SLA verdicts; time and score; Stripe customer and time)
       changed since, in a month before those recomputed for every customer: among the tickets and responses those
@@ -155,7 +156,15 @@
     {%- set plan = customer_signals_plan() -%}
     {%- if not plan.incremental -%}{{ return(none) }}{%- endif -%}
     {%- set movements = customer_mrr_recomputed(customer_facts_built_sql(ref('fct_mrr_movements')), plan) -%}
-    {%- set from_month = '(' ~ movements.from_month ~ " - interval '1 month')::date" -%}
+    {#- a row reads the next month's movement, and its churn flag is unknown while that month is partial: the
+        month before the first recomputed one changes only when that month was or is complete -#}
+    {%- set still_partial = run_query_once(
+        'select coalesce((select is_partial_month from ' ~ graph_model_relation('int_revenue_months')
+        ~ ' where month = ' ~ movements.from_month ~ '), false) and not exists (select from ' ~ this
+        ~ ' where month = (' ~ movements.from_month ~ " - interval '1 month')::date and churned_next_month is not null)"
+    ).columns[0].values()[0] -%}
+    {%- set from_month = movements.from_month if still_partial
+        else '(' ~ movements.from_month ~ " - interval '1 month')::date" -%}
     {%- set touched -%}
         select unnest({{ movements.customers }})
         {%- for read in signals_reads() %}
