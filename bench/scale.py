@@ -40,8 +40,8 @@ What it does not measure (yet):
 - Alert delivery (the gates' `report_gate` calls, SMTP and Slack): the bench sends no alert.
 - A second day, unless --next-day: then day one is built, built and published again with nothing new (so that
   the next build starts from retired marts, as a daily run in steady state does), the next day's support and
-  billing exports (tealeaves.generate.next_day) load and the same build runs incrementally, and a full rebuild of
-  that warehouse follows for comparison.
+  billing exports (tealeaves.generate.next_day; --next-day-days of them, one by default) load and the same build
+  runs incrementally, and a full rebuild of that warehouse follows for comparison.
 - Timings are wall clock on a shared machine: the JSON keeps the load average before and after each size.
 - PostgreSQL's memory apart from the bench's own work: its PSS counts the shared buffers that earlier work on
   the same server touched (a smaller size's included). Start the bench on a freshly started server to compare runs.

@@ -135,7 +135,16 @@
 {# Pre-hook: the rows the run replaces; every row when it recomputes everything in place. #}
 {% macro delete_customer_months_recomputed(current_facts, plan) -%}
     {%- if is_incremental_run() -%}
-        {%- set recomputed = customer_mrr_recomputed(current_facts, plan) -%}
+        {{ delete_customer_months(customer_mrr_recomputed(current_facts, plan)) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#
+    Pre-hook of a customer-month model: the rows a run replaces (`recomputed`: as customer_mrr_recomputed gives
+    them; none: every row).
+#}
+{% macro delete_customer_months(recomputed) -%}
+    {%- if is_incremental_run() -%}
         delete from {{ this }}
         {%- if recomputed is not none %}
         where {{ is_customer_month_recomputed(recomputed) }}

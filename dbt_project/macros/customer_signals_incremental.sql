@@ -249,13 +249,3 @@
         'from_month': "'" ~ from_month ~ "'::date",
     }) -}}
 {%- endmacro %}
-
-{# Pre-hook: the rows a run replaces (`recomputed`: customer_signals_recomputed's or customer_health_recomputed's). #}
-{% macro delete_customer_months(recomputed) -%}
-    {%- if is_incremental_run() -%}
-        delete from {{ this }}
-        {%- if recomputed is not none %}
-        where {{ is_customer_month_recomputed(recomputed) }}
-        {%- endif %}
-    {%- endif -%}
-{%- endmacro %}
