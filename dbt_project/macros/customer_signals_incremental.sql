@@ -46,8 +46,7 @@
 {% macro log_recomputed_keys(rows_sql) -%}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
     {%- set log = signals_bookkeeping_relation(model.name, '__recomputed') -%}
-    create table if not exists {{ log }} (key text, from_month date, recomputed_at timestamptz not null);
-    create index if not exists {{ model.name }}__recomputed_at on {{ log }} (recomputed_at);
+    {{ recomputed_keys_ddl(model.name) }};
     {%- if rows_sql is none %}
     delete from {{ log }};
     insert into {{ log }} values (null, null, '{{ run_started_at }}'::timestamptz)
@@ -57,6 +56,26 @@
     from ({{ rows_sql }}) as recomputed (key, from_month)
     where key is not null or from_month is not null
     {%- endif %}
+{%- endmacro %}
+
+{# `model_name`'s log, made if missing. #}
+{% macro recomputed_keys_ddl(model_name) -%}
+    {%- set log = signals_bookkeeping_relation(model_name, '__recomputed') -%}
+    create table if not exists {{ log }} (key text, from_month date, recomputed_at timestamptz not null);
+    create index if not exists {{ model_name }}__recomputed_at on {{ log }} (recomputed_at)
+{%- endmacro %}
+
+{#
+    Post-hook of a log's only reader, after record_incremental_state: the rows no build of it will read again, those
+    up to its tables' oldest last build (a mart's two tables take turns: macros/reuse_retired_marts.sql).
+#}
+{% macro prune_recomputed_keys(model_name) -%}
+    {%- if not execute -%}{{ return('') }}{%- endif -%}
+    {%- set own = "model like '" ~ this.identifier ~ "@%'" if this.schema == var('marts_build_schema', 'marts_build')
+        else "model = '" ~ this.identifier ~ "'" -%}
+    {{ recomputed_keys_ddl(model_name) }};
+    delete from {{ signals_bookkeeping_relation(model_name, '__recomputed') }}
+    where recomputed_at <= (select min(built_at) from {{ incremental_state_relation() }} where {{ own }})
 {%- endmacro %}
 
 {# The (key, from_month) rows `model_name`'s log holds after `since_sql` (a timestamptz expression), as a query. #}

@@ -1220,6 +1220,10 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
         "select distinct acquisition_channel from intermediate.int_customer_mrr_monthly where customer_key = %s"
     )
     assert query(incremental, channels_sql, resourced) == [(resourced_channel,)]
+    # the logs keep only what their reader has not read: signals read the marts' logs in this run
+    for logged in ("fct_support_tickets", "fct_survey_responses"):
+        [(kept,)] = query(incremental, f"select count(*) from intermediate.{logged}__recomputed")
+        assert kept == 0, logged
     # in months before those day two recomputes for every customer: the ticket left a's month for b's, the answer
     # c's months for d's, and e's month counts the failed attempt
     signals_day2 = {(k, m): rest for k, m, *rest in query(incremental, signals_sql, signals_customers)}

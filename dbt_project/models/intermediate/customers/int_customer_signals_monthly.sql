@@ -7,6 +7,8 @@
         post_hook=[
             "{{ record_customer_signals_read(customer_signals_recomputed()) }}",
             "{{ record_incremental_state(rebuilt_whole=not customer_signals_plan().incremental) }}",
+            "{{ prune_recomputed_keys('fct_support_tickets') }}",
+            "{{ prune_recomputed_keys('fct_survey_responses') }}",
         ],
     )
 }}

@@ -4,7 +4,10 @@
         incremental_strategy='append',
         on_schema_change='fail',
         pre_hook="{{ delete_customer_months(customer_health_recomputed()) }}",
-        post_hook="{{ record_incremental_state() }}",
+        post_hook=[
+            "{{ record_incremental_state() }}",
+            "{{ prune_recomputed_keys('int_customer_signals_monthly') }}",
+        ],
     )
 }}
 {#
