@@ -12,8 +12,9 @@
     - every month of each customer a ticket, NPS answer or failed charge belongs to, now or when this model last
       read it, whose counted values (customer, month, SLA verdicts; time and score; Stripe customer and time)
       changed since, in a month before those recomputed for every customer: among the tickets and responses those
-      marts recomputed since, and the charges staged since;
-    - everything when int_customer_mrr_monthly or the staged charges were rebuilt whole, or a mart it reads was.
+      marts recomputed since, and the charges staged since; all of them when that mart was rebuilt whole or the
+      charges re-staged whole since (each compared with what signals kept: signals_read_keys);
+    - everything when int_customer_mrr_monthly was rebuilt whole.
     fct_customer_health scores each signals row on its own: it recomputes the customer months signals replaced.
 
     Bookkeeping, in the intermediate schema:
@@ -127,7 +128,7 @@
         },
         {
             'logged': 'fct_survey_responses', 'suffix': '__nps_answers',
-            'rows': "select survey_type || '/' || response_id, customer_key, "
+            'rows': 'select ' ~ survey_response_log_key('survey_type', 'response_id') ~ ', customer_key, '
                 ~ local_month('submitted_at') ~ ', row(customer_key, submitted_at,'
                 ~ ' nps_score)::text from ' ~ ref('fct_survey_responses')
                 ~ " where survey_type = 'nps' and is_nps_answered and customer_key is not null",
@@ -148,18 +149,33 @@
         {%- if read.logged -%}{%- do tables.append((read.logged, '__recomputed')) -%}{%- endif -%}
     {%- endfor -%}
     {{- return(incremental_plan(
-        recompute_everything_if=recomputed_everything_since_last_build(['fct_support_tickets', 'fct_survey_responses'], tables),
-        rebuilt_upstream=['int_customer_mrr_monthly', 'stg_billing__charges'],
+        recompute_everything_if=recomputed_everything_since_last_build([], tables),
+        rebuilt_upstream=['int_customer_mrr_monthly'],
         recompute_reason='a model it reads recomputed everything',
     )) -}}
 {%- endmacro %}
 
-{# The keys of `read` (signals_reads) that changed after signals' last build, as a text[] literal. #}
+{#
+    The keys of `read` (signals_reads) that changed after signals' last build, as a text[] literal: those its model
+    logged, or for the charges those staged since; when that model replaced everything since (a mart the last
+    publish retired is built whole the next run; charges re-staged whole), those whose counted values differ from
+    what signals kept, so that one model rebuilt whole does not make signals and health recompute everything.
+#}
 {% macro signals_read_keys(read, plan) -%}
+    {%- set kept = signals_bookkeeping_relation('int_customer_signals_monthly', read.suffix) -%}
     {%- if read.logged -%}
         {%- set changed = recomputed_keys_since(read.logged, last_built_at_sql(plan)) -%}
+        {%- set replaced_all = 'exists (select from (' ~ changed ~ ') as logged where key is null and from_month is null)' -%}
     {%- else -%}
         {%- set changed = 'select charge_id, null from ' ~ ref('stg_billing__charges') ~ ' where ' ~ staged_in(plan) -%}
+        {%- set replaced_all = rebuilt_whole_since_last_build(['stg_billing__charges']) -%}
+    {%- endif -%}
+    {%- if run_query_once('select ' ~ replaced_all).columns[0].values()[0] -%}
+        {%- set changed = 'select coalesce(kept.key, now.key), null from ' ~ kept ~ ' as kept full join ('
+            ~ read.rows ~ ') as now (key, owner, month, read_values) on kept.key = now.key'
+            ~ ' where kept.read_values is distinct from now.read_values' -%}
+        {%- do log(this.identifier ~ ': ' ~ read.suffix ~ ' compared whole, ' ~ (read.logged or 'the staged charges')
+            ~ ' replaced everything since', info=false) -%}
     {%- endif -%}
     {%- set keys = run_query_once(
         'select distinct key from (' ~ changed ~ ') as changed (key, from_month) where key is not null order by 1'

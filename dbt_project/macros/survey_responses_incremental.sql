@@ -76,8 +76,13 @@
     {%- endif -%}
 {%- endmacro %}
 
+{# A response's key in the log below, from SQL expressions of its survey type and id (text). #}
+{% macro survey_response_log_key(survey_type_sql, response_id_sql) -%}
+    ({{ survey_type_sql }} || '/' || {{ response_id_sql }})
+{%- endmacro %}
+
 {#
-    Pre-hook: the responses the run recomputes, as survey_type/response_id, for int_customer_signals_monthly
+    Pre-hook: the responses the run recomputes, as survey_response_log_key gives them, for int_customer_signals_monthly
     (macros/customer_signals_incremental.sql).
 #}
 {% macro log_survey_responses_recomputed() -%}
@@ -85,7 +90,7 @@
     {%- if keys is not none -%}
         {%- set rows = [] -%}
         {%- for survey_type, ids in keys.items() -%}
-            {%- do rows.append("select '" ~ survey_type ~ "/' || unnest(" ~ key_array(ids, 'text') ~ '), null::date') -%}
+            {%- do rows.append('select ' ~ survey_response_log_key("'" ~ survey_type ~ "'", 'unnest(' ~ key_array(ids, 'text') ~ ')') ~ ', null::date') -%}
         {%- endfor -%}
         {{ log_recomputed_keys(rows | join(' union all ')) }}
     {%- else -%}

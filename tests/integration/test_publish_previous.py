@@ -10,6 +10,7 @@ test builds with dbt: the next build takes the retired incremental marts on.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -203,3 +204,96 @@ def test_the_next_build_carries_the_retired_incremental_marts_on(published_world
     assert _oid(url, "marts_build", mart) not in (None, retired)
     assert incremental_plans(tmp_path / "fourth", mart) == []
     assert Counter(query(url, f"select t::text from marts_build.{mart} as t")) == published
+
+
+SIGNALS = "intermediate.int_customer_signals_monthly"
+SIGNALS_MARTS = "fct_support_tickets fct_survey_responses fct_mrr_movements int_customer_signals_monthly"
+
+
+def _signals_of(url: str, customers: list[str]) -> dict[tuple[str, object], tuple]:
+    rows = query(
+        url,
+        f"select customer_key, month, tickets_opened, latest_nps_score, failed_charges from {SIGNALS}"
+        " where customer_key = any(%s)",
+        customers,
+    )
+    return {(key, month): tuple(rest) for key, month, *rest in rows}
+
+
+def test_signals_compare_what_they_read_when_a_mart_was_rebuilt_whole(published_world, tmp_path):
+    """The first build after a publish builds the marts whole (nothing retired yet: macros/reuse_retired_marts.sql),
+    and a re-stage builds a staging table whole. int_customer_signals_monthly compares what it kept of the tickets,
+    NPS answers and failed charges it counts with what those tables hold now, and recomputes the customers whose
+    counted values changed (macros/customer_signals_incremental.sql), instead of every customer month: to the rows
+    a rebuild from nothing gives. Changed here below the marts, in months no day's data recomputes: a ticket of
+    customer a moves a month back, the latest NPS answer of c in a month is rescored, a charge of e fails."""
+    url = published_world
+    [(last,)] = query(url, f"select max(month) from {SIGNALS}")
+    [(ticket, a)] = query(
+        url,
+        "select tickets.ticket_id, tickets.customer_key from marts.fct_support_tickets as tickets"
+        f" inner join {SIGNALS} as month_before on month_before.customer_key = tickets.customer_key"
+        "     and month_before.month = (tickets.month - interval '1 month')::date"
+        " where tickets.month < %s - interval '3 months' order by tickets.ticket_id limit 1",
+        last,
+    )
+    [(response, c)] = query(
+        url,
+        "select response_id, customer_key from ("
+        "  select response_id, customer_key, submitted_at, row_number() over ("
+        "      partition by customer_key, date_trunc('month', submitted_at) order by submitted_at desc) as latest"
+        "  from marts.fct_survey_responses"
+        "  where survey_type = 'nps' and is_nps_answered and customer_key is not null and customer_key <> %s"
+        " ) as answers"
+        " where latest = 1 and submitted_at < %s - interval '3 months'"
+        f"  and exists (select from {SIGNALS} as s where s.customer_key = answers.customer_key"
+        "      and s.month < answers.submitted_at - interval '1 month')"
+        " order by response_id limit 1",
+        a,
+        last,
+    )
+    dbt_build(url, "stg_billing__charges", tmp_path / "restaged", full_refresh=True)
+    [(charge, e)] = query(
+        url,
+        "select charges.charge_id, identities.customer_key from staging.stg_billing__charges as charges"
+        " inner join intermediate.int_customer_identity as identities"
+        "     on identities.source_system = 'billing_customer' and identities.source_id = charges.billing_customer_id"
+        " where exists (select from "
+        + SIGNALS
+        + " as s where s.customer_key = identities.customer_key and s.month < charges.created_at - interval '1 month')"
+        " and charges.charge_status = 'succeeded' and charges.created_at < %s - interval '3 months'"
+        "     and identities.customer_key <> all(%s)"
+        " order by charges.charge_id limit 1",
+        last,
+        [a, c],
+    )
+    before = _signals_of(url, [a, c, e])
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "update intermediate.int_tickets_measured set created_at = created_at - interval '1 month'"
+            " where ticket_id = %s",
+            [ticket],
+        )
+        conn.execute(
+            "update staging.stg_survey__nps_responses set nps_score = case when nps_score = 0 then 10 else 0 end"
+            " where response_id = %s",
+            [response],
+        )
+        conn.execute("update staging.stg_billing__charges set charge_status = 'failed' where charge_id = %s", [charge])
+
+    dbt_build(url, SIGNALS_MARTS, tmp_path / "next", debug_log=True)
+
+    log = (tmp_path / "next" / "logs" / "dbt.log").read_text(encoding="utf-8")
+    assert set(incremental_plans(tmp_path / "next", "int_customer_signals_monthly")) == {"incremental"}
+    compared = re.findall(r"int_customer_signals_monthly: (__\w+) compared whole", log)
+    assert sorted(set(compared)) == ["__failed_charges", "__nps_answers", "__tickets"]
+    # the customers of every month it recomputes (customer_signals_recomputed), after those MRR gives (none here)
+    recomputed = int(re.findall(r"int_customer_signals_monthly: recomputing (\d+) keys", log)[-1])
+    [(held,)] = query(url, f"select count(distinct customer_key) from {SIGNALS}")
+    assert 3 <= recomputed < held / 10, (recomputed, held)
+    after = _signals_of(url, [a, c, e])
+    assert {key for key, month in before if before[key, month] != after.get((key, month))} == {a, c, e}
+
+    incremental = Counter(query(url, f"select t::text from {SIGNALS} as t"))
+    dbt_build(url, "int_customer_signals_monthly", tmp_path / "rebuilt", full_refresh=True)
+    assert Counter(query(url, f"select t::text from {SIGNALS} as t")) == incremental
