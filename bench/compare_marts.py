@@ -40,12 +40,13 @@ from tealeaves.ltv.store import predict_ltv
 BIN = Path(sys.executable).parent
 LOADED = "compare_marts_loaded"
 SCHEMAS = ("intermediate", "marts_build", "ltv")  # what the builds and the fit write; staging are views over raw
-BOOKKEEPING = {"intermediate.incremental_state"}  # when each incremental model last ran: differs by design
+# when each incremental model last ran, which transaction each data test passed after: differs by design
+BOOKKEEPING = {"intermediate.incremental_state", "intermediate.tested_rows"}
 # The DAG's two builds, before and after the LTV fit, without unit tests (as bench/scale.py).
 BUILD = ["build", "--exclude", "tag:predicted_ltv+", "resource_type:unit_test"]
 BUILD_PREDICTED = ["build", "--select", "tag:predicted_ltv+", "--exclude", "resource_type:unit_test"]
 # When each side ran, not what it computed: the fit's clock and the incremental models' bookkeeping.
-RUN_COLUMNS = {"fitted_at", "predicted_at", "run_id", "loaded_at", "updated_at"}
+RUN_COLUMNS = {"fitted_at", "predicted_at", "run_id", "loaded_at", "updated_at", "recomputed_at"}
 
 
 def build(url: str, project: Path, scratch: Path) -> dict[str, float]:

@@ -8,7 +8,9 @@
     Which tests: not_null, column_values and accepted_values (a verdict per row); unique, over every row whose
     value some new row has (two kept rows that shared a value would have failed it already); relationships from
     one such table to another (an incremental run never drops a key, so a parent a kept row found is still there).
-    Any other test, or one that reads a table rebuilt whole each run, reads its whole table every time.
+    The incremental models past staging are tested on the rows written since the test last passed instead
+    (rewritten_rows_scope, below). Any other test, or one that reads a table rebuilt whole each run, reads its
+    whole table every time.
 
     When a test reads everything again: it has not passed yet, or its last run failed or warned (a failing row
     keeps failing the next day, though no new batch carries it); any table it reads was re-staged whole since
@@ -57,8 +59,65 @@
         'tested': tested.alias,
         'models': scope.models | unique | sort,
         'parents': scope.parents,
-        'definition': local_md5(tojson(test.test_metadata.kwargs, sort_keys=true) ~ '|' ~ (test.config.where or '')),
+        'definition': test_definition_digest(test),
     }) -}}
+{%- endmacro %}
+
+{# What a test checks, as a digest: its arguments and its `where`; a change makes it read everything again. #}
+{% macro test_definition_digest(test) -%}
+    {{- return(local_md5(tojson(test.test_metadata.kwargs, sort_keys=true) ~ '|' ~ (test.config.where or ''))) -}}
+{%- endmacro %}
+
+{#
+    The incremental models past staging carry no batch id: they replace rows by their own keys (a delete and an
+    insert). A test of one such model may skip the rows written before it last passed on the same table: a row's
+    xmin is the transaction that wrote it, and every row a later transaction writes has a younger one. Which
+    tests: not_null, column_values and accepted_values (a verdict per row) and unique (over every row whose value
+    a new row has), reading only the model they test. Relationships read their whole tables: a model rebuilt whole
+    can lose a parent key. The bookkeeping (<state schema>.tested_rows) is keyed by the table's OID, as a mart's
+    two tables take turns (macros/reuse_retired_marts.sql); a --full-refresh makes a new table, which reads
+    everything. `since` is the oldest transaction running when the on-run-end hook records a pass: every row
+    written after that has a younger xmin, and no node writes a model after its tests have run.
+#}
+{% macro rewritten_rows_scope(test_id) -%}
+    {%- set test = graph.nodes.get(test_id) -%}
+    {%- if test is none or test.resource_type != 'test' or not test.test_metadata -%}{{ return(none) }}{%- endif -%}
+    {%- set kinds = ['not_null', 'column_values', 'accepted_values', 'unique'] -%}
+    {%- if test.test_metadata.namespace or test.test_metadata.name not in kinds -%}{{ return(none) }}{%- endif -%}
+    {%- set tested = graph.nodes.get(test.attached_node) -%}
+    {%- if tested is none or tested.resource_type != 'model' or tested.config.materialized != 'incremental'
+        or is_restaged_incrementally(tested) or test.depends_on.nodes | list != [tested.unique_id] -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{- return({
+        'id': test.unique_id,
+        'database': tested.database,
+        'state_schema': incremental_state_schema(tested.schema),
+        'tested': tested.alias,
+        'table': adapter.quote(tested.schema) ~ '.' ~ adapter.quote(tested.alias),
+        'definition': test_definition_digest(test),
+    }) -}}
+{%- endmacro %}
+
+{#
+    The transaction (xid8, as text) from which a test's rows are new: none, read everything. Not when the record
+    is a billion transactions old: a row's xmin is 32 bits, and age() tells a newer row from an older one only
+    within two billion.
+#}
+{% macro tested_since_transaction(test_id, relation) -%}
+    {%- if not execute or var('test_whole_tables', false) -%}{{ return(none) }}{%- endif -%}
+    {%- set scope = rewritten_rows_scope(test_id) -%}
+    {%- if scope is none or relation.identifier != scope.tested -%}{{ return(none) }}{%- endif -%}
+    {%- if adapter.get_relation(scope.database, scope.state_schema, 'tested_rows') is none -%}{{ return(none) }}{%- endif -%}
+    {%- set found = run_query(
+        "select tested_since::text from " ~ adapter.quote(scope.state_schema) ~ ".tested_rows"
+        ~ " where test = '" ~ test_id ~ "' and definition = '" ~ scope.definition ~ "'"
+        ~ " and table_oid = to_regclass('" ~ scope.table ~ "')"
+        ~ " and pg_snapshot_xmax(pg_current_snapshot())::text::bigint - tested_since::text::bigint < 1000000000"
+    ) -%}
+    {%- if found.rows | length == 0 -%}{{ return(none) }}{%- endif -%}
+    {%- do log(test_id ~ ': rows written since transaction ' ~ found.rows[0][0], info=false) -%}
+    {{- return(found.rows[0][0]) -}}
 {%- endmacro %}
 
 {# The re-stage moments of the tables a test reads, as one text; null unless every one is recorded. #}
@@ -95,13 +154,14 @@
     {%- set conditions = [] -%}
     {%- if config.get('where') -%}{%- do conditions.append('(' ~ config.get('where') ~ ')') -%}{%- endif -%}
     {%- set through = tested_through_batch(model.unique_id, relation) -%}
-    {%- if through is not none and model.test_metadata.name == 'unique' -%}
+    {%- set since = tested_since_transaction(model.unique_id, relation) if through is none else none -%}
+    {%- set new_rows = 'load_batch_id > ' ~ through if through is not none
+        else "age(xmin) <= age(xid('" ~ since ~ "'::xid8))" if since is not none else none -%}
+    {%- if new_rows is not none and model.test_metadata.name == 'unique' -%}
         {%- set column = model.test_metadata.kwargs.column_name -%}
-        {%- do conditions.append(
-            column ~ ' in (select ' ~ column ~ ' from ' ~ relation ~ ' where load_batch_id > ' ~ through ~ ')'
-        ) -%}
-    {%- elif through is not none -%}
-        {%- do conditions.append('load_batch_id > ' ~ through) -%}
+        {%- do conditions.append(column ~ ' in (select ' ~ column ~ ' from ' ~ relation ~ ' where ' ~ new_rows ~ ')') -%}
+    {%- elif new_rows is not none -%}
+        {%- do conditions.append(new_rows) -%}
     {%- endif -%}
     {%- if conditions -%}
         {%- do return('(select * from ' ~ relation ~ ' where ' ~ conditions | join(' and ') ~ ') dbt_subquery') -%}
@@ -116,10 +176,39 @@
 {% macro record_passed_data_tests(results) -%}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
     {%- set by_schema = {} -%}
+    {%- set rewritten = {} -%}
     {%- for result in results if result.node.resource_type == 'test' and result.status == 'pass' -%}
         {%- set scope = scoped_test(result.node.unique_id) -%}
         {%- if scope is not none -%}{%- do by_schema.setdefault(scope.schema, []).append(scope) -%}{%- endif -%}
+        {%- set scope = rewritten_rows_scope(result.node.unique_id) -%}
+        {%- if scope is not none -%}{%- do rewritten.setdefault(scope.state_schema, []).append(scope) -%}{%- endif -%}
     {%- endfor -%}
+    {%- for schema, scopes in rewritten.items() %}
+    {%- set tested_rows = adapter.quote(schema) ~ '.tested_rows' %}
+    select pg_advisory_xact_lock(hashtext('{{ tested_rows }}'));
+    create table if not exists {{ tested_rows }} (
+        test         text not null,
+        table_oid    oid not null,
+        definition   text not null,
+        tested_since xid8 not null,
+        tested_at    timestamptz not null,
+        primary key (test, table_oid)
+    );
+    delete from {{ tested_rows }} as kept where not exists (select from pg_class where oid = kept.table_oid);
+    insert into {{ tested_rows }}
+    select test, table_oid, definition, pg_snapshot_xmin(pg_current_snapshot()), '{{ run_started_at }}'::timestamptz
+    from (
+        values
+        {%- for scope in scopes %}
+        ('{{ scope.id }}', to_regclass('{{ scope.table }}')::oid, '{{ scope.definition }}'){{ ',' if not loop.last }}
+        {%- endfor %}
+    ) as passed (test, table_oid, definition)
+    where table_oid is not null
+    on conflict (test, table_oid) do update set
+        definition = excluded.definition,
+        tested_since = excluded.tested_since,
+        tested_at = excluded.tested_at;
+    {%- endfor %}
     {%- for schema, scopes in by_schema.items() %}
     {%- set state = adapter.quote(schema) ~ '.incremental_state' %}
     {#- none yet: tables staged by a version before incremental staging, tested before their first build -#}

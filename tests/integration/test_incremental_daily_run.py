@@ -934,7 +934,7 @@ def _tables(url: str) -> list[tuple[str, str]]:
         url,
         "select table_schema, table_name from information_schema.tables"
         " where table_schema in ('staging', 'intermediate', 'marts_build')"
-        " and table_name not in ('incremental_state', 'tested_through')"
+        " and table_name not in ('incremental_state', 'tested_through', 'tested_rows')"
         " and table_name !~ '__(changes|replaced|recomputed)$'"
         # bookkeeping: when each ran, what it read, when a row of a table rebuilt whole last changed, which
         # customers a run replaced
