@@ -151,7 +151,7 @@
     {{- return(incremental_plan(
         recompute_everything_if=recomputed_everything_since_last_build([], tables),
         rebuilt_upstream=['int_customer_mrr_monthly'],
-        recompute_reason='a model it reads recomputed everything',
+        recompute_reason='the customer MRR months were recomputed whole or a bookkeeping table is missing',
     )) -}}
 {%- endmacro %}
 

@@ -76,8 +76,10 @@
     a new row has), reading only the model they test. Relationships read their whole tables: a model rebuilt whole
     can lose a parent key. The bookkeeping (<state schema>.tested_rows) is keyed by the table's OID, as a mart's
     two tables take turns (macros/reuse_retired_marts.sql); a --full-refresh makes a new table, which reads
-    everything. `since` is the oldest transaction running when the on-run-end hook records a pass: every row
-    written after that has a younger xmin, and no node writes a model after its tests have run.
+    everything. What a pass records is the oldest transaction running as the test was about to read the table
+    (tested_since_transaction): every row a transaction writes after that has a younger xmin, whoever writes it.
+    A test's `where` may read only the row itself (not the clock, not other tables): the rows it skips are rows it
+    passed on.
 #}
 {% macro rewritten_rows_scope(test_id) -%}
     {%- set test = graph.nodes.get(test_id) -%}
@@ -94,26 +96,34 @@
         'database': tested.database,
         'state_schema': incremental_state_schema(tested.schema),
         'tested': tested.alias,
-        'table': adapter.quote(tested.schema) ~ '.' ~ adapter.quote(tested.alias),
         'definition': test_definition_digest(test),
     }) -}}
 {%- endmacro %}
 
 {#
-    The transaction (xid8, as text) from which a test's rows are new: none, read everything. Not when the record
-    is a billion transactions old: a row's xmin is 32 bits, and age() tells a newer row from an older one only
-    within two billion.
+    The transaction (xid8, as text) from which a test's rows are new: none, read everything. Also notes, for
+    record_passed_data_tests, the table the test reads (its OID) and the oldest transaction running as it is about
+    to read it: a row a transaction writes after that has a younger xmin, whoever writes it. Not when the record is
+    ahead of the server's transactions (another cluster's, restored) or a billion behind: a row's xmin is 32 bits,
+    and age() tells a newer row from an older one only within two billion.
 #}
 {% macro tested_since_transaction(test_id, relation) -%}
-    {%- if not execute or var('test_whole_tables', false) -%}{{ return(none) }}{%- endif -%}
+    {%- if not execute -%}{{ return(none) }}{%- endif -%}
     {%- set scope = rewritten_rows_scope(test_id) -%}
     {%- if scope is none or relation.identifier != scope.tested -%}{{ return(none) }}{%- endif -%}
+    {%- set table = adapter.quote(relation.schema) ~ '.' ~ adapter.quote(relation.identifier) -%}
+    {%- set reading = run_query(
+        "select pg_snapshot_xmin(pg_current_snapshot())::text, to_regclass('" ~ table ~ "')::oid::text"
+    ).rows[0] -%}
+    {%- do graph.setdefault('tealeaves_tests_reading', {}).update({test_id: {'since': reading[0], 'table_oid': reading[1]}}) -%}
+    {%- if var('test_whole_tables', false) or reading[1] is none -%}{{ return(none) }}{%- endif -%}
     {%- if adapter.get_relation(scope.database, scope.state_schema, 'tested_rows') is none -%}{{ return(none) }}{%- endif -%}
     {%- set found = run_query(
         "select tested_since::text from " ~ adapter.quote(scope.state_schema) ~ ".tested_rows"
         ~ " where test = '" ~ test_id ~ "' and definition = '" ~ scope.definition ~ "'"
-        ~ " and table_oid = to_regclass('" ~ scope.table ~ "')"
-        ~ " and pg_snapshot_xmax(pg_current_snapshot())::text::bigint - tested_since::text::bigint < 1000000000"
+        ~ " and table_oid = " ~ reading[1]
+        ~ " and pg_snapshot_xmax(pg_current_snapshot())::text::bigint - tested_since::text::bigint"
+        ~ " between 0 and 1000000000"
     ) -%}
     {%- if found.rows | length == 0 -%}{{ return(none) }}{%- endif -%}
     {%- do log(test_id ~ ': rows written since transaction ' ~ found.rows[0][0], info=false) -%}
@@ -181,7 +191,10 @@
         {%- set scope = scoped_test(result.node.unique_id) -%}
         {%- if scope is not none -%}{%- do by_schema.setdefault(scope.schema, []).append(scope) -%}{%- endif -%}
         {%- set scope = rewritten_rows_scope(result.node.unique_id) -%}
-        {%- if scope is not none -%}{%- do rewritten.setdefault(scope.state_schema, []).append(scope) -%}{%- endif -%}
+        {%- set reading = graph.get('tealeaves_tests_reading', {}).get(result.node.unique_id) -%}
+        {%- if scope is not none and reading and reading.table_oid is not none -%}
+            {%- do rewritten.setdefault(scope.state_schema, []).append(dict(scope, **reading)) -%}
+        {%- endif -%}
     {%- endfor -%}
     {%- for schema, scopes in rewritten.items() %}
     {%- set tested_rows = adapter.quote(schema) ~ '.tested_rows' %}
@@ -196,14 +209,14 @@
     );
     delete from {{ tested_rows }} as kept where not exists (select from pg_class where oid = kept.table_oid);
     insert into {{ tested_rows }}
-    select test, table_oid, definition, pg_snapshot_xmin(pg_current_snapshot()), '{{ run_started_at }}'::timestamptz
+    select test, table_oid, definition, tested_since, '{{ run_started_at }}'::timestamptz
     from (
         values
         {%- for scope in scopes %}
-        ('{{ scope.id }}', to_regclass('{{ scope.table }}')::oid, '{{ scope.definition }}'){{ ',' if not loop.last }}
+        ('{{ scope.id }}', {{ scope.table_oid }}::oid, '{{ scope.definition }}', '{{ scope.since }}'::xid8)
+        {{- ',' if not loop.last }}
         {%- endfor %}
-    ) as passed (test, table_oid, definition)
-    where table_oid is not null
+    ) as passed (test, table_oid, definition, tested_since)
     on conflict (test, table_oid) do update set
         definition = excluded.definition,
         tested_since = excluded.tested_since,

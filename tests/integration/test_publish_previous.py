@@ -226,7 +226,7 @@ def test_signals_compare_what_they_read_when_a_mart_was_rebuilt_whole(published_
     NPS answers and failed charges it counts with what those tables hold now, and recomputes the customers whose
     counted values changed (macros/customer_signals_incremental.sql), instead of every customer month: to the rows
     a rebuild from nothing gives. Changed here below the marts, in months no day's data recomputes: a ticket of
-    customer a moves a month back, the latest NPS answer of c in a month is rescored, a charge of e fails."""
+    customer a moves a month back, the latest NPS answer of c is rescored, a charge of e fails."""
     url = published_world
     [(last,)] = query(url, f"select max(month) from {SIGNALS}")
     [(ticket, a)] = query(
@@ -240,8 +240,9 @@ def test_signals_compare_what_they_read_when_a_mart_was_rebuilt_whole(published_
     [(response, c)] = query(
         url,
         "select response_id, customer_key from ("
+        # the customer's latest answer of all (as signals orders them): its score counts in every month after it
         "  select response_id, customer_key, submitted_at, row_number() over ("
-        "      partition by customer_key, date_trunc('month', submitted_at) order by submitted_at desc) as latest"
+        "      partition by customer_key order by submitted_at desc, response_id desc) as latest"
         "  from marts.fct_survey_responses"
         "  where survey_type = 'nps' and is_nps_answered and customer_key is not null and customer_key <> %s"
         " ) as answers"

@@ -204,3 +204,12 @@ def test_a_model_past_staging_tests_the_rows_written_since_its_test_passed(serve
     assert (rebuilt[STATUS_VALUES]["status"], REWRITTEN in rebuilt[STATUS_VALUES]["compiled_code"]) == ("pass", False)
     passed = dbt_build(url, selection, tmp_path / "dbt-passed")
     assert (passed[STATUS_VALUES]["status"], REWRITTEN in passed[STATUS_VALUES]["compiled_code"]) == ("pass", True)
+    # what the pass recorded leaves out every row written before the test read the table: none since
+    [(new_rows, rows)] = query(
+        url,
+        f"select count(*) filter (where age(t.xmin) <= age(xid(kept.tested_since))), count(*)"
+        f" from intermediate.{STATUSES} as t"
+        " inner join intermediate.tested_rows as kept on kept.table_oid = t.tableoid where kept.test like %s",
+        f"test.tealeaves.{STATUS_VALUES}.%",
+    )
+    assert (new_rows, rows > 100) == (0, True)
