@@ -20,6 +20,7 @@ import psycopg
 
 from tealeaves.generate.next_day import split_next_day
 from tests.conftest import create_database, dbt_build
+from tests.integration.test_incremental_daily_run import _named_on
 
 WORLD = {"customers": 60, "months": 3, "seed": 99}
 STAGING = "stg_support__tickets stg_support__ticket_comments stg_support__ticket_field_history"
@@ -164,11 +165,7 @@ def test_a_model_past_staging_tests_the_rows_written_since_its_test_passed(serve
     exports = tmp_path / "exports"
     generate(exports, **WORLD)
     split_next_day(exports, tmp_path / "day1", tmp_path / "day2", days_before_end=4)
-    named = set()  # the tickets day two's support records name
-    for path in (tmp_path / "day2" / "support").glob("*.jsonl"):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            record = json.loads(line) if line.startswith("{") else {}
-            named.add(record.get("id") if path.name.startswith("tickets_") else record.get("ticket_id"))
+    named = sorted(t for t in _named_on(tmp_path / "day2") if isinstance(t, int))
     selection = f"{STAGING} int_support_as_of {STATUSES}"
 
     url = create_database(server, "t_scoped_rewritten_rows")
@@ -179,7 +176,7 @@ def test_a_model_past_staging_tests_the_rows_written_since_its_test_passed(serve
     [(ticket, held)] = query(
         url,
         f"select min(ticket_id) filter (where not ticket_id = any(%s)), count(*) from intermediate.{STATUSES}",
-        sorted(t for t in named if isinstance(t, int)),
+        named,
     )
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(f"update intermediate.{STATUSES} set ticket_id = null where ticket_id = %s", [ticket])
@@ -190,7 +187,7 @@ def test_a_model_past_staging_tests_the_rows_written_since_its_test_passed(serve
         url,
         f"select count(*) filter (where ticket_id is null), count(*) filter (where ticket_id = any(%s))"
         f" from intermediate.{STATUSES}",
-        sorted(t for t in named if isinstance(t, int)),
+        named,
     )
     assert broken > 0 and 0 < rewritten < held, "day two rewrote some tickets, not the broken one"
     status, failures, _ = _verdict(day2, STATUS_VALUES)
