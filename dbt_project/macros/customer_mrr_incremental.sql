@@ -14,8 +14,10 @@
         one it had since the model's last build (macros/row_changes.sql);
       - whose facts, as computed now, differ from those its rows carry, or that gained or lost every row (a new or
         lost customer, another segment or channel, a new lowest plan segment);
-    - every customer's months from the first month new data can change (subscription_mrr_from_month: the data's
-      last month moves with every day of data, and an FX rate changes every month from its own on);
+    - the months of each customer one of whose subscriptions' months new data can change without a record of it
+      (subscription_mrr_recomputed: the data's end moved, an FX rate changed), from the earliest such month;
+    - every customer's months after the month that held the data's earlier end, and that month when it turned
+      complete or partial (each row says whether its month is partial);
     - everything when an input every subscription month reads changed (subscription_mrr_digest_sql), or the
       code or settings did.
     fct_mrr_movements also reads the month before the first recomputed one (its opening MRR). Its plan is its
@@ -93,13 +95,16 @@
 {%- endmacro %}
 
 {#
-    What an incremental run recomputes: `customers` (a text[] literal), whose every month, and `from_month` (a date
-    literal), from which every customer's months; none outside an incremental run (everything is computed).
+    What an incremental run recomputes: `customers` (a text[] literal), whose every month, `from_month` (a date
+    literal), from which every customer's months, and `moved` (text[]), whose months from `moved_from` (date): the
+    customers of the subscriptions subscription_mrr_recomputed moves; none outside an incremental run (everything is
+    computed). Every customer's row of a month that turned complete or partial changes (is_partial_month).
     `current_facts`: a query of each customer's facts (customer_key, cohort_month, segment, acquisition_channel)
     as this run builds them, compared with those the model's rows carry; `plan`: the model's.
 #}
 {% macro customer_mrr_recomputed(current_facts, plan) -%}
     {%- if not plan.incremental -%}{{ return(none) }}{%- endif -%}
+    {%- set subscriptions = subscription_mrr_recomputed(plan) -%}
     {%- set identity = graph_model_relation('int_customer_identity') -%}
     {%- set touched -%}
         select identities.customer_key
@@ -107,7 +112,7 @@
         where identities.source_system = 'billing_customer'
             and identities.source_id in (
                 select billing_customer_id from {{ graph_model_relation('stg_billing__subscriptions') }}
-                where subscription_id in ({{ subscriptions_touched(plan) }})
+                where subscription_id = any({{ subscriptions.touched }})
             )
         union all
         select changed.watched ->> 'customer_key'
@@ -126,10 +131,27 @@
             (current_facts.cohort_month, current_facts.segment, current_facts.acquisition_channel)
             is distinct from (built.cohort_month, built.segment, built.acquisition_channel)
     {%- endset -%}
-    {{- return({
+    {%- set moved -%}
+        select identities.customer_key
+        from {{ identity }} as identities
+        where identities.source_system = 'billing_customer'
+            and identities.source_id in (
+                select billing_customer_id from {{ graph_model_relation('stg_billing__subscriptions') }}
+                where subscription_id = any({{ subscriptions.moved }})
+            )
+    {%- endset -%}
+    {%- set from_month = subscriptions.from_month if subscriptions.month_closed is none else "'" ~ run_query_once(
+        'select least(' ~ subscriptions.from_month ~ ', ' ~ subscriptions.month_closed ~ ')::text'
+    ).columns[0].values()[0] ~ "'::date" -%}
+    {%- set recomputed = {
         'customers': incremental_keys(touched, 'text'),
-        'from_month': subscription_mrr_from_month(plan),
-    }) -}}
+        'from_month': from_month,
+        'moved': incremental_keys(moved, 'text'),
+        'moved_from': subscriptions.moved_from,
+    } -%}
+    {%- do log(this.identifier ~ ': every customer from ' ~ recomputed.from_month ~ ', the moved ones from '
+        ~ recomputed.moved_from, info=false) -%}
+    {{- return(recomputed) -}}
 {%- endmacro %}
 
 {# Pre-hook: the rows the run replaces; every row when it recomputes everything in place. #}
@@ -154,5 +176,9 @@
 
 {# A condition on a customer key and a month (SQL expressions): the run recomputes that customer month. #}
 {% macro is_customer_month_recomputed(recomputed, customer_key='customer_key', month='month') -%}
-    ({{ month }} >= {{ recomputed.from_month }} or {{ customer_key }} = any({{ recomputed.customers }}))
+    (
+        {{ month }} >= {{ recomputed.from_month }}
+        or {{ customer_key }} = any({{ recomputed.customers }})
+        or ({{ month }} >= {{ recomputed.moved_from }} and {{ customer_key }} = any({{ recomputed.moved }}))
+    )
 {%- endmacro %}

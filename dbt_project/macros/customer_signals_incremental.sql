@@ -184,22 +184,14 @@
 {%- endmacro %}
 
 {#
-    What int_customer_signals_monthly recomputes: {customers, from_month} as customer_mrr_recomputed gives them;
-    none outside an incremental run.
+    What int_customer_signals_monthly recomputes: {customers, from_month, moved, moved_from} as
+    customer_mrr_recomputed gives them; none outside an incremental run.
 #}
 {% macro customer_signals_recomputed() -%}
     {%- set plan = customer_signals_plan() -%}
     {%- if not plan.incremental -%}{{ return(none) }}{%- endif -%}
     {%- set movements = customer_mrr_recomputed(customer_facts_built_sql(ref('fct_mrr_movements')), plan) -%}
-    {#- a row reads the next month's movement, and its churn flag is unknown while that month is partial: the
-        month before the first recomputed one changes only when that month was or is complete -#}
-    {%- set still_partial = run_query_once(
-        'select coalesce((select is_partial_month from ' ~ graph_model_relation('int_revenue_months')
-        ~ ' where month = ' ~ movements.from_month ~ '), false) and not exists (select from ' ~ this
-        ~ ' where month = (' ~ movements.from_month ~ " - interval '1 month')::date and churned_next_month is not null)"
-    ).columns[0].values()[0] -%}
-    {%- set from_month = movements.from_month if still_partial
-        else '(' ~ movements.from_month ~ " - interval '1 month')::date" -%}
+    {%- set from_month = signals_from_month(movements.from_month) -%}
     {%- set touched -%}
         select unnest({{ movements.customers }})
         {%- for read in signals_reads() %}
@@ -231,7 +223,23 @@
     {{- return({
         'customers': incremental_keys(touched, 'text'),
         'from_month': from_month,
+        'moved': movements.moved,
+        'moved_from': signals_from_month(movements.moved_from),
     }) -}}
+{%- endmacro %}
+
+{#
+    The first signals month to recompute when the movements change from `month` (a date literal) on: a row reads
+    the next month's movement, and its churn flag is unknown while that month is partial, so the month before
+    changes only when that month was or is complete.
+#}
+{% macro signals_from_month(month) -%}
+    {%- set still_partial = run_query_once(
+        'select coalesce((select is_partial_month from ' ~ graph_model_relation('int_revenue_months')
+        ~ ' where month = ' ~ month ~ '), false) and not exists (select from ' ~ this
+        ~ ' where month = (' ~ month ~ " - interval '1 month')::date and churned_next_month is not null)"
+    ).columns[0].values()[0] -%}
+    {{- return(month if still_partial else '(' ~ month ~ " - interval '1 month')::date") -}}
 {%- endmacro %}
 
 {#
@@ -259,13 +267,16 @@
     {%- else %}
     {{ log_recomputed_keys(
         'select unnest(' ~ recomputed.customers ~ '), null::date union all select null, ' ~ recomputed.from_month
+        ~ ' union all select unnest(' ~ recomputed.moved ~ '), ' ~ recomputed.moved_from
     ) }}
     {%- endif %}
 {%- endmacro %}
 
 {#
-    What fct_customer_health recomputes: the customers and the first month the signals log holds after its last
-    build; none outside an incremental run.
+    What fct_customer_health recomputes, as customer_mrr_recomputed writes it, from the signals log after its last
+    build: every month of the customers logged without a month, every customer's from the first month logged
+    without a customer, and the other customers' from the first month logged with them; none outside an
+    incremental run.
 #}
 {% macro customer_health_recomputed() -%}
     {%- set plan = incremental_plan(
@@ -276,11 +287,15 @@
     ) -%}
     {%- if not plan.incremental -%}{{ return(none) }}{%- endif -%}
     {%- set logged = recomputed_keys_since('int_customer_signals_monthly', last_built_at_sql(plan)) -%}
-    {%- set from_month = run_query_once(
-        "select coalesce(min(from_month), 'infinity'::date)::text from (" ~ logged ~ ') as replaced where key is null'
-    ).columns[0].values()[0] -%}
+    {%- set from_months = run_query_once(
+        "select coalesce(min(from_month) filter (where key is null), 'infinity'::date)::text,"
+        ~ " coalesce(min(from_month) filter (where key is not null), 'infinity'::date)::text from (" ~ logged
+        ~ ') as replaced'
+    ).rows[0] -%}
     {{- return({
-        'customers': incremental_keys('select key from (' ~ logged ~ ') as replaced', 'text'),
-        'from_month': "'" ~ from_month ~ "'::date",
+        'customers': incremental_keys('select key from (' ~ logged ~ ') as replaced where from_month is null', 'text'),
+        'from_month': "'" ~ from_months[0] ~ "'::date",
+        'moved': incremental_keys('select key from (' ~ logged ~ ') as replaced where from_month is not null', 'text'),
+        'moved_from': "'" ~ from_months[1] ~ "'::date",
     }) -}}
 {%- endmacro %}

@@ -5,13 +5,18 @@
     A row is a subscription's MRR at one month's snapshot. It follows from the subscription's own records (the
     subscription, its events, the subscription invoice lines billing it and their invoices), the month's
     snapshot instant and FX rates, and inputs every row reads: prices, products, coupons and the export's earliest
-    event (whether the events reach back past a snapshot). A run recomputes:
+    event (whether the events reach back past a snapshot). A run recomputes (subscription_mrr_recomputed):
     - every month of each subscription that a record in the run's batches names: a subscription, an event, an
       invoice (its `subscription`, and that of each line nested in it) or a flat line item;
-    - every subscription's months from the earliest of: the last month the table holds (the data's end moves,
-      and that month's snapshot was taken at the end of the data then), the data's last month now, and the month
-      of the earliest FX rate in the run's batches (a month converts at the latest rate on or before its last
-      day, so a rate dated d can change every month from d's on);
+    - where the data's end moved since the last build (the last snapshot then is the model's horizon), the month
+      that held the earlier end: its snapshot moved from one end to the other, which changes only the
+      subscriptions with a record dated between the two (a start, end or cancellation, an event, an invoice line's
+      service period beginning or ending); every subscription's months after it, which are new or gone; and every
+      subscription's from that month when the export's earliest event lies between the ends;
+    - the months of the subscriptions priced in a currency whose rate a month reads changed, from the month of
+      the earliest such rate: a rate in the run's batches, or one the moved month's last day now reaches or no
+      longer does (a month converts at the latest rate on or before its last day). The rows' currency_code says
+      which subscriptions: a subscription priced in another currency before is one whose records changed;
     - everything when the digest of the inputs every row reads differs from the last run's. A connector may
       deliver the price, product and coupon lists whole every day: unchanged, they change nothing.
     A batch the raw gate failed names the same records: they just left staging.
@@ -64,35 +69,145 @@
     select subscription from {{ raw_relation('billing', 'invoice_line_items') }} where {{ in_run }}
 {%- endmacro %}
 
-{#
-    The first month every subscription is recomputed from (a date literal), in an incremental run. An empty table
-    recomputes every month.
-#}
-{% macro subscription_mrr_from_month(plan) -%}
-    {%- set in_run = in_batches('_batch_id', 'select batch_id from incremental_batches') -%}
-    {%- set answer = run_query_once(
-        'with incremental_batches as (' ~ incremental_batches_sql(plan) ~ ') select least('
-        ~ "coalesce((select max(month) from " ~ this ~ "), '-infinity'::date), "
-        ~ '(select max(month) from ' ~ graph_model_relation('int_revenue_months') ~ '), '
-        ~ "(select date_trunc('month', min(rate_date))::date from " ~ raw_relation('billing', 'fx_rates')
-        ~ ' where ' ~ in_run ~ '))::text'
-    ).columns[0].values()[0] -%}
-    {%- do log(this.identifier ~ ': every subscription from ' ~ answer, info=false) -%}
-    {{- return("'" ~ answer ~ "'::date") -}}
+{# The last snapshot instant of the months now: the horizon a build of an MRR model records. #}
+{% macro subscription_mrr_horizon_sql() -%}
+    (select max(snapshot_at) from {{ graph_model_relation('int_revenue_months') }})
 {%- endmacro %}
 
 {#
-    Pre-hook: the rows the run replaces. In an incremental run, the touched subscriptions' and every row from the
-    first recomputed month; when the model recomputes everything in place (new code, settings or inputs every row
-    reads), every row.
+    What an incremental run of a model kept by subscription months (`plan`: its own) recomputes, as
+    {touched, from_month, moved, moved_from, month_closed}: every month of the `touched` subscriptions, every
+    subscription's months from `from_month`, and the `moved` subscriptions' months from `moved_from` (text[] and
+    date literals); `month_closed`: the month that held the earlier data end when it turned complete or partial
+    (its snapshot moved past its end, or back), else none. None outside an incremental run.
+#}
+{% macro subscription_mrr_recomputed(plan) -%}
+    {%- if not plan.incremental -%}{{ return(none) }}{%- endif -%}
+    {%- set old_end = 'null::timestamp' if plan.horizon is none else "'" ~ plan.horizon ~ "'::timestamp" -%}
+    {%- set last_month = local_month("lower_end - interval '1 microsecond'") -%}
+    {%- set last_month_end = local_day_start(last_month ~ " + interval '1 month'") -%}
+    {%- set ends = run_query_once(
+        'select lower_end::text, upper_end::text, ' ~ last_month ~ '::text, lower_end < ' ~ last_month_end
+        ~ ' and ' ~ last_month_end ~ ' <= upper_end, (' ~ last_month ~ " + interval '1 month')::date::text"
+        ~ ' from (select least(old_end, new_end) as lower_end, greatest(old_end, new_end) as upper_end from (select '
+        ~ old_end ~ ' as old_end, '
+        ~ subscription_mrr_horizon_sql() ~ ' as new_end) as ends where old_end is not null and new_end is not null)'
+        ~ ' as bounds'
+    ) -%}
+    {%- set recomputed = {
+        'touched': incremental_keys(subscriptions_touched(plan), 'text'),
+        'from_month': "'infinity'::date", 'moved': "'{}'::text[]", 'moved_from': "'infinity'::date",
+        'month_closed': none,
+    } -%}
+    {%- if ends.rows | length == 0 -%}
+        {#- no months at the last build or now: no data end to compare, nothing kept is reused -#}
+        {%- do recomputed.update({'from_month': "'-infinity'::date"}) -%}
+        {%- do log(this.identifier ~ ': every subscription month, no data end to compare', info=false) -%}
+        {{- return(recomputed) -}}
+    {%- endif -%}
+    {%- set ends = ends.rows[0] -%}
+    {%- set lower_end = "'" ~ ends[0] ~ "'::timestamp" -%}
+    {%- set upper_end = "'" ~ ends[1] ~ "'::timestamp" -%}
+    {%- set end_moved = ends[0] != ends[1] -%}
+    {%- set moved_month = "'" ~ ends[2] ~ "'::date" -%}
+    {%- set in_run = in_batches('_batch_id', 'select batch_id from incremental_batches') -%}
+    {%- set within = ' >= ' ~ lower_end ~ ' and {} < ' ~ upper_end -%}
+    {%- set rates_changed -%}
+        with incremental_batches as ({{ incremental_batches_sql(plan) }})
+        select upper(currency) as currency_code, date_trunc('month', min(rate_date))::date as month
+        from {{ raw_relation('billing', 'fx_rates') }}
+        where {{ in_run }}
+        group by upper(currency)
+        {%- if end_moved %}
+        union all
+        select distinct currency_code, {{ moved_month }}
+        from {{ graph_model_relation('stg_billing__fx_rates') }}
+        where rate_date between {{ local_date(lower_end ~ " - interval '1 microsecond'") }} and {{ local_date(upper_end) }}
+        {%- endif %}
+    {%- endset -%}
+    {%- set moved -%}
+        -- {{ this.identifier }} reads the rows as they are now
+        select subscription_mrr.subscription_id, rates_changed.month
+        from {{ graph_model_relation('int_subscription_mrr_monthly') }} as subscription_mrr
+        inner join ({{ rates_changed }}) as rates_changed
+            on subscription_mrr.currency_code = rates_changed.currency_code
+            and subscription_mrr.month >= rates_changed.month
+        {%- if end_moved %}
+        union all
+        select subscription_id, {{ moved_month }} from {{ graph_model_relation('stg_billing__subscriptions') }}
+        where started_at {{ within.format('started_at') }}
+            or ended_at {{ within.format('ended_at') }}
+            or canceled_at {{ within.format('canceled_at') }}
+        union all
+        select subscription_id, {{ moved_month }} from {{ graph_model_relation('stg_billing__subscription_events') }}
+        where occurred_at {{ within.format('occurred_at') }}
+        union all
+        select subscription_id, {{ moved_month }} from {{ graph_model_relation('stg_billing__invoice_line_items') }}
+        where subscription_id is not null
+            and (period_start_at {{ within.format('period_start_at') }} or period_end_at {{ within.format('period_end_at') }})
+        {%- endif %}
+    {%- endset -%}
+    {%- set found = run_query_once(
+        'select subscription_id, min(month)::text from (' ~ moved ~ ') as moved (subscription_id, month)'
+        ~ ' where subscription_id is not null group by subscription_id order by subscription_id'
+    ) -%}
+    {%- set moved_ids = found.columns[0].values() -%}
+    {%- do recomputed.update({
+        'moved': key_array(moved_ids, 'text'),
+        'moved_from': "'" ~ (found.columns[1].values() | min if moved_ids else 'infinity') ~ "'::date",
+        'month_closed': moved_month if end_moved and ends[3] else none,
+    }) -%}
+    {%- if end_moved -%}
+        {#- the months after the one that held the earlier end are new or gone; the earliest event between the ends
+            changes whether the events cover that month's snapshot -#}
+        {%- set covered_moved = run_query_once(
+            'select coalesce((select min(occurred_at) from ' ~ graph_model_relation('stg_billing__subscription_events')
+            ~ ')' ~ within.format('(select min(occurred_at) from ' ~ graph_model_relation('stg_billing__subscription_events') ~ ')') ~ ', false)'
+        ).columns[0].values()[0] -%}
+        {%- do recomputed.update({
+            'from_month': moved_month if covered_moved else "'" ~ ends[4] ~ "'::date",
+        }) -%}
+    {%- endif -%}
+    {%- do log(this.identifier ~ ': every subscription from ' ~ recomputed.from_month ~ ', '
+        ~ moved_ids | length ~ ' more from ' ~ recomputed.moved_from, info=false) -%}
+    {{- return(recomputed) -}}
+{%- endmacro %}
+
+{#
+    A condition on a subscription id and a month (SQL expressions): the run recomputes that subscription month
+    (`recomputed`: subscription_mrr_recomputed's).
+#}
+{% macro is_subscription_month_recomputed(recomputed, subscription_id, month) -%}
+    (
+        {{ month }} >= {{ recomputed.from_month }}
+        or {{ subscription_id }} = any({{ recomputed.touched }})
+        or ({{ month }} >= {{ recomputed.moved_from }} and {{ subscription_id }} = any({{ recomputed.moved }}))
+    )
+{%- endmacro %}
+
+{#
+    The first month of a subscription the run recomputes, or a month of it when that is later ('infinity' when it
+    recomputes none of its months).
+#}
+{% macro first_subscription_month_recomputed(recomputed, subscription_id, month) -%}
+    case
+        when {{ subscription_id }} = any({{ recomputed.touched }}) then {{ month }}
+        when {{ subscription_id }} = any({{ recomputed.moved }})
+            then greatest({{ month }}, least({{ recomputed.from_month }}, {{ recomputed.moved_from }}))
+        else greatest({{ month }}, {{ recomputed.from_month }})
+    end
+{%- endmacro %}
+
+{#
+    Pre-hook: the rows the run replaces. In an incremental run, those subscription_mrr_recomputed names; when the
+    model recomputes everything in place (new code, settings or inputs every row reads), every row.
 #}
 {% macro delete_subscription_months_recomputed() -%}
     {%- if is_incremental_run() -%}
-        {%- set plan = subscription_mrr_plan() -%}
+        {%- set recomputed = subscription_mrr_recomputed(subscription_mrr_plan()) -%}
         delete from {{ this }}
-        {%- if plan.incremental %}
-        where month >= {{ subscription_mrr_from_month(plan) }}
-            or subscription_id = any({{ incremental_keys(subscriptions_touched(plan), 'text') }})
+        {%- if recomputed is not none %}
+        where {{ is_subscription_month_recomputed(recomputed, 'subscription_id', 'month') }}
         {%- endif %}
     {%- endif -%}
 {%- endmacro %}

@@ -6,7 +6,9 @@
         pre_hook="{{ delete_customer_months(customer_signals_recomputed()) }}",
         post_hook=[
             "{{ record_customer_signals_read(customer_signals_recomputed()) }}",
-            "{{ record_incremental_state(rebuilt_whole=not customer_signals_plan().incremental) }}",
+            "{{ record_incremental_state(
+                horizon_sql=subscription_mrr_horizon_sql(), rebuilt_whole=not customer_signals_plan().incremental
+            ) }}",
             "{{ prune_recomputed_keys('fct_support_tickets') }}",
             "{{ prune_recomputed_keys('fct_survey_responses') }}",
         ],

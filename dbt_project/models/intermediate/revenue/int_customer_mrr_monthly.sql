@@ -8,7 +8,8 @@
             "{{ delete_customer_months_recomputed(customer_mrr_facts_sql(), customer_mrr_plan()) }}",
         ],
         post_hook="{{ record_incremental_state(
-            digest_sql=subscription_mrr_digest_sql(), rebuilt_whole=not customer_mrr_plan().incremental
+            horizon_sql=subscription_mrr_horizon_sql(), digest_sql=subscription_mrr_digest_sql(),
+            rebuilt_whole=not customer_mrr_plan().incremental,
         ) }}",
     )
 }}
@@ -24,8 +25,8 @@
     (customer_mrr_facts_sql).
 
     Incremental (macros/customer_mrr_incremental.sql): a daily run recomputes every month of the customers
-    something new touched, and every customer's months from the first month new data can change; it keeps the
-    rest. Append: the pre-hook deletes every row the run replaces. The post-hook records a recompute of everything
+    something new touched, and of the others the months new data can change (the data's moved end, an FX rate);
+    it keeps the rest. Append: the pre-hook deletes every row the run replaces. The post-hook records a recompute of everything
     (rebuilt_whole), after which fct_mrr_movements recomputes everything too.
 #}
 {%- set recomputed = customer_mrr_recomputed(customer_mrr_facts_sql(), customer_mrr_plan()) -%}
@@ -44,6 +45,9 @@ subscription_mrr as (
     where month >= {{ recomputed.from_month }}
         or billing_customer_id in (
             select billing_customer_id from billing_identity where customer_key = any({{ recomputed.customers }})
+        )
+        or month >= {{ recomputed.moved_from }} and billing_customer_id in (
+            select billing_customer_id from billing_identity where customer_key = any({{ recomputed.moved }})
         )
     {%- endif %}
 ),

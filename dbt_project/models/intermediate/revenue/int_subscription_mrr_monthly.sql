@@ -2,9 +2,12 @@
     config(
         materialized='incremental',
         incremental_strategy='append',
+        on_schema_change='sync_all_columns',
         indexes=[{'columns': ['subscription_id', 'month'], 'unique': True}],
         pre_hook=["{{ hash_joins_only() }}", "{{ delete_subscription_months_recomputed() }}"],
-        post_hook="{{ record_incremental_state(digest_sql=subscription_mrr_digest_sql()) }}",
+        post_hook="{{ record_incremental_state(
+            horizon_sql=subscription_mrr_horizon_sql(), digest_sql=subscription_mrr_digest_sql()
+        ) }}",
     )
 }}
 {#
@@ -28,8 +31,9 @@
     the paid period. The months and their snapshot instants are int_revenue_months'.
 
     Incremental (macros/subscription_mrr_incremental.sql): a daily run recomputes every month of the
-    subscriptions a new record names, and every subscription's months from the first month new data can change
-    (the data's last month, or an FX rate's); it keeps the rest. Append: the pre-hook deletes every row the run
+    subscriptions a new record names, and of the others only the months new data can change: those the data's
+    moved end reaches, of the subscriptions with a record dated since, and those an FX rate changed, of the
+    subscriptions priced in its currency; it keeps the rest. Append: the pre-hook deletes every row the run
     replaces, so dbt's own delete by key would find nothing.
 
     Length (over the style's ~150 lines): One statement, not several models: every step answers one question (a
@@ -38,10 +42,10 @@
     and its step results are not worth storing. The CTEs run in order: inputs, subscription months, state,
     pricing.
 #}
-{%- set plan = subscription_mrr_plan() -%}
-{#- every subscription's months from recompute_from on, and every month of the touched ones; all in a full build -#}
-{%- set recompute_from = subscription_mrr_from_month(plan) if plan.incremental else "'-infinity'::date" -%}
-{%- set touched = incremental_keys(subscriptions_touched(plan), 'text') if plan.incremental else "'{}'::text[]" -%}
+{#- the subscription months the run recomputes; every one in a full build -#}
+{%- set recomputed = subscription_mrr_recomputed(subscription_mrr_plan()) or {
+    'touched': "'{}'::text[]", 'from_month': "'-infinity'::date", 'moved': "'{}'::text[]", 'moved_from': "'infinity'::date",
+} -%}
 
 with
 
@@ -109,30 +113,35 @@ subscription_months as (
     inner join months
         on subscriptions.started_at < months.snapshot_at
     cross join event_coverage
-    where months.month >= {{ recompute_from }} or subscriptions.subscription_id = any({{ touched }})
+    where {{ is_subscription_month_recomputed(recomputed, 'subscriptions.subscription_id', 'months.month') }}
 ),
 
 event_months as (
     -- the month whose snapshot is the first to see each event; an event falls in one month, found in the small
-    -- months table. In an incremental run a subscription recomputed from the first recomputed month on sees every
-    -- earlier event in that month, as the first month of a full build does.
-    select
-        subscription_events.subscription_id,
-        case
-            when subscription_events.subscription_id = any({{ touched }}) then months.month
-            else greatest(months.month, {{ recompute_from }})
-        end as month,
-        subscription_events.occurred_at,
-        subscription_events.event_id,
-        subscription_events.event_action,
-        subscription_events.subscription_status,
-        subscription_events.quantity,
-        subscription_events.price_id
-    from subscription_events
-    inner join months
-        on
-            subscription_events.occurred_at < months.snapshot_at
-            and (months.previous_snapshot_at is null or subscription_events.occurred_at >= months.previous_snapshot_at)
+    -- months table. In an incremental run a subscription recomputed from a month on sees every earlier event in
+    -- that month, as the first month of a full build does; the events of a subscription not recomputed are left out.
+    select *
+    from (
+        select
+            subscription_events.subscription_id,
+            {{ first_subscription_month_recomputed(
+                recomputed, 'subscription_events.subscription_id', 'months.month'
+            ) | indent(12) }} as month,
+            subscription_events.occurred_at,
+            subscription_events.event_id,
+            subscription_events.event_action,
+            subscription_events.subscription_status,
+            subscription_events.quantity,
+            subscription_events.price_id
+        from subscription_events
+        inner join months
+            on
+                subscription_events.occurred_at < months.snapshot_at
+                and (
+                    months.previous_snapshot_at is null or subscription_events.occurred_at >= months.previous_snapshot_at
+                )
+    ) as events_by_month
+    where month < 'infinity'::date
 ),
 
 month_last_events as (
@@ -226,11 +235,15 @@ subscription_invoice_lines as (
         invoice_line_items.line_type = 'subscription'
         and not coalesce(invoice_line_items.is_proration, false)
         and invoices.invoice_status in ('open', 'paid')
-        -- a line ending a day before recompute_from (UTC and the reporting time zone's months differ by less)
-        -- cannot hold a snapshot of its month or a later one
+        -- a line ending a day before the first month recomputed (UTC and the reporting time zone's months differ
+        -- by less) cannot hold a snapshot of that month or a later one
         and (
-            invoice_line_items.period_end_at >= ({{ recompute_from }} - 1)::timestamp
-            or invoice_line_items.subscription_id = any({{ touched }})
+            invoice_line_items.period_end_at >= ({{ recomputed.from_month }} - 1)::timestamp
+            or invoice_line_items.subscription_id = any({{ recomputed.touched }})
+            or (
+                invoice_line_items.period_end_at >= ({{ recomputed.moved_from }} - 1)::timestamp
+                and invoice_line_items.subscription_id = any({{ recomputed.moved }})
+            )
         )
 ),
 
@@ -275,7 +288,7 @@ covering_invoice_lines as (
             covering_line_months.month = months.month
             and covering_line_months.period_start_at < months.snapshot_at
             and covering_line_months.period_end_at >= months.snapshot_at
-    where months.month >= {{ recompute_from }} or covering_line_months.subscription_id = any({{ touched }})
+    where {{ is_subscription_month_recomputed(recomputed, 'covering_line_months.subscription_id', 'months.month') }}
     order by
         covering_line_months.subscription_id asc,
         months.month asc,
@@ -352,6 +365,7 @@ priced_subscriptions as (
         active_subscriptions.subscription_id,
         active_subscriptions.month,
         products.segment as plan_segment,
+        prices.currency_code,
         active_subscriptions.quantity * prices.unit_amount
         / (
             prices.billing_interval_count * case prices.billing_interval
@@ -397,6 +411,7 @@ subscription_mrr as (
         subscription_id,
         month,
         plan_segment,
+        currency_code,
         fx_rate_to_usd is null as fx_missing,
         round(list_mrr_local * fx_rate_to_usd, 2)::numeric(14, 2) as list_mrr,
         round(list_mrr_local * (1 - discount_share) * fx_rate_to_usd, 2)::numeric(14, 2) as mrr

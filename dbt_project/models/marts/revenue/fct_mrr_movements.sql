@@ -4,7 +4,7 @@
         incremental_strategy='append',
         on_schema_change='fail',
         pre_hook="{{ delete_customer_months_recomputed(customer_facts_built_sql(), mrr_movements_plan()) }}",
-        post_hook="{{ record_incremental_state() }}",
+        post_hook="{{ record_incremental_state(horizon_sql=subscription_mrr_horizon_sql()) }}",
     )
 }}
 {#

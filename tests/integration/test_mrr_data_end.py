@@ -1,0 +1,198 @@
+"""The MRR models' daily run when the data's end moves (macros/subscription_mrr_incremental.sql).
+
+A month's snapshot is taken at its end, or at the data's end while the month is partial, so each day of data moves
+the last month's snapshot. A daily run recomputes that month only for the subscriptions with a record dated between
+the two ends (and those priced in a currency whose rate the month now reads), and every subscription's new months.
+Here the records dated after the end are written into staging, where no batch of the ledger names them: only the
+data's end can bring them into a run. The oracle is dbt's own full rebuild of the same tables, row for row.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+
+from tests.conftest import dbt_build, incremental_plans
+from tests.integration.test_publish_previous import published_world  # noqa: F401 (a fixture)
+from tests.warehouse import query
+
+MRR_CHAIN = (
+    "int_revenue_months int_subscription_mrr_monthly int_customer_mrr_monthly fct_mrr_movements"
+    " fct_support_tickets fct_survey_responses int_customer_signals_monthly fct_customer_health"
+)
+KEPT = (
+    "intermediate.int_subscription_mrr_monthly",
+    "intermediate.int_customer_mrr_monthly",
+    "marts_build.fct_mrr_movements",
+    "intermediate.int_customer_signals_monthly",
+    "marts_build.fct_customer_health",
+)
+
+
+def _rows(url: str) -> dict[str, Counter]:
+    return {table: Counter(query(url, f"select t::text from {table} as t")) for table in KEPT}
+
+
+def _build_equals_rebuild(url: str, scratch: Path) -> str:
+    """The chain built incrementally, then whole: every kept table the same, row for row. Returns the first log."""
+    dbt_build(url, MRR_CHAIN, scratch / "incremental", debug_log=True)
+    incremental = _rows(url)
+    dbt_build(url, MRR_CHAIN, scratch / "rebuilt", full_refresh=True)
+    rebuilt = _rows(url)
+    for table in KEPT:
+        assert incremental[table] == rebuilt[table], (
+            table,
+            sorted(incremental[table] - rebuilt[table])[:3],
+            sorted(rebuilt[table] - incremental[table])[:3],
+        )
+    for model in ("int_subscription_mrr_monthly", "int_customer_mrr_monthly", "int_customer_signals_monthly"):
+        assert set(incremental_plans(scratch / "incremental", model)) == {"incremental"}, model
+    return (scratch / "incremental" / "logs" / "dbt.log").read_text(encoding="utf-8")
+
+
+def _subscription_scope(log: str) -> tuple[str, int, str]:
+    """What int_subscription_mrr_monthly's run recomputed besides what the batches name: every subscription from
+    a month, and how many more from which (subscription_mrr_recomputed's log line)."""
+    [(every, more, more_from)] = re.findall(
+        r"int_subscription_mrr_monthly: every subscription from '(\S+)'::date, (\d+) more from '(\S+)'::date", log
+    )[:1]
+    return every, int(more), more_from
+
+
+def _end_moves_to(url: str, day: date) -> None:
+    """An EUR rate dated `day` (one of its own): the latest billing record, so the data now ends that day
+    (int_revenue_months)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "insert into staging.stg_billing__fx_rates (rate_date, currency_code, rate_to_usd, load_batch_id)"
+            " select %s, 'EUR', %s, max(load_batch_id) from staging.stg_billing__fx_rates",
+            [day, 1 + day.day / 100],
+        )
+
+
+def _event(url: str, subscription: str, action: str, at: datetime, status: str, quantity_change: int = 0) -> None:
+    """A customer.subscription.<action> event of the subscription, as staging holds Stripe's."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            """
+            insert into staging.stg_billing__subscription_events (
+                event_id, event_type, event_action, occurred_at, subscription_id, billing_customer_id,
+                subscription_status, quantity, previous_quantity, price_id, load_batch_id
+            )
+            select
+                'evt_' || %(action)s || '_' || subscription_id, 'customer.subscription.' || %(action)s, %(action)s,
+                %(at)s, subscription_id, billing_customer_id, %(status)s, quantity + %(change)s, quantity, price_id,
+                load_batch_id
+            from staging.stg_billing__subscriptions where subscription_id = %(subscription)s
+            """,
+            {"action": action, "at": at, "status": status, "change": quantity_change, "subscription": subscription},
+        )
+
+
+def _paying_quietly(url: str, month: date, count: int, currency: str = "USD") -> list[str]:
+    """Subscriptions paying at `month`'s snapshot, in `currency`, with no end, cancellation or event after it."""
+    rows = query(
+        url,
+        """
+        select subscriptions.subscription_id
+        from staging.stg_billing__subscriptions as subscriptions
+        inner join intermediate.int_subscription_mrr_monthly as months
+            on months.subscription_id = subscriptions.subscription_id and months.month = %s and months.mrr > 0
+        where subscriptions.ended_at is null and subscriptions.canceled_at is null
+            and subscriptions.currency_code = %s and months.currency_code = %s
+            and not exists (
+                select from staging.stg_billing__subscription_events as events
+                where events.subscription_id = subscriptions.subscription_id
+                    and events.occurred_at >= %s::date - interval '1 month'
+            )
+        order by subscriptions.subscription_id
+        limit %s
+        """,
+        month,
+        currency,
+        currency,
+        month,
+        count,
+    )
+    assert len(rows) == count, (month, currency)
+    return [subscription for (subscription,) in rows]
+
+
+def _mrr(url: str, subscription: str, month: date):
+    rows = query(
+        url,
+        "select mrr from intermediate.int_subscription_mrr_monthly where subscription_id = %s and month = %s",
+        subscription,
+        month,
+    )
+    return rows[0][0] if rows else None
+
+
+def test_a_daily_run_follows_the_moving_data_end(published_world, tmp_path):
+    url = published_world
+    [(last_day, last_month)] = query(
+        url, "select month_last_day, month from intermediate.int_revenue_months order by month desc limit 1"
+    )
+    dbt_build(url, MRR_CHAIN, tmp_path / "first")  # the marts after a publish are built whole once
+
+    # a new month, ten days in: every subscription's row of it is new; one subscription is deleted in it
+    month = (last_month.replace(day=28) + timedelta(days=4)).replace(day=1)
+    assert month > last_day
+    [deleted, updated, ended, template] = _paying_quietly(url, last_month, 4)
+    [eur] = _paying_quietly(url, last_month, 1, "EUR")
+    _event(url, deleted, "deleted", datetime.combine(month, datetime.min.time()) + timedelta(days=4), "canceled")
+    _end_moves_to(url, month + timedelta(days=9))
+    log = _build_equals_rebuild(url, tmp_path / "new-month")
+    assert _subscription_scope(log)[0] == month.isoformat()
+    assert _mrr(url, deleted, month) is None and _mrr(url, deleted, last_month) > 0
+    eur_at_ten_days = _mrr(url, eur, month)
+
+    # ten days later, in the same partial month: the records dated between the two ends change their month
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "update staging.stg_billing__subscriptions set subscription_status = 'canceled', canceled_at = %s,"
+            " ended_at = %s where subscription_id = %s",
+            [month + timedelta(days=12), month + timedelta(days=12), ended],
+        )
+        # a subscription started in the window, with no event: its exported state counts
+        conn.execute(
+            "insert into staging.stg_billing__subscriptions"
+            " select 'sub_started_between_ends', billing_customer_id, 'active', price_id, subscription_item_id,"
+            "  quantity, currency_code, collection_method, false, null, null, null, %s, %s, %s, %s, load_batch_id"
+            " from staging.stg_billing__subscriptions where subscription_id = %s",
+            [
+                month + timedelta(days=11),
+                month + timedelta(days=11),
+                month + timedelta(days=42),
+                month + timedelta(days=11),
+                template,
+            ],
+        )
+    _event(url, updated, "updated", datetime.combine(month, datetime.min.time()) + timedelta(days=14), "active", 5)
+    before = {subscription: _mrr(url, subscription, month) for subscription in (ended, updated)}
+    _end_moves_to(url, month + timedelta(days=19))
+    log = _build_equals_rebuild(url, tmp_path / "same-month")
+    every, more, more_from = _subscription_scope(log)
+    [(held,)] = query(url, "select count(distinct subscription_id) from intermediate.int_subscription_mrr_monthly")
+    # every subscription's months after it only (there are none); the three records' subscriptions and those in
+    # EUR, whose rate moved, from the month
+    next_month = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+    assert every == next_month.isoformat() and more_from == month.isoformat() and 3 <= more < held / 2, (more, held)
+    assert before[ended] > 0 and _mrr(url, ended, month) is None
+    assert _mrr(url, updated, month) > before[updated]
+    assert _mrr(url, "sub_started_between_ends", month) > 0
+    assert _mrr(url, eur, month) != eur_at_ten_days, "the month converts at the rate of its new last day"
+
+    # the month's last day: it turns complete, and every customer's row of it says so
+    _end_moves_to(url, next_month - timedelta(days=1))
+    log = _build_equals_rebuild(url, tmp_path / "month-complete")
+    assert _subscription_scope(log)[0] == next_month.isoformat()
+    assert re.search(rf"int_customer_mrr_monthly: every customer from '{month.isoformat()}'::date", log)
+    [(partial,)] = query(
+        url, "select bool_or(is_partial_month) from intermediate.int_customer_mrr_monthly where month = %s", month
+    )
+    assert partial is False
