@@ -173,18 +173,51 @@ def test_a_daily_run_follows_the_moving_data_end(published_world, tmp_path):
             ],
         )
     _event(url, updated, "updated", datetime.combine(month, datetime.min.time()) + timedelta(days=14), "active", 5)
-    before = {subscription: _mrr(url, subscription, month) for subscription in (ended, updated)}
+    # the only invoice line covering a discounted subscription's snapshot ends in the window: no discount then
+    [(discounted, line)] = query(
+        url,
+        """
+        select months.subscription_id, min(lines.line_item_id)
+        from intermediate.int_subscription_mrr_monthly as months
+        inner join intermediate.int_revenue_months as revenue_months on months.month = revenue_months.month
+        inner join staging.stg_billing__invoice_line_items as lines
+            on lines.subscription_id = months.subscription_id and lines.line_type = 'subscription'
+            and lines.period_start_at < revenue_months.snapshot_at
+            and lines.period_end_at >= revenue_months.snapshot_at
+        where months.month = %s and months.mrr < months.list_mrr and months.subscription_id <> all(%s)
+        group by months.subscription_id
+        having count(*) = 1 and min(lines.period_end_at) > %s
+        order by months.subscription_id
+        limit 1
+        """,
+        month,
+        [deleted, updated, ended, eur],
+        month + timedelta(days=20),
+    )
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "update staging.stg_billing__invoice_line_items set period_end_at = %s where line_item_id = %s",
+            [month + timedelta(days=15), line],
+        )
+    before = {subscription: _mrr(url, subscription, month) for subscription in (ended, updated, discounted)}
     _end_moves_to(url, month + timedelta(days=19))
     log = _build_equals_rebuild(url, tmp_path / "same-month")
     every, more, more_from = _subscription_scope(log)
     [(held,)] = query(url, "select count(distinct subscription_id) from intermediate.int_subscription_mrr_monthly")
-    # every subscription's months after it only (there are none); the three records' subscriptions and those in
+    # every subscription's months after it only (there are none); the four records' subscriptions and those in
     # EUR, whose rate moved, from the month
     next_month = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
-    assert every == next_month.isoformat() and more_from == month.isoformat() and 3 <= more < held / 2, (more, held)
+    assert every == next_month.isoformat() and more_from == month.isoformat() and 4 <= more < held / 2, (more, held)
     assert before[ended] > 0 and _mrr(url, ended, month) is None
     assert _mrr(url, updated, month) > before[updated]
     assert _mrr(url, "sub_started_between_ends", month) > 0
+    [(mrr, list_mrr)] = query(
+        url,
+        "select mrr, list_mrr from intermediate.int_subscription_mrr_monthly where subscription_id = %s and month = %s",
+        discounted,
+        month,
+    )
+    assert before[discounted] < mrr == list_mrr
     assert _mrr(url, eur, month) != eur_at_ten_days, "the month converts at the rate of its new last day"
 
     # the month's last day: it turns complete, and every customer's row of it says so
