@@ -93,8 +93,10 @@ def _event(url: str, subscription: str, action: str, at: datetime, status: str, 
         )
 
 
-def _paying_quietly(url: str, month: date, count: int, currency: str = "USD") -> list[str]:
-    """Subscriptions paying at `month`'s snapshot, in `currency`, with no end, cancellation or event after it."""
+def _paying_quietly(url: str, month: date, count: int, quiet: tuple[date, date], currency: str = "USD") -> list[str]:
+    """Subscriptions paying at `month`'s snapshot, in `currency`, with no end, cancellation or event after it and
+    no invoice line whose service period begins or ends within `quiet` (so that only the record a step plants
+    dates them between two data ends)."""
     rows = query(
         url,
         """
@@ -109,6 +111,11 @@ def _paying_quietly(url: str, month: date, count: int, currency: str = "USD") ->
                 where events.subscription_id = subscriptions.subscription_id
                     and events.occurred_at >= %s::date - interval '1 month'
             )
+            and not exists (
+                select from staging.stg_billing__invoice_line_items as lines
+                where lines.subscription_id = subscriptions.subscription_id
+                    and (lines.period_start_at between %s and %s or lines.period_end_at between %s and %s)
+            )
         order by subscriptions.subscription_id
         limit %s
         """,
@@ -116,6 +123,8 @@ def _paying_quietly(url: str, month: date, count: int, currency: str = "USD") ->
         currency,
         currency,
         month,
+        *quiet,
+        *quiet,
         count,
     )
     assert len(rows) == count, (month, currency)
@@ -142,8 +151,10 @@ def test_a_daily_run_follows_the_moving_data_end(published_world, tmp_path):
     # a new month, ten days in: every subscription's row of it is new; one subscription is deleted in it
     month = (last_month.replace(day=28) + timedelta(days=4)).replace(day=1)
     assert month > last_day
-    [deleted, updated, ended, template] = _paying_quietly(url, last_month, 4)
-    [eur] = _paying_quietly(url, last_month, 1, "EUR")
+    # the second step's window, [month + 10 days, month + 20 days), with a day either side
+    quiet = (month + timedelta(days=9), month + timedelta(days=21))
+    [deleted, updated, ended, template] = _paying_quietly(url, last_month, 4, quiet)
+    [eur] = _paying_quietly(url, last_month, 1, quiet, "EUR")
     _event(url, deleted, "deleted", datetime.combine(month, datetime.min.time()) + timedelta(days=4), "canceled")
     _end_moves_to(url, month + timedelta(days=9))
     log = _build_equals_rebuild(url, tmp_path / "new-month")
