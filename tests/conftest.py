@@ -55,6 +55,8 @@ from tealeaves import airflow_env, daily_builds  # noqa: E402
 from tealeaves.config import Settings, get_settings  # noqa: E402
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from sqlalchemy.engine import URL
 
 airflow_env.apply(get_settings())
@@ -364,6 +366,25 @@ def marts_world(pipeline, server: Settings):
     dbt_build(url, f"tag:{PREDICTED_LTV}+", exports.parent / "dbt-predicted")
     publish_marts(url)
     return url, exports, truth
+
+
+@pytest.fixture
+def published_world(marts_world, server: Settings) -> Iterator[str]:
+    """A copy of the marts world's database, its audited build published once to `marts` as the fixture left it."""
+    import psycopg
+    from psycopg import sql
+    from sqlalchemy.engine import make_url
+
+    source = make_url(marts_world[0]).database
+    name = f"{source}_publish_copy"
+    admin = server.url(server.warehouse.set(database="postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+        # a file-level copy: the same tables, constraints and rows, in a second or two
+        conn.execute(sql.SQL("create database {} template {}").format(sql.Identifier(name), sql.Identifier(source)))
+    yield server.url(server.warehouse.set(database=name))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
 
 
 def incremental_plans(scratch: Path, model: str) -> list[str]:

@@ -17,7 +17,6 @@ from pathlib import Path
 import psycopg
 
 from tests.conftest import dbt_build, incremental_plans
-from tests.integration.test_publish_previous import published_world  # noqa: F401 (a fixture)
 from tests.warehouse import query
 
 MRR_CHAIN = (

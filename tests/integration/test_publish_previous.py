@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import psycopg
 import pytest
 from psycopg import sql
-from sqlalchemy.engine import make_url
 
 from tealeaves.publish import PublishError, publish_marts
 from tests.conftest import dbt_build, incremental_plans
@@ -73,21 +71,6 @@ def snapshot(url: str, schema: str) -> dict[str, Relation]:
 
 def schemas(url: str) -> set[str]:
     return {name for (name,) in query(url, "select nspname from pg_namespace where nspname like 'marts%%'")}
-
-
-@pytest.fixture
-def published_world(marts_world, server) -> Iterator[str]:
-    """A copy of the marts world's database, its audited build published once to `marts` as the fixture left it."""
-    source = make_url(marts_world[0]).database
-    name = f"{source}_publish_copy"
-    admin = server.url(server.warehouse.set(database="postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-        # a file-level copy: the same tables, constraints and rows, in a second or two
-        conn.execute(sql.SQL("create database {} template {}").format(sql.Identifier(name), sql.Identifier(source)))
-    yield server.url(server.warehouse.set(database=name))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
 
 
 def next_build(url: str, changed: str, dropped: str, added: str) -> None:

@@ -138,7 +138,8 @@ event_months as (
             on
                 subscription_events.occurred_at < months.snapshot_at
                 and (
-                    months.previous_snapshot_at is null or subscription_events.occurred_at >= months.previous_snapshot_at
+                    months.previous_snapshot_at is null
+                    or subscription_events.occurred_at >= months.previous_snapshot_at
                 )
         -- the events of the subscriptions with a month recomputed, before each meets the months (at 100,000
         -- customers a daily run matched all 159,343 events with 25 months for the 31,795 it kept: 0.43 s)
