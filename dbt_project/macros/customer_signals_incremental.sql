@@ -230,13 +230,13 @@
 
 {#
     The first signals month to recompute when the movements change from `month` (a date literal) on: a row reads
-    the next month's movement, and its churn flag is unknown while that month is partial, so the month before
-    changes only when that month was or is complete.
+    the next month's movement, and its churn flag is unknown while that month is partial or missing (the month
+    after the data's last one), so the month before changes only when that month was or is complete.
 #}
 {% macro signals_from_month(month) -%}
     {%- set still_partial = run_query_once(
         'select coalesce((select is_partial_month from ' ~ graph_model_relation('int_revenue_months')
-        ~ ' where month = ' ~ month ~ '), false) and not exists (select from ' ~ this
+        ~ ' where month = ' ~ month ~ '), true) and not exists (select from ' ~ this
         ~ ' where month = (' ~ month ~ " - interval '1 month')::date and churned_next_month is not null)"
     ).columns[0].values()[0] -%}
     {{- return(month if still_partial else '(' ~ month ~ " - interval '1 month')::date") -}}

@@ -13,10 +13,11 @@
       subscriptions with a record dated between the two (a start, end or cancellation, an event, an invoice line's
       service period beginning or ending); every subscription's months after it, which are new or gone; and every
       subscription's from that month when the export's earliest event lies between the ends;
-    - the months of the subscriptions priced in a currency whose rate a month reads changed, from the month of
-      the earliest such rate: a rate in the run's batches, or one the moved month's last day now reaches or no
-      longer does (a month converts at the latest rate on or before its last day). The rows' currency_code says
-      which subscriptions: a subscription priced in another currency before is one whose records changed;
+    - the months of the subscriptions priced in a currency whose rate a month reads changed: a rate in the run's
+      batches, or one the moved month's last day now reaches or no longer does (a month converts at the latest
+      rate on or before its last day). The rows' currency_code says which subscriptions: a subscription priced in
+      another currency before is one whose records changed. Every subscription the run moves (these and those of
+      the moved data end) is recomputed from the earliest month any of them is;
     - everything when the digest of the inputs every row reads differs from the last run's. A connector may
       deliver the price, product and coupon lists whole every day: unchanged, they change nothing.
     A batch the raw gate failed names the same records: they just left staging.
@@ -114,15 +115,17 @@
     {%- set within = ' >= ' ~ lower_end ~ ' and {} < ' ~ upper_end -%}
     {%- set rates_changed -%}
         with incremental_batches as ({{ incremental_batches_sql(plan) }})
+        -- the reporting currency converts at 1 whatever its rates say
         select upper(currency) as currency_code, date_trunc('month', min(rate_date))::date as month
         from {{ raw_relation('billing', 'fx_rates') }}
-        where {{ in_run }}
+        where {{ in_run }} and upper(currency) <> '{{ var("reporting_currency") | upper }}'
         group by upper(currency)
         {%- if end_moved %}
         union all
         select distinct currency_code, {{ moved_month }}
         from {{ graph_model_relation('stg_billing__fx_rates') }}
         where rate_date between {{ local_date(lower_end ~ " - interval '1 microsecond'") }} and {{ local_date(upper_end) }}
+            and currency_code <> '{{ var("reporting_currency") | upper }}'
         {%- endif %}
     {%- endset -%}
     {%- set moved -%}

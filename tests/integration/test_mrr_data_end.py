@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import psycopg
@@ -22,6 +23,13 @@ from tests.warehouse import query
 MRR_CHAIN = (
     "int_revenue_months int_subscription_mrr_monthly int_customer_mrr_monthly fct_mrr_movements"
     " fct_support_tickets fct_survey_responses int_customer_signals_monthly fct_customer_health"
+)
+MRR_MODELS = (
+    "int_subscription_mrr_monthly",
+    "int_customer_mrr_monthly",
+    "fct_mrr_movements",
+    "int_customer_signals_monthly",
+    "fct_customer_health",
 )
 KEPT = (
     "intermediate.int_subscription_mrr_monthly",
@@ -40,7 +48,7 @@ def _build_equals_rebuild(url: str, scratch: Path) -> str:
     """The chain built incrementally, then whole: every kept table the same, row for row. Returns the first log."""
     dbt_build(url, MRR_CHAIN, scratch / "incremental", debug_log=True)
     incremental = _rows(url)
-    dbt_build(url, MRR_CHAIN, scratch / "rebuilt", full_refresh=True)
+    dbt_build(url, " ".join(MRR_MODELS), scratch / "rebuilt", full_refresh=True)
     rebuilt = _rows(url)
     for table in KEPT:
         assert incremental[table] == rebuilt[table], (
@@ -48,9 +56,9 @@ def _build_equals_rebuild(url: str, scratch: Path) -> str:
             sorted(incremental[table] - rebuilt[table])[:3],
             sorted(rebuilt[table] - incremental[table])[:3],
         )
-    for model in ("int_subscription_mrr_monthly", "int_customer_mrr_monthly", "int_customer_signals_monthly"):
+    for model in MRR_MODELS:
         assert set(incremental_plans(scratch / "incremental", model)) == {"incremental"}, model
-    return (scratch / "incremental" / "logs" / "dbt.log").read_text(encoding="utf-8")
+    return _log(scratch / "incremental")
 
 
 def _subscription_scope(log: str) -> tuple[str, int, str]:
@@ -149,10 +157,11 @@ def test_a_daily_run_follows_the_moving_data_end(published_world, tmp_path):
 
     # a new month, ten days in: every subscription's row of it is new; one subscription is deleted in it
     month = (last_month.replace(day=28) + timedelta(days=4)).replace(day=1)
+    next_month = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
     assert month > last_day
-    # the second step's window, [month + 10 days, month + 20 days), with a day either side
+    # the later steps' windows, [month + 10 days, month + 20 days), with a day either side
     quiet = (month + timedelta(days=9), month + timedelta(days=21))
-    [deleted, updated, ended, template] = _paying_quietly(url, last_month, 4, quiet)
+    [deleted, updated, ended, canceled, template, lined] = _paying_quietly(url, last_month, 6, quiet)
     [eur] = _paying_quietly(url, last_month, 1, quiet, "EUR")
     _event(url, deleted, "deleted", datetime.combine(month, datetime.min.time()) + timedelta(days=4), "canceled")
     _end_moves_to(url, month + timedelta(days=9))
@@ -161,12 +170,21 @@ def test_a_daily_run_follows_the_moving_data_end(published_world, tmp_path):
     assert _mrr(url, deleted, month) is None and _mrr(url, deleted, last_month) > 0
     eur_at_ten_days = _mrr(url, eur, month)
 
-    # ten days later, in the same partial month: the records dated between the two ends change their month
+    # five and ten days later, in the same partial month, built incrementally twice: the records dated between
+    # two ends change their month. Between the first two: an end, a cancellation without an end, a start and an
+    # event; between the next two: an invoice line ending, another beginning.
+    day = datetime.combine(month, datetime.min.time())
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
             "update staging.stg_billing__subscriptions set subscription_status = 'canceled', canceled_at = %s,"
             " ended_at = %s where subscription_id = %s",
-            [month + timedelta(days=12), month + timedelta(days=12), ended],
+            [day + timedelta(days=12), day + timedelta(days=12), ended],
+        )
+        # Stripe's ended_at is missing: a canceled subscription ended when it was canceled
+        conn.execute(
+            "update staging.stg_billing__subscriptions set subscription_status = 'canceled', canceled_at = %s"
+            " where subscription_id = %s",
+            [day + timedelta(days=13), canceled],
         )
         # a subscription started in the window, with no event: its exported state counts
         conn.execute(
@@ -175,15 +193,16 @@ def test_a_daily_run_follows_the_moving_data_end(published_world, tmp_path):
             "  quantity, currency_code, collection_method, false, null, null, null, %s, %s, %s, %s, load_batch_id"
             " from staging.stg_billing__subscriptions where subscription_id = %s",
             [
-                month + timedelta(days=11),
-                month + timedelta(days=11),
-                month + timedelta(days=42),
-                month + timedelta(days=11),
+                day + timedelta(days=11),
+                day + timedelta(days=11),
+                day + timedelta(days=42),
+                day + timedelta(days=11),
                 template,
             ],
         )
-    _event(url, updated, "updated", datetime.combine(month, datetime.min.time()) + timedelta(days=14), "active", 5)
-    # the only invoice line covering a discounted subscription's snapshot ends in the window: no discount then
+    _event(url, updated, "updated", day + timedelta(days=14), "active", 5)
+    # the only invoice line covering a discounted subscription's snapshot ends in the second window: no discount
+    # then; a line of that invoice (its coupon) for another subscription begins in it: a discount then
     [(discounted, line)] = query(
         url,
         """
@@ -194,40 +213,56 @@ def test_a_daily_run_follows_the_moving_data_end(published_world, tmp_path):
             on lines.subscription_id = months.subscription_id and lines.line_type = 'subscription'
             and lines.period_start_at < revenue_months.snapshot_at
             and lines.period_end_at >= revenue_months.snapshot_at
-        where months.month = %s and months.mrr < months.list_mrr and months.subscription_id <> all(%s)
+        inner join staging.stg_billing__invoices as invoices on lines.invoice_id = invoices.invoice_id
+        inner join staging.stg_billing__coupons as coupons on invoices.coupon_id = coupons.coupon_id
+        where months.month = %s and months.mrr < months.list_mrr and months.currency_code = 'USD'
+            and coupons.duration in ('repeating', 'forever')
+            and months.subscription_id <> all(%s)
         group by months.subscription_id
         having count(*) = 1 and min(lines.period_end_at) > %s
         order by months.subscription_id
         limit 1
         """,
         month,
-        [deleted, updated, ended, eur],
+        [deleted, updated, ended, canceled, template, lined, eur],
         month + timedelta(days=20),
     )
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
-            "update staging.stg_billing__invoice_line_items set period_end_at = %s where line_item_id = %s",
-            [month + timedelta(days=15), line],
+            "insert into staging.stg_billing__invoice_line_items (line_item_id, invoice_id, subscription_id,"
+            " line_type, price_id, quantity, currency_code, amount, discount_amount, amount_after_discount,"
+            " is_proration, period_start_at, period_end_at, load_batch_id)"
+            " select 'il_begun_between_ends', lines.invoice_id, subscriptions.subscription_id, 'subscription',"
+            "  subscriptions.price_id, subscriptions.quantity, lines.currency_code, 100, 10, 90, false, %s, %s,"
+            "  lines.load_batch_id"
+            " from staging.stg_billing__invoice_line_items as lines"
+            " cross join staging.stg_billing__subscriptions as subscriptions"
+            " where lines.line_item_id = %s and subscriptions.subscription_id = %s",
+            [day + timedelta(days=16), day + timedelta(days=46), line, lined],
         )
-    before = {subscription: _mrr(url, subscription, month) for subscription in (ended, updated, discounted)}
+        conn.execute(
+            "update staging.stg_billing__invoice_line_items set period_end_at = %s where line_item_id = %s",
+            [day + timedelta(days=15), line],
+        )
+    before = {s: _mrr(url, s, month) for s in (ended, canceled, updated, discounted, lined)}
+    _end_moves_to(url, month + timedelta(days=14))
+    dbt_build(url, MRR_CHAIN, tmp_path / "same-month-first", debug_log=True)
+    assert _subscription_scope(_log(tmp_path / "same-month-first"))[0] == next_month.isoformat()
     _end_moves_to(url, month + timedelta(days=19))
     log = _build_equals_rebuild(url, tmp_path / "same-month")
     every, more, more_from = _subscription_scope(log)
     [(held,)] = query(url, "select count(distinct subscription_id) from intermediate.int_subscription_mrr_monthly")
-    # every subscription's months after it only (there are none); the four records' subscriptions and those in
-    # EUR, whose rate moved, from the month
-    next_month = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
-    assert every == next_month.isoformat() and more_from == month.isoformat() and 4 <= more < held / 2, (more, held)
+    # every subscription's months after it only (there are none); the lines' subscriptions and those in EUR,
+    # whose rate moved, from the month
+    assert every == next_month.isoformat() and more_from == month.isoformat() and more < held / 2, (more, held)
     assert before[ended] > 0 and _mrr(url, ended, month) is None
+    assert before[canceled] > 0 and _mrr(url, canceled, month) is None
     assert _mrr(url, updated, month) > before[updated]
     assert _mrr(url, "sub_started_between_ends", month) > 0
-    [(mrr, list_mrr)] = query(
-        url,
-        "select mrr, list_mrr from intermediate.int_subscription_mrr_monthly where subscription_id = %s and month = %s",
-        discounted,
-        month,
-    )
+    mrr, list_mrr = _mrr_and_list(url, discounted, month)
     assert before[discounted] < mrr == list_mrr
+    mrr, list_mrr = _mrr_and_list(url, lined, month)
+    assert mrr != before[lined] and abs(mrr - list_mrr * Decimal("0.9")) <= Decimal("0.01"), "a tenth off"
     assert _mrr(url, eur, month) != eur_at_ten_days, "the month converts at the rate of its new last day"
 
     # the month's last day: it turns complete, and every customer's row of it says so
@@ -235,7 +270,32 @@ def test_a_daily_run_follows_the_moving_data_end(published_world, tmp_path):
     log = _build_equals_rebuild(url, tmp_path / "month-complete")
     assert _subscription_scope(log)[0] == next_month.isoformat()
     assert re.search(rf"int_customer_mrr_monthly: every customer from '{month.isoformat()}'::date", log)
+    assert _partial(url, month) is False
+
+    # that day's rate withdrawn: the data ends ten days earlier again, and the month is partial once more
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("delete from staging.stg_billing__fx_rates where rate_date = %s", [next_month - timedelta(days=1)])
+    log = _build_equals_rebuild(url, tmp_path / "end-moved-back")
+    assert re.search(rf"int_customer_mrr_monthly: every customer from '{month.isoformat()}'::date", log)
+    assert _partial(url, month) is True
+
+
+def _log(scratch: Path) -> str:
+    return (scratch / "logs" / "dbt.log").read_text(encoding="utf-8")
+
+
+def _mrr_and_list(url: str, subscription: str, month: date) -> tuple:
+    [row] = query(
+        url,
+        "select mrr, list_mrr from intermediate.int_subscription_mrr_monthly where subscription_id = %s and month = %s",
+        subscription,
+        month,
+    )
+    return tuple(row)
+
+
+def _partial(url: str, month: date) -> bool:
     [(partial,)] = query(
         url, "select bool_or(is_partial_month) from intermediate.int_customer_mrr_monthly where month = %s", month
     )
-    assert partial is False
+    return partial
