@@ -105,15 +105,8 @@
 {% macro customer_mrr_recomputed(current_facts, plan) -%}
     {%- if not plan.incremental -%}{{ return(none) }}{%- endif -%}
     {%- set subscriptions = subscription_mrr_recomputed(plan) -%}
-    {%- set identity = graph_model_relation('int_customer_identity') -%}
     {%- set touched -%}
-        select identities.customer_key
-        from {{ identity }} as identities
-        where identities.source_system = 'billing_customer'
-            and identities.source_id in (
-                select billing_customer_id from {{ graph_model_relation('stg_billing__subscriptions') }}
-                where subscription_id = any({{ subscriptions.touched }})
-            )
+        {{ customers_of_subscriptions(subscriptions.touched) }}
         union all
         select changed.watched ->> 'customer_key'
         from ({{ row_changes_since('int_customer_identity', plan.last_built_at) }}) as changed
@@ -131,27 +124,29 @@
             (current_facts.cohort_month, current_facts.segment, current_facts.acquisition_channel)
             is distinct from (built.cohort_month, built.segment, built.acquisition_channel)
     {%- endset -%}
-    {%- set moved -%}
-        select identities.customer_key
-        from {{ identity }} as identities
-        where identities.source_system = 'billing_customer'
-            and identities.source_id in (
-                select billing_customer_id from {{ graph_model_relation('stg_billing__subscriptions') }}
-                where subscription_id = any({{ subscriptions.moved }})
-            )
-    {%- endset -%}
     {%- set from_month = subscriptions.from_month if subscriptions.month_closed is none else "'" ~ run_query_once(
         'select least(' ~ subscriptions.from_month ~ ', ' ~ subscriptions.month_closed ~ ')::text'
     ).columns[0].values()[0] ~ "'::date" -%}
     {%- set recomputed = {
         'customers': incremental_keys(touched, 'text'),
         'from_month': from_month,
-        'moved': incremental_keys(moved, 'text'),
+        'moved': incremental_keys(customers_of_subscriptions(subscriptions.moved), 'text'),
         'moved_from': subscriptions.moved_from,
     } -%}
     {%- do log(this.identifier ~ ': every customer from ' ~ recomputed.from_month ~ ', the moved ones from '
         ~ recomputed.moved_from, info=false) -%}
     {{- return(recomputed) -}}
+{%- endmacro %}
+
+{# The customers (keys, as a query) of the subscriptions of `subscriptions` (a text[] literal). #}
+{% macro customers_of_subscriptions(subscriptions) -%}
+    select identities.customer_key
+    from {{ graph_model_relation('int_customer_identity') }} as identities
+    where identities.source_system = 'billing_customer'
+        and identities.source_id in (
+            select billing_customer_id from {{ graph_model_relation('stg_billing__subscriptions') }}
+            where subscription_id = any({{ subscriptions }})
+        )
 {%- endmacro %}
 
 {# Pre-hook: the rows the run replaces; every row when it recomputes everything in place. #}

@@ -187,10 +187,11 @@ def test_a_daily_run_follows_the_moving_data_end(published_world, tmp_path):
     # event; between the next two: an invoice line ending, another beginning.
     day = datetime.combine(month, datetime.min.time())
     with psycopg.connect(url, autocommit=True) as conn:
+        # canceled at the period's end (Stripe's cancel_at_period_end): asked for before the window, ended in it
         conn.execute(
             "update staging.stg_billing__subscriptions set subscription_status = 'canceled', canceled_at = %s,"
             " ended_at = %s where subscription_id = %s",
-            [day + timedelta(days=12), day + timedelta(days=12), ended],
+            [day + timedelta(days=5), day + timedelta(days=12), ended],
         )
         # Stripe's ended_at is missing: a canceled subscription ended when it was canceled
         conn.execute(
