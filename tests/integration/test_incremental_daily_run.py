@@ -1206,7 +1206,7 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
         r"int_customer_mrr_monthly: every customer from '(\S+)'::date, the moved ones from '(\S+)'::date",
         (tmp_path / "dbt-day2" / "logs" / "dbt.log").read_text(encoding="utf-8"),
     )[-1:]
-    recomputed_from = min(month for month in from_months if month != "infinity")
+    recomputed_from = min((month for month in from_months if month != "infinity"), default="9999-12-31")
     after_move = query(incremental, customer_months_sql, moved_customers)
     facts = {(key, *rest) for key, _, _, *rest in customer_months}
     assert {(key, *rest) for key, _, _, *rest in after_move} == facts and len(facts) == 2
