@@ -151,9 +151,7 @@
 
 {# Pre-hook: the rows the run replaces; every row when it recomputes everything in place. #}
 {% macro delete_customer_months_recomputed(current_facts, plan) -%}
-    {%- if is_incremental_run() -%}
-        {{ delete_customer_months(customer_mrr_recomputed(current_facts, plan)) }}
-    {%- endif -%}
+    {{ delete_customer_months(customer_mrr_recomputed(current_facts, plan)) }}
 {%- endmacro %}
 
 {#

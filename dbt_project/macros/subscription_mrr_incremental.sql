@@ -164,8 +164,8 @@
         {#- the months after the one that held the earlier end are new or gone; the earliest event between the ends
             changes whether the events cover that month's snapshot -#}
         {%- set covered_moved = run_query_once(
-            'select coalesce((select min(occurred_at) from ' ~ graph_model_relation('stg_billing__subscription_events')
-            ~ ')' ~ within.format('(select min(occurred_at) from ' ~ graph_model_relation('stg_billing__subscription_events') ~ ')') ~ ', false)'
+            'select coalesce(min(occurred_at)' ~ within.format('min(occurred_at)') ~ ', false) from '
+            ~ graph_model_relation('stg_billing__subscription_events')
         ).columns[0].values()[0] -%}
         {%- do recomputed.update({
             'from_month': moved_month if covered_moved else "'" ~ ends[4] ~ "'::date",
