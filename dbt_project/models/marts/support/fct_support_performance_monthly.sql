@@ -4,7 +4,7 @@
 #}
 with
 
-tickets as (
+tickets as not materialized (
     select
         ticket_id,
         month,
@@ -37,14 +37,13 @@ created_in_month as (
         priority,
         channel,
         count(*) as tickets_created,
-        percentile_cont(0.5) within group (order by first_reply_business_minutes) as first_reply_median_business,
-        percentile_cont(0.9) within group (order by first_reply_business_minutes) as first_reply_p90_business,
-        percentile_cont(0.5) within group (order by first_reply_calendar_minutes) as first_reply_median_calendar,
-        percentile_cont(0.9) within group (order by first_reply_calendar_minutes) as first_reply_p90_calendar,
-        percentile_cont(0.5) within group (order by full_resolution_business_minutes) as resolution_median_business,
-        percentile_cont(0.9) within group (order by full_resolution_business_minutes) as resolution_p90_business,
-        percentile_cont(0.5) within group (order by full_resolution_calendar_minutes) as resolution_median_calendar,
-        percentile_cont(0.9) within group (order by full_resolution_calendar_minutes) as resolution_p90_calendar,
+        -- each pair from one sort of the measure, not one sort per fraction
+        percentile_cont(array[0.5, 0.9]) within group (order by first_reply_business_minutes) as first_reply_business,
+        percentile_cont(array[0.5, 0.9]) within group (order by first_reply_calendar_minutes) as first_reply_calendar,
+        percentile_cont(array[0.5, 0.9]) within group (order by full_resolution_business_minutes)
+            as resolution_business,
+        percentile_cont(array[0.5, 0.9]) within group (order by full_resolution_calendar_minutes)
+            as resolution_calendar,
         count(first_reply_sla_met) as first_reply_sla_measured,
         count(*) filter (where first_reply_sla_met) as first_reply_sla_met,
         count(resolution_sla_met) as resolution_sla_measured,
@@ -126,11 +125,12 @@ backlog_at_month_end as (
 ),
 
 priorities as (
-    select distinct priority from tickets
+    -- every ticket is in a created month, so its priority and channel are among those groups'
+    select distinct priority from created_in_month
 ),
 
 channels as (
-    select distinct channel from tickets
+    select distinct channel from created_in_month
 ),
 
 grid as (
@@ -148,21 +148,21 @@ final as (
         coalesce(created_in_month.tickets_created, 0)::integer as tickets_created,
         coalesce(solved_in_month.tickets_solved, 0)::integer as tickets_solved,
         coalesce(backlog_at_month_end.backlog, 0)::integer as backlog_at_month_end,
-        round(created_in_month.first_reply_median_business::numeric, 2)::numeric(12, 2)
+        round(created_in_month.first_reply_business[1]::numeric, 2)::numeric(12, 2)
             as first_reply_median_business_minutes,
-        round(created_in_month.first_reply_p90_business::numeric, 2)::numeric(12, 2)
+        round(created_in_month.first_reply_business[2]::numeric, 2)::numeric(12, 2)
             as first_reply_p90_business_minutes,
-        round(created_in_month.first_reply_median_calendar::numeric, 2)::numeric(12, 2)
+        round(created_in_month.first_reply_calendar[1]::numeric, 2)::numeric(12, 2)
             as first_reply_median_calendar_minutes,
-        round(created_in_month.first_reply_p90_calendar::numeric, 2)::numeric(12, 2)
+        round(created_in_month.first_reply_calendar[2]::numeric, 2)::numeric(12, 2)
             as first_reply_p90_calendar_minutes,
-        round(created_in_month.resolution_median_business::numeric, 2)::numeric(12, 2)
+        round(created_in_month.resolution_business[1]::numeric, 2)::numeric(12, 2)
             as full_resolution_median_business_minutes,
-        round(created_in_month.resolution_p90_business::numeric, 2)::numeric(12, 2)
+        round(created_in_month.resolution_business[2]::numeric, 2)::numeric(12, 2)
             as full_resolution_p90_business_minutes,
-        round(created_in_month.resolution_median_calendar::numeric, 2)::numeric(12, 2)
+        round(created_in_month.resolution_calendar[1]::numeric, 2)::numeric(12, 2)
             as full_resolution_median_calendar_minutes,
-        round(created_in_month.resolution_p90_calendar::numeric, 2)::numeric(12, 2)
+        round(created_in_month.resolution_calendar[2]::numeric, 2)::numeric(12, 2)
             as full_resolution_p90_calendar_minutes,
         coalesce(created_in_month.first_reply_sla_measured, 0)::integer as first_reply_sla_measured,
         coalesce(created_in_month.first_reply_sla_met, 0)::integer as first_reply_sla_met,
