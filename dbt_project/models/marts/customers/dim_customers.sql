@@ -26,7 +26,7 @@ companies as (
     select company_id, company_name from {{ ref('stg_crm__companies') }}
 ),
 
-identity as (
+identity as not materialized (
     select * from {{ ref('int_customer_identity') }}
     where customer_key is not null
 ),
@@ -45,7 +45,7 @@ support_ids as (
     group by customer_key
 ),
 
-invoices as (
+invoices as not materialized (
     select * from {{ ref('int_invoices_netted') }}
 ),
 
@@ -77,7 +77,7 @@ first_billing_customer as (
     order by invoices.customer_key asc, invoices.invoice_id asc
 ),
 
-customer_mrr as (
+customer_mrr as not materialized (
     select * from {{ ref('int_customer_mrr_monthly') }}
 ),
 
