@@ -310,6 +310,7 @@ class SizeResult:
     load_average_before: tuple[float, float, float]
     load_average_after: tuple[float, float, float]
     airflow: dict | None = None  # the --airflow pass: `tealeaves run` on the same exports
+    end: str | None = None  # --end: the day the data stops, inside a month; None: --months after the start
 
 
 def postmaster_of(url: str) -> psutil.Process | None:
@@ -382,6 +383,7 @@ def run_size(
     airflow: bool = False,
     next_day: int = 0,
     models_alone: bool = True,
+    end: date | None = None,
 ) -> SizeResult:
     """One size, from generating its exports to publishing; `next_day`: the days of exports the next day's
     build adds (0: no next day)."""
@@ -411,8 +413,7 @@ def run_size(
                 str(exports),
                 "--customers",
                 str(customers),
-                "--months",
-                str(months),
+                *(["--end", end.isoformat()] if end else ["--months", str(months)]),
                 "--start",
                 start.isoformat(),
                 "--seed",
@@ -492,6 +493,7 @@ def run_size(
         load_before,
         load_after,
         dag,
+        end.isoformat() if end else None,
     )
 
 
@@ -663,7 +665,7 @@ def print_tables(console: Console, sizes: list[SizeResult], grown: list[dict], t
     for size in sizes:
         table = Table(
             title=f"{size.customers_requested:,} customers requested ({size.customers_generated:,} generated),"
-            f" {size.months} months from {size.start}"
+            + (f" from {size.start} to {size.end}" if size.end else f" {size.months} months from {size.start}")
         )
         for name in ("step", "wall s", "work s", "rows", "peak RSS MB", "PostgreSQL PSS MB"):
             table.add_column(name, justify="left" if name == "step" else "right")
@@ -831,6 +833,12 @@ def main() -> None:
     parser.add_argument("--customers", default="1000,10000,100000", help="comma-separated sizes, smallest first")
     parser.add_argument("--months", type=int, default=24)
     parser.add_argument("--start", type=date.fromisoformat, help="first day (default: the months before this one)")
+    parser.add_argument(
+        "--end",
+        type=date.fromisoformat,
+        help="the day the data stops (not included) instead of --months after the start's month: a day inside a"
+        " month makes --next-day's day one inside a month too (tealeaves generate --end)",
+    )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     parser.add_argument(
@@ -905,6 +913,7 @@ def main() -> None:
                 "customers": sizes_wanted,
                 "months": args.months,
                 "start": start.isoformat(),
+                "end": args.end.isoformat() if args.end else None,
                 "seed": args.seed,
                 "next_day_days": args.next_day_days if args.next_day else None,
                 "goal_factor": GOAL_FACTOR,
@@ -926,6 +935,7 @@ def main() -> None:
                     args.airflow,
                     args.next_day_days if args.next_day else 0,
                     args.models_alone,
+                    args.end,
                 )
             )
             result |= {"sizes": [asdict(s) for s in sizes], "growth": growth(sizes)}

@@ -274,7 +274,13 @@ def generate(
     out: Annotated[Path, typer.Option(help="Folder to write crm/, billing/ and truth.json into.")],
     customers: Annotated[int, typer.Option(min=1, help="About how many paying customers to create.")] = 1000,
     start: Annotated[str, typer.Option(help="First day, YYYY-MM-DD.")] = "2025-01-01",
-    months: Annotated[int, typer.Option(min=1, max=240)] = 12,
+    months: Annotated[
+        int | None, typer.Option(min=1, max=240, help="Months of data from the start's month on. Default: 12.")
+    ] = None,
+    end: Annotated[
+        str | None,
+        typer.Option(help="The day the data stops (not included), YYYY-MM-DD, instead of --months: any day of a month."),
+    ] = None,
     seed: Annotated[int, typer.Option()] = 42,
     timezone: Annotated[
         str, typer.Option(help="The merchant's IANA time zone: its days, renewals and export midnight are local.")
@@ -304,6 +310,16 @@ def generate(
         first = date.fromisoformat(start)
     except ValueError:
         raise fail(f"--start must be a date like 2025-01-01, got {start!r}", 2) from None
+    last = None
+    if end is not None:
+        if months is not None:
+            raise fail("--end and --months both say where the data stops: give one", 2)
+        try:
+            last = date.fromisoformat(end)
+        except ValueError:
+            raise fail(f"--end must be a date like 2025-03-16, got {end!r}", 2) from None
+        if last <= first:
+            raise fail(f"--end ({last}) must come after --start ({first})", 2)
     try:
         MerchantClock(timezone)
     except ValueError as exc:
@@ -313,7 +329,8 @@ def generate(
             out,
             customers=customers,
             start=first,
-            months=months,
+            months=months or 12,
+            end=last,
             seed=seed,
             timezone=timezone,
             events_days=events_days,

@@ -198,6 +198,36 @@ def test_events_days_keeps_only_the_events_stripe_still_lists(tmp_path):
     assert "billing/subscription_events.jsonl" in changed and set(backfill) <= set(whole)
 
 
+def test_a_world_can_end_inside_a_month(tmp_path):
+    """`end` cuts the world on any day (the bench's next day then falls inside a month): the month it ends in is
+    billed and worked up to the day before, and nothing is dated from it on."""
+    truth = generate(tmp_path, customers=150, start=date(2025, 1, 1), end=date(2025, 2, 16), seed=3)
+    assert (truth["start"], truth["end"]) == ("2025-01-01", "2025-02-16")
+    end = datetime(2025, 2, 16, tzinfo=UTC)
+    invoiced = [
+        datetime.fromtimestamp(invoice["created"], UTC) for invoice in read_jsonl(tmp_path / "billing", "invoices").values()
+    ]
+    updated = [
+        datetime.fromisoformat(ticket["updated_at"])
+        for ticket in read_jsonl(tmp_path / "support", "tickets").values()
+        if ticket.get("updated_at")
+    ]
+    for name, stamps in (("invoices", invoiced), ("tickets", updated)):
+        assert max(stamps) < end, f"{name}: {max(stamps)} is on or after the end"
+        assert max(stamps) >= end - timedelta(days=7), f"{name}: the last is {max(stamps)}, a week before the end"
+
+
+def test_the_cli_refuses_an_end_it_cannot_honour(tmp_path):
+    """--end on or before --start, or beside --months (which it replaces), is one line and exit 2, nothing written."""
+    for extra in (["--start", "2025-03-01", "--end", "2025-03-01"], ["--end", "2025-03-16", "--months", "2"]):
+        refused = subprocess.run(
+            [TEALEAVES, "generate", "--out", str(tmp_path / "no"), *extra], capture_output=True, text=True, timeout=60
+        )
+        assert refused.returncode == 2, refused.stderr
+        assert "--end" in refused.stderr and "Traceback" not in refused.stderr
+        assert not (tmp_path / "no").exists()
+
+
 def test_the_cli_writes_a_backfill_without_events(tmp_path):
     """`tealeaves generate --events-days 0`: an export with every subscription and no subscription event (the file
     holds the blank line of an empty export); a negative window is refused before anything is written."""

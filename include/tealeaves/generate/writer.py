@@ -207,6 +207,7 @@ def generate(
     events_days: int | None = None,
     workers: int = 1,
     keep_report: bool = True,
+    end: date | None = None,
 ) -> dict:
     """Write every source's exports plus truth.json under `out`; returns what truth.json holds.
 
@@ -218,8 +219,13 @@ def generate(
     local, so a world in Australia/Sydney tests that the marts bucket by the reporting time zone, not by UTC.
     `events_days` keeps only the subscription events of the export's last N days, as a backfill through Stripe's
     Events API gets them (it keeps 30 days); the subscriptions, invoices and truth.json describe the whole history.
+    `end` (exclusive) cuts the world on any day instead of `months` after the start's month: an export taken
+    inside a month, as most days' are.
     """
-    end = add_months(start.replace(day=1), months)
+    if end is None:
+        end = add_months(start.replace(day=1), months)
+    elif end <= start:
+        raise ValueError(f"the end ({end}) must come after the start ({start})")
     truth = truth or default_truth()
     if timezone is not None:
         truth = replace(truth, timezone=timezone)
