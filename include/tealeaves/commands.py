@@ -279,7 +279,9 @@ def generate(
     ] = None,
     end: Annotated[
         str | None,
-        typer.Option(help="The day the data stops (not included), YYYY-MM-DD, instead of --months: any day of a month."),
+        typer.Option(
+            help="The day the data stops (not included), YYYY-MM-DD, any day of a month; instead of --months."
+        ),
     ] = None,
     seed: Annotated[int, typer.Option()] = 42,
     timezone: Annotated[

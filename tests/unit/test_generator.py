@@ -204,9 +204,8 @@ def test_a_world_can_end_inside_a_month(tmp_path):
     truth = generate(tmp_path, customers=150, start=date(2025, 1, 1), end=date(2025, 2, 16), seed=3)
     assert (truth["start"], truth["end"]) == ("2025-01-01", "2025-02-16")
     end = datetime(2025, 2, 16, tzinfo=UTC)
-    invoiced = [
-        datetime.fromtimestamp(invoice["created"], UTC) for invoice in read_jsonl(tmp_path / "billing", "invoices").values()
-    ]
+    invoices = read_jsonl(tmp_path / "billing", "invoices").values()
+    invoiced = [datetime.fromtimestamp(invoice["created"], UTC) for invoice in invoices]
     updated = [
         datetime.fromisoformat(ticket["updated_at"])
         for ticket in read_jsonl(tmp_path / "support", "tickets").values()
