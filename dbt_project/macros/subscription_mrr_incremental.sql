@@ -177,6 +177,21 @@
 {%- endmacro %}
 
 {#
+    A condition on a subscription id (an SQL expression): the run may recompute a month of that subscription
+    (`recomputed`: subscription_mrr_recomputed's; `last_month`: the data's last month, an SQL expression). Implied
+    by is_subscription_month_recomputed; on the subscription alone, so that a query keeps those subscriptions'
+    rows before they meet the months. A from_month after the data's last month (a day the end moves within its
+    month: every subscription from the month after) recomputes no month of any subscription by itself.
+#}
+{% macro is_subscription_recomputed(recomputed, subscription_id, last_month) -%}
+    (
+        {{ recomputed.from_month }} <= {{ last_month }}
+        or {{ subscription_id }} = any({{ recomputed.touched }})
+        or {{ subscription_id }} = any({{ recomputed.moved }})
+    )
+{%- endmacro %}
+
+{#
     A condition on a subscription id and a month (SQL expressions): the run recomputes that subscription month
     (`recomputed`: subscription_mrr_recomputed's).
 #}
