@@ -5,6 +5,7 @@
         indexes=[{'columns': ['customer_key', 'month'], 'unique': True}],
         pre_hook=[
             "{{ hash_joins_only() }}",
+            "{{ serial_plan() }}",
             "{{ delete_customer_months_recomputed(customer_mrr_facts_sql(), customer_mrr_plan()) }}",
         ],
         post_hook="{{ record_incremental_state(
@@ -28,6 +29,10 @@
     something new touched, and of the others the months new data can change (the data's moved end, an FX rate);
     it keeps the rest. Append: the pre-hook deletes every row the run replaces. The post-hook records a recompute of everything
     (rebuilt_whole), after which fct_mrr_movements recomputes everything too.
+
+    Planned in one process (macros/serial_plan.sql): in parallel, the leader and each worker reduced every
+    subscription month for the customers' facts (at 100,000 customers a daily run's statement took 1.39 to 1.45 s
+    on three processes, 1.13 to 1.16 s on one).
 #}
 {%- set recomputed = customer_mrr_recomputed(customer_mrr_facts_sql(), customer_mrr_plan()) -%}
 
