@@ -167,6 +167,20 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#
+    A condition on a customer key (an SQL expression): the run may recompute a month of that customer (`last_month`:
+    the data's last month, an SQL expression). Implied by is_customer_month_recomputed; on the customer alone, so
+    that a query keeps those customers before they meet the months (is_subscription_recomputed says why the months
+    recomputed for every customer count only when they start at or before the data's last month).
+#}
+{% macro is_customer_recomputed(recomputed, customer_key, last_month) -%}
+    (
+        {{ recomputed.from_month }} <= {{ last_month }}
+        or {{ customer_key }} = any({{ recomputed.customers }})
+        or {{ customer_key }} = any({{ recomputed.moved }})
+    )
+{%- endmacro %}
+
 {# A condition on a customer key and a month (SQL expressions): the run recomputes that customer month. #}
 {% macro is_customer_month_recomputed(recomputed, customer_key='customer_key', month='month') -%}
     (

@@ -91,7 +91,10 @@ customer_months as (
     inner join months
         on customer_facts.cohort_month <= months.month
     {%- if recomputed is not none %}
-    where {{ is_customer_month_recomputed(recomputed, 'customer_facts.customer_key', 'months.month') }}
+    where
+        {{ is_customer_month_recomputed(recomputed, 'customer_facts.customer_key', 'months.month') }}
+        -- implied by the line above, on the customer alone: only the customers recomputed meet the months
+        and {{ is_customer_recomputed(recomputed, 'customer_facts.customer_key', '(select max(month) from months)') }}
     {%- endif %}
 ),
 
