@@ -306,7 +306,7 @@ def generate(
 ) -> None:
     """Write synthetic source exports with a planted truth."""
     from tealeaves.generate import generate as run
-    from tealeaves.generate.calendar import MerchantClock
+    from tealeaves.generate.calendar import MerchantClock, add_months
 
     try:
         first = date.fromisoformat(start)
@@ -320,8 +320,8 @@ def generate(
             last = date.fromisoformat(end)
         except ValueError:
             raise fail(f"--end must be a date like 2025-03-16, got {end!r}", 2) from None
-        if last <= first:
-            raise fail(f"--end ({last}) must come after --start ({first})", 2)
+        if not first < last <= add_months(first, 240):
+            raise fail(f"--end ({last}) must come after --start ({first}), and within 240 months of it", 2)
     try:
         MerchantClock(timezone)
     except ValueError as exc:

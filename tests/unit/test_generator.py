@@ -200,7 +200,8 @@ def test_events_days_keeps_only_the_events_stripe_still_lists(tmp_path):
 
 def test_a_world_can_end_inside_a_month(tmp_path):
     """`end` cuts the world on any day (the bench's next day then falls inside a month): the month it ends in is
-    billed and worked up to the day before, and nothing is dated from it on."""
+    billed and worked up to the day before, and nothing is dated from it on; an end on or before the start is
+    refused before anything is written."""
     truth = generate(tmp_path, customers=150, start=date(2025, 1, 1), end=date(2025, 2, 16), seed=3)
     assert (truth["start"], truth["end"]) == ("2025-01-01", "2025-02-16")
     end = datetime(2025, 2, 16, tzinfo=UTC)
@@ -214,16 +215,34 @@ def test_a_world_can_end_inside_a_month(tmp_path):
     for name, stamps in (("invoices", invoiced), ("tickets", updated)):
         assert max(stamps) < end, f"{name}: {max(stamps)} is on or after the end"
         assert max(stamps) >= end - timedelta(days=7), f"{name}: the last is {max(stamps)}, a week before the end"
+    with pytest.raises(ValueError, match="must come after the start"):
+        generate(tmp_path / "never", customers=10, start=date(2025, 1, 1), end=date(2025, 1, 1))
+    assert not (tmp_path / "never").exists()
 
 
-def test_the_cli_refuses_an_end_it_cannot_honour(tmp_path):
-    """--end on or before --start, or beside --months (which it replaces), is one line and exit 2, nothing written."""
-    for extra in (["--start", "2025-03-01", "--end", "2025-03-01"], ["--end", "2025-03-16", "--months", "2"]):
+def test_the_cli_ends_the_data_on_end_and_refuses_an_end_it_cannot_honour(tmp_path):
+    """`tealeaves generate --end` stops the world that day; --end on or before --start, beyond 240 months, or beside
+    --months (which it replaces) exits 2 with nothing written."""
+    run = subprocess.run(
+        [TEALEAVES, "generate", "--out", str(tmp_path / "out"), "--customers", "20"]
+        + ["--start", "2025-01-01", "--end", "2025-01-20"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    assert json.loads((tmp_path / "out" / "truth.json").read_text())["end"] == "2025-01-20"
+    refusals = (
+        ["--start", "2025-03-01", "--end", "2025-03-01"],
+        ["--start", "2025-03-01", "--end", "2045-03-02"],
+        ["--end", "2025-03-16", "--months", "2"],
+    )
+    for extra in refusals:
         refused = subprocess.run(
             [TEALEAVES, "generate", "--out", str(tmp_path / "no"), *extra], capture_output=True, text=True, timeout=60
         )
         assert refused.returncode == 2, refused.stderr
-        assert "--end" in refused.stderr and "Traceback" not in refused.stderr
+        assert "Traceback" not in refused.stderr
         assert not (tmp_path / "no").exists()
 
 
