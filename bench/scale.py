@@ -301,7 +301,7 @@ class ModelResult:
 class SizeResult:
     customers_requested: int
     customers_generated: int
-    months: int
+    months: int | None  # None with --end
     start: str
     steps: list[StepResult]
     models: list[ModelResult]
@@ -375,7 +375,7 @@ def dbt_models(dbt_dir: Path, build: str, url: str, keep: Path) -> tuple[list[Mo
 def run_size(
     settings: Settings,
     customers: int,
-    months: int,
+    months: int | None,
     start: date,
     seed: int,
     work: Path,
@@ -887,6 +887,8 @@ def main() -> None:
         return
 
     sizes_wanted = [int(part) for part in args.customers.split(",")]
+    if args.end and not (args.start and args.start < args.end):
+        raise SystemExit("--end needs a --start before it (--end replaces --months, which is then not used)")
     start = args.start or default_start(args.months)
     console = Console()
     settings = get_settings()
@@ -911,7 +913,7 @@ def main() -> None:
             "machine": machine,
             "params": {
                 "customers": sizes_wanted,
-                "months": args.months,
+                "months": None if args.end else args.months,
                 "start": start.isoformat(),
                 "end": args.end.isoformat() if args.end else None,
                 "seed": args.seed,
@@ -927,7 +929,7 @@ def main() -> None:
                 run_size(
                     settings,
                     customers,
-                    args.months,
+                    None if args.end else args.months,
                     start,
                     args.seed,
                     work,

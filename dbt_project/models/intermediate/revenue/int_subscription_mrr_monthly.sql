@@ -132,8 +132,7 @@ recomputed_subscription_events as materialized (
 event_months as (
     -- the month whose snapshot is the first to see each event; an event falls in one month, found in the small
     -- months table. In an incremental run a subscription recomputed from a month on sees every earlier event in
-    -- that month, as the first month of a full build does; the events of a subscription not recomputed are left out
-    -- (first_subscription_month_recomputed would give them no month).
+    -- that month, as the first month of a full build does (only the recomputed subscriptions' events come here).
     select
         subscription_events.subscription_id,
         {{ first_subscription_month_recomputed(

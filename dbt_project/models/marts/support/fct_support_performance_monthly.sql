@@ -1,5 +1,5 @@
 {#
-    Length (223 lines, over the style's ~150): One model: created, solved and backlog counts share the month ×
+    Length (230 lines, over the style's ~150): One model: created, solved and backlog counts share the month ×
     priority × channel grid they are zero-filled on; each count is one CTE.
 #}
 with
@@ -38,12 +38,14 @@ created_in_month as (
         channel,
         count(*) as tickets_created,
         -- each pair from one sort of the measure, not one sort per fraction
-        percentile_cont(array[0.5, 0.9]) within group (order by first_reply_business_minutes) as first_reply_business,
-        percentile_cont(array[0.5, 0.9]) within group (order by first_reply_calendar_minutes) as first_reply_calendar,
+        percentile_cont(array[0.5, 0.9]) within group (order by first_reply_business_minutes)
+            as first_reply_business_percentiles,
+        percentile_cont(array[0.5, 0.9]) within group (order by first_reply_calendar_minutes)
+            as first_reply_calendar_percentiles,
         percentile_cont(array[0.5, 0.9]) within group (order by full_resolution_business_minutes)
-            as resolution_business,
+            as resolution_business_percentiles,
         percentile_cont(array[0.5, 0.9]) within group (order by full_resolution_calendar_minutes)
-            as resolution_calendar,
+            as resolution_calendar_percentiles,
         count(first_reply_sla_met) as first_reply_sla_measured,
         count(*) filter (where first_reply_sla_met) as first_reply_sla_met,
         count(resolution_sla_met) as resolution_sla_measured,
@@ -148,21 +150,21 @@ final as (
         coalesce(created_in_month.tickets_created, 0)::integer as tickets_created,
         coalesce(solved_in_month.tickets_solved, 0)::integer as tickets_solved,
         coalesce(backlog_at_month_end.backlog, 0)::integer as backlog_at_month_end,
-        round(created_in_month.first_reply_business[1]::numeric, 2)::numeric(12, 2)
+        round(created_in_month.first_reply_business_percentiles[1]::numeric, 2)::numeric(12, 2)
             as first_reply_median_business_minutes,
-        round(created_in_month.first_reply_business[2]::numeric, 2)::numeric(12, 2)
+        round(created_in_month.first_reply_business_percentiles[2]::numeric, 2)::numeric(12, 2)
             as first_reply_p90_business_minutes,
-        round(created_in_month.first_reply_calendar[1]::numeric, 2)::numeric(12, 2)
+        round(created_in_month.first_reply_calendar_percentiles[1]::numeric, 2)::numeric(12, 2)
             as first_reply_median_calendar_minutes,
-        round(created_in_month.first_reply_calendar[2]::numeric, 2)::numeric(12, 2)
+        round(created_in_month.first_reply_calendar_percentiles[2]::numeric, 2)::numeric(12, 2)
             as first_reply_p90_calendar_minutes,
-        round(created_in_month.resolution_business[1]::numeric, 2)::numeric(12, 2)
+        round(created_in_month.resolution_business_percentiles[1]::numeric, 2)::numeric(12, 2)
             as full_resolution_median_business_minutes,
-        round(created_in_month.resolution_business[2]::numeric, 2)::numeric(12, 2)
+        round(created_in_month.resolution_business_percentiles[2]::numeric, 2)::numeric(12, 2)
             as full_resolution_p90_business_minutes,
-        round(created_in_month.resolution_calendar[1]::numeric, 2)::numeric(12, 2)
+        round(created_in_month.resolution_calendar_percentiles[1]::numeric, 2)::numeric(12, 2)
             as full_resolution_median_calendar_minutes,
-        round(created_in_month.resolution_calendar[2]::numeric, 2)::numeric(12, 2)
+        round(created_in_month.resolution_calendar_percentiles[2]::numeric, 2)::numeric(12, 2)
             as full_resolution_p90_calendar_minutes,
         coalesce(created_in_month.first_reply_sla_measured, 0)::integer as first_reply_sla_measured,
         coalesce(created_in_month.first_reply_sla_met, 0)::integer as first_reply_sla_met,
