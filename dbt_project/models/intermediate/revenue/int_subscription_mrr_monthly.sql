@@ -43,7 +43,7 @@
     pricing.
 #}
 {#- the subscription months the run recomputes; every one in a full build -#}
-{%- set last_month = '(select max(month) from months)' -%}
+{%- set last_month = '(select max(data_months.month) from months as data_months)' -%}
 {%- set recomputed = subscription_mrr_recomputed(subscription_mrr_plan()) or {
     'touched': "'{}'::text[]", 'from_month': "'-infinity'::date", 'moved': "'{}'::text[]", 'moved_from': "'infinity'::date",
 } -%}
