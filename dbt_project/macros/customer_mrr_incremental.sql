@@ -168,14 +168,14 @@
 {%- endmacro %}
 
 {#
-    A condition on a customer key (an SQL expression): the run may recompute a month of that customer (`last_month`:
-    the data's last month, an SQL expression). Implied by is_customer_month_recomputed; on the customer alone, so
-    that a query keeps those customers before they meet the months (is_subscription_recomputed says why the months
-    recomputed for every customer count only when they start at or before the data's last month).
+    A condition on a customer key (an SQL expression): the run may recompute a month of that customer. Implied by
+    is_customer_month_recomputed; on the customer alone, so that a query keeps those customers before they meet
+    the months (is_subscription_recomputed says why the months recomputed for every customer count only when they
+    start at or before the data's last month).
 #}
-{% macro is_customer_recomputed(recomputed, customer_key, last_month) -%}
+{% macro is_customer_recomputed(recomputed, customer_key) -%}
     (
-        {{ recomputed.from_month }} <= {{ last_month }}
+        {{ recomputed.from_month }} <= {{ data_last_month_sql() }}
         or {{ customer_key }} = any({{ recomputed.customers }})
         or {{ customer_key }} = any({{ recomputed.moved }})
     )

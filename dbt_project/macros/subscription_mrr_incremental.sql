@@ -177,15 +177,23 @@
 {%- endmacro %}
 
 {#
+    The data's last month (int_revenue_months'), as an SQL expression, for a model that reads int_revenue_months
+    (ref, so that a unit test's given months answer it).
+#}
+{% macro data_last_month_sql() -%}
+    (select max(month) from {{ ref('int_revenue_months') }})
+{%- endmacro %}
+
+{#
     A condition on a subscription id (an SQL expression): the run may recompute a month of that subscription
-    (`recomputed`: subscription_mrr_recomputed's; `last_month`: the data's last month, an SQL expression). Implied
+    (`recomputed`: subscription_mrr_recomputed's). Implied
     by is_subscription_month_recomputed; on the subscription alone, so that a query keeps those subscriptions'
     rows before they meet the months. A from_month after the data's last month (a day the end moves within its
     month: every subscription from the month after) recomputes no month of any subscription by itself.
 #}
-{% macro is_subscription_recomputed(recomputed, subscription_id, last_month) -%}
+{% macro is_subscription_recomputed(recomputed, subscription_id) -%}
     (
-        {{ recomputed.from_month }} <= {{ last_month }}
+        {{ recomputed.from_month }} <= {{ data_last_month_sql() }}
         or {{ subscription_id }} = any({{ recomputed.touched }})
         or {{ subscription_id }} = any({{ recomputed.moved }})
     )

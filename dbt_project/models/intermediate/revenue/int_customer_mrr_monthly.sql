@@ -94,9 +94,7 @@ customer_months as (
     where
         {{ is_customer_month_recomputed(recomputed, 'customer_facts.customer_key', 'months.month') }}
         -- implied by the line above, on the customer alone: only the customers recomputed meet the months
-        and {{ is_customer_recomputed(
-            recomputed, 'customer_facts.customer_key', '(select max(data_months.month) from months as data_months)'
-        ) }}
+        and {{ is_customer_recomputed(recomputed, 'customer_facts.customer_key') }}
     {%- endif %}
 ),
 

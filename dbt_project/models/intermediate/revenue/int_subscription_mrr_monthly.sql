@@ -43,7 +43,6 @@
     pricing.
 #}
 {#- the subscription months the run recomputes; every one in a full build -#}
-{%- set last_month = '(select max(data_months.month) from months as data_months)' -%}
 {%- set recomputed = subscription_mrr_recomputed(subscription_mrr_plan()) or {
     'touched': "'{}'::text[]", 'from_month': "'-infinity'::date", 'moved': "'{}'::text[]", 'moved_from': "'infinity'::date",
 } -%}
@@ -118,7 +117,7 @@ subscription_months as (
         {{ is_subscription_month_recomputed(recomputed, 'subscriptions.subscription_id', 'months.month') }}
         -- implied by the line above, but on the subscription alone: PostgreSQL keeps the subscriptions a run
         -- recomputes before they meet the months, not every subscription's every month after
-        and {{ is_subscription_recomputed(recomputed, 'subscriptions.subscription_id', last_month) }}
+        and {{ is_subscription_recomputed(recomputed, 'subscriptions.subscription_id') }}
 ),
 
 recomputed_subscription_events as materialized (
@@ -126,7 +125,7 @@ recomputed_subscription_events as materialized (
     -- the join, every month re-read and re-tested all 158,470 events (at 100,000 customers, 0.75 s of a
     -- re-delivered day's 2.2 s statement)
     select * from subscription_events
-    where {{ is_subscription_recomputed(recomputed, 'subscription_id', last_month) }}
+    where {{ is_subscription_recomputed(recomputed, 'subscription_id') }}
 ),
 
 event_months as (
@@ -245,7 +244,7 @@ subscription_invoice_lines as (
         invoice_line_items.line_type = 'subscription'
         and not coalesce(invoice_line_items.is_proration, false)
         and invoices.invoice_status in ('open', 'paid')
-        and {{ is_subscription_recomputed(recomputed, 'invoice_line_items.subscription_id', last_month) }}
+        and {{ is_subscription_recomputed(recomputed, 'invoice_line_items.subscription_id') }}
         -- a line ending a day before the first month recomputed (UTC and the reporting time zone's months differ
         -- by less) cannot hold a snapshot of that month or a later one
         and (
