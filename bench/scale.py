@@ -890,6 +890,7 @@ def main() -> None:
     if args.end and not (args.start and args.start < args.end):
         raise SystemExit("--end needs a --start before it (--end replaces --months, which is then not used)")
     start = args.start or default_start(args.months)
+    months = None if args.end else args.months  # --end replaces --months
     console = Console()
     settings = get_settings()
     was_running = settings.embedded and _embedded(settings).status().running
@@ -913,7 +914,7 @@ def main() -> None:
             "machine": machine,
             "params": {
                 "customers": sizes_wanted,
-                "months": None if args.end else args.months,
+                "months": months,
                 "start": start.isoformat(),
                 "end": args.end.isoformat() if args.end else None,
                 "seed": args.seed,
@@ -929,7 +930,7 @@ def main() -> None:
                 run_size(
                     settings,
                     customers,
-                    None if args.end else args.months,
+                    months,
                     start,
                     args.seed,
                     work,
