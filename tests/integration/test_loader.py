@@ -11,6 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from tealeaves import sources
 from tealeaves.load import LoadError, load_paths
 from tealeaves.load.ddl import ensure_raw_schema
 from tests.warehouse import query
@@ -396,6 +397,31 @@ def test_every_raw_table_has_a_block_range_index_on_its_batch_even_one_made_befo
     given_later = query(fresh_database, indexes, "crm_companies")
     assert [definition for (definition,) in given_later if "USING brin (_batch_id)" in definition], given_later
     assert query(fresh_database, "select count(*) from raw.crm_companies") == [(2,)]
+
+
+def test_autovacuum_never_vacuums_a_raw_table_for_its_inserts_even_one_made_before_that(tmp_path, fresh_database):
+    """A vacuum of an append-only raw table would send the next loads' rows into the gaps at every page's end, all
+    over the table, and the BRIN index on _batch_id could no longer confine a daily read to the day's batches
+    (tealeaves.load.ddl.APPEND_ONLY_OPTION): every contract's table is made with insert-triggered autovacuum off,
+    and a table from before that gets it at its next load. The ledger's own tables, which loads update, keep it."""
+    first = write(tmp_path / "crm" / "companies.csv", HEADER + "1,Acme,acme.com,2025-01-02T10:00:00Z,,,,,\n")
+    load_paths(fresh_database, [first])
+    options = (
+        "select c.relname, 'autovacuum_vacuum_insert_threshold=-1' = any(coalesce(c.reloptions, '{}'))"
+        " from pg_class as c join pg_namespace as n on n.oid = c.relnamespace"
+        " where n.nspname = 'raw' and c.relkind = 'r' order by 1"
+    )
+    made_with = dict(query(fresh_database, options))
+    contract_tables = {contract.table for contract in sources.contracts().values()}
+    assert contract_tables <= set(made_with), sorted(contract_tables - set(made_with))
+    assert {table for table, off in made_with.items() if off} == contract_tables, made_with
+    with psycopg.connect(fresh_database) as conn:
+        conn.execute("alter table raw.crm_companies reset (autovacuum_vacuum_insert_threshold)")
+    assert dict(query(fresh_database, options))["crm_companies"] is False
+    second = write(tmp_path / "crm" / "companies_2.csv", HEADER + "2,Beta,beta.com,2025-01-03T10:00:00Z,,,,,\n")
+    [result] = load_paths(fresh_database, [second])
+    assert (result.status, result.rows_loaded) == ("loaded", 1)
+    assert dict(query(fresh_database, options))["crm_companies"] is True
 
 
 def test_a_loaded_batch_cannot_be_deleted_or_unloaded_so_no_raw_row_loses_its_batch(tmp_path, fresh_database):

@@ -19,6 +19,17 @@ RAW = "raw"
 # Serialises the DDL of the raw tables below: two loads of one new source would race to create its table.
 _RAW_DDL_LOCK = "select pg_advisory_xact_lock(hashtext('tealeaves.raw.ddl'))"
 
+# A raw table only grows: a load appends its batch's rows, and nothing updates or deletes them. Vacuuming it
+# reclaims nothing; it records in the free space map the bytes each full page has left at its end, and the next
+# load's COPY then puts every row small enough into one of those gaps, all over the table. Each block range the
+# BRIN index on _batch_id summarizes then spans old batches and the new one, and a daily read of the day's
+# batches reads all of them: at 100,000 customers one day's 3,560 invoices fell into 344 of the table's 1,042
+# ranges, a third of it. Autovacuum vacuums such a table for its inserts alone, which this storage parameter
+# turns off for raw tables. It still vacuums one against transaction-id wraparound, or for the dead rows of a
+# load that failed, and that fills the map again, once; the loader analyzes each table after its load, so
+# statistics do not wait for autovacuum.
+APPEND_ONLY_OPTION = "autovacuum_vacuum_insert_threshold=-1"
+
 
 def lock_raw_ddl(conn: psycopg.Connection) -> None:
     """Hold the raw tables' DDL lock until `conn`'s transaction ends; parallel loads wait instead of racing."""
@@ -41,13 +52,15 @@ def ensure_table(conn: psycopg.Connection, contract: Contract, existing: set[str
         conn.execute(
             sql.SQL(
                 "create table if not exists {} (_batch_id bigint not null, _source_line bigint not null,"
-                " _loaded_at timestamptz not null default now(), {})"
-            ).format(table, sql.SQL(", ").join(columns))
+                " _loaded_at timestamptz not null default now(), {}) with ({})"
+            ).format(table, sql.SQL(", ").join(columns), sql.SQL(APPEND_ONLY_OPTION))
         )
         ensure_batch_index(conn, contract.table)
         return
     if not _has_index(conn, batch_index(contract.table)):  # a table made before the index existed
         ensure_batch_index(conn, contract.table)
+    if not _is_append_only(conn, contract.table):  # a table made before the option: from its next load on
+        conn.execute(sql.SQL("alter table {} set ({})").format(table, sql.SQL(APPEND_ONLY_OPTION)))
     missing = [column for c, column in zip(contract.columns, columns, strict=True) if c.name not in existing]
     if missing:
         conn.execute(
@@ -64,11 +77,12 @@ def batch_index(table: str) -> str:
 def ensure_batch_index(conn: psycopg.Connection, table: str) -> None:
     """A BRIN index on the batch id: a daily run reads only its own batches' rows of a raw table.
 
-    Rows are appended a batch at a time, so batch ids rise with the table's pages, and a block-range index (one
-    summary per 128 pages) finds a batch's pages without growing with every row as a B-tree would. dbt's
-    incremental models read `_batch_id` between the run's lowest and highest batch
-    (macros/incremental_by_key.sql); without the index each of those reads scanned the whole table (2.2 s for the
-    support tables at 100,000 customers, twice per model and run). The loader summarizes the pages it wrote.
+    Rows are appended a batch at a time, so batch ids rise with the table's pages (while no vacuum fills the free
+    space map: APPEND_ONLY_OPTION), and a block-range index (one summary per 128 pages) finds a batch's pages
+    without growing with every row as a B-tree would. dbt's incremental models read `_batch_id` between the run's
+    lowest and highest batch (macros/incremental_by_key.sql); without the index each of those reads scanned the
+    whole table (2.2 s for the support tables at 100,000 customers, twice per model and run). The loader
+    summarizes the pages it wrote.
     """
     conn.execute(
         sql.SQL("create index if not exists {} on {} using brin (_batch_id)").format(
@@ -87,6 +101,15 @@ def summarize_batch_index(conn: psycopg.Connection, table: str) -> None:
 def _has_index(conn: psycopg.Connection, name: str) -> bool:
     return conn.execute(
         "select to_regclass(format('%%I.%%I', %s::text, %s::text)) is not null", [RAW, name]
+    ).fetchone()[0]
+
+
+def _is_append_only(conn: psycopg.Connection, table: str) -> bool:
+    """Whether the raw table carries APPEND_ONLY_OPTION."""
+    return conn.execute(
+        "select %s = any(coalesce(reloptions, '{}')) from pg_class"
+        " where oid = format('%%I.%%I', %s::text, %s::text)::regclass",
+        [APPEND_ONLY_OPTION, RAW, table],
     ).fetchone()[0]
 
 
