@@ -403,7 +403,8 @@ def test_autovacuum_never_vacuums_a_raw_table_for_its_inserts_even_one_made_befo
     """A vacuum of an append-only raw table would send the next loads' rows into the gaps at every page's end, all
     over the table, and the BRIN index on _batch_id could no longer confine a daily read to the day's batches
     (tealeaves.load.ddl.APPEND_ONLY_OPTION): every contract's table is made with insert-triggered autovacuum off,
-    and a table from before that gets it at its next load. The ledger's own tables, which loads update, keep it."""
+    and a table from before that gets it at its next load. The ledger's tables (raw.load_batches, raw.rejected_rows),
+    which the warehouse's revisions make, keep autovacuum's defaults."""
     first = write(tmp_path / "crm" / "companies.csv", HEADER + "1,Acme,acme.com,2025-01-02T10:00:00Z,,,,,\n")
     load_paths(fresh_database, [first])
     options = (

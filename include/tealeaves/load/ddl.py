@@ -25,9 +25,11 @@ _RAW_DDL_LOCK = "select pg_advisory_xact_lock(hashtext('tealeaves.raw.ddl'))"
 # BRIN index on _batch_id summarizes then spans old batches and the new one, and a daily read of the day's
 # batches reads all of them: at 100,000 customers one day's 3,560 invoices fell into 344 of the table's 1,042
 # ranges, a third of it. Autovacuum vacuums such a table for its inserts alone, which this storage parameter
-# turns off for raw tables. It still vacuums one against transaction-id wraparound, or for the dead rows of a
-# load that failed, and that fills the map again, once; the loader analyzes each table after its load, so
-# statistics do not wait for autovacuum.
+# turns off for raw tables. The price: the freezing those vacuums would do in small steps waits for autovacuum's
+# vacuum against transaction-id wraparound, one pass over the whole table, which also fills the map again once.
+# So does a vacuum of the dead rows rolled-back loads leave, once they pass autovacuum's threshold, and a manual
+# VACUUM. Setting the parameter on a table that was vacuumed before clears nothing: its loads fill the recorded
+# gaps first (VACUUM FULL, which locks the table while it rewrites it, clears them at once).
 APPEND_ONLY_OPTION = "autovacuum_vacuum_insert_threshold=-1"
 
 
@@ -59,7 +61,7 @@ def ensure_table(conn: psycopg.Connection, contract: Contract, existing: set[str
         return
     if not _has_index(conn, batch_index(contract.table)):  # a table made before the index existed
         ensure_batch_index(conn, contract.table)
-    if not _is_append_only(conn, contract.table):  # a table made before the option: from its next load on
+    if not _has_append_only_option(conn, contract.table):  # a table made before the option
         conn.execute(sql.SQL("alter table {} set ({})").format(table, sql.SQL(APPEND_ONLY_OPTION)))
     missing = [column for c, column in zip(contract.columns, columns, strict=True) if c.name not in existing]
     if missing:
@@ -104,8 +106,8 @@ def _has_index(conn: psycopg.Connection, name: str) -> bool:
     ).fetchone()[0]
 
 
-def _is_append_only(conn: psycopg.Connection, table: str) -> bool:
-    """Whether the raw table carries APPEND_ONLY_OPTION."""
+def _has_append_only_option(conn: psycopg.Connection, table: str) -> bool:
+    """Whether the raw table has APPEND_ONLY_OPTION already: setting it again would lock the table for nothing."""
     return conn.execute(
         "select %s = any(coalesce(reloptions, '{}')) from pg_class"
         " where oid = format('%%I.%%I', %s::text, %s::text)::regclass",
