@@ -84,6 +84,7 @@ from tealeaves.orchestrate import start_server
 from tealeaves.publish import BUILD
 
 BENCH_DB = "tealeaves_scale"
+DAY_ONE_DB = "tealeaves_scale_day_one"  # --keep-day-one: what bench/replay_day.py replays the next day on
 DBT_FINISHED = re.compile(r"Finished running .*? in \d+ hours \d+ minutes and [\d.]+ seconds \(([\d.]+)s\)")
 GOAL_FACTOR = 1.3  # issue 15: 13x for 10x the customers
 NOISE_FLOOR_S = 1.0
@@ -384,6 +385,7 @@ def run_size(
     next_day: int = 0,
     models_alone: bool = True,
     end: date | None = None,
+    keep_day_one: bool = False,
 ) -> SizeResult:
     """One size, from generating its exports to publishing; `next_day`: the days of exports the next day's
     build adds (0: no next day)."""
@@ -463,6 +465,8 @@ def run_size(
             outcome = json.loads(result_file.read_text())
             if step == "validate_marts":
                 outcome["rows"] = schema_rows(url, BUILD)  # what the gate read: every table it may publish
+        if keep_day_one and step == f"publish_marts{SAME_DAY}":  # between two measured steps, timed by neither
+            copy_database(settings, BENCH_DB, DAY_ONE_DB)
         steps.append(
             StepResult(
                 step,
@@ -858,6 +862,12 @@ def main() -> None:
         " same warehouse in full to compare (tealeaves.generate.next_day)",
     )
     parser.add_argument(
+        "--keep-day-one",
+        action="store_true",
+        help="with --next-day: keep day one's warehouse, as the next day's build starts from it, as the database"
+        f" {DAY_ONE_DB} for bench/replay_day.py (the last size's)",
+    )
+    parser.add_argument(
         "--next-day-days",
         type=int,
         default=1,
@@ -939,6 +949,7 @@ def main() -> None:
                     args.next_day_days if args.next_day else 0,
                     args.models_alone,
                     args.end,
+                    args.keep_day_one and args.next_day,
                 )
             )
             result |= {"sizes": [asdict(s) for s in sizes], "growth": growth(sizes)}
@@ -954,6 +965,24 @@ def main() -> None:
                 shutil.rmtree(work, ignore_errors=True)
         if settings.embedded and not was_running:
             _embedded(settings).stop()  # the bench started it
+
+
+def copy_database(settings: Settings, source: str, copy: str) -> None:
+    """`copy` made anew from `source`. A copy needs `source` to itself: sessions still on it (an autovacuum worker)
+    are ended first, and again if one came back before the copy started."""
+    for attempt in range(5):
+        with psycopg.connect(settings.url(settings.warehouse.set(database="postgres")), autocommit=True) as conn:
+            conn.execute(
+                "select pg_terminate_backend(pid) from pg_stat_activity where datname = %s and pid <> pg_backend_pid()",
+                [source],
+            )
+            try:
+                scratch_database(settings, copy, template=source)
+                return
+            except psycopg.errors.ObjectInUse:
+                if attempt == 4:
+                    raise
+                time.sleep(1)
 
 
 def _embedded(settings: Settings):
