@@ -864,8 +864,8 @@ def main() -> None:
     parser.add_argument(
         "--keep-day-one",
         action="store_true",
-        help="with --next-day: keep day one's warehouse, as the next day's build starts from it, as the database"
-        f" {DAY_ONE_DB} for bench/replay_day.py (the last size's)",
+        help="with --next-day: keep the last size's day one, as the next day's build starts from it, as the database"
+        f" {DAY_ONE_DB} for bench/replay_day.py (the copy's writes can still be flushing as the next day loads)",
     )
     parser.add_argument(
         "--next-day-days",
@@ -949,7 +949,7 @@ def main() -> None:
                     args.next_day_days if args.next_day else 0,
                     args.models_alone,
                     args.end,
-                    args.keep_day_one and args.next_day,
+                    args.keep_day_one and args.next_day and customers == sizes_wanted[-1],
                 )
             )
             result |= {"sizes": [asdict(s) for s in sizes], "growth": growth(sizes)}
@@ -967,22 +967,24 @@ def main() -> None:
             _embedded(settings).stop()  # the bench started it
 
 
-def copy_database(settings: Settings, source: str, copy: str) -> None:
-    """`copy` made anew from `source`. A copy needs `source` to itself: sessions still on it (an autovacuum worker)
-    are ended first, and again if one came back before the copy started."""
-    for attempt in range(5):
-        with psycopg.connect(settings.url(settings.warehouse.set(database="postgres")), autocommit=True) as conn:
+def copy_database(settings: Settings, source: str, copy: str, attempts: int = 5) -> None:
+    """`copy` made anew from `source`. A copy needs `source` to itself: client sessions still on it are ended
+    first (PostgreSQL ends autovacuum's itself), and again if one came back before the copy started."""
+    for attempt in range(1, attempts + 1):
+        admin = settings.url(settings.warehouse.set(database="postgres"))
+        with psycopg.connect(admin, autocommit=True, connect_timeout=10) as conn:
             conn.execute(
-                "select pg_terminate_backend(pid) from pg_stat_activity where datname = %s and pid <> pg_backend_pid()",
+                "select pg_terminate_backend(pid) from pg_stat_activity"
+                " where datname = %s and backend_type = 'client backend' and pid <> pg_backend_pid()",
                 [source],
             )
-            try:
-                scratch_database(settings, copy, template=source)
-                return
-            except psycopg.errors.ObjectInUse:
-                if attempt == 4:
-                    raise
-                time.sleep(1)
+        try:
+            scratch_database(settings, copy, template=source)
+            return
+        except psycopg.errors.ObjectInUse:
+            if attempt == attempts:
+                raise
+            time.sleep(1)
 
 
 def _embedded(settings: Settings):
