@@ -10,9 +10,18 @@ Each replay copies that database to REPLAY_DB, refreshes its statistics (a copy 
 counters, and the build's analyze hooks would otherwise analyze every table), loads day two, runs the raw gate and
 the daily `dbt build`, each as the bench runs it, and prints the load's and the gate's own seconds (as the bench's
 tables show them), dbt's elapsed time and its node seconds by kind of node (a model's compile time is the queries
-that decide what an incremental model recomputes). `--vacuum-raw` first vacuums the copy's raw tables, as
-autovacuum did after every load before raw tables stopped being vacuumed for their inserts (README, "Raw tables
-kept in load order").
+that decide what an incremental model recomputes), and the `--top` slowest nodes. `--vacuum-raw` first vacuums the
+copy's raw tables, as autovacuum did after every load before raw tables stopped being vacuumed for their inserts
+(README, "Raw tables kept in load order").
+
+A change to an incremental model's code makes its next build a whole one (its fingerprint changed), so a replay of
+day two with it would time that build, not a daily one: `--settle` first builds and publishes day one once with the
+code as it is (untimed, as the bench's same-day build and publish), and the replay's build is then a daily one.
+
+`--changed-rows` also counts, mart by mart, the rows day two's build holds that day one's published marts do not
+(the build is not published, so `marts` still holds day one's): what a daily build has to write however it
+computes it, the floor under its cost. Rows are compared whole, and again without the columns that stamp the
+moment a mart was measured at (named `*as_of*`), which change every row of their mart every day.
 
     export TEALEAVES_HOME=... TEALEAVES_PG_PORT=...   # the server the bench ran on
     .venv/bin/python bench/scale.py --customers 100000 --start 2024-12-01 --end 2026-11-16 --next-day \\
@@ -54,6 +63,7 @@ from scale import (
 from tealeaves.config import Settings, get_settings
 from tealeaves.db.setup import drop_database
 from tealeaves.orchestrate import start_server
+from tealeaves.publish import BUILD, PUBLISHED
 
 REPLAY_DB = "tealeaves_scale_replay"
 SCALE = Path(__file__).with_name("scale.py")
@@ -66,6 +76,28 @@ def step(name: str, command: list[str], url: str, folder: Path) -> None:
         raise SystemExit(f"{name} failed; see {folder / f'{name}.log'}")
 
 
+def compile_seconds(result: dict) -> float:
+    """A node's compile seconds in dbt's run results (an incremental model's: the queries choosing its rows)."""
+    return sum(
+        (datetime.fromisoformat(t["completed_at"]) - datetime.fromisoformat(t["started_at"])).total_seconds()
+        for t in result["timing"]
+        if t["name"] == "compile"
+    )
+
+
+def python_step(name: str, data: Path, folder: Path) -> list[str]:
+    """The command of one of the bench's steps in Python, its result written to FOLDER/NAME.json."""
+    return [
+        *(sys.executable, str(SCALE), "--step", name, "--data", str(data), "--run-id", "replay"),
+        *("--docs", str(folder / "docs"), "--result", str(folder / f"{name}.json")),
+    ]
+
+
+def dbt_build(settings: Settings) -> list[str]:
+    """The command of the bench's daily build (the one its next day runs)."""
+    return [str(BIN / "dbt"), *DBT_STEPS[f"build_marts{NEXT_DAY}"], "--project-dir", str(settings.dbt_project_dir)]
+
+
 def node_seconds(run_results: Path) -> dict[str, dict[str, float]]:
     """dbt's node seconds by kind of node (a model by its materialization), with their compile seconds."""
     manifest = json.loads((run_results.parent / "manifest.json").read_text())
@@ -75,18 +107,114 @@ def node_seconds(run_results: Path) -> dict[str, dict[str, float]]:
         kind = result["unique_id"].split(".")[0]  # exposures and unit tests are not among the manifest's nodes
         if kind == "model":
             kind = f"model ({node['config']['materialized']})"
-        compile_seconds = sum(
-            (datetime.fromisoformat(t["completed_at"]) - datetime.fromisoformat(t["started_at"])).total_seconds()
-            for t in result["timing"]
-            if t["name"] == "compile"
-        )
         kinds[kind]["nodes"] += 1
         kinds[kind]["seconds"] += result["execution_time"]
-        kinds[kind]["compile"] += compile_seconds
+        kinds[kind]["compile"] += compile_seconds(result)
     return dict(kinds)
 
 
-def replay(settings: Settings, day_two: Path, vacuum_raw: bool, folder: Path) -> dict:
+def slowest_nodes(run_results: Path, top: int) -> list[dict]:
+    """The `top` nodes by their seconds, with their compile seconds."""
+    nodes = [
+        {
+            "node": result["unique_id"].split(".", 2)[-1],
+            "seconds": round(result["execution_time"], 2),
+            "compile": round(compile_seconds(result), 2),
+        }
+        for result in json.loads(run_results.read_text())["results"]
+    ]
+    return sorted(nodes, key=lambda node: -node["seconds"])[:top]
+
+
+def _rows_as_text(schema: str, table: str, kept: list[str] | None) -> sql.Composable:
+    """A table's rows as text: whole, or only the `kept` columns."""
+    if kept is None:
+        selected = sql.SQL("t::text")
+    else:
+        selected = sql.SQL("row({})::text").format(sql.SQL(", ").join(sql.Identifier("t", name) for name in kept))
+    return sql.SQL("select {} from {} as t").format(selected, sql.Identifier(schema, table))
+
+
+def _new_rows(conn: psycopg.Connection, table: str, kept: list[str] | None) -> int:
+    """How many rows of the build's `table` the published one lacks (as multisets: twice against once is one)."""
+    query = sql.SQL("select count(*) from ({} except all {}) as new_rows").format(
+        _rows_as_text(BUILD, table, kept), _rows_as_text(PUBLISHED, table, kept)
+    )
+    return conn.execute(query).fetchone()[0]
+
+
+def changed_rows(conn: psycopg.Connection) -> list[dict]:
+    """Per mart: day two's rows (`marts_build`), and how many of them day one's `marts` lacks, whole and without
+    the `*as_of*` columns."""
+    found = []
+    tables = conn.execute(
+        "select table_name from information_schema.tables where table_schema = %s and table_type = 'BASE TABLE'"
+        " and table_name in (select table_name from information_schema.tables where table_schema = %s) order by 1",
+        [BUILD, PUBLISHED],
+    ).fetchall()
+    for (table,) in tables:
+        kept = [
+            name
+            for (name,) in conn.execute(
+                "select column_name from information_schema.columns where table_schema = %s and table_name = %s"
+                " and column_name not like %s order by ordinal_position",
+                [BUILD, table, "%as\\_of%"],
+            )
+        ]
+        total = conn.execute(sql.SQL("select count(*) from {}").format(sql.Identifier(BUILD, table))).fetchone()[0]
+        found.append(
+            {
+                "mart": table,
+                "rows": total,
+                "changed": _new_rows(conn, table, None),
+                "changed_without_as_of": _new_rows(conn, table, kept),
+                "changed_by_column": _changed_columns(conn, table),
+            }
+        )
+    return found
+
+
+def _changed_columns(conn: psycopg.Connection, table: str) -> dict[str, int]:
+    """For a mart with a primary key: each column's count of rows, matched by the key, whose value changed (a row
+    new or gone counts in every column); none without a key."""
+    key = [
+        name
+        for (name,) in conn.execute(
+            "select attname from pg_index join pg_attribute on attrelid = indrelid and attnum = any(indkey)"
+            " where indrelid = %s::regclass and indisprimary order by array_position(indkey, attnum)",
+            [f'"{BUILD}"."{table}"'],
+        )
+    ]
+    if not key:
+        return {}
+    columns = [
+        name
+        for (name,) in conn.execute(
+            "select column_name from information_schema.columns where table_schema = %s and table_name = %s"
+            " order by ordinal_position",
+            [BUILD, table],
+        )
+        if name not in key
+    ]
+    if not columns:
+        return {}
+    counts = sql.SQL(", ").join(
+        sql.SQL(
+            "count(*) filter (where day_two.{0} is distinct from day_one.{0} or day_one is null or day_two is null)"
+        ).format(sql.Identifier(name))
+        for name in columns
+    )
+    query = sql.SQL("select {} from {} as day_two full join {} as day_one using ({})").format(
+        counts,
+        sql.Identifier(BUILD, table),
+        sql.Identifier(PUBLISHED, table),
+        sql.SQL(", ").join(sql.Identifier(name) for name in key),
+    )
+    changed = conn.execute(query).fetchone()
+    return {name: count for name, count in zip(columns, changed, strict=True) if count}
+
+
+def replay(settings: Settings, day_two: Path, vacuum_raw: bool, folder: Path, compare: bool, settle: bool) -> dict:
     """One replay on a fresh copy of DAY_ONE_DB; its figures. The copy is dropped afterwards, even after a failure."""
     started = time.perf_counter()
     copy_database(settings, DAY_ONE_DB, REPLAY_DB)
@@ -98,27 +226,32 @@ def replay(settings: Settings, day_two: Path, vacuum_raw: bool, folder: Path) ->
                 for (table,) in conn.execute("select tablename from pg_tables where schemaname = 'raw'").fetchall():
                     conn.execute(sql.SQL("vacuum {}").format(sql.Identifier("raw", table)))
             conn.execute("analyze")
+        if settle:  # day one taken on by this code, untimed, as the bench's same-day build and publish are
+            step("settle_build", dbt_build(settings), url, folder)
+            step("settle_publish", python_step("publish_marts", day_two, folder), url, folder)
         work = {}  # the step's own call, as the bench's tables show it (without the process's start-up)
         for name in ("load", "validate_raw"):
-            result = folder / f"{name}.json"
-            command = [sys.executable, str(SCALE), "--step", name, "--data", str(day_two), "--run-id", "replay"]
-            step(name, [*command, "--docs", str(folder / "docs"), "--result", str(result)], url, folder)
-            work[name] = json.loads(result.read_text())
-        build = f"build_marts{NEXT_DAY}"
-        dbt = [str(BIN / "dbt"), *DBT_STEPS[build], "--project-dir", str(settings.dbt_project_dir)]
-        step(build, dbt, url, folder)
+            step(name, python_step(name, day_two, folder), url, folder)
+            work[name] = json.loads((folder / f"{name}.json").read_text())
+        step(f"build_marts{NEXT_DAY}", dbt_build(settings), url, folder)
+        if compare:
+            with psycopg.connect(url, autocommit=True) as conn:
+                changed = changed_rows(conn)
     finally:
         drop_database(settings, REPLAY_DB)
     run_results = folder / "dbt" / "target" / "run_results.json"
     return {
         "machine": machine_facts(settings, settings.url()),  # the commit and the date among them
         "vacuum_raw": vacuum_raw,
+        "settled": settle,
         "copy_seconds": round(copied, 1),
         "rows_loaded": work["load"]["rows"],
         "load_seconds": work["load"]["work_seconds"],
         "raw_gate_seconds": work["validate_raw"]["work_seconds"],
         "dbt_elapsed": json.loads(run_results.read_text())["elapsed_time"],
         "nodes": node_seconds(run_results),
+        "slowest": slowest_nodes(run_results, 40),
+        **({"changed_rows": changed} if compare else {}),
     }
 
 
@@ -126,6 +259,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("day_two", type=Path, help="day two's exports (DIR/scale-<customers>/day2 of the bench)")
     parser.add_argument("--vacuum-raw", action="store_true", help="vacuum the copy's raw tables before loading")
+    parser.add_argument(
+        "--settle",
+        action="store_true",
+        help="build and publish day one once with this code first (untimed), so that a change to an incremental"
+        " model is not replayed as its first, whole build",
+    )
+    parser.add_argument("--changed-rows", action="store_true", help="count each mart's rows day two changed")
+    parser.add_argument("--keep", action="store_true", help="keep the steps' logs and dbt's target (printed)")
+    parser.add_argument("--top", type=int, default=15, help="how many of the slowest nodes to print")
     parser.add_argument("--out", type=Path, help="append the replay's figures to this JSON Lines file")
     args = parser.parse_args()
     if not args.day_two.is_dir():  # the loader skips a missing folder: the replay would be of an empty day
@@ -139,11 +281,14 @@ def main() -> None:
             found = conn.execute("select 1 from pg_database where datname = %s", [DAY_ONE_DB]).fetchone()
         if found is None:
             raise SystemExit(f"no database {DAY_ONE_DB}: run bench/scale.py --next-day --keep-day-one first")
-        figures = replay(settings, args.day_two, args.vacuum_raw, folder)
+        figures = replay(settings, args.day_two, args.vacuum_raw, folder, args.changed_rows, args.settle)
     finally:
         if settings.embedded and not was_running:
             _embedded(settings).stop()  # this script started it
-    shutil.rmtree(folder, ignore_errors=True)  # kept after a failure: the steps' logs are there
+    if args.keep:
+        print(f"logs and dbt's target kept in {folder}")
+    else:
+        shutil.rmtree(folder, ignore_errors=True)  # kept after a failure: the steps' logs are there
 
     title = f"day two replayed{' after vacuuming raw' if args.vacuum_raw else ''} ({figures['rows_loaded']:,} rows)"
     table = Table(title=title)
@@ -154,7 +299,34 @@ def main() -> None:
     table.add_row("dbt build, dbt's elapsed", "", f"{figures['dbt_elapsed']:.1f}", "")
     for kind, part in sorted(figures["nodes"].items()):
         table.add_row(f"  {kind}, node s", str(part["nodes"]), f"{part['seconds']:.1f}", f"{part['compile']:.1f}")
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    slowest = Table(title=f"the {args.top} slowest nodes")
+    for column in ("node", "seconds", "of which compile"):
+        slowest.add_column(column, justify="left" if column == "node" else "right")
+    for node in figures["slowest"][: args.top]:
+        slowest.add_row(node["node"], f"{node['seconds']:.2f}", f"{node['compile']:.2f}")
+    console.print(slowest)
+    if args.changed_rows:
+        changed = Table(title="rows of day two's marts that day one's lack")
+        for column in ("mart", "rows", "changed", "%", "without *as_of*", "% "):
+            changed.add_column(column, justify="left" if column == "mart" else "right")
+        for mart in figures["changed_rows"]:
+            share = 100 * mart["changed"] / mart["rows"] if mart["rows"] else 0.0
+            share_kept = 100 * mart["changed_without_as_of"] / mart["rows"] if mart["rows"] else 0.0
+            changed.add_row(
+                mart["mart"],
+                f"{mart['rows']:,}",
+                f"{mart['changed']:,}",
+                f"{share:.1f}",
+                f"{mart['changed_without_as_of']:,}",
+                f"{share_kept:.1f}",
+            )
+        console.print(changed)
+        for mart in figures["changed_rows"]:
+            if mart["changed_without_as_of"] and mart["changed_by_column"]:
+                by_column = ", ".join(f"{name} {count:,}" for name, count in mart["changed_by_column"].items())
+                console.print(f"{mart['mart']}, rows changed by column: {by_column}")
     if args.out:
         with args.out.open("a") as out:
             out.write(json.dumps(figures) + "\n")
