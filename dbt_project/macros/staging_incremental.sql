@@ -17,7 +17,9 @@
                 strategy (delete+insert) and the hooks (restage_everything_first, record_incremental_state)
         source: select * from {{ restaged_source('source', 'table') }}
     It must not drop a key's rows after de-duplication (a filter or an empty expansion there would leave the
-    key's older rows in place); a row-level filter before it is fine.
+    key's older rows in place); a row-level filter before it is fine. A model that expands a record into rows
+    (answers unnested from a submission) and may expand its newest copy into none deletes the run's records first:
+    pre_hook delete_restaged_records.
 #}
 
 {# The raw tables this model stages, by their identifiers (raw.<source>_<entity>, as in the batch ledger). #}
@@ -66,5 +68,18 @@
 {% macro restage_everything_first() -%}
     {%- if is_incremental_run() and not restage_plan().incremental -%}
         delete from {{ this }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#
+    Pre-hook of a staging model that expands each record into rows: in an incremental run, every row of the
+    records the run's audited rows carry (`key_column` in the table, `key_sql` the same key over the raw rows), so
+    a newest copy that expands into fewer rows, or none, leaves none of the older copy's (delete+insert replaces
+    only the keys the new rows have).
+#}
+{% macro delete_restaged_records(key_column, key_sql, source_name, table_name) -%}
+    {%- if is_incremental_run() and restage_plan().incremental -%}
+        delete from {{ this }}
+        where {{ key_column }} in (select {{ key_sql }} from {{ restaged_source(source_name, table_name) }})
     {%- endif -%}
 {%- endmacro %}

@@ -16,7 +16,9 @@ touched and every customer's last months; their rules have planted cases too: a 
 company on day one and moved on to another on day two (the customer it left and the one it joined), a paying
 company whose original source changes. int_invoices_netted and int_purchases_netted recompute the invoices day
 two touched; their rules have planted refunds: one naming only its charge, one whose charge comes a day late, and
-one whose metadata moves it from one invoice to another. Warehouse `rebuilt` loads the same files in the same
+one whose metadata moves it from one invoice to another. Two scorecard submissions come again on day two, one with
+fewer answers, one with none: their staged answers must be the newest copy's. Warehouse `rebuilt` loads the same
+files in the same
 order and builds once, from scratch. Every staging and intermediate table and every mart must then hold the same
 multiset of rows. Day two is cut from one generated world 4 days before its end (tealeaves.generate.next_day says
 what each day holds).
@@ -65,6 +67,7 @@ RESTAGED_MODELS = {
     "stg_survey__nps_responses": ("survey_nps_responses",),
     "stg_survey__post_ticket_responses": ("survey_post_ticket_responses",),
     "stg_survey__scorecard_responses": ("survey_scorecard_responses",),
+    "stg_survey__scorecard_answers": ("survey_scorecard_responses",),
 }
 # each incremental intermediate model and the key it recomputes by
 INCREMENTAL_MODELS = {
@@ -470,6 +473,26 @@ def _answer_naming_company_later(day1: Path, answered: Path, company: int) -> st
         ExternalReference=str(company),
     )
     return "R_namedLater0001"
+
+
+def _scorecards_delivered_again(day1: Path, later: Path) -> dict[str, set[str]]:
+    """Two of day one's scorecard submissions delivered again on day two: one without its last two answers, one
+    with none (staging keeps a submission's newest copy, and a full rebuild unnests no answer of the second; the
+    incremental run must drop the older copy's answers, which no new row names). Returns the question refs each
+    must keep, by token."""
+    records = _records(day1 / "survey", "scorecard")
+    tokens = Counter(record.get("token") for record in records)
+    chosen = [
+        record
+        for record in records
+        if record.get("token") and tokens[record["token"]] == 1 and len(record.get("answers") or []) >= 4
+    ][:2]
+    fewer, emptied = dict(chosen[0], answers=chosen[0]["answers"][:-2]), dict(chosen[1], answers=[])
+    (later / "survey").mkdir(parents=True, exist_ok=True)
+    (later / "survey" / "scorecard__again.jsonl").write_text(
+        "".join(json.dumps(record) + "\n" for record in (fewer, emptied)), encoding="utf-8"
+    )
+    return {fewer["token"]: {a["field"]["ref"] for a in fewer["answers"]}, emptied["token"]: set()}
 
 
 def _company_exported_later(day1: Path, folder: Path) -> int:
@@ -970,6 +993,7 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
     assert moved["tickets.jsonl"] > 0 and moved["ticket_comments.jsonl"] > 0 and moved["invoices.jsonl"] > 0, moved
 
     failed_ids = _failing_reexport(tmp_path / "day1", tmp_path / "failing")
+    answers_kept = _scorecards_delivered_again(tmp_path / "day1", tmp_path / "later")
     company_later = _company_exported_later(tmp_path / "day1", tmp_path / "later")
     prospect_answer, prospect_channel, prospect_company = _prospect_answer_recounted_later(
         tmp_path / "day1", tmp_path / "waiting", tmp_path / "later"
@@ -1133,6 +1157,11 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
     )
     [(eur_mrr,)] = query(incremental, eur_mrr_sql, corrected_month)
     assert eur_mrr > 0, "subscriptions in EUR that month"
+    answers_sql = (
+        "select submission_id, question_ref from staging.stg_survey__scorecard_answers where submission_id = any(%s)"
+    )
+    answered_day1 = query(incremental, answers_sql, sorted(answers_kept))
+    assert {token for token, _ in answered_day1} == set(answers_kept), "both submissions have answers on day one"
     # the gate now fails the staged re-export
     _load(incremental, tmp_path / "day2", tmp_path / "fx", tmp_path / "later", tmp_path / "billing")
     # with every data test, on the incremental tables too; the debug log says which plan each model took
@@ -1143,6 +1172,10 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
         corrected_invoice,
     )
     assert corrected_rate == Decimal("1.1"), "the corrected rate converts the invoice of its day"
+    # the submissions delivered again keep the newest copy's answers only
+    answered_day2 = query(incremental, answers_sql, sorted(answers_kept))
+    assert {token: {ref for t, ref in answered_day2 if t == token} for token in answers_kept} == answers_kept
+    assert len(answered_day2) < len(answered_day1)
     # each refund planted reaches its invoice, and the edited one leaves the invoice it named before
     refunds_day2 = dict(query(incremental, refunds_sql, list(refunded.values())))
     assert {plant: refunds_day2[invoice] - refunds_day1[invoice] for plant, invoice in refunded.items()} == {

@@ -1,7 +1,20 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key=['submission_id'],
+        indexes=[{'columns': ['submission_id']}],
+        pre_hook="{{ delete_restaged_records('submission_id', 'trim(token)', 'survey', 'scorecard_responses') }}",
+    )
+}}
+{#
+    Kept incrementally by submission (macros/staging_incremental.sql): a submission delivered again replaces all
+    its answers, and one whose newest copy has none loses them (the pre-hook; its key, trim(token), is the one
+    `submissions` below computes).
+#}
 with
 
 source as (
-    select * from {{ audited_source('survey', 'scorecard_responses') }}
+    select * from {{ restaged_source('survey', 'scorecard_responses') }}
 ),
 
 submissions as (
