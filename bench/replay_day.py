@@ -113,8 +113,8 @@ def node_seconds(run_results: Path) -> dict[str, dict[str, float]]:
     return dict(kinds)
 
 
-def slowest_nodes(run_results: Path, top: int) -> list[dict]:
-    """The `top` nodes by their seconds, with their compile seconds."""
+def nodes_by_seconds(run_results: Path) -> list[dict]:
+    """Every node, the slowest first, with its seconds and compile seconds."""
     nodes = [
         {
             "node": result["unique_id"].split(".", 2)[-1],
@@ -123,7 +123,7 @@ def slowest_nodes(run_results: Path, top: int) -> list[dict]:
         }
         for result in json.loads(run_results.read_text())["results"]
     ]
-    return sorted(nodes, key=lambda node: -node["seconds"])[:top]
+    return sorted(nodes, key=lambda node: -node["seconds"])
 
 
 def _rows_as_text(schema: str, table: str, kept: list[str] | None) -> sql.Composable:
@@ -250,7 +250,7 @@ def replay(settings: Settings, day_two: Path, vacuum_raw: bool, folder: Path, co
         "raw_gate_seconds": work["validate_raw"]["work_seconds"],
         "dbt_elapsed": json.loads(run_results.read_text())["elapsed_time"],
         "nodes": node_seconds(run_results),
-        "slowest": slowest_nodes(run_results, 40),
+        "by_node": nodes_by_seconds(run_results),
         **({"changed_rows": changed} if compare else {}),
     }
 
@@ -304,7 +304,7 @@ def main() -> None:
     slowest = Table(title=f"the {args.top} slowest nodes")
     for column in ("node", "seconds", "of which compile"):
         slowest.add_column(column, justify="left" if column == "node" else "right")
-    for node in figures["slowest"][: args.top]:
+    for node in figures["by_node"][: args.top]:
         slowest.add_row(node["node"], f"{node['seconds']:.2f}", f"{node['compile']:.2f}")
     console.print(slowest)
     if args.changed_rows:
