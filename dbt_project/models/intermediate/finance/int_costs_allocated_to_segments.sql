@@ -43,9 +43,7 @@ new_customers as (
 ),
 
 tickets as (
-    select ticket_month as month, segment, count(*) as tickets
-    from {{ ref('int_tickets_segmented') }}
-    group by 1, 2
+    select month, segment, tickets from {{ ref('int_segment_tickets_monthly') }}
 ),
 
 drivers as (
