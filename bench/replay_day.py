@@ -15,13 +15,15 @@ copy's raw tables, as autovacuum did after every load before raw tables stopped 
 (README, "Raw tables kept in load order").
 
 A change to an incremental model's code makes its next build a whole one (its fingerprint changed), so a replay of
-day two with it would time that build, not a daily one: `--settle` first builds and publishes day one once with the
-code as it is (untimed, as the bench's same-day build and publish), and the replay's build is then a daily one.
+day two with it would time that build, not a daily one: `--settle` first builds and publishes day one twice with
+the code as it is, untimed (a publish leaves the marts it retires to the next build, which rebuilds whole an
+incremental mart whose fingerprint changed), and the replay's build is then a daily one.
 
 `--changed-rows` also counts, mart by mart, the rows day two's build holds that day one's published marts do not
-(the build is not published, so `marts` still holds day one's): what a daily build has to write however it
-computes it, the floor under its cost. Rows are compared whole, and again without the columns that stamp the
-moment a mart was measured at (named `*as_of*`), which change every row of their mart every day.
+(the build is not published, so `marts` still holds day one's), and the reverse: what a daily build has to write
+(and delete) however it computes it, the floor under its cost. Rows are compared whole, and again without the
+columns that stamp the moment a mart was measured at (named `*as_of*`), which change every row of their mart every
+day; for a mart with a primary key, column by column.
 
     export TEALEAVES_HOME=... TEALEAVES_PG_PORT=...   # the server the bench ran on
     .venv/bin/python bench/scale.py --customers 100000 --start 2024-12-01 --end 2026-11-16 --next-day \\
@@ -85,7 +87,7 @@ def compile_seconds(result: dict) -> float:
     )
 
 
-def python_step(name: str, data: Path, folder: Path) -> list[str]:
+def step_command(name: str, data: Path, folder: Path) -> list[str]:
     """The command of one of the bench's steps in Python, its result written to FOLDER/NAME.json."""
     return [
         *(sys.executable, str(SCALE), "--step", name, "--data", str(data), "--run-id", "replay"),
@@ -93,7 +95,7 @@ def python_step(name: str, data: Path, folder: Path) -> list[str]:
     ]
 
 
-def dbt_build(settings: Settings) -> list[str]:
+def daily_build_command(settings: Settings) -> list[str]:
     """The command of the bench's daily build (the one its next day runs)."""
     return [str(BIN / "dbt"), *DBT_STEPS[f"build_marts{NEXT_DAY}"], "--project-dir", str(settings.dbt_project_dir)]
 
@@ -126,26 +128,24 @@ def nodes_by_seconds(run_results: Path) -> list[dict]:
     return sorted(nodes, key=lambda node: -node["seconds"])
 
 
-def _rows_as_text(schema: str, table: str, kept: list[str] | None) -> sql.Composable:
-    """A table's rows as text: whole, or only the `kept` columns."""
-    if kept is None:
-        selected = sql.SQL("t::text")
-    else:
-        selected = sql.SQL("row({})::text").format(sql.SQL(", ").join(sql.Identifier("t", name) for name in kept))
+def _rows_as_text(schema: str, table: str, columns: list[str]) -> sql.Composable:
+    """A table's rows as text, of the given columns."""
+    selected = sql.SQL("row({})::text").format(sql.SQL(", ").join(sql.Identifier("t", name) for name in columns))
     return sql.SQL("select {} from {} as t").format(selected, sql.Identifier(schema, table))
 
 
-def _new_rows(conn: psycopg.Connection, table: str, kept: list[str] | None) -> int:
-    """How many rows of the build's `table` the published one lacks (as multisets: twice against once is one)."""
-    query = sql.SQL("select count(*) from ({} except all {}) as new_rows").format(
-        _rows_as_text(BUILD, table, kept), _rows_as_text(PUBLISHED, table, kept)
-    )
+def _rows_lacking(conn: psycopg.Connection, table: str, columns: list[str], reverse: bool = False) -> int:
+    """How many rows of the build's `table` the published one lacks, or, `reverse`, the published one's the build
+    lacks (as multisets: twice against once is one), over `columns`."""
+    sides = [_rows_as_text(BUILD, table, columns), _rows_as_text(PUBLISHED, table, columns)]
+    query = sql.SQL("select count(*) from ({} except all {}) as lacking").format(*(sides[::-1] if reverse else sides))
     return conn.execute(query).fetchone()[0]
 
 
 def changed_rows(conn: psycopg.Connection) -> list[dict]:
-    """Per mart: day two's rows (`marts_build`), and how many of them day one's `marts` lacks, whole and without
-    the `*as_of*` columns."""
+    """Per mart: day two's rows (`marts_build`); how many of them day one's `marts` lacks (new or changed), whole and
+    without the `*as_of*` columns; how many of day one's day two lacks (gone or changed); and per column for a mart
+    with a primary key. Over the columns both days' tables have (a replay without --settle may change them)."""
     found = []
     tables = conn.execute(
         "select table_name from information_schema.tables where table_schema = %s and table_type = 'BASE TABLE'"
@@ -153,30 +153,36 @@ def changed_rows(conn: psycopg.Connection) -> list[dict]:
         [BUILD, PUBLISHED],
     ).fetchall()
     for (table,) in tables:
-        kept = [
-            name
-            for (name,) in conn.execute(
-                "select column_name from information_schema.columns where table_schema = %s and table_name = %s"
-                " and column_name not like %s order by ordinal_position",
-                [BUILD, table, "%as\\_of%"],
-            )
-        ]
+        shared = [name for name in _columns(conn, BUILD, table) if name in _columns(conn, PUBLISHED, table)]
+        unstamped = [name for name in shared if "as_of" not in name]
         total = conn.execute(sql.SQL("select count(*) from {}").format(sql.Identifier(BUILD, table))).fetchone()[0]
         found.append(
             {
                 "mart": table,
                 "rows": total,
-                "changed": _new_rows(conn, table, None),
-                "changed_without_as_of": _new_rows(conn, table, kept),
-                "changed_by_column": _changed_columns(conn, table),
+                "changed": _rows_lacking(conn, table, shared),
+                "changed_without_as_of": _rows_lacking(conn, table, unstamped),
+                "gone_or_changed": _rows_lacking(conn, table, shared, reverse=True),
+                "changed_by_column": _changed_columns(conn, table, shared),
             }
         )
     return found
 
 
-def _changed_columns(conn: psycopg.Connection, table: str) -> dict[str, int]:
-    """For a mart with a primary key: each column's count of rows, matched by the key, whose value changed (a row
-    new or gone counts in every column); none without a key."""
+def _columns(conn: psycopg.Connection, schema: str, table: str) -> list[str]:
+    """A table's columns, in order."""
+    found = conn.execute(
+        "select column_name from information_schema.columns where table_schema = %s and table_name = %s"
+        " order by ordinal_position",
+        [schema, table],
+    )
+    return [name for (name,) in found]
+
+
+def _changed_columns(conn: psycopg.Connection, table: str, shared: list[str]) -> dict[str, int]:
+    """For a mart with a primary key: each of the `shared` columns' count of rows, matched by the key, whose value
+    changed (a row new or gone counts in every column), the columns that changed in no row left out; none without
+    a key."""
     key = [
         name
         for (name,) in conn.execute(
@@ -187,15 +193,7 @@ def _changed_columns(conn: psycopg.Connection, table: str) -> dict[str, int]:
     ]
     if not key:
         return {}
-    columns = [
-        name
-        for (name,) in conn.execute(
-            "select column_name from information_schema.columns where table_schema = %s and table_name = %s"
-            " order by ordinal_position",
-            [BUILD, table],
-        )
-        if name not in key
-    ]
+    columns = [name for name in shared if name not in key]
     if not columns:
         return {}
     counts = sql.SQL(", ").join(
@@ -214,7 +212,9 @@ def _changed_columns(conn: psycopg.Connection, table: str) -> dict[str, int]:
     return {name: count for name, count in zip(columns, changed, strict=True) if count}
 
 
-def replay(settings: Settings, day_two: Path, vacuum_raw: bool, folder: Path, compare: bool, settle: bool) -> dict:
+def replay(
+    settings: Settings, day_two: Path, vacuum_raw: bool, folder: Path, count_changed_rows: bool, settle: bool
+) -> dict:
     """One replay on a fresh copy of DAY_ONE_DB; its figures. The copy is dropped afterwards, even after a failure."""
     started = time.perf_counter()
     copy_database(settings, DAY_ONE_DB, REPLAY_DB)
@@ -226,15 +226,17 @@ def replay(settings: Settings, day_two: Path, vacuum_raw: bool, folder: Path, co
                 for (table,) in conn.execute("select tablename from pg_tables where schemaname = 'raw'").fetchall():
                     conn.execute(sql.SQL("vacuum {}").format(sql.Identifier("raw", table)))
             conn.execute("analyze")
-        if settle:  # day one taken on by this code, untimed, as the bench's same-day build and publish are
-            step("settle_build", dbt_build(settings), url, folder)
-            step("settle_publish", python_step("publish_marts", day_two, folder), url, folder)
+        # Day one taken on by this code, untimed: twice, as a publish leaves the marts it retires to the next build
+        # (macros/reuse_retired_marts.sql), which rebuilds whole any incremental mart whose fingerprint changed.
+        for settling in range(2 if settle else 0):
+            step(f"settle_build_{settling}", daily_build_command(settings), url, folder)
+            step(f"settle_publish_{settling}", step_command("publish_marts", day_two, folder), url, folder)
         work = {}  # the step's own call, as the bench's tables show it (without the process's start-up)
         for name in ("load", "validate_raw"):
-            step(name, python_step(name, day_two, folder), url, folder)
+            step(name, step_command(name, day_two, folder), url, folder)
             work[name] = json.loads((folder / f"{name}.json").read_text())
-        step(f"build_marts{NEXT_DAY}", dbt_build(settings), url, folder)
-        if compare:
+        step(f"build_marts{NEXT_DAY}", daily_build_command(settings), url, folder)
+        if count_changed_rows:
             with psycopg.connect(url, autocommit=True) as conn:
                 changed = changed_rows(conn)
     finally:
@@ -251,7 +253,7 @@ def replay(settings: Settings, day_two: Path, vacuum_raw: bool, folder: Path, co
         "dbt_elapsed": json.loads(run_results.read_text())["elapsed_time"],
         "nodes": node_seconds(run_results),
         "by_node": nodes_by_seconds(run_results),
-        **({"changed_rows": changed} if compare else {}),
+        **({"changed_rows": changed} if count_changed_rows else {}),
     }
 
 
@@ -262,7 +264,7 @@ def main() -> None:
     parser.add_argument(
         "--settle",
         action="store_true",
-        help="build and publish day one once with this code first (untimed), so that a change to an incremental"
+        help="build and publish day one twice with this code first (untimed), so that a change to an incremental"
         " model is not replayed as its first, whole build",
     )
     parser.add_argument("--changed-rows", action="store_true", help="count each mart's rows day two changed")
@@ -309,7 +311,7 @@ def main() -> None:
     console.print(slowest)
     if args.changed_rows:
         changed = Table(title="rows of day two's marts that day one's lack")
-        for column in ("mart", "rows", "changed", "%", "without *as_of*", "% "):
+        for column in ("mart", "rows", "new or changed", "%", "without *as_of*", "% without", "gone or changed"):
             changed.add_column(column, justify="left" if column == "mart" else "right")
         for mart in figures["changed_rows"]:
             share = 100 * mart["changed"] / mart["rows"] if mart["rows"] else 0.0
@@ -321,6 +323,7 @@ def main() -> None:
                 f"{share:.1f}",
                 f"{mart['changed_without_as_of']:,}",
                 f"{share_kept:.1f}",
+                f"{mart['gone_or_changed']:,}",
             )
         console.print(changed)
         for mart in figures["changed_rows"]:
