@@ -259,19 +259,28 @@
 
 {#
     Post-hook of the incremental staging tables: an index on load_batch_id, so that a scoped test reads the new
-    rows, not a scan of the table. Made here rather than in the models' `indexes`, which dbt creates only with the
-    table: a warehouse staged before this index existed gets it on its next run. Named per run: a full refresh
-    keeps the old table, and its index's name, until the new one is in place.
+    rows, not a scan of the table (index_if_missing).
 #}
 {% macro index_load_batches() -%}
     {%- if not execute or model.config.materialized != 'incremental' -%}{{ return('') }}{%- endif -%}
+    {{- index_if_missing('load_batch_id', 'by_batch') -}}
+{%- endmacro %}
+
+{#
+    Post-hook: an index on `column` unless one starts with it. Made here rather than in the model's `indexes`,
+    which dbt creates only with the table: a warehouse whose table was made before the index existed (an
+    incremental model keeps its table) gets it on its next run. Named per run: a full refresh keeps the old
+    table, and its index's name, until the new one is in place.
+#}
+{% macro index_if_missing(column, name_part) -%}
+    {%- if not execute -%}{{ return('') }}{%- endif -%}
     {%- set unindexed = run_query(
-        "select from pg_attribute as batch_column where attrelid = '" ~ this ~ "'::regclass"
-        ~ " and attname = 'load_batch_id' and not attisdropped and not exists ("
-        ~ " select from pg_index where indrelid = attrelid and indkey[0] = batch_column.attnum)"
+        "select from pg_attribute as indexed_column where attrelid = '" ~ this ~ "'::regclass"
+        ~ " and attname = '" ~ column ~ "' and not attisdropped and not exists ("
+        ~ " select from pg_index where indrelid = attrelid and indkey[0] = indexed_column.attnum)"
     ) -%}
     {%- if unindexed.rows | length > 0 -%}
-        create index {{ adapter.quote(this.identifier ~ '__by_batch_' ~ local_md5(run_started_at | string)[:8]) }}
-        on {{ this }} (load_batch_id)
+        create index {{ adapter.quote(this.identifier ~ '__' ~ name_part ~ '_' ~ local_md5(run_started_at | string)[:8]) }}
+        on {{ this }} ({{ adapter.quote(column) }})
     {%- endif -%}
 {%- endmacro %}

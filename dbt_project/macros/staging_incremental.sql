@@ -18,8 +18,8 @@
         source: select * from {{ restaged_source('source', 'table') }}
     It must not drop a key's rows after de-duplication (a filter or an empty expansion there would leave the
     key's older rows in place); a row-level filter before it is fine. A model that expands a record into rows
-    (answers unnested from a submission) and may expand its newest copy into none deletes the run's records first:
-    pre_hook delete_restaged_records.
+    (answers unnested from a submission) and may expand its newest copy into none deletes the run's records first
+    (pre-hook delete_restaged_records): a key with no new row is one delete+insert leaves alone.
 #}
 
 {# The raw tables this model stages, by their identifiers (raw.<source>_<entity>, as in the batch ledger). #}
@@ -72,10 +72,10 @@
 {%- endmacro %}
 
 {#
-    Pre-hook of a staging model that expands each record into rows: in an incremental run, every row of the
-    records the run's audited rows carry (`key_column` in the table, `key_sql` the same key over the raw rows), so
-    a newest copy that expands into fewer rows, or none, leaves none of the older copy's (delete+insert replaces
-    only the keys the new rows have).
+    Pre-hook of a staging model that expands each record into rows: deletes, in an incremental run, every row of
+    the records the run's audited rows carry (`key_column` in the table, `key_sql` the same key over the raw rows).
+    delete+insert replaces only the keys the new rows have, so without it a newest copy that expands into no row
+    would leave the older copy's rows in place.
 #}
 {% macro delete_restaged_records(key_column, key_sql, source_name, table_name) -%}
     {%- if is_incremental_run() and restage_plan().incremental -%}

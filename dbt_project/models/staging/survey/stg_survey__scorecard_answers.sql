@@ -2,14 +2,15 @@
     config(
         materialized='incremental',
         unique_key=['submission_id'],
-        indexes=[{'columns': ['submission_id']}],
         pre_hook="{{ delete_restaged_records('submission_id', 'trim(token)', 'survey', 'scorecard_responses') }}",
+        post_hook="{{ index_if_missing('submission_id', 'by_submission') }}",
     )
 }}
 {#
     Kept incrementally by submission (macros/staging_incremental.sql): a submission delivered again replaces all
     its answers, and one whose newest copy has none loses them (the pre-hook; its key, trim(token), is the one
-    `submissions` below computes).
+    `submissions` below computes). The index on submission_id serves both deletes; a post-hook, not `indexes`,
+    so that a table staged whole before this model was incremental gets it too.
 #}
 with
 
