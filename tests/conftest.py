@@ -167,7 +167,7 @@ def dbt_build(
     url: str,
     select: str | daily_builds.Build,
     scratch: Path,
-    dbt_vars: dict[str, str] | None = None,
+    dbt_vars: dict[str, object] | None = None,
     env: dict[str, str] | None = None,
     full_refresh: bool = False,
     failing_tests: bool = False,
@@ -290,7 +290,7 @@ def _under_the_build_name(url: str):
             admin.execute(sql.SQL(rename).format(sql.Identifier(BUILD_DATABASE), sql.Identifier(name)))
 
 
-def _partial_parse(build: URL, dbt_vars: dict[str, str] | None) -> Path:
+def _partial_parse(build: URL, dbt_vars: dict[str, object] | None) -> Path:
     """Where this process keeps dbt's partial parse for builds on one server with the same vars (see
     _under_the_build_name): each build writes into a target folder of its own, where dbt would otherwise parse the
     whole project afresh.

@@ -18,10 +18,9 @@ company whose original source changes. int_invoices_netted and int_purchases_net
 two touched; their rules have planted refunds: one naming only its charge, one whose charge comes a day late, and
 one whose metadata moves it from one invoice to another. Two scorecard submissions come again on day two, one with
 fewer answers, one with none: their staged answers must be the newest copy's. Warehouse `rebuilt` loads the same
-files in the same
-order and builds once, from scratch. Every staging and intermediate table and every mart must then hold the same
-multiset of rows. Day two is cut from one generated world 4 days before its end (tealeaves.generate.next_day says
-what each day holds).
+files in the same order and builds once, from scratch. Every staging and intermediate table and every mart must
+then hold the same multiset of rows. Day two is cut from one generated world 4 days before its end
+(tealeaves.generate.next_day says what each day holds).
 """
 
 from __future__ import annotations
