@@ -56,14 +56,13 @@ from scale import (
     DBT_STEPS,
     NEXT_DAY,
     _embedded,
-    copy_database,
     machine_facts,
     run_measured,
     step_environ,
 )
 
 from tealeaves.config import Settings, get_settings
-from tealeaves.db.setup import drop_database
+from tealeaves.db.setup import drop_database, scratch_database
 from tealeaves.orchestrate import start_server
 from tealeaves.publish import BUILD, PUBLISHED
 
@@ -100,11 +99,10 @@ def daily_build_command(settings: Settings) -> list[str]:
     return [str(BIN / "dbt"), *DBT_STEPS[f"build_marts{NEXT_DAY}"], "--project-dir", str(settings.dbt_project_dir)]
 
 
-def node_seconds(run_results: Path) -> dict[str, dict[str, float]]:
+def node_seconds(results: list[dict], manifest: dict) -> dict[str, dict[str, float]]:
     """dbt's node seconds by kind of node (a model by its materialization), with their compile seconds."""
-    manifest = json.loads((run_results.parent / "manifest.json").read_text())
     kinds: dict[str, dict[str, float]] = defaultdict(lambda: {"nodes": 0, "seconds": 0.0, "compile": 0.0})
-    for result in json.loads(run_results.read_text())["results"]:
+    for result in results:
         node = manifest["nodes"].get(result["unique_id"], {})
         kind = result["unique_id"].split(".")[0]  # exposures and unit tests are not among the manifest's nodes
         if kind == "model":
@@ -115,7 +113,7 @@ def node_seconds(run_results: Path) -> dict[str, dict[str, float]]:
     return dict(kinds)
 
 
-def nodes_by_seconds(run_results: Path) -> list[dict]:
+def nodes_by_seconds(results: list[dict]) -> list[dict]:
     """Every node, the slowest first, with its seconds and compile seconds."""
     nodes = [
         {
@@ -123,7 +121,7 @@ def nodes_by_seconds(run_results: Path) -> list[dict]:
             "seconds": round(result["execution_time"], 2),
             "compile": round(compile_seconds(result), 2),
         }
-        for result in json.loads(run_results.read_text())["results"]
+        for result in results
     ]
     return sorted(nodes, key=lambda node: -node["seconds"])
 
@@ -217,7 +215,7 @@ def replay(
 ) -> dict:
     """One replay on a fresh copy of DAY_ONE_DB; its figures. The copy is dropped afterwards, even after a failure."""
     started = time.perf_counter()
-    copy_database(settings, DAY_ONE_DB, REPLAY_DB)
+    scratch_database(settings, REPLAY_DB, template=DAY_ONE_DB)
     copied = time.perf_counter() - started
     url = settings.url(settings.warehouse.set(database=REPLAY_DB))
     try:
@@ -241,7 +239,8 @@ def replay(
                 changed = changed_rows(conn)
     finally:
         drop_database(settings, REPLAY_DB)
-    run_results = folder / "dbt" / "target" / "run_results.json"
+    target = folder / "dbt" / "target"
+    run = json.loads((target / "run_results.json").read_text())
     return {
         "machine": machine_facts(settings, settings.url()),  # the commit and the date among them
         "vacuum_raw": vacuum_raw,
@@ -250,9 +249,9 @@ def replay(
         "rows_loaded": work["load"]["rows"],
         "load_seconds": work["load"]["work_seconds"],
         "raw_gate_seconds": work["validate_raw"]["work_seconds"],
-        "dbt_elapsed": json.loads(run_results.read_text())["elapsed_time"],
-        "nodes": node_seconds(run_results),
-        "by_node": nodes_by_seconds(run_results),
+        "dbt_elapsed": run["elapsed_time"],
+        "nodes": node_seconds(run["results"], json.loads((target / "manifest.json").read_text())),
+        "by_node": nodes_by_seconds(run["results"]),
         **({"changed_rows": changed} if count_changed_rows else {}),
     }
 

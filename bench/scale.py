@@ -466,7 +466,7 @@ def run_size(
             if step == "validate_marts":
                 outcome["rows"] = schema_rows(url, BUILD)  # what the gate read: every table it may publish
         if keep_day_one and step == f"publish_marts{SAME_DAY}":  # between two measured steps, timed by neither
-            copy_database(settings, BENCH_DB, DAY_ONE_DB)
+            scratch_database(settings, DAY_ONE_DB, template=BENCH_DB)
         steps.append(
             StepResult(
                 step,
@@ -965,26 +965,6 @@ def main() -> None:
                 shutil.rmtree(work, ignore_errors=True)
         if settings.embedded and not was_running:
             _embedded(settings).stop()  # the bench started it
-
-
-def copy_database(settings: Settings, source: str, copy: str, attempts: int = 5) -> None:
-    """`copy` made anew from `source`. A copy needs `source` to itself: client sessions still on it are ended
-    first (PostgreSQL ends autovacuum's itself), and again if one came back before the copy started."""
-    for attempt in range(1, attempts + 1):
-        admin = settings.url(settings.warehouse.set(database="postgres"))
-        with psycopg.connect(admin, autocommit=True, connect_timeout=10) as conn:
-            conn.execute(
-                "select pg_terminate_backend(pid) from pg_stat_activity"
-                " where datname = %s and backend_type = 'client backend' and pid <> pg_backend_pid()",
-                [source],
-            )
-        try:
-            scratch_database(settings, copy, template=source)
-            return
-        except psycopg.errors.ObjectInUse:
-            if attempt == attempts:
-                raise
-            time.sleep(1)
 
 
 def _embedded(settings: Settings):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import psycopg
 from psycopg import sql
 
@@ -48,15 +50,31 @@ def _admin(settings: Settings) -> psycopg.Connection:
     return psycopg.connect(admin, autocommit=True, connect_timeout=10)
 
 
-def scratch_database(settings: Settings, name: str, template: str | None = None) -> str:
+def scratch_database(settings: Settings, name: str, template: str | None = None, attempts: int = 5) -> str:
     """A new database `name` on the settings' server (a copy of `template`, else empty), dropped first if an
-    earlier run left it; returns its URL. For tests, benchmarks and tools, never for the warehouse itself."""
+    earlier run left it; returns its URL. For tests, benchmarks and tools, never for the warehouse itself.
+
+    A copy needs `template` to itself: client sessions still on it are ended first (PostgreSQL ends autovacuum's
+    itself), and again, up to `attempts` times, if one came back before the copy started."""
     create = sql.SQL("create database {}").format(sql.Identifier(name))
     if template:
         create += sql.SQL(" template {}").format(sql.Identifier(template))
-    with _admin(settings) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-        conn.execute(create)
+    for attempt in range(1, attempts + 1):
+        with _admin(settings) as conn:
+            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+            if template:
+                conn.execute(
+                    "select pg_terminate_backend(pid) from pg_stat_activity"
+                    " where datname = %s and backend_type = 'client backend' and pid <> pg_backend_pid()",
+                    [template],
+                )
+            try:
+                conn.execute(create)
+                break
+            except psycopg.errors.ObjectInUse:
+                if not template or attempt == attempts:
+                    raise
+        time.sleep(1)
     return settings.url(settings.warehouse.set(database=name))
 
 
