@@ -267,20 +267,34 @@
 {%- endmacro %}
 
 {#
-    Post-hook: an index on `column` unless one starts with it. Made here rather than in the model's `indexes`,
-    which dbt creates only with the table: a warehouse whose table was made before the index existed (an
-    incremental model keeps its table) gets it on its next run. Named per run: a full refresh keeps the old
-    table, and its index's name, until the new one is in place.
+    Post-hook: an index on `columns` (one name or a list) unless one starts with them, in that order. Made here
+    rather than in the model's `indexes`, which dbt creates only with the table: a warehouse whose table was made
+    before the index existed (an incremental model keeps its table) gets it on its next run. Named per run: a full
+    refresh keeps the old table, and its index's name, until the new one is in place.
 #}
-{% macro index_if_missing(column, name_part) -%}
+{% macro index_if_missing(columns, name_part) -%}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
+    {%- set columns = [columns] if columns is string else columns -%}
+    {%- set attnums = [] -%}
+    {%- for column in columns -%}
+        {%- do attnums.append(
+            "(select attnum from pg_attribute where attrelid = indexed.oid and attname = '" ~ column
+            ~ "' and not attisdropped)"
+        ) -%}
+    {%- endfor -%}
+    {%- set leading = [] -%}
+    {%- for attnum in attnums -%}
+        {%- do leading.append('pg_index.indkey[' ~ loop.index0 ~ '] = ' ~ attnum) -%}
+    {%- endfor -%}
     {%- set unindexed = run_query(
-        "select from pg_attribute as indexed_column where attrelid = '" ~ this ~ "'::regclass"
-        ~ " and attname = '" ~ column ~ "' and not attisdropped and not exists ("
-        ~ " select from pg_index where indrelid = attrelid and indkey[0] = indexed_column.attnum)"
+        "select from pg_class as indexed where indexed.oid = '" ~ this ~ "'::regclass"
+        ~ " and " ~ (attnums | join(' is not null and ')) ~ " is not null"
+        ~ " and not exists (select from pg_index where indrelid = indexed.oid and " ~ (leading | join(' and ')) ~ ")"
     ) -%}
     {%- if unindexed.rows | length > 0 -%}
+        {%- set quoted = [] -%}
+        {%- for column in columns -%}{%- do quoted.append(adapter.quote(column)) -%}{%- endfor -%}
         create index {{ adapter.quote(this.identifier ~ '__' ~ name_part ~ '_' ~ local_md5(run_started_at | string)[:8]) }}
-        on {{ this }} ({{ adapter.quote(column) }})
+        on {{ this }} ({{ quoted | join(', ') }})
     {%- endif -%}
 {%- endmacro %}

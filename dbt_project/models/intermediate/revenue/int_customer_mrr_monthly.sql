@@ -8,10 +8,13 @@
             "{{ serial_plan() }}",
             "{{ delete_customer_months_recomputed(customer_mrr_facts_sql(), customer_mrr_plan()) }}",
         ],
-        post_hook="{{ record_incremental_state(
-            horizon_sql=subscription_mrr_horizon_sql(), digest_sql=subscription_mrr_digest_sql(),
-            rebuilt_whole=not customer_mrr_plan().incremental,
-        ) }}",
+        post_hook=[
+            "{{ record_incremental_state(
+                horizon_sql=subscription_mrr_horizon_sql(), digest_sql=subscription_mrr_digest_sql(),
+                rebuilt_whole=not customer_mrr_plan().incremental,
+            ) }}",
+            "{{ index_if_missing('month', 'by_month') }}",
+        ],
     )
 }}
 {#
@@ -29,6 +32,9 @@
     something new touched, and of the others the months new data can change (the data's moved end, an FX rate);
     it keeps the rest. Append: the pre-hook deletes every row the run replaces. The post-hook records a recompute of everything
     (rebuilt_whole), after which fct_mrr_movements recomputes everything too.
+
+    Indexed on month too (a post-hook, so that a warehouse built before it gets it): the latest month's rows,
+    which dim_customers and every plan's comparison of customer facts read, are a twentieth of the table.
 
     Planned in one process (macros/serial_plan.sql): in parallel, the leader and each worker reduced every
     subscription month for the customers' facts (at 100,000 customers a daily run's statement took 1.39 to 1.45 s
