@@ -211,9 +211,16 @@ def _changed_columns(conn: psycopg.Connection, table: str, shared: list[str]) ->
 
 
 def replay(
-    settings: Settings, day_two: Path, vacuum_raw: bool, folder: Path, count_changed_rows: bool, settle: bool
+    settings: Settings,
+    day_two: Path,
+    vacuum_raw: bool,
+    folder: Path,
+    count_changed_rows: bool,
+    settle: bool,
+    keep_database: bool = False,
 ) -> dict:
-    """One replay on a fresh copy of DAY_ONE_DB; its figures. The copy is dropped afterwards, even after a failure."""
+    """One replay on a fresh copy of DAY_ONE_DB; its figures. The copy is dropped afterwards, even after a failure,
+    unless `keep_database` (to read the plans of day two's statements against day two's tables)."""
     started = time.perf_counter()
     scratch_database(settings, REPLAY_DB, template=DAY_ONE_DB)
     copied = time.perf_counter() - started
@@ -238,7 +245,8 @@ def replay(
             with psycopg.connect(url, autocommit=True) as conn:
                 changed = changed_rows(conn)
     finally:
-        drop_database(settings, REPLAY_DB)
+        if not keep_database:
+            drop_database(settings, REPLAY_DB)
     target = folder / "dbt" / "target"
     run = json.loads((target / "run_results.json").read_text())
     return {
@@ -267,7 +275,11 @@ def main() -> None:
         " model is not replayed as its first, whole build",
     )
     parser.add_argument("--changed-rows", action="store_true", help="count each mart's rows day two changed")
-    parser.add_argument("--keep", action="store_true", help="keep the steps' logs and dbt's target (printed)")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the steps' logs, dbt's target (printed) and the replayed database, " + REPLAY_DB,
+    )
     parser.add_argument("--top", type=int, default=15, help="how many of the slowest nodes to print")
     parser.add_argument("--out", type=Path, help="append the replay's figures to this JSON Lines file")
     args = parser.parse_args()
@@ -282,12 +294,14 @@ def main() -> None:
             found = conn.execute("select 1 from pg_database where datname = %s", [DAY_ONE_DB]).fetchone()
         if found is None:
             raise SystemExit(f"no database {DAY_ONE_DB}: run bench/scale.py --next-day --keep-day-one first")
-        figures = replay(settings, args.day_two, args.vacuum_raw, folder, args.changed_rows, args.settle)
+        figures = replay(
+            settings, args.day_two, args.vacuum_raw, folder, args.changed_rows, args.settle, keep_database=args.keep
+        )
     finally:
         if settings.embedded and not was_running:
             _embedded(settings).stop()  # this script started it
     if args.keep:
-        print(f"logs and dbt's target kept in {folder}")
+        print(f"logs and dbt's target kept in {folder}, the replayed warehouse in database {REPLAY_DB}")
     else:
         shutil.rmtree(folder, ignore_errors=True)  # kept after a failure: the steps' logs are there
 
