@@ -11,7 +11,11 @@
     line's record always names the invoice whose service period it changes.
 #}
 
-{% macro invoices_touched(plan) -%}
+{#
+    The invoices a run of a model (`plan`: its own) must look at, as a query. `converted`: where the invoices
+    converted before are read, the model's own rows when none (int_invoices_converted's, int_invoices_netted's).
+#}
+{% macro invoices_touched(plan, converted=none) -%}
     {%- set in_run = in_batches('_batch_id', 'select batch_id from incremental_batches') -%}
     with incremental_batches as ({{ incremental_batches_sql(plan) }}),
     rates_from as (
@@ -25,7 +29,7 @@
     -- a rate is kept, fx_missing), and they are a fraction of the width of the raw JSON records (a scan of raw
     -- invoices took 3.2 s of the model's 4.8 s at 100,000 customers)
     select converted.invoice_id
-    from {{ this }} as converted
+    from {{ this if converted is none else converted }} as converted
     inner join rates_from on converted.created_at >= rates_from.rate_day::timestamp
 {%- endmacro %}
 

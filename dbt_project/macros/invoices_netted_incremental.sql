@@ -18,11 +18,11 @@
     this model's fingerprint too.
 #}
 
-{# The invoices the run recomputes, as a query. #}
-{% macro invoices_netted_touched(plan) -%}
+{# The invoices the run recomputes, as a query (`converted`: as invoices_touched takes it). #}
+{% macro invoices_netted_touched(plan, converted=none) -%}
     {%- set in_run = in_batches('_batch_id', 'select batch_id from incremental_batches') -%}
     {%- set refunds = raw_relation('billing', 'refunds') -%}
-    {{ invoices_touched(plan) }}
+    {{ invoices_touched(plan, converted) }}
     union all
     select refunds.invoice
     from {{ refunds }} as refunds

@@ -1,3 +1,16 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        indexes=[{'columns': ['customer_key'], 'unique': True}],
+        on_schema_change='sync_all_columns',
+        pre_hook="{{ delete_customers_summarised_recomputed() }}",
+        post_hook=[
+            "{{ restate_customers_summarised_as_of() }}",
+            "{{ record_incremental_state(digest_sql=customers_summarised_digest_sql()) }}",
+        ],
+    )
+}}
 {#
     One row per customer with a one-off purchase on or before the as-of date: the numbers BG/NBD and
     Gamma-Gamma see, in WEEKS (7 days), the library's default unit (tealeaves.ltv.TimeUnit.WEEKS). The same
@@ -17,21 +30,24 @@
     The as-of date is the var `ltv_as_of` (YYYY-MM-DD) when given, else the reporting date (var `as_of`), else the
     day (reporting time zone) of the latest paid invoice of any kind: the day the billing export runs to, so a
     replay of old exports is valued as of its own end.
+
+    Incremental (macros/customers_summarised_incremental.sql): a daily run recomputes the customers whose
+    purchases something new touched and moves every other row to the new as-of date; it was rebuilt whole every
+    day before, 2.6 to 3.2 s of a daily build at 100,000 customers.
 #}
-{%- set as_of = var('ltv_as_of', none) or reporting_as_of() %}
+{%- set customers = customers_summarised_keys() %}
 
 with
 
 purchases as (
     select * from {{ ref('int_purchases_netted') }}
+    {%- if customers is not none %}
+    where customer_key = any({{ customers }})
+    {%- endif %}
 ),
 
 as_of as (
-    {%- if as_of %}
-    select '{{ as_of }}'::date as as_of_date
-    {%- else %}
-        select {{ local_date('max(created_at)') }} as as_of_date from {{ ref('int_invoices_netted') }}
-    {%- endif %}
+    select {{ customers_summarised_as_of_sql() }} as as_of_date
 ),
 
 purchase_days as (
@@ -78,7 +94,7 @@ final as (
         last_purchase_on,
         frequency::integer as frequency,
         ((last_purchase_on - first_purchase_on) / 7.0)::numeric(12, 6) as recency_weeks,
-        ((as_of_date - first_purchase_on) / 7.0)::numeric(12, 6) as t_weeks,
+        {{ weeks_since_first_purchase('as_of_date', 'first_purchase_on') }} as t_weeks,
         coalesce(mean_repeat_amount_usd, 0)::numeric(14, 4) as monetary_value_usd,
         spend_frequency::integer as spend_frequency,
         purchases_usd::numeric(18, 2) as purchases_usd
