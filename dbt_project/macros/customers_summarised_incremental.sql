@@ -4,16 +4,14 @@
 
     A customer's row follows from their purchases (int_purchases_netted) up to the as-of date, and the as-of date
     itself. A run recomputes every customer
-    - of a billing customer one of whose invoices int_purchases_netted's rules touch since this model's last build
-      (invoices_netted_touched, with this model's plan): the customer it has now;
-    - whose billing customers identity resolution moved since (row_changes_since, row_values_replaced_since): the
-      customer a billing customer has now and the one it had;
+    - of an invoice int_purchases_netted's rules touch since this model's last build, or of a billing customer
+      identity resolution moved since (customers_of_invoices_touched);
     - with a purchase dated after the as-of date of the model's rows and on or before the new one (a $0 purchase
       can come after the latest paid invoice, which dates the as-of, and be no touched invoice now).
     The as-of date moves every day, so every other row gets the new as_of_date and t_weeks (the post-hook,
-    restate_customers_summarised_as_of); nothing else of theirs changes. Everything is recomputed when the as-of date moved back (a purchase after it would
-    still count), when int_purchases_netted was rebuilt whole since, or for new code or settings (the
-    fingerprint, which holds var ltv_as_of too).
+    restate_customers_summarised_as_of); nothing else of theirs changes. Everything is recomputed when the as-of
+    date moved back (a purchase after it would still count), when int_purchases_netted was rebuilt whole since, or
+    for new code or settings (the fingerprint, which holds var ltv_as_of too).
 #}
 
 {# The as-of date of int_customers_summarised, as a scalar SQL expression (a date). #}
@@ -52,28 +50,13 @@
 {% macro customers_summarised_keys() -%}
     {%- set plan = customers_summarised_plan() -%}
     {%- if not plan.incremental -%}{{ return(none) }}{%- endif -%}
-    {%- set converted = graph_model_relation('int_invoices_converted') -%}
     {%- set touched -%}
-        select identities.customer_key
-        from {{ graph_model_relation('int_customer_identity') }} as identities
-        where identities.source_system = 'billing_customer'
-            and identities.source_id in (
-                select billing_customer_id from {{ converted }}
-                where invoice_id in ({{ invoices_netted_touched(plan, converted) }})
-            )
+        {{ customers_of_invoices_touched(plan) }}
         union all
         -- a purchase the old as-of date left out: one of $0 can come after the latest paid invoice, which dates it
         select customer_key from {{ graph_model_relation('int_purchases_netted') }}
         where purchased_on > (select max(as_of_date) from {{ this }})
             and purchased_on <= {{ customers_summarised_as_of_sql() }}
-        union all
-        select changed.watched ->> 'customer_key'
-        from ({{ row_changes_since('int_customer_identity', plan.last_built_at) }}) as changed
-        where changed.source_system = 'billing_customer'
-        union all
-        select replaced.watched ->> 'customer_key'
-        from ({{ row_values_replaced_since('int_customer_identity', plan.last_built_at) }}) as replaced
-        where replaced.source_system = 'billing_customer'
     {%- endset -%}
     {{- return(incremental_keys(touched, 'text')) -}}
 {%- endmacro %}

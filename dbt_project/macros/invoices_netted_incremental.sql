@@ -43,6 +43,31 @@
     )
 {%- endmacro %}
 
+{#
+    The customers whose invoices a run of a model kept by customer (`plan`: its own) must look at, as a query: the
+    customer (identity resolution's now) of each invoice int_invoices_netted's rules touch since the model's last
+    build, and the customers a billing customer had and has whose identity changed since (row_changes_since,
+    row_values_replaced_since), whose invoices moved from one to the other.
+#}
+{% macro customers_of_invoices_touched(plan) -%}
+    {%- set converted = graph_model_relation('int_invoices_converted') -%}
+    select identities.customer_key
+    from {{ graph_model_relation('int_customer_identity') }} as identities
+    where identities.source_system = 'billing_customer'
+        and identities.source_id in (
+            select billing_customer_id from {{ converted }}
+            where invoice_id in ({{ invoices_netted_touched(plan, converted) }})
+        )
+    union all
+    select changed.watched ->> 'customer_key'
+    from ({{ row_changes_since('int_customer_identity', plan.last_built_at) }}) as changed
+    where changed.source_system = 'billing_customer'
+    union all
+    select replaced.watched ->> 'customer_key'
+    from ({{ row_values_replaced_since('int_customer_identity', plan.last_built_at) }}) as replaced
+    where replaced.source_system = 'billing_customer'
+{%- endmacro %}
+
 {# The touched invoices' ids (a text[] literal), or none outside an incremental run: every invoice. #}
 {% macro invoices_netted_keys() -%}
     {%- set plan = incremental_plan() -%}

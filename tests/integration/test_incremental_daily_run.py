@@ -77,6 +77,7 @@ INCREMENTAL_MODELS = {
     "int_invoices_netted": "invoice_id",
     "int_purchases_netted": "invoice_id",
     "int_customers_summarised": "customer_key",
+    "int_customer_revenue": "customer_key",
     "int_subscription_mrr_monthly": "subscription_id",
     "fct_support_tickets": "ticket_id",
     "int_customer_inputs_collected": "(input_source, source_id)",

@@ -12,7 +12,7 @@
     had MRR to lose); the month described is then the month of the latest invoice. Whether such a
     customer is still around is fct_predicted_ltv's probability_alive, not a status.
 
-    Length (197 lines, over the style's ~150): One model: a dimension gathers one or two columns from each of
+    Length (168 lines, over the style's ~150): One model: a dimension gathers one or two columns from each of
     many sources (identity, acquisition, MRR, revenue, voice, health); each source is one short CTE, and the
     length is their number.
 #}
@@ -45,36 +45,9 @@ support_ids as (
     group by customer_key
 ),
 
-invoices as not materialized (
-    select * from {{ ref('int_invoices_netted') }}
-),
-
 revenue as (
-    select
-        customer_key,
-        count(*) as paid_invoices,
-        sum(net_revenue_usd) as lifetime_revenue_usd,
-        sum(refunded_usd) as lifetime_refunds_usd,
-        bool_or(fx_missing) as has_unconverted_invoices,
-        -- an invoice without a date comes last, as it would in an ascending sort
-        min(coalesce(created_at, 'infinity')) as first_invoiced_at
-    from invoices
-    group by customer_key
-),
-
-first_billing_customer as (
-    -- the billing customer of the customer's first paid invoice (ties by invoice id): the invoices of its first
-    -- moment, found by a hash join with the aggregate above, not by sorting every invoice (1.4 s of the
-    -- model's 6 at 100,000 customers)
-    select distinct on (invoices.customer_key)
-        invoices.customer_key,
-        invoices.billing_customer_id
-    from invoices
-    inner join revenue
-        on
-            invoices.customer_key = revenue.customer_key
-            and coalesce(invoices.created_at, 'infinity') = revenue.first_invoiced_at
-    order by invoices.customer_key asc, invoices.invoice_id asc
+    -- what each customer paid and who paid first, kept by customer (int_customer_revenue)
+    select * from {{ ref('int_customer_revenue') }}
 ),
 
 customer_mrr as not materialized (
@@ -128,7 +101,7 @@ final as (
         customers.crm_company_id,
         companies.company_name,
         -- a customer whose purchases were all $0 has no invoice with money on it: their first purchase's
-        coalesce(first_billing_customer.billing_customer_id, customers.first_billing_customer_id)
+        coalesce(revenue.first_billing_customer_id, customers.first_billing_customer_id)
             as primary_billing_customer_id,
         coalesce(billing_ids.billing_customer_ids, array[]::text[]) as billing_customer_ids,
         coalesce(support_ids.support_organization_ids, array[]::bigint[]) as support_organization_ids,
@@ -156,8 +129,6 @@ final as (
         on customers.customer_key = billing_ids.customer_key
     left join support_ids
         on customers.customer_key = support_ids.customer_key
-    left join first_billing_customer
-        on customers.customer_key = first_billing_customer.customer_key
     left join revenue
         on customers.customer_key = revenue.customer_key
     left join latest_mrr
