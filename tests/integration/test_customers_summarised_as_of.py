@@ -1,10 +1,11 @@
-"""int_customers_summarised's daily run when only the as-of date moves (macros/customers_summarised_incremental.sql).
+"""The LTV summaries' daily run when only the as-of date moves (macros/purchase_history_incremental.sql).
 
 A customer's summary counts the purchases up to the as-of date, the day of the latest paid invoice with money on
 it. A $0 order can come after that invoice: the as-of date leaves it out, and the next day's paid invoices move
 the as-of date past it, though nothing new names it. Here both are written into the intermediate tables, where no
-batch of the ledger names them: only the moving as-of date can bring the order's customer into the run. The
-oracle is dbt's own full rebuild of the same table, row for row.
+batch of the ledger names them: only the moving as-of date can bring the order's customer into the run of
+int_customer_purchase_history, which int_customers_summarised reads. The oracle is dbt's own full rebuild of the
+same models, row for row.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import psycopg
 from tests.conftest import dbt_build, incremental_plans
 from tests.warehouse import query
 
-MODEL = "int_customers_summarised"
+MODEL = "int_customers_summarised"  # a view over HISTORY, which the run keeps incrementally
+HISTORY = "int_customer_purchase_history"
 
 
 def _copy(conn: psycopg.Connection, table: str, invoice: str, changes: str) -> None:
@@ -64,8 +66,8 @@ def test_a_free_order_after_the_old_as_of_date_counts_once_the_date_moves_past_i
         )
     [(frequency_before,)] = query(url, f"select frequency from intermediate.{MODEL} where customer_key = %s", buyer)
 
-    dbt_build(url, MODEL, tmp_path / "incremental", debug_log=True)
-    assert set(incremental_plans(tmp_path / "incremental", MODEL)) == {"incremental"}
+    dbt_build(url, f"{HISTORY} {MODEL}", tmp_path / "incremental", debug_log=True)
+    assert set(incremental_plans(tmp_path / "incremental", HISTORY)) == {"incremental"}
     [(moved_to, frequency)] = query(
         url, f"select as_of_date, frequency from intermediate.{MODEL} where customer_key = %s", buyer
     )
@@ -73,6 +75,17 @@ def test_a_free_order_after_the_old_as_of_date_counts_once_the_date_moves_past_i
     assert frequency == frequency_before + 1, "the order is a repeat purchase day"
     incremental = _rows(url)
 
-    dbt_build(url, MODEL, tmp_path / "rebuilt", full_refresh=True)
+    dbt_build(url, f"{HISTORY} {MODEL}", tmp_path / "rebuilt", full_refresh=True)
     rebuilt = _rows(url)
     assert incremental == rebuilt, (sorted(incremental - rebuilt)[:3], sorted(rebuilt - incremental)[:3])
+
+    # the later paid invoice withdrawn: the as-of date moves back before the order, which no longer counts
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("delete from intermediate.int_invoices_netted where invoice_id = 'in_paid_later'")
+    dbt_build(url, f"{HISTORY} {MODEL}", tmp_path / "back", debug_log=True)
+    assert set(incremental_plans(tmp_path / "back", HISTORY)) == {
+        "the as of date moved back or the purchases were rebuilt whole"
+    }
+    assert query(url, f"select frequency from intermediate.{MODEL} where customer_key = %s", buyer) == [
+        (frequency_before,)
+    ]

@@ -76,7 +76,7 @@ INCREMENTAL_MODELS = {
     "int_invoices_converted": "invoice_id",
     "int_invoices_netted": "invoice_id",
     "int_purchases_netted": "invoice_id",
-    "int_customers_summarised": "customer_key",
+    "int_customer_purchase_history": "customer_key",
     "int_customer_revenue": "customer_key",
     "int_subscription_mrr_monthly": "subscription_id",
     "fct_support_tickets": "ticket_id",
