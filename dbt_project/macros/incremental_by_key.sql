@@ -278,9 +278,24 @@
     The keys a query returns, as an array literal: a constant PostgreSQL pushes down through staging's DISTINCT ON.
 #}
 {% macro incremental_keys(keys_sql, key_type='bigint') -%}
-    {%- set keys = run_query_once('select distinct key from (' ~ keys_sql ~ ') as changed (key) where key is not null order by 1').columns[0].values() -%}
+    {{- return(incremental_keys_of([keys_sql], key_type)) -}}
+{%- endmacro %}
+
+{#
+    The keys several queries return together, as one array literal. Each query is run on its own, so that two
+    models asking one of them with the same plan share its answer (run_query_once).
+#}
+{% macro incremental_keys_of(keys_sqls, key_type='bigint') -%}
+    {%- set keys = {} -%}  {#- a dict as an ordered set: a list's `in` would be quadratic in the keys -#}
+    {%- for keys_sql in keys_sqls -%}
+        {%- for key in run_query_once(
+            'select distinct key from (' ~ keys_sql ~ ') as changed (key) where key is not null order by 1'
+        ).columns[0].values() -%}
+            {%- do keys.update({key: none}) -%}
+        {%- endfor -%}
+    {%- endfor -%}
     {%- do log(this.identifier ~ ': recomputing ' ~ (keys | length) ~ ' keys', info=false) -%}
-    {{- return(key_array(keys, key_type)) -}}
+    {{- return(key_array(keys.keys() | list, key_type)) -}}
 {%- endmacro %}
 
 {#

@@ -50,14 +50,13 @@
 {% macro purchase_history_keys() -%}
     {%- set plan = purchase_history_plan() -%}
     {%- if not plan.incremental -%}{{ return(none) }}{%- endif -%}
-    {%- set touched -%}
-        {{ customers_of_invoices_touched(plan) }}
-        union all
+    {%- set dated -%}
         select customer_key from {{ graph_model_relation('int_purchases_netted') }}
         where purchased_on > {{ "'" ~ plan.horizon ~ "'::date" if plan.horizon else "'infinity'::date" }}
             and purchased_on <= {{ purchase_history_as_of_sql() }}
     {%- endset -%}
-    {{- return(incremental_keys(touched, 'text')) -}}
+    {#- the first query as int_customer_revenue asks it: built in the same runs, the two share its answer -#}
+    {{- return(incremental_keys_of([customers_of_invoices_touched(plan), dated], 'text')) -}}
 {%- endmacro %}
 
 {# Pre-hook: the rows the run replaces; every row when it recomputes everything in place. #}
