@@ -108,13 +108,7 @@
     {%- set touched -%}
         {{ customers_of_subscriptions(subscriptions.touched) }}
         union all
-        select changed.watched ->> 'customer_key'
-        from ({{ row_changes_since('int_customer_identity', plan.last_built_at) }}) as changed
-        where changed.source_system = 'billing_customer'
-        union all
-        select replaced.watched ->> 'customer_key'
-        from ({{ row_values_replaced_since('int_customer_identity', plan.last_built_at) }}) as replaced
-        where replaced.source_system = 'billing_customer'
+        {{ billing_customers_moved_since(plan.last_built_at) }}
         union all
         select coalesce(current_facts.customer_key, built.customer_key)
         from ({{ current_facts }}) as current_facts

@@ -20,10 +20,12 @@
     {{- return(incremental_keys(customers_of_invoices_touched(plan), 'text')) -}}
 {%- endmacro %}
 
-{# Pre-hook: the rows the run replaces; every row when it recomputes everything in place. #}
-{% macro delete_customer_revenue_recomputed() -%}
+{#
+    Pre-hook of a model kept by customer: the rows the run replaces, those of `customers` (a text[] literal);
+    every row when it recomputes everything in place (none).
+#}
+{% macro delete_customers_recomputed(customers) -%}
     {%- if is_incremental_run() -%}
-        {%- set customers = customer_revenue_keys() -%}
         delete from {{ this }}
         {%- if customers is not none %}
         where customer_key = any({{ customers }})

@@ -264,7 +264,8 @@
     customers, and every staging model its plan three times. The answers are kept in dbt's graph, the one object
     every render of an invocation shares; the next invocation starts without them. Only for queries whose answer
     cannot change during the invocation: the batch ledger up to the run's start, a model's own state row (written
-    by its post-hook, after the last read), raw rows of those batches.
+    by its post-hook, after the last read), raw rows of those batches, and tables every model that asks the query
+    runs after (two models share the answer only then: customers_of_invoices_touched, the MRR plans' `moved`).
 #}
 {% macro run_query_once(sql) -%}
     {%- set answers = graph.setdefault('tealeaves_run_query_once', {}) -%}

@@ -46,8 +46,8 @@
 {#
     The customers whose invoices a run of a model kept by customer (`plan`: its own) must look at, as a query: the
     customer (identity resolution's now) of each invoice int_invoices_netted's rules touch since the model's last
-    build, and the customers a billing customer had and has whose identity changed since (row_changes_since,
-    row_values_replaced_since), whose invoices moved from one to the other.
+    build (of its record in the run's batches too: one a failed batch withdrew is in no table any more), and the customers identity resolution moved a billing customer from or to since
+    (billing_customers_moved_since).
 #}
 {% macro customers_of_invoices_touched(plan) -%}
     {%- set converted = graph_model_relation('int_invoices_converted') -%}
@@ -57,14 +57,29 @@
         and identities.source_id in (
             select billing_customer_id from {{ converted }}
             where invoice_id in ({{ invoices_netted_touched(plan, converted) }})
+            union all
+            -- an invoice a batch the raw gate failed withdrew is gone from int_invoices_converted: its record names
+            -- the customer it leaves
+            select customer from {{ raw_relation('billing', 'invoices') }}
+            where {{ in_batches('_batch_id', incremental_batches_sql(plan)) }}
         )
     union all
+    {{ billing_customers_moved_since(plan.last_built_at) }}
+{%- endmacro %}
+
+{#
+    The customers identity resolution gave a billing customer, or took one from, after `since` (a timestamptz
+    text), as a query: the customer key each changed billing customer record has now and each one it had
+    (macros/row_changes.sql). A model kept by customer recomputes both: the billing customer's records moved
+    from one to the other.
+#}
+{% macro billing_customers_moved_since(since) -%}
     select changed.watched ->> 'customer_key'
-    from ({{ row_changes_since('int_customer_identity', plan.last_built_at) }}) as changed
+    from ({{ row_changes_since('int_customer_identity', since) }}) as changed
     where changed.source_system = 'billing_customer'
     union all
     select replaced.watched ->> 'customer_key'
-    from ({{ row_values_replaced_since('int_customer_identity', plan.last_built_at) }}) as replaced
+    from ({{ row_values_replaced_since('int_customer_identity', since) }}) as replaced
     where replaced.source_system = 'billing_customer'
 {%- endmacro %}
 

@@ -41,7 +41,8 @@ def test_a_free_order_after_the_old_as_of_date_counts_once_the_date_moves_past_i
             select summarised.as_of_date, latest.invoice_id, purchases.customer_key, purchases.invoice_id
             from (select max(as_of_date) as as_of_date from intermediate.{MODEL}) as summarised
             cross join (
-                select invoice_id from intermediate.int_invoices_netted order by created_at desc, invoice_id limit 1
+                select invoice_id from intermediate.int_invoices_netted
+                order by created_at desc nulls last, invoice_id limit 1
             ) as latest
             cross join lateral (
                 select customer_key, invoice_id from intermediate.int_purchases_netted
@@ -89,3 +90,6 @@ def test_a_free_order_after_the_old_as_of_date_counts_once_the_date_moves_past_i
     assert query(url, f"select frequency from intermediate.{MODEL} where customer_key = %s", buyer) == [
         (frequency_before,)
     ]
+    moved_back = _rows(url)
+    dbt_build(url, f"{HISTORY} {MODEL}", tmp_path / "rebuilt-back", full_refresh=True)
+    assert moved_back == _rows(url)

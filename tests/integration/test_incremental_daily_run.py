@@ -143,15 +143,25 @@ def _write_csv(path: Path, records: list[dict]) -> None:
 NEW_IN_THE_FAILING_FILE = "in_only_in_a_failed_file"
 
 
-def _failing_reexport(day1: Path, folder: Path) -> set[str]:
+def _failing_reexport(day1: Path, day2: Path, folder: Path) -> set[str]:
     """A re-export of day one's first invoices with negative amounts paid, which the raw gate fails, their ids; and
-    an invoice only this file has (NEW_IN_THE_FAILING_FILE), which must leave staging with it."""
+    an invoice only this file has (NEW_IN_THE_FAILING_FILE), paid, of a Stripe customer no other record of the file
+    or of day two names, which must leave staging with it and the customer models' revenue and purchases (only
+    its own record then finds its customer)."""
     delivered = [record for record in _records(day1 / "billing", "invoices") if isinstance(record.get("id"), str)][:20]
     assert len(delivered) == 20, "day one holds invoices"
+    named = _jsonl_text(day2) + json.dumps(delivered)
+    buyer = next(
+        c["id"]
+        for c in _records(day1 / "billing", "customers")
+        if isinstance(c.get("id"), str) and c["id"] not in named
+    )
     (folder / "billing").mkdir(parents=True)
     with (folder / "billing" / "invoices.jsonl").open("w", encoding="utf-8") as out:
-        for record in [*delivered, dict(delivered[0], id=NEW_IN_THE_FAILING_FILE, lines=[])]:
+        for record in delivered:
             out.write(json.dumps(dict(record, amount_paid=-abs(record.get("amount_paid") or 0) - 100)) + "\n")
+        new = dict(delivered[0], id=NEW_IN_THE_FAILING_FILE, customer=buyer, lines=[], status="paid", subscription=None)
+        out.write(json.dumps(dict(new, amount_paid=5000, amount_due=5000, total=5000, subtotal=5000)) + "\n")
     return {record["id"] for record in delivered}
 
 
@@ -993,7 +1003,7 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
     moved = split_next_day(exports, tmp_path / "day1", tmp_path / "day2", days_before_end=4)
     assert moved["tickets.jsonl"] > 0 and moved["ticket_comments.jsonl"] > 0 and moved["invoices.jsonl"] > 0, moved
 
-    failed_ids = _failing_reexport(tmp_path / "day1", tmp_path / "failing")
+    failed_ids = _failing_reexport(tmp_path / "day1", tmp_path / "day2", tmp_path / "failing")
     answers_kept = _scorecards_delivered_again(tmp_path / "day1", tmp_path / "later")
     company_later = _company_exported_later(tmp_path / "day1", tmp_path / "later")
     prospect_answer, prospect_channel, prospect_company = _prospect_answer_recounted_later(

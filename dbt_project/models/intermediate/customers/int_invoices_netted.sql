@@ -5,7 +5,7 @@
         indexes=[{'columns': ['invoice_id'], 'unique': True}],
         on_schema_change='sync_all_columns',
         pre_hook="{{ delete_invoices_netted_recomputed() }}",
-        post_hook=["{{ record_incremental_state() }}", "{{ index_if_missing('customer_key', 'by_customer') }}"],
+        post_hook=["{{ record_incremental_state(rebuilt_whole=not incremental_plan().incremental) }}", "{{ index_if_missing('customer_key', 'by_customer') }}"],
     )
 }}
 {#

@@ -30,7 +30,7 @@ history as (
 ),
 
 as_of as (
-    select {{ purchase_history_as_of_sql() }} as as_of_date
+    select {{ purchase_history_built_as_of_sql() }} as as_of_date
 )
 
 select

@@ -5,7 +5,7 @@
         indexes=[{'columns': ['invoice_id'], 'unique': True}],
         on_schema_change='sync_all_columns',
         pre_hook="{{ delete_invoices_netted_recomputed() }}",
-        post_hook=["{{ record_incremental_state() }}", "{{ index_if_missing('customer_key', 'by_customer') }}"],
+        post_hook=["{{ record_incremental_state(rebuilt_whole=not incremental_plan().incremental) }}", "{{ index_if_missing('customer_key', 'by_customer') }}"],
     )
 }}
 {#
@@ -27,8 +27,8 @@
 
     Incremental (macros/invoices_netted_incremental.sql): a daily run recomputes the invoices something new
     touched, by int_invoices_netted's rules, and keeps the others. Indexed on customer_key too (a post-hook, so
-    that a warehouse built before it gets it): int_customers_summarised reads the purchases of the customers it
-    recomputes.
+    that a warehouse built before it gets it): int_customer_purchase_history reads the purchases of the customers
+    it recomputes.
 #}
 {%- set keys = invoices_netted_keys() %}
 with
