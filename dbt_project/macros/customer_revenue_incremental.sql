@@ -19,16 +19,3 @@
     {%- if not plan.incremental -%}{{ return(none) }}{%- endif -%}
     {{- return(incremental_keys(customers_of_invoices_touched(plan), 'text')) -}}
 {%- endmacro %}
-
-{#
-    Pre-hook of a model kept by customer: the rows the run replaces, those of `customers` (a text[] literal);
-    every row when it recomputes everything in place (none).
-#}
-{% macro delete_customers_recomputed(customers) -%}
-    {%- if is_incremental_run() -%}
-        delete from {{ this }}
-        {%- if customers is not none %}
-        where customer_key = any({{ customers }})
-        {%- endif %}
-    {%- endif -%}
-{%- endmacro %}

@@ -300,6 +300,19 @@
 {%- endmacro %}
 
 {#
+    Pre-hook of a model kept by one key column: the rows the run replaces, those whose `key_column` is one of `keys`
+    (an array literal, incremental_keys'); every row when the model recomputes everything in place (none).
+#}
+{% macro delete_keys_recomputed(key_column, keys) -%}
+    {%- if is_incremental_run() -%}
+        delete from {{ this }}
+        {%- if keys is not none %}
+        where {{ key_column }} = any({{ keys }})
+        {%- endif %}
+    {%- endif -%}
+{%- endmacro %}
+
+{#
     Keys of several kinds (an input source, a survey type) as {kind: [key, ...]}, every kind of `kinds` present: the
     (kind, key) rows a query returns. Keys are text; is_key_of_kind_in() is the condition for them.
 #}

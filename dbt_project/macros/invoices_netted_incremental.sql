@@ -46,8 +46,8 @@
 {#
     The customers whose invoices a run of a model kept by customer (`plan`: its own) must look at, as a query: the
     customer (identity resolution's now) of each invoice int_invoices_netted's rules touch since the model's last
-    build (of its record in the run's batches too: one a failed batch withdrew is in no table any more), and the customers identity resolution moved a billing customer from or to since
-    (billing_customers_moved_since).
+    build (of its record in the run's batches too: one a failed batch withdrew is in no table any more), and the
+    customers identity resolution moved a billing customer from or to since (billing_customers_moved_since).
 #}
 {% macro customers_of_invoices_touched(plan) -%}
     {%- set converted = graph_model_relation('int_invoices_converted') -%}
@@ -95,11 +95,5 @@
     customer); every row when the model recomputes everything in place.
 #}
 {% macro delete_invoices_netted_recomputed() -%}
-    {%- if is_incremental_run() -%}
-        {%- set keys = invoices_netted_keys() -%}
-        delete from {{ this }}
-        {%- if keys is not none %}
-        where invoice_id = any({{ keys }})
-        {%- endif %}
-    {%- endif -%}
+    {{- delete_keys_recomputed('invoice_id', invoices_netted_keys()) -}}
 {%- endmacro %}

@@ -21,12 +21,17 @@
     date): var ltv_as_of, else the reporting date (var as_of), else the day of the latest paid invoice.
 #}
 {% macro purchase_history_as_of_sql() -%}
-    {%- set as_of = var('ltv_as_of', none) or reporting_as_of() -%}
+    {%- set as_of = pinned_ltv_as_of() -%}
     {%- if as_of -%}
         '{{ as_of }}'::date
     {%- else -%}
         (select {{ local_date('max(created_at)') }} from {{ ref('int_invoices_netted') }})
     {%- endif -%}
+{%- endmacro %}
+
+{# The as-of date a var pins (ltv_as_of, else the reporting date as_of), or none. #}
+{% macro pinned_ltv_as_of() -%}
+    {{- return(var('ltv_as_of', none) or reporting_as_of()) -}}
 {%- endmacro %}
 
 {% macro purchase_history_digest_sql() -%}
@@ -68,7 +73,7 @@
     build that refreshed int_invoices_netted but not the history).
 #}
 {% macro purchase_history_built_as_of_sql() -%}
-    {%- if var('ltv_as_of', none) or reporting_as_of() or not execute -%}
+    {%- if pinned_ltv_as_of() or not execute -%}
         {{- purchase_history_as_of_sql() -}}
     {%- else -%}
         {%- set node = graph.nodes['model.' ~ project_name ~ '.int_customer_purchase_history'] -%}

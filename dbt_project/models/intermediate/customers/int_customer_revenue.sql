@@ -4,7 +4,7 @@
         incremental_strategy='append',
         indexes=[{'columns': ['customer_key'], 'unique': True}],
         on_schema_change='sync_all_columns',
-        pre_hook="{{ delete_customers_recomputed(customer_revenue_keys()) }}",
+        pre_hook="{{ delete_keys_recomputed('customer_key', customer_revenue_keys()) }}",
         post_hook="{{ record_incremental_state() }}",
     )
 }}

@@ -4,7 +4,7 @@
         incremental_strategy='append',
         indexes=[{'columns': ['customer_key'], 'unique': True}],
         on_schema_change='sync_all_columns',
-        pre_hook="{{ delete_customers_recomputed(purchase_history_keys()) }}",
+        pre_hook="{{ delete_keys_recomputed('customer_key', purchase_history_keys()) }}",
         post_hook="{{ record_incremental_state(
             horizon_sql=purchase_history_as_of_sql(), digest_sql=purchase_history_digest_sql()
         ) }}",
