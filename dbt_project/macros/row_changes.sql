@@ -25,8 +25,12 @@
     {{- graph_model_relation(model_name, '__replaced') -}}
 {%- endmacro %}
 
-{# Post-hook of a table model: which of its keys (`key_columns`) got other values in `value_columns`. #}
-{% macro record_row_changes(key_columns, value_columns) -%}
+{#
+    Post-hook of a table model: which of its keys (`key_columns`) got other values in `value_columns`. `scope`: a
+    condition on the key columns (as text) that every key the run may have changed meets, for a model kept
+    incrementally, whose other rows are as its last build left them; none compares every row.
+#}
+{% macro record_row_changes(key_columns, value_columns, scope=none) -%}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
     {%- set changes = row_changes_relation(this.identifier) -%}
     {%- set replaced = row_values_replaced_relation(this.identifier) -%}
@@ -70,6 +74,16 @@
                 {%- endfor %}
             ) as watched
         from {{ this }}
+        {%- if scope is not none %}
+        where {{ scope }}
+        {%- endif %}
+    ),
+
+    seen as (
+        select * from {{ changes }}
+        {%- if scope is not none %}
+        where {{ scope }}
+        {%- endif %}
     ),
 
     changed as (
@@ -80,7 +94,7 @@
             built.watched,
             seen.watched as replaced_watched
         from built
-        full join {{ changes }} as seen
+        full join seen
             on {% for key in key_columns %}built.{{ key }} = seen.{{ key }}{{ ' and ' if not loop.last }}{% endfor %}
         where seen.{{ key_columns[0] }} is null or built.watched is distinct from seen.watched
     ),

@@ -11,7 +11,10 @@ convert that day's invoices again. The product-input models recompute the inputs
 rules has a planted case that only it catches: a company missing from day one's export that a deal blocker note
 names, a commented rating whose ticket is deleted, a rater and a survey respondent matched to another customer (the
 rater's ticket, of no organization, moves with them), an organization linked to another company, a prospect's
-answer whose company changes its original source. The customer-month MRR models recompute the customers day two
+answer whose company changes its original source. Identity resolution recomputes the records day two may match
+otherwise; its rules that no record of the matched one carries have planted cases: a CRM contact exported with
+another email (its old one matches nothing any more) and a domain a second company claims (an organization matched
+by it, and its users, are unmatched). The customer-month MRR models recompute the customers day two
 touched and every customer's last months; their rules have planted cases too: a Stripe customer merged into one CRM
 company on day one and moved on to another on day two (the customer it left and the one it joined), a paying
 company whose original source changes. int_invoices_netted and int_purchases_netted recompute the invoices day
@@ -80,6 +83,7 @@ INCREMENTAL_MODELS = {
     "int_customer_revenue": "customer_key",
     "int_subscription_mrr_monthly": "subscription_id",
     "fct_support_tickets": "ticket_id",
+    "int_customer_identity": "(source_system, source_id)",
     "int_customer_inputs_collected": "(input_source, source_id)",
     "int_customer_inputs_classified": "(input_source, source_id)",
     "fct_product_input": "(input_source, source_id)",
@@ -428,6 +432,71 @@ def _respondent_matched_later(url: str, day1: Path, folder: Path) -> tuple[str, 
     )
     _write_csv(folder / "crm" / "contacts__moved.csv", [dict(contact, associatedcompanyid=str(company))])
     return source, answer, f"crm:{company}"
+
+
+def _contact_renamed_later(url: str, day1: Path, folder: Path) -> tuple[str, str]:
+    """A CRM contact exported again on day two with another email at the same domain. The billing customer or
+    help-desk user that matched its old email (match_method email) loses that evidence, though no record of theirs
+    comes on day two and the old email is in no staging row any more: it falls back to its email's domain, the same
+    company's. No survey respondent carries the email (_respondent_matched_later plants there). Returns the record's
+    source system and id."""
+    records = query(
+        url,
+        """
+        select identities.source_system, identities.source_id, identities.email
+        from intermediate.int_customer_identity as identities
+        inner join intermediate.int_company_domains as domains
+            on split_part(identities.email, '@', 2) = domains.domain and identities.crm_company_id = domains.company_id
+        where identities.match_method = 'email'
+            and identities.source_system in ('billing_customer', 'support_user')
+            and (select count(*) from staging.stg_crm__contacts as contacts where contacts.email = identities.email) = 1
+            and not exists (
+                select from intermediate.int_customer_identity as respondents
+                where respondents.source_system = 'survey_respondent' and respondents.source_id = identities.email
+            )
+        order by 1, 2
+        """,
+    )
+    assert records, "a record matched by a contact's email at its company's domain"
+    system, source_id, email = records[0]
+    contact = next(
+        row for row in reversed(_csv_records(day1 / "crm", "contacts")) if (row.get("email") or "").lower() == email
+    )
+    local, domain = email.split("@")
+    _write_csv(folder / "crm" / "contacts__renamed.csv", [dict(contact, email=f"{local}.renamed@{domain}")])
+    return system, source_id
+
+
+def _domain_shared_later(url: str, day1: Path, folder: Path, taken: set[str]) -> str:
+    """A help-desk organization matched by its one domain name alone, which a second CRM company's record claims too
+    from day two on (an additional domain): the domain identifies neither, so the organization is unmatched and its
+    users fall back to their own emails, though no help-desk record comes on day two. The organization's company and
+    the second one are none of `taken` (customer keys). Returns the organization's id."""
+    organizations = query(
+        url,
+        """
+        select identities.source_id, organizations.domain_names[1], identities.crm_company_id
+        from intermediate.int_customer_identity as identities
+        inner join staging.stg_support__organizations as organizations
+            on identities.source_id = organizations.organization_id::text
+        where identities.source_system = 'support_organization' and identities.match_method = 'domain'
+            and cardinality(organizations.domain_names) = 1
+            and identities.customer_key <> all(%s)
+        order by 1
+        """,
+        sorted(taken),
+    )
+    assert organizations, "an organization matched by its one domain"
+    organization, domain, company = organizations[0]
+    companies = [row for row in _csv_records(day1 / "crm", "companies") if row.get("hs_object_id")]
+    second = next(
+        row
+        for row in reversed(companies)
+        if row["hs_object_id"] != str(company) and f"crm:{row['hs_object_id']}" not in taken
+    )
+    claimed = ";".join(filter(None, [second.get("hs_additional_domains"), domain]))
+    _write_csv(folder / "crm" / "companies__claiming.csv", [dict(second, hs_additional_domains=claimed)])
+    return organization
 
 
 def _write_nps_answer(day1: Path, path: Path, **fields: str) -> None:
@@ -1081,6 +1150,13 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
     ], "the company is not staged on day one"
     answer_source, answer, answer_key = _respondent_matched_later(incremental, tmp_path / "day1", tmp_path / "later")
     assert query(incremental, input_sql, answer_source, [answer]) != [(answer, answer_key)]
+    identity_sql = (
+        "select match_method, customer_key from intermediate.int_customer_identity"
+        " where source_system = %s and source_id = %s"
+    )
+    renamed = _contact_renamed_later(incremental, tmp_path / "day1", tmp_path / "later")
+    [(renamed_method, renamed_key)] = query(incremental, identity_sql, *renamed)
+    assert renamed_method == "email"
     prospect_sql = (
         "select is_paying_customer, acquisition_channel from marts_build.fct_product_input"
         " where input_source = 'nps_comment' and source_id = %s"
@@ -1126,6 +1202,8 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
         signals_planted["rescored"][1],
     ]
     signals_stripe = [stripe for key, stripe in signals_candidates if key in signals_customers]
+    shared = _domain_shared_later(incremental, tmp_path / "day1", tmp_path / "later", taken | set(signals_customers))
+    assert [method for method, _ in query(incremental, identity_sql, "support_organization", shared)] == ["domain"]
     signals_sql = (
         "select customer_key, month, tickets_opened, latest_nps_score, latest_nps_at, failed_charges"
         " from intermediate.int_customer_signals_monthly where customer_key = any(%s) order by 1, 2"
@@ -1227,6 +1305,10 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
     assert query(incremental, ticket_fact_sql, late_rated)[0][0] == "good"
     assert query(incremental, ticket_fact_sql, matched_later)[0][1] == customer_key
     assert query(incremental, ticket_fact_sql, moved_ticket)[0][1] == moved_key
+    # a contact's old email and a domain a second company claims match nothing any more, though no record of those
+    # who matched them came
+    assert query(incremental, identity_sql, *renamed) == [("domain", renamed_key)]
+    assert query(incremental, identity_sql, "support_organization", shared) == [("unmatched", None)]
     # the product input of a company staged late, of a deleted ticket's rating, of a requester and a respondent
     # matched anew
     assert query(incremental, input_sql, answer_source, [answer]) == [(answer, answer_key)]

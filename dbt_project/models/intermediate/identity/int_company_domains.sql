@@ -1,8 +1,14 @@
+{{
+    config(
+        post_hook="{{ record_row_changes(['domain'], ['company_id']) }}",
+    )
+}}
 {#
     One row per web domain a CRM company is known by (its domain and its additional domains), kept only when
     exactly one company claims it: a domain shared by two companies identifies neither. A free-mail domain
     (seed free_email_domains: gmail.com, outlook.com, ...) identifies no company even when a company record
-    carries it, or every Gmail payer would become that company.
+    carries it, or every Gmail payer would become that company. The post-hook notes which domains got another
+    company or left (macros/row_changes.sql), for int_customer_identity, kept incrementally by record.
 #}
 with
 

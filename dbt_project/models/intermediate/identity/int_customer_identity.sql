@@ -1,7 +1,11 @@
 {{
     config(
-        pre_hook="{{ hash_joins_only() }}",
-        post_hook="{{ record_row_changes(['source_system', 'source_id'], ['customer_key']) }}",
+        materialized='incremental',
+        incremental_strategy='append',
+        indexes=[{'columns': ['source_system', 'source_id'], 'unique': True}],
+        on_schema_change='sync_all_columns',
+        pre_hook=["{{ hash_joins_only() }}", "{{ delete_identities_recomputed() }}"],
+        post_hook=["{{ record_identity_changes() }}", "{{ record_incremental_state() }}"],
     )
 }}
 {#
@@ -14,10 +18,14 @@
     nothing stay here, unmatched, so they are counted rather than lost. The post-hook notes which records got
     another customer (macros/row_changes.sql), for the models kept incrementally by another key.
 
-    Length (160 lines, over the style's ~150): One model: the evidence (CRM id, then email, then web domain) is
+    Incremental (macros/customer_identity_incremental.sql): a daily run recomputes the records something new may
+    have matched otherwise and keeps the others. The pre-hook deletes their rows; the body appends them.
+
+    Length (177 lines, over the style's ~150): One model: the evidence (CRM id, then email, then web domain) is
     weighed for every source's records in one pass and the strongest match wins; apart, each rule would re-read
     every record.
 #}
+{%- set keys = customer_identity_keys() %}
 with
 
 companies as (
@@ -25,13 +33,7 @@ companies as (
 ),
 
 contacts as (
-    -- an email that two companies' contacts share identifies neither (its company_id is null). Not a HAVING
-    -- filter: the planner guesses a HAVING on an aggregate keeps one group, here of 21,000 at 5,000 customers,
-    -- and plans every join with it from that guess.
-    select email, case when min(company_id) = max(company_id) then min(company_id) end as company_id
-    from {{ ref('stg_crm__contacts') }}
-    where email is not null and company_id is not null
-    group by email
+    select email, company_id from {{ ref('int_contact_emails') }}
 ),
 
 domains as (
@@ -46,10 +48,12 @@ billing_customers as (
         crm_company_id as claimed_company_id,
         null::bigint as org_domain_company_id
     from {{ ref('stg_billing__customers') }}
+    where {{ is_identity_recomputed(keys, 'billing_customer', 'billing_customer_id') }}
 ),
 
 organizations as (
     select organization_id, crm_company_id, domain_names from {{ ref('stg_support__organizations') }}
+    where {{ is_identity_recomputed(keys, 'support_organization', 'organization_id') }}
 ),
 
 organization_domain_matches as (
@@ -87,10 +91,13 @@ survey_respondents as (
         null::bigint as org_domain_company_id
     from (
         select respondent_email, crm_company_id from {{ ref('stg_survey__nps_responses') }}
+        where {{ is_identity_recomputed(keys, 'survey_respondent', 'respondent_email') }}
         union all
         select respondent_email, crm_company_id from {{ ref('stg_survey__post_ticket_responses') }}
+        where {{ is_identity_recomputed(keys, 'survey_respondent', 'respondent_email') }}
         union all
         select respondent_email, crm_company_id from {{ ref('stg_survey__scorecard_responses') }}
+        where {{ is_identity_recomputed(keys, 'survey_respondent', 'respondent_email') }}
     ) as responses
     where respondent_email is not null
     group by respondent_email
@@ -147,7 +154,7 @@ support_users as (
         on users.email = by_email.email
     left join domains as by_domain
         on split_part(users.email, '@', 2) = by_domain.domain
-    where users.role = 'end-user'
+    where users.role = 'end-user' and {{ is_identity_recomputed(keys, 'support_user', 'users.user_id') }}
 ),
 
 identities as (
