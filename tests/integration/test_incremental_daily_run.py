@@ -81,6 +81,7 @@ INCREMENTAL_MODELS = {
     "int_purchases_netted": "invoice_id",
     "int_customer_purchase_history": "customer_key",
     "int_customer_revenue": "customer_key",
+    "int_customers_acquired": "customer_key",
     "int_subscription_mrr_monthly": "subscription_id",
     "fct_support_tickets": "ticket_id",
     "int_customer_identity": "(source_system, source_id)",
@@ -659,6 +660,51 @@ def _paying_company_resourced(quiet: list[tuple[int, str, str]], day1: Path, fol
     return stripe, f"crm:{company}", channel
 
 
+def _sole_payer_moved_later(
+    url: str, quiet: list[tuple[int, str, str]], day1: Path, day2: Path, folder: Path, taken: set[str]
+) -> tuple[str, str]:
+    """A Stripe customer from `quiet`, its CRM company's only billing customer, whose metadata names on day two a
+    CRM company no billing customer belongs to and no export of day two carries: the first company stops being a
+    customer and the other becomes one, though no invoice comes on day two. Only the recorded identity change
+    finds either. Neither company is one of `taken` (customer keys). Returns the customer keys it leaves and
+    joins."""
+    restaged = {row.get("hs_object_id") for day in (day2, folder) for row in _csv_records(day / "crm", "companies")}
+    sole = {
+        key
+        for (key,) in query(
+            url,
+            "select customer_key from intermediate.int_customer_identity where source_system = 'billing_customer'"
+            " group by customer_key having count(*) = 1",
+        )
+    }
+    stripe, company = next(
+        (stripe, company)
+        for _, stripe, company in quiet[3:]
+        if f"crm:{company}" in sole and f"crm:{company}" not in taken and company not in restaged
+    )
+    joined = next(
+        str(company)
+        for (company,) in query(
+            url,
+            """
+            select company_id from staging.stg_crm__companies
+            where 'crm:' || company_id not in (select customer_key from intermediate.int_customers_acquired)
+                and 'crm:' || company_id <> all(%s)
+            order by company_id
+            """,
+            sorted(taken),
+        )
+        if str(company) not in restaged
+    )
+    record = next(c for c in _records(day1 / "billing", "customers") if c.get("id") == stripe)
+    (folder / "billing").mkdir(parents=True, exist_ok=True)
+    (folder / "billing" / "customers__repointed.jsonl").write_text(
+        json.dumps(dict(record, metadata=dict(record["metadata"], hubspot_company_id=joined))) + "\n",
+        encoding="utf-8",
+    )
+    return f"crm:{company}", f"crm:{joined}"
+
+
 def _late_priority_change(day1: Path, day2: Path, folder: Path) -> int:
     """A priority change to urgent on a ticket open at day one's end, exported with day one (an audit export taken
     an hour after the tickets one) and dated an hour after day one's as-of moment, Zendesk's latest ticket update,
@@ -1203,6 +1249,11 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
     ]
     signals_stripe = [stripe for key, stripe in signals_candidates if key in signals_customers]
     shared = _domain_shared_later(incremental, tmp_path / "day1", tmp_path / "later", taken | set(signals_customers))
+    payer_left, payer_joined = _sole_payer_moved_later(
+        incremental, quiet, tmp_path / "day1", tmp_path / "day2", tmp_path / "later", taken | set(signals_customers)
+    )
+    acquired_sql = "select customer_key from intermediate.int_customers_acquired where customer_key = any(%s)"
+    assert query(incremental, acquired_sql, [payer_left, payer_joined]) == [(payer_left,)]
     assert [method for method, _ in query(incremental, identity_sql, "support_organization", shared)] == ["domain"]
     signals_sql = (
         "select customer_key, month, tickets_opened, latest_nps_score, latest_nps_at, failed_charges"
@@ -1309,6 +1360,8 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
     # who matched them came
     assert query(incremental, identity_sql, *renamed) == [("domain", renamed_key)]
     assert query(incremental, identity_sql, "support_organization", shared) == [("unmatched", None)]
+    # the company a sole Stripe customer left is no customer any more, the one it joined is
+    assert query(incremental, acquired_sql, [payer_left, payer_joined]) == [(payer_joined,)]
     # the product input of a company staged late, of a deleted ticket's rating, of a requester and a respondent
     # matched anew
     assert query(incremental, input_sql, answer_source, [answer]) == [(answer, answer_key)]

@@ -1,7 +1,11 @@
 {{
     config(
-        pre_hook="{{ serial_plan() }}",
-        post_hook="{{ record_row_changes(['customer_key'], ['segment', 'acquisition_channel']) }}",
+        materialized='incremental',
+        incremental_strategy='append',
+        indexes=[{'columns': ['customer_key'], 'unique': True}],
+        on_schema_change='sync_all_columns',
+        pre_hook=["{{ serial_plan() }}", "{{ delete_keys_recomputed('customer_key', customers_acquired_keys()) }}"],
+        post_hook=["{{ record_customers_acquired_changes() }}", "{{ record_incremental_state() }}"],
     )
 }}
 {#
@@ -18,29 +22,42 @@
     Planned in one process (macros/serial_plan.sql): in parallel, every worker aggregated all the invoices.
     The post-hook notes which customers started or stopped paying or got another segment or channel
     (macros/row_changes.sql), for fct_product_input, kept incrementally by input.
+
+    Incremental (macros/customers_acquired_incremental.sql): a daily run recomputes the customers whose invoices,
+    billing customers or CRM company something new touched, and keeps the others.
 #}
+{%- set customers = customers_acquired_keys() %}
 with
+
+billing_identity as (
+    select source_id as billing_customer_id, customer_key, crm_company_id
+    from {{ ref('int_customer_identity') }}
+    where source_system = 'billing_customer'
+    {%- if customers is not none %}
+        and customer_key = any({{ customers }})
+    {%- endif %}
+),
 
 companies as (
     select * from {{ ref('stg_crm__companies') }}
+    {%- if customers is not none %}
+    where company_id in (select crm_company_id from billing_identity)
+    {%- endif %}
 ),
 
 paid_invoices as (
     select billing_customer_id, created_at
     from {{ ref('stg_billing__invoices') }}
     where invoice_status = 'paid' and (amount_paid > 0 or subscription_id is null)
+    {%- if customers is not none %}
+        and billing_customer_id::text in (select billing_customer_id from billing_identity)
+    {%- endif %}
 ),
 
 first_payments as (
     select billing_customer_id, min(created_at) as first_paid_at
     from paid_invoices
     group by billing_customer_id
-),
-
-billing_identity as (
-    select source_id as billing_customer_id, customer_key, crm_company_id
-    from {{ ref('int_customer_identity') }}
-    where source_system = 'billing_customer'
 ),
 
 paying_accounts as (
