@@ -84,6 +84,7 @@ INCREMENTAL_MODELS = {
     "int_customers_acquired": "customer_key",
     "int_subscription_mrr_monthly": "subscription_id",
     "fct_support_tickets": "ticket_id",
+    "int_contact_emails": "email",
     "int_customer_identity": "(source_system, source_id)",
     "int_customer_inputs_collected": "(input_source, source_id)",
     "int_customer_inputs_classified": "(input_source, source_id)",

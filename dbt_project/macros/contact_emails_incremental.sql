@@ -1,0 +1,36 @@
+{#
+    int_contact_emails rebuilds, on a daily run, only the emails of the contacts it stages
+    (macros/incremental_by_key.sql says how the batch ledger decides what is new), keyed by email: each one's email
+    now, and the emails whose rows name one of them among their contacts, those they carried before (a contact
+    exported with another email, or without its company, leaves the row of its old one). Everything is recomputed
+    when the contacts were re-staged whole since its last build.
+#}
+
+{% macro contact_emails_plan() -%}
+    {{- return(staged_inputs_plan('int_contact_emails')) -}}
+{%- endmacro %}
+
+{# The emails the run recomputes (a text[] literal), or none outside an incremental run: every email. #}
+{% macro contact_emails_keys() -%}
+    {%- set plan = contact_emails_plan() -%}
+    {%- if not plan.incremental -%}{{ return(none) }}{%- endif -%}
+    {%- set staged -%}
+        select contact_id, email from {{ graph_model_relation('stg_crm__contacts') }} where {{ staged_in(plan) }}
+    {%- endset -%}
+    {%- set touched -%}
+        with staged as ({{ staged }})
+        select email from staged
+        union all
+        select email from {{ this }} where contact_ids && array(select contact_id from staged)
+    {%- endset -%}
+    {{- return(incremental_keys(touched, 'text')) -}}
+{%- endmacro %}
+
+{#
+    Post-hook: which emails got another company or left (macros/row_changes.sql), among those recomputed; before the
+    state is recorded, for on a first build the plan must still find no state and compare every row.
+#}
+{% macro record_contact_emails_changes() -%}
+    {%- set emails = contact_emails_keys() -%}
+    {{- record_row_changes(['email'], ['company_id'], none if emails is none else 'email = any(' ~ emails ~ ')') -}}
+{%- endmacro %}
