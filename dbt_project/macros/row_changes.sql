@@ -1,16 +1,17 @@
 {#
-    When each row of a table rebuilt whole last changed (issue 15). int_customer_identity and
-    int_customers_acquired are rebuilt every run; a model kept incrementally by another key (an input, a ticket)
-    must recompute the rows that took something from a row of theirs that changed (a record identity resolution
-    now matches differently, a customer's segment or channel), and nothing else tells which those are.
+    When each row of a table last changed (issue 15). A model kept incrementally by another key (an input, a
+    ticket, a record) must recompute the rows that took something from a row of another model that changed (a
+    record identity resolution now matches differently, a customer's segment or channel, the company an email or
+    domain identifies), and nothing else tells which those are: int_customer_identity, int_customers_acquired,
+    int_contact_emails and int_company_domains record theirs.
 
     Bookkeeping, beside the model: <schema>.<model>__changes, one row per key the model ever built, with the
     watched columns' values as built last (jsonb; null once the key is gone) and changed_at, the start of the dbt
     invocation that built the change; and <schema>.<model>__replaced, one row per change of a key that had values,
     with the values it replaced, for a model that must also find the rows built from the old values (the customer
     a billing record belonged to before). Written by the model's post-hook (record_row_changes), in its
-    transaction, by comparing the rebuilt table with the values kept there, so a run that did not build the model
-    misses nothing. A model that reads them runs after it and records its own start as built_at
+    transaction, by comparing the table (a model kept by key: the keys its run recomputed) with the values kept
+    there, so a run that did not build the model misses nothing. A model that reads them runs after it and records its own start as built_at
     (macros/incremental_by_key.sql), so the changes it has not yet seen are those after its last built_at
     (row_changes_since, row_values_replaced_since).
 #}

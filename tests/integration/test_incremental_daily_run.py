@@ -10,20 +10,20 @@ moment passes it: no record of day two names its ticket. Likewise a corrected FX
 convert that day's invoices again. The product-input models recompute the inputs day two touched; each of their
 rules has a planted case that only it catches: a company missing from day one's export that a deal blocker note
 names, a commented rating whose ticket is deleted, a rater and a survey respondent matched to another customer (the
-rater's ticket, of no organization, moves with them), an organization linked to another company, a prospect's
-answer whose company changes its original source. Identity resolution recomputes the records day two may match
-otherwise; its rules that no record of the matched one carries have planted cases: a CRM contact exported with
-another email (its old one matches nothing any more) and a domain a second company claims (an organization matched
-by it, and its users, are unmatched). The customer-month MRR models recompute the customers day two
-touched and every customer's last months; their rules have planted cases too: a Stripe customer merged into one CRM
-company on day one and moved on to another on day two (the customer it left and the one it joined), a paying
-company whose original source changes. int_invoices_netted and int_purchases_netted recompute the invoices day
-two touched; their rules have planted refunds: one naming only its charge, one whose charge comes a day late, and
-one whose metadata moves it from one invoice to another. Two scorecard submissions come again on day two, one with
-fewer answers, one with none: their staged answers must be the newest copy's. Warehouse `rebuilt` loads the same
-files in the same order and builds once, from scratch. Every staging and intermediate table and every mart must
-then hold the same multiset of rows. Day two is cut from one generated world 4 days before its end
-(tealeaves.generate.next_day says what each day holds).
+rater's ticket, of no organization, moves with them), an organization linked to another company, a prospect's answer
+whose company changes its original source. Identity resolution recomputes the records day two may match otherwise;
+its rules that no record of the matched one carries have planted cases: a CRM contact exported with another email
+(its old one matches nothing any more), a domain a second company claims and one its company no longer names (an
+organization matched by either, and its users, are unmatched). The customer-month MRR models recompute the customers
+day two touched and every customer's last months; their rules have planted cases too: a Stripe customer merged into
+one CRM company on day one and moved on to another on day two (the customer it left and the one it joined), a paying
+company whose original source changes. int_invoices_netted and int_purchases_netted recompute the invoices day two
+touched; their rules have planted refunds: one naming only its charge, one whose charge comes a day late, and one
+whose metadata moves it from one invoice to another. Two scorecard submissions come again on day two, one with fewer
+answers, one with none: their staged answers must be the newest copy's. Warehouse `rebuilt` loads the same files in
+the same order and builds once, from scratch. Every staging and intermediate table and every mart must then hold the
+same multiset of rows. Day two is cut from one generated world 4 days before its end (tealeaves.generate.next_day
+says what each day holds).
 """
 
 from __future__ import annotations
@@ -85,6 +85,7 @@ INCREMENTAL_MODELS = {
     "int_subscription_mrr_monthly": "subscription_id",
     "fct_support_tickets": "ticket_id",
     "int_contact_emails": "email",
+    "int_company_domains": "domain",
     "int_customer_identity": "(source_system, source_id)",
     "int_customer_inputs_collected": "(input_source, source_id)",
     "int_customer_inputs_classified": "(input_source, source_id)",
@@ -659,6 +660,35 @@ def _paying_company_resourced(quiet: list[tuple[int, str, str]], day1: Path, fol
     channel = "REFERRALS" if row.get("hs_analytics_source") != "REFERRALS" else "ORGANIC_SEARCH"
     _write_csv(folder / "crm" / "companies__resourced.csv", [dict(row, hs_analytics_source=channel)])
     return stripe, f"crm:{company}", channel
+
+
+def _domain_dropped_later(url: str, day1: Path, folder: Path, taken: set[str]) -> str:
+    """A help-desk organization matched by its one domain name alone, the primary domain of a CRM company whose
+    record comes again on day two with another one: the old domain is no company's any more, though only the
+    company's record, which no longer names it, comes. The company is none of `taken` (customer keys) and is not
+    exported again otherwise. Returns the organization's id."""
+    restaged = {row.get("hs_object_id") for row in _csv_records(folder / "crm", "companies")}
+    organizations = query(
+        url,
+        """
+        select identities.source_id, identities.crm_company_id
+        from intermediate.int_customer_identity as identities
+        inner join staging.stg_support__organizations as organizations
+            on identities.source_id = organizations.organization_id::text
+        inner join staging.stg_crm__companies as companies
+            on identities.crm_company_id = companies.company_id
+        where identities.source_system = 'support_organization' and identities.match_method = 'domain'
+            and organizations.domain_names = array[companies.domain]
+            and not companies.domain = any(companies.additional_domains)
+            and identities.customer_key <> all(%s)
+        order by 1
+        """,
+        sorted(taken),
+    )
+    organization, company = next((o, c) for o, c in organizations if str(c) not in restaged)
+    [row] = [row for row in _csv_records(day1 / "crm", "companies") if row.get("hs_object_id") == str(company)]
+    _write_csv(folder / "crm" / "companies__redomained.csv", [dict(row, domain=f"renamed-{company}.example")])
+    return organization
 
 
 def _sole_payer_moved_later(
@@ -1250,6 +1280,11 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
     ]
     signals_stripe = [stripe for key, stripe in signals_candidates if key in signals_customers]
     shared = _domain_shared_later(incremental, tmp_path / "day1", tmp_path / "later", taken | set(signals_customers))
+    [(_, shared_key)] = query(incremental, identity_sql, "support_organization", shared)
+    dropped = _domain_dropped_later(
+        incremental, tmp_path / "day1", tmp_path / "later", taken | set(signals_customers) | {shared_key}
+    )
+    assert [method for method, _ in query(incremental, identity_sql, "support_organization", dropped)] == ["domain"]
     payer_left, payer_joined = _sole_payer_moved_later(
         incremental, quiet, tmp_path / "day1", tmp_path / "day2", tmp_path / "later", taken | set(signals_customers)
     )
@@ -1361,6 +1396,7 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
     # who matched them came
     assert query(incremental, identity_sql, *renamed) == [("domain", renamed_key)]
     assert query(incremental, identity_sql, "support_organization", shared) == [("unmatched", None)]
+    assert query(incremental, identity_sql, "support_organization", dropped) == [("unmatched", None)]
     # the company a sole Stripe customer left is no customer any more, the one it joined is
     assert query(incremental, acquired_sql, [payer_left, payer_joined]) == [(payer_joined,)]
     # the product input of a company staged late, of a deleted ticket's rating, of a requester and a respondent

@@ -1,15 +1,25 @@
 {{
     config(
-        post_hook="{{ record_row_changes(['domain'], ['company_id']) }}",
+        materialized='incremental',
+        incremental_strategy='append',
+        indexes=[{'columns': ['domain'], 'unique': True}],
+        on_schema_change='sync_all_columns',
+        pre_hook="{{ delete_keys_recomputed('domain', company_domains_keys()) }}",
+        post_hook=["{{ record_company_domains_changes() }}", "{{ record_incremental_state() }}"],
     )
 }}
 {#
-    One row per web domain a CRM company is known by (its domain and its additional domains), kept only when
-    exactly one company claims it: a domain shared by two companies identifies neither. A free-mail domain
-    (seed free_email_domains: gmail.com, outlook.com, ...) identifies no company even when a company record
-    carries it, or every Gmail payer would become that company. The post-hook notes which domains got another
-    company or left (macros/row_changes.sql), for int_customer_identity, kept incrementally by record.
+    One row per web domain a CRM company is known by (its domain and its additional domains), with the company it
+    identifies: null when two companies claim it (it identifies neither), and the companies that claim it. A
+    free-mail domain (seed free_email_domains: gmail.com, outlook.com, ...) identifies no company even when a
+    company record carries it, or every Gmail payer would become that company: it has no row. The post-hook notes
+    which domains got another company or left (macros/row_changes.sql), for int_customer_identity, kept
+    incrementally by record.
+
+    Incremental (macros/company_domains_incremental.sql): a daily run recomputes the domains of the companies it
+    stages, now and before (company_ids names them), and keeps the others.
 #}
+{%- set domains = company_domains_keys() %}
 with
 
 companies as (
@@ -27,16 +37,21 @@ claimed as (
     select company_id, unnest(additional_domains) as domain from companies
 ),
 
-unambiguous as (
-    select claimed.domain, min(claimed.company_id) as company_id
+claimants as (
+    select
+        claimed.domain,
+        case when min(claimed.company_id) = max(claimed.company_id) then min(claimed.company_id) end as company_id,
+        array_agg(claimed.company_id order by claimed.company_id) as company_ids
     from claimed
     where
         not exists (
             select from free_email_domains
             where free_email_domains.domain = claimed.domain
         )
+        {%- if domains is not none %}
+        and claimed.domain = any({{ domains }})
+        {%- endif %}
     group by claimed.domain
-    having count(distinct company_id) = 1
 )
 
-select domain, company_id from unambiguous
+select domain, company_id, company_ids from claimants

@@ -38,6 +38,7 @@ contacts as (
 
 domains as (
     select domain, company_id from {{ ref('int_company_domains') }}
+    where company_id is not null
 ),
 
 billing_customers as (
