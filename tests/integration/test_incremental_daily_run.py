@@ -12,18 +12,18 @@ rules has a planted case that only it catches: a company missing from day one's 
 names, a commented rating whose ticket is deleted, a rater and a survey respondent matched to another customer (the
 rater's ticket, of no organization, moves with them), an organization linked to another company, a prospect's answer
 whose company changes its original source. Identity resolution recomputes the records day two may match otherwise;
-its rules that no record of the matched one carries have planted cases: a CRM contact exported with another email
-(its old one matches nothing any more), a domain a second company claims and one its company no longer names (an
-organization matched by either, and its users, are unmatched). The customer-month MRR models recompute the customers
-day two touched and every customer's last months; their rules have planted cases too: a Stripe customer merged into
-one CRM company on day one and moved on to another on day two (the customer it left and the one it joined), a paying
-company whose original source changes. int_invoices_netted and int_purchases_netted recompute the invoices day two
-touched; their rules have planted refunds: one naming only its charge, one whose charge comes a day late, and one
-whose metadata moves it from one invoice to another. Two scorecard submissions come again on day two, one with fewer
-answers, one with none: their staged answers must be the newest copy's. Warehouse `rebuilt` loads the same files in
-the same order and builds once, from scratch. Every staging and intermediate table and every mart must then hold the
-same multiset of rows. Day two is cut from one generated world 4 days before its end (tealeaves.generate.next_day
-says what each day holds).
+its rules that no record of the matched one carries have planted cases: a respondent claiming the company exported
+late, a CRM contact exported with another email (its old one matches nothing any more), a domain a second company
+claims and one its company no longer names (an organization matched by either, and its users, are unmatched). The
+customer-month MRR models recompute the customers day two touched and every customer's last months; their rules have
+planted cases too: a Stripe customer merged into one CRM company on day one and moved on to another on day two (the
+customer it left and the one it joined), a paying company whose original source changes. int_invoices_netted and
+int_purchases_netted recompute the invoices day two touched; their rules have planted refunds: one naming only its
+charge, one whose charge comes a day late, and one whose metadata moves it from one invoice to another. Two
+scorecard submissions come again on day two, one with fewer answers, one with none: their staged answers must be the
+newest copy's. Warehouse `rebuilt` loads the same files in the same order and builds once, from scratch. Every
+staging and intermediate table and every mart must then hold the same multiset of rows. Day two is cut from one
+generated world 4 days before its end (tealeaves.generate.next_day says what each day holds).
 """
 
 from __future__ import annotations
@@ -556,6 +556,22 @@ def _answer_naming_company_later(day1: Path, answered: Path, company: int) -> st
         ExternalReference=str(company),
     )
     return "R_namedLater0001"
+
+
+def _respondent_claiming_company_later(day1: Path, answered: Path, company: int) -> str:
+    """An NPS answer delivered with day one from a respondent no CRM contact or domain knows, whose CRM id names the
+    company day one's export left out (_company_exported_later): the respondent is unmatched on day one; on day two
+    the company's record makes the explicit id match, though no survey record comes. Returns the respondent's
+    email."""
+    email = "buyer@claims-later.example"
+    _write_nps_answer(
+        day1,
+        answered / "survey" / "nps_responses__claiming.csv",
+        ResponseId="R_claimsLater001",
+        RecipientEmail=email,
+        ExternalReference=str(company),
+    )
+    return email
 
 
 def _scorecards_delivered_again(day1: Path, later: Path) -> dict[str, set[str]]:
@@ -1156,6 +1172,7 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
         tmp_path / "day1", tmp_path / "waiting", tmp_path / "later"
     )
     named_answer = _answer_naming_company_later(tmp_path / "day1", tmp_path / "waiting", company_later)
+    claiming = _respondent_claiming_company_later(tmp_path / "day1", tmp_path / "waiting", company_later)
     late_ticket = _late_priority_change(tmp_path / "day1", tmp_path / "day2", tmp_path / "late")
     corrected_invoice = _fx_rate_correction(tmp_path / "day1", tmp_path / "fx")
     quiet = _quiet_stripe_customers(tmp_path / "day1", (tmp_path / "day2", tmp_path / "failing"))
@@ -1231,6 +1248,7 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
         "select match_method, customer_key from intermediate.int_customer_identity"
         " where source_system = %s and source_id = %s"
     )
+    assert query(incremental, identity_sql, "survey_respondent", claiming) == [("unmatched", None)]
     renamed = _contact_renamed_later(incremental, tmp_path / "day1", tmp_path / "later")
     [(renamed_method, renamed_key)] = query(incremental, identity_sql, *renamed)
     assert renamed_method == "email"
@@ -1397,6 +1415,7 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
     assert query(incremental, identity_sql, *renamed) == [("domain", renamed_key)]
     assert query(incremental, identity_sql, "support_organization", shared) == [("unmatched", None)]
     assert query(incremental, identity_sql, "support_organization", dropped) == [("unmatched", None)]
+    assert query(incremental, identity_sql, "survey_respondent", claiming) == [("explicit_id", f"crm:{company_later}")]
     # the company a sole Stripe customer left is no customer any more, the one it joined is
     assert query(incremental, acquired_sql, [payer_left, payer_joined]) == [(payer_joined,)]
     # the product input of a company staged late, of a deleted ticket's rating, of a requester and a respondent
