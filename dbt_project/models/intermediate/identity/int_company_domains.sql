@@ -37,21 +37,26 @@ claimed as (
     select company_id, unnest(additional_domains) as domain from companies
 ),
 
+recomputed as (
+    select company_id, domain from claimed
+    {%- if domains is not none %}
+    where domain = any({{ domains }})
+    {%- endif %}
+),
+
 claimants as (
     select
-        claimed.domain,
-        case when min(claimed.company_id) = max(claimed.company_id) then min(claimed.company_id) end as company_id,
-        array_agg(claimed.company_id order by claimed.company_id) as company_ids
-    from claimed
+        recomputed.domain,
+        case when min(recomputed.company_id) = max(recomputed.company_id) then min(recomputed.company_id) end
+            as company_id,
+        array_agg(recomputed.company_id order by recomputed.company_id) as company_ids
+    from recomputed
     where
         not exists (
             select from free_email_domains
-            where free_email_domains.domain = claimed.domain
+            where free_email_domains.domain = recomputed.domain
         )
-        {%- if domains is not none %}
-        and claimed.domain = any({{ domains }})
-        {%- endif %}
-    group by claimed.domain
+    group by recomputed.domain
 )
 
 select domain, company_id, company_ids from claimants
