@@ -24,16 +24,9 @@
         union all
         select unnest(additional_domains) from staged
         union all
-        select domain from {{ this }} where company_ids && array(select company_id from staged)
+        -- a hashed subplan per array element: `&&` compares every element with every staged id
+        select domain from {{ this }}
+        where exists (select from unnest(company_ids) as named (id) where named.id in (select company_id from staged))
     {%- endset -%}
     {{- return(incremental_keys(touched, 'text')) -}}
-{%- endmacro %}
-
-{#
-    Post-hook: which domains got another company or left (macros/row_changes.sql), among those recomputed; before
-    the state is recorded, for on a first build the plan must still find no state and compare every row.
-#}
-{% macro record_company_domains_changes() -%}
-    {%- set domains = company_domains_keys() -%}
-    {{- record_row_changes(['domain'], ['company_id'], none if domains is none else 'domain = any(' ~ domains ~ ')') -}}
 {%- endmacro %}

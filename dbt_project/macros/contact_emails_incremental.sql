@@ -21,16 +21,9 @@
         with staged as ({{ staged }})
         select email from staged
         union all
-        select email from {{ this }} where contact_ids && array(select contact_id from staged)
+        -- a hashed subplan per array element: `&&` compares every element with every staged id
+        select email from {{ this }}
+        where exists (select from unnest(contact_ids) as named (id) where named.id in (select contact_id from staged))
     {%- endset -%}
     {{- return(incremental_keys(touched, 'text')) -}}
-{%- endmacro %}
-
-{#
-    Post-hook: which emails got another company or left (macros/row_changes.sql), among those recomputed; before the
-    state is recorded, for on a first build the plan must still find no state and compare every row.
-#}
-{% macro record_contact_emails_changes() -%}
-    {%- set emails = contact_emails_keys() -%}
-    {{- record_row_changes(['email'], ['company_id'], none if emails is none else 'email = any(' ~ emails ~ ')') -}}
 {%- endmacro %}

@@ -36,16 +36,8 @@
     {{- return(incremental_keys(customers_acquired_touched(plan), 'text')) -}}
 {%- endmacro %}
 
-{#
-    Post-hook: which customers started or stopped paying or got another segment or channel (macros/row_changes.sql),
-    among those recomputed; before the state is recorded, for on a first build the plan must still find no state
-    and compare every row.
-#}
+{# Post-hook: which customers started or stopped paying or got another segment or channel (macros/row_changes.sql). #}
 {% macro record_customers_acquired_changes() -%}
-    {%- set customers = customers_acquired_keys() -%}
-    {{- record_row_changes(
-        ['customer_key'],
-        ['segment', 'acquisition_channel'],
-        none if customers is none else 'customer_key = any(' ~ customers ~ ')',
-    ) -}}
+    {%- set scope = keys_scope('customer_key', customers_acquired_keys()) -%}
+    {{- record_row_changes(['customer_key'], ['segment', 'acquisition_channel'], scope) -}}
 {%- endmacro %}

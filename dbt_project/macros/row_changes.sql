@@ -11,9 +11,9 @@
     with the values it replaced, for a model that must also find the rows built from the old values (the customer
     a billing record belonged to before). Written by the model's post-hook (record_row_changes), in its
     transaction, by comparing the table (a model kept by key: the keys its run recomputed) with the values kept
-    there, so a run that did not build the model misses nothing. A model that reads them runs after it and records its own start as built_at
-    (macros/incremental_by_key.sql), so the changes it has not yet seen are those after its last built_at
-    (row_changes_since, row_values_replaced_since).
+    there, so a run that did not build the model misses nothing. A model that reads them runs after it and records
+    its own start as built_at (macros/incremental_by_key.sql), so the changes it has not yet seen are those after
+    its last built_at (row_changes_since, row_values_replaced_since).
 #}
 
 {# Where a model's changes are kept. #}
@@ -27,9 +27,11 @@
 {%- endmacro %}
 
 {#
-    Post-hook of a table model: which of its keys (`key_columns`) got other values in `value_columns`. `scope`: a
+    Post-hook of a model: which of its keys (`key_columns`) got other values in `value_columns`. `scope`: a
     condition on the key columns (as text) that every key the run may have changed meets, for a model kept
-    incrementally, whose other rows are as its last build left them; none compares every row.
+    incrementally, whose other rows are as its last build left them (keys_scope); none compares every row. Such a
+    model lists this hook before record_incremental_state's: on a first build its plan, which the scope reads, must
+    still find no state, so that every row is compared.
 #}
 {% macro record_row_changes(key_columns, value_columns, scope=none) -%}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
@@ -113,6 +115,14 @@
     on conflict ({{ keys }}) do update set
         watched = excluded.watched,
         changed_at = excluded.changed_at
+{%- endmacro %}
+
+{#
+    record_row_changes' scope for a model kept by one key column: its rows of `keys` (an array literal,
+    incremental_keys'), or none (every row) when the run recomputes everything.
+#}
+{% macro keys_scope(key_column, keys) -%}
+    {{- return(none if keys is none else key_column ~ ' = any(' ~ keys ~ ')') -}}
 {%- endmacro %}
 
 {#

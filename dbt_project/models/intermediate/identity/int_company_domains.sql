@@ -5,7 +5,10 @@
         indexes=[{'columns': ['domain'], 'unique': True}],
         on_schema_change='sync_all_columns',
         pre_hook="{{ delete_keys_recomputed('domain', company_domains_keys()) }}",
-        post_hook=["{{ record_company_domains_changes() }}", "{{ record_incremental_state() }}"],
+        post_hook=[
+            "{{ record_row_changes(['domain'], ['company_id'], keys_scope('domain', company_domains_keys())) }}",
+            "{{ record_incremental_state() }}",
+        ],
     )
 }}
 {#

@@ -5,7 +5,10 @@
         indexes=[{'columns': ['email'], 'unique': True}],
         on_schema_change='sync_all_columns',
         pre_hook="{{ delete_keys_recomputed('email', contact_emails_keys()) }}",
-        post_hook=["{{ record_contact_emails_changes() }}", "{{ record_incremental_state() }}"],
+        post_hook=[
+            "{{ record_row_changes(['email'], ['company_id'], keys_scope('email', contact_emails_keys())) }}",
+            "{{ record_incremental_state() }}",
+        ],
     )
 }}
 {#
