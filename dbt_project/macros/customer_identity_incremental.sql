@@ -4,14 +4,16 @@
     new). A record's match reads its own fields, the existence of the CRM company it claims, the company the CRM
     contacts with its email identify (int_contact_emails) and the company its email's or organization's domains
     identify (int_company_domains); a help-desk user's also its organization's match. So a run recomputes:
-    - the records staged by this run (a billing customer, organization or user exported again, a survey response);
+    - the billing customers, organizations and users staged by this run, and the survey respondents that came,
+      left or name another company since the model's last build (int_survey_respondents' row changes: a response
+      exported again with another email leaves a respondent no staging row names);
     - the records claiming a CRM company staged by this run (a company exported late makes the explicit id match);
     - the records whose email, or whose email's or organization's domain, got another company or left since the
       model's last build (those two models' row changes: a contact's old email is in no staging row any more);
     - the users of the organizations recomputed, and the organizations of the users recomputed, whose match the
       users' reads (recomputed to the same row when nothing of theirs changed).
     Everything is recomputed when a staging table it reads was re-staged whole since its last build (a staged
-    batch the raw gate failed), or when either model's changes are not kept (a build that selected identity alone).
+    batch the raw gate failed), or when the changes of a model it reads are not kept (their tables dropped by hand).
 #}
 
 {# Each kind of record and the type of its id in staging. #}
@@ -27,13 +29,13 @@
 {% macro customer_identity_plan() -%}
     {%- set plan = staged_inputs_plan('int_customer_identity') -%}
     {%- if plan.incremental -%}
-        {%- set kept = run_query_once(
-            "select to_regclass('" ~ row_changes_relation('int_contact_emails') ~ "') is not null"
-            ~ " and to_regclass('" ~ row_changes_relation('int_company_domains') ~ "') is not null"
-        ).columns[0].values()[0] -%}
-        {%- if not kept -%}
+        {%- set kept = [] -%}
+        {%- for model in ['int_contact_emails', 'int_company_domains', 'int_survey_respondents'] -%}
+            {%- do kept.append("to_regclass('" ~ row_changes_relation(model) ~ "') is not null") -%}
+        {%- endfor -%}
+        {%- if not run_query_once('select ' ~ kept | join(' and ')).columns[0].values()[0] -%}
             {%- set plan.incremental = false -%}
-            {%- set plan.reason = 'the changes of the emails or domains it reads are not kept' -%}
+            {%- set plan.reason = 'the changes of a model it reads are not kept' -%}
             {%- do log(this.identifier ~ ': ' ~ plan.reason, info=false) -%}
         {%- endif -%}
     {%- endif -%}
@@ -67,7 +69,7 @@
         select organization_id from {{ graph_model_relation('stg_support__organizations') }}
         where {{ staged }}
             or crm_company_id in (select company_id from staged_companies)
-            or domain_names && array(select domain from changed_domains)
+            or exists (select from unnest(domain_names) as named (domain) where named.domain {{ domain_changed }})
     ),
 
     users as (
@@ -89,20 +91,14 @@
     select 'support_organization', organization_id::text from users where organization_id is not null
     union all
     select 'support_user', user_id::text from users
-    {%- set surveys = [
-        'stg_survey__nps_responses', 'stg_survey__post_ticket_responses', 'stg_survey__scorecard_responses'
-    ] %}
-    {%- for model in surveys %}
     union all
-    select 'survey_respondent', respondent_email from {{ graph_model_relation(model) }}
-    where respondent_email is not null
-        and (
-            {{ staged }}
-            or crm_company_id in (select company_id from staged_companies)
-            or respondent_email {{ email_changed }}
-            or split_part(respondent_email, '@', 2) {{ domain_changed }}
-        )
-    {%- endfor %}
+    select 'survey_respondent', respondent_email
+    from ({{ row_changes_since('int_survey_respondents', plan.last_built_at) }}) as changed
+    union all
+    select 'survey_respondent', respondent_email from {{ graph_model_relation('int_survey_respondents') }}
+    where claimed_company_id in (select company_id from staged_companies)
+        or respondent_email {{ email_changed }}
+        or split_part(respondent_email, '@', 2) {{ domain_changed }}
 {%- endmacro %}
 
 {# The records to recompute, as {source_system: [id, ...]}; none outside an incremental run (every record). #}
@@ -142,10 +138,7 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#
-    Post-hook: which records got another customer (macros/row_changes.sql), among those recomputed; before the
-    state is recorded, for on a first build the plan must still find no state and compare every row.
-#}
+{# Post-hook: which records got another customer (macros/row_changes.sql), among those recomputed. #}
 {% macro record_identity_changes() -%}
     {{- record_row_changes(['source_system', 'source_id'], ['customer_key'], customer_identity_recomputed()) -}}
 {%- endmacro %}

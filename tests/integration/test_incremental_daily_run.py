@@ -13,17 +13,18 @@ names, a commented rating whose ticket is deleted, a rater and a survey responde
 rater's ticket, of no organization, moves with them), an organization linked to another company, a prospect's answer
 whose company changes its original source. Identity resolution recomputes the records day two may match otherwise;
 its rules that no record of the matched one carries have planted cases: a respondent claiming the company exported
-late, a CRM contact exported with another email (its old one matches nothing any more), a domain a second company
-claims and one its company no longer names (an organization matched by either, and its users, are unmatched). The
-customer-month MRR models recompute the customers day two touched and every customer's last months; their rules have
-planted cases too: a Stripe customer merged into one CRM company on day one and moved on to another on day two (the
-customer it left and the one it joined), a paying company whose original source changes. int_invoices_netted and
-int_purchases_netted recompute the invoices day two touched; their rules have planted refunds: one naming only its
-charge, one whose charge comes a day late, and one whose metadata moves it from one invoice to another. Two
-scorecard submissions come again on day two, one with fewer answers, one with none: their staged answers must be the
-newest copy's. Warehouse `rebuilt` loads the same files in the same order and builds once, from scratch. Every
-staging and intermediate table and every mart must then hold the same multiset of rows. Day two is cut from one
-generated world 4 days before its end (tealeaves.generate.next_day says what each day holds).
+late, an NPS answer exported again with another email (its old respondent leaves), a CRM contact exported with
+another email (its old one matches nothing any more), a domain a second company claims and one its company no longer
+names (an organization matched by either, and its users, are unmatched). The customer-month MRR models recompute the
+customers day two touched and every customer's last months; their rules have planted cases too: a Stripe customer
+merged into one CRM company on day one and moved on to another on day two (the customer it left and the one it
+joined), a paying company whose original source changes. int_invoices_netted and int_purchases_netted recompute the
+invoices day two touched; their rules have planted refunds: one naming only its charge, one whose charge comes a day
+late, and one whose metadata moves it from one invoice to another. Two scorecard submissions come again on day two,
+one with fewer answers, one with none: their staged answers must be the newest copy's. Warehouse `rebuilt` loads the
+same files in the same order and builds once, from scratch. Every staging and intermediate table and every mart must
+then hold the same multiset of rows. Day two is cut from one generated world 4 days before its end
+(tealeaves.generate.next_day says what each day holds).
 """
 
 from __future__ import annotations
@@ -86,6 +87,7 @@ INCREMENTAL_MODELS = {
     "fct_support_tickets": "ticket_id",
     "int_contact_emails": "email",
     "int_company_domains": "domain",
+    "int_survey_respondents": "respondent_email",
     "int_customer_identity": "(source_system, source_id)",
     "int_customer_inputs_collected": "(input_source, source_id)",
     "int_customer_inputs_classified": "(input_source, source_id)",
@@ -511,6 +513,48 @@ def _write_nps_answer(day1: Path, path: Path, **fields: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="") as out:
         csv.writer(out).writerows([header, labels, import_ids, [answer[column] for column in header]])
+
+
+def _nps_answer_readdressed_later(url: str, day1: Path, folder: Path, taken: set[str], planted: set[str]) -> str:
+    """An NPS answer, its respondent's only survey response, exported again on day two with another email (a
+    corrected recipient): the old respondent answered nothing any more and leaves identity resolution, though no
+    staging row names their email. Neither the respondent's customer is one of `taken` nor the answer one of
+    `planted`. Returns the old email."""
+    respondents = query(
+        url,
+        """
+        select respondents.respondent_email, substr(respondents.response_keys[1], 5)
+        from intermediate.int_survey_respondents as respondents
+        inner join intermediate.int_customer_identity as identities
+            on identities.source_system = 'survey_respondent' and identities.source_id = respondents.respondent_email
+        where cardinality(respondents.response_keys) = 1 and respondents.response_keys[1] like 'nps:%%'
+            and substr(respondents.response_keys[1], 5) <> all(%s)
+            and identities.customer_key is not null and identities.customer_key <> all(%s)
+        order by 1
+        """,
+        sorted(planted),
+        sorted(taken),
+    )
+    assert respondents, "a respondent of one NPS answer"
+    email, response = respondents[0]
+    rows = []
+    for path in sorted((day1 / "survey").glob("nps_responses*.csv")):
+        with path.open(encoding="utf-8", newline="") as lines:
+            header, labels, import_ids, *answers = csv.reader(lines)
+        rows += [
+            (header, labels, import_ids, answer)
+            for answer in answers
+            if dict(zip(header, answer, strict=True))["ResponseId"] == response
+        ]
+    header, labels, import_ids, answer = rows[-1]
+    answer = [
+        f"readdressed.{response.lower()}@nowhere.example" if c == "RecipientEmail" else v
+        for c, v in zip(header, answer, strict=True)
+    ]
+    (folder / "survey").mkdir(parents=True, exist_ok=True)
+    with (folder / "survey" / "nps_responses__readdressed.csv").open("w", encoding="utf-8", newline="") as out:
+        csv.writer(out).writerows([header, labels, import_ids, answer])
+    return email
 
 
 def _prospect_answer_recounted_later(day1: Path, answered: Path, folder: Path) -> tuple[str, str, str]:
@@ -1125,6 +1169,33 @@ def _running_resolution_clocks(url: str) -> tuple[datetime, dict[int, Decimal]]:
     return as_of, dict(clocks)
 
 
+# the models whose row changes others read (macros/row_changes.sql): their keys and watched columns
+ROW_CHANGES = {
+    "int_customer_identity": (("source_system", "source_id"), ("customer_key",)),
+    "int_customers_acquired": (("customer_key",), ("segment", "acquisition_channel")),
+    "int_contact_emails": (("email",), ("company_id",)),
+    "int_company_domains": (("domain",), ("company_id",)),
+    "int_survey_respondents": (("respondent_email",), ("claimed_company_id",)),
+}
+
+
+def _row_changes_disagreeing(url: str, model: str, keys: tuple[str, ...], columns: tuple[str, ...]) -> int:
+    """How many keys of `model` its recorded row changes do not hold as the table does: a key without a record, a
+    recorded value that is not the table's, a key gone whose record still has values."""
+    on = " and ".join(f"recorded.{key} = built.{key}::text" for key in keys)
+    values = ", ".join(f"'{column}', built.{column}" for column in columns)
+    return query(
+        url,
+        f"""
+        select count(*) from intermediate.{model} as built
+        full join intermediate.{model}__changes as recorded on {on}
+        where recorded.watched is distinct from (
+            case when built.{keys[0]} is not null then jsonb_build_object({values}) end
+        )
+        """,
+    )[0][0]
+
+
 def _tables(url: str) -> list[tuple[str, str]]:
     return query(
         url,
@@ -1132,8 +1203,8 @@ def _tables(url: str) -> list[tuple[str, str]]:
         " where table_schema in ('staging', 'intermediate', 'marts_build')"
         " and table_name not in ('incremental_state', 'tested_through', 'tested_rows')"
         " and table_name !~ '__(changes|replaced|recomputed)$'"
-        # bookkeeping: when each ran, what it read, when a row of a table rebuilt whole last changed, which
-        # customers a run replaced
+        # bookkeeping: when each ran, what it read, when a row of a table last changed (compared below on its
+        # own), which customers a run replaced
         " order by 1, 2",
     )
 
@@ -1307,6 +1378,14 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
         incremental, quiet, tmp_path / "day1", tmp_path / "day2", tmp_path / "later", taken | set(signals_customers)
     )
     acquired_sql = "select customer_key from intermediate.int_customers_acquired where customer_key = any(%s)"
+    readdressed = _nps_answer_readdressed_later(
+        incremental,
+        tmp_path / "day1",
+        tmp_path / "later",
+        taken | set(signals_customers) | {payer_left, payer_joined},
+        {answer, prospect_answer, named_answer, "R_claimsLater001"},
+    )
+    assert [method for method, _ in query(incremental, identity_sql, "survey_respondent", readdressed)] != []
     assert query(incremental, acquired_sql, [payer_left, payer_joined]) == [(payer_left,)]
     assert [method for method, _ in query(incremental, identity_sql, "support_organization", shared)] == ["domain"]
     signals_sql = (
@@ -1416,6 +1495,8 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
     assert query(incremental, identity_sql, "support_organization", shared) == [("unmatched", None)]
     assert query(incremental, identity_sql, "support_organization", dropped) == [("unmatched", None)]
     assert query(incremental, identity_sql, "survey_respondent", claiming) == [("explicit_id", f"crm:{company_later}")]
+    # the respondent whose only answer came again with another email answered nothing any more
+    assert query(incremental, identity_sql, "survey_respondent", readdressed) == []
     # the company a sole Stripe customer left is no customer any more, the one it joined is
     assert query(incremental, acquired_sql, [payer_left, payer_joined]) == [(payer_joined,)]
     # the product input of a company staged late, of a deleted ticket's rating, of a requester and a respondent
@@ -1526,3 +1607,6 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
         if a != b:
             differing[f"{schema}.{table}"] = (sum((a - b).values()), sum((b - a).values()))
     assert differing == {}, f"rows only after the incremental run / only after the rebuild: {differing}"
+    # what later runs read of the models kept by key: every key's values recorded, as the tables hold them
+    disagreeing = {model: _row_changes_disagreeing(incremental, model, *spec) for model, spec in ROW_CHANGES.items()}
+    assert disagreeing == dict.fromkeys(ROW_CHANGES, 0)

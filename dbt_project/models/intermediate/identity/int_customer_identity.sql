@@ -21,7 +21,7 @@
     Incremental (macros/customer_identity_incremental.sql): a daily run recomputes the records something new may
     have matched otherwise and keeps the others. The pre-hook deletes their rows; the body appends them.
 
-    Length (177 lines, over the style's ~150): One model: the evidence (CRM id, then email, then web domain) is
+    Length (168 lines, over the style's ~150): One model: the evidence (CRM id, then email, then web domain) is
     weighed for every source's records in one pass and the strongest match wins; apart, each rule would re-read
     every record.
 #}
@@ -88,20 +88,10 @@ survey_respondents as (
         'survey_respondent' as source_system,
         respondent_email as source_id,
         respondent_email as email,
-        min(crm_company_id) as claimed_company_id,
+        claimed_company_id,
         null::bigint as org_domain_company_id
-    from (
-        select respondent_email, crm_company_id from {{ ref('stg_survey__nps_responses') }}
-        where {{ is_identity_recomputed(keys, 'survey_respondent', 'respondent_email') }}
-        union all
-        select respondent_email, crm_company_id from {{ ref('stg_survey__post_ticket_responses') }}
-        where {{ is_identity_recomputed(keys, 'survey_respondent', 'respondent_email') }}
-        union all
-        select respondent_email, crm_company_id from {{ ref('stg_survey__scorecard_responses') }}
-        where {{ is_identity_recomputed(keys, 'survey_respondent', 'respondent_email') }}
-    ) as responses
-    where respondent_email is not null
-    group by respondent_email
+    from {{ ref('int_survey_respondents') }}
+    where {{ is_identity_recomputed(keys, 'survey_respondent', 'respondent_email') }}
 ),
 
 records as (
