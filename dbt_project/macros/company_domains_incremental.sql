@@ -24,9 +24,7 @@
         union all
         select unnest(additional_domains) from staged
         union all
-        -- a hashed subplan per array element: `&&` compares every element with every staged id
-        select domain from {{ this }}
-        where exists (select from unnest(company_ids) as named (id) where named.id in (select company_id from staged))
+        select domain from {{ this }} where company_ids && array(select company_id from staged)
     {%- endset -%}
     {{- return(incremental_keys(touched, 'text')) -}}
 {%- endmacro %}

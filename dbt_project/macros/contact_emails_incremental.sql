@@ -21,9 +21,7 @@
         with staged as ({{ staged }})
         select email from staged
         union all
-        -- a hashed subplan per array element: `&&` compares every element with every staged id
-        select email from {{ this }}
-        where exists (select from unnest(contact_ids) as named (id) where named.id in (select contact_id from staged))
+        select email from {{ this }} where contact_ids && array(select contact_id from staged)
     {%- endset -%}
     {{- return(incremental_keys(touched, 'text')) -}}
 {%- endmacro %}

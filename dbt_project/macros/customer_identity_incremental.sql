@@ -69,7 +69,15 @@
         select organization_id from {{ graph_model_relation('stg_support__organizations') }}
         where {{ staged }}
             or crm_company_id in (select company_id from staged_companies)
-            or exists (select from unnest(domain_names) as named (domain) where named.domain {{ domain_changed }})
+            -- one row per domain name, hashed against the changed ones: `&&` would compare every name with each
+            or organization_id in (
+                select named.organization_id
+                from (
+                    select organization_id, unnest(domain_names) as domain
+                    from {{ graph_model_relation('stg_support__organizations') }}
+                ) as named
+                where named.domain {{ domain_changed }}
+            )
     ),
 
     users as (

@@ -126,6 +126,18 @@
 {%- endmacro %}
 
 {#
+    Post-hook of a model kept by key whose rows name what they were built from (an array column: contacts,
+    companies, responses): a GIN index on it, so that a run's plan finds the rows naming a staged record with `&&`
+    through the index. Without one, `&&` compares every element with every staged id, row by row: quadratic on a
+    day that re-exports everything. Made here rather than in the `indexes` config, which dbt applies only to a new
+    table.
+#}
+{% macro gin_index_if_missing(column) -%}
+    create index if not exists {{ adapter.quote(this.identifier ~ '__' ~ column ~ '_gin') }}
+    on {{ this }} using gin ({{ column }})
+{%- endmacro %}
+
+{#
     The keys of `model_name` whose watched values changed after `since` (a timestamptz text), with the values they
     have now (`watched`, jsonb; null once the key is gone), as a query.
 #}

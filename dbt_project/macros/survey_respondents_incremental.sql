@@ -31,11 +31,7 @@
 
         select respondent_email from staged
         union all
-        -- a hashed subplan per array element: `&&` compares every element with every staged response
-        select respondent_email from {{ this }}
-        where exists (
-            select from unnest(response_keys) as named (key) where named.key in (select response_key from staged)
-        )
+        select respondent_email from {{ this }} where response_keys && array(select response_key from staged)
     {%- endset -%}
     {{- return(incremental_keys(touched, 'text')) -}}
 {%- endmacro %}

@@ -6,6 +6,7 @@
         on_schema_change='sync_all_columns',
         pre_hook="{{ delete_keys_recomputed('domain', company_domains_keys()) }}",
         post_hook=[
+            "{{ gin_index_if_missing('company_ids') }}",
             "{{ record_row_changes(['domain'], ['company_id'], keys_scope('domain', company_domains_keys())) }}",
             "{{ record_incremental_state() }}",
         ],

@@ -6,6 +6,7 @@
         on_schema_change='sync_all_columns',
         pre_hook="{{ delete_keys_recomputed('email', contact_emails_keys()) }}",
         post_hook=[
+            "{{ gin_index_if_missing('contact_ids') }}",
             "{{ record_row_changes(['email'], ['company_id'], keys_scope('email', contact_emails_keys())) }}",
             "{{ record_incremental_state() }}",
         ],

@@ -5,7 +5,11 @@
         indexes=[{'columns': ['respondent_email'], 'unique': True}],
         on_schema_change='sync_all_columns',
         pre_hook="{{ delete_keys_recomputed('respondent_email', survey_respondents_keys()) }}",
-        post_hook=["{{ record_survey_respondents_changes() }}", "{{ record_incremental_state() }}"],
+        post_hook=[
+            "{{ gin_index_if_missing('response_keys') }}",
+            "{{ record_survey_respondents_changes() }}",
+            "{{ record_incremental_state() }}",
+        ],
     )
 }}
 {#
