@@ -18,13 +18,6 @@
         select company_id, domain, additional_domains from {{ graph_model_relation('stg_crm__companies') }}
         where {{ staged_in(plan) }}
     {%- endset -%}
-    {%- set touched -%}
-        with staged as ({{ staged }})
-        select domain from staged
-        union all
-        select unnest(additional_domains) from staged
-        union all
-        select domain from {{ this }} where company_ids && array(select company_id from staged)
-    {%- endset -%}
-    {{- return(incremental_keys(touched, 'text')) -}}
+    {%- set now = 'select domain from staged union all select unnest(additional_domains) from staged' -%}
+    {{- return(keys_now_and_before(staged, now, 'domain', 'company_ids', 'company_id')) -}}
 {%- endmacro %}

@@ -17,11 +17,5 @@
     {%- set staged -%}
         select contact_id, email from {{ graph_model_relation('stg_crm__contacts') }} where {{ staged_in(plan) }}
     {%- endset -%}
-    {%- set touched -%}
-        with staged as ({{ staged }})
-        select email from staged
-        union all
-        select email from {{ this }} where contact_ids && array(select contact_id from staged)
-    {%- endset -%}
-    {{- return(incremental_keys(touched, 'text')) -}}
+    {{- return(keys_now_and_before(staged, 'select email from staged', 'email', 'contact_ids', 'contact_id')) -}}
 {%- endmacro %}

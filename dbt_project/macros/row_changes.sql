@@ -138,6 +138,21 @@
 {%- endmacro %}
 
 {#
+    The keys a model kept by key recomputes when its rows name what they were built from (`array_column`, indexed by
+    gin_index_if_missing): the keys of the staged records now (`keys_now_sql`, a query over `staged`), and the keys
+    of the rows that name one of them (`id_column` of `staged_sql`), those they had before. A text[] literal.
+#}
+{% macro keys_now_and_before(staged_sql, keys_now_sql, key_column, array_column, id_column) -%}
+    {%- set touched -%}
+        with staged as ({{ staged_sql }})
+        {{ keys_now_sql }}
+        union all
+        select {{ key_column }} from {{ this }} where {{ array_column }} && array(select {{ id_column }} from staged)
+    {%- endset -%}
+    {{- return(incremental_keys(touched, 'text')) -}}
+{%- endmacro %}
+
+{#
     The keys of `model_name` whose watched values changed after `since` (a timestamptz text), with the values they
     have now (`watched`, jsonb; null once the key is gone), as a query.
 #}

@@ -14,26 +14,19 @@
 {% macro survey_respondents_keys() -%}
     {%- set plan = survey_respondents_plan() -%}
     {%- if not plan.incremental -%}{{ return(none) }}{%- endif -%}
-    {%- set touched -%}
-        with
-
-        staged as (
-            {%- for prefix, model, id in [
-                ('nps', 'stg_survey__nps_responses', 'response_id'),
-                ('post_ticket', 'stg_survey__post_ticket_responses', 'response_id'),
-                ('scorecard', 'stg_survey__scorecard_responses', 'submission_id'),
-            ] %}
-            select '{{ prefix }}:' || {{ id }} as response_key, respondent_email
-            from {{ graph_model_relation(model) }} where {{ staged_in(plan) }}
-            {{- '\n            union all' if not loop.last }}
-            {%- endfor %}
-        )
-
-        select respondent_email from staged
-        union all
-        select respondent_email from {{ this }} where response_keys && array(select response_key from staged)
+    {%- set staged -%}
+        {%- for prefix, model, id in [
+            ('nps', 'stg_survey__nps_responses', 'response_id'),
+            ('post_ticket', 'stg_survey__post_ticket_responses', 'response_id'),
+            ('scorecard', 'stg_survey__scorecard_responses', 'submission_id'),
+        ] %}
+        select '{{ prefix }}:' || {{ id }} as response_key, respondent_email
+        from {{ graph_model_relation(model) }} where {{ staged_in(plan) }}
+        {{- '\n        union all' if not loop.last }}
+        {%- endfor %}
     {%- endset -%}
-    {{- return(incremental_keys(touched, 'text')) -}}
+    {%- set now = 'select respondent_email from staged' -%}
+    {{- return(keys_now_and_before(staged, now, 'respondent_email', 'response_keys', 'response_key')) -}}
 {%- endmacro %}
 
 {# Post-hook: which respondents came, left or name another company (macros/row_changes.sql). #}
