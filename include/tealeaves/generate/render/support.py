@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -113,9 +112,10 @@ GOOD_COMMENTS = ("Quick and helpful, thanks!", "Solved my problem.", "Great supp
 BAD_COMMENTS = ("Took far too long.", "The issue is not really fixed.", "Nobody answered for days.", "", "")
 
 
-@dataclass(frozen=True)
-class TicketShape:
-    """What a ticket record says beyond its life's ticket: its moments, text, status and people."""
+class TicketShape(NamedTuple):
+    """What a ticket record says beyond its life's ticket: its moments, text, status and people. A named tuple,
+    not a frozen dataclass: one is made per ticket, and a frozen dataclass sets each of its eleven fields through
+    object.__setattr__."""
 
     created: datetime
     updated: datetime
@@ -145,6 +145,7 @@ class CaseBase(NamedTuple):
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ONE_MICROSECOND = timedelta(microseconds=1)
+ONE_SECOND, ONE_MINUTE = timedelta(seconds=1), timedelta(minutes=1)
 # what truth.json says first of each ticket's SLA (realised.support.sla), before the two verdicts
 OUTCOME_HEAD = (
     "policy_id",
@@ -155,7 +156,10 @@ OUTCOME_HEAD = (
     "resolution_target_minutes",
     "business_hours",
 )
-CASE_BASE_LAYOUT = "<qBBBBqq"  # created_at (µs since the epoch), kind, priority, channel, segment, org, requester
+CASE_BASE_LAYOUT = "<qBBBBqq"
+NOT_DELETED = {
+    "deleted": False
+}  # what a breach event adds  # created_at (µs since the epoch), kind, priority, channel, segment, org, requester
 
 
 def _ceil_second(moment: datetime) -> datetime:
@@ -199,6 +203,7 @@ class SupportRenderer(Renderer):
         # ticket id -> the applied policy, its targets and what the ticket's clocks did (realised()["sla"])
         self.sla_outcomes = PickleSpool(scratch / "support_sla_outcomes.msgpack", plain=True)
         self._outcome_heads: dict[tuple[int, datetime, Priority], tuple[Any, ...]] = {}
+        self._applied_slas: dict[tuple[int, datetime, int, bool], dict[str, Any]] = {}
         self.sla_truth: SpooledMapping | None = None
         self.policy_files: dict[str, int] = {}
         self.counts = {
@@ -297,14 +302,6 @@ class SupportRenderer(Renderer):
         self.next_user += 1
         return USER_ID_BASE + self.next_user
 
-    def _comment_id(self) -> int:
-        self.next_comment += 1
-        return COMMENT_ID_BASE + self.next_comment
-
-    def _event_id(self) -> int:
-        self.next_event += 1
-        return EVENT_ID_BASE + self.next_event
-
     def _url(self, kind: str, ident: int) -> str:
         return f"https://{SUBDOMAIN}.zendesk.com/api/v2/{kind}/{ident}.json"
 
@@ -385,7 +382,7 @@ class SupportRenderer(Renderer):
     # -- tickets -------------------------------------------------------------------------------------------
     def customer(self, life: Life) -> None:
         org_id = self._organization(life)
-        joined = life.signed_at + timedelta(minutes=self.rng.randint(5, 600))
+        joined = life.signed_at + timedelta(0, 60 * self.rng.randint(5, 600))  # whole minutes
         users = {id(contact): self._end_user(contact, org_id, joined) for contact in life.contacts}
         for ticket in life.tickets:
             requester_id = users[id(ticket.requester)]
@@ -446,23 +443,26 @@ class SupportRenderer(Renderer):
             return add_business_minutes(start, target)
         return start + timedelta(minutes=target)
 
-    def _metric_event(self, number: int, metric: str, kind: str, moment: datetime, **extra: Any) -> None:
-        """One ticket metric event, when the export covers its moment (the incremental export's start_time)."""
+    def _metric_event(
+        self, number: int, metric: str, kind: str, moment: datetime, time: str, extra: dict[str, Any] | None = None
+    ) -> None:
+        """One ticket metric event at `moment` (written as `time`), when the export covers that moment (the
+        incremental export's start_time)."""
         start = self.sla.metric_events_from
         if moment >= self.export_end or (start is not None and moment < start):
             return
         self.next_metric_event += 1
-        self.metric_events.write(
-            {
-                "id": METRIC_EVENT_ID_BASE + self.next_metric_event,
-                "ticket_id": number,
-                "metric": metric,
-                "instance_id": 1,
-                "type": kind,
-                "time": utc_seconds(moment),
-                **extra,
-            }
-        )
+        record = {
+            "id": METRIC_EVENT_ID_BASE + self.next_metric_event,
+            "ticket_id": number,
+            "metric": metric,
+            "instance_id": 1,
+            "type": kind,
+            "time": time,
+        }
+        if extra is not None:
+            record.update(extra)
+        self.metric_events.write(record)
 
     def _sla_events(
         self,
@@ -482,25 +482,28 @@ class SupportRenderer(Renderer):
         at `applied_at` got `first_applied` at creation and `policy` (re-applied, Zendesk's last word) then."""
         created = _floor_second(created)
         applied_at = created if applied_at is None else applied_at
+        # four of a ticket's events (each clock's activate and apply_sla) are at its creation: written once
+        created_text = utc_seconds(created)
+        applied_text = created_text if applied_at == created else utc_seconds(applied_at)
         clocks = []
         for metric, target, stop, key in (
             ("reply_time", priority.first_reply_minutes, reply_stop, "first_reply"),
             ("resolution_time", priority.resolution_minutes, solved, "resolution"),
         ):
             breached = stop is None or self._elapsed(created, stop, priority.business_hours) > target
-            self._metric_event(number, metric, "activate", created)
+            self._metric_event(number, metric, "activate", created, created_text)
             if first_applied is not None:
                 earlier_policy, earlier = first_applied
                 earlier_target = earlier.first_reply_minutes if key == "first_reply" else earlier.resolution_minutes
-                sla = self._sla_object(earlier_policy, earlier_target, earlier.business_hours)
-                self._metric_event(number, metric, "apply_sla", created, sla=sla)
-            sla = self._sla_object(policy, target, priority.business_hours)
-            self._metric_event(number, metric, "apply_sla", applied_at, sla=sla)
+                sla = self._applied_sla(earlier_policy, earlier_target, earlier.business_hours)
+                self._metric_event(number, metric, "apply_sla", created, created_text, sla)
+            sla = self._applied_sla(policy, target, priority.business_hours)
+            self._metric_event(number, metric, "apply_sla", applied_at, applied_text, sla)
             if breached and not (key == "resolution" and solve_unknown):
                 deadline = self._deadline(created, target, priority.business_hours)  # only a breach needs it
-                self._metric_event(number, metric, "breach", deadline, deleted=False)
+                self._metric_event(number, metric, "breach", deadline, utc_seconds(deadline), NOT_DELETED)
             if stop is not None:
-                self._metric_event(number, metric, "fulfill", stop)
+                self._metric_event(number, metric, "fulfill", stop, utc_seconds(stop))
             # a stopped clock's verdict is final: kept, so truth.json need not count its business minutes again
             clocks.append((stop, target, priority.business_hours, breached))
         applied_exported = self.sla.metric_events_from is None or applied_at >= self.sla.metric_events_from
@@ -524,15 +527,21 @@ class SupportRenderer(Renderer):
             )
         return head
 
-    @staticmethod
-    def _sla_object(policy: SlaPolicy, target: int, business_hours: bool) -> dict[str, Any]:
-        """The `sla` of an apply_sla event: the target and the policy that set it."""
-        return {
-            "target": target,
-            "target_in_seconds": target * 60,
-            "business_hours": business_hours,
-            "policy": {"id": policy.id, "title": policy.title, "description": policy.description},
-        }
+    def _applied_sla(self, policy: SlaPolicy, target: int, business_hours: bool) -> dict[str, Any]:
+        """What an apply_sla event adds: its `sla`, the target and the policy that set it. One per policy version,
+        target and clock, shared by the events that write it (written as it is, never changed)."""
+        key = (policy.id, policy.updated_at, target, business_hours)
+        applied = self._applied_slas.get(key)
+        if applied is None:
+            applied = self._applied_slas[key] = {
+                "sla": {
+                    "target": target,
+                    "target_in_seconds": target * 60,
+                    "business_hours": business_hours,
+                    "policy": {"id": policy.id, "title": policy.title, "description": policy.description},
+                }
+            }
+        return applied
 
     def _ticket(self, life: Life, ticket: Ticket, org_id: int, requester_id: int) -> None:
         """Write the ticket as the help desk shows it at the export: later replies, solves and ratings left out."""
@@ -555,7 +564,7 @@ class SupportRenderer(Renderer):
             comments.append((reply, assignee_id, True, f"Hi, thanks for reaching out. {self.fake.sentence()}"))
             statuses.append((reply, "open", assignee_id))
         if ticket.solved_at is not None and reply is not None:
-            solved = max(_ceil_second(ticket.solved_at), reply + timedelta(seconds=1))
+            solved = max(_ceil_second(ticket.solved_at), reply + ONE_SECOND)
             if solved >= cutoff:
                 solved = None
         if solved is not None:
@@ -566,16 +575,15 @@ class SupportRenderer(Renderer):
             statuses.append((solved, "solved", assignee_id))
             if rng.random() < CLOSED_SHARE and solved + CLOSE_AFTER < cutoff:
                 statuses.append((solved + CLOSE_AFTER, "closed", assignee_id))
-        elif reply is not None and rng.random() < PENDING_SHARE and reply + timedelta(minutes=1) < cutoff:
-            statuses.append((reply + timedelta(minutes=1), "pending", assignee_id))
+        elif reply is not None and rng.random() < PENDING_SHARE and reply + ONE_MINUTE < cutoff:
+            statuses.append((reply + ONE_MINUTE, "pending", assignee_id))
         rating_at = None
         if ticket.csat is not None and solved is not None:
-            rating_at = solved + timedelta(minutes=rng.randint(10, 48 * 60))
+            rating_at = solved + timedelta(0, 60 * rng.randint(10, 48 * 60))  # whole minutes
             if rating_at >= cutoff:
                 rating_at = None
-        updated = max(
-            [moment for moment, *_ in comments] + [moment for moment, *_ in statuses] + [rating_at or created]
-        )
+        # the latest moment of any comment, status or rating: the largest tuple of each list starts with its latest
+        updated = max(max(comments)[0], max(statuses)[0], rating_at or created)
         ticket_type = TICKET_TYPES[ticket.kind][0 if rng.random() < 0.8 else 1]
         self._write_ticket(
             ticket.number,
@@ -663,10 +671,10 @@ class SupportRenderer(Renderer):
             }
         )
         for moment, author_id, public, body in sorted(comments):
-            comment_id = self._comment_id()
+            self.next_comment += 1
             self.comments.write(
                 {
-                    "id": comment_id,
+                    "id": COMMENT_ID_BASE + self.next_comment,
                     "type": "Comment",
                     "ticket_id": number,
                     "author_id": author_id,
@@ -679,9 +687,10 @@ class SupportRenderer(Renderer):
         for field_name, changes in (("status", statuses), ("priority", priorities)):
             previous = None
             for moment, value, user_id in changes:
+                self.next_event += 1
                 self.field_history.write(
                     {
-                        "id": self._event_id(),
+                        "id": EVENT_ID_BASE + self.next_event,
                         "ticket_id": number,
                         "field_name": field_name,
                         "value": value,
