@@ -94,6 +94,7 @@ def _next_open(moment: datetime) -> datetime:
 
 
 ONE_DAY, WEEKEND = timedelta(days=1), timedelta(days=3)
+SIX_DAYS, ONE_WEEK, BUSINESS_DAYS_A_WEEK = timedelta(days=6), timedelta(days=7), range(5)
 BUSINESS_DAY = timedelta(hours=CLOSE_HOUR - OPEN_HOUR)
 FULL_DAY_MINUTES = BUSINESS_DAY.total_seconds() / 60  # what a whole business day adds, as the loops compute it
 
@@ -123,7 +124,7 @@ def add_business_minutes(start: datetime, minutes: float) -> datetime:
         days += 1
     remaining -= FULL_DAY_MINUTES * days
     weeks, days = divmod(days, 5)  # five business days are a calendar week from any business-day opening
-    moment += timedelta(days=7 * weeks)
+    moment += timedelta(7 * weeks)  # days
     for _ in range(days):
         moment = _next_business_morning(moment)
     return moment + timedelta(minutes=remaining)
@@ -141,6 +142,14 @@ def business_minutes_between(start: datetime, end: datetime) -> float:
     # The loop of a day at a time, with its datetime arithmetic hoisted: a day is whole when its opening is at
     # or before `end` less a business day (its close at or before `end`).
     last_whole_opening = end - BUSINESS_DAY
+    # A week at a time first: the five business days from an opening open within six days of it, so when that
+    # is at or before the last whole opening all five are whole (the same five additions, in the same order),
+    # and the sixth opens a week later. A ticket still open at the export is measured over months.
+    last_whole_week = last_whole_opening - SIX_DAYS
+    while moment <= last_whole_week:
+        for _ in BUSINESS_DAYS_A_WEEK:
+            total += FULL_DAY_MINUTES
+        moment += ONE_WEEK
     while moment < end:
         if moment <= last_whole_opening:
             total += FULL_DAY_MINUTES

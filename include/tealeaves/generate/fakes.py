@@ -29,6 +29,7 @@ from bisect import bisect
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from itertools import accumulate
+from math import floor
 from random import Random
 from typing import TypeVar
 
@@ -183,6 +184,7 @@ def _nb_near(generator, number: int) -> int:
 def _sentence(lorem) -> Callable[..., str]:
     generator, words = lorem.generator, tuple(lorem.word_list)
     connector, punctuation = lorem.word_connector, lorem.sentence_punctuation
+    count = float(len(words))  # random.choices' n
 
     def sentence(nb_words: int = 6, variable_nb_words: bool = True, ext_word_list=None) -> str:
         if ext_word_list is not None:
@@ -192,7 +194,11 @@ def _sentence(lorem) -> Callable[..., str]:
         if variable_nb_words:
             nb_words = _nb_near(generator, nb_words)
         random = generator.random
-        drawn = [random.choice(words)] if nb_words == 1 else random.choices(words, k=nb_words)
+        if nb_words == 1:
+            drawn = [random.choice(words)]
+        else:  # random.choices(words, k=nb_words): its draws, without its arguments' handling
+            draw = random.random
+            drawn = [words[floor(draw() * count)] for _ in range(nb_words)]
         drawn[0] = drawn[0].title()
         return connector.join(drawn) + punctuation
 
@@ -209,6 +215,6 @@ def _paragraph(lorem, sentence: Callable[..., str]) -> Callable[..., str]:
             return ""
         if variable_nb_sentences:
             nb_sentences = _nb_near(generator, nb_sentences)
-        return connector.join(sentence() for _ in range(nb_sentences))
+        return connector.join([sentence() for _ in range(nb_sentences)])
 
     return paragraph

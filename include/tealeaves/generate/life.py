@@ -173,7 +173,7 @@ class LifeSimulator:
                 tickets += 1
                 p *= random()
             for _ in range(tickets):
-                created = month_start + timedelta(seconds=rng.randint(0, 28 * 86_400 - 1))
+                created = month_start + timedelta(0, rng.randint(0, 28 * 86_400 - 1))
                 if self.clock.day_of(created) >= self.end:
                     continue
                 priority = self._priority()
@@ -226,7 +226,7 @@ class LifeSimulator:
             return None
         if self.rng.random() >= survey.nps_response_rate:
             return None
-        submitted = month_start + timedelta(seconds=self.rng.randint(0, 27 * 86_400))
+        submitted = month_start + timedelta(0, self.rng.randint(0, 27 * 86_400))
         if self.clock.day_of(submitted) >= self.end:
             return None
         score = self._nps_score()

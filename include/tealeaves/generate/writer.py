@@ -76,7 +76,7 @@ class World:
         # Unique without remembering every domain: the record id's tail keeps memory constant.
         slug = "".join(ch if ch.isalnum() else "-" for ch in name.lower()).strip("-").replace("--", "-")
         domain = f"{slug[:30].rstrip('-')}-{company_id % 100_000:05d}.{self.rng.choice(('com', 'io', 'co'))}"
-        created = self.clock.at(day) - timedelta(days=self.rng.randint(0, 45), seconds=self.rng.randint(0, 86_399))
+        created = self.clock.at(day) - timedelta(self.rng.randint(0, 45), self.rng.randint(0, 86_399))  # days, seconds
         return company_id, name, domain, created
 
     def day(self, day: date) -> None:

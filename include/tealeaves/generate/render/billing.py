@@ -45,6 +45,10 @@ API_VERSION = "2024-06-20"
 # Rates this renderer plants beyond world.Billing (reported in truth.json under planted.billing.rates).
 RETRY_THEN_PAID_RATE = 0.05  # paid invoices whose first charge failed and a retry three days later succeeded
 UNPAID_RETRIES = (0, 3, 5)  # days after the first attempt that Stripe's retries try an unpaid invoice again
+# Durations made once (timedelta's keyword arguments cost more to parse than its arithmetic): a charge an hour
+# after its invoice, a paid invoice's retry (and a manual invoice) three days later, the unpaid retries
+ONE_HOUR, RETRY_AFTER = timedelta(hours=1), timedelta(days=3)
+UNPAID_RETRY_DELAYS = tuple(timedelta(days=days) for days in UNPAID_RETRIES)
 WELCOME_COUPON_RATE = 0.10  # first invoices with the acquisition coupon
 RETENTION_OFFER_RATE = 0.03  # renewals at which a save offer (retention coupon) starts
 SERVICE_CREDIT_RATE = 0.02  # paid invoices later credited 10% to the customer's balance (goodwill after an issue)
@@ -447,7 +451,7 @@ class BillingRenderer(Renderer):
         charge_ids = [self.stripe_id("ch") for _ in charges]
         refund = None
         if period.paid and rng.random() < self.truth.billing.refund_rate:
-            refunded_at = paid_at + timedelta(days=rng.randint(2, 20), seconds=rng.randint(0, 86_399))
+            refunded_at = paid_at + timedelta(rng.randint(2, 20), rng.randint(0, 86_399))  # days, seconds
             if refunded_at < self.end:
                 refund = {"id": self.stripe_id("re"), "created": refunded_at}
         self.invoices.write(
@@ -496,7 +500,7 @@ class BillingRenderer(Renderer):
         if refund is not None:
             self._refund(refund, charge_ids[-1], invoice_id, customer_id, amount, life.currency)
         elif period.paid and rng.random() < SERVICE_CREDIT_RATE:
-            credited_at = paid_at + timedelta(days=rng.randint(1, 20), seconds=rng.randint(0, 86_399))
+            credited_at = paid_at + timedelta(rng.randint(1, 20), rng.randint(0, 86_399))  # days, seconds
             if credited_at < self.end:
                 self._credit_note(
                     invoice_id,
@@ -513,15 +517,15 @@ class BillingRenderer(Renderer):
 
     def _charge_attempts(self, period: Period) -> tuple[list[tuple[datetime, tuple[str, str] | None]], datetime | None]:
         """(created, failure or None) per attempt, and when the invoice was paid (None if it never was)."""
-        rng, first = self.rng, period.start + timedelta(hours=1)
+        rng, first = self.rng, period.start + ONE_HOUR
         if period.paid:
-            retry = first + timedelta(days=3)
+            retry = first + RETRY_AFTER
             if rng.random() < RETRY_THEN_PAID_RATE and retry < self.end:
                 self.extra_counts["retried_then_paid_invoices"] += 1
                 return [(first, rng.choice(FAILURE_CODES)), (retry, None)], retry
             return [(first, None)], first
         # The first attempt always happens (renewals start at 06:00, before the export's midnight).
-        attempts = [first + timedelta(days=d) for d in UNPAID_RETRIES if d == 0 or first + timedelta(days=d) < self.end]
+        attempts = [first + delay for delay in UNPAID_RETRY_DELAYS if not delay or first + delay < self.end]
         return [(moment, rng.choice(FAILURE_CODES)) for moment in attempts], None
 
     def _refund(self, refund: dict, charge_id: str, invoice_id: str, customer_id: str, amount: int, cur: str) -> None:
@@ -578,7 +582,7 @@ class BillingRenderer(Renderer):
     def _unknown_currency_invoice(self, customer_id: str, period: Period) -> None:
         """A one-off manual invoice in a currency the FX table does not know (planted defect)."""
         invoice_id, charge_id = self.stripe_id("in"), self.stripe_id("ch")
-        created = period.start + timedelta(days=3)
+        created = period.start + RETRY_AFTER
         self._paid_one_off(customer_id, invoice_id, charge_id, UNKNOWN_CURRENCY, 5000, created, "Manual invoice")
         self.extra_counts["unknown_currency"] += 1
 
@@ -634,7 +638,7 @@ class BillingRenderer(Renderer):
         nu = rng.gammavariate(plant.q, 1 / plant.gamma_usd)
         # Every customer buys a starter pack of credits at sign-up (after the plan's first invoice), so the first
         # purchase - BG/NBD's time 0 - is not itself chosen by the customer's rate, as the model assumes.
-        moment = life.signed_at + timedelta(minutes=rng.randint(5, 120))
+        moment = life.signed_at + timedelta(0, 60 * rng.randint(5, 120))  # whole minutes
         purchases = 0
         while moment < self.end:
             spend_usd = rng.gammavariate(plant.p_spend, 1 / nu)
@@ -729,8 +733,8 @@ class BillingRenderer(Renderer):
         status = "active"
         if life.churned_at is not None:
             last = periods[-1]
-            requested = max(last.start, life.churned_at - timedelta(days=rng.randint(1, 14)))
-            requested += timedelta(seconds=rng.randint(0, 3600))
+            requested = max(last.start, life.churned_at - timedelta(rng.randint(1, 14)))  # days
+            requested += timedelta(0, rng.randint(0, 3600))
             if requested < end:
                 cancel = {"cancel_at_period_end": True, "cancel_at": life.churned_at, "canceled_at": requested}
                 event(

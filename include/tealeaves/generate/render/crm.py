@@ -247,7 +247,7 @@ class CrmRenderer(Renderer):
         self.companies.write({**company, "createdate": self.iso(created, millis=True)})
         # The lead arrived today; its CRM story (contacts, any deal) happened between creation and now.
         now = self.clock.at(self.today or self.clock.day_of(created)) + timedelta(
-            seconds=self.rng.randint(9 * 3600, 18 * 3600)
+            0, self.rng.randint(9 * 3600, 18 * 3600)
         )
         domain, stage = company["domain"], company["lifecyclestage"]
         for _ in range(self.rng.randint(1, 2)):
@@ -452,7 +452,7 @@ class CrmRenderer(Renderer):
         if outcome == "closedlost":
             lost_reason = "Missing feature" if blocker else self.rng.choice(LOST_REASONS)
         # An open deal's close date is the one the rep expects, still ahead.
-        close = finish if outcome != "open" else finish + timedelta(days=self.rng.randint(14, 90))
+        close = finish if outcome != "open" else finish + timedelta(self.rng.randint(14, 90))  # days
         self.deals.write(
             {
                 "hs_object_id": deal_id,

@@ -441,7 +441,7 @@ class SupportRenderer(Renderer):
         """The moment a target is past: elapsed > target from here on (business minutes when business_hours)."""
         if business_hours:
             return add_business_minutes(start, target)
-        return start + timedelta(minutes=target)
+        return start + timedelta(0, 60 * target)  # whole minutes
 
     def _metric_event(
         self, number: int, metric: str, kind: str, moment: datetime, time: str, extra: dict[str, Any] | None = None

@@ -26,6 +26,7 @@ from tealeaves.generate.world import Dirt, Truth
 ALPHANUMERIC = string.ascii_letters + string.digits
 QUALTRICS_TIME = "%Y-%m-%d %H:%M:%S"
 UTC_ZONE = '"timeZone":"Z"'
+ONE_DAY = timedelta(days=1)
 
 
 def _import_id(name: str, zone: bool = False) -> str:
@@ -279,12 +280,12 @@ class SurveyRenderer(Renderer):
     def _later(self, moment: datetime, sink: str, record: dict[str, Any], count: tuple[Any, ...]) -> None:
         """Write the record once `moment` has passed: at the first day's flush whose midnight is after it."""
         self._sequence += 1
-        first = (self.today or self.clock.day_of(moment)) + timedelta(days=1)  # no flush writes it before then
+        first = (self.today or self.clock.day_of(moment)) + ONE_DAY  # no flush writes it before then
         day = max(first, self.clock.day_of(moment))
-        while day > first and self.clock.at(day - timedelta(days=1)) > moment:
-            day -= timedelta(days=1)
+        while day > first and self.clock.at(day - ONE_DAY) > moment:
+            day -= ONE_DAY
         while self.clock.at(day) <= moment:
-            day += timedelta(days=1)
+            day += ONE_DAY
         if self.export_day is not None and day > self.export_day:
             return  # recorded after the export was taken: never written
         self._pending.add(day.toordinal(), (moment, self._sequence, sink, record, count))
@@ -333,7 +334,7 @@ class SurveyRenderer(Renderer):
 
     def _qualtrics_meta(self, life: Life, respondent: Contact, recorded: datetime) -> tuple[dict[str, Any], bool]:
         """The leading columns every Qualtrics response has; says whether ExternalReference was left empty."""
-        started = recorded - timedelta(seconds=self.rng.randint(25, 900))
+        started = recorded - timedelta(0, self.rng.randint(25, 900))
         anonymous = self.rng.random() < EXTERNAL_REFERENCE_MISSING
         return {
             "StartDate": wall_seconds(started),  # started.strftime(QUALTRICS_TIME)
@@ -341,7 +342,7 @@ class SurveyRenderer(Renderer):
             "Status": "IP Address",
             "Progress": 100,
             "Finished": "True",
-            "RecordedDate": wall_seconds(recorded + timedelta(seconds=self.rng.randint(0, 3))),
+            "RecordedDate": wall_seconds(recorded + timedelta(0, self.rng.randint(0, 3))),
             "ResponseId": "R_" + self._random_id(15),
             "RecipientLastName": respondent.last_name,
             "RecipientFirstName": respondent.first_name,
@@ -370,7 +371,7 @@ class SurveyRenderer(Renderer):
         self._later(submitted, self.nps.name, record, ("nps", group, anonymous, score))
 
     def _post_ticket(self, life: Life, ticket: Ticket) -> None:
-        submitted = ticket.solved_at + timedelta(seconds=self.rng.randint(600, 3 * 86_400))
+        submitted = ticket.solved_at + timedelta(0, self.rng.randint(600, 3 * 86_400))
         record, anonymous = self._qualtrics_meta(life, ticket.requester, submitted)
         ces = ticket.ces
         # CSAT follows effort: 7 (very easy) sits near 5 (very satisfied), 1 near 1, with some noise.
@@ -399,7 +400,7 @@ class SurveyRenderer(Renderer):
             year += 1
             if self.rng.random() >= self.truth.survey.scorecard_response_rate:
                 continue
-            submitted = opens + timedelta(seconds=self.rng.randint(30 * 86_400, 180 * 86_400))
+            submitted = opens + timedelta(0, self.rng.randint(30 * 86_400, 180 * 86_400))
             if life.churned_at is not None and submitted >= life.churned_at:
                 continue
             self._scorecard(life, submitted)
@@ -426,7 +427,7 @@ class SurveyRenderer(Renderer):
                     "text": self._fill(self.rng.choice(HATED_TEMPLATES[hated_class])),
                 }
             )
-        landed = submitted - timedelta(seconds=self.rng.randint(60, 1200))
+        landed = submitted - timedelta(0, self.rng.randint(60, 1200))
         record = {
             "landing_id": token,
             "token": token,
