@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import random
-from collections import Counter
+from collections import defaultdict
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -43,7 +43,11 @@ class Sink:
         self._random = rng.random
         self._rates = (dirt.late_arriving, dirt.exact_duplicate, dirt.near_duplicate, dirt.malformed, dirt.missing_id)
         self._late_rate, self._exact_rate, self._near_rate, self._malformed_rate, self._missing_rate = self._rates
-        self.counts: Counter[str] = Counter()
+        # What was written, by kind: a defaultdict, not a Counter. Counter defines __delitem__ in Python, and a
+        # dict subclass's item access then goes through the generic slots (each `counts[key] += 1` looks up
+        # __getitem__ and __setitem__ by name: ten times the instructions of a dict's); every line counts one.
+        # A key appears when first counted, as in a Counter; read counts with .get(), which adds no key.
+        self.counts: defaultdict[str, int] = defaultdict(int)
         # open file (main or late) -> rows written there the loader rejects; its records are counted in `counts`
         self._rejected: dict[BinaryIO, int] = {}
         self._main = _open_export(self.path)
@@ -108,8 +112,8 @@ class Sink:
         """Rows the loader rejects stay within the 5% a healthy file may have (the raw gate's limit), in the main
         file and in its late sibling each: one broken line among a four-row campaigns file, or a ten-row late
         file, is a broken export, which the default world is not."""
-        late = self.counts["late_arriving"]
-        records = late if target is self._late else self.counts["records"] - late
+        late = self.counts.get("late_arriving", 0)
+        records = late if target is self._late else self.counts.get("records", 0) - late
         rejected = self._rejected.get(target, 0)
         if (rejected + 1) * 20 > records:
             return False

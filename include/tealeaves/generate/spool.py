@@ -23,6 +23,7 @@ import shutil
 import struct
 from array import array
 from collections.abc import Iterator
+from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from typing import IO, Any
 
@@ -49,9 +50,13 @@ class SpooledMapping:
         self.formatted: tuple[int, Path] | None = None  # (level, file) once format() has written it
 
     def add(self, key: str, value: Any) -> None:
-        """One entry, rendered as json.dumps(indent=2) renders it at the top level (re-indented when written)."""
+        """One entry, rendered as json.dumps(indent=2) renders it at the top level (re-indented when written).
+        A str key and an int value are written as json's encoder writes them, without building one: a ticket's
+        number, a response's id, a company id, a score."""
         assert self._file is not None, f"{self.path} is closed"
-        self._file.write(f"{ascii_json(key)}: {indented_json(value)}{ENTRY_END}")
+        name = encode_basestring_ascii(key) if type(key) is str else ascii_json(key)
+        text = repr(value) if type(value) is int else indented_json(value)
+        self._file.write(f"{name}: {text}{ENTRY_END}")
         self.entries += 1
 
     def close(self) -> None:

@@ -40,6 +40,18 @@ def _days(start: date, end: date) -> Iterator[date]:
         day += timedelta(days=1)
 
 
+# str.translate's table for an ASCII name: what _slug's join writes for each ASCII character
+_ASCII_SLUG = {code: "-" for code in range(128) if not chr(code).isalnum()}
+
+
+def _slug(name: str) -> str:
+    """`name` in lower case, each character that is not a letter or digit written as "-"."""
+    lowered = name.lower()
+    if lowered.isascii():  # Faker's English company names: one call instead of a generator over the name
+        return lowered.translate(_ASCII_SLUG)
+    return "".join(ch if ch.isalnum() else "-" for ch in lowered)
+
+
 class World:
     """Draws who arrives each day and hands each life to every renderer."""
 
@@ -59,6 +71,9 @@ class World:
         self.crm = next((r for r in self.renderers if isinstance(r, CrmRenderer)), None)
         self.next_company = 9_000_000_000
         self._segment_pickers: dict[str, Callable[[], Segment]] = {}
+        # rng.choices(currencies, weights)[0] with the weights summed once: the same draw
+        currencies = truth.billing.currencies
+        self._currency = weighted_picker(self.rng, currencies, [weight for _, weight, _ in currencies])
         self.customers = self.leads = 0
 
     def _segment(self, channel: str) -> Segment:
@@ -74,7 +89,7 @@ class World:
         company_id = self.next_company
         name = self.fake.company()
         # Unique without remembering every domain: the record id's tail keeps memory constant.
-        slug = "".join(ch if ch.isalnum() else "-" for ch in name.lower()).strip("-").replace("--", "-")
+        slug = _slug(name).strip("-").replace("--", "-")
         domain = f"{slug[:30].rstrip('-')}-{company_id % 100_000:05d}.{self.rng.choice(('com', 'io', 'co'))}"
         created = self.clock.at(day) - timedelta(self.rng.randint(0, 45), self.rng.randint(0, 86_399))  # days, seconds
         return company_id, name, domain, created
@@ -122,9 +137,7 @@ class World:
         for _ in range(self.rng.randint(1, 3)):
             first, last = self.fake.first_name(), self.fake.last_name()
             contacts.append(Contact(first, last, f"{first}.{last}@{domain}".lower()))
-        code, _, rate = self.rng.choices(
-            self.truth.billing.currencies, [w for _, w, _ in self.truth.billing.currencies]
-        )[0]
+        code, _, rate = self._currency()
         life = Life(
             company_id=company_id,
             name=name,

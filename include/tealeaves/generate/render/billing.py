@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import random
 import string
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from tealeaves import stripe
-from tealeaves.generate.calendar import add_months
+from tealeaves.generate.calendar import add_months, month_start
 from tealeaves.generate.fakes import Stream
 from tealeaves.generate.life import Life, Period
 from tealeaves.generate.render.base import Renderer
@@ -161,7 +161,8 @@ class BillingRenderer(Renderer):
         self.charges = self.jsonl("charges.jsonl", key="id", cosmetic=("description", "failure_message"))
         self.refunds = self.jsonl("refunds.jsonl", key="id", cosmetic=("reason",))
         self.credit_notes = self.jsonl("credit_notes.jsonl", key="id", cosmetic=("memo",))
-        self.extra_counts: Counter[str] = Counter(unknown_currency=0, billing_without_crm_id=0)
+        # counted as the sinks count (a defaultdict: see Sink.counts), several times a life
+        self.extra_counts: defaultdict[str, int] = defaultdict(int, unknown_currency=0, billing_without_crm_id=0)
         self.price_ids: dict[tuple[str, str, str], str] = {}  # (segment, interval, currency) -> price id
         self.end = datetime.max.replace(tzinfo=UTC)
         self.end_day: date | None = None  # the export's date, from exported_at()
@@ -173,7 +174,7 @@ class BillingRenderer(Renderer):
         self.subscription_mrr = SpooledMapping(scratch / "billing_subscriptions.json")
         # segment -> renewals decided before the export's end: how many, the sum of their churn probabilities and
         # of p(1-p), and how many churned
-        self.churn_draws: defaultdict[str, Counter[str]] = defaultdict(Counter)
+        self.churn_draws: defaultdict[str, defaultdict[str, float]] = defaultdict(lambda: defaultdict(int))
 
     def planted(self) -> dict[str, Any]:
         return {
@@ -214,7 +215,7 @@ class BillingRenderer(Renderer):
         }
 
     def stripe_id(self, prefix: str, rng: random.Random | None = None) -> str:
-        return prefix + "_" + id_text((rng or self.rng).random)
+        return prefix + "_" + id_text(self._random if rng is None else rng.random)
 
     # -- hooks ---------------------------------------------------------------------------------------------
     def exported_at(self, end: date) -> None:
@@ -245,7 +246,7 @@ class BillingRenderer(Renderer):
         for buyer in self.addon_buyers.drain():
             self._addon_purchases(buyer)
         for sink in self.sinks.values():
-            if not sink.counts["records"]:
+            if not sink.counts.get("records"):
                 # The loader refuses a zero-byte file as a truncated export; a file with no refunds (small runs)
                 # is a real, empty export, so it gets one blank line, which the loader skips.
                 sink.blank_line()
@@ -356,7 +357,7 @@ class BillingRenderer(Renderer):
 
         month_ends: dict[str, float] = {}
         clock, end, churned_at = self.clock, self.end, life.churned_at
-        month = clock.day_of(life.signed_at).replace(day=1)
+        month = month_start(clock.day_of(life.signed_at))
         # The snapshots ascend, and so do the changes (periods in order, churn at the last one's end): the MRR at
         # each is the change a cursor has reached, read once per month instead of scanning the changes again.
         ascending = all(earlier[0] <= later[0] for earlier, later in pairwise(changes))

@@ -275,21 +275,21 @@ class SupportRenderer(Renderer):
         """A ticket's applied policy and targets, and whether each target was breached at the export's latest
         event (the moment the marts measure at): a stopped clock is breached when more than the target elapsed
         to its stop; a running one once the target has elapsed at that moment, else it is not yet judged (null)."""
-        head, applied_exported, history_exported, clocks, created, solve_unknown = outcome
-        as_of, judged = self.latest_event, dict(zip(OUTCOME_HEAD, head, strict=True))
+        head, applied_exported, history_exported, (first_reply, resolution), created, solve_unknown = outcome
+        judged = dict(zip(OUTCOME_HEAD, head, strict=True))
         judged["applied_event_exported"], judged["priority_history_exported"] = applied_exported, history_exported
-        for key, (stop, target, business_hours, stopped_breached) in zip(
-            ("first_reply", "resolution"), clocks, strict=True
-        ):
-            if key == "resolution" and solve_unknown:
-                judged[f"{key}_breached"] = None
-            elif stop is not None:
-                judged[f"{key}_breached"] = stopped_breached
-            elif as_of is not None and self._elapsed(created, as_of, business_hours) >= target:
-                judged[f"{key}_breached"] = True
-            else:
-                judged[f"{key}_breached"] = None
+        judged["first_reply_breached"] = self._clock_breached(first_reply, created)
+        judged["resolution_breached"] = None if solve_unknown else self._clock_breached(resolution, created)
         return judged
+
+    def _clock_breached(self, clock: tuple[Any, ...], created: datetime) -> bool | None:
+        """One clock's verdict (see _sla_truth): final once stopped, else judged at the export's latest event."""
+        stop, target, business_hours, stopped_breached = clock
+        if stop is not None:
+            return stopped_breached
+        if self.latest_event is not None and self._elapsed(created, self.latest_event, business_hours) >= target:
+            return True
+        return None
 
     @staticmethod
     def _elapsed(start: datetime, stop: datetime, business_hours: bool) -> float:

@@ -11,7 +11,7 @@ has passed: a post-ticket survey answered after the export's end is not in the e
 from __future__ import annotations
 
 import string
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -228,7 +228,12 @@ class SurveyRenderer(Renderer):
         self._sequence = 0
         self.today: date | None = None
         self.export_day: date | None = None
-        self.counts: dict[str, Counter[str]] = {"nps": Counter(), "post_ticket": Counter(), "scorecard": Counter()}
+        # counted as the sinks count (a defaultdict: see Sink.counts)
+        self.counts: dict[str, defaultdict[str, int]] = {
+            "nps": defaultdict(int),
+            "post_ticket": defaultdict(int),
+            "scorecard": defaultdict(int),
+        }
         self.hated: Counter[str] = Counter()
         # ResponseId -> score 0-10, of the responses in the export
         self.nps_answers = SpooledMapping(scratch / "survey_nps_answers.json")
