@@ -47,9 +47,9 @@ class Stream(Random):
     Seeded as Random is, so a seed gives the same stream."""
 
     def randint(self, a: int, b: int) -> int:
-        if type(a) is not int or type(b) is not int or b < a:  # Random's own checks, warnings and errors
-            return super().randint(a, b)
         n = b - a + 1
+        if type(n) is not int or n <= 0:  # not two ints in order: Random's own checks, warnings and errors
+            return super().randint(a, b)
         getrandbits, k = self.getrandbits, n.bit_length()
         r = getrandbits(k)
         while r >= n:

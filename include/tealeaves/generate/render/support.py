@@ -202,7 +202,7 @@ class SupportRenderer(Renderer):
         self.next_metric_event = 0
         # ticket id -> the applied policy, its targets and what the ticket's clocks did (realised()["sla"])
         self.sla_outcomes = PickleSpool(scratch / "support_sla_outcomes.msgpack", plain=True)
-        self._outcome_heads: dict[tuple[int, datetime, Priority], tuple[Any, ...]] = {}
+        self._outcome_heads: dict[tuple[int, datetime, str], tuple[Any, ...]] = {}
         self._applied_slas: dict[tuple[int, datetime, int, bool], dict[str, Any]] = {}
         self.sla_truth: SpooledMapping | None = None
         self.policy_files: dict[str, int] = {}
@@ -513,7 +513,7 @@ class SupportRenderer(Renderer):
     def _outcome_head(self, policy: SlaPolicy, priority: Priority) -> tuple[Any, ...]:
         """The applied policy and targets as truth.json lists them (OUTCOME_HEAD), one tuple per policy version
         and priority: the spool pickles a ticket's outcome as a tuple that shares it, not as a dict of its own."""
-        key = (policy.id, policy.updated_at, priority)
+        key = (policy.id, policy.updated_at, priority.name)  # a policy version's targets for that priority
         head = self._outcome_heads.get(key)
         if head is None:
             head = self._outcome_heads[key] = (
