@@ -502,6 +502,31 @@ def test_plain_spools_give_back_every_item_in_order(tmp_path):
         due.close()
 
 
+def test_truth_entries_are_what_json_dumps_writes(tmp_path):
+    """truth.json's per-ticket and per-customer entries are written as json.dumps(value, indent=2) writes them,
+    whichever encoder writes them: flat objects of strings, integers, booleans and nulls (a ticket's SLA truth)
+    with DEL, control and non-ASCII characters in keys and values, floats at the extremes, nested values; and
+    a spooled mapping of such entries, keyed by any text, reads in truth.json as json.dumps writes the dict."""
+    from tealeaves.generate.spool import SpooledMapping, indented_json, write_truth
+
+    entries = {"R_1": 5, "é\x1e": True, "2": -(2**70), "t": {"policy_id": 1, "x": None}, "f": [0.0, 1e16]}
+    mapping = SpooledMapping(tmp_path / "entries.json")
+    for key, value in entries.items():
+        mapping.add(key, value)
+    write_truth({"realised": {"entries": mapping}}, tmp_path / "truth.json")
+    assert (tmp_path / "truth.json").read_text() == json.dumps({"realised": {"entries": entries}}, indent=2)
+
+    rng = random.Random(15)
+    keys = ["policy_id", "é", "d\x1f", "e\x7f", "first_reply_breached", 5]
+    values = [None, True, False, 0, -1, 2**70, "High tickets", 'q"\\\n\x7f', "Zoë", "\u2028", "", 1.5, 7e-05, 1e16]
+    for _ in range(5_000):
+        value = {rng.choice(keys): rng.choice(values) for _ in range(rng.randint(0, 8))}
+        assert indented_json(value) == json.dumps(value, indent=2)
+        assert indented_json({"nested": value, "list": [value]}) == json.dumps(
+            {"nested": value, "list": [value]}, indent=2
+        )
+
+
 def test_stripe_ids_draw_as_random_choices_does():
     """id_text spells out random.choices(alphabet, k=14): the same 14 characters from the same stream, which is
     left where choices leaves it, for 5,000 seeds and both alphabets the generator uses."""
