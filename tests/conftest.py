@@ -10,9 +10,11 @@ test modules import it.
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import shutil
 import socket
+import statistics
 import sys
 import tempfile
 from contextlib import contextmanager
@@ -68,27 +70,98 @@ def settings() -> Settings:
     return get_settings()
 
 
+# Seconds each test file (or the marts_world files together) took in a whole run of `make test` on 2 cores, longest
+# first; `pytest --store-file-durations` writes the files it ran. Only the order in which files are handed out
+# reads it.
+FILE_DURATIONS = ROOT / "tests" / "file_durations.json"
+
+
+def _marts_world_files(root: Path) -> set[str]:
+    """The test files reading the marts_world fixture, which run in one process together (its world is built once).
+
+    Read from each file's text: the xdist controller, which schedules, collects nothing."""
+    return {
+        path.relative_to(root).as_posix()
+        for path in (ROOT / "tests").rglob("test_*.py")
+        if "marts_world" in path.read_text(encoding="utf-8")
+    }
+
+
+def _unit_of(path: str, together: set[str]) -> str:
+    return "marts_world" if path in together else path
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--store-file-durations",
+        action="store_true",
+        help=f"after a whole run, write each file's seconds to {FILE_DURATIONS.relative_to(ROOT)}",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The longest files first, so that no long file starts when the others are nearly done.
+
+    xdist hands files out in the order every process collects them (--no-loadscope-reorder in pyproject.toml; its
+    own reordering puts files with the most tests first, which left a one-test file of two minutes to run alone
+    at the end). A file missing from the durations counts as the median one. Tests keep their order within a file.
+    """
+    durations = json.loads(FILE_DURATIONS.read_text(encoding="utf-8")) if FILE_DURATIONS.exists() else {}
+    typical = statistics.median(durations.values()) if durations else 0.0
+    together = _marts_world_files(config.rootpath)
+    position = {id(item): index for index, item in enumerate(items)}
+
+    def key(item: pytest.Item) -> tuple[float, str, int]:
+        unit = _unit_of(item.nodeid.split("::", 1)[0], together)
+        return (-durations.get(unit, typical), unit, position[id(item)])
+
+    items.sort(key=key)
+
+
+_SECONDS_BY_UNIT: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when in ("setup", "call", "teardown"):
+        unit = report.nodeid.split("::", 1)[0]
+        _SECONDS_BY_UNIT[unit] = _SECONDS_BY_UNIT.get(unit, 0.0) + report.duration
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Write the durations of the files that ran, when asked, from the process that saw every report (xdist's
+    controller); the other files keep theirs."""
+    config = session.config
+    if not config.getoption("--store-file-durations") or hasattr(config, "workerinput"):
+        return
+    if exitstatus != 0 or config.getoption("keyword") or any("::" in arg for arg in config.args):
+        print(f"\n{FILE_DURATIONS.name} not written: only whole files that passed are timed")
+        return
+    together = _marts_world_files(config.rootpath)
+    seconds: dict[str, float] = {}
+    for path, spent in _SECONDS_BY_UNIT.items():
+        unit = _unit_of(path, together)
+        seconds[unit] = seconds.get(unit, 0.0) + spent
+    stored = json.loads(FILE_DURATIONS.read_text(encoding="utf-8")) if FILE_DURATIONS.exists() else {}
+    stored.update((unit, round(spent, 1)) for unit, spent in seconds.items())
+    ordered = dict(sorted(stored.items(), key=lambda kv: (-kv[1], kv[0])))
+    FILE_DURATIONS.write_text(json.dumps(ordered, indent=1) + "\n", encoding="utf-8")
+
+
 def pytest_xdist_make_scheduler(config: pytest.Config, log):
     """xdist's loadfile, except that the test files reading marts_world are one unit: that world, a session
     fixture, is then built by one process instead of by each (about 45 s apiece on 2 cores).
 
     Not xdist_group marks: xdist 3.8 writes a test's group into Item._nodeid, which pytest 9 no longer reads
     (pytest-dev/pytest-xdist#1386), so the marks left every test a unit of its own and each module fixture was
-    built again in every process that ran one of its tests. The controller collects nothing, so a file's use of
-    the fixture is read from its text.
+    built again in every process that ran one of its tests.
     """
     from xdist.scheduler import LoadFileScheduling
 
-    shared = {
-        path.relative_to(config.rootpath).as_posix()
-        for path in (ROOT / "tests").rglob("test_*.py")
-        if "marts_world" in path.read_text(encoding="utf-8")
-    }
+    together = _marts_world_files(config.rootpath)
 
     class MartsWorldTogether(LoadFileScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            path = super()._split_scope(nodeid)
-            return "marts_world" if path in shared else path
+            return _unit_of(super()._split_scope(nodeid), together)
 
     return MartsWorldTogether(config, log)
 
