@@ -41,8 +41,8 @@ class Sink:
         # Read once per line of every file: the stream's method and the rates, kept here (a rate apiece: an
         # attribute read is cheaper than unpacking a tuple of five for every line)
         self._random = rng.random
-        self._rates = (dirt.late_arriving, dirt.exact_duplicate, dirt.near_duplicate, dirt.malformed, dirt.missing_id)
-        self._late_rate, self._exact_rate, self._near_rate, self._malformed_rate, self._missing_rate = self._rates
+        self._late_rate, self._exact_rate = dirt.late_arriving, dirt.exact_duplicate
+        self._near_rate, self._malformed_rate, self._missing_rate = dirt.near_duplicate, dirt.malformed, dirt.missing_id
         # What was written, by kind: a defaultdict, not a Counter. Counter defines __delitem__ in Python, and a
         # dict subclass's item access then goes through the generic slots (each `counts[key] += 1` looks up
         # __getitem__ and __setitem__ by name: ten times the instructions of a dict's); every line counts one.
@@ -104,10 +104,9 @@ class Sink:
     def _draw_left_out(self, record: dict[str, Any]) -> None:
         """What write() draws for a record, without writing or counting it (rendering draws nothing)."""
         random = self._random
-        late, exact_duplicate, near_duplicate, malformed, missing_id = self._rates
         random()  # late_arriving
         random()  # exact_duplicate
-        if self.cosmetic and random() < near_duplicate:
+        if self.cosmetic and random() < self._near_rate:
             _cosmetic(record, self.rng, self.cosmetic)
         random()  # malformed
         if self.key:
@@ -212,20 +211,26 @@ _encode_compact = (
 
 # msgspec writes the same compact JSON about four times faster than the C encoder above (a profile of 10,000
 # customers x 24 months spent 14% of its time in that encoder). It differs from json.dumps in three ways only:
-# it writes non-ASCII characters as UTF-8 where json.dumps escapes them (\u00e9); it spells floats below 1e-4
-# or from 1e16 up in another notation (0.00007 for 7e-05, 1e16 for 1e+16), the same value; and it writes NaN and
-# infinities as null where json.dumps writes NaN and Infinity, which are not JSON. A line with anything but ASCII
-# goes through json's encoder, so the files stay ASCII as before. The generator's only floats are coupons'
-# percent_off (10.0 to 20.0), where the two agree (they agreed on 3 million random floats from 1e-4 to 1e16);
-# tests/unit/test_generator.py holds both to that.
-_encode_fast = msgspec.json.Encoder().encode
+# it writes non-ASCII characters and DEL raw where json.dumps escapes them (\u00e9, \u007f); it spells floats
+# below 1e-4 or from 1e16 up in another notation (0.00007 for 7e-05, 1e16 for 1e+16), the same value; and it
+# writes NaN and infinities as null where json.dumps writes NaN and Infinity, which are not JSON. A line with a
+# non-ASCII character or DEL (same_as_json) goes through json's encoder, so the files stay ASCII as before. The
+# generator's only floats are coupons' percent_off (10.0 to 20.0), where the two agree (they agreed on 3 million
+# random floats from 1e-4 to 1e16); tests/unit/test_generator.py holds both to that.
+msgspec_json = msgspec.json.Encoder().encode
 _encode_into = msgspec.json.Encoder().encode_into
+
+
+def same_as_json(line: bytes | bytearray) -> bool:
+    """Whether msgspec's compact JSON of a record (no floats but coupons') is what json.dumps writes: ASCII
+    without DEL, the characters json escapes and msgspec does not."""
+    return line.isascii() and 0x7F not in line
 
 
 def compact_json(record: dict[str, Any]) -> str:
     """`json.dumps(record, separators=(",", ":"))`, ASCII only."""
-    line = _encode_fast(record)
-    if line.isascii():
+    line = msgspec_json(record)
+    if same_as_json(line):
         return line.decode("ascii")
     return ascii_json(record)
 
@@ -242,11 +247,11 @@ class JsonlSink(Sink):
         self, root: Path, name: str, dirt: Dirt, rng: random.Random, key: str | None, cosmetic: tuple[str, ...] = ()
     ) -> None:
         super().__init__(root, name, dirt, rng, key, cosmetic)
-        self._line = bytearray(1024)
+        self._line = bytearray()
 
     def _render(self, record: dict[str, Any]) -> bytes:
-        line = _encode_fast(record)  # compact_json, inlined
-        if line.isascii():
+        line = msgspec_json(record)  # compact_json, inlined
+        if same_as_json(line):
             return line + b"\n"
         return ascii_json(record).encode("ascii") + b"\n"
 
@@ -255,7 +260,7 @@ class JsonlSink(Sink):
         makes bytes of it and the newline another copy (2.5% of a run's instructions, once per line)."""
         line = self._line
         _encode_into(record, line)
-        if line.isascii():
+        if same_as_json(line):
             line.append(10)  # "\n"
             return line
         return ascii_json(record).encode("ascii") + b"\n"

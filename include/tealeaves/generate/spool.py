@@ -32,7 +32,7 @@ from typing import IO, Any
 
 import msgspec
 
-from tealeaves.generate.sinks import ascii_json
+from tealeaves.generate.sinks import ascii_json, msgspec_json, same_as_json
 
 ENTRY_END = "\x1e"  # never raw in JSON text: json.dumps writes control characters as \u001e
 INDENT = 2
@@ -40,7 +40,6 @@ INDENT = 2
 
 # What a flat object's values may be for msgspec to write it (floats are spelled differently at the extremes)
 _PLAIN_SCALARS, _STR_ONLY = frozenset({str, int, bool, type(None)}), frozenset({str})
-_encode_compact = msgspec.json.Encoder().encode
 
 
 def indented_json(value: Any) -> str:
@@ -50,8 +49,8 @@ def indented_json(value: Any) -> str:
         and _STR_ONLY.issuperset(map(type, value))
         and _PLAIN_SCALARS.issuperset(map(type, value.values()))
     ):
-        compact = _encode_compact(value)
-        if compact.isascii() and b"\x7f" not in compact:
+        compact = msgspec_json(value)
+        if same_as_json(compact):
             return msgspec.json.format(compact, indent=INDENT).decode("ascii")
     return msgspec.json.format(ascii_json(value), indent=INDENT)
 

@@ -114,7 +114,7 @@ BAD_COMMENTS = ("Took far too long.", "The issue is not really fixed.", "Nobody 
 
 class TicketShape(NamedTuple):
     """What a ticket record says beyond its life's ticket: its moments, text, status and people. A named tuple,
-    not a frozen dataclass: one is made per ticket, and a frozen dataclass sets each of its eleven fields through
+    not a frozen dataclass: one is made per ticket, and a frozen dataclass sets each of its twelve fields through
     object.__setattr__."""
 
     created: datetime
@@ -156,10 +156,9 @@ OUTCOME_HEAD = (
     "resolution_target_minutes",
     "business_hours",
 )
+# created_at (µs since the epoch), kind, priority, channel, segment, org, requester
 CASE_BASE_LAYOUT = "<qBBBBqq"
-NOT_DELETED = {
-    "deleted": False
-}  # what a breach event adds  # created_at (µs since the epoch), kind, priority, channel, segment, org, requester
+NOT_DELETED = {"deleted": False}  # what a breach event adds
 
 
 def _ceil_second(moment: datetime) -> datetime:
