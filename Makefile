@@ -56,10 +56,10 @@ demo: install
 # pyproject's `not bi`); a style error fails the build as a failing test does. pip uses one core, so the three
 # virtualenvs and Chromium install side by side. The lint (about 70 s, sqlfluff on both cores) then runs beside the
 # tests, which leave about a tenth of the two cores idle, mostly while each process starts its server and Airflow;
-# its output, held until the tests end, follows theirs.
+# its output, held until the tests end, follows theirs (an interrupted make test stops it too).
 test:
 	@$(MAKE) --no-print-directory -j4 --output-sync=target install bi-install $(LINT_STAMP) browser
-	@linted=$$(mktemp); trap 'rm -f "$$linted"' EXIT; \
+	@linted=$$(mktemp); trap 'kill $$lint 2>/dev/null; rm -f "$$linted"' EXIT; trap 'exit 130' INT TERM; \
 	$(MAKE) --no-print-directory lint > "$$linted" 2>&1 & lint=$$!; \
 	$(BIN)/python -m pytest -m 'bi or not bi'; tests=$$?; \
 	wait $$lint; lint_status=$$?; cat "$$linted"; \

@@ -109,41 +109,61 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     durations = json.loads(FILE_DURATIONS.read_text(encoding="utf-8")) if FILE_DURATIONS.exists() else {}
     typical = statistics.median(durations.values()) if durations else 0.0
     together = _marts_world_files(config.rootpath)
-    position = {id(item): index for index, item in enumerate(items)}
 
-    def key(item: pytest.Item) -> tuple[float, str, int]:
+    def key(item: pytest.Item) -> tuple[float, str]:
         unit = _unit_of(item.nodeid.split("::", 1)[0], together)
-        return (-durations.get(unit, typical), unit, position[id(item)])
+        return (-durations.get(unit, typical), unit)
 
-    items.sort(key=key)
+    items.sort(key=key)  # stable: a file's tests keep their order
 
 
-_SECONDS_BY_UNIT: dict[str, float] = {}
+_SECONDS_BY_FILE: dict[str, float] = {}
+_FILES_DESELECTED: set[str] = set()
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    _FILES_DESELECTED.update(item.nodeid.split("::", 1)[0] for item in items)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    """xdist's controller: what a process deselected (each collects, and deselects, on its own)."""
+    _FILES_DESELECTED.update(getattr(node, "workeroutput", {}).get("files_deselected", ()))
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if report.when in ("setup", "call", "teardown"):
-        unit = report.nodeid.split("::", 1)[0]
-        _SECONDS_BY_UNIT[unit] = _SECONDS_BY_UNIT.get(unit, 0.0) + report.duration
+    path = report.nodeid.split("::", 1)[0]
+    _SECONDS_BY_FILE[path] = _SECONDS_BY_FILE.get(path, 0.0) + report.duration
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Write the durations of the files that ran, when asked, from the process that saw every report (xdist's
-    controller); the other files keep theirs."""
+    """Write the durations of the files that ran whole, when asked, from the process that saw every report
+    (xdist's controller); the other files keep theirs, and files no longer there are dropped.
+
+    A file (or the marts_world group) some of whose tests were deselected (-k, -m, --lf) or named alone keeps its
+    old figure: its time would be part of its own."""
     config = session.config
-    if not config.getoption("--store-file-durations") or hasattr(config, "workerinput"):
+    if hasattr(config, "workerinput"):  # an xdist process: its deselections go to the controller
+        config.workeroutput["files_deselected"] = sorted(_FILES_DESELECTED)
         return
-    if exitstatus != 0 or config.getoption("keyword") or any("::" in arg for arg in config.args):
-        print(f"\n{FILE_DURATIONS.name} not written: only whole files that passed are timed")
+    if not config.getoption("--store-file-durations"):
+        return
+    if exitstatus != 0:
+        print(f"\n{FILE_DURATIONS.name} not written: only a run that passed is timed")
         return
     together = _marts_world_files(config.rootpath)
+    partial = {_unit_of(path, together) for path in _FILES_DESELECTED}
+    partial |= {_unit_of(arg.split("::", 1)[0], together) for arg in config.args if "::" in arg}
     seconds: dict[str, float] = {}
-    for path, spent in _SECONDS_BY_UNIT.items():
+    for path, spent in _SECONDS_BY_FILE.items():
         unit = _unit_of(path, together)
         seconds[unit] = seconds.get(unit, 0.0) + spent
     stored = json.loads(FILE_DURATIONS.read_text(encoding="utf-8")) if FILE_DURATIONS.exists() else {}
-    stored.update((unit, round(spent, 1)) for unit, spent in seconds.items())
-    ordered = dict(sorted(stored.items(), key=lambda kv: (-kv[1], kv[0])))
+    stored.update((unit, round(spent, 1)) for unit, spent in seconds.items() if unit not in partial)
+    present = {
+        _unit_of(path.relative_to(config.rootpath).as_posix(), together) for path in ROOT.glob("tests/**/test_*.py")
+    }
+    ordered = dict(sorted(((u, s) for u, s in stored.items() if u in present), key=lambda kv: (-kv[1], kv[0])))
     FILE_DURATIONS.write_text(json.dumps(ordered, indent=1) + "\n", encoding="utf-8")
 
 
