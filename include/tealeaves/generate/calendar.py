@@ -93,8 +93,8 @@ def _next_open(moment: datetime) -> datetime:
             return moment
 
 
-ONE_DAY, WEEKEND = timedelta(days=1), timedelta(days=3)
-SIX_DAYS, ONE_WEEK, BUSINESS_DAYS_A_WEEK = timedelta(days=6), timedelta(days=7), range(5)
+ONE_DAY, WEEKEND, SIX_DAYS, ONE_WEEK = _DAYS[1], _DAYS[3], _DAYS[6], _DAYS[7]
+BUSINESS_DAYS_A_WEEK = range(5)
 BUSINESS_DAY = timedelta(hours=CLOSE_HOUR - OPEN_HOUR)
 FULL_DAY_MINUTES = BUSINESS_DAY.total_seconds() / 60  # what a whole business day adds, as the loops compute it
 

@@ -46,8 +46,9 @@ API_VERSION = "2024-06-20"
 RETRY_THEN_PAID_RATE = 0.05  # paid invoices whose first charge failed and a retry three days later succeeded
 UNPAID_RETRIES = (0, 3, 5)  # days after the first attempt that Stripe's retries try an unpaid invoice again
 # Durations made once (timedelta's keyword arguments cost more to parse than its arithmetic): a charge an hour
-# after its invoice, a paid invoice's retry (and a manual invoice) three days later, the unpaid retries
-ONE_HOUR, RETRY_AFTER = timedelta(hours=1), timedelta(days=3)
+# after its invoice, a paid invoice's retry three days later, a manual invoice three days into its period, the unpaid
+# retries
+ONE_HOUR, RETRY_AFTER, MANUAL_INVOICE_AFTER = timedelta(hours=1), timedelta(days=3), timedelta(days=3)
 UNPAID_RETRY_DELAYS = tuple(timedelta(days=days) for days in UNPAID_RETRIES)
 WELCOME_COUPON_RATE = 0.10  # first invoices with the acquisition coupon
 RETENTION_OFFER_RATE = 0.03  # renewals at which a save offer (retention coupon) starts
@@ -583,7 +584,7 @@ class BillingRenderer(Renderer):
     def _unknown_currency_invoice(self, customer_id: str, period: Period) -> None:
         """A one-off manual invoice in a currency the FX table does not know (planted defect)."""
         invoice_id, charge_id = self.stripe_id("in"), self.stripe_id("ch")
-        created = period.start + RETRY_AFTER
+        created = period.start + MANUAL_INVOICE_AFTER
         self._paid_one_off(customer_id, invoice_id, charge_id, UNKNOWN_CURRENCY, 5000, created, "Manual invoice")
         self.extra_counts["unknown_currency"] += 1
 

@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tealeaves.generate.calendar import add_months
+from tealeaves.generate.calendar import ONE_DAY, add_months
 from tealeaves.generate.life import Contact, Life, Ticket
 from tealeaves.generate.render.base import Renderer, wall_seconds
 from tealeaves.generate.sinks import CsvSink
@@ -26,7 +26,6 @@ from tealeaves.generate.world import Dirt, Truth
 ALPHANUMERIC = string.ascii_letters + string.digits
 QUALTRICS_TIME = "%Y-%m-%d %H:%M:%S"
 UTC_ZONE = '"timeZone":"Z"'
-ONE_DAY = timedelta(days=1)
 
 
 def _import_id(name: str, zone: bool = False) -> str:
