@@ -55,8 +55,8 @@ demo: install
 # CI runs `make test` only, so it runs everything: the lint and every test, the Superset ones too (-m overrides
 # pyproject's `not bi`); a style error fails the build as a failing test does. pip uses one core, so the three
 # virtualenvs and Chromium install side by side. The lint (about 70 s, sqlfluff on both cores) then runs beside the
-# tests, which leave about a tenth of the two cores idle, mostly while each process starts its server and Airflow;
-# its output, held until the tests end, follows theirs (an interrupted make test stops it too).
+# tests, which leave about a tenth of the two cores idle (more once one process is left with the last file); its
+# output, held until the tests end, follows theirs (an interrupted make test stops it too).
 test:
 	@$(MAKE) --no-print-directory -j4 --output-sync=target install bi-install $(LINT_STAMP) browser
 	@linted=$$(mktemp); trap 'kill $$lint 2>/dev/null; rm -f "$$linted"' EXIT; trap 'exit 130' INT TERM; \
