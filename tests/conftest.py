@@ -95,7 +95,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--store-file-durations",
         action="store_true",
-        help=f"after a whole run, write each file's seconds to {FILE_DURATIONS.relative_to(ROOT)}",
+        help=f"after a run that passed, write the seconds of each file run whole to {FILE_DURATIONS.name}",
     )
 
 
