@@ -57,6 +57,13 @@ class MerchantClock:
         return moment.astimezone(self.zone).time()
 
 
+# A moment's sub-second part as timedeltas made once: timedelta(0, 0, n) parses its arguments and sums them
+# (0.3 us; looking two of these up and subtracting both, 0.14). Every ticket's moments are cut to whole seconds
+# and the CRM's to milliseconds.
+MICROSECONDS = tuple(timedelta(microseconds=n) for n in range(1000))
+MILLISECONDS = tuple(timedelta(milliseconds=n) for n in range(1000))
+
+
 @cache  # pure, and asked for the same few thousand (month, offset) pairs millions of times
 def add_months(day: date, months: int) -> date:
     """The same day-of-month `months` later, clamped to the 28th so every month has it."""

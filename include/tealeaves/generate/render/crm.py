@@ -16,7 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tealeaves.generate.calendar import add_months, month_start
+from tealeaves.generate.calendar import MICROSECONDS, add_months, month_start
 from tealeaves.generate.fakes import Stream
 from tealeaves.generate.life import Life
 from tealeaves.generate.render.base import Renderer, alias_domain
@@ -502,7 +502,7 @@ def _to_millisecond(moment: datetime) -> datetime:
     """`moment` cut to its millisecond (what the CRM's timestamps hold). The clock's instants are UTC, where
     subtracting the microseconds is exact and cheaper than replace()'s keyword argument."""
     if moment.tzinfo is UTC:
-        return moment - timedelta(0, 0, moment.microsecond % 1000)
+        return moment - MICROSECONDS[moment.microsecond % 1000]
     return moment.replace(microsecond=(moment.microsecond // 1000) * 1000)
 
 

@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from tealeaves.generate.calendar import add_business_minutes, business_minutes_between
+from tealeaves.generate.calendar import MICROSECONDS, MILLISECONDS, add_business_minutes, business_minutes_between
 from tealeaves.generate.fakes import Stream
 from tealeaves.generate.life import Contact, Life, Ticket
 from tealeaves.generate.render.base import Renderer, alias_domain, utc_seconds
@@ -166,7 +166,7 @@ def _ceil_second(moment: datetime) -> datetime:
     if not micro:
         return moment
     if moment.tzinfo is UTC:  # the clock's instants: UTC, where arithmetic is exact and replace()'s keyword slow
-        return moment + timedelta(0, 0, 1_000_000 - micro)
+        return moment - MILLISECONDS[micro // 1000] - MICROSECONDS[micro % 1000] + ONE_SECOND
     return moment.replace(microsecond=0) + timedelta(seconds=1)
 
 
@@ -175,7 +175,7 @@ def _floor_second(moment: datetime) -> datetime:
     if not micro:
         return moment
     if moment.tzinfo is UTC:
-        return moment - timedelta(0, 0, micro)
+        return moment - MILLISECONDS[micro // 1000] - MICROSECONDS[micro % 1000]
     return moment.replace(microsecond=0)
 
 
