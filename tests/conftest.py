@@ -91,6 +91,10 @@ def _unit_of(path: str, together: set[str]) -> str:
     return "marts_world" if path in together else path
 
 
+def _stored_durations() -> dict[str, float]:
+    return json.loads(FILE_DURATIONS.read_text(encoding="utf-8")) if FILE_DURATIONS.exists() else {}
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--store-file-durations",
@@ -106,7 +110,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     own reordering puts files with the most tests first, which left a one-test file of two minutes to run alone
     at the end). A file missing from the durations counts as the median one. Tests keep their order within a file.
     """
-    durations = json.loads(FILE_DURATIONS.read_text(encoding="utf-8")) if FILE_DURATIONS.exists() else {}
+    durations = _stored_durations()
     typical = statistics.median(durations.values()) if durations else 0.0
     together = _marts_world_files(config.rootpath)
 
@@ -158,7 +162,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     for path, spent in _SECONDS_BY_FILE.items():
         unit = _unit_of(path, together)
         seconds[unit] = seconds.get(unit, 0.0) + spent
-    stored = json.loads(FILE_DURATIONS.read_text(encoding="utf-8")) if FILE_DURATIONS.exists() else {}
+    stored = _stored_durations()
     stored.update((unit, round(spent, 1)) for unit, spent in seconds.items() if unit not in partial)
     present = {
         _unit_of(path.relative_to(config.rootpath).as_posix(), together) for path in ROOT.glob("tests/**/test_*.py")
