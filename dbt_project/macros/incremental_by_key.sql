@@ -13,7 +13,11 @@
     What a run has to look at is decided by the batch ledger, never by clock time on rows:
     - Batches: every batch with an id above the one the model's last run went through, up to `through`, the
       highest id below any batch not finished when this dbt invocation started (a load still running is taken
-      by the next run). Also the batches the raw gate failed since the last run: their rows just left staging.
+      by the next run), and no higher than a nearest incremental upstream model went through while a later batch
+      is of a raw table it reads (a build that selects the model without them, after a load, reads them as they
+      were before it: the next run, with the load staged, takes its batches). Also the batches the raw gate failed
+      since the last run, or since its upstream models last took failed rows out (failures_seen_at): their rows
+      just left staging.
     - A model's fingerprint: its SQL and every upstream model's and seed's (dbt checksums) and the vars that
       change what a row means. A different fingerprint (new code, another time zone, a pinned as-of date)
       recomputes every entity; so does a change in an input that every row reads (the model names them: SLA
@@ -85,13 +89,143 @@
     )
 {%- endmacro %}
 
+{#
+    The incremental models nearest upstream of the model being built: its parents that are, and those of its parents
+    that are not (tables, views), as dbt's graph nodes. Kept in the graph for the invocation, as run_query_once keeps
+    answers: a model's plan and hooks ask it several times.
+#}
+{% macro nearest_incremental_upstream() -%}
+    {%- set known = graph.setdefault('tealeaves_nearest_incremental_upstream', {}) -%}
+    {%- if model.unique_id not in known -%}
+        {%- do known.update({model.unique_id: find_nearest_incremental_upstream(model)}) -%}
+    {%- endif -%}
+    {{- return(known[model.unique_id]) -}}
+{%- endmacro %}
+
+{% macro find_nearest_incremental_upstream(node) -%}
+    {%- set ns = namespace(frontier=node.depends_on.nodes, seen=[], found=[]) -%}
+    {%- for _ in range(30) -%}
+        {%- set following = [] -%}
+        {%- for node_id in ns.frontier if node_id not in ns.seen and node_id in graph.nodes -%}
+            {%- do ns.seen.append(node_id) -%}
+            {%- set parent = graph.nodes[node_id] -%}
+            {%- if parent.resource_type == 'model' and parent.config.materialized == 'incremental' -%}
+                {%- do ns.found.append(parent) -%}
+            {%- elif parent.resource_type == 'model' -%}
+                {%- do following.extend(parent.depends_on.nodes) -%}
+            {%- endif -%}
+        {%- endfor -%}
+        {%- set ns.frontier = following -%}
+    {%- endfor -%}
+    {{- return(ns.found) -}}
+{%- endmacro %}
+
+{# The key of `node`'s state row (incremental_state_key_sql's, for a model other than the one being built). #}
+{% macro node_state_key_sql(node) -%}
+    {%- if node.schema == var('marts_build_schema', 'marts_build') -%}
+        {%- set oid = "to_regclass('" ~ node.schema ~ "." ~ node.alias ~ "')::oid::text" -%}
+        {{- mart_state_key_sql("'" ~ node.alias ~ "'", "coalesce(" ~ oid ~ ", '')") -}}
+    {%- else -%}
+        '{{ node.alias }}'
+    {%- endif -%}
+{%- endmacro %}
+
+{#
+    The least value of `column` (an expression over a state row's columns) in the state rows of the models `upstream`
+    (graph nodes), as a scalar subquery; null when none has a row.
+#}
+{% macro upstream_state_min_sql(upstream, column) -%}
+    (
+        select min(value) from (
+            {%- for node in upstream %}
+            select {{ column }} as value from {{ incremental_state_schema(node.schema) }}.incremental_state
+            where model = {{ node_state_key_sql(node) }}
+            {{- '\n            union all' if not loop.last }}
+            {%- endfor %}
+        ) as upstream
+    )
+{%- endmacro %}
+
+{#
+    What this model's run goes through, as its state records it, when a build selects it without the incremental
+    models it reads (after a load, before the DAG's build, by hand): those still hold what their last runs went
+    through, and the model must take the rest from them later. Each is capped at what its nearest incremental
+    upstream models recorded (their runs in this invocation come first, so a build of them all changes nothing).
+    A model with none (staging, which reads raw) records the invocation's own.
+    - model_through_sql: the newest batch, incremental_through_sql() at most, and no later than an upstream model
+      that a later batch of a raw table it reads has not reached (a batch of other tables leaves it current).
+    - model_failures_seen_sql: the moment after which its next run looks at the batches the raw gate failed, this
+      invocation's start at most: a failed batch's rows leave staging only when staging is built again, and a
+      model past staging has taken them out only up to its own failures_seen_at.
+    Row changes and whole rebuilds upstream are stamped when the upstream model is built, so the model's own start
+    (built_at) bounds those.
+#}
+{% macro model_through_sql() -%}
+    {%- set upstream = nearest_incremental_upstream() if execute else [] -%}
+    {%- if not upstream -%}{{- return(incremental_through_sql()) -}}{%- endif -%}
+    {%- set ledger = raw_relation('ledger', 'load_batches') -%}
+    least({{ incremental_through_sql() }}, (
+        select min(upstream.through_batch_id) from (
+            {%- for node in upstream %}
+            select through_batch_id, {{ key_array(upstream_raw_tables(node), 'text') }} as raw_tables
+            from {{ incremental_state_schema(node.schema) }}.incremental_state
+            where model = {{ node_state_key_sql(node) }}
+            {{- '\n            union all' if not loop.last }}
+            {%- endfor %}
+        ) as upstream
+        -- one that has not gone through a later batch of a table it reads (one it does not read leaves it current)
+        where exists (
+            select from {{ ledger }} as later
+            where later.batch_id > upstream.through_batch_id
+                and later.batch_id <= {{ incremental_through_sql() | indent(16) }}
+                and later.source || '_' || later.entity = any(upstream.raw_tables)
+        )
+    ))
+{%- endmacro %}
+
+{#
+    The raw tables `node` reads through dbt's graph (their identifiers, raw.<source>_<entity> as in the ledger), kept
+    in the graph for the invocation like nearest_incremental_upstream's.
+#}
+{% macro upstream_raw_tables(node) -%}
+    {%- set known = graph.setdefault('tealeaves_upstream_raw_tables', {}) -%}
+    {%- if node.unique_id not in known -%}
+        {%- do known.update({node.unique_id: find_upstream_raw_tables(node)}) -%}
+    {%- endif -%}
+    {{- return(known[node.unique_id]) -}}
+{%- endmacro %}
+
+{% macro find_upstream_raw_tables(node) -%}
+    {%- set ns = namespace(frontier=node.depends_on.nodes, seen=[], tables=[]) -%}
+    {%- for _ in range(30) -%}
+        {%- set following = [] -%}
+        {%- for node_id in ns.frontier if node_id not in ns.seen -%}
+            {%- do ns.seen.append(node_id) -%}
+            {%- if node_id in graph.sources and graph.sources[node_id].source_name != 'ledger' -%}
+                {%- do ns.tables.append(graph.sources[node_id].identifier) -%}
+            {%- elif node_id in graph.nodes -%}
+                {%- do following.extend(graph.nodes[node_id].depends_on.nodes) -%}
+            {%- endif -%}
+        {%- endfor -%}
+        {%- set ns.frontier = following -%}
+    {%- endfor -%}
+    {{- return(ns.tables | sort) -}}
+{%- endmacro %}
+
+{% macro model_failures_seen_sql() -%}
+    {%- set upstream = nearest_incremental_upstream() if execute else [] -%}
+    {%- set started = "'" ~ run_started_at ~ "'::timestamptz" -%}
+    {%- if not upstream -%}{{- return(started) -}}{%- endif -%}
+    least({{ started }}, {{ upstream_state_min_sql(upstream, 'coalesce(failures_seen_at, built_at)') }})
+{%- endmacro %}
+
 {# The batches a run must look at: new ones, and those the raw gate failed since the model's last run. #}
 {% macro incremental_batches_sql(plan) -%}
     select batch_id from {{ raw_relation('ledger', 'load_batches') }}
     where (batch_id > {{ plan.since }} and batch_id <= {{ plan.through }})
         or (
             validation = 'failed'
-            and validated_at >= '{{ plan.last_built_at }}'::timestamptz
+            and validated_at >= '{{ plan.failures_seen_at }}'::timestamptz
             and validated_at < '{{ run_started_at }}'::timestamptz
             and batch_id <= {{ plan.through }}
         )
@@ -173,19 +307,23 @@
     log when one holds; `digest_sql`: see model_fingerprint.
 #}
 {% macro incremental_plan(recompute_everything_if=[], rebuilt_upstream=[], recompute_reason='an input every row reads changed', digest_sql=none) -%}
-    {%- set plan = namespace(incremental=false, since=0, through=0, last_built_at=none, horizon=none, fingerprint=none, reason='first build') -%}
+    {%- set plan = namespace(
+        incremental=false, since=0, through=0, last_built_at=none, failures_seen_at=none, horizon=none,
+        fingerprint=none, reason='first build'
+    ) -%}
     {%- if not is_incremental_run() -%}
         {{- return(plan) -}}
     {%- endif -%}
     {%- set state_table = adapter.get_relation(this.database, incremental_state_schema(this.schema), 'incremental_state') -%}
-    {%- set plan.through = run_query_once('select ' ~ incremental_through_sql()).columns[0].values()[0] -%}
+    {%- set plan.through = run_query_once('select ' ~ model_through_sql()).columns[0].values()[0] -%}
     {%- if state_table is none -%}
         {%- set plan.reason = 'no state recorded' -%}
         {{- return(plan) -}}
     {%- endif -%}
     {%- set plan.fingerprint = model_fingerprint(digest_sql) -%}
     {%- set state = run_query_once(
-        "select through_batch_id, built_at::text, horizon::text, fingerprint from " ~ incremental_state_relation()
+        "select through_batch_id, built_at::text, horizon::text, fingerprint, coalesce(failures_seen_at, built_at)::text"
+        ~ " from " ~ incremental_state_relation()
         ~ " where model = " ~ incremental_state_key_sql()
     ) -%}
     {%- if state.rows | length == 0 -%}
@@ -195,6 +333,7 @@
     {%- else -%}
         {%- set plan.since = state.rows[0][0] -%}
         {%- set plan.last_built_at = state.rows[0][1] -%}
+        {%- set plan.failures_seen_at = state.rows[0][4] -%}
         {%- set plan.horizon = state.rows[0][2] -%}
         {%- set plan.incremental = true -%}
         {%- set plan.reason = 'incremental' -%}
@@ -363,13 +502,15 @@
         built_at         timestamptz not null,
         horizon          timestamp,
         fingerprint      text not null,
-        restaged_at      timestamptz
+        restaged_at      timestamptz,
+        failures_seen_at timestamptz
     )
 {%- endmacro %}
 
 {#
-    on-run-start: a state table made before restaged_at existed gets it, here, before any model runs (an ALTER in
-    the post-hooks would wait for the other models' transactions that read the table, and they for its lock).
+    on-run-start: a state table made before restaged_at or failures_seen_at existed gets them, here, before any model
+    runs (an ALTER in the post-hooks would wait for the other models' transactions that read the table, and they for
+    its lock).
 #}
 {% macro upgrade_incremental_state() -%}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
@@ -378,17 +519,19 @@
         {%- if node.schema not in schemas -%}{%- do schemas.append(node.schema) -%}{%- endif -%}
     {%- endfor -%}
     {%- for schema in schemas %}
+    {%- for column in ['restaged_at', 'failures_seen_at'] %}
     do $$ begin
         if exists (
             select from information_schema.tables
             where table_schema = '{{ schema }}' and table_name = 'incremental_state'
         ) and not exists (
             select from information_schema.columns
-            where table_schema = '{{ schema }}' and table_name = 'incremental_state' and column_name = 'restaged_at'
+            where table_schema = '{{ schema }}' and table_name = 'incremental_state' and column_name = '{{ column }}'
         ) then
-            alter table {{ adapter.quote(schema) }}.incremental_state add column restaged_at timestamptz;
+            alter table {{ adapter.quote(schema) }}.incremental_state add column {{ column }} timestamptz;
         end if;
     end $$;
+    {%- endfor %}
     {%- endfor %}
 {%- endmacro %}
 
@@ -396,8 +539,9 @@
     Post-hook: what the run went through, in the model's transaction. `horizon_sql` is the as-of moment the run
     measured against; the next run also looks at entities with events after it (an event the build's clock had
     not yet reached then). Every value is computed as the body computed it: `through` from the ledger as of this
-    invocation's start, the fingerprint from the graph. `rebuilt_whole`: this run rebuilt the table from scratch,
-    so every row may be new (restaged_at, which the data tests' scoping reads). `digest_sql`: the model's plan's.
+    invocation's start and the upstream models' state (model_through_sql), the fingerprint from the graph.
+    `rebuilt_whole`: this run rebuilt the table from scratch, so every row may be new (restaged_at, which the data
+    tests' scoping reads). `digest_sql`: the model's plan's.
 #}
 {% macro record_incremental_state(horizon_sql='null', rebuilt_whole=false, digest_sql=none) -%}
     {{ incremental_state_ddl(incremental_state_relation()) }};
@@ -412,14 +556,16 @@
     insert into {{ incremental_state_relation() }} as state
     select
         {{ incremental_state_key_sql() }},
-        {{ incremental_through_sql() }},
+        {{ model_through_sql() }},
         '{{ run_started_at }}'::timestamptz,
         {{ horizon_sql }},
         '{{ model_fingerprint(digest_sql) }}',
-        '{{ run_started_at }}'::timestamptz
+        '{{ run_started_at }}'::timestamptz,
+        {{ model_failures_seen_sql() }}
     on conflict (model) do update set
         through_batch_id = excluded.through_batch_id,
         built_at = excluded.built_at,
+        failures_seen_at = excluded.failures_seen_at,
         horizon = excluded.horizon,
         fingerprint = excluded.fingerprint,
         restaged_at = case
