@@ -23,10 +23,10 @@ invoices day two touched; their rules have planted refunds: one naming only its 
 late, and one whose metadata moves it from one invoice to another. Two scorecard submissions come again on day two,
 one with fewer answers, one with none: their staged answers must be the newest copy's. Between day two's load and
 its build, the incremental models past staging are built by hand, without staging, which does not hold the load yet:
-the daily build must still take its batches. Warehouse `rebuilt` loads the
-same files in the same order and builds once, from scratch. Every staging and intermediate table and every mart must
-then hold the same multiset of rows. Day two is cut from one generated world 4 days before its end
-(tealeaves.generate.next_day says what each day holds).
+the daily build must still take its batches. Warehouse `rebuilt` loads the same files in the same order and builds
+once, from scratch. Every staging and intermediate table and every mart must then hold the same multiset of rows.
+Day two is cut from one generated world 4 days before its end (tealeaves.generate.next_day says what each day
+holds).
 """
 
 from __future__ import annotations
