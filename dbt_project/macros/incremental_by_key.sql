@@ -13,11 +13,11 @@
     What a run has to look at is decided by the batch ledger, never by clock time on rows:
     - Batches: every batch with an id above the one the model's last run went through, up to `through`, the
       highest id below any batch not finished when this dbt invocation started (a load still running is taken
-      by the next run), and no higher than a nearest incremental upstream model went through while a later batch
-      is of a raw table it reads (a build that selects the model without them, after a load, reads them as they
-      were before it: the next run, with the load staged, takes its batches). Also the batches the raw gate failed
-      since the last run, or since its upstream models last took failed rows out (failures_seen_at): their rows
-      just left staging.
+      by the next run), and no higher than the nearest upstream model that records its state (an incremental
+      model, a staging table) went through while a later batch is of a raw table it reads (a build that selects
+      the model without them, after a load, reads them as they were before it: the next run, with the load
+      staged, takes its batches). Also the batches the raw gate failed since the earlier of its last run's start
+      and its upstream models' failures_seen_at: their rows just left staging.
     - A model's fingerprint: its SQL and every upstream model's and seed's (dbt checksums) and the vars that
       change what a row means. A different fingerprint (new code, another time zone, a pinned as-of date)
       recomputes every entity; so does a change in an input that every row reads (the model names them: SLA
@@ -90,26 +90,26 @@
 {%- endmacro %}
 
 {#
-    The incremental models nearest upstream of the model being built: its parents that are, and those of its parents
-    that are not (tables, views), as dbt's graph nodes. Kept in the graph for the invocation, as run_query_once keeps
-    answers: a model's plan and hooks ask it several times.
+    The models nearest upstream of the model being built that record their state (records_state): found by walking up
+    from its parents through any model that does not (tables, views), as dbt's graph nodes. Kept in the graph for the
+    invocation, as run_query_once keeps answers: a model's plan and hooks ask it several times.
 #}
-{% macro nearest_incremental_upstream() -%}
-    {%- set known = graph.setdefault('tealeaves_nearest_incremental_upstream', {}) -%}
+{% macro nearest_recording_upstream() -%}
+    {%- set known = graph.setdefault('tealeaves_nearest_recording_upstream', {}) -%}
     {%- if model.unique_id not in known -%}
-        {%- do known.update({model.unique_id: find_nearest_incremental_upstream(model)}) -%}
+        {%- do known.update({model.unique_id: find_nearest_recording_upstream(model)}) -%}
     {%- endif -%}
     {{- return(known[model.unique_id]) -}}
 {%- endmacro %}
 
-{% macro find_nearest_incremental_upstream(node) -%}
+{% macro find_nearest_recording_upstream(node) -%}
     {%- set ns = namespace(frontier=node.depends_on.nodes, seen=[], found=[]) -%}
     {%- for _ in range(30) -%}
         {%- set following = [] -%}
         {%- for node_id in ns.frontier if node_id not in ns.seen and node_id in graph.nodes -%}
             {%- do ns.seen.append(node_id) -%}
             {%- set parent = graph.nodes[node_id] -%}
-            {%- if parent.resource_type == 'model' and parent.config.materialized == 'incremental' -%}
+            {%- if records_state(parent) -%}
                 {%- do ns.found.append(parent) -%}
             {%- elif parent.resource_type == 'model' -%}
                 {%- do following.extend(parent.depends_on.nodes) -%}
@@ -118,6 +118,17 @@
         {%- set ns.frontier = following -%}
     {%- endfor -%}
     {{- return(ns.found) -}}
+{%- endmacro %}
+
+{#
+    A model whose state row says what its last run went through: an incremental model, and a staging table rebuilt
+    whole (the lookup tables: FX rates, prices, SLA policies), whose post-hook records it too (dbt_project.yml).
+#}
+{% macro records_state(node) -%}
+    {{- return(node.resource_type == 'model' and (
+        node.config.materialized == 'incremental'
+        or (node.fqn[1] == 'staging' and node.config.materialized == 'table')
+    )) -}}
 {%- endmacro %}
 
 {# The key of `node`'s state row (incremental_state_key_sql's, for a model other than the one being built). #}
@@ -131,51 +142,60 @@
 {%- endmacro %}
 
 {#
-    The least value of `column` (an expression over a state row's columns) in the state rows of the models `upstream`
-    (graph nodes), as a scalar subquery; null when none has a row.
-#}
-{% macro upstream_state_min_sql(upstream, column) -%}
-    (
-        select min(value) from (
-            {%- for node in upstream %}
-            select {{ column }} as value from {{ incremental_state_schema(node.schema) }}.incremental_state
-            where model = {{ node_state_key_sql(node) }}
-            {{- '\n            union all' if not loop.last }}
-            {%- endfor %}
-        ) as upstream
-    )
-{%- endmacro %}
-
-{#
-    What this model's run goes through, as its state records it, when a build selects it without the incremental
-    models it reads (after a load, before the DAG's build, by hand): those still hold what their last runs went
-    through, and the model must take the rest from them later. Each is capped at what its nearest incremental
-    upstream models recorded (their runs in this invocation come first, so a build of them all changes nothing).
-    A model with none (staging, which reads raw) records the invocation's own.
+    What this model's run goes through, as its state records it, when a build selects it without the models it reads
+    that record their state (after a load, before the DAG's build, by hand): those still hold what their last runs
+    went through, and the model must take the rest from them later. Each value is capped by the nearest such models
+    upstream (their runs in this invocation come first, so a build of them all changes nothing). A model with none
+    (staging, which reads raw) records the invocation's own.
     - model_through_sql: the newest batch, incremental_through_sql() at most, and no later than an upstream model
       that a later batch of a raw table it reads has not reached (a batch of other tables leaves it current).
     - model_failures_seen_sql: the moment after which its next run looks at the batches the raw gate failed, this
       invocation's start at most: a failed batch's rows leave staging only when staging is built again, and a
       model past staging has taken them out only up to its own failures_seen_at.
-    Row changes and whole rebuilds upstream are stamped when the upstream model is built, so the model's own start
-    (built_at) bounds those.
+    An upstream model without a state row has gone through nothing this model has not: the model's own value (0 and
+    -infinity on its first build) stands for it. Row changes and whole rebuilds upstream are stamped when the
+    upstream model is built, so the model's own start (built_at) bounds those.
 #}
 {% macro model_through_sql() -%}
-    {%- set upstream = nearest_incremental_upstream() if execute else [] -%}
+    {{- return(rendered_once('model_through_sql', render_model_through_sql)) -}}
+{%- endmacro %}
+
+{% macro model_failures_seen_sql() -%}
+    {{- return(rendered_once('model_failures_seen_sql', render_model_failures_seen_sql)) -}}
+{%- endmacro %}
+
+{#
+    What `render` (a macro of no arguments) renders for the model being built, rendered once per invocation and kept
+    in the graph like run_query_once's answers: the plan and the hooks render the same text several times, and it
+    walks the graph and dbt's relation cache. Not kept outside execution (a parse renders with no graph to keep it).
+#}
+{% macro rendered_once(name, render) -%}
+    {%- if not execute -%}{{- return(render()) -}}{%- endif -%}
+    {%- set known = graph.setdefault('tealeaves_rendered_once', {}) -%}
+    {%- set key = name ~ '|' ~ model.unique_id -%}
+    {%- if key not in known -%}{%- do known.update({key: render()}) -%}{%- endif -%}
+    {{- return(known[key]) -}}
+{%- endmacro %}
+
+{% macro render_model_through_sql() -%}
+    {%- set upstream = upstream_with_state() -%}
     {%- if not upstream -%}{{- return(incremental_through_sql()) -}}{%- endif -%}
-    {%- set ledger = raw_relation('ledger', 'load_batches') -%}
     least({{ incremental_through_sql() }}, (
         select min(upstream.through_batch_id) from (
             {%- for node in upstream %}
-            select through_batch_id, {{ key_array(upstream_raw_tables(node), 'text') }} as raw_tables
-            from {{ incremental_state_schema(node.schema) }}.incremental_state
-            where model = {{ node_state_key_sql(node) }}
+            select
+                coalesce(
+                    {{ state_value_sql(node, 'through_batch_id') }},
+                    {{ own_state_value_sql('through_batch_id') }},
+                    0
+                ) as through_batch_id,
+                {{ key_array(upstream_raw_tables(node), 'text') }} as raw_tables
             {{- '\n            union all' if not loop.last }}
             {%- endfor %}
         ) as upstream
         -- one that has not gone through a later batch of a table it reads (one it does not read leaves it current)
         where exists (
-            select from {{ ledger }} as later
+            select from {{ raw_relation('ledger', 'load_batches') }} as later
             where later.batch_id > upstream.through_batch_id
                 and later.batch_id <= {{ incremental_through_sql() | indent(16) }}
                 and later.source || '_' || later.entity = any(upstream.raw_tables)
@@ -183,43 +203,68 @@
     ))
 {%- endmacro %}
 
-{#
-    The raw tables `node` reads through dbt's graph (their identifiers, raw.<source>_<entity> as in the ledger), kept
-    in the graph for the invocation like nearest_incremental_upstream's.
-#}
-{% macro upstream_raw_tables(node) -%}
-    {%- set known = graph.setdefault('tealeaves_upstream_raw_tables', {}) -%}
-    {%- if node.unique_id not in known -%}
-        {%- do known.update({node.unique_id: find_upstream_raw_tables(node)}) -%}
-    {%- endif -%}
-    {{- return(known[node.unique_id]) -}}
-{%- endmacro %}
-
-{% macro find_upstream_raw_tables(node) -%}
-    {%- set ns = namespace(frontier=node.depends_on.nodes, seen=[], tables=[]) -%}
-    {%- for _ in range(30) -%}
-        {%- set following = [] -%}
-        {%- for node_id in ns.frontier if node_id not in ns.seen -%}
-            {%- do ns.seen.append(node_id) -%}
-            {%- if node_id in graph.sources and graph.sources[node_id].source_name != 'ledger' -%}
-                {%- do ns.tables.append(graph.sources[node_id].identifier) -%}
-            {%- elif node_id in graph.nodes -%}
-                {%- do following.extend(graph.nodes[node_id].depends_on.nodes) -%}
-            {%- endif -%}
-        {%- endfor -%}
-        {%- set ns.frontier = following -%}
-    {%- endfor -%}
-    {{- return(ns.tables | sort) -}}
-{%- endmacro %}
-
-{% macro model_failures_seen_sql() -%}
-    {%- set upstream = nearest_incremental_upstream() if execute else [] -%}
+{% macro render_model_failures_seen_sql() -%}
+    {%- set upstream = upstream_with_state() -%}
     {%- set started = "'" ~ run_started_at ~ "'::timestamptz" -%}
     {%- if not upstream -%}{{- return(started) -}}{%- endif -%}
-    least({{ started }}, {{ upstream_state_min_sql(upstream, 'coalesce(failures_seen_at, built_at)') }})
+    {%- set seen = 'coalesce(failures_seen_at, built_at)' -%}
+    least({{ started }}, (
+        select min(value) from (
+            {%- for node in upstream %}
+            select coalesce(
+                {{ state_value_sql(node, seen) }}, {{ own_state_value_sql(seen) }}, '-infinity'::timestamptz
+            ) as value
+            {{- '\n            union all' if not loop.last }}
+            {%- endfor %}
+        ) as upstream
+    ))
 {%- endmacro %}
 
-{# The batches a run must look at: new ones, and those the raw gate failed since the model's last run. #}
+{#
+    nearest_recording_upstream(), at execution, less those whose state table is not there (as dbt's relation cache
+    knows it at the invocation's start): a warehouse's first build, whose state tables its own models make, caps
+    nothing, as before these caps.
+#}
+{% macro upstream_with_state() -%}
+    {%- if not execute -%}{{- return([]) -}}{%- endif -%}
+    {%- set found = [] -%}
+    {%- for node in nearest_recording_upstream() -%}
+        {%- if adapter.get_relation(this.database, incremental_state_schema(node.schema), 'incremental_state') -%}
+            {%- do found.append(node) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{- return(found) -}}
+{%- endmacro %}
+
+{# `column` (an expression over a state row) of `node`'s state row, as a scalar subquery: null without a row. #}
+{% macro state_value_sql(node, column) -%}
+    (
+        select {{ column }} from {{ incremental_state_schema(node.schema) }}.incremental_state
+        where model = {{ node_state_key_sql(node) }}
+    )
+{%- endmacro %}
+
+{# The same of the model being built, as its last run recorded it; null before its first. #}
+{% macro own_state_value_sql(column) -%}
+    {%- if adapter.get_relation(this.database, incremental_state_schema(this.schema), 'incremental_state') is none -%}
+        {{- return('null') -}}
+    {%- endif -%}
+    (select {{ column }} from {{ incremental_state_relation() }} where model = {{ incremental_state_key_sql() }})
+{%- endmacro %}
+
+{# The raw tables `node` reads through dbt's graph (their identifiers, raw.<source>_<entity> as in the ledger). #}
+{% macro upstream_raw_tables(node) -%}
+    {%- set tables = [] -%}
+    {%- for uid in graph_ancestors(node) if uid in graph.sources and graph.sources[uid].source_name != 'ledger' -%}
+        {%- do tables.append(graph.sources[uid].identifier) -%}
+    {%- endfor -%}
+    {{- return(tables | sort) -}}
+{%- endmacro %}
+
+{#
+    The batches a run must look at: new ones, and those the raw gate failed since the model's failures_seen_at (its
+    last run's start, or its upstream models' earlier one: model_failures_seen_sql).
+#}
 {% macro incremental_batches_sql(plan) -%}
     select batch_id from {{ raw_relation('ledger', 'load_batches') }}
     where (batch_id > {{ plan.since }} and batch_id <= {{ plan.through }})
@@ -252,21 +297,13 @@
 #}
 {% macro incremental_fingerprint(node=none) -%}
     {%- set node = model if node is none else node -%}
-    {%- set ns = namespace(frontier=node.depends_on.nodes, seen=[], parts=[node.checksum.checksum]) -%}
+    {%- set ns = namespace(parts=[node.checksum.checksum]) -%}
     {%- if node.config.contract.enforced -%}
         {%- for column in node.columns.values() -%}
             {%- do ns.parts.append('column ' ~ column.name ~ ' ' ~ column.data_type) -%}
         {%- endfor -%}
     {%- endif -%}
-    {%- for _ in range(30) -%}
-        {%- set following = [] -%}
-        {%- for node_id in ns.frontier if node_id not in ns.seen and node_id in graph.nodes -%}
-            {%- do ns.seen.append(node_id) -%}
-            {%- do following.extend(graph.nodes[node_id].depends_on.nodes) -%}
-        {%- endfor -%}
-        {%- set ns.frontier = following -%}
-    {%- endfor -%}
-    {%- for node_id in ns.seen | sort -%}
+    {%- for node_id in graph_ancestors(node) | sort if node_id in graph.nodes -%}
         {%- do ns.parts.append(node_id ~ '=' ~ graph.nodes[node_id].checksum.checksum) -%}
     {%- endfor -%}
     {%- do ns.parts.append('reporting_currency=' ~ var('reporting_currency', '')) -%}
@@ -365,7 +402,10 @@
     {%- if is_incremental_run() -%}
         {%- set prefix = 'model.' ~ project_name ~ '.' -%}
         {%- for node_id in graph.nodes[prefix ~ model_name].depends_on.nodes if node_id.startswith(prefix ~ 'stg_') -%}
-            {%- do staging.append(node_id[prefix | length:]) -%}
+            {#- a lookup table rebuilt whole records a re-stage every run; what it holds is the model's input digest's -#}
+            {%- if graph.nodes[node_id].config.materialized == 'incremental' -%}
+                {%- do staging.append(node_id[prefix | length:]) -%}
+            {%- endif -%}
         {%- endfor -%}
     {%- endif -%}
     {{- return(incremental_plan(
@@ -554,6 +594,7 @@
         );
     {%- endif %}
     insert into {{ incremental_state_relation() }} as state
+        (model, through_batch_id, built_at, horizon, fingerprint, restaged_at, failures_seen_at)
     select
         {{ incremental_state_key_sql() }},
         {{ model_through_sql() }},

@@ -13,20 +13,8 @@
     {%- if execute -%}
         {%- for mart in graph.nodes.values()
             if mart.resource_type == 'model' and mart.fqn[1] == 'marts' and mart.name != this.identifier -%}
-            {%- set walk = namespace(frontier=mart.depends_on.nodes, seen=[]) -%}
-            {#- Jinja has no while: 25 layers is deeper than any path from a source to a mart here. -#}
-            {%- for _ in range(25) if walk.frontier -%}
-                {%- set upstream = [] -%}
-                {%- for uid in walk.frontier if uid not in walk.seen -%}
-                    {%- do walk.seen.append(uid) -%}
-                    {%- if uid in graph.nodes -%}
-                        {%- do upstream.extend(graph.nodes[uid].depends_on.nodes) -%}
-                    {%- endif -%}
-                {%- endfor -%}
-                {%- set walk.frontier = upstream -%}
-            {%- endfor -%}
             {%- set required = mart.config.meta.get('requires_sources', []) -%}
-            {%- for uid in walk.seen | sort if uid in graph.sources -%}
+            {%- for uid in graph_ancestors(mart) | sort if uid in graph.sources -%}
                 {%- set src = graph.sources[uid] -%}
                 {%- if src.source_name in export_sources -%}
                     {%- do lineage.append({

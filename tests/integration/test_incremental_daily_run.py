@@ -21,12 +21,12 @@ merged into one CRM company on day one and moved on to another on day two (the c
 joined), a paying company whose original source changes. int_invoices_netted and int_purchases_netted recompute the
 invoices day two touched; their rules have planted refunds: one naming only its charge, one whose charge comes a day
 late, and one whose metadata moves it from one invoice to another. Two scorecard submissions come again on day two,
-one with fewer answers, one with none: their staged answers must be the newest copy's. Between day two's load and
-its build, the incremental models past staging are built by hand, without staging, which does not hold the load yet:
-the daily build must still take its batches. Warehouse `rebuilt` loads the same files in the same order and builds
-once, from scratch. Every staging and intermediate table and every mart must then hold the same multiset of rows.
-Day two is cut from one generated world 4 days before its end (tealeaves.generate.next_day says what each day
-holds).
+one with fewer answers, one with none: their staged answers must be the newest copy's. Between day two's first load
+(the FX correction) and the rest, the incremental models past staging are built by hand, without staging, which does
+not hold the load yet: the daily build must still take its batches. Warehouse `rebuilt` loads the same files in the
+same order and builds once, from scratch. Every staging and intermediate table and every mart must then hold the
+same multiset of rows. Day two is cut from one generated world 4 days before its end (tealeaves.generate.next_day
+says what each day holds).
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ WORLD = {"customers": 250, "months": 6, "seed": 515}
 TABLES_ONLY = replace(DAILY_BUILD, exclude=(*DAILY_BUILD.exclude, "resource_type:test"))
 # a build by hand of the incremental models past staging, between a load and the DAG's build: staging does not
 # hold the load yet, so none of them may count its batches as done (macros/incremental_by_key.sql, model_through_sql)
+STATE_SQL = "select through_batch_id from intermediate.incremental_state where model = %s"
 PAST_STAGING = replace(
     DAILY_BUILD, select=("config.materialized:incremental",), exclude=(*TABLES_ONLY.exclude, "path:models/staging")
 )
@@ -1443,8 +1444,13 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
     answered_day1 = query(incremental, answers_sql, sorted(answers_kept))
     assert {token for token, _ in answered_day1} == set(answers_kept), "both submissions have answers on day one"
     # the gate now fails the staged re-export
-    _load(incremental, tmp_path / "day2", tmp_path / "fx", tmp_path / "later", tmp_path / "billing")
+    _load(incremental, tmp_path / "fx")
+    # by hand, before the FX rates' staging table (rebuilt whole) holds the corrected rate: the invoice it converts
+    # is left to the daily build (the rest of day two is loaded after it)
     dbt_build(incremental, PAST_STAGING, tmp_path / "dbt-past-staging")
+    [(fx_batch,)] = query(incremental, "select max(batch_id) from raw.load_batches")
+    assert query(incremental, STATE_SQL, "int_invoices_converted") == [(fx_batch - 1,)]
+    _load(incremental, tmp_path / "day2", tmp_path / "later", tmp_path / "billing")
     # with every data test, on the incremental tables too; the debug log says which plan each model took
     dbt_build(incremental, DAILY_BUILD, tmp_path / "dbt-day2", debug_log=True)
     [(corrected_rate,)] = query(
@@ -1572,7 +1578,7 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
 
     rebuilt = create_database(server, "t_incremental_rebuilt")
     # same order, same batch ids
-    folders = ("day1", "late", "waiting", "failing", "day2", "fx", "later", "billing")
+    folders = ("day1", "late", "waiting", "failing", "fx", "day2", "later", "billing")
     _load(rebuilt, *(tmp_path / folder for folder in folders))
     dbt_build(rebuilt, TABLES_ONLY, tmp_path / "dbt-rebuilt")
 
