@@ -359,8 +359,8 @@
     {%- endif -%}
     {%- set plan.fingerprint = model_fingerprint(digest_sql) -%}
     {%- set state = run_query_once(
-        "select through_batch_id, built_at::text, horizon::text, fingerprint, coalesce(failures_seen_at, built_at)::text"
-        ~ " from " ~ incremental_state_relation()
+        "select through_batch_id, built_at::text, horizon::text, fingerprint,"
+        ~ " coalesce(failures_seen_at, built_at)::text from " ~ incremental_state_relation()
         ~ " where model = " ~ incremental_state_key_sql()
     ) -%}
     {%- if state.rows | length == 0 -%}
@@ -402,7 +402,7 @@
     {%- if is_incremental_run() -%}
         {%- set prefix = 'model.' ~ project_name ~ '.' -%}
         {%- for node_id in graph.nodes[prefix ~ model_name].depends_on.nodes if node_id.startswith(prefix ~ 'stg_') -%}
-            {#- a lookup table rebuilt whole records a re-stage every run; what it holds is the model's input digest's -#}
+            {#- a lookup table rebuilt whole records a re-stage every run: naming it would recompute all daily -#}
             {%- if graph.nodes[node_id].config.materialized == 'incremental' -%}
                 {%- do staging.append(node_id[prefix | length:]) -%}
             {%- endif -%}
