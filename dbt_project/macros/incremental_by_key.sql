@@ -90,37 +90,6 @@
 {%- endmacro %}
 
 {#
-    The models nearest upstream of the model being built that record their state (records_state): found by walking up
-    from its parents through any model that does not (tables, views), as dbt's graph nodes. Kept in the graph for the
-    invocation, as run_query_once keeps answers: a model's plan and hooks ask it several times.
-#}
-{% macro nearest_recording_upstream() -%}
-    {%- set known = graph.setdefault('tealeaves_nearest_recording_upstream', {}) -%}
-    {%- if model.unique_id not in known -%}
-        {%- do known.update({model.unique_id: find_nearest_recording_upstream(model)}) -%}
-    {%- endif -%}
-    {{- return(known[model.unique_id]) -}}
-{%- endmacro %}
-
-{% macro find_nearest_recording_upstream(node) -%}
-    {%- set ns = namespace(frontier=node.depends_on.nodes, seen=[], found=[]) -%}
-    {%- for _ in range(30) -%}
-        {%- set following = [] -%}
-        {%- for node_id in ns.frontier if node_id not in ns.seen and node_id in graph.nodes -%}
-            {%- do ns.seen.append(node_id) -%}
-            {%- set parent = graph.nodes[node_id] -%}
-            {%- if records_state(parent) -%}
-                {%- do ns.found.append(parent) -%}
-            {%- elif parent.resource_type == 'model' -%}
-                {%- do following.extend(parent.depends_on.nodes) -%}
-            {%- endif -%}
-        {%- endfor -%}
-        {%- set ns.frontier = following -%}
-    {%- endfor -%}
-    {{- return(ns.found) -}}
-{%- endmacro %}
-
-{#
     A model whose state row says what its last run went through: an incremental model, and a staging table rebuilt
     whole (the lookup tables: FX rates, prices, SLA policies), whose post-hook records it too (dbt_project.yml).
 #}
@@ -165,16 +134,12 @@
 {%- endmacro %}
 
 {#
-    What `render` (a macro of no arguments) renders for the model being built, rendered once per invocation and kept
-    in the graph like run_query_once's answers: the plan and the hooks render the same text several times, and it
-    walks the graph and dbt's relation cache. Not kept outside execution (a parse renders with no graph to keep it).
+    What `render` (a macro of no arguments) renders for the model being built, once per invocation
+    (once_per_invocation): the plan and the hooks render the same text several times, and it walks the graph and
+    dbt's relation cache.
 #}
 {% macro rendered_once(name, render) -%}
-    {%- if not execute -%}{{- return(render()) -}}{%- endif -%}
-    {%- set known = graph.setdefault('tealeaves_rendered_once', {}) -%}
-    {%- set key = name ~ '|' ~ model.unique_id -%}
-    {%- if key not in known -%}{%- do known.update({key: render()}) -%}{%- endif -%}
-    {{- return(known[key]) -}}
+    {{- return(once_per_invocation('rendered_once', name ~ '|' ~ model.unique_id, render)) -}}
 {%- endmacro %}
 
 {% macro render_model_through_sql() -%}
@@ -221,14 +186,15 @@
 {%- endmacro %}
 
 {#
-    nearest_recording_upstream(), at execution, less those whose state table is not there (as dbt's relation cache
-    knows it at the invocation's start): a warehouse's first build, whose state tables its own models make, caps
-    nothing, as before these caps.
+    The models nearest upstream of the model being built that record their state (nearest_recording_upstream in
+    graph_walks.sql), at execution, less those whose state table is not there (as dbt's relation cache knows it
+    at the invocation's start): a warehouse's first build, whose state tables its own models make, caps nothing, as
+    before these caps.
 #}
 {% macro upstream_with_state() -%}
     {%- if not execute -%}{{- return([]) -}}{%- endif -%}
     {%- set found = [] -%}
-    {%- for node in nearest_recording_upstream() -%}
+    {%- for node in nearest_recording_upstream(model) -%}
         {%- if adapter.get_relation(this.database, incremental_state_schema(node.schema), 'incremental_state') -%}
             {%- do found.append(node) -%}
         {%- endif -%}
@@ -440,18 +406,14 @@
 {#
     run_query, once per dbt invocation for each text. A model's plan and keys are read by its pre-hook, its body and
     its post-hook, which dbt renders one by one: the support models read theirs twice, 3.5 s each time at 100,000
-    customers, and every staging model its plan three times. The answers are kept in dbt's graph, the one object
-    every render of an invocation shares; the next invocation starts without them. Only for queries whose answer
-    cannot change during the invocation: the batch ledger up to the run's start, a model's own state row (written
-    by its post-hook, after the last read), raw rows of those batches, and tables every model that asks the query
-    runs after (two models share the answer only then: customers_of_invoices_touched, the MRR plans' `moved`).
+    customers, and every staging model its plan three times (once_per_invocation keeps the answers). Only for queries
+    whose answer cannot change during the invocation: the batch ledger up to the run's start, a model's own state
+    row (written by its post-hook, after the last read), raw rows of those batches, and tables every model that asks
+    the query runs after (two models share the answer only then: customers_of_invoices_touched, the MRR plans'
+    `moved`).
 #}
 {% macro run_query_once(sql) -%}
-    {%- set answers = graph.setdefault('tealeaves_run_query_once', {}) -%}
-    {%- if sql not in answers -%}
-        {%- do answers.update({sql: run_query(sql)}) -%}
-    {%- endif -%}
-    {{- return(answers[sql]) -}}
+    {{- return(once_per_invocation('run_query_once', sql, run_query, [sql])) -}}
 {%- endmacro %}
 
 {#
