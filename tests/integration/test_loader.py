@@ -399,6 +399,38 @@ def test_every_raw_table_has_a_block_range_index_on_its_batch_even_one_made_befo
     assert query(fresh_database, "select count(*) from raw.crm_companies") == [(2,)]
 
 
+def test_each_instant_a_daily_run_looks_support_events_up_by_has_a_block_range_index_even_on_a_table_from_before(
+    tmp_path, fresh_database
+):
+    """The daily build finds support events dated after its last as-of moment through BRIN indexes on their
+    instants (tealeaves.load.ddl): every instant a contract marks `event_time` gets one, at the table's first load
+    or, on a table made before, at its next; a load summarizes the pages it wrote."""
+    comment = {"id": 1, "ticket_id": 7, "author_id": 3, "public": True, "created_at": "2025-01-02T10:00:00Z"}
+    # pages enough for several block ranges (128 pages each): an index made on an empty table summarizes its first
+    comments = [{**comment, "id": n, "body": f"reply {n} " + "x" * 100} for n in range(1, 30_001)]
+    first = write(tmp_path / "support" / "ticket_comments.jsonl", "".join(json.dumps(c) + "\n" for c in comments))
+    load_paths(fresh_database, [first])
+    pages = "select relpages from pg_class where oid = 'raw.support_ticket_comments'::regclass"
+    assert query(fresh_database, pages)[0][0] > 2 * 128
+    contract = sources.contracts()[("support", "ticket_comments")]
+    assert contract.event_time_columns == ["created_at"]
+    brin = (
+        "select indexname, indexdef from pg_indexes where schemaname = 'raw' and tablename = %s and indexdef ~ 'brin'"
+    )
+    made_with = dict(query(fresh_database, brin, "support_ticket_comments"))
+    assert sorted(made_with) == ["support_ticket_comments__by_batch", "support_ticket_comments__by_created_at"]
+    assert "USING brin (created_at)" in made_with["support_ticket_comments__by_created_at"]
+    # the load summarized its pages: summarizing again finds no range left (an unsummarized one matches every query)
+    for index in made_with:
+        assert query(fresh_database, "select brin_summarize_new_values(%s::regclass)", f"raw.{index}") == [(0,)]
+    with psycopg.connect(fresh_database) as conn:
+        conn.execute("drop index raw.support_ticket_comments__by_created_at")
+    later = write(tmp_path / "support" / "ticket_comments_2.jsonl", json.dumps({**comment, "id": 30_001}) + "\n")
+    [result] = load_paths(fresh_database, [later])
+    assert (result.status, result.rows_loaded) == ("loaded", 1)
+    assert sorted(dict(query(fresh_database, brin, "support_ticket_comments"))) == sorted(made_with)
+
+
 def test_autovacuum_never_vacuums_a_raw_table_for_its_inserts_even_one_made_before_that(tmp_path, fresh_database):
     """A vacuum of an append-only raw table would send the next loads' rows into the gaps at every page's end, all
     over the table, and the BRIN index on _batch_id could no longer confine a daily read to the day's batches

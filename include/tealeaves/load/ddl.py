@@ -57,10 +57,10 @@ def ensure_table(conn: psycopg.Connection, contract: Contract, existing: set[str
                 " _loaded_at timestamptz not null default now(), {}) with ({})"
             ).format(table, sql.SQL(", ").join(columns), sql.SQL(APPEND_ONLY_OPTION))
         )
-        ensure_batch_index(conn, contract.table)
+        ensure_block_range_indexes(conn, contract)
         return
-    if not _has_index(conn, batch_index(contract.table)):  # a table made before the index existed
-        ensure_batch_index(conn, contract.table)
+    if not _has_indexes(conn, contract):  # a table made before one of its indexes existed
+        ensure_block_range_indexes(conn, contract)
     if not _has_append_only_option(conn, contract.table):  # a table made before the option
         conn.execute(sql.SQL("alter table {} set ({})").format(table, sql.SQL(APPEND_ONLY_OPTION)))
     missing = [column for c, column in zip(contract.columns, columns, strict=True) if c.name not in existing]
@@ -76,33 +76,47 @@ def batch_index(table: str) -> str:
     return f"{table}__by_batch"
 
 
-def ensure_batch_index(conn: psycopg.Connection, table: str) -> None:
-    """A BRIN index on the batch id: a daily run reads only its own batches' rows of a raw table.
+def block_range_indexes(contract: Contract) -> dict[str, str]:
+    """The raw table's BRIN indexes (name: column): on the batch id, and on each instant daily runs look rows up by.
 
     Rows are appended a batch at a time, so batch ids rise with the table's pages (while no vacuum fills the free
     space map: APPEND_ONLY_OPTION), and a block-range index (one summary per 128 pages) finds a batch's pages
     without growing with every row as a B-tree would. dbt's incremental models read `_batch_id` between the run's
     lowest and highest batch (macros/incremental_by_key.sql); without the index each of those reads scanned the
-    whole table (2.2 s for the support tables at 100,000 customers, twice per model and run). The loader
-    summarizes the pages it wrote.
+    whole table (2.2 s for the support tables at 100,000 customers, twice per model and run).
+
+    A support event dated after the last as-of moment touches its ticket (macros/support_tickets_incremental.sql),
+    whichever batch brought it, so the daily build looks those rows up by their instant in five support tables.
+    Events lie in a table's pages about in order of time (an export lists them so, and each day's come after the
+    days before), so few ranges hold the ones after the moment. At 100,000 customers the query of the touched
+    tickets took 776 ms, most of it scanning four whole tables; with these indexes the comments' part read 169
+    of the table's pages, in 0.9 ms.
     """
-    conn.execute(
-        sql.SQL("create index if not exists {} on {} using brin (_batch_id)").format(
-            sql.Identifier(batch_index(table)), sql.Identifier(RAW, table)
+    indexes = {batch_index(contract.table): "_batch_id"}
+    indexes |= {f"{contract.table}__by_{column}": column for column in contract.event_time_columns}
+    return indexes
+
+
+def ensure_block_range_indexes(conn: psycopg.Connection, contract: Contract) -> None:
+    for name, column in block_range_indexes(contract).items():
+        conn.execute(
+            sql.SQL("create index if not exists {} on {} using brin ({})").format(
+                sql.Identifier(name), sql.Identifier(RAW, contract.table), sql.Identifier(column)
+            )
         )
-    )
 
 
-def summarize_batch_index(conn: psycopg.Connection, table: str) -> None:
+def summarize_block_range_indexes(conn: psycopg.Connection, contract: Contract) -> None:
     """Summarize the pages a load appended: unsummarized pages match every query, so each read would scan them."""
-    conn.execute(
-        "select brin_summarize_new_values(format('%%I.%%I', %s::text, %s::text)::regclass)", [RAW, batch_index(table)]
-    )
+    for name in block_range_indexes(contract):
+        conn.execute("select brin_summarize_new_values(format('%%I.%%I', %s::text, %s::text)::regclass)", [RAW, name])
 
 
-def _has_index(conn: psycopg.Connection, name: str) -> bool:
+def _has_indexes(conn: psycopg.Connection, contract: Contract) -> bool:
+    """Whether the raw table has every index block_range_indexes names (one catalog query)."""
+    names = list(block_range_indexes(contract))
     return conn.execute(
-        "select to_regclass(format('%%I.%%I', %s::text, %s::text)) is not null", [RAW, name]
+        "select count(*) = %s from pg_indexes where schemaname = %s and indexname = any(%s)", [len(names), RAW, names]
     ).fetchone()[0]
 
 

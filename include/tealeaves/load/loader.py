@@ -24,7 +24,7 @@ from tealeaves import sources
 from tealeaves.config import get_settings
 from tealeaves.db.migrate import ensure_current
 from tealeaves.load.csv_screen import DIGIT_FIRST, NotOneLinePerRecord, blocks, lines_of_block
-from tealeaves.load.ddl import RAW, ensure_raw_schema, ensure_table, lock_raw_ddl, summarize_batch_index
+from tealeaves.load.ddl import RAW, ensure_raw_schema, ensure_table, lock_raw_ddl, summarize_block_range_indexes
 from tealeaves.load.readers import MAX_JSON_DEPTH, READERS, LoadError, csv_layout
 from tealeaves.load.typed_copy import MostlyDoubtful, copy_into_raw, stage_lines, takes_typed_copy
 from tealeaves.sources import Column, Contract
@@ -483,7 +483,7 @@ def load_file(
             # Fresh statistics for dbt's queries: without them the planner guesses a new table is tiny and
             # picks nested loops that take minutes instead of milliseconds.
             conn.execute(sql.SQL("analyze {}").format(sql.Identifier(RAW, contract.table)))
-            summarize_batch_index(conn, contract.table)
+            summarize_block_range_indexes(conn, contract)
     except UnicodeDecodeError as exc:
         error = LoadError(f"{path}: not valid UTF-8 at byte {exc.start} ({exc.reason}); re-export the file as UTF-8")
         _record_failure(conn, batch_id, str(error))

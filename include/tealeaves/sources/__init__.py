@@ -20,6 +20,9 @@ class Column(BaseModel):
     required: bool = False
     path: list[str] | None = None  # JSON path for jsonl sources; defaults to [name]
     description: str = ""
+    # An instant the daily build looks rows up by (a support event dated after the last as-of moment): the raw table
+    # keeps a block-range index on it (tealeaves.load.ddl).
+    event_time: bool = False
 
     @field_validator("type")
     @classmethod
@@ -27,6 +30,12 @@ class Column(BaseModel):
         if value not in TYPES:
             raise ValueError(f"unknown column type {value!r}; use one of {sorted(TYPES)}")
         return value
+
+    @model_validator(mode="after")
+    def _event_time_is_an_instant(self) -> Column:
+        if self.event_time and self.type != "timestamptz":
+            raise ValueError("`event_time` marks an instant: a timestamptz column")
+        return self
 
     @property
     def json_path(self) -> list[str]:
@@ -67,6 +76,10 @@ class Contract(BaseModel):
     @property
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
+
+    @property
+    def event_time_columns(self) -> list[str]:
+        return [c.name for c in self.columns if c.event_time]
 
 
 @cache
