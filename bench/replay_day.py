@@ -10,7 +10,8 @@ Each replay copies that database to REPLAY_DB, refreshes its statistics (a copy 
 counters, and the build's analyze hooks would otherwise analyze every table), loads day two, runs the raw gate and
 the daily `dbt build`, each as the bench runs it, and prints the load's and the gate's own seconds (as the bench's
 tables show them), dbt's elapsed time and its node seconds by kind of node (a model's compile time is the queries
-that decide what an incremental model recomputes), and the `--top` slowest nodes. `--vacuum-raw` first vacuums the
+that decide what an incremental model recomputes), and the `--top` slowest nodes (`--statements N`: also the build's N
+slowest SQL statements, from dbt's debug log, a plan's queries among them). `--vacuum-raw` first vacuums the
 copy's raw tables, as autovacuum did after every load before raw tables stopped being vacuumed for their inserts
 (README, "Raw tables kept in load order").
 
@@ -38,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import sys
 import tempfile
@@ -94,9 +96,42 @@ def step_command(name: str, data: Path, folder: Path) -> list[str]:
     ]
 
 
-def daily_build_command(settings: Settings) -> list[str]:
-    """The command of the bench's daily build (the one its next day runs)."""
-    return [str(BIN / "dbt"), *DBT_STEPS[f"build_marts{NEXT_DAY}"], "--project-dir", str(settings.dbt_project_dir)]
+def daily_build_command(settings: Settings, statements: bool = False) -> list[str]:
+    """The command of the bench's daily build (the one its next day runs); with `statements`, dbt's file log at debug
+    level in one file (the last --log-level-file wins), where each SQL statement's seconds are."""
+    command = [str(BIN / "dbt"), *DBT_STEPS[f"build_marts{NEXT_DAY}"], "--project-dir", str(settings.dbt_project_dir)]
+    return [*command, "--log-level-file", "debug", "--log-file-max-bytes", "0"] if statements else command
+
+
+_LOG_RECORD = re.compile(r"^(?:\x1b\[0m)?\d\d:\d\d:\d\d\.\d+ \[(\w+)\s*\] \[([^\]]+)\]: (.*)$")
+_STATEMENT = re.compile(r"^On (?:model|test|seed|operation)\.[\w-]+\.([\w.]+): (.*)$")
+_STATUS = re.compile(r"^SQL status: .* in ([0-9.]+) seconds$")
+
+
+def slowest_statements(log: Path, count: int) -> list[dict]:
+    """The `count` slowest SQL statements in dbt's debug log, each with its node, its seconds as dbt timed it and its
+    first words. dbt logs a statement's text as "On <node>: <sql>" (continued on the lines after) and its status,
+    with its seconds, on the same thread when it returns; a plan's queries are among them, which run_results.json
+    only sums as the node's compile time."""
+    found: list[dict] = []
+    running: dict[str, tuple[str, list[str]]] = {}  # thread: (node, the statement's lines)
+    text: list[str] | None = None
+    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+        record = _LOG_RECORD.match(line)
+        if record is None:
+            if text is not None:
+                text.append(line.strip())
+            continue
+        text = None
+        _, thread, message = record.groups()
+        if statement := _STATEMENT.match(message):
+            text = [statement.group(2)]
+            running[thread] = (statement.group(1), text)
+        elif (status := _STATUS.match(message)) and thread in running:
+            node, lines = running.pop(thread)
+            sql_text = re.sub(r"/\*.*?\*/", "", " ".join(lines), count=1)
+            found.append({"node": node, "seconds": float(status.group(1)), "sql": " ".join(sql_text.split())[:200]})
+    return sorted(found, key=lambda statement: -statement["seconds"])[:count]
 
 
 def node_seconds(results: list[dict], manifest: dict) -> dict[str, dict[str, float]]:
@@ -218,9 +253,11 @@ def replay(
     count_changed_rows: bool,
     settle: bool,
     keep_database: bool = False,
+    statements: int = 0,
 ) -> dict:
     """One replay on a fresh copy of DAY_ONE_DB; its figures. The copy is dropped afterwards, even after a failure,
-    unless `keep_database` (to read the plans of day two's statements against day two's tables)."""
+    unless `keep_database` (to read the plans of day two's statements against day two's tables). `statements`: how
+    many of the daily build's slowest SQL statements to keep with them (none: dbt's file log stays off)."""
     started = time.perf_counter()
     scratch_database(settings, REPLAY_DB, template=DAY_ONE_DB)
     copied = time.perf_counter() - started
@@ -240,7 +277,7 @@ def replay(
         for name in ("load", "validate_raw"):
             step(name, step_command(name, day_two, folder), url, folder)
             work[name] = json.loads((folder / f"{name}.json").read_text())
-        step(f"build_marts{NEXT_DAY}", daily_build_command(settings), url, folder)
+        step(f"build_marts{NEXT_DAY}", daily_build_command(settings, statements > 0), url, folder)
         if count_changed_rows:
             with psycopg.connect(url, autocommit=True) as conn:
                 changed = changed_rows(conn)
@@ -260,6 +297,11 @@ def replay(
         "dbt_elapsed": run["elapsed_time"],
         "nodes": node_seconds(run["results"], json.loads((target / "manifest.json").read_text())),
         "by_node": nodes_by_seconds(run["results"]),
+        **(
+            {"slowest_statements": slowest_statements(folder / "dbt" / "logs" / "dbt.log", statements)}
+            if statements
+            else {}
+        ),
         **({"changed_rows": changed} if count_changed_rows else {}),
     }
 
@@ -281,6 +323,13 @@ def main() -> None:
         help="keep the steps' logs, dbt's target (printed) and the replayed database, " + REPLAY_DB,
     )
     parser.add_argument("--top", type=int, default=15, help="how many of the slowest nodes to print")
+    parser.add_argument(
+        "--statements",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also print the daily build's N slowest SQL statements (dbt's file log at debug level, a little slower)",
+    )
     parser.add_argument("--out", type=Path, help="append the replay's figures to this JSON Lines file")
     args = parser.parse_args()
     if not args.day_two.is_dir():  # the loader skips a missing folder: the replay would be of an empty day
@@ -295,7 +344,14 @@ def main() -> None:
         if found is None:
             raise SystemExit(f"no database {DAY_ONE_DB}: run bench/scale.py --next-day --keep-day-one first")
         figures = replay(
-            settings, args.day_two, args.vacuum_raw, folder, args.changed_rows, args.settle, keep_database=args.keep
+            settings,
+            args.day_two,
+            args.vacuum_raw,
+            folder,
+            args.changed_rows,
+            args.settle,
+            keep_database=args.keep,
+            statements=args.statements,
         )
     finally:
         if settings.embedded and not was_running:
@@ -322,6 +378,13 @@ def main() -> None:
     for node in figures["by_node"][: args.top]:
         slowest.add_row(node["node"], f"{node['seconds']:.2f}", f"{node['compile']:.2f}")
     console.print(slowest)
+    if args.statements:
+        statements = Table(title=f"the daily build's {args.statements} slowest SQL statements")
+        for column in ("node", "seconds", "statement"):
+            statements.add_column(column, justify="right" if column == "seconds" else "left", no_wrap=True)
+        for statement in figures["slowest_statements"]:
+            statements.add_row(statement["node"], f"{statement['seconds']:.2f}", statement["sql"][:100])
+        console.print(statements)
     if args.changed_rows:
         changed = Table(title="rows of day two's marts that day one's lack")
         for column in ("mart", "rows", "new or changed", "%", "without *as_of*", "% without", "gone or changed"):
