@@ -429,6 +429,13 @@ def test_each_instant_a_daily_run_looks_support_events_up_by_has_a_block_range_i
     [result] = load_paths(fresh_database, [later])
     assert (result.status, result.rows_loaded) == ("loaded", 1)
     assert sorted(dict(query(fresh_database, brin, "support_ticket_comments"))) == sorted(made_with)
+    # a table from before the instant's column: the load adds the column, then its index
+    with psycopg.connect(fresh_database) as conn:
+        conn.execute("alter table raw.support_ticket_comments drop column created_at")  # its index goes with it
+    newest = write(tmp_path / "support" / "ticket_comments_3.jsonl", json.dumps({**comment, "id": 30_002}) + "\n")
+    [result] = load_paths(fresh_database, [newest])
+    assert (result.status, result.rows_loaded) == ("loaded", 1)
+    assert sorted(dict(query(fresh_database, brin, "support_ticket_comments"))) == sorted(made_with)
 
 
 def test_autovacuum_never_vacuums_a_raw_table_for_its_inserts_even_one_made_before_that(tmp_path, fresh_database):
