@@ -34,7 +34,7 @@ class Column(BaseModel):
     @model_validator(mode="after")
     def _event_time_is_an_instant(self) -> Column:
         if self.event_time and self.type != "timestamptz":
-            raise ValueError("`event_time` marks an instant: a timestamptz column")
+            raise ValueError(f"{self.name}: event_time marks an instant, a timestamptz column, not {self.type}")
         return self
 
     @property
