@@ -19,7 +19,8 @@
 
 {#
     The walk: (the unique ids it reached, the nodes it stopped at). It goes on through every parent that is a node of
-    the graph (not a source) unless `stop_at(parent)` holds.
+    the graph (not a source) unless `stop_at(parent)` holds: models, and seeds, which have no parents (their
+    depends_on names macros only).
 #}
 {% macro walk_graph_upward(node, stop_at=none) -%}
     {%- set walk = namespace(frontier=node.depends_on.nodes, seen=[], stopped=[]) -%}
@@ -33,7 +34,7 @@
                 {%- if stop_at is not none and stop_at(parent) -%}
                     {%- do walk.stopped.append(parent) -%}
                 {%- else -%}
-                    {%- do upstream.extend(parent.depends_on.nodes) -%}
+                    {%- do upstream.extend(parent.depends_on.get('nodes', [])) -%}
                 {%- endif -%}
             {%- endif -%}
         {%- endfor -%}
