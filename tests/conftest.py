@@ -490,7 +490,7 @@ def incremental_plans(scratch: Path, model: str) -> list[str]:
     import re
 
     log = (scratch / "logs" / "dbt.log").read_text(encoding="utf-8")
-    return re.findall(rf"{model}: ([^(\n]+) \(batches", log)
+    return re.findall(rf"(?<![\w.]){re.escape(model)}: ([^(\n]+) \(batches", log)
 
 
 def _dbt_errors(stdout: str) -> str:
