@@ -10,10 +10,10 @@ Each replay copies that database to REPLAY_DB, refreshes its statistics (a copy 
 counters, and the build's analyze hooks would otherwise analyze every table), loads day two, runs the raw gate and
 the daily `dbt build`, each as the bench runs it, and prints the load's and the gate's own seconds (as the bench's
 tables show them), dbt's elapsed time and its node seconds by kind of node (a model's compile time is the queries
-that decide what an incremental model recomputes), and the `--top` slowest nodes (`--statements N`: also the build's N
-slowest SQL statements, from dbt's debug log, a plan's queries among them). `--vacuum-raw` first vacuums the
-copy's raw tables, as autovacuum did after every load before raw tables stopped being vacuumed for their inserts
-(README, "Raw tables kept in load order").
+that decide what an incremental model recomputes), and the `--top` slowest nodes (`--statements N`: also the N
+slowest SQL statements of the build's nodes, from dbt's debug log, a plan's queries among them). `--vacuum-raw`
+first vacuums the copy's raw tables, as autovacuum did after every load before raw tables stopped being vacuumed
+for their inserts (README, "Raw tables kept in load order").
 
 A change to an incremental model's code makes its next build a whole one (its fingerprint changed), so a replay of
 day two with it would time that build, not a daily one: `--settle` first builds and publishes day one twice with
@@ -328,7 +328,8 @@ def main() -> None:
         type=int,
         default=0,
         metavar="N",
-        help="also print the daily build's N slowest SQL statements (dbt's file log at debug level, a little slower)",
+        help="also print the N slowest SQL statements of the daily build's nodes (dbt's file log at debug level, a"
+        " little slower; the run's hooks are not among them)",
     )
     parser.add_argument("--out", type=Path, help="append the replay's figures to this JSON Lines file")
     args = parser.parse_args()
