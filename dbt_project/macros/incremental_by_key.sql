@@ -146,22 +146,13 @@
     {%- set upstream = upstream_with_state() -%}
     {%- if not upstream -%}{{- return(incremental_through_sql()) -}}{%- endif -%}
     least({{ incremental_through_sql() }}, (
-        select min(upstream.through_batch_id) from (
-            {%- for node in upstream %}
-            select
-                coalesce(
-                    {{ state_value_sql(node, 'through_batch_id') }},
-                    {{ own_state_value_sql('through_batch_id') }},
-                    0
-                ) as through_batch_id,
-                {{ key_array(upstream_raw_tables(node), 'text') }} as raw_tables
-            {{- '\n            union all' if not loop.last }}
-            {%- endfor %}
+        select min(upstream.value) from (
+            {{- upstream_state_values_sql(upstream, 'through_batch_id', '0', with_raw_tables=true) }}
         ) as upstream
         -- one that has not gone through a later batch of a table it reads (one it does not read leaves it current)
         where exists (
             select from {{ raw_relation('ledger', 'load_batches') }} as later
-            where later.batch_id > upstream.through_batch_id
+            where later.batch_id > upstream.value
                 and later.batch_id <= {{ incremental_through_sql() | indent(16) }}
                 and later.source || '_' || later.entity = any(upstream.raw_tables)
         )
@@ -172,17 +163,29 @@
     {%- set upstream = upstream_with_state() -%}
     {%- set started = "'" ~ run_started_at ~ "'::timestamptz" -%}
     {%- if not upstream -%}{{- return(started) -}}{%- endif -%}
-    {%- set seen = 'coalesce(failures_seen_at, built_at)' -%}
     least({{ started }}, (
-        select min(value) from (
-            {%- for node in upstream %}
-            select coalesce(
-                {{ state_value_sql(node, seen) }}, {{ own_state_value_sql(seen) }}, '-infinity'::timestamptz
-            ) as value
-            {{- '\n            union all' if not loop.last }}
-            {%- endfor %}
+        select min(upstream.value) from (
+            {{- upstream_state_values_sql(
+                upstream, 'coalesce(failures_seen_at, built_at)', "'-infinity'::timestamptz"
+            ) }}
         ) as upstream
     ))
+{%- endmacro %}
+
+{#
+    One row per model `upstream`: `column` (an expression over a state row) of its state row as `value`, or, without
+    a row, the model being built's own (it has gone through nothing this model has not), or `floor` before the
+    model's first build; with `with_raw_tables`, the raw tables the upstream model reads as `raw_tables`.
+#}
+{% macro upstream_state_values_sql(upstream, column, floor, with_raw_tables=false) -%}
+    {%- for node in upstream %}
+            select
+                coalesce({{ state_value_sql(node, column) }}, {{ own_state_value_sql(column) }}, {{ floor }}) as value
+                {%- if with_raw_tables %},
+                {{ key_array(upstream_raw_tables(node), 'text') }} as raw_tables
+                {%- endif %}
+            {{- '\n            union all' if not loop.last }}
+    {%- endfor %}
 {%- endmacro %}
 
 {#
