@@ -177,10 +177,7 @@
         {%- do log(this.identifier ~ ': ' ~ read.suffix ~ ' compared whole, ' ~ (read.logged or 'the staged charges')
             ~ ' replaced everything since', info=false) -%}
     {%- endif -%}
-    {%- set keys = run_query_once(
-        'select distinct key from (' ~ changed ~ ') as changed (key, from_month) where key is not null order by 1'
-    ).columns[0].values() -%}
-    {{- return(key_array(keys, 'text')) -}}
+    {{- return(key_array(distinct_keys('select key from (' ~ changed ~ ') as changed (key, from_month)').array, 'text')) -}}
 {%- endmacro %}
 
 {#

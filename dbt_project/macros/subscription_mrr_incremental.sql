@@ -159,13 +159,13 @@
         {%- endif %}
     {%- endset -%}
     {%- set found = run_query_once(
-        'select subscription_id, min(month)::text from (' ~ moved ~ ') as moved (subscription_id, month)'
-        ~ ' where subscription_id is not null group by subscription_id order by subscription_id'
-    ) -%}
-    {%- set moved_ids = found.columns[0].values() -%}
+        "select coalesce(array_agg(distinct subscription_id order by subscription_id)::text, '{}'),"
+        ~ " coalesce(min(month), 'infinity')::text, count(distinct subscription_id)"
+        ~ ' from (' ~ moved ~ ') as moved (subscription_id, month) where subscription_id is not null'
+    ).rows[0] -%}
     {%- do recomputed.update({
-        'moved': key_array(moved_ids, 'text'),
-        'moved_from': "'" ~ (found.columns[1].values() | min if moved_ids else 'infinity') ~ "'::date",
+        'moved': key_array(found[0], 'text'),
+        'moved_from': "'" ~ found[1] ~ "'::date",
         'month_closed': moved_month if end_moved and ends[3] else none,
     }) -%}
     {%- if end_moved -%}
@@ -180,7 +180,7 @@
         }) -%}
     {%- endif -%}
     {%- do log(this.identifier ~ ': every subscription from ' ~ recomputed.from_month ~ ', '
-        ~ moved_ids | length ~ ' more from ' ~ recomputed.moved_from, info=false) -%}
+        ~ found[2] ~ ' more from ' ~ recomputed.moved_from, info=false) -%}
     {{- return(recomputed) -}}
 {%- endmacro %}
 
