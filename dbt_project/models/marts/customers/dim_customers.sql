@@ -93,6 +93,8 @@ current_health as (
     from {{ ref('fct_customer_health') }} as health
     inner join latest_mrr
         on health.customer_key = latest_mrr.customer_key and health.month = latest_mrr.month
+    -- every latest_mrr row is of that month: the month's health rows only, not all 1.1 million at 100,000 customers
+    where health.month = (select mrr_as_of.month from mrr_as_of)
 ),
 
 final as (
