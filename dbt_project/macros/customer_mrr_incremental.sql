@@ -134,13 +134,11 @@
 
 {# The customers (keys, as a query) of the subscriptions of `subscriptions` (a text[] literal). #}
 {% macro customers_of_subscriptions(subscriptions) -%}
-    select identities.customer_key
-    from {{ graph_model_relation('int_customer_identity') }} as identities
-    where identities.source_system = 'billing_customer'
-        and identities.source_id in (
-            select billing_customer_id from {{ graph_model_relation('stg_billing__subscriptions') }}
-            where subscription_id = any({{ subscriptions }})
-        )
+    {%- set billing_customers -%}
+        select billing_customer_id from {{ graph_model_relation('stg_billing__subscriptions') }}
+        where subscription_id = any({{ subscriptions }})
+    {%- endset -%}
+    {{ customers_of_billing_customers(billing_customers) }}
 {%- endmacro %}
 
 {# Pre-hook: the rows the run replaces; every row when it recomputes everything in place. #}

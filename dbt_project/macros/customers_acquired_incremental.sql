@@ -16,13 +16,7 @@
 
 {# The customers the run recomputes, as a query. #}
 {% macro customers_acquired_touched(plan) -%}
-    select identities.customer_key
-    from {{ graph_model_relation('int_customer_identity') }} as identities
-    where identities.source_system = 'billing_customer'
-        and identities.source_id in (
-            select customer from {{ raw_relation('billing', 'invoices') }}
-            where {{ in_batches('_batch_id', incremental_batches_sql(plan)) }}
-        )
+    {{ customers_of_billing_customers(billing_customers_of_raw_invoices(plan)) }}
     union all
     {{ billing_customers_moved_since(plan.last_built_at) }}
     union all

@@ -51,20 +51,31 @@
 #}
 {% macro customers_of_invoices_touched(plan) -%}
     {%- set converted = graph_model_relation('int_invoices_converted') -%}
+    {%- set billing_customers -%}
+        select billing_customer_id from {{ converted }}
+        where invoice_id in ({{ invoices_netted_touched(plan, converted) }})
+        union all
+        -- an invoice a batch the raw gate failed withdrew is gone from int_invoices_converted: its record names
+        -- the customer it leaves
+        {{ billing_customers_of_raw_invoices(plan) }}
+    {%- endset -%}
+    {{ customers_of_billing_customers(billing_customers) }}
+    union all
+    {{ billing_customers_moved_since(plan.last_built_at) }}
+{%- endmacro %}
+
+{# The customers (keys, as a query) identity resolution gives the billing customers `billing_customers_sql` names. #}
+{% macro customers_of_billing_customers(billing_customers_sql) -%}
     select identities.customer_key
     from {{ graph_model_relation('int_customer_identity') }} as identities
     where identities.source_system = 'billing_customer'
-        and identities.source_id in (
-            select billing_customer_id from {{ converted }}
-            where invoice_id in ({{ invoices_netted_touched(plan, converted) }})
-            union all
-            -- an invoice a batch the raw gate failed withdrew is gone from int_invoices_converted: its record names
-            -- the customer it leaves
-            select customer from {{ raw_relation('billing', 'invoices') }}
-            where {{ in_batches('_batch_id', incremental_batches_sql(plan)) }}
-        )
-    union all
-    {{ billing_customers_moved_since(plan.last_built_at) }}
+        and identities.source_id in ({{ billing_customers_sql }})
+{%- endmacro %}
+
+{# The billing customers (ids, as a query) of the invoice records in the run's batches (`plan`: the model's). #}
+{% macro billing_customers_of_raw_invoices(plan) -%}
+    select customer from {{ raw_relation('billing', 'invoices') }}
+    where {{ in_batches('_batch_id', incremental_batches_sql(plan)) }}
 {%- endmacro %}
 
 {#
