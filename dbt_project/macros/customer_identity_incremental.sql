@@ -109,7 +109,10 @@
         or split_part(respondent_email, '@', 2) {{ domain_changed }}
 {%- endmacro %}
 
-{# The records to recompute, as {source_system: [id, ...]}; none outside an incremental run (every record). #}
+{#
+    The records to recompute, as {source_system: ids, PostgreSQL's text of their array (incremental_keys_by_kind)};
+    none outside an incremental run (every record).
+#}
 {% macro customer_identity_keys() -%}
     {%- set plan = customer_identity_plan() -%}
     {%- if not plan.incremental -%}{{ return(none) }}{%- endif -%}

@@ -177,7 +177,8 @@
         {%- do log(this.identifier ~ ': ' ~ read.suffix ~ ' compared whole, ' ~ (read.logged or 'the staged charges')
             ~ ' replaced everything since', info=false) -%}
     {%- endif -%}
-    {{- return(key_array(distinct_keys('select key from (' ~ changed ~ ') as changed (key, from_month)').array, 'text')) -}}
+    {%- set keys = distinct_keys('select key from (' ~ changed ~ ') as changed (key, from_month)') -%}
+    {{- return(key_array(keys.array, 'text')) -}}
 {%- endmacro %}
 
 {#
