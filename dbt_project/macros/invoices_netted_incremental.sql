@@ -69,7 +69,9 @@
     select identities.customer_key
     from {{ graph_model_relation('int_customer_identity') }} as identities
     where identities.source_system = 'billing_customer'
-        and identities.source_id in ({{ billing_customers_sql }})
+        and identities.source_id in (
+            {{ billing_customers_sql }}
+        )
 {%- endmacro %}
 
 {# The billing customers (ids, as a query) of the invoice records in the run's batches (`plan`: the model's). #}
