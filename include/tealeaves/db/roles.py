@@ -30,7 +30,8 @@ TEMP_FILE_LIMIT = "1GB"  # sorts and hashes that spill more than this are mistak
 CONNECTION_LIMIT = 10  # a BI tool's pool; more would crowd out Airflow and dbt on a small server
 
 SCRAM_ITERATIONS = 4096  # PostgreSQL's own default (scram_iterations)
-MAX_NAME_BYTES = 63  # PostgreSQL truncates longer names, which could then hit another role
+# PostgreSQL's NAMEDATALEN - 1: it cuts a longer identifier (a role's, which could then hit another role; an index's)
+MAX_NAME_BYTES = 63
 
 
 class RoleError(RuntimeError):

@@ -12,6 +12,7 @@ from psycopg import sql
 
 from tealeaves import sources
 from tealeaves.db.migrate import ensure_current
+from tealeaves.db.roles import MAX_NAME_BYTES
 from tealeaves.sources import Contract
 
 RAW = "raw"
@@ -31,7 +32,6 @@ _RAW_DDL_LOCK = "select pg_advisory_xact_lock(hashtext('tealeaves.raw.ddl'))"
 # VACUUM. Setting the parameter on a table that was vacuumed before clears nothing: its loads fill the recorded
 # gaps first (VACUUM FULL, which locks the table while it rewrites it, clears them at once).
 APPEND_ONLY_OPTION = "autovacuum_vacuum_insert_threshold=-1"
-MAX_NAME_BYTES = 63  # PostgreSQL's NAMEDATALEN - 1: a longer index name is cut
 
 
 def lock_raw_ddl(conn: psycopg.Connection) -> None:
