@@ -259,11 +259,26 @@
 
 {#
     Post-hook of the incremental staging tables: an index on load_batch_id, so that a scoped test reads the new
-    rows, not a scan of the table (index_if_missing).
+    rows, not a scan of the table; and one on the column of each scoped unique test, which looks up every row
+    sharing a value with a new row. Without that index the lookup's plan hinges on the estimate of the day's rows,
+    which a table's statistics rarely hold yet (they predate the day's batch): PostgreSQL 18 then probes the
+    table's (ticket_id, metric_event_id) index by its second column once per new row, a skip scan over every
+    ticket. With parallel workers off that took 604 s for one day's ticket metric events at 100,000 customers,
+    against 0.2 s through an index on the column.
 #}
 {% macro index_load_batches() -%}
     {%- if not execute or model.config.materialized != 'incremental' -%}{{ return('') }}{%- endif -%}
-    {{- index_if_missing('load_batch_id', 'by_batch') -}}
+    {%- set wanted = [(['load_batch_id'], 'by_batch')] -%}
+    {%- set unique_columns = [] -%}
+    {%- for test in graph.nodes.values()
+        if test.resource_type == 'test' and test.attached_node == model.unique_id
+        and test.test_metadata and test.test_metadata.name == 'unique' and scoped_test(test.unique_id) is not none -%}
+        {%- if test.test_metadata.kwargs.column_name not in unique_columns -%}
+            {%- do unique_columns.append(test.test_metadata.kwargs.column_name) -%}
+            {%- do wanted.append(([test.test_metadata.kwargs.column_name], 'by_unique_' ~ unique_columns | length)) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{- indexes_if_missing(wanted) -}}
 {%- endmacro %}
 
 {#
@@ -273,28 +288,37 @@
     refresh keeps the old table, and its index's name, until the new one is in place.
 #}
 {% macro index_if_missing(columns, name_part) -%}
+    {{- indexes_if_missing([([columns] if columns is string else columns, name_part)]) -}}
+{%- endmacro %}
+
+{# index_if_missing for several indexes, `wanted` a list of (columns, name part), in one catalog query. #}
+{% macro indexes_if_missing(wanted) -%}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
-    {%- set columns = [columns] if columns is string else columns -%}
-    {%- set attnums = [] -%}
-    {%- for column in columns -%}
-        {%- do attnums.append(
-            "(select attnum from pg_attribute where attrelid = indexed.oid and attname = '" ~ column
-            ~ "' and not attisdropped)"
+    {%- set checks = [] -%}
+    {%- for columns, name_part in wanted -%}
+        {%- set attnums = [] -%}
+        {%- for column in columns -%}
+            {%- do attnums.append(
+                "(select attnum from pg_attribute where attrelid = indexed.oid and attname = '" ~ column
+                ~ "' and not attisdropped)"
+            ) -%}
+        {%- endfor -%}
+        {%- set leading = [] -%}
+        {%- for attnum in attnums -%}
+            {%- do leading.append('pg_index.indkey[' ~ loop.index0 ~ '] = ' ~ attnum) -%}
+        {%- endfor -%}
+        {%- do checks.append(
+            "select " ~ loop.index0 ~ " from pg_class as indexed where indexed.oid = '" ~ this ~ "'::regclass"
+            ~ " and " ~ (attnums | join(' is not null and ')) ~ " is not null"
+            ~ " and not exists (select from pg_index where indrelid = indexed.oid and " ~ (leading | join(' and ')) ~ ")"
         ) -%}
     {%- endfor -%}
-    {%- set leading = [] -%}
-    {%- for attnum in attnums -%}
-        {%- do leading.append('pg_index.indkey[' ~ loop.index0 ~ '] = ' ~ attnum) -%}
-    {%- endfor -%}
-    {%- set unindexed = run_query(
-        "select from pg_class as indexed where indexed.oid = '" ~ this ~ "'::regclass"
-        ~ " and " ~ (attnums | join(' is not null and ')) ~ " is not null"
-        ~ " and not exists (select from pg_index where indrelid = indexed.oid and " ~ (leading | join(' and ')) ~ ")"
-    ) -%}
-    {%- if unindexed.rows | length > 0 -%}
+    {%- set unindexed = run_query(checks | join(' union all ')) -%}
+    {%- for row in unindexed.rows -%}
+        {%- set columns, name_part = wanted[row[0] | int] -%}
         {%- set quoted = [] -%}
         {%- for column in columns -%}{%- do quoted.append(adapter.quote(column)) -%}{%- endfor -%}
         create index {{ adapter.quote(this.identifier ~ '__' ~ name_part ~ '_' ~ local_md5(run_started_at | string)[:8]) }}
-        on {{ this }} ({{ quoted | join(', ') }})
-    {%- endif -%}
+        on {{ this }} ({{ quoted | join(', ') }});
+    {% endfor -%}
 {%- endmacro %}
