@@ -57,6 +57,7 @@ from scale import (
     DAY_ONE_DB,
     DBT_STEPS,
     NEXT_DAY,
+    Measured,
     _embedded,
     machine_facts,
     run_measured,
@@ -72,11 +73,13 @@ REPLAY_DB = "tealeaves_scale_replay"
 SCALE = Path(__file__).with_name("scale.py")
 
 
-def step(name: str, command: list[str], url: str, folder: Path) -> None:
+def step(name: str, command: list[str], url: str, folder: Path) -> Measured:
     """Run one of the bench's steps on `url`, as the bench runs it."""
-    measured = run_measured(command, step_environ(url, folder / "dbt"), folder / f"{name}.log", None)
+    env = step_environ(url, folder / "dbt", dbt=command[0] == str(BIN / "dbt"))
+    measured = run_measured(command, env, folder / f"{name}.log", None)
     if measured.returncode != 0:
         raise SystemExit(f"{name} failed; see {folder / f'{name}.log'}")
+    return measured
 
 
 def compile_seconds(result: dict) -> float:
@@ -277,7 +280,7 @@ def replay(
         for name in ("load", "validate_raw"):
             step(name, step_command(name, day_two, folder), url, folder)
             work[name] = json.loads((folder / f"{name}.json").read_text())
-        step(f"build_marts{NEXT_DAY}", daily_build_command(settings, statements > 0), url, folder)
+        build = step(f"build_marts{NEXT_DAY}", daily_build_command(settings, statements > 0), url, folder)
         if count_changed_rows:
             with psycopg.connect(url, autocommit=True) as conn:
                 changed = changed_rows(conn)
@@ -295,6 +298,9 @@ def replay(
         "load_seconds": work["load"]["work_seconds"],
         "raw_gate_seconds": work["validate_raw"]["work_seconds"],
         "dbt_elapsed": run["elapsed_time"],
+        # whether the build waits on dbt's own Python or on the server: dbt's process CPU against every core's
+        "dbt_cpu_seconds": round(build.cpu_seconds, 1),
+        "machine_busy_seconds": round(build.machine_busy_seconds, 1),
         "nodes": node_seconds(run["results"], json.loads((target / "manifest.json").read_text())),
         "by_node": nodes_by_seconds(run["results"]),
         **(
@@ -369,6 +375,8 @@ def main() -> None:
     table.add_row("load", "", f"{figures['load_seconds']:.1f}", "")
     table.add_row("raw gate", "", f"{figures['raw_gate_seconds']:.1f}", "")
     table.add_row("dbt build, dbt's elapsed", "", f"{figures['dbt_elapsed']:.1f}", "")
+    table.add_row("  dbt's process, CPU s", "", f"{figures['dbt_cpu_seconds']:.1f}", "")
+    table.add_row("  every core meanwhile, busy CPU s", "", f"{figures['machine_busy_seconds']:.1f}", "")
     for kind, part in sorted(figures["nodes"].items()):
         table.add_row(f"  {kind}, node s", str(part["nodes"]), f"{part['seconds']:.1f}", f"{part['compile']:.1f}")
     console = Console()

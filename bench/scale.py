@@ -77,7 +77,7 @@ from rich.table import Table
 import tealeaves
 from tealeaves.airflow_env import airflow_environ
 from tealeaves.config import Settings, get_settings
-from tealeaves.daily_builds import BUILDS, NO_FILE_LOG, PRODUCER
+from tealeaves.daily_builds import BUILDS, NO_FILE_LOG, PRODUCER, build_environ, dbt_threads
 from tealeaves.db.setup import drop_database, scratch_database
 from tealeaves.generate.next_day import split_next_day
 from tealeaves.orchestrate import start_server
@@ -212,6 +212,8 @@ class Measured:
     peak_rss: int  # bytes: the step's process and its children, summed, at the highest sample
     server_peak: int | None  # bytes: PostgreSQL's PSS, summed over its processes, at the highest sample
     returncode: int
+    cpu_seconds: float  # user and system CPU of the step's process and the children it waited for
+    machine_busy_seconds: float  # CPU seconds every core spent outside idle meanwhile (the server's among them)
 
 
 def tree_rss(root: psutil.Process) -> int:
@@ -247,6 +249,7 @@ def run_measured(command: list[str], env: dict[str, str], log: Path, postmaster:
     high-water mark into the child across exec, so every step reported at least this bench's own RSS (1,362 MB
     for the steps after the 100k load, whatever they used). A peak shorter than the interval can be missed."""
     started = time.perf_counter()
+    busy_before = _busy_seconds()
     with open(log, "w") as out:
         proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
     root = psutil.Process(proc.pid)
@@ -264,17 +267,25 @@ def run_measured(command: list[str], env: dict[str, str], log: Path, postmaster:
     sampler = threading.Thread(target=sample_server, daemon=True)
     sampler.start()
     while True:
-        pid, status, _ = os.wait4(proc.pid, os.WNOHANG)
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
         if pid:
             break
         with contextlib.suppress(psutil.Error):
             peak_rss = max(peak_rss, tree_rss(root))
         time.sleep(SAMPLE_EVERY_S)
     seconds = time.perf_counter() - started
+    busy = _busy_seconds() - busy_before
     stop.set()
     sampler.join()
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return Measured(seconds, peak_rss, server_peak, proc.returncode)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Measured(seconds, peak_rss, server_peak, proc.returncode, cpu, busy)
+
+
+def _busy_seconds() -> float:
+    """CPU seconds the machine's cores have spent at work since boot (not idle, waiting or stolen)."""
+    times = psutil.cpu_times()
+    return sum(getattr(times, name, 0.0) for name in ("user", "nice", "system", "irq", "softirq"))
 
 
 # -- one size -------------------------------------------------------------------------------------------------
@@ -325,10 +336,12 @@ def postmaster_of(url: str) -> psutil.Process | None:
         return None
 
 
-def step_environ(url: str, dbt_dir: Path) -> dict[str, str]:
+def step_environ(url: str, dbt_dir: Path, dbt: bool = False) -> dict[str, str]:
     """The environment the DAG's tasks run in (tealeaves.airflow_env), pointed at the bench's database, with dbt's
-    target and logs in the bench's folder so the project's own target/ is left alone."""
-    env = {**os.environ, **airflow_environ(Settings(database_url=url))}
+    target and logs in the bench's folder so the project's own target/ is left alone; `dbt`: a build's, which adds
+    what the DAG's dbt builds run with (tealeaves.daily_builds.build_environ)."""
+    settings = Settings(database_url=url)
+    env = {**os.environ, **airflow_environ(settings), **(build_environ(settings) if dbt else {})}
     env.update(DBT_TARGET_PATH=str(dbt_dir / "target"), DBT_LOG_PATH=str(dbt_dir / "logs"))
     # The steps import the same tealeaves as this process, wherever it came from (a checkout, a worktree).
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")]))
@@ -439,7 +452,8 @@ def run_size(
                 "--result",
                 str(result_file),
             ]
-        measured = run_measured(command, env, logs / f"{step}.log", postmaster)
+        step_env = step_environ(url, dbt_dir, dbt=True) if step in DBT_STEPS else env
+        measured = run_measured(command, step_env, logs / f"{step}.log", postmaster)
         if measured.returncode != 0:
             tail = "\n".join((logs / f"{step}.log").read_text(errors="replace").splitlines()[-30:])
             raise SystemExit(f"{step} failed at {customers:,} customers (exit {measured.returncode}):\n{tail}")
@@ -600,7 +614,8 @@ def machine_facts(settings: Settings, url: str) -> dict:
         "python": platform.python_version(),
         "postgresql": pg,
         "dbt": {package: version(package) for package in ("dbt-core", "dbt-postgres", "great-expectations")},
-        "dbt_threads": 2,  # dbt_project/profiles.yml
+        "dbt_threads": dbt_threads(settings),
+        "dbt_build_environ": build_environ(Settings(database_url=url)),  # what the builds' dbt runs with
         "tealeaves_commit": commit,
     }
 
