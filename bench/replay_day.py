@@ -75,8 +75,7 @@ SCALE = Path(__file__).with_name("scale.py")
 
 def step(name: str, command: list[str], url: str, folder: Path) -> Measured:
     """Run one of the bench's steps on `url`, as the bench runs it."""
-    env = step_environ(url, folder / "dbt", dbt=command[0] == str(BIN / "dbt"))
-    measured = run_measured(command, env, folder / f"{name}.log", None)
+    measured = run_measured(command, step_environ(url, folder / "dbt"), folder / f"{name}.log", None)
     if measured.returncode != 0:
         raise SystemExit(f"{name} failed; see {folder / f'{name}.log'}")
     return measured

@@ -77,7 +77,7 @@ from rich.table import Table
 import tealeaves
 from tealeaves.airflow_env import airflow_environ
 from tealeaves.config import Settings, get_settings
-from tealeaves.daily_builds import BUILDS, NO_FILE_LOG, PRODUCER, build_environ, dbt_threads
+from tealeaves.daily_builds import BUILDS, NO_FILE_LOG, PRODUCER
 from tealeaves.db.setup import drop_database, scratch_database
 from tealeaves.generate.next_day import split_next_day
 from tealeaves.orchestrate import start_server
@@ -336,12 +336,10 @@ def postmaster_of(url: str) -> psutil.Process | None:
         return None
 
 
-def step_environ(url: str, dbt_dir: Path, dbt: bool = False) -> dict[str, str]:
+def step_environ(url: str, dbt_dir: Path) -> dict[str, str]:
     """The environment the DAG's tasks run in (tealeaves.airflow_env), pointed at the bench's database, with dbt's
-    target and logs in the bench's folder so the project's own target/ is left alone; `dbt`: a build's, which adds
-    what the DAG's dbt builds run with (tealeaves.daily_builds.build_environ)."""
-    settings = Settings(database_url=url)
-    env = {**os.environ, **airflow_environ(settings), **(build_environ(settings) if dbt else {})}
+    target and logs in the bench's folder so the project's own target/ is left alone."""
+    env = {**os.environ, **airflow_environ(Settings(database_url=url))}
     env.update(DBT_TARGET_PATH=str(dbt_dir / "target"), DBT_LOG_PATH=str(dbt_dir / "logs"))
     # The steps import the same tealeaves as this process, wherever it came from (a checkout, a worktree).
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")]))
@@ -452,8 +450,7 @@ def run_size(
                 "--result",
                 str(result_file),
             ]
-        step_env = step_environ(url, dbt_dir, dbt=True) if step in DBT_STEPS else env
-        measured = run_measured(command, step_env, logs / f"{step}.log", postmaster)
+        measured = run_measured(command, env, logs / f"{step}.log", postmaster)
         if measured.returncode != 0:
             tail = "\n".join((logs / f"{step}.log").read_text(errors="replace").splitlines()[-30:])
             raise SystemExit(f"{step} failed at {customers:,} customers (exit {measured.returncode}):\n{tail}")
@@ -614,8 +611,7 @@ def machine_facts(settings: Settings, url: str) -> dict:
         "python": platform.python_version(),
         "postgresql": pg,
         "dbt": {package: version(package) for package in ("dbt-core", "dbt-postgres", "great-expectations")},
-        "dbt_threads": dbt_threads(settings),
-        "dbt_build_environ": build_environ(Settings(database_url=url)),  # what the builds' dbt runs with
+        "dbt_threads": 2,  # dbt_project/profiles.yml
         "tealeaves_commit": commit,
     }
 

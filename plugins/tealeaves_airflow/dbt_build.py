@@ -51,7 +51,7 @@ from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, 
 from cosmos.constants import DbtResourceType, ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
 from tealeaves.config import DBT_PROFILE, DBT_TARGET, Settings, get_settings
-from tealeaves.daily_builds import NO_FILE_LOG, PRODUCER, Build, build_environ
+from tealeaves.daily_builds import NO_FILE_LOG, PRODUCER, Build
 
 FAILED = ("error", "fail", "runtime error")  # run_results statuses that fail a build
 RESOURCE_TYPE = "--resource-type"
@@ -93,7 +93,6 @@ def dbt_build_group(build: Build, settings: Settings) -> DbtTaskGroup:
     )
     producer = group.children[f"{group_id}.{PRODUCER}"]
     producer.dbt_cmd_flags = [*build_tests_too(producer.dbt_cmd_flags), *NO_FILE_LOG]
-    producer.env = {**(producer.env or {}), **build_environ(settings)}  # on top of the task's own (append_env)
     producer.callback = name_failed_nodes  # Cosmos calls it after dbt ends, before it judges the exit code
     for task in list(group.get_roots()):
         if task is not producer:

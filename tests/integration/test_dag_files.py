@@ -125,15 +125,3 @@ def test_tealeaves_run_marks_success_only_the_tasks_a_scheduler_never_runs(dagba
     model_tasks = {t for t in dag.task_ids if t.split(".", 1)[-1] in {f"{m}_run" for m in models}}
     assert model_tasks and model_tasks <= marked, "every model's task is a marker"
     assert not {f"{group}.{COSMOS_TASKS[0]}" for group in ("build_marts", "build_predicted_marts")} & marked
-
-
-def test_each_daily_build_runs_dbt_with_the_builds_environment(dagbag, settings):
-    """The producer's dbt gets what tealeaves.daily_builds.build_environ says (the session's server is on this
-    machine: on 2 cores, parallel workers off), on top of the task's own environment."""
-    from tealeaves.daily_builds import build_environ
-
-    dag = dagbag.dags["tealeaves_daily"]
-    for group in ("build_marts", "build_predicted_marts"):
-        producer = dag.get_task(f"{group}.dbt_producer_watcher")
-        assert producer.append_env
-        assert build_environ(settings).items() <= (producer.env or {}).items()
