@@ -283,7 +283,9 @@ def run_measured(command: list[str], env: dict[str, str], log: Path, postmaster:
 
 
 def _busy_seconds() -> float:
-    """CPU seconds the machine's cores have spent at work since boot (not idle, waiting or stolen)."""
+    """CPU seconds the machine's cores have spent at work since boot (not idle, waiting or stolen), whoever worked:
+    set against a step's own CPU, what the server and everything else did meanwhile. Guest time is left out, as
+    Linux counts it in user and nice already."""
     times = psutil.cpu_times()
     return sum(getattr(times, name, 0.0) for name in ("user", "nice", "system", "irq", "softirq"))
 
@@ -298,6 +300,8 @@ class StepResult:
     peak_rss_mb: float
     server_peak_pss_mb: float | None
     detail: dict = field(default_factory=dict)
+    cpu_seconds: float | None = None  # the step's process tree (None in results written before it was kept)
+    machine_busy_seconds: float | None = None  # every core's, meanwhile: the server's and any other process's too
 
 
 @dataclass
@@ -487,6 +491,8 @@ def run_size(
                 round(measured.peak_rss / MB, 1),
                 None if measured.server_peak is None else round(measured.server_peak / MB, 1),
                 outcome.get("detail", {}),
+                round(measured.cpu_seconds, 1),
+                round(measured.machine_busy_seconds, 1),
             )
         )
     with psycopg.connect(url) as conn:
