@@ -26,12 +26,20 @@ incremental mart whose fingerprint changed), and the replay's build is then a da
 columns that stamp the moment a mart was measured at (named `*as_of*`), which change every row of their mart every
 day; for a mart with a primary key, column by column.
 
+`--full-refresh` times the bench's full rebuild of day two (`dbt build --full-refresh`, after the same load and raw
+gate) instead of the daily build: replays alternating between the two give the daily build's share of a full one
+on the same warehouse and day, which two bench runs on different days cannot (issue 15's goal is 10%).
+
     export TEALEAVES_HOME=... TEALEAVES_PG_PORT=...   # the server the bench ran on
     .venv/bin/python bench/scale.py --customers 100000 --start 2024-12-01 --end 2026-11-16 --next-day \\
         --keep-day-one --work /tmp/bench
     for i in 1 2; do
         .venv/bin/python bench/replay_day.py /tmp/bench/scale-100000/day2 --vacuum-raw
         .venv/bin/python bench/replay_day.py /tmp/bench/scale-100000/day2
+    done
+    for i in 1 2; do   # the daily build's share of a full one
+        .venv/bin/python bench/replay_day.py /tmp/bench/scale-100000/day2 --out share.jsonl
+        .venv/bin/python bench/replay_day.py /tmp/bench/scale-100000/day2 --full-refresh --out share.jsonl
     done
 """
 
@@ -98,10 +106,16 @@ def step_command(name: str, data: Path, folder: Path) -> list[str]:
     ]
 
 
-def daily_build_command(settings: Settings, statements: bool = False) -> list[str]:
-    """The command of the bench's daily build (the one its next day runs); with `statements`, dbt's file log at debug
-    level in one file (the last --log-level-file wins), where each SQL statement's seconds are."""
-    command = [str(BIN / "dbt"), *DBT_STEPS[f"build_marts{NEXT_DAY}"], "--project-dir", str(settings.dbt_project_dir)]
+def build_step(full_refresh: bool = False) -> str:
+    """The bench's step whose build a replay times: its next day's daily build, or the full rebuild it compares."""
+    return "build_marts_full_refresh" if full_refresh else f"build_marts{NEXT_DAY}"
+
+
+def build_command(settings: Settings, statements: bool = False, full_refresh: bool = False) -> list[str]:
+    """The command of the bench's daily build (the one its next day runs), or, with `full_refresh` of the full rebuild
+    its next day compares it with; with `statements`, dbt's file log at debug level in one file (the last
+    --log-level-file wins), where each SQL statement's seconds are."""
+    command = [str(BIN / "dbt"), *DBT_STEPS[build_step(full_refresh)], "--project-dir", str(settings.dbt_project_dir)]
     return [*command, "--log-level-file", "debug", "--log-file-max-bytes", "0"] if statements else command
 
 
@@ -256,10 +270,12 @@ def replay(
     settle: bool,
     keep_database: bool = False,
     statements: int = 0,
+    full_refresh: bool = False,
 ) -> dict:
     """One replay on a fresh copy of DAY_ONE_DB; its figures. The copy is dropped afterwards, even after a failure,
     unless `keep_database` (to read the plans of day two's statements against day two's tables). `statements`: how
-    many of the daily build's slowest SQL statements to keep with them (none: dbt's file log stays off)."""
+    many of the daily build's slowest SQL statements to keep with them (none: dbt's file log stays off).
+    `full_refresh`: time the bench's full rebuild of day two instead of the daily build, after the same load."""
     started = time.perf_counter()
     scratch_database(settings, REPLAY_DB, template=DAY_ONE_DB)
     copied = time.perf_counter() - started
@@ -273,13 +289,13 @@ def replay(
         # Day one taken on by this code, untimed: twice, as a publish leaves the marts it retires to the next build
         # (macros/reuse_retired_marts.sql), which rebuilds whole any incremental mart whose fingerprint changed.
         for settling in range(2 if settle else 0):
-            step(f"settle_build_{settling}", daily_build_command(settings), url, folder)
+            step(f"settle_build_{settling}", build_command(settings), url, folder)
             step(f"settle_publish_{settling}", step_command("publish_marts", day_two, folder), url, folder)
         work = {}  # the step's own call, as the bench's tables show it (without the process's start-up)
         for name in ("load", "validate_raw"):
             step(name, step_command(name, day_two, folder), url, folder)
             work[name] = json.loads((folder / f"{name}.json").read_text())
-        build = step(f"build_marts{NEXT_DAY}", daily_build_command(settings, statements > 0), url, folder)
+        build = step(build_step(full_refresh), build_command(settings, statements > 0, full_refresh), url, folder)
         if count_changed_rows:
             with psycopg.connect(url, autocommit=True) as conn:
                 changed = changed_rows(conn)
@@ -292,6 +308,7 @@ def replay(
         "machine": machine_facts(settings, settings.url()),  # the commit and the date among them
         "vacuum_raw": vacuum_raw,
         "settled": settle,
+        "build": "full refresh" if full_refresh else "daily",
         "copy_seconds": round(copied, 1),
         "rows_loaded": work["load"]["rows"],
         "load_seconds": work["load"]["work_seconds"],
@@ -337,6 +354,12 @@ def main() -> None:
         help="also print the N slowest SQL statements of the daily build's nodes (dbt's file log at debug level, a"
         " little slower; the run's hooks are not among them)",
     )
+    parser.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="time the bench's full rebuild (dbt build --full-refresh) of day two instead of the daily build: the"
+        " daily build's share of it, from replays alternating on the same day one",
+    )
     parser.add_argument("--out", type=Path, help="append the replay's figures to this JSON Lines file")
     args = parser.parse_args()
     if not args.day_two.is_dir():  # the loader skips a missing folder: the replay would be of an empty day
@@ -359,6 +382,7 @@ def main() -> None:
             args.settle,
             keep_database=args.keep,
             statements=args.statements,
+            full_refresh=args.full_refresh,
         )
     finally:
         if settings.embedded and not was_running:
@@ -374,7 +398,7 @@ def main() -> None:
         table.add_column(column, justify="left" if column == "part" else "right")
     table.add_row("load", "", f"{figures['load_seconds']:.1f}", "")
     table.add_row("raw gate", "", f"{figures['raw_gate_seconds']:.1f}", "")
-    table.add_row("dbt build, dbt's elapsed", "", f"{figures['dbt_elapsed']:.1f}", "")
+    table.add_row(f"dbt build ({figures['build']}), dbt's elapsed", "", f"{figures['dbt_elapsed']:.1f}", "")
     table.add_row("  dbt's process, CPU s", "", f"{figures['dbt_cpu_seconds']:.1f}", "")
     table.add_row("  every core meanwhile, busy CPU s", "", f"{figures['machine_busy_seconds']:.1f}", "")
     for kind, part in sorted(figures["nodes"].items()):
@@ -388,7 +412,7 @@ def main() -> None:
         slowest.add_row(node["node"], f"{node['seconds']:.2f}", f"{node['compile']:.2f}")
     console.print(slowest)
     if args.statements:
-        statements = Table(title=f"the daily build's {args.statements} slowest SQL statements")
+        statements = Table(title=f"the build's {args.statements} slowest SQL statements")
         for column in ("node", "seconds", "statement"):
             statements.add_column(column, justify="right" if column == "seconds" else "left", no_wrap=True)
         for statement in figures["slowest_statements"]:
