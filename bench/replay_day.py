@@ -13,7 +13,7 @@ tables show them), dbt's elapsed time and its node seconds by kind of node (a mo
 that decide what an incremental model recomputes), and the `--top` slowest nodes (`--statements N`: also the N
 slowest SQL statements of the build's nodes, from dbt's debug log, a plan's queries among them). `--vacuum-raw`
 first vacuums the copy's raw tables, as autovacuum did after every load before raw tables stopped being vacuumed
-for their inserts (README, "Raw tables kept in load order").
+for their inserts (docs/performance.md, "Raw tables kept in load order").
 
 A change to an incremental model's code makes its next build a whole one (its fingerprint changed), so a replay of
 day two with it would time that build, not a daily one: `--settle` first builds and publishes day one twice with

@@ -432,7 +432,7 @@
     through Jinja one by one: quoting them there (the `key_array` of a list: 2.3 million `replace` calls in a
     profiled daily build at 100,000 customers) after agate had typed one row per key was about half of what the
     plans spent outside PostgreSQL, where a plan holds up to 30,000 keys and a model renders its keys in its plan,
-    body and hooks (README, "Key lists written by PostgreSQL").
+    body and hooks (docs/performance.md, "Key lists written by PostgreSQL").
 #}
 {% macro distinct_keys(keys_sql) -%}
     {%- set found = run_query_once(

@@ -3,7 +3,7 @@
     customers and how much MRR sit in each band, and what the band's warning signs add up to.
 
     A dashboard's band chart sums a whole month of fct_customer_health, one row per paying customer, which at a
-    million customers reads a million rows however it is indexed (README "Performance"). Summed once here, the
+    million customers reads a million rows however it is indexed (docs/performance.md). Summed once here, the
     same chart reads three rows. Every band appears in every month a segment has customers, empty bands as 0,
     so a band that empties shows as 0 rather than as a missing bar.
 #}
