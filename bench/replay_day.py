@@ -1,4 +1,4 @@
-"""Replay one next day on copies of a bench's day one: the daily run's cost, change against change, on one warehouse.
+"""Replay one next day on copies of a bench's day one: the daily build's cost (or a full rebuild's), on one warehouse.
 
 A daily build's seconds in two `bench/scale.py --next-day` runs differ by a tenth with the machine alone, more than
 many changes are worth. This replays the same day on copies of the same warehouse instead, so runs can alternate
@@ -8,12 +8,12 @@ DAY_ONE_DB, and `--work DIR` keeps day two's exports in DIR/scale-<customers>/da
 
 Each replay copies that database to REPLAY_DB, refreshes its statistics (a copy starts without the server's
 counters, and the build's analyze hooks would otherwise analyze every table), loads day two, runs the raw gate and
-the daily `dbt build`, each as the bench runs it, and prints the load's and the gate's own seconds (as the bench's
-tables show them), dbt's elapsed time and its node seconds by kind of node (a model's compile time is the queries
-that decide what an incremental model recomputes), and the `--top` slowest nodes (`--statements N`: also the N
-slowest SQL statements of the build's nodes, from dbt's debug log, a plan's queries among them). `--vacuum-raw`
-first vacuums the copy's raw tables, as autovacuum did after every load before raw tables stopped being vacuumed
-for their inserts (docs/performance.md, "Raw tables kept in load order").
+the daily `dbt build` (`--full-refresh`: the full one), each as the bench runs it, and prints the load's and the
+gate's own seconds (as the bench's tables show them), dbt's elapsed time and its node seconds by kind of node (a
+model's compile time is the queries that decide what an incremental model recomputes), and the `--top` slowest
+nodes (`--statements N`: also the N slowest SQL statements of the build's nodes, from dbt's debug log, a plan's
+queries among them). `--vacuum-raw` first vacuums the copy's raw tables, as autovacuum did after every load before
+raw tables stopped being vacuumed for their inserts (docs/performance.md, "Raw tables kept in load order").
 
 A change to an incremental model's code makes its next build a whole one (its fingerprint changed), so a replay of
 day two with it would time that build, not a daily one: `--settle` first builds and publishes day one twice with
@@ -112,7 +112,7 @@ def build_step(full_refresh: bool = False) -> str:
 
 
 def build_command(settings: Settings, statements: bool = False, full_refresh: bool = False) -> list[str]:
-    """The command of the bench's daily build (the one its next day runs), or, with `full_refresh` of the full rebuild
+    """The command of the bench's daily build (the one its next day runs), or, with `full_refresh`, of the full rebuild
     its next day compares it with; with `statements`, dbt's file log at debug level in one file (the last
     --log-level-file wins), where each SQL statement's seconds are."""
     command = [str(BIN / "dbt"), *DBT_STEPS[build_step(full_refresh)], "--project-dir", str(settings.dbt_project_dir)]
@@ -274,7 +274,7 @@ def replay(
 ) -> dict:
     """One replay on a fresh copy of DAY_ONE_DB; its figures. The copy is dropped afterwards, even after a failure,
     unless `keep_database` (to read the plans of day two's statements against day two's tables). `statements`: how
-    many of the daily build's slowest SQL statements to keep with them (none: dbt's file log stays off).
+    many of the build's slowest SQL statements to keep with them (none: dbt's file log stays off).
     `full_refresh`: time the bench's full rebuild of day two instead of the daily build, after the same load."""
     started = time.perf_counter()
     scratch_database(settings, REPLAY_DB, template=DAY_ONE_DB)
@@ -351,7 +351,7 @@ def main() -> None:
         type=int,
         default=0,
         metavar="N",
-        help="also print the N slowest SQL statements of the daily build's nodes (dbt's file log at debug level, a"
+        help="also print the N slowest SQL statements of the build's nodes (dbt's file log at debug level, a"
         " little slower; the run's hooks are not among them)",
     )
     parser.add_argument(
