@@ -62,9 +62,10 @@ from rich.console import Console
 from rich.table import Table
 from scale import (
     BIN,
+    DAILY_BUILD,
     DAY_ONE_DB,
     DBT_STEPS,
-    NEXT_DAY,
+    FULL_REBUILD,
     Measured,
     _embedded,
     machine_facts,
@@ -108,7 +109,7 @@ def step_command(name: str, data: Path, folder: Path) -> list[str]:
 
 def build_step(full_refresh: bool = False) -> str:
     """The bench's step whose build a replay times: its next day's daily build, or the full rebuild it compares."""
-    return "build_marts_full_refresh" if full_refresh else f"build_marts{NEXT_DAY}"
+    return FULL_REBUILD if full_refresh else DAILY_BUILD
 
 
 def build_command(settings: Settings, statements: bool = False, full_refresh: bool = False) -> list[str]:
