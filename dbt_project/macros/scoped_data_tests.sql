@@ -270,13 +270,13 @@
 {% macro index_load_batches() -%}
     {%- if not execute or model.config.materialized != 'incremental' -%}{{ return('') }}{%- endif -%}
     {%- set wanted = [(['load_batch_id'], 'by_batch')] -%}
-    {%- set unique_columns = [] -%}
     {%- for test in graph.nodes.values()
         if test.resource_type == 'test' and test.attached_node == model.unique_id
         and test.test_metadata and test.test_metadata.name == 'unique' and scoped_test(test.unique_id) is not none -%}
-        {%- if test.test_metadata.kwargs.column_name not in unique_columns -%}
-            {%- do unique_columns.append(test.test_metadata.kwargs.column_name) -%}
-            {%- do wanted.append(([test.test_metadata.kwargs.column_name], 'by_unique_' ~ unique_columns | length)) -%}
+        {%- set columns = [test.test_metadata.kwargs.column_name] -%}
+        {#- numbered after the indexes wanted before it: by_unique_1, by_unique_2, ... -#}
+        {%- if columns not in wanted | map('first') | list -%}
+            {%- do wanted.append((columns, 'by_unique_' ~ wanted | length)) -%}
         {%- endif -%}
     {%- endfor -%}
     {{- indexes_if_missing(wanted) -}}
