@@ -30,6 +30,10 @@ day; for a mart with a primary key, column by column.
 gate) instead of the daily build: replays alternating between the two give the daily build's share of a full one
 on the same warehouse and day, which two bench runs on different days cannot (issue 15's goal is 10%).
 
+`--nothing-new` runs the daily build of day two untimed and then times the same build again, with nothing new:
+what a daily build costs whatever the day brings (the models rebuilt whole, the data tests, the plans, dbt's own
+work per node), the floor under the daily build's share.
+
     export TEALEAVES_HOME=... TEALEAVES_PG_PORT=...   # the server the bench ran on
     .venv/bin/python bench/scale.py --customers 100000 --start 2024-12-01 --end 2026-11-16 --next-day \\
         --keep-day-one --work /tmp/bench
@@ -40,6 +44,7 @@ on the same warehouse and day, which two bench runs on different days cannot (is
     for i in 1 2; do   # the daily build's share of a full one
         .venv/bin/python bench/replay_day.py /tmp/bench/scale-100000/day2 --out share.jsonl
         .venv/bin/python bench/replay_day.py /tmp/bench/scale-100000/day2 --full-refresh --out share.jsonl
+        .venv/bin/python bench/replay_day.py /tmp/bench/scale-100000/day2 --nothing-new --out share.jsonl
     done
 """
 
@@ -272,11 +277,13 @@ def replay(
     keep_database: bool = False,
     statements: int = 0,
     full_refresh: bool = False,
+    nothing_new: bool = False,
 ) -> dict:
     """One replay on a fresh copy of DAY_ONE_DB; its figures. The copy is dropped afterwards, even after a failure,
     unless `keep_database` (to read the plans of day two's statements against day two's tables). `statements`: how
     many of the build's slowest SQL statements to keep with them (none: dbt's file log stays off).
-    `full_refresh`: time the bench's full rebuild of day two instead of the daily build, after the same load."""
+    `full_refresh`: time the bench's full rebuild of day two instead of the daily build, after the same load.
+    `nothing_new`: build day two untimed, then time the daily build again."""
     started = time.perf_counter()
     scratch_database(settings, REPLAY_DB, template=DAY_ONE_DB)
     copied = time.perf_counter() - started
@@ -296,6 +303,8 @@ def replay(
         for name in ("load", "validate_raw"):
             step(name, step_command(name, day_two, folder), url, folder)
             work[name] = json.loads((folder / f"{name}.json").read_text())
+        if nothing_new:
+            step(f"{DAILY_BUILD}_untimed", build_command(settings), url, folder)
         build = step(build_step(full_refresh), build_command(settings, statements > 0, full_refresh), url, folder)
         if count_changed_rows:
             with psycopg.connect(url, autocommit=True) as conn:
@@ -309,7 +318,7 @@ def replay(
         "machine": machine_facts(settings, settings.url()),  # the commit and the date among them
         "vacuum_raw": vacuum_raw,
         "settled": settle,
-        "build": "full refresh" if full_refresh else "daily",
+        "build": "full refresh" if full_refresh else "nothing new" if nothing_new else "daily",
         "copy_seconds": round(copied, 1),
         "rows_loaded": work["load"]["rows"],
         "load_seconds": work["load"]["work_seconds"],
@@ -361,8 +370,16 @@ def main() -> None:
         help="time the bench's full rebuild (dbt build --full-refresh) of day two instead of the daily build: the"
         " daily build's share of it, from replays alternating on the same day one",
     )
+    parser.add_argument(
+        "--nothing-new",
+        action="store_true",
+        help="build day two untimed, then time its daily build again, with nothing new: what every daily build"
+        " costs whatever the day brings",
+    )
     parser.add_argument("--out", type=Path, help="append the replay's figures to this JSON Lines file")
     args = parser.parse_args()
+    if args.nothing_new and args.full_refresh:
+        parser.error("--nothing-new times a daily build; it does not go with --full-refresh")
     if not args.day_two.is_dir():  # the loader skips a missing folder: the replay would be of an empty day
         raise SystemExit(f"{args.day_two}: no such folder; give the bench's DIR/scale-<customers>/day2")
     settings = get_settings()
@@ -384,6 +401,7 @@ def main() -> None:
             keep_database=args.keep,
             statements=args.statements,
             full_refresh=args.full_refresh,
+            nothing_new=args.nothing_new,
         )
     finally:
         if settings.embedded and not was_running:
