@@ -131,6 +131,33 @@ def test_negative_spend_and_a_repeated_month_and_channel_block_publishing(wareho
     }
 
 
+def test_rows_an_expectation_tolerates_are_still_shown(warehouse_url, new_schema, tmp_path):
+    """A check that passes with unexpected rows (GX's `mostly`) keeps its sample: the gate reads samples only
+    for suites with unexpected rows, and this is one."""
+    directory = tmp_path / "tolerant"
+    directory.mkdir()
+    (directory / f"{SUITE}.py").write_text(
+        "import great_expectations as gx\n"
+        "from tealeaves.quality import Check\n"
+        f"TABLE = {SUITE!r}\n"
+        "GRAIN = ('month', 'channel')\n"
+        "def expectations():\n"
+        "    return [\n"
+        "        Check(gx.expectations.ExpectColumnValuesToBeBetween(column='spend', min_value=0, mostly=0.5)),\n"
+        "        Check(gx.expectations.ExpectColumnValuesToNotBeNull(column='month')),\n"
+        "    ]\n"
+    )
+    schema = new_schema([*GOOD_ROWS, ("2024-03-01", "affiliates", "-25.00", 0, None)])
+
+    result = run_gate(warehouse_url, schema, new_run_id(), suites_dir=directory)
+
+    assert result.passed, result.summary()
+    tolerated, not_null = result.suites[0].outcomes
+    assert tolerated.success and tolerated.unexpected_count == 1
+    assert tolerated.unexpected_sample == [{"month": "2024-03-01", "channel": "affiliates", "spend": -25.0}]
+    assert not_null.success and not_null.unexpected_count == 0 and not_null.unexpected_sample == []
+
+
 def test_a_cac_that_is_not_spend_per_new_customer_blocks(warehouse_url, new_schema, suites_dir):
     schema = new_schema(
         [

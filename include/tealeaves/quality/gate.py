@@ -324,10 +324,13 @@ def _validate_suite(
     validation = context.validation_definitions.add(
         gx.ValidationDefinition(name=suite.name, data=batch_definition, suite=gx_suite)
     )
-    result_format: dict[str, Any] = {"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE}
-    if suite.grain:
-        result_format["unexpected_index_column_names"] = list(suite.grain)
-    validated = validation.run(result_format=result_format, run_id=RunIdentifier(run_name=run_id))
+    run = RunIdentifier(run_name=run_id)
+    validated = validation.run(result_format=_result_format(suite, samples=0), run_id=run)
+    if any((result.result or {}).get("unexpected_count") for result in validated.results):
+        # Samples cost a read of the table per expectation even when no row is unexpected (GX asks for them
+        # whatever the counts), so only a suite with unexpected rows is read again for them. The same run's
+        # result replaces the first in GX's store: Data Docs show the suite once, with its samples.
+        validated = validation.run(result_format=_result_format(suite, samples=SAMPLE_SIZE), run_id=run)
     # GX returns results in its own order; report them in the order the suite file lists them.
     ordered = sorted(validated.results, key=lambda r: check_of[r.expectation_config.id][0])
     outcomes = tuple(_outcome(suite, schema, r, check_of[r.expectation_config.id][1]) for r in ordered)
@@ -339,6 +342,14 @@ def _validate_suite(
         finished_at=datetime.now(UTC),
         outcomes=outcomes,
     )
+
+
+def _result_format(suite: Suite, samples: int) -> dict[str, Any]:
+    """Every count GX has for each expectation, and up to `samples` unexpected values (by the suite's grain)."""
+    result_format: dict[str, Any] = {"result_format": "SUMMARY", "partial_unexpected_count": samples}
+    if suite.grain:
+        result_format["unexpected_index_column_names"] = list(suite.grain)
+    return result_format
 
 
 def _not_validated(suite: Suite, schema: str, started: datetime, reason: str) -> SuiteResult:
