@@ -245,6 +245,9 @@ def test_data_docs_show_the_run_with_its_failed_expectation(warehouse_url, new_s
     assert (docs / "index.html").is_file()
     pages = list((docs / "validations" / SUITE).rglob("*.html"))
     assert len(pages) == 1, "one validation page for the suite's run"
+    # the failed expectation's samples come from a second validation of it alone, merged into the suite's
+    assert [path.name for path in (docs / "validations").iterdir()] == [SUITE]
+    assert [path.stem for path in (docs / "expectations").rglob("*.html")] == [SUITE]
     page = pages[0].read_text()
     assert "Status: Failed" in " ".join(re.sub(r"<[^>]+>", " ", page).split())
     assert "Spend is never negative" in page and "-25.0" in page, "the failed expectation and offending value"

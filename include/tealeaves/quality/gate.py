@@ -310,14 +310,7 @@ def _validate_suite(
     gx_suite = context.suites.add(gx.ExpectationSuite(name=suite.name))
     check_of: dict[str, tuple[int, Check]] = {}
     for position, check in enumerate(suite.checks):
-        # A copy: GX stamps an id on what it is given, and the suite module's objects should stay as written.
-        update: dict[str, Any] = {"id": None, "severity": _GX_SEVERITY[check.severity]}
-        query = getattr(check.expectation, "unexpected_rows_query", None)
-        if query and "{schema}" in query:
-            # a reconciliation reads the other tables of the same build: `{schema}` names it, as `{batch}` the table
-            update["unexpected_rows_query"] = query.replace("{schema}", f'"{schema}"')
-        expectation = check.expectation.copy(update=update, deep=True)
-        added = gx_suite.add_expectation(expectation)
+        added = gx_suite.add_expectation(_gx_expectation(check, schema))
         if added.id in check_of:
             raise SuiteDefinitionError(f"{suite.path}: item {position} of expectations() repeats another")
         check_of[added.id] = (position, check)
@@ -326,11 +319,9 @@ def _validate_suite(
     )
     run = RunIdentifier(run_name=run_id)
     validated = validation.run(result_format=_result_format(suite, samples=0), run_id=run)
-    if any((result.result or {}).get("unexpected_count") for result in validated.results):
-        # Samples cost a read of the table per expectation even when no row is unexpected (GX asks for them
-        # whatever the counts), so only a suite with unexpected rows is read again for them. The same run's
-        # result replaces the first in GX's store: Data Docs show the suite once, with its samples.
-        validated = validation.run(result_format=_result_format(suite, samples=SAMPLE_SIZE), run_id=run)
+    unexpected = [r.expectation_config.id for r in validated.results if (r.result or {}).get("unexpected_count")]
+    if unexpected:
+        _add_samples(context, batch_definition, suite, schema, validated, {i: check_of[i][1] for i in unexpected})
     # GX returns results in its own order; report them in the order the suite file lists them.
     ordered = sorted(validated.results, key=lambda r: check_of[r.expectation_config.id][0])
     outcomes = tuple(_outcome(suite, schema, r, check_of[r.expectation_config.id][1]) for r in ordered)
@@ -342,6 +333,47 @@ def _validate_suite(
         finished_at=datetime.now(UTC),
         outcomes=outcomes,
     )
+
+
+def _gx_expectation(check: Check, schema: str) -> Any:
+    """The check's expectation for a GX suite: a copy (GX stamps an id on what it is given, and the suite module's
+    objects should stay as written), with its severity, and `{schema}` naming the schema validated."""
+    update: dict[str, Any] = {"id": None, "severity": _GX_SEVERITY[check.severity]}
+    query = getattr(check.expectation, "unexpected_rows_query", None)
+    if query and "{schema}" in query:
+        # a reconciliation reads the other tables of the same build: `{schema}` names it, as `{batch}` the table
+        update["unexpected_rows_query"] = query.replace("{schema}", f'"{schema}"')
+    return check.expectation.copy(update=update, deep=True)
+
+
+def _add_samples(
+    context: Any, batch_definition: Any, suite: Suite, schema: str, validated: Any, checks: dict[str, Check]
+) -> None:
+    """Put samples of the unexpected rows into `validated` (and GX's stored copy of it) for the expectations, by
+    id, in `checks`. GX asks for samples whatever the counts, and a query for unexpected values that finds none
+    reads the whole table, so the first round asks for none; only the expectations with unexpected rows are
+    validated again, in a suite of their own, whose result is merged into the first and then dropped."""
+    name = f"{suite.name} (samples)"
+    sample_suite = context.suites.add(gx.ExpectationSuite(name=name))
+    original_id = {sample_suite.add_expectation(_gx_expectation(c, schema)).id: i for i, c in checks.items()}
+    validation = context.validation_definitions.add(
+        gx.ValidationDefinition(name=name, data=batch_definition, suite=sample_suite)
+    )
+    sampled = validation.run(result_format=_result_format(suite, samples=SAMPLE_SIZE), run_id=validated.meta["run_id"])
+    by_id = {}
+    for result in sampled.results:
+        result.expectation_config.id = original_id[result.expectation_config.id]
+        by_id[result.expectation_config.id] = result
+    validated.results = [by_id.get(r.expectation_config.id, r) for r in validated.results]
+    # Data Docs show the suite once, with its samples: its stored result is the merged one, the samples' is gone.
+    store = context.validation_results_store
+    for key in store.list_keys():
+        if key.expectation_suite_identifier.name == suite.name:
+            store.set(key, validated)
+        elif key.expectation_suite_identifier.name == name:
+            store.remove_key(key)
+    context.validation_definitions.delete(name)
+    context.suites.delete(name)
 
 
 def _result_format(suite: Suite, samples: int) -> dict[str, Any]:
