@@ -363,7 +363,8 @@ def _add_samples(
     by_id = {}
     for result in sampled.results:
         result.expectation_config.id = original_id[result.expectation_config.id]
-        by_id[result.expectation_config.id] = result
+        if _exception_message(result.exception_info) is None:  # a sample that failed to come keeps the counts
+            by_id[result.expectation_config.id] = result
     validated.results = [by_id.get(r.expectation_config.id, r) for r in validated.results]
     # Data Docs show the suite once, with its samples: its stored result is the merged one, the samples' is gone.
     store = context.validation_results_store
