@@ -305,7 +305,7 @@ def replay(
         for name in ("load", "validate_raw"):
             step(name, step_command(name, day_two, folder), url, folder)
             work[name] = json.loads((folder / f"{name}.json").read_text())
-        if nothing_new:  # day two built and published as a daily run leaves it; the next build has nothing new
+        if nothing_new:  # day two built and published as a daily run leaves it; the next build has no new exports
             step(f"{DAILY_BUILD}_untimed", build_command(settings), url, folder)
             step("publish_marts_untimed", step_command("publish_marts", day_two, folder), url, folder)
         build = step(build_step(full_refresh), build_command(settings, statements > 0, full_refresh), url, folder)
@@ -376,8 +376,8 @@ def main() -> None:
     parser.add_argument(
         "--nothing-new",
         action="store_true",
-        help="build and publish day two untimed, then time the daily build again, with nothing new: what every"
-        " daily build costs whatever the day brings",
+        help="build and publish day two untimed, then time the daily build again: a day with no new exports in"
+        " the daily cycle (the retired marts are still brought up to date)",
     )
     parser.add_argument("--out", type=Path, help="append the replay's figures to this JSON Lines file")
     args = parser.parse_args()

@@ -133,7 +133,7 @@ def test_negative_spend_and_a_repeated_month_and_channel_block_publishing(wareho
 
 def test_rows_an_expectation_tolerates_are_still_shown(warehouse_url, new_schema, tmp_path):
     """A check that passes with unexpected rows (GX's `mostly`) keeps its sample: the gate reads samples only
-    for suites with unexpected rows, and this is one."""
+    for the expectations with unexpected rows, and this is one; the clean one beside it has none to show."""
     directory = tmp_path / "tolerant"
     directory.mkdir()
     (directory / f"{SUITE}.py").write_text(
