@@ -235,6 +235,25 @@ def test_a_malformed_suite_file_is_named_in_the_error(warehouse_url, tmp_path):
         run_gate(warehouse_url, "public", new_run_id(), suites_dir=tmp_path)
 
 
+def test_a_suite_that_repeats_an_expectation_is_named_in_the_error(warehouse_url, new_schema, tmp_path):
+    """GX keeps one of two equal expectations; the gate refuses the suite instead of checking it once silently. The
+    same expectation with another `mostly` is another check."""
+    directory = tmp_path / "repeating"
+    directory.mkdir()
+    check = "        Check(gx.expectations.ExpectColumnValuesToNotBeNull(column='month'{})),\n"
+    (directory / f"{SUITE}.py").write_text(
+        "import great_expectations as gx\n"
+        "from tealeaves.quality import Check\n"
+        f"TABLE = {SUITE!r}\n"
+        "def expectations():\n"
+        "    return [\n" + check.format("") + check.format(", mostly=0.9") + check.format("") + "    ]\n"
+    )
+    schema = new_schema(GOOD_ROWS)
+
+    with pytest.raises(SuiteDefinitionError, match=rf"{SUITE}\.py: item 2 of expectations\(\) repeats another"):
+        run_gate(warehouse_url, schema, new_run_id(), suites_dir=directory)
+
+
 def test_data_docs_show_the_run_with_its_failed_expectation(warehouse_url, new_schema, suites_dir, tmp_path):
     schema = new_schema([*GOOD_ROWS, ("2024-03-01", "affiliates", "-25.00", 0, None)])
     docs = tmp_path / "docs"

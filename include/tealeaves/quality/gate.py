@@ -311,7 +311,8 @@ def _validate_suite(
     check_of: dict[str, tuple[int, Check]] = {}
     for position, check in enumerate(suite.checks):
         added = gx_suite.add_expectation(_gx_expectation(check, schema))
-        if added.id in check_of:
+        # GX keeps one of two equal expectations: it hands back the repeat without an id, and adds nothing
+        if added.id is None or added.id in check_of:
             raise SuiteDefinitionError(f"{suite.path}: item {position} of expectations() repeats another")
         check_of[added.id] = (position, check)
     validation = context.validation_definitions.add(
