@@ -90,9 +90,8 @@ backlog_changes as (
         sum(changes.change) as change
     from statuses
     cross join as_of
-    cross join lateral (
-        values (statuses.valid_from, 1), (statuses.valid_to, -1)
-    ) as changes (changed_at, change)
+    cross join
+        lateral (values (statuses.valid_from, 1), (statuses.valid_to, -1)) as changes (changed_at, change)
     inner join tickets on statuses.ticket_id = tickets.ticket_id
     where
         not statuses.is_solved_status
@@ -104,7 +103,10 @@ backlog_changes as (
             false
         )
         and changes.changed_at < as_of.as_of_at
-    group by 1, tickets.priority, tickets.channel
+    group by
+        greatest({{ local_month('changes.changed_at') }}, (select min(months.month) from months)),
+        tickets.priority,
+        tickets.channel
 ),
 
 priorities as (
