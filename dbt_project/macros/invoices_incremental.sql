@@ -3,11 +3,10 @@
     (macros/incremental_by_key.sql says how the batch ledger decides what is new).
 
     An invoice is touched by a new or re-exported invoice record (its nested lines travel with it), by a flat
-    line item record naming it, and by a new, changed or withdrawn FX rate of its currency dated on or before the
-    invoice's day: the rate of a day, or the latest earlier one, converts it, so a rate dated d can change every
-    invoice in its currency from day d on (a rate delivered again unchanged changes none:
-    macros/fx_rates_incremental.sql). Those are taken from a day before d (an invoice's day is a day of the
-    reporting time zone, which starts less than a day before or after UTC's). A batch the raw gate failed touches the same rows: they just left
+    line item record naming it, and by a new or withdrawn FX rate dated on or before the invoice's day: the rate
+    of a day, or the latest earlier one, converts it, so a rate dated d can change every invoice from day d on.
+    Those are taken from a day before d (an invoice's day is a day of the reporting time zone, which starts
+    less than a day before or after UTC's). A batch the raw gate failed touches the same rows: they just left
     staging. A line item belongs to one invoice for life (Stripe's il_ ids name a line of one invoice), so a
     line's record always names the invoice whose service period it changes.
 #}
@@ -20,26 +19,18 @@
     {%- set in_run = in_batches('_batch_id', 'select batch_id from incremental_batches') -%}
     with incremental_batches as ({{ incremental_batches_sql(plan) }}),
     rates_from as (
-        select delivered.currency_code, min(delivered.rate_date) - 1 as rate_day
-        from ({{ fx_rates_delivered_sql(plan) }}) as delivered
-        left join {{ graph_model_relation('stg_billing__fx_rates') }} as rates_now
-            on delivered.currency_code = rates_now.currency_code and delivered.rate_date = rates_now.rate_date
-        left join ({{ fx_rates_staged_then_sql(plan) }}) as rates_then
-            on delivered.currency_code = rates_then.currency_code and delivered.rate_date = rates_then.rate_date
-        where delivered.withdrawn or rates_now.rate_to_usd is distinct from rates_then.rate_to_usd
-        group by delivered.currency_code
+        select min(rate_date) - 1 as rate_day from {{ raw_relation('billing', 'fx_rates') }} where {{ in_run }}
     )
     select id from {{ raw_relation('billing', 'invoices') }} where {{ in_run }}
     union all
     select invoice from {{ raw_relation('billing', 'invoice_line_items') }} where {{ in_run }}
     union all
-    -- the invoices converted before, from int_invoices_converted's rows (their currency is there): every staged
-    -- invoice has one (an invoice without a rate is kept, fx_missing), and they are a fraction of the width of the
-    -- raw JSON records (a scan of raw invoices took 3.2 s of the model's 4.8 s at 100,000 customers)
+    -- the invoices converted before, from the model's own rows: every staged invoice has one (an invoice without
+    -- a rate is kept, fx_missing), and they are a fraction of the width of the raw JSON records (a scan of raw
+    -- invoices took 3.2 s of the model's 4.8 s at 100,000 customers)
     select converted.invoice_id
-    from {{ graph_model_relation('int_invoices_converted') if converted is none else converted }} as converted
-    inner join rates_from
-        on converted.currency_code = rates_from.currency_code and converted.created_at >= rates_from.rate_day::timestamp
+    from {{ this if converted is none else converted }} as converted
+    inner join rates_from on converted.created_at >= rates_from.rate_day::timestamp
 {%- endmacro %}
 
 {#

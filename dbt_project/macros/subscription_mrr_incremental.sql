@@ -13,16 +13,11 @@
       subscriptions with a record dated between the two (a start, end or cancellation, an event, an invoice line's
       service period beginning or ending); every subscription's months after it, which are new or gone; and every
       subscription's from that month when the export's earliest event lies between the ends;
-    - the months of the subscriptions priced in a currency whose rate a month reads changed (a month converts at
-      the latest rate on or before its last day): from the first month, from that of the earliest rate in the
-      run's batches (or the moved month) on, whose rate now differs from the one the rates staged at the model's
-      last run gave it (its batches, less those the gate had failed; the month's last day as the earlier data end
-      left it). A day's rate equal to the day's before, as a feed that repeats Friday's rate over the weekend or a
-      pegged currency gives, and a rate table delivered again unchanged, change no month; a batch the gate failed
-      since recomputes its currency's months from its earliest rate. The rows' currency_code says which
-      subscriptions: a subscription priced in another currency before is one whose records changed. Every
-      subscription the run moves (these and those of the moved data end) is recomputed from the earliest month
-      any of them is;
+    - the months of the subscriptions priced in a currency whose rate a month reads changed: a rate in the run's
+      batches, or one the moved month's last day now reaches or no longer does (a month converts at the latest
+      rate on or before its last day). The rows' currency_code says which subscriptions: a subscription priced in
+      another currency before is one whose records changed. Every subscription the run moves (these and those of
+      the moved data end) is recomputed from the earliest month any of them is;
     - everything when the digest of the inputs every row reads differs from the last run's. A connector may
       deliver the price, product and coupon lists whole every day: unchanged, they change nothing.
     A batch the raw gate failed names the same records: they just left staging.
@@ -116,60 +111,22 @@
     {%- set upper_end = "'" ~ ends[1] ~ "'::timestamp" -%}
     {%- set end_moved = ends[0] != ends[1] -%}
     {%- set moved_month = "'" ~ ends[2] ~ "'::date" -%}
+    {%- set in_run = in_batches('_batch_id', 'select batch_id from incremental_batches') -%}
     {%- set within = ' >= ' ~ lower_end ~ ' and {} < ' ~ upper_end -%}
     {%- set rates_changed -%}
-        -- per currency, the first month whose rate (the latest on or before the month's last day) is not the one
-        -- the model's rows converted at (macros/fx_rates_incremental.sql): from the month of the earliest rate the
-        -- run's batches carry, or from the earlier end's month when the data end moved
-        with delivered as (
-            select currency_code, date_trunc('month', min(rate_date))::date as month, bool_or(withdrawn) as withdrawn
-            from ({{ fx_rates_delivered_sql(plan) }}) as delivered
-            group by currency_code
-            {%- if end_moved %}
-            union all
-            select distinct currency_code, {{ moved_month }}, false
-            from {{ graph_model_relation('stg_billing__fx_rates') }}
-            where currency_code <> '{{ var("reporting_currency") | upper }}'
-            {%- endif %}
-        ),
-        starts as (
-            select currency_code, min(month) as month, bool_or(withdrawn) as withdrawn
-            from delivered
-            group by currency_code
-        ),
-        rates_then as materialized (
-            {{ fx_rates_staged_then_sql(plan) | indent(12) }}
-        ),
-        month_rates as (
-            select
-                starts.currency_code,
-                starts.withdrawn,
-                months.month,
-                (
-                    select rates.rate_to_usd from {{ graph_model_relation('stg_billing__fx_rates') }} as rates
-                    where rates.currency_code = starts.currency_code and rates.rate_date <= months.month_last_day
-                    order by rates.rate_date desc
-                    limit 1
-                ) as rate_now,
-                (
-                    select rates_then.rate_to_usd from rates_then
-                    where rates_then.currency_code = starts.currency_code
-                        -- the month's last day as the earlier data end left it
-                        and rates_then.rate_date <= least(
-                            (months.month + interval '1 month' - interval '1 day')::date,
-                            {{ local_date(old_end ~ " - interval '1 microsecond'") }}
-                        )
-                    order by rates_then.rate_date desc
-                    limit 1
-                ) as rate_then
-            from starts
-            inner join {{ graph_model_relation('int_revenue_months') }} as months on starts.month <= months.month
-        )
-        -- a day's rate equal to the day's before, or a rate delivered again unchanged, changes no month
-        select currency_code, min(month) as month
-        from month_rates
-        where withdrawn or rate_now is distinct from rate_then
-        group by currency_code
+        with incremental_batches as ({{ incremental_batches_sql(plan) }})
+        -- the reporting currency converts at 1 whatever its rates say
+        select upper(currency) as currency_code, date_trunc('month', min(rate_date))::date as month
+        from {{ raw_relation('billing', 'fx_rates') }}
+        where {{ in_run }} and upper(currency) <> '{{ var("reporting_currency") | upper }}'
+        group by upper(currency)
+        {%- if end_moved %}
+        union all
+        select distinct currency_code, {{ moved_month }}
+        from {{ graph_model_relation('stg_billing__fx_rates') }}
+        where rate_date between {{ local_date(lower_end ~ " - interval '1 microsecond'") }} and {{ local_date(upper_end) }}
+            and currency_code <> '{{ var("reporting_currency") | upper }}'
+        {%- endif %}
     {%- endset -%}
     {%- set moved -%}
         -- the rows as they are {{ 'before' if this.identifier == 'int_subscription_mrr_monthly' else 'after' }}

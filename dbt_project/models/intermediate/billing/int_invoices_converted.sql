@@ -18,8 +18,7 @@
     a sum over amount_paid_usd can never silently include money in another currency.
 
     Incremental (macros/invoices_incremental.sql): a daily run recomputes the invoices something new touched -
-    their own records, their line items, a new, changed or withdrawn FX rate of their currency dated on or before
-    their day - and keeps the others.
+    their own records, their line items, an FX rate dated on or before their day - and keeps the others.
 
     Length (170 lines, over the style's ~150): One model: the FX calendar that finds each invoice's rate (the
     day's, or the latest earlier one) serves only this conversion and would be a day × currency table stored for
