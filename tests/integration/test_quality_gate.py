@@ -250,8 +250,10 @@ def test_a_suite_that_repeats_an_expectation_is_named_in_the_error(warehouse_url
     )
     schema = new_schema(GOOD_ROWS)
 
-    with pytest.raises(SuiteDefinitionError, match=rf"{SUITE}\.py: item 2 of expectations\(\) repeats another"):
+    with pytest.raises(SuiteDefinitionError) as refused:
         run_gate(warehouse_url, schema, new_run_id(), suites_dir=directory)
+
+    assert (refused.value.path, refused.value.item) == (directory / f"{SUITE}.py", 2)
 
 
 def test_data_docs_show_the_run_with_its_failed_expectation(warehouse_url, new_schema, suites_dir, tmp_path):

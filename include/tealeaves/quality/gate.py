@@ -60,7 +60,13 @@ _view_numbers = itertools.count()
 
 
 class SuiteDefinitionError(Exception):
-    """A suite module cannot be used as written; the message names the file and what to change."""
+    """A suite module cannot be used as written; the message names the file and what to change. `path` and `item`
+    (the position in its expectations()) say where, when one item is the cause."""
+
+    def __init__(self, message: str, path: Path | None = None, item: int | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.item = item
 
 
 @dataclass(frozen=True)
@@ -313,7 +319,9 @@ def _validate_suite(
         added = gx_suite.add_expectation(_gx_expectation(check, schema))
         # GX keeps one of two equal expectations: it hands back the repeat without an id, and adds nothing
         if added.id is None or added.id in check_of:
-            raise SuiteDefinitionError(f"{suite.path}: item {position} of expectations() repeats another")
+            raise SuiteDefinitionError(
+                f"{suite.path}: item {position} of expectations() repeats another", path=suite.path, item=position
+            )
         check_of[added.id] = (position, check)
     validation = context.validation_definitions.add(
         gx.ValidationDefinition(name=suite.name, data=batch_definition, suite=gx_suite)
