@@ -235,6 +235,36 @@ def test_a_malformed_suite_file_is_named_in_the_error(warehouse_url, tmp_path):
         run_gate(warehouse_url, "public", new_run_id(), suites_dir=tmp_path)
 
 
+def test_a_suite_file_named_like_the_samples_of_another_is_validated_too(warehouse_url, new_schema, tmp_path):
+    """The gate reads the samples of a suite's unexpected rows in a suite of their own, "<suite> (samples)"; a suite
+    file of that name, validated first (it sorts first), keeps its own results, and the other suite gets its
+    samples."""
+    directory = tmp_path / "named_like_samples"
+    directory.mkdir()
+    for name, check in (
+        (SUITE, "ExpectColumnValuesToBeBetween(column='spend', min_value=0)"),
+        (f"{SUITE} (samples)", "ExpectColumnValuesToNotBeNull(column='month')"),
+    ):
+        (directory / f"{name}.py").write_text(
+            "import great_expectations as gx\n"
+            "from tealeaves.quality import Check\n"
+            f"TABLE = {SUITE!r}\n"
+            "GRAIN = ('month', 'channel')\n"
+            f"def expectations():\n    return [Check(gx.expectations.{check})]\n"
+        )
+    schema = new_schema([*GOOD_ROWS, ("2024-03-01", "affiliates", "-25.00", 0, None)])
+
+    result = run_gate(warehouse_url, schema, new_run_id(), suites_dir=directory)
+
+    by_suite = {suite.suite: suite.outcomes for suite in result.suites}
+    assert set(by_suite) == {SUITE, f"{SUITE} (samples)"}
+    [not_null] = by_suite[f"{SUITE} (samples)"]
+    assert not_null.success and not_null.unexpected_count == 0
+    [between] = by_suite[SUITE]
+    assert not between.success and between.unexpected_count == 1
+    assert between.unexpected_sample == [{"month": "2024-03-01", "channel": "affiliates", "spend": -25.0}]
+
+
 def test_a_suite_that_repeats_an_expectation_is_named_in_the_error(warehouse_url, new_schema, tmp_path):
     """GX keeps one of two equal expectations; the gate refuses the suite instead of checking it once silently. The
     same expectation with another `mostly` is another check."""

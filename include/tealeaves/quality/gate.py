@@ -362,7 +362,7 @@ def _add_samples(
     id, in `checks`. GX asks for samples whatever the counts, and a query for unexpected values that finds none
     reads the whole table, so the first round asks for none; only the expectations with unexpected rows are
     validated again, in a suite of their own, whose result is merged into the first and then dropped."""
-    name = f"{suite.name} (samples)"
+    name = _unused_suite_name(context, f"{suite.name} (samples)")
     sample_suite = context.suites.add(gx.ExpectationSuite(name=name))
     original_id = {sample_suite.add_expectation(_gx_expectation(c, schema)).id: i for i, c in checks.items()}
     validation = context.validation_definitions.add(
@@ -384,6 +384,13 @@ def _add_samples(
             store.remove_key(key)
     context.validation_definitions.delete(name)
     context.suites.delete(name)
+
+
+def _unused_suite_name(context: Any, name: str) -> str:
+    """`name`, or `name` with a number, whichever no suite or validation definition of this run has: a suite file
+    may itself be called "<suite> (samples)", and GX refuses a second suite of one name."""
+    taken = {s.name for s in context.suites.all()} | {v.name for v in context.validation_definitions.all()}
+    return next(candidate for n in itertools.count(1) if (candidate := name if n == 1 else f"{name} {n}") not in taken)
 
 
 def _result_format(suite: Suite, samples: int) -> dict[str, Any]:
