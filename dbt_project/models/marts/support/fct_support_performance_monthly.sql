@@ -84,7 +84,7 @@ backlog_changes as (
     -- each status with every month it spans (628,475 status months there, sorted and merged with the months),
     -- keeps the work to two rows per status whatever the history's length.
     select
-        greatest({{ local_month('changes.changed_at') }}, (select min(months.month) from months)) as month,
+        {{ local_month('changes.changed_at') }} as month,
         tickets.priority,
         tickets.channel,
         sum(changes.change) as change
@@ -104,7 +104,7 @@ backlog_changes as (
         )
         and changes.changed_at < as_of.as_of_at
     group by
-        greatest({{ local_month('changes.changed_at') }}, (select min(months.month) from months)),
+        {{ local_month('changes.changed_at') }},
         tickets.priority,
         tickets.channel
 ),
@@ -126,19 +126,19 @@ grid as (
 ),
 
 backlog_at_month_end as (
+    -- every change up to the month's own, those of months before the first one included
     select
         grid.month,
         grid.priority,
         grid.channel,
-        sum(coalesce(backlog_changes.change, 0)) over (
-            partition by grid.priority, grid.channel order by grid.month
-        ) as backlog
+        coalesce(sum(backlog_changes.change), 0) as backlog
     from grid
     left join backlog_changes
         on
-            grid.month = backlog_changes.month
-            and grid.priority = backlog_changes.priority
+            grid.priority = backlog_changes.priority
             and grid.channel = backlog_changes.channel
+            and grid.month >= backlog_changes.month
+    group by grid.month, grid.priority, grid.channel
 ),
 
 final as (
