@@ -390,7 +390,11 @@ def _unused_suite_name(context: Any, name: str) -> str:
     """`name`, or `name` with a number, whichever no suite or validation definition of this run has: a suite file
     may itself be called "<suite> (samples)", and GX refuses a second suite of one name."""
     taken = {s.name for s in context.suites.all()} | {v.name for v in context.validation_definitions.all()}
-    return next(candidate for n in itertools.count(1) if (candidate := name if n == 1 else f"{name} {n}") not in taken)
+    unused, number = name, 1
+    while unused in taken:
+        number += 1
+        unused = f"{name} {number}"
+    return unused
 
 
 def _result_format(suite: Suite, samples: int) -> dict[str, Any]:
