@@ -205,14 +205,15 @@ def write(url: str, record: FitRecord) -> None:
                 record.holdout_mae,
             ],
         )
-        with conn.cursor() as cursor:
-            if record.predictions:
-                cursor.executemany(
-                    f"insert into {SCHEMA}.customer_predictions values "
-                    "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                    record.predictions,
-                )
-            if record.backtest_rows:
-                cursor.executemany(
-                    f"insert into {SCHEMA}.backtest_customers values (%s, %s, %s, %s, %s)", record.backtest_rows
-                )
+        # COPY, not an INSERT per row: at 100,000 customers 0.5 s against 1.2 s (bench's day-one warehouse)
+        _copy_rows(conn, "customer_predictions", record.predictions)
+        _copy_rows(conn, "backtest_customers", record.backtest_rows)
+
+
+def _copy_rows(conn: psycopg.Connection, table: str, rows: list[tuple]) -> None:
+    """Append `rows` to ltv.`table`, in its columns' order."""
+    if not rows:
+        return
+    with conn.cursor() as cursor, cursor.copy(f"copy {SCHEMA}.{table} from stdin") as copy:
+        for row in rows:
+            copy.write_row(row)
