@@ -66,16 +66,26 @@ class GammaGammaFit:
             )
 
 
-def log_likelihood_per_customer(p: float, q: float, gamma: float, x: FloatArray, m: FloatArray) -> FloatArray:
-    """ln f(m̄ | p, q, γ; x), eq. 3 of the note: the density of a mean of x Gamma(p, ν) values, ν ~ Gamma(q, γ)."""
+def log_likelihood_per_customer(
+    p: float,
+    q: float,
+    gamma: float,
+    x: FloatArray,
+    m: FloatArray,
+    x_index: tuple[FloatArray, NDArray[np.intp]] | None = None,
+) -> FloatArray:
+    """ln f(m̄ | p, q, γ; x), eq. 3 of the note: the density of a mean of x Gamma(p, ν) values, ν ~ Gamma(q, γ).
+
+    The terms of x alone are computed once per distinct x and gathered, the same values, as in
+    bgnbd.log_likelihood_per_customer (`x_index` likewise).
+    """
+    distinct, position = np.unique(x, return_inverse=True) if x_index is None else x_index
+    p_distinct = p * distinct
     px = p * x
     return (
-        gammaln(px + q)
-        - gammaln(px)
-        - gammaln(q)
-        + q * np.log(gamma)
+        (gammaln(p_distinct + q) - gammaln(p_distinct) - gammaln(q) + q * np.log(gamma))[position]
         + (px - 1) * np.log(m)
-        + px * np.log(x)
+        + (p_distinct * np.log(distinct))[position]
         - (px + q) * np.log(gamma + m * x)
     )
 
@@ -96,9 +106,11 @@ def fit_gamma_gamma(summaries: CustomerSummaries) -> GammaGammaFit:
             "which Gamma-Gamma estimates, is zero"
         )
 
+    x_index = np.unique(x, return_inverse=True)
+
     def negative(params: FloatArray) -> float:
         p, q, gamma = params
-        return -float(np.sum(log_likelihood_per_customer(p, q, gamma, x, m)))
+        return -float(np.sum(log_likelihood_per_customer(p, q, gamma, x, m, x_index)))
 
     scale = float(np.mean(m)) / 35.0  # gamma is in currency units: scale starts to the data's spend level
     starts = [(p, q, gamma * scale) for p, q, gamma in _STARTS]
