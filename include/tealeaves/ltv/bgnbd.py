@@ -80,9 +80,7 @@ def log_likelihood_per_customer(
     np.unique(x, return_inverse=True), made once by a caller that evaluates many parameters on the same customers.
     """
     distinct, position = np.unique(x, return_inverse=True) if x_index is None else x_index
-    common = (
-        gammaln(r + distinct) - gammaln(r) + r * np.log(alpha) + betaln(a, b + distinct) - betaln(a, b)
-    )[position]
+    common = (gammaln(r + distinct) - gammaln(r) + r * np.log(alpha) + betaln(a, b + distinct) - betaln(a, b))[position]
     alive_term = -(r + x) * np.log(alpha + T)
     repeat = x > 0
     dropped_term = np.full_like(x, -np.inf)
