@@ -15,15 +15,23 @@ customers as (
 
 movements as (
     select customer_key, month, is_active_at_start, is_active_at_end from {{ ref('fct_mrr_movements') }}
+),
+
+customer_months as (
+    select
+        movements.month,
+        coalesce(customers.segment, 'unknown') as segment,
+        movements.is_active_at_start as active_at_start,
+        movements.is_active_at_start and movements.is_active_at_end as retained
+    from movements
+    left join customers
+        on movements.customer_key = customers.customer_key
 )
 
 select
-    movements.month,
-    coalesce(customers.segment, 'unknown') as segment,
-    (count(*) filter (where movements.is_active_at_start))::integer as customers_at_start,
-    (count(*) filter (where movements.is_active_at_start and movements.is_active_at_end))::integer
-        as customers_retained
-from movements
-left join customers
-    on movements.customer_key = customers.customer_key
+    month,
+    segment,
+    (count(*) filter (where active_at_start))::integer as customers_at_start,
+    (count(*) filter (where retained))::integer as customers_retained
+from customer_months
 group by 1, 2
