@@ -76,7 +76,7 @@ def log_likelihood_per_customer(
 ) -> FloatArray:
     """ln f(m̄ | p, q, γ; x), eq. 3 of the note: the density of a mean of x Gamma(p, ν) values, ν ~ Gamma(q, γ).
 
-    The terms of x alone are computed once per distinct x and gathered, the same values, as in
+    The terms without m are computed once per distinct x and gathered, the same values, as in
     bgnbd.log_likelihood_per_customer (`x_index` likewise).
     """
     distinct, position = np.unique(x, return_inverse=True) if x_index is None else x_index

@@ -211,7 +211,7 @@ def write(url: str, record: FitRecord) -> None:
 
 
 def _copy_rows(conn: psycopg.Connection, table: str, rows: list[tuple]) -> None:
-    """Append `rows` to ltv.`table`, in its columns' order."""
+    """Append `rows` (in ltv.`table`'s column order) in one COPY: a fit writes a row per customer."""
     if not rows:
         return
     with conn.cursor() as cursor, cursor.copy(f"copy {SCHEMA}.{table} from stdin") as copy:
