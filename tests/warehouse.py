@@ -17,6 +17,28 @@ def query(url: str, text: str | sql.Composable, *params) -> list[tuple]:
         return conn.execute(text, params or None).fetchall()
 
 
+def outcome(url: str, table: str, names: list[str], batch_id: int, last_line: int) -> tuple[list, list]:
+    """Each line's loaded values (as text) and each rejected line's text and reason, up to `last_line`: what a
+    load path decided for a file's lines, to compare with another path's decision."""
+    values = sql.SQL(", ").join(sql.SQL("{}::text").format(sql.Identifier(n)) for n in names)
+    loaded = query(
+        url,
+        sql.SQL("select _source_line, {} from {} where _batch_id = %s and _source_line <= %s order by 1").format(
+            values, sql.Identifier("raw", table)
+        ),
+        batch_id,
+        last_line,
+    )
+    rejected = query(
+        url,
+        "select line_number, raw_text, reason from raw.rejected_rows"
+        " where batch_id = %s and line_number <= %s order by 1",
+        batch_id,
+        last_line,
+    )
+    return loaded, rejected
+
+
 def load_caught_at_its_lock(url: str, env: dict[str, str], path: Path, table: str):
     """`tealeaves load PATH` started while the caller holds `table`'s load lock: caught mid-load, to be killed.
 

@@ -14,12 +14,11 @@ import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from psycopg import sql
 
 from tealeaves.load import load_paths
 from tealeaves.load.loader import _copy_csv_typed
 from tealeaves.sources import Contract, contracts
-from tests.warehouse import query
+from tests.warehouse import outcome, query
 
 COMPANIES = (
     "crm/companies.csv",
@@ -93,27 +92,6 @@ def takes_fast_path(url: str, path: Path, contract: Contract) -> bool:
         taken = _copy_csv_typed(conn, path, contract, -1) is not None
         conn.rollback()
     return taken
-
-
-def outcome(url: str, table: str, names: list[str], batch_id: int, last_line: int) -> tuple[list, list]:
-    """Each line's loaded values (as text) and each rejected line's text and reason, up to `last_line`."""
-    values = sql.SQL(", ").join(sql.SQL("{}::text").format(sql.Identifier(n)) for n in names)
-    loaded = query(
-        url,
-        sql.SQL("select _source_line, {} from {} where _batch_id = %s and _source_line <= %s order by 1").format(
-            values, sql.Identifier("raw", table)
-        ),
-        batch_id,
-        last_line,
-    )
-    rejected = query(
-        url,
-        "select line_number, raw_text, reason from raw.rejected_rows"
-        " where batch_id = %s and line_number <= %s order by 1",
-        batch_id,
-        last_line,
-    )
-    return loaded, rejected
 
 
 @pytest.mark.parametrize("ending", ["\n", "\r\n"], ids=["LF", "CRLF"])

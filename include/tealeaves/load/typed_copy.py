@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -71,28 +72,36 @@ def copy_into_raw(
         "copy {table} (_batch_id, _source_line, {names}) from stdin"
         " with (format csv, force_null ({names}), on_error ignore, log_verbosity verbose)"
     ).format(table=sql.Identifier(RAW, contract.table), names=names)
-    notices: list[str] = []
-
-    def hear(notice: psycopg.errors.Diagnostic) -> None:
-        notices.append(notice.message_primary or "")
-
     doubtful: list[int] = []
     sent = 0
     cursor = conn.cursor()
-    conn.execute("set local client_min_messages = notice")  # the skipped lines' notices must reach us
-    conn.add_notice_handler(hear)
-    try:
-        with cursor.copy(copy) as into:
-            for chunk, count in _sure_lines(path, contract, layout, b"%d," % batch_id, doubtful):
-                into.write(chunk)
-                sent += count
-    finally:
-        conn.remove_notice_handler(hear)
-    copied = [int(m.group(1)) for m in map(_SKIPPED.match, notices) if m]
+    with skipped_lines(conn) as copied, cursor.copy(copy) as into:
+        for chunk, count in _sure_lines(path, contract, layout, b"%d," % batch_id, doubtful):
+            into.write(chunk)
+            sent += count
     if cursor.rowcount + len(copied) != sent:
         raise NotOneLinePerRecord
     skipped = [_file_line(n, layout.first_line, doubtful) for n in copied]
     return cursor.rowcount, sorted(doubtful + skipped)
+
+
+@contextmanager
+def skipped_lines(conn: psycopg.Connection) -> Iterator[list[int]]:
+    """The input line numbers that a COPY run inside skipped (`on_error ignore, log_verbosity verbose`), read from
+    its notices as they come: complete once the COPY has ended. Inside a transaction (the notice level is set
+    for it)."""
+    skipped: list[int] = []
+
+    def hear(notice: psycopg.errors.Diagnostic) -> None:
+        if found := _SKIPPED.match(notice.message_primary or ""):
+            skipped.append(int(found.group(1)))
+
+    conn.execute("set local client_min_messages = notice")  # the skipped lines' notices must reach us
+    conn.add_notice_handler(hear)
+    try:
+        yield skipped
+    finally:
+        conn.remove_notice_handler(hear)
 
 
 def _sure_lines(
