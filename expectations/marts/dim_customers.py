@@ -4,6 +4,7 @@
 import great_expectations as gx
 
 from tealeaves.quality import Check
+from tealeaves.quality.mart_suites import grain_held_by_unique_index
 
 TABLE = "dim_customers"
 GRAIN = ("customer_key",)
@@ -28,7 +29,7 @@ where d.customers is distinct from f.customers
 def expectations() -> list[Check]:
     ex = gx.expectations
     return [
-        Check(ex.ExpectColumnValuesToBeUnique(column="customer_key", description="One row per customer")),
+        grain_held_by_unique_index(TABLE, GRAIN, "One row per customer, held by a unique index"),
         Check(
             ex.ExpectColumnValuesToBeInSet(
                 column="customer_status", value_set=["active", "churned"], description="A known status"

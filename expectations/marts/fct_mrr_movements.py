@@ -3,6 +3,7 @@
 import great_expectations as gx
 
 from tealeaves.quality import Check
+from tealeaves.quality.mart_suites import grain_held_by_unique_index
 
 TABLE = "fct_mrr_movements"
 GRAIN = ("customer_key", "month")
@@ -12,7 +13,7 @@ def expectations() -> list[Check]:
     ex = gx.expectations
     movements = ("new_mrr", "reactivation_mrr", "expansion_mrr", "contraction_mrr", "churned_mrr")
     return [
-        Check(ex.ExpectCompoundColumnsToBeUnique(column_list=list(GRAIN), description="One row per customer-month")),
+        grain_held_by_unique_index(TABLE, GRAIN, "One row per customer-month, held by a unique index"),
         *(
             Check(ex.ExpectColumnValuesToBeBetween(column=c, min_value=0, description=f"{c} is never negative"))
             for c in (*movements, "opening_mrr", "closing_mrr")

@@ -4,6 +4,7 @@ negative duration (a reply before the ticket existed: a time-zone error upstream
 import great_expectations as gx
 
 from tealeaves.quality import Check
+from tealeaves.quality.mart_suites import grain_held_by_unique_index
 
 TABLE = "fct_support_tickets"
 GRAIN = ("ticket_id",)
@@ -12,7 +13,7 @@ GRAIN = ("ticket_id",)
 def expectations() -> list[Check]:
     ex = gx.expectations
     return [
-        Check(ex.ExpectColumnValuesToBeUnique(column="ticket_id", description="One row per ticket")),
+        grain_held_by_unique_index(TABLE, GRAIN, "One row per ticket, held by a unique index"),
         *(
             Check(ex.ExpectColumnValuesToBeBetween(column=c, min_value=0, description=f"{c} is never negative"))
             for c in (

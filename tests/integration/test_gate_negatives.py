@@ -10,8 +10,10 @@ fails `test_every_blocking_check_has_a_negative_case`.
 
 Marts run as the gate runs on a build: `run_gate` on a schema of its own per case, with the suite alone. Mart
 tables take their columns and types from the models' dbt YAML, so a check that reads a column its model no
-longer has fails here too; columns no check reads are left null. The contracts' not-null and primary-key
-constraints are left out: they would refuse the very rows the gate's own checks must be seen to stop. Raw
+longer has fails here too; columns no check reads are left null. The contracts' not-null constraints are left
+out: they would refuse the very rows the gate's own checks must be seen to stop. The unique indexes the project
+declares (dbt's manifest: primary keys and unique `indexes`) are made where the rows allow, as a build makes
+them; a world whose rows share a key has its table without the index, which a grain check must catch. Raw
 suites run as the raw gate runs on deliveries: each world is an export file loaded by the real loader (the
 first delivery, which passes), each mutation a re-delivery of that file, and one `run_raw_gate` judges every
 re-delivery, one batch per case.
@@ -19,6 +21,7 @@ re-delivery, one batch per case.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import shutil
@@ -37,6 +40,7 @@ from psycopg import sql
 from tealeaves import sources
 from tealeaves.config import PROJECT_ROOT
 from tealeaves.load import load_paths
+from tealeaves.marts_indexes import declared_indexes
 from tealeaves.quality.checks import Check
 from tealeaves.quality.gate import load_suites, run_gate
 from tealeaves.quality.raw_gate import LEDGER_SUITE, RawGateResult, run_raw_gate
@@ -314,14 +318,17 @@ MART_WORLDS: dict[str, World] = {
 
 CAC_FORMULA = "CAC is spend / new customers to the cent, set exactly when there are new customers"
 BETWEEN = "expect_column_values_to_be_between"
-UNIQUE = "expect_column_values_to_be_unique"
 COMPOUND_UNIQUE = "expect_compound_columns_to_be_unique"
 NOT_NULL = "expect_column_values_to_not_be_null"
 NO_MONTH_MISSING = "No month missing from the series"
 
 MART_CASES = [
     # dim_customers
-    Break("dim_customers", f"{UNIQUE}(customer_key)", edit("dim_customers", 1, customer_key="crm:1")),
+    Break(
+        "dim_customers",
+        "One row per customer, held by a unique index",
+        edit("dim_customers", 1, customer_key="crm:1"),
+    ),
     Break(
         "dim_customers",
         "expect_column_values_to_be_in_set(customer_status)",
@@ -389,7 +396,7 @@ MART_CASES = [
         drop_rows("fct_customer_health_monthly", 1, 4),
     ),
     # fct_mrr_movements: each negative amount with the bridge still balancing, so only the sign is wrong
-    Break("fct_mrr_movements", f"{COMPOUND_UNIQUE}(customer_key, month)", repeat("fct_mrr_movements", 2)),
+    Break("fct_mrr_movements", "One row per customer-month, held by a unique index", repeat("fct_mrr_movements", 2)),
     Break(
         "fct_mrr_movements",
         f"{BETWEEN}(new_mrr)",
@@ -469,7 +476,11 @@ MART_CASES = [
         drop("fct_mrr_movements", 2),
     ),
     # fct_support_tickets
-    Break("fct_support_tickets", f"{UNIQUE}(ticket_id)", edit("fct_support_tickets", 1, ticket_id=1)),
+    Break(
+        "fct_support_tickets",
+        "One row per ticket, held by a unique index",
+        edit("fct_support_tickets", 1, ticket_id=1),
+    ),
     *(
         Break("fct_support_tickets", f"{BETWEEN}({column})", edit("fct_support_tickets", 0, **{column: "-60.00"}))
         for column in (
@@ -495,8 +506,9 @@ def mart_columns() -> dict[str, dict[str, str]]:
 STAGING_COLUMNS = {"stg_crm__marketing_spend": {"spend_date": "date", "channel": "text"}}
 
 
-def build(url: str, schema: str, world: World) -> None:
-    """`schema` holding the world's tables (and any `staging.` table it names), with exactly its rows."""
+def build(url: str, schema: str, world: World, grains: dict[str, list[tuple[str, ...]]]) -> None:
+    """`schema` holding the world's tables (and any `staging.` table it names), with exactly its rows, and each
+    mart table's unique indexes (`grains`: the columns of each) unless its rows share a key."""
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(sql.SQL("create schema {}").format(sql.Identifier(schema)))
         for name, rows in world.items():
@@ -522,6 +534,24 @@ def build(url: str, schema: str, world: World) -> None:
                     ),
                     list(row.values()),
                 )
+            for columns in grains.get(table, []) if home == schema else []:
+                # a plain unique index for a primary key too: its NOT NULL would refuse rows a not-null check judges
+                with contextlib.suppress(psycopg.errors.UniqueViolation), conn.transaction():
+                    conn.execute(
+                        sql.SQL("create unique index on {} ({})").format(
+                            sql.Identifier(home, table), sql.SQL(", ").join(map(sql.Identifier, columns))
+                        )
+                    )
+
+
+@pytest.fixture(scope="module")
+def grains(manifest) -> dict[str, list[tuple[str, ...]]]:
+    """The columns of each mart's unique indexes, as the project declares them."""
+    found: dict[str, list[tuple[str, ...]]] = {}
+    for index in declared_indexes(manifest):
+        if index.unique:
+            found.setdefault(index.table, []).append(index.columns)
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -539,7 +569,9 @@ def mart_suite_dirs(tmp_path_factory) -> dict[str, Path]:
     return dirs
 
 
-def gate_one_suite(server, marts_url: str, suite_dirs: dict[str, Path], suite: str, world: World) -> SuiteResult:
+def gate_one_suite(
+    server, marts_url: str, suite_dirs: dict[str, Path], grains: dict, suite: str, world: World
+) -> SuiteResult:
     """Build `world` in a schema of its own and run the mart gate with `suite` alone on it.
 
     A world with a table outside the build schema (the spend-days check reads `staging`) gets a database of its
@@ -547,7 +579,7 @@ def gate_one_suite(server, marts_url: str, suite_dirs: dict[str, Path], suite: s
     """
     name = f"neg_{uuid.uuid4().hex[:10]}"
     url = create_database(server, f"t_{name}") if any("." in t for t in world) else marts_url
-    build(url, name, world)
+    build(url, name, world, grains)
     result = run_gate(url, name, f"negatives__{name}", suites_dir=suite_dirs[suite])
     [suite_result] = result.suites
     assert suite_result.error is None, suite_result.error
@@ -566,13 +598,15 @@ def assert_everything_passes(results: Iterable[SuiteResult]) -> None:
 
 
 @pytest.mark.parametrize("suite", sorted(MART_WORLDS))
-def test_a_valid_build_passes_every_check_of_its_suite(server, marts_url, mart_suite_dirs, suite):
-    assert_everything_passes([gate_one_suite(server, marts_url, mart_suite_dirs, suite, MART_WORLDS[suite])])
+def test_a_valid_build_passes_every_check_of_its_suite(server, marts_url, mart_suite_dirs, grains, suite):
+    world = MART_WORLDS[suite]
+    assert_everything_passes([gate_one_suite(server, marts_url, mart_suite_dirs, grains, suite, world)])
 
 
 @pytest.mark.parametrize("case", params(MART_CASES))
-def test_the_mart_gate_stops_a_build_that_breaks_a_blocking_check(server, marts_url, mart_suite_dirs, case):
-    result = gate_one_suite(server, marts_url, mart_suite_dirs, case.suite, case.mutate(MART_WORLDS[case.suite]))
+def test_the_mart_gate_stops_a_build_that_breaks_a_blocking_check(server, marts_url, mart_suite_dirs, grains, case):
+    world = case.mutate(MART_WORLDS[case.suite])
+    result = gate_one_suite(server, marts_url, mart_suite_dirs, grains, case.suite, world)
 
     assert not result.success
     failed = failed_blocking([result])
