@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, ClassVar
 
 # Before GX is imported: the warehouse runs without internet, and usage statistics are not ours to send.
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
@@ -344,15 +344,32 @@ def _validate_suite(
     )
 
 
+class CountedUnexpectedRows(gx.expectations.UnexpectedRowsExpectation):
+    """GX's UnexpectedRowsExpectation without reading the rows: GX runs its query twice, once for the rows and once
+    for their count, and reports the rows only in the COMPLETE result format, which the gate never asks for. Each
+    run of the query reads what it checks (the invoice reconciliation: 0.8 s at 100,000 customers), so the gate
+    runs it once, for the count. Outcomes keep the suite's type, unexpected_rows_expectation."""
+
+    metric_dependencies: ClassVar[tuple[str, ...]] = ("unexpected_rows_query.row_count",)
+
+    def _validate(self, metrics: dict, runtime_configuration: dict | None = None, execution_engine: Any = None) -> Any:
+        counted = {**metrics, "unexpected_rows_query.table": []}  # what GX reads the rows into, unused but for COMPLETE
+        return super()._validate(counted, runtime_configuration, execution_engine)
+
+
 def _gx_expectation(check: Check, schema: str) -> Any:
     """The check's expectation for a GX suite: a copy (GX stamps an id on what it is given, and the suite module's
-    objects should stay as written), with its severity, and `{schema}` naming the schema validated."""
+    objects should stay as written), with its severity, and `{schema}` naming the schema validated; an
+    UnexpectedRowsExpectation becomes a CountedUnexpectedRows."""
     update: dict[str, Any] = {"id": None, "severity": _GX_SEVERITY[check.severity]}
     query = getattr(check.expectation, "unexpected_rows_query", None)
     if query and "{schema}" in query:
         # a reconciliation reads the other tables of the same build: `{schema}` names it, as `{batch}` the table
         update["unexpected_rows_query"] = query.replace("{schema}", f'"{schema}"')
-    return check.expectation.copy(update=update, deep=True)
+    expectation = check.expectation.copy(update=update, deep=True)
+    if type(expectation) is gx.expectations.UnexpectedRowsExpectation:
+        return CountedUnexpectedRows(**expectation.dict())
+    return expectation
 
 
 def _add_samples(
@@ -441,7 +458,7 @@ def _outcome(suite: Suite, schema: str, result: ExpectationValidationResult, che
     unexpected_count = details.get("unexpected_count")
     if "observed_value" in details:
         observed = details["observed_value"]
-        if config.type == "unexpected_rows_expectation":
+        if check.expectation.expectation_type == "unexpected_rows_expectation":
             unexpected_count = observed  # what that expectation observes is the number of offending rows
     elif "element_count" in details:
         observed = {k: details[k] for k in _ROW_COUNTS if k in details}
@@ -451,7 +468,7 @@ def _outcome(suite: Suite, schema: str, result: ExpectationValidationResult, che
     return ExpectationOutcome(
         suite=suite.name,
         table=f"{schema}.{suite.table}",
-        expectation_type=config.type,
+        expectation_type=check.expectation.expectation_type,  # the suite's, not the gate's CountedUnexpectedRows
         column=_column_of(config.kwargs),
         kwargs=_kwargs(config.kwargs),
         severity=check.severity,
