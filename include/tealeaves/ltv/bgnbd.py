@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import betaln, gammaln, hyp2f1
+from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
 
 from .errors import LtvInputError, NotConvergedError
 from .optimize import maximise
@@ -89,6 +89,48 @@ def log_likelihood_per_customer(
     return common + np.logaddexp(alive_term, dropped_term)
 
 
+def log_likelihood_gradient_per_customer(
+    r: float,
+    alpha: float,
+    a: float,
+    b: float,
+    x: FloatArray,
+    t_x: FloatArray,
+    T: FloatArray,
+    x_index: tuple[FloatArray, NDArray[np.intp]] | None = None,
+) -> FloatArray:
+    """The derivatives of log_likelihood_per_customer by (r, alpha, a, b), one row each, one column per customer.
+
+    With w the share of the dropped-out term in the sum of the two (0 for x = 0), ψ the digamma function:
+    d/dr = ψ(r+x) − ψ(r) + ln α − (1−w) ln(α+T) − w ln(α+t_x);
+    d/dα = r/α − (r+x) ((1−w)/(α+T) + w/(α+t_x));
+    d/da = ψ(a+b) − ψ(a+b+x) + w/a;
+    d/db = ψ(b+x) − ψ(b) + ψ(a+b) − ψ(a+b+x) − w/(b+x−1).
+    The optimiser took them by finite differences before: five likelihoods per step instead of one and this.
+    """
+    distinct, position = np.unique(x, return_inverse=True) if x_index is None else x_index
+    alive_term = -(r + x) * np.log(alpha + T)
+    repeat = x > 0
+    xr = x[repeat]
+    dropped_share = np.zeros_like(x)
+    dropped_term = np.log(a) - np.log(b + xr - 1) - (r + xr) * np.log(alpha + t_x[repeat])
+    dropped_share[repeat] = expit(dropped_term - alive_term[repeat])
+    alive_share = 1.0 - dropped_share
+    dropped_by_b = np.zeros_like(x)
+    dropped_by_b[repeat] = dropped_share[repeat] / (b + xr - 1)
+    return np.stack(
+        [
+            (digamma(r + distinct) - digamma(r))[position]
+            + np.log(alpha)
+            - alive_share * np.log(alpha + T)
+            - dropped_share * np.log(alpha + t_x),
+            r / alpha - (r + x) * (alive_share / (alpha + T) + dropped_share / (alpha + t_x)),
+            (digamma(a + b) - digamma(a + b + distinct))[position] + dropped_share / a,
+            (digamma(b + distinct) - digamma(b) + digamma(a + b) - digamma(a + b + distinct))[position] - dropped_by_b,
+        ]
+    )
+
+
 def fit_bgnbd(summaries: CustomerSummaries) -> BgNbdFit:
     """Maximum-likelihood fit; raises LtvInputError when the data cannot identify the model at all.
 
@@ -118,10 +160,14 @@ def fit_bgnbd(summaries: CustomerSummaries) -> BgNbdFit:
         r, alpha, a, b = params
         return -float(np.dot(counts, log_likelihood_per_customer(r, alpha, a, b, ux, ut, uT, x_index)))
 
+    def negative_gradient(params: FloatArray) -> FloatArray:
+        r, alpha, a, b = params
+        return -(log_likelihood_gradient_per_customer(r, alpha, a, b, ux, ut, uT, x_index) @ counts)
+
     # Scale alpha's starts to the data: alpha is in time units, of the order of the typical age.
     scale = float(np.median(T)) / 38.0
     starts = [(r, alpha * scale, a, b) for r, alpha, a, b in _STARTS]
-    optimum = maximise(negative, PARAMETER_NAMES, starts)
+    optimum = maximise(negative, PARAMETER_NAMES, starts, negative_gradient)
     r, alpha, a, b = (float(v) for v in optimum.params)
     return BgNbdFit(
         summaries.time_unit,
