@@ -17,13 +17,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
+import numpy as np
 import psycopg
 
 from tealeaves.db.migrate import ensure_current
 
 from .backtest import backtest
 from .bgnbd import BgNbdFit, fit_bgnbd
-from .clv import DEFAULT_WINDOWS_MONTHS, customer_values
+from .clv import DEFAULT_WINDOWS_MONTHS, customer_value_columns
 from .errors import LtvError, LtvInputError
 from .gamma_gamma import GammaGammaFit, fit_gamma_gamma
 from .summary import CustomerSummaries
@@ -101,29 +102,30 @@ def fit_summaries(
         record.bgnbd = fit_bgnbd(summaries)
         record.bgnbd.require_converged()
         record.gamma_gamma = fit_gamma_gamma(summaries)
-        values = customer_values(
+        values = customer_value_columns(
             record.bgnbd, record.gamma_gamma, summaries, horizon_months, monthly_discount_rate, DEFAULT_WINDOWS_MONTHS
         )
     except LtvError as exc:
         record.message = f"{type(exc).__name__}: {exc}"
         return record
     record.converged, record.message = True, "converged"
-    record.predictions = [
-        (
-            fit_id,
-            v.customer_id,
-            int(summaries.frequency[i]),
-            float(summaries.recency[i]),
-            float(summaries.T[i]),
-            float(summaries.monetary_value[i]),
-            v.p_alive,
-            v.expected_spend,
-            *(v.expected_transactions[w] for w in DEFAULT_WINDOWS_MONTHS),
-            *(v.expected_revenue[w] for w in DEFAULT_WINDOWS_MONTHS),
-            v.clv,
+    # a row per customer from the columns' lists: Python floats and ints, as float() and int() of each element give
+    record.predictions = list(
+        zip(
+            [fit_id] * len(summaries),
+            summaries.customer_ids,
+            summaries.frequency.astype(np.int64).tolist(),
+            summaries.recency.tolist(),
+            summaries.T.tolist(),
+            summaries.monetary_value.tolist(),
+            values.p_alive.tolist(),
+            values.expected_spend.tolist(),
+            *(values.expected_transactions[w].tolist() for w in DEFAULT_WINDOWS_MONTHS),
+            *(values.expected_revenue[w].tolist() for w in DEFAULT_WINDOWS_MONTHS),
+            values.clv.tolist(),
+            strict=True,
         )
-        for i, v in enumerate(values)
-    ]
+    )
     return record
 
 
