@@ -201,9 +201,7 @@ def main() -> None:
     for name in BENCHES if args.format == "both" else [args.format]:
         label, bench = BENCHES[name]
         with tempfile.TemporaryDirectory() as tmp:
-            size_mb, results = bench(
-                warehouse(settings), Path(tmp), args.rows, args.bad_share, not args.no_pandas
-            )
+            size_mb, results = bench(warehouse(settings), Path(tmp), args.rows, args.bad_share, not args.no_pandas)
         baseline = next(seconds for method, seconds in results.items() if method.startswith("plain COPY"))
         table = Table(title=f"{label}: {args.rows:,} rows ({size_mb:.0f} MB, {args.bad_share:.1%} bad)")
         for column in ("method", "seconds", "rows/s", "speed vs plain COPY"):
