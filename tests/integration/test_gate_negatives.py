@@ -615,6 +615,26 @@ def test_the_mart_gate_stops_a_build_that_breaks_a_blocking_check(server, marts_
     assert set(failed) == case.failing
 
 
+# The grain checks read the catalog: an index that is not unique, that is unique on more than the grain, or that
+# holds only some rows does not hold the grain, though no row repeats a key.
+GRAIN_INDEXES_THAT_DO_NOT_HOLD = {
+    "not unique": "create index on {table} (customer_key, month)",
+    "unique on more columns": "create unique index on {table} (customer_key, month, segment)",
+    "partial": "create unique index on {table} (customer_key, month) where false",
+}
+
+
+@pytest.mark.parametrize("index", sorted(GRAIN_INDEXES_THAT_DO_NOT_HOLD))
+def test_an_index_that_does_not_hold_the_grain_fails_the_grain_check(server, marts_url, mart_suite_dirs, index):
+    name = f"neg_{uuid.uuid4().hex[:10]}"
+    build(marts_url, name, MART_WORLDS["fct_mrr_movements"], grains={})
+    with psycopg.connect(marts_url, autocommit=True) as conn:
+        table = sql.Identifier(name, "fct_mrr_movements").as_string(conn)
+        conn.execute(GRAIN_INDEXES_THAT_DO_NOT_HOLD[index].format(table=table))
+    result = run_gate(marts_url, name, f"negatives__{name}", suites_dir=mart_suite_dirs["fct_mrr_movements"])
+    assert set(failed_blocking(result.suites)) == {"One row per customer-month, held by a unique index"}
+
+
 # --- Raw ---------------------------------------------------------------------------------------------------
 
 JAN_1_2024 = 1_704_067_200  # Unix seconds
