@@ -70,11 +70,14 @@ LINES = [
 UNICODE_ZERO = charge(id="ch_2").replace("ch_2", "ch_\\u0000")  # valid json; jsonb refuses the escape
 
 
-def write_both(folder: Path, lines: list[str], bom: bool = False) -> tuple[Path, Path]:
+def write_both(
+    folder: Path, lines: list[str], bom: bool = False, ending: str = "\n", last_ending: bool = True
+) -> tuple[Path, Path]:
     fast, exact = folder / "fast" / "charges.jsonl", folder / "exact" / "charges.jsonl"
     for path, extra in ((fast, []), (exact, [NOT_FOR_A_FAST_PATH])):
         path.parent.mkdir(parents=True)
-        path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + ("\n".join([*lines, *extra]) + "\n").encode())
+        text = ending.join([*lines, *extra]) + (ending if last_ending else "")
+        path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode())
     return fast, exact
 
 
@@ -104,9 +107,15 @@ def assert_decided_alike(url: str, fast: Path, exact: Path, lines: list[str]) ->
 
 @pytest.mark.parametrize("bom", [False, True], ids=["plain", "byte-order-mark"])
 @pytest.mark.parametrize("first", ["", "{not json"], ids=["as-listed", "bad-first-line"])
-def test_the_jsonl_fast_path_decides_every_line_as_the_exact_path(tmp_path, fresh_database, bom, first):
+@pytest.mark.parametrize(
+    ("ending", "last_ending"), [("\n", True), ("\r\n", True), ("\n", False)], ids=["LF", "CRLF", "no-last-LF"]
+)
+def test_the_jsonl_fast_path_decides_every_line_as_the_exact_path(
+    tmp_path, fresh_database, bom, first, ending, last_ending
+):
     lines = [first, *LINES] if first else LINES
-    loaded, rejected = assert_decided_alike(fresh_database, *write_both(tmp_path, lines, bom), lines)
+    files = write_both(tmp_path, lines, bom, ending, last_ending)
+    loaded, rejected = assert_decided_alike(fresh_database, *files, lines)
     assert loaded and rejected, "the file has lines of both kinds"
     if first:
         assert rejected[0][:2] == (1, first), "the first line's text comes without the byte-order mark"
@@ -119,6 +128,12 @@ def test_a_line_jsonb_refuses_is_rejected_as_the_exact_path_rejects_it(tmp_path,
     assert [line for line, *_ in loaded] == [1, 3] and [(line, text) for line, text, _ in rejected] == [
         (2, UNICODE_ZERO)
     ]
+
+
+def test_a_file_of_refused_lines_only_is_rejected_line_by_line(tmp_path, fresh_database):
+    lines = ["{x", "   ", "nope", charge()[:30], UNICODE_ZERO]
+    loaded, rejected = assert_decided_alike(fresh_database, *write_both(tmp_path, lines), lines)
+    assert loaded == [] and [line for line, *_ in rejected] == [1, 3, 4, 5]
 
 
 json_value = st.one_of(
@@ -140,7 +155,8 @@ json_value = st.one_of(
     )
 )
 def test_any_mix_of_json_values_is_decided_as_the_exact_path_decides_it(tmp_path_factory, fresh_database, records):
-    lines = [charge(**changes) for changes in records]
+    # every third record cut short, jsonb refusing it wherever it falls among the others
+    lines = [charge(**changes)[: None if i % 3 else 25] for i, changes in enumerate(records)]
     fast, exact = write_both(tmp_path_factory.mktemp("charges"), lines)
     assert_decided_alike(fresh_database, fast, exact, lines)
 
