@@ -112,11 +112,11 @@ def log_likelihood_gradient_per_customer(
     alive_term = -(r + x) * np.log(alpha + T)
     repeat = x > 0
     xr = x[repeat]
-    dropped_share = np.zeros_like(x)
+    dropped_share = np.zeros(x.shape)
     dropped_term = np.log(a) - np.log(b + xr - 1) - (r + xr) * np.log(alpha + t_x[repeat])
     dropped_share[repeat] = expit(dropped_term - alive_term[repeat])
     alive_share = 1.0 - dropped_share
-    dropped_by_b = np.zeros_like(x)
+    dropped_by_b = np.zeros(x.shape)
     dropped_by_b[repeat] = dropped_share[repeat] / (b + xr - 1)
     return np.stack(
         [
