@@ -80,16 +80,11 @@ def log_likelihood_per_customer(
     np.unique(x, return_inverse=True), made once by a caller that evaluates many parameters on the same customers.
     """
     distinct, position = np.unique(x, return_inverse=True) if x_index is None else x_index
-    common = (gammaln(r + distinct) - gammaln(r) + r * np.log(alpha) + betaln(a, b + distinct) - betaln(a, b))[position]
-    alive_term = -(r + x) * np.log(alpha + T)
-    repeat = x > 0
-    dropped_term = np.full_like(x, -np.inf)
-    xr = x[repeat]
-    dropped_term[repeat] = np.log(a) - np.log(b + xr - 1) - (r + xr) * np.log(alpha + t_x[repeat])
-    return common + np.logaddexp(alive_term, dropped_term)
+    alive_term, dropped_term = _mixture_terms(r, alpha, a, b, x, t_x, T)
+    return _count_terms(r, alpha, a, b, distinct)[position] + np.logaddexp(alive_term, dropped_term)
 
 
-def log_likelihood_gradient_per_customer(
+def log_likelihood_and_gradient_per_customer(
     r: float,
     alpha: float,
     a: float,
@@ -98,8 +93,9 @@ def log_likelihood_gradient_per_customer(
     t_x: FloatArray,
     T: FloatArray,
     x_index: tuple[FloatArray, NDArray[np.intp]] | None = None,
-) -> FloatArray:
-    """The derivatives of log_likelihood_per_customer by (r, alpha, a, b), one row each, one column per customer.
+) -> tuple[FloatArray, FloatArray]:
+    """log_likelihood_per_customer (the same floats), and its derivatives by (r, alpha, a, b), one row each, one
+    column per customer, from the same terms: the optimiser asks for both at every step.
 
     With w the share of the dropped-out term in the sum of the two (0 for x = 0), ψ the digamma function:
     d/dr = ψ(r+x) − ψ(r) + ln α − (1−w) ln(α+T) − w ln(α+t_x);
@@ -109,16 +105,13 @@ def log_likelihood_gradient_per_customer(
     The optimiser took them by finite differences before: five likelihoods per step instead of one and this.
     """
     distinct, position = np.unique(x, return_inverse=True) if x_index is None else x_index
-    alive_term = -(r + x) * np.log(alpha + T)
-    repeat = x > 0
-    xr = x[repeat]
-    dropped_share = np.zeros(x.shape)
-    dropped_term = np.log(a) - np.log(b + xr - 1) - (r + xr) * np.log(alpha + t_x[repeat])
-    dropped_share[repeat] = expit(dropped_term - alive_term[repeat])
+    alive_term, dropped_term = _mixture_terms(r, alpha, a, b, x, t_x, T)
+    log_likelihood = _count_terms(r, alpha, a, b, distinct)[position] + np.logaddexp(alive_term, dropped_term)
+    dropped_share = expit(dropped_term - alive_term)  # 0 where x = 0: that term is -inf
     alive_share = 1.0 - dropped_share
-    dropped_by_b = np.zeros(x.shape)
-    dropped_by_b[repeat] = dropped_share[repeat] / (b + xr - 1)
-    return np.stack(
+    repeat = x > 0
+    dropped_by_b = np.divide(dropped_share, b + x - 1, out=np.zeros(x.shape), where=repeat)
+    gradient = np.stack(
         [
             (digamma(r + distinct) - digamma(r))[position]
             + np.log(alpha)
@@ -129,6 +122,24 @@ def log_likelihood_gradient_per_customer(
             (digamma(b + distinct) - digamma(b) + digamma(a + b) - digamma(a + b + distinct))[position] - dropped_by_b,
         ]
     )
+    return log_likelihood, gradient
+
+
+def _count_terms(r: float, alpha: float, a: float, b: float, distinct: FloatArray) -> FloatArray:
+    """ln[B(a,b+x)/B(a,b) · Γ(r+x)α^r/Γ(r)] of each distinct purchase count x."""
+    return gammaln(r + distinct) - gammaln(r) + r * np.log(alpha) + betaln(a, b + distinct) - betaln(a, b)
+
+
+def _mixture_terms(
+    r: float, alpha: float, a: float, b: float, x: FloatArray, t_x: FloatArray, T: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """The two terms eq. 6 adds, in logs: alive through T, and dropped out at the last purchase (-inf for x = 0)."""
+    alive_term = -(r + x) * np.log(alpha + T)
+    repeat = x > 0
+    dropped_term = np.full_like(x, -np.inf)
+    xr = x[repeat]
+    dropped_term[repeat] = np.log(a) - np.log(b + xr - 1) - (r + xr) * np.log(alpha + t_x[repeat])
+    return alive_term, dropped_term
 
 
 def fit_bgnbd(summaries: CustomerSummaries) -> BgNbdFit:
@@ -160,14 +171,15 @@ def fit_bgnbd(summaries: CustomerSummaries) -> BgNbdFit:
         r, alpha, a, b = params
         return -float(np.dot(counts, log_likelihood_per_customer(r, alpha, a, b, ux, ut, uT, x_index)))
 
-    def negative_gradient(params: FloatArray) -> FloatArray:
+    def negative_with_gradient(params: FloatArray) -> tuple[float, FloatArray]:
         r, alpha, a, b = params
-        return -(log_likelihood_gradient_per_customer(r, alpha, a, b, ux, ut, uT, x_index) @ counts)
+        log_likelihood, gradient = log_likelihood_and_gradient_per_customer(r, alpha, a, b, ux, ut, uT, x_index)
+        return -float(np.dot(counts, log_likelihood)), -(gradient @ counts)
 
     # Scale alpha's starts to the data: alpha is in time units, of the order of the typical age.
     scale = float(np.median(T)) / 38.0
     starts = [(r, alpha * scale, a, b) for r, alpha, a, b in _STARTS]
-    optimum = maximise(negative, PARAMETER_NAMES, starts, negative_gradient)
+    optimum = maximise(negative, PARAMETER_NAMES, starts, negative_with_gradient)
     r, alpha, a, b = (float(v) for v in optimum.params)
     return BgNbdFit(
         summaries.time_unit,

@@ -54,12 +54,12 @@ def maximise(
     neg_log_likelihood: Callable[[NDArray[np.float64]], float],
     names: Sequence[str],
     starts: Sequence[Sequence[float]],
-    gradient: Callable[[NDArray[np.float64]], NDArray[np.float64]] | None = None,
+    with_gradient: Callable[[NDArray[np.float64]], tuple[float, NDArray[np.float64]]] | None = None,
 ) -> Optimum:
     """Minimise the negative log-likelihood over log-parameters from each start; keep the best.
 
-    `gradient`: the negative log-likelihood's derivatives by the parameters, when known; else L-BFGS-B takes them
-    by finite differences (a likelihood per parameter per step).
+    `with_gradient`: the negative log-likelihood and its derivatives by the parameters, both from one call, when
+    the derivatives are known; else L-BFGS-B takes them by finite differences (a likelihood per parameter per step).
 
     Convergence means: the best run's optimiser reported success, its value is finite, and no parameter sits
     at a bound. ``starts_agreeing`` counts starts that reached the same optimum (within 1e-4 in
@@ -75,8 +75,8 @@ def maximise(
     def objective_and_gradient(log_params: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
         params = np.exp(log_params)
         with np.errstate(all="ignore"):
-            value = neg_log_likelihood(params)
-            by_log_params = gradient(params) * params  # type: ignore[misc]  # d/d(ln θ) = θ d/dθ
+            value, gradient = with_gradient(params)  # type: ignore[misc]
+            by_log_params = gradient * params  # d/d(ln θ) = θ d/dθ
         if not (np.isfinite(value) and np.all(np.isfinite(by_log_params))):
             return 1e300, np.zeros_like(log_params)
         return float(value), by_log_params
@@ -84,7 +84,7 @@ def maximise(
     runs = []
     for start in starts:
         x0 = np.log(np.asarray(start, dtype=float))
-        if gradient is None:
+        if with_gradient is None:
             result = minimize(objective, x0, method="L-BFGS-B", bounds=bounds)
         else:
             result = minimize(objective_and_gradient, x0, jac=True, method="L-BFGS-B", bounds=bounds)
