@@ -6,7 +6,8 @@
     int_invoices_netted) times the gross margin % of the invoice's month (int_gross_margin_monthly: (MRR − cost
     of revenue) ÷ MRR); a month without a margin uses the trailing-12-month margin below. With no margin at all
     (a business without subscriptions has no MRR to take one from) it is null, not 0: revenue was earned, its
-    margin is unknown.
+    margin is unknown. int_customer_revenue keeps the sum over settled months (settled_margin_months, kept by
+    customer); the invoices of the other months are priced here, a few of them in a daily run.
 
     Formula LTV = ARPA × gross margin % ÷ monthly logo churn rate, docs/metrics.md's definition, with:
     - ARPA: the customer's own average month-end MRR over the months they were paying (USD);
@@ -18,15 +19,19 @@
       in a year would be valued over decades on one event, and a segment that lost nobody for ever. The cap
       applies to zero churn too; a segment with no customers at the start has no rate, and no formula LTV.
 
-    Length (166 lines, over the style's ~150): One model: historical and formula LTV share the customer's
-    months, revenue, margin and segment churn; the long part is the documented cap on expected lifetime, written
-    out once per LTV column.
+    Length (197 lines, over the style's ~150): One model: historical and formula LTV share the customer's
+    months, revenue, margin and segment churn; the long parts are the documented cap on expected lifetime, written
+    out once per LTV column, and the historical LTV's two parts.
 #}
 {%- set max_lifetime = var('ltv_max_lifetime_months') | int %}
 with
 
 customers as (
     select * from {{ ref('int_customers_acquired') }}
+),
+
+revenue as (
+    select * from {{ ref('int_customer_revenue') }}
 ),
 
 invoices as (
@@ -78,18 +83,38 @@ trailing_churn as (
     group by retention.segment
 ),
 
-customer_revenue as (
+settled_margins as (
+    {{ settled_margin_months() }}
+),
+
+unsettled_margin_earned as (
+    -- the invoices int_customer_revenue did not price: of the latest month, of a month without a margin, undated
     select
         invoices.customer_key,
-        sum(invoices.net_revenue_usd) as lifetime_revenue_usd,
         sum(invoices.net_revenue_usd * coalesce(margins.gross_margin_pct, trailing_margin.gross_margin_pct))
-            as historical_ltv_usd,
-        bool_or(invoices.fx_missing) as has_unconverted_invoices
+            as margin_earned_usd
     from invoices
     cross join trailing_margin
     left join margins
         on invoices.month = margins.month
+    where not exists (select from settled_margins where settled_margins.month = invoices.month)
     group by invoices.customer_key
+),
+
+customer_revenue as (
+    select
+        revenue.customer_key,
+        revenue.lifetime_revenue_usd,
+        -- null when no invoice has a margin, as a sum over the invoices would be
+        (case
+            when revenue.settled_margin_earned_usd is not null or unsettled_margin_earned.margin_earned_usd is not null
+                then coalesce(revenue.settled_margin_earned_usd, 0)
+                + coalesce(unsettled_margin_earned.margin_earned_usd, 0)
+        end) as historical_ltv_usd,
+        revenue.has_unconverted_invoices
+    from revenue
+    left join unsettled_margin_earned
+        on revenue.customer_key = unsettled_margin_earned.customer_key
 ),
 
 latest_month as (
