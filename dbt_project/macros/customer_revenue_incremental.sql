@@ -1,17 +1,17 @@
 {#
     int_customer_revenue rebuilds, on a daily run, only the customers whose invoices something new touched
     (macros/incremental_by_key.sql says how the batch ledger decides what is new), keyed by customer_key: the
-    customers of the invoices int_invoices_netted's rules touch since this model's last build, and those identity
-    resolution moved a billing customer from or to (customers_of_invoices_touched). Everything is recomputed when
-    int_invoices_netted was rebuilt whole since, when a settled month's gross margin changed (the digest of
-    settled_margin_months), or for new code or settings (the fingerprint).
+    customers of the invoices int_invoices_netted's rules touch since this model's last build, those identity
+    resolution moved a billing customer from or to (customers_of_invoices_touched), and those with an invoice in
+    a month whose settled margin is not the one the last build priced it at (customers_of_margins_changed).
+    Everything is recomputed when int_invoices_netted was rebuilt whole since, or for new code or settings (the
+    fingerprint).
 #}
 
 {% macro customer_revenue_plan() -%}
     {{- return(incremental_plan(
         rebuilt_upstream=['int_invoices_netted'],
-        recompute_reason='int_invoices_netted was rebuilt whole or a settled month\'s margin changed',
-        digest_sql=customer_revenue_digest_sql(),
+        recompute_reason='int_invoices_netted was rebuilt whole',
     )) -}}
 {%- endmacro %}
 
@@ -19,7 +19,13 @@
 {% macro customer_revenue_keys() -%}
     {%- set plan = customer_revenue_plan() -%}
     {%- if not plan.incremental -%}{{ return(none) }}{%- endif -%}
-    {{- return(incremental_keys(customers_of_invoices_touched(plan), 'text')) -}}
+    {%- if adapter.get_relation(this.database, this.schema, this.identifier ~ '__margins') is none -%}
+        {#- a table built before the margins were kept: which months it priced at what is unknown -#}
+        {%- do log(this.identifier ~ ': no settled margins recorded, recomputing every customer', info=false) -%}
+        {{- return(none) -}}
+    {%- endif -%}
+    {#- the first query as int_customer_purchase_history asks it: built in the same runs, the two share its answer -#}
+    {{- return(incremental_keys_of([customers_of_invoices_touched(plan), customers_of_margins_changed()], 'text')) -}}
 {%- endmacro %}
 
 {#
@@ -36,8 +42,31 @@
         and month < (select max(month) from {{ ref('int_gross_margin_monthly') }})
 {%- endmacro %}
 
-{# The settled months and their margins as one text: a change recomputes every customer. #}
-{% macro customer_revenue_digest_sql() -%}
-    select coalesce(string_agg(month || '=' || gross_margin_pct, ',' order by month), '')
-    from ({{ settled_margin_months() }}) as settled
+{#
+    The customers with an invoice in a month settled now at another margin than the last build's, settled only now
+    (a new month began) or no longer (a month lost its margin): a corrected FX rate or a late cost moves a past
+    month's margin.
+#}
+{% macro customers_of_margins_changed() -%}
+    select invoices.customer_key
+    from {{ graph_model_relation('int_invoices_netted') }} as invoices
+    where invoices.month in (
+        select coalesce(settled.month, priced.month)
+        from ({{ settled_margin_months() }}) as settled
+        full join {{ graph_model_relation(this.identifier, '__margins') }} as priced
+            on settled.month = priced.month
+        where settled.gross_margin_pct is distinct from priced.gross_margin_pct
+    )
+{%- endmacro %}
+
+{#
+    Post-hook: the settled margins this build priced the invoices at, beside the model
+    (<schema>.int_customer_revenue__margins), in its transaction, for the next run's customers_of_margins_changed.
+#}
+{% macro record_settled_margins() -%}
+    {%- set priced = graph_model_relation(this.identifier, '__margins') -%}
+    create table if not exists {{ priced }} (month date primary key, gross_margin_pct numeric(8, 4) not null);
+    delete from {{ priced }};
+    insert into {{ priced }} (month, gross_margin_pct)
+    select month, gross_margin_pct from ({{ settled_margin_months() }}) as settled
 {%- endmacro %}

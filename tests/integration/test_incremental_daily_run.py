@@ -20,10 +20,12 @@ customers day two touched and every customer's last months; their rules have pla
 merged into one CRM company on day one and moved on to another on day two (the customer it left and the one it
 joined), a paying company whose original source changes. int_invoices_netted and int_purchases_netted recompute the
 invoices day two touched; their rules have planted refunds: one naming only its charge, one whose charge comes a day
-late, and one whose metadata moves it from one invoice to another. Two scorecard submissions come again on day two,
-one with fewer answers, one with none: their staged answers must be the newest copy's. Between day two's first load
-(the FX correction) and the rest, the incremental models past staging are built by hand, without staging, which does
-not hold the load yet: the daily build must still take its batches. Warehouse `rebuilt` loads the same files in the
+late, and one whose metadata moves it from one invoice to another. Day two moves the gross margin of a month
+before the latest, which int_customer_revenue priced its customers' invoices at: each customer with an invoice in
+it is priced again. Two scorecard submissions come again on day two, one with fewer answers, one with none: their
+staged answers must be the newest copy's. Between day two's first load (the FX correction) and the rest, the
+incremental models past staging are built by hand, without staging, which does not hold the load yet: the daily
+build must still take its batches. Warehouse `rebuilt` loads the same files in the
 same order and builds once, from scratch. Every staging and intermediate table and every mart must then hold the
 same multiset of rows. Day two is cut from one generated world 4 days before its end (tealeaves.generate.next_day
 says what each day holds).
