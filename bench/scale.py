@@ -33,6 +33,8 @@ of its own (a fresh embedded server on a free port, its own Airflow metadata, st
 the DAG run's wall time (first task's start to last task's end), the two dbt producer tasks' durations and
 dbt's own elapsed time inside them come from Airflow's task_instance table and the run's log, beside the dbt
 time of the same builds outside Airflow. It does the whole pipeline's work a second time, so it is off by default.
+With --next-day too, `tealeaves run` takes day one, day one again (nothing new, so that the next build starts
+from retired marts) and the next day in the same home; the first run and the next day's are measured.
 
 What it does not measure (yet):
 - Per-step memory inside the DAG: `tealeaves run` is one process tree (`airflow dags test` runs every task in
@@ -503,7 +505,9 @@ def run_size(
     dag = None
     if airflow:
         console.log(f"{customers:,} customers: the Airflow DAG (tealeaves run)")
-        dag = run_dag(exports, folder)
+        # with a next day: day one, day one again (nothing new: the next build starts from retired marts, as in
+        # steady state), then the next day, the daily DAG run the goal is about
+        dag = run_dag([day_one, day_one, day_two] if next_day else [exports], folder)
     return SizeResult(
         customers,
         generated,
@@ -527,12 +531,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def run_dag(exports: Path, folder: Path) -> dict:
-    """`tealeaves run --data <exports>` in a home of its own (its own embedded server, warehouse and Airflow
-    metadata, so neither the bench's database nor the user's Airflow history is touched), then the DAG run's
-    wall time and its dbt producer tasks' durations from Airflow's task_instance table."""
+def run_dag(runs: list[Path], folder: Path) -> dict:
+    """`tealeaves run --data <exports>` for each folder of `runs` in turn, in a home of its own (its own embedded
+    server, warehouse and Airflow metadata, so neither the bench's database nor the user's Airflow history is
+    touched), then each DAG run's wall time and its dbt producer tasks' durations from Airflow's task_instance
+    table: the first run's, and with more than one the last's as `next_day`."""
     from tealeaves.db import EmbeddedPostgres
-    from tealeaves.orchestrate import DAG_ID
 
     home = folder / "airflow-home"
     port = free_port()
@@ -542,37 +546,49 @@ def run_dag(exports: Path, folder: Path) -> dict:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")]))
     settings = Settings(home=home, pg_port=port, database_url=None)
     server = EmbeddedPostgres(settings.pg_data, port, settings.pg_password_file)
+    measured_runs = []
     try:
-        measured = run_measured(
-            [str(BIN / "tealeaves"), "run", "--data", str(exports)], env, folder / "logs" / "tealeaves-run.log", None
-        )
-        if measured.returncode != 0:
-            tail = "\n".join((folder / "logs" / "tealeaves-run.log").read_text(errors="replace").splitlines()[-30:])
-            raise SystemExit(f"tealeaves run failed (exit {measured.returncode}):\n{tail}")
-        with psycopg.connect(settings.url(settings.airflow_metadata)) as conn:
-            run_id = conn.execute(
-                "select run_id from dag_run where dag_id = %s order by id desc limit 1", [DAG_ID]
-            ).fetchone()[0]
-            # From the first task's start to the last one's end: `airflow dags test` dates the run itself from its
-            # logical date's midnight.
-            dag_seconds = conn.execute(
-                "select extract(epoch from max(end_date) - min(start_date))::float8 from task_instance"
-                " where dag_id = %s and run_id = %s",
-                [DAG_ID, run_id],
-            ).fetchone()[0]
-            tasks = dict(
-                conn.execute(
-                    "select task_id, coalesce(duration, 0)::float8 from task_instance"
-                    " where dag_id = %s and run_id = %s",
-                    [DAG_ID, run_id],
-                ).fetchall()
-            )
+        for number, exports in enumerate(runs, start=1):
+            log = folder / "logs" / f"tealeaves-run-{number}.log"
+            measured = run_measured([str(BIN / "tealeaves"), "run", "--data", str(exports)], env, log, None)
+            if measured.returncode != 0:
+                tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
+                raise SystemExit(f"tealeaves run failed (exit {measured.returncode}):\n{tail}")
+            if number in (1, len(runs)):
+                measured_runs.append(dag_run_measured(settings, home, measured))
     finally:
         server.stop()
+    first = measured_runs[0]
+    return {**first, "next_day": measured_runs[-1]} if len(runs) > 1 else first
+
+
+def dag_run_measured(settings: Settings, home: Path, measured: Measured) -> dict:
+    """The latest DAG run's wall time, task times and dbt's own elapsed time (from that run's log)."""
+    from tealeaves.orchestrate import DAG_ID
+
+    with psycopg.connect(settings.url(settings.airflow_metadata)) as conn:
+        run_id = conn.execute(
+            "select run_id from dag_run where dag_id = %s order by id desc limit 1", [DAG_ID]
+        ).fetchone()[0]
+        # From the first task's start to the last one's end: `airflow dags test` dates the run itself from its
+        # logical date's midnight.
+        dag_seconds = conn.execute(
+            "select extract(epoch from max(end_date) - min(start_date))::float8 from task_instance"
+            " where dag_id = %s and run_id = %s",
+            [DAG_ID, run_id],
+        ).fetchone()[0]
+        tasks = dict(
+            conn.execute(
+                "select task_id, coalesce(duration, 0)::float8 from task_instance where dag_id = %s and run_id = %s",
+                [DAG_ID, run_id],
+            ).fetchall()
+        )
     dbt = {task: seconds for task, seconds in tasks.items() if task.endswith(f".{PRODUCER}")}
     # dbt's own elapsed time for each build, from its closing line in the run's log: the producer task's duration
     # less this is Cosmos' share (cloning the project, parsing it, relaying every node's state).
-    log = "\n".join(path.read_text(errors="replace") for path in sorted((home / "logs").glob(f"{DAG_ID}-*.log")))
+    # (the run's own log: `tealeaves run` writes one per run date, anew each run)
+    newest = max((home / "logs").glob(f"{DAG_ID}-*.log"), key=lambda path: path.stat().st_mtime)
+    log = newest.read_text(errors="replace")
     dbt_elapsed = [float(seconds) for seconds in DBT_FINISHED.findall(log)]
     # Each build should reuse the partial parse the run made first (tealeaves.orchestrate.build_manifest); dbt says
     # when it cannot, and why.
@@ -780,17 +796,23 @@ def print_tables(console: Console, sizes: list[SizeResult], grown: list[dict], t
         for name in columns:
             table.add_column(name, justify="right")
         for size in dags:
-            a = size.airflow
-            table.add_row(
-                f"{size.customers_requested:,}",
-                f"{a['tealeaves_run_seconds']:.1f}",
-                f"{a['dag_seconds']:.1f}",
-                f"{a['dbt_seconds']:.1f}",
-                f"{sum(a['dbt_elapsed_seconds']):.1f}",
-                f"{a['other_tasks_seconds']:.1f}",
-                f"{sum(s.work_seconds for s in size.steps if s.step in DBT_STEPS):.1f}",
-                _num(a["peak_rss_mb"]),
-            )
+            # the next day's DAG run beside the day's, against the daily build outside Airflow
+            for label, a, outside in (
+                (f"{size.customers_requested:,}", size.airflow, DAY_BUILDS),
+                (f"{size.customers_requested:,}, next day", size.airflow.get("next_day"), (DAILY_BUILD,)),
+            ):
+                if a is None:
+                    continue
+                table.add_row(
+                    label,
+                    f"{a['tealeaves_run_seconds']:.1f}",
+                    f"{a['dag_seconds']:.1f}",
+                    f"{a['dbt_seconds']:.1f}",
+                    f"{sum(a['dbt_elapsed_seconds']):.1f}",
+                    f"{a['other_tasks_seconds']:.1f}",
+                    f"{sum(s.work_seconds for s in size.steps if s.step in outside):.1f}",
+                    _num(a["peak_rss_mb"]),
+                )
         console.print(table)
     if grown:
         over = [
