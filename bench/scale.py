@@ -507,7 +507,7 @@ def run_size(
         console.log(f"{customers:,} customers: the Airflow DAG (tealeaves run)")
         # with a next day: day one, day one again (nothing new: the next build starts from retired marts, as in
         # steady state), then the next day, the daily DAG run the goal is about
-        dag = run_dag([day_one, day_one, day_two] if next_day else [exports], folder)
+        dag = run_dag([day_one, None, day_two] if next_day else [exports], folder)
     return SizeResult(
         customers,
         generated,
@@ -531,14 +531,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def run_dag(runs: list[Path], folder: Path) -> dict:
-    """`tealeaves run --data <exports>` for each folder of `runs` in turn, in a home of its own (its own embedded
-    server, warehouse and Airflow metadata, so neither the bench's database nor the user's Airflow history is
-    touched), then each DAG run's wall time and its dbt producer tasks' durations from Airflow's task_instance
-    table: the first run's, and with more than one the last's as `next_day`."""
+def run_dag(runs: list[Path | None], folder: Path) -> dict:
+    """`tealeaves run --data <exports>` once per item of `runs`, in a home of its own (its own embedded server,
+    warehouse and Airflow metadata, so neither the bench's database nor the user's Airflow history is touched),
+    then the DAG run's wall time and its dbt producer tasks' durations from Airflow's task_instance table: the
+    first run's, and with more than one the last's as `next_day`.
+
+    Every run reads one folder, as a company's daily runs do (the product refuses a warehouse fed from two): each
+    item's files are linked into it before its run (None: nothing new)."""
     from tealeaves.db import EmbeddedPostgres
 
     home = folder / "airflow-home"
+    exports = folder / "dag-exports"
     port = free_port()
     mine = ("TEALEAVES_HOME", "TEALEAVES_PG_PORT", "TEALEAVES_DATABASE_URL", "TEALEAVES_DATA", "TEALEAVES_ALERT_")
     env = {k: v for k, v in os.environ.items() if not k.startswith((*mine, "AIRFLOW"))}  # no alert leaves the bench
@@ -548,7 +552,9 @@ def run_dag(runs: list[Path], folder: Path) -> dict:
     server = EmbeddedPostgres(settings.pg_data, port, settings.pg_password_file)
     measured_runs = []
     try:
-        for number, exports in enumerate(runs, start=1):
+        for number, new_files in enumerate(runs, start=1):
+            if new_files is not None:
+                shutil.copytree(new_files, exports, copy_function=link_or_copy, dirs_exist_ok=True)
             log = folder / "logs" / f"tealeaves-run-{number}.log"
             measured = run_measured([str(BIN / "tealeaves"), "run", "--data", str(exports)], env, log, None)
             if measured.returncode != 0:
@@ -560,6 +566,14 @@ def run_dag(runs: list[Path], folder: Path) -> dict:
         server.stop()
     first = measured_runs[0]
     return {**first, "next_day": measured_runs[-1]} if len(runs) > 1 else first
+
+
+def link_or_copy(source: str, target: str) -> None:
+    """A hard link where the file system allows one (the exports take gigabytes), else a copy."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
 
 
 def dag_run_measured(settings: Settings, home: Path, measured: Measured) -> dict:
