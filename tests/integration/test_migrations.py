@@ -22,6 +22,7 @@ from tests.conftest import ROOT, create_database
 from tests.warehouse import query
 
 LEGACY = Path(__file__).with_name("legacy_ddl")
+BASELINE = "0001"  # what the code before revisions made; later revisions are tested from it
 SCHEMAS = ("raw", "quality", "quality_samples", "ltv")
 
 
@@ -70,13 +71,13 @@ def made_by_old_code(server) -> dict[str, set[tuple]]:
 
 
 def test_a_new_warehouse_gets_exactly_the_tables_the_code_before_revisions_made(fresh_database, made_by_old_code):
-    ensure_current(fresh_database)
+    upgrade(fresh_database, to=BASELINE)
     found = catalogue(fresh_database)
     for kind, expected in made_by_old_code.items():
         assert found[kind] == expected, f"{kind}: new {found[kind] - expected}, missing {expected - found[kind]}"
     assert sum(len(facts) for facts in found.values()) > 100  # the comparison compared something
     with psycopg.connect(fresh_database) as conn:
-        assert current(conn) == head()
+        assert current(conn) == BASELINE
     assert query(fresh_database, "select to_regnamespace('quality_scratch') is not null") == [(True,)]
 
 
@@ -161,7 +162,7 @@ def test_a_warehouse_made_before_revisions_is_adopted_with_every_row(fresh_datab
     before = rows_of(fresh_database, KEPT)
     assert all(before.values()) and len(before) == len(KEPT)
 
-    assert upgrade(fresh_database) == (None, head())
+    assert upgrade(fresh_database, to=BASELINE) == (None, BASELINE)
 
     assert rows_of(fresh_database, KEPT) == before
     after = catalogue(fresh_database)
@@ -182,7 +183,7 @@ def test_the_oldest_ledger_and_results_reach_head_keeping_their_rows(fresh_datab
     ledger = query(fresh_database, "select batch_id, status, content_hash from raw.load_batches order by 1")
     raw_rows = query(fresh_database, "select * from raw.crm_companies")
 
-    ensure_current(fresh_database)
+    upgrade(fresh_database, to=BASELINE)
 
     assert query(fresh_database, "select batch_id, status, content_hash from raw.load_batches order by 1") == ledger
     assert query(fresh_database, "select distinct validation from raw.load_batches") == [("pending",)]
@@ -205,6 +206,38 @@ def test_the_oldest_ledger_and_results_reach_head_keeping_their_rows(fresh_datab
             "insert into raw.load_batches (source, entity, file_name, file_path, content_hash, started_at, status)"
             " values ('crm', 'companies', 'c.csv', '/x/c.csv', 'h3', now(), 'loading')"
         )
+
+
+def test_revision_0002_adds_the_files_stat_to_the_ledger_keeping_its_lines(fresh_database, made_by_old_code):
+    legacy(fresh_database, "before_migrations")
+    with psycopg.connect(fresh_database, autocommit=True) as conn:
+        conn.execute(ROWS + ROWS_BEFORE_MIGRATIONS)
+    upgrade(fresh_database, to=BASELINE)
+    before = rows_of(fresh_database, KEPT)
+    at_baseline = catalogue(fresh_database)
+
+    assert upgrade(fresh_database) == (BASELINE, head()) and head() == "0002"
+
+    kept = rows_of(fresh_database, KEPT)
+    ledger = kept.pop("raw.load_batches")  # the new column comes last, null on the lines loaded before it
+    assert [row[:-1] for row in ledger] == before.pop("raw.load_batches") and {row[-1] for row in ledger} == {None}
+    assert kept == before
+    after = catalogue(fresh_database)
+    assert {kind: after[kind] - at_baseline[kind] for kind in after} == {
+        **{kind: set() for kind in after},
+        "columns": {
+            (
+                "raw",
+                "load_batches",
+                "file_stat",
+                "text",
+                False,
+                None,
+                "device:inode:size:mtime_ns:ctime_ns of the file when its load began; null before revision 0002",
+            )
+        },
+    }
+    assert all(not (at_baseline[kind] - after[kind]) for kind in after)
 
 
 def test_a_quarantine_whose_key_the_old_loads_dropped_gets_it_back(fresh_database):

@@ -90,12 +90,14 @@ def ensure_current(target: Target) -> None:
         upgrade(_connector(target))
 
 
-def upgrade(connect: Callable[[], psycopg.Connection] | str) -> tuple[str | None, str]:
-    """Apply every revision the warehouse lacks, in one transaction under the migrations lock.
+def upgrade(connect: Callable[[], psycopg.Connection] | str, to: str | None = None) -> tuple[str | None, str]:
+    """Apply every revision the warehouse lacks, in one transaction under the migrations lock; up to revision `to`
+    only when given (a test of one revision, from the one before it).
 
     Returns (revision before, revision after). PostgreSQL's DDL is transactional: a revision that fails leaves
     the warehouse as it was.
     """
+    target = to or head()
     if isinstance(connect, str):
         url = _libpq_url(connect)
 
@@ -113,10 +115,10 @@ def upgrade(connect: Callable[[], psycopg.Connection] | str) -> tuple[str | None
                     f"the warehouse's tables are at revision {before}, which this tealeaves does not know (its newest"
                     f" is {head()}): a newer release upgraded them; run that release"
                 )
-            if before != head():
+            if before != target:
                 if before is None and _made_before_revisions(connection):
-                    log.info("warehouse tables made before versioned migrations: adopting them at %s", head())
-                command.upgrade(alembic_config(connection), "head")
+                    log.info("warehouse tables made before versioned migrations: adopting them at %s", target)
+                command.upgrade(alembic_config(connection), target)
             after = _version_in(connection)
     finally:
         engine.dispose()

@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import re
 import threading
+import time
 from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -52,6 +53,24 @@ def file_hash(path: Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+# A file changed this recently may still be changing within one tick of the file system's clock, which stamps a
+# write's times (coarsely, by the millisecond): its stat is not kept, and the next load reads it again.
+SETTLED_NS = 2_000_000_000
+
+
+def file_stat(path: Path) -> str | None:
+    """What the file system says of the file (device, inode, size, modification and change times, ns), which any
+    write changes: a loaded batch whose file still has it is unchanged without reading it (the ledger's
+    file_stat, revision 0002). None for a file that cannot be read or changed under two seconds ago."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) < SETTLED_NS:
+        return None
+    return f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
 
 
 def _text_expr(contract: Contract, index: int, column: Column) -> sql.Composable:
@@ -489,24 +508,25 @@ def load_file(
     with conn.transaction():  # DDL first, in a short transaction of its own, so loads run in parallel
         lock_raw_ddl(conn)
         ensure_table(conn, contract)
+    stat = file_stat(path)  # before the file is read: a write while it is read changes it for the next load
     try:
         digest = file_hash(path)
     except OSError as exc:  # gone, unreadable, a folder under an export's name: no content to identify
-        batch_id = _ledger_line(conn, path, contract, "", started, queued_batch_id)
+        batch_id = _ledger_line(conn, path, contract, "", None, started, queued_batch_id)
         error = LoadError(f"{path}: cannot be read ({exc.strerror or exc})")
         _record_failure(conn, batch_id, str(error))
         raise error from None
-    if _already_loaded(conn, contract, digest):
+    if _already_loaded(conn, contract, digest, path, stat):
         if queued_batch_id is not None:
             conn.execute("delete from raw.load_batches where batch_id = %s", [queued_batch_id])
         return BatchResult(contract.source, contract.entity, path, "unchanged", None, 0, 0, 0)
-    batch_id = _ledger_line(conn, path, contract, digest, started, queued_batch_id)
+    batch_id = _ledger_line(conn, path, contract, digest, stat, started, queued_batch_id)
     try:
         with conn.transaction():
             conn.execute("select from raw.load_batches where batch_id = %s for update", [batch_id])
             # One loader per raw table at a time; a second one waits, then sees the first one's batch.
             conn.execute("select pg_advisory_xact_lock(hashtext(%s))", [contract.table])
-            if _already_loaded(conn, contract, digest):
+            if _already_loaded(conn, contract, digest, path, stat):
                 conn.execute("delete from raw.load_batches where batch_id = %s", [batch_id])
                 return BatchResult(contract.source, contract.entity, path, "unchanged", None, 0, 0, 0)
             if is_empty(path):  # nothing happened in the source today: a zero-row batch, recorded as such
@@ -544,20 +564,27 @@ def load_file(
 
 
 def _ledger_line(
-    conn: psycopg.Connection, path: Path, contract: Contract, digest: str, started: datetime, queued: int | None
+    conn: psycopg.Connection,
+    path: Path,
+    contract: Contract,
+    digest: str,
+    stat: str | None,
+    started: datetime,
+    queued: int | None,
 ) -> int:
     """The batch's `loading` line, committed before any work so that a load that dies leaves it behind; a line
-    load_paths queued gets the file's content hash and start."""
+    load_paths queued gets the file's content hash, stat and start."""
     if queued is not None:
         conn.execute(
-            "update raw.load_batches set content_hash = %s, started_at = %s where batch_id = %s",
-            [digest, started, queued],
+            "update raw.load_batches set content_hash = %s, file_stat = %s, started_at = %s where batch_id = %s",
+            [digest, stat, started, queued],
         )
         return queued
     return conn.execute(
-        "insert into raw.load_batches (source, entity, file_name, file_path, content_hash, started_at, status)"
-        " values (%s, %s, %s, %s, %s, %s, 'loading') returning batch_id",
-        [contract.source, contract.entity, path.name, str(path), digest, started],
+        "insert into raw.load_batches"
+        " (source, entity, file_name, file_path, content_hash, file_stat, started_at, status)"
+        " values (%s, %s, %s, %s, %s, %s, %s, 'loading') returning batch_id",
+        [contract.source, contract.entity, path.name, str(path), digest, stat, started],
     ).fetchone()[0]
 
 
@@ -580,21 +607,23 @@ def _queue(conn: psycopg.Connection, plan: list[tuple[Path, Contract]]) -> list[
     queued = []
     with conn.transaction():
         for path, contract in plan:
-            batch_id = _ledger_line(conn, path.resolve(), contract, "", started, None)
+            batch_id = _ledger_line(conn, path.resolve(), contract, "", None, started, None)
             conn.execute(f"select {_queue_lock('pg_advisory_lock', '%s')}", [batch_id])
             queued.append(batch_id)
     return queued
 
 
-def _already_loaded(conn: psycopg.Connection, contract: Contract, digest: str) -> bool:
-    return (
-        conn.execute(
-            "select from raw.load_batches where source = %s and entity = %s and content_hash = %s"
-            " and status = 'loaded'",
-            [contract.source, contract.entity, digest],
-        ).fetchone()
-        is not None
-    )
+def _already_loaded(conn: psycopg.Connection, contract: Contract, digest: str, path: Path, stat: str | None) -> bool:
+    """Whether a loaded batch holds this content. When it came from this very file, touched since (its stat
+    differs), the line takes the stat now, so that the next load need not read the file again."""
+    found = conn.execute(
+        "select batch_id, file_path = %s and file_stat is distinct from %s from raw.load_batches"
+        " where source = %s and entity = %s and content_hash = %s and status = 'loaded'",
+        [str(path), stat, contract.source, contract.entity, digest],
+    ).fetchone()
+    if found is not None and found[1] and stat is not None:
+        conn.execute("update raw.load_batches set file_stat = %s where batch_id = %s", [stat, found[0]])
+    return found is not None
 
 
 def _record_failure(conn: psycopg.Connection, batch_id: int, error: str) -> None:
@@ -683,17 +712,41 @@ def load_paths(
         raise LoadError(f"unknown source {source!r}; known sources: {', '.join(sources.sources())}")
     plan = expand_paths(paths, source, allow_empty=allow_empty)
     width = workers or get_settings().load_workers
-    done: list[BatchResult] = []
+    done: list[BatchResult | None] = [None] * len(plan)
     with psycopg.connect(dsn, autocommit=True) as ledger:  # holds the queued lines until their files are done
         ensure_raw_schema(ledger)
         mark_interrupted(ledger)
-        for first in range(0, len(plan), QUEUE_LENGTH):
-            done += _load_queued(dsn, ledger, plan[first : first + QUEUE_LENGTH], width)
+        for index in _unchanged_by_stat(ledger, plan):
+            path, contract = plan[index]
+            done[index] = BatchResult(contract.source, contract.entity, path, "unchanged", None, 0, 0, 0)
+        to_load = [index for index, result in enumerate(done) if result is None]
+        for first in range(0, len(to_load), QUEUE_LENGTH):
+            indices = to_load[first : first + QUEUE_LENGTH]
+            loaded = _load_queued(dsn, ledger, [plan[index] for index in indices], width)
+            for index, result in zip(indices, loaded, strict=True):
+                done[index] = result
             ledger.execute("select pg_advisory_unlock_all()")
-    failed = [r.error for r in done if r.status == "failed"]
+    failed = [r.error for r in done if r is not None and r.status == "failed"]
     if strict and failed:
         raise LoadError("; ".join(e or "" for e in failed))
-    return done
+    return [r for r in done if r is not None]
+
+
+def _unchanged_by_stat(ledger: psycopg.Connection, plan: list[tuple[Path, Contract]]) -> list[int]:
+    """The plan's files a loaded batch came from whose stat is still the one it recorded (file_stat): unchanged,
+    found without reading them. Every other file is hashed as it loads (load_file)."""
+    stats = [(str(path.resolve()), file_stat(path.resolve())) for path, _ in plan]
+    recorded = ledger.execute(
+        "select file_path, file_stat, source, entity from raw.load_batches"
+        " where status = 'loaded' and file_stat is not null and file_path = any(%s)",
+        [[path for path, stat in stats if stat is not None]],
+    ).fetchall()
+    known = set(recorded)
+    return [
+        index
+        for index, ((path, stat), (_, contract)) in enumerate(zip(stats, plan, strict=True))
+        if stat is not None and (path, stat, contract.source, contract.entity) in known
+    ]
 
 
 # Files queued at once: each queued line holds an entry of PostgreSQL's shared lock table (max_locks_per_transaction
