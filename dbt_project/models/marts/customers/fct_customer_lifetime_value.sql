@@ -19,7 +19,7 @@
       in a year would be valued over decades on one event, and a segment that lost nobody for ever. The cap
       applies to zero churn too; a segment with no customers at the start has no rate, and no formula LTV.
 
-    Length (197 lines, over the style's ~150): One model: historical and formula LTV share the customer's
+    Length (202 lines, over the style's ~150): One model: historical and formula LTV share the customer's
     months, revenue, margin and segment churn; the long parts are the documented cap on expected lifetime, written
     out once per LTV column, and the historical LTV's two parts.
 #}
@@ -97,7 +97,11 @@ unsettled_margin_earned as (
     cross join trailing_margin
     left join margins
         on invoices.month = margins.month
-    where not exists (select from settled_margins where settled_margins.month = invoices.month)
+    where
+        not exists (
+            select from settled_margins
+            where settled_margins.month = invoices.month
+        )
     group by invoices.customer_key
 ),
 
@@ -108,8 +112,9 @@ customer_revenue as (
         -- null when no invoice has a margin, as a sum over the invoices would be
         (case
             when revenue.settled_margin_earned_usd is not null or unsettled_margin_earned.margin_earned_usd is not null
-                then coalesce(revenue.settled_margin_earned_usd, 0)
-                + coalesce(unsettled_margin_earned.margin_earned_usd, 0)
+                then
+                    coalesce(revenue.settled_margin_earned_usd, 0)
+                    + coalesce(unsettled_margin_earned.margin_earned_usd, 0)
         end) as historical_ltv_usd,
         revenue.has_unconverted_invoices
     from revenue
