@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import json
 import os
 import platform
@@ -543,6 +544,8 @@ def run_dag(runs: list[Path | None], folder: Path) -> dict:
 
     home = folder / "airflow-home"
     exports = folder / "dag-exports"
+    for leftover in (home, exports):  # a home and folder of this call's own; a link is never written through
+        shutil.rmtree(leftover, ignore_errors=True)
     port = free_port()
     mine = ("TEALEAVES_HOME", "TEALEAVES_PG_PORT", "TEALEAVES_DATABASE_URL", "TEALEAVES_DATA", "TEALEAVES_ALERT_")
     env = {k: v for k, v in os.environ.items() if not k.startswith((*mine, "AIRFLOW"))}  # no alert leaves the bench
@@ -569,10 +572,13 @@ def run_dag(runs: list[Path | None], folder: Path) -> dict:
 
 
 def link_or_copy(source: str, target: str) -> None:
-    """A hard link where the file system allows one (the exports take gigabytes), else a copy."""
+    """A hard link where the file system allows one (the exports take gigabytes), else a copy; never over a file
+    that exists (the file it links to may be the source's)."""
     try:
         os.link(source, target)
-    except OSError:
+    except OSError as exc:
+        if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
+            raise
         shutil.copy2(source, target)
 
 

@@ -70,3 +70,30 @@
     insert into {{ priced }} (month, gross_margin_pct)
     select month, gross_margin_pct from ({{ settled_margin_months() }}) as settled
 {%- endmacro %}
+
+{#
+    Pre-hook of fct_customer_lifetime_value, which adds int_customer_revenue's settled sums to the other invoices'
+    margin: int_customer_revenue must have priced the settled months at the margins int_gross_margin_monthly holds
+    now. A build that refreshed the margins but not int_customer_revenue (a selection without it) would count a
+    month settled since in neither model, or a month's old margin; the mart fails instead, naming the fix, and
+    nothing is published.
+#}
+{% macro assert_settled_margins_priced() -%}
+    {%- if not execute -%}{{ return('') }}{%- endif -%}
+    {%- set priced = graph_model_relation('int_customer_revenue', '__margins') -%}
+    do $$ begin
+        if to_regclass('{{ priced }}') is null then
+            raise exception 'int_customer_revenue has recorded no settled margins:'
+                ' build it before fct_customer_lifetime_value';
+        end if;
+        -- a statement of its own: PL/pgSQL plans it only once the table is known to exist
+        if exists (
+            select from ({{ settled_margin_months() }}) as settled
+            full join {{ priced }} as priced on settled.month = priced.month
+            where settled.gross_margin_pct is distinct from priced.gross_margin_pct
+        ) then
+            raise exception 'int_customer_revenue priced settled months at other gross margins than'
+                ' int_gross_margin_monthly holds now: build it before fct_customer_lifetime_value';
+        end if;
+    end $$
+{%- endmacro %}

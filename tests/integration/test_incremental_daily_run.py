@@ -1276,6 +1276,8 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
     # a re-export staged before the raw gate saw it (a build run by hand between a load and the DAG's gate)
     _load(incremental, tmp_path / "failing", gate=False)
     dbt_build(incremental, TABLES_ONLY, tmp_path / "dbt-day1")
+    priced_sql = "select month, gross_margin_pct from intermediate.int_customer_revenue__margins order by 1"
+    priced_day1 = query(incremental, priced_sql)
     late_targets_sql = (
         "select metric, target_minutes from intermediate.int_tickets_sla_targets where ticket_id = %s order by 1"
     )
@@ -1455,6 +1457,9 @@ def test_an_incremental_daily_run_equals_a_full_rebuild(server, tmp_path):
     _load(incremental, tmp_path / "day2", tmp_path / "later", tmp_path / "billing")
     # with every data test, on the incremental tables too; the debug log says which plan each model took
     dbt_build(incremental, DAILY_BUILD, tmp_path / "dbt-day2", debug_log=True)
+    # day two moves a settled month's margin: int_customer_revenue prices that month's customers again
+    moved = dict(priced_day1).items() ^ dict(query(incremental, priced_sql)).items()
+    assert moved and {month for month, _ in moved} <= {month for month, _ in priced_day1}
     [(corrected_rate,)] = query(
         incremental,
         "select fx_rate_to_usd from intermediate.int_invoices_converted where invoice_id = %s",

@@ -20,6 +20,9 @@ from collections import defaultdict
 from datetime import date
 from decimal import Decimal
 
+import psycopg
+
+from tests.conftest import dbt_build
 from tests.ltv_oracle import (
     Customer,
     cents,
@@ -197,3 +200,39 @@ def test_cohort_formula_ltv_is_the_mean_of_its_customers_arpa_times_margin_over_
     mart = cohort_mart(url, "arpa_usd, gross_margin_pct, customers_with_formula_ltv, formula_ltv_per_customer_usd")
     assert set(mart) == set(expected)
     assert {key: (row, expected[key]) for key, row in mart.items() if row != expected[key]} == {}
+
+
+# -- the settled margins' guard ---------------------------------------------------------------------------------------
+NO_UNIT_TESTS = "--exclude resource_type:unit_test"
+
+
+def test_the_mart_refuses_settled_sums_priced_at_other_margins_than_it_reads(published_world, tmp_path):
+    """int_customer_revenue keeps each customer's margin in settled months; fct_customer_lifetime_value adds the
+    rest at the margins it reads. A build that refreshed the margins without int_customer_revenue (a selection
+    without it) would mix two pricings: the mart fails instead (its pre-hook), and built with int_customer_revenue,
+    which prices the changed month's customers again, it is the published mart again."""
+    url = published_world
+    # the marts after a publish are built whole once; dbt's unit tests are make test's, not this build's
+    dbt_build(url, f"+fct_customer_lifetime_value {NO_UNIT_TESTS}", tmp_path / "first")
+    [(month, customers)] = query(
+        url,
+        "select month, (select count(distinct customer_key) from intermediate.int_invoices_netted as i"
+        " where i.month = m.month) from intermediate.int_customer_revenue__margins as m order by month limit 1",
+    )
+    assert customers > 0
+    with psycopg.connect(url, autocommit=True) as conn:  # as if priced before the month's margin moved
+        conn.execute(
+            "update intermediate.int_customer_revenue__margins set gross_margin_pct = gross_margin_pct - 0.01"
+            " where month = %s",
+            [month],
+        )
+    mart_alone = dbt_build(url, f"fct_customer_lifetime_value {NO_UNIT_TESTS}", tmp_path / "alone", failing_models=True)
+    assert mart_alone["fct_customer_lifetime_value"]["status"] == "error"
+
+    both = dbt_build(url, f"int_customer_revenue fct_customer_lifetime_value {NO_UNIT_TESTS}", tmp_path / "both")
+
+    assert both["fct_customer_lifetime_value"]["status"] == "success"
+    rebuilt = "select * from marts_build.fct_customer_lifetime_value"
+    published = "select * from marts.fct_customer_lifetime_value"
+    assert query(url, f"({rebuilt} except all {published}) union all ({published} except all {rebuilt})") == []
+    assert query(url, "select count(*) from marts_build.fct_customer_lifetime_value")[0][0] > 0

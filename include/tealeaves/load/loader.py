@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import re
 import threading
 import time
@@ -63,9 +64,13 @@ SETTLED_NS = 2_000_000_000
 def file_stat(path: Path) -> str | None:
     """What the file system says of the file (device, inode, size, modification and change times, ns), which any
     write changes: a loaded batch whose file still has it is unchanged without reading it (the ledger's
-    file_stat, revision 0002). None for a file that cannot be read or changed under two seconds ago."""
+    file_stat, revision 0002). None for a file that cannot be read or changed under two seconds ago.
+
+    Asked of the open file, not of its name: opening makes a network file system (NFS, SMB) look again at the
+    server's attributes, where a bare stat may answer from a cache up to a minute old."""
     try:
-        st = path.stat()
+        with open(path, "rb") as handle:
+            st = os.fstat(handle.fileno())
     except OSError:
         return None
     if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) < SETTLED_NS:
@@ -718,7 +723,7 @@ def load_paths(
         mark_interrupted(ledger)
         for index in _unchanged_by_stat(ledger, plan):
             path, contract = plan[index]
-            done[index] = BatchResult(contract.source, contract.entity, path, "unchanged", None, 0, 0, 0)
+            done[index] = BatchResult(contract.source, contract.entity, path.resolve(), "unchanged", None, 0, 0, 0)
         to_load = [index for index, result in enumerate(done) if result is None]
         for first in range(0, len(to_load), QUEUE_LENGTH):
             indices = to_load[first : first + QUEUE_LENGTH]

@@ -16,7 +16,7 @@
     Incremental (macros/customer_revenue_incremental.sql): a daily run recomputes the customers whose invoices
     something new touched and keeps the others. dim_customers summed every invoice every day before, 1.4 s of its
     3.1 at 100,000 customers, and fct_customer_lifetime_value priced every invoice at its month's margin every
-    day, 1.4 s of its 2.6: the margins of settled months (settled_margin_months) rarely change, and a change
+    day, 1.5 s of its 2.6: the margins of settled months (settled_margin_months) rarely change, and a change
     recomputes the customers with an invoice in that month here.
 #}
 {%- set customers = customer_revenue_keys() %}

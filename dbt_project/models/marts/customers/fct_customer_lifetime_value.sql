@@ -1,3 +1,8 @@
+{{
+    config(
+        pre_hook="{{ assert_settled_margins_priced() }}",
+    )
+}}
 {#
     One row per paying customer: what the customer has been worth so far and what the textbook formula says
     they will be worth over a lifetime.
@@ -7,7 +12,8 @@
     of revenue) ÷ MRR); a month without a margin uses the trailing-12-month margin below. With no margin at all
     (a business without subscriptions has no MRR to take one from) it is null, not 0: revenue was earned, its
     margin is unknown. int_customer_revenue keeps the sum over settled months (settled_margin_months, kept by
-    customer); the invoices of the other months are priced here, a few of them in a daily run.
+    customer); the invoices of the other months are priced here, a few of them in a daily run. The pre-hook
+    (assert_settled_margins_priced) fails the build if int_customer_revenue priced at other margins than these.
 
     Formula LTV = ARPA × gross margin % ÷ monthly logo churn rate, docs/metrics.md's definition, with:
     - ARPA: the customer's own average month-end MRR over the months they were paying (USD);
@@ -19,7 +25,7 @@
       in a year would be valued over decades on one event, and a segment that lost nobody for ever. The cap
       applies to zero churn too; a segment with no customers at the start has no rate, and no formula LTV.
 
-    Length (202 lines, over the style's ~150): One model: historical and formula LTV share the customer's
+    Length (208 lines, over the style's ~150): One model: historical and formula LTV share the customer's
     months, revenue, margin and segment churn; the long parts are the documented cap on expected lifetime, written
     out once per LTV column, and the historical LTV's two parts.
 #}

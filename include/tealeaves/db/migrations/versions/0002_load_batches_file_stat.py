@@ -27,7 +27,8 @@ def upgrade() -> None:
     op.execute("alter table raw.load_batches add column if not exists file_stat text")
     op.execute(
         "comment on column raw.load_batches.file_stat is"
-        " 'device:inode:size:mtime_ns:ctime_ns of the file when its load began; null before revision 0002'"
+        " 'device:inode:size:mtime_ns:ctime_ns of the file when its load began; null before revision 0002, and for"
+        " a file changed under two seconds before its load'"
     )
 
 
