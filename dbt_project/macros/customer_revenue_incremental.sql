@@ -50,13 +50,19 @@
 {% macro customers_of_margins_changed() -%}
     select invoices.customer_key
     from {{ graph_model_relation('int_invoices_netted') }} as invoices
-    where invoices.month in (
-        select coalesce(settled.month, priced.month)
-        from ({{ settled_margin_months() }}) as settled
-        full join {{ graph_model_relation(this.identifier, '__margins') }} as priced
-            on settled.month = priced.month
-        where settled.gross_margin_pct is distinct from priced.gross_margin_pct
-    )
+    where invoices.month in ({{ settled_margins_repriced_sql() }})
+{%- endmacro %}
+
+{#
+    The months whose settled margin now differs from the one int_customer_revenue last priced at (its __margins
+    table): another value, settled only now, or no longer. The model's keys and the mart's guard ask it.
+#}
+{% macro settled_margins_repriced_sql() -%}
+    select coalesce(settled.month, priced.month)
+    from ({{ settled_margin_months() }}) as settled
+    full join {{ graph_model_relation('int_customer_revenue', '__margins') }} as priced
+        on settled.month = priced.month
+    where settled.gross_margin_pct is distinct from priced.gross_margin_pct
 {%- endmacro %}
 
 {#
@@ -87,11 +93,7 @@
                 ' build it before fct_customer_lifetime_value';
         end if;
         -- a statement of its own: PL/pgSQL plans it only once the table is known to exist
-        if exists (
-            select from ({{ settled_margin_months() }}) as settled
-            full join {{ priced }} as priced on settled.month = priced.month
-            where settled.gross_margin_pct is distinct from priced.gross_margin_pct
-        ) then
+        if exists ({{ settled_margins_repriced_sql() }}) then
             raise exception 'int_customer_revenue priced settled months at other gross margins than'
                 ' int_gross_margin_monthly holds now: build it before fct_customer_lifetime_value';
         end if;

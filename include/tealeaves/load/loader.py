@@ -740,7 +740,8 @@ def load_paths(
 def _unchanged_by_stat(ledger: psycopg.Connection, plan: list[tuple[Path, Contract]]) -> list[int]:
     """The plan's files a loaded batch came from whose stat is still the one it recorded (file_stat): unchanged,
     found without reading them. Every other file is hashed as it loads (load_file)."""
-    stats = [(str(path.resolve()), file_stat(path.resolve())) for path, _ in plan]
+    resolved = [path.resolve() for path, _ in plan]
+    stats = [(str(path), file_stat(path)) for path in resolved]
     recorded = ledger.execute(
         "select file_path, file_stat, source, entity from raw.load_batches"
         " where status = 'loaded' and file_stat is not null and file_path = any(%s)",

@@ -79,9 +79,7 @@ def log_likelihood_per_customer(
     evaluations instead of one per customer, two thirds of each evaluation at 100,000 customers. `x_index` is
     np.unique(x, return_inverse=True), made once by a caller that evaluates many parameters on the same customers.
     """
-    distinct, position = np.unique(x, return_inverse=True) if x_index is None else x_index
-    alive_term, dropped_term = _mixture_terms(r, alpha, a, b, x, t_x, T)
-    return _count_terms(r, alpha, a, b, distinct)[position] + np.logaddexp(alive_term, dropped_term)
+    return _log_likelihood_terms(r, alpha, a, b, x, t_x, T, x_index)[0]
 
 
 def log_likelihood_and_gradient_per_customer(
@@ -104,9 +102,9 @@ def log_likelihood_and_gradient_per_customer(
     d/db = ψ(b+x) − ψ(b) + ψ(a+b) − ψ(a+b+x) − w/(b+x−1).
     The optimiser took them by finite differences before: five likelihoods per step instead of one and this.
     """
-    distinct, position = np.unique(x, return_inverse=True) if x_index is None else x_index
-    alive_term, dropped_term = _mixture_terms(r, alpha, a, b, x, t_x, T)
-    log_likelihood = _count_terms(r, alpha, a, b, distinct)[position] + np.logaddexp(alive_term, dropped_term)
+    log_likelihood, alive_term, dropped_term, (distinct, position) = _log_likelihood_terms(
+        r, alpha, a, b, x, t_x, T, x_index
+    )
     dropped_share = expit(dropped_term - alive_term)  # 0 where x = 0: that term is -inf
     alive_share = 1.0 - dropped_share
     repeat = x > 0
@@ -123,6 +121,24 @@ def log_likelihood_and_gradient_per_customer(
         ]
     )
     return log_likelihood, gradient
+
+
+def _log_likelihood_terms(
+    r: float,
+    alpha: float,
+    a: float,
+    b: float,
+    x: FloatArray,
+    t_x: FloatArray,
+    T: FloatArray,
+    x_index: tuple[FloatArray, NDArray[np.intp]] | None,
+) -> tuple[FloatArray, FloatArray, FloatArray, tuple[FloatArray, NDArray[np.intp]]]:
+    """Each customer's log-likelihood, with the two mixture terms and the distinct counts it was made of (the
+    gradient is written in them)."""
+    distinct, position = np.unique(x, return_inverse=True) if x_index is None else x_index
+    alive_term, dropped_term = _mixture_terms(r, alpha, a, b, x, t_x, T)
+    log_likelihood = _count_terms(r, alpha, a, b, distinct)[position] + np.logaddexp(alive_term, dropped_term)
+    return log_likelihood, alive_term, dropped_term, (distinct, position)
 
 
 def _count_terms(r: float, alpha: float, a: float, b: float, distinct: FloatArray) -> FloatArray:
