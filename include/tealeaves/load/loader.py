@@ -27,7 +27,14 @@ from tealeaves import sources
 from tealeaves.config import get_settings
 from tealeaves.db.migrate import ensure_current
 from tealeaves.load.csv_screen import DIGIT_FIRST, NotOneLinePerRecord, blocks, line_ends
-from tealeaves.load.ddl import RAW, ensure_raw_schema, ensure_table, lock_raw_ddl, summarize_block_range_indexes
+from tealeaves.load.ddl import (
+    RAW,
+    ensure_raw_schema,
+    ensure_table,
+    lock_raw_ddl,
+    refresh_statistics,
+    summarize_block_range_indexes,
+)
 from tealeaves.load.readers import MAX_JSON_DEPTH, READERS, LoadError, csv_layout
 from tealeaves.load.typed_copy import MostlyDoubtful, copy_into_raw, skipped_lines, stage_lines, takes_typed_copy
 from tealeaves.sources import Column, Contract
@@ -547,9 +554,7 @@ def load_file(
                 " rows_rejected = %s, finished_at = clock_timestamp() where batch_id = %s",
                 [loaded + rejected, loaded, rejected, batch_id],
             )
-            # Fresh statistics for dbt's queries: without them the planner guesses a new table is tiny and
-            # picks nested loops that take minutes instead of milliseconds.
-            conn.execute(sql.SQL("analyze {}").format(sql.Identifier(RAW, contract.table)))
+            refresh_statistics(conn, contract)  # for dbt's queries, when the load left them stale
             summarize_block_range_indexes(conn, contract)
     except UnicodeDecodeError as exc:
         error = LoadError(f"{path}: not valid UTF-8 at byte {exc.start} ({exc.reason}); re-export the file as UTF-8")
