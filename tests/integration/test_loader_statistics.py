@@ -1,9 +1,9 @@
 """What a load leaves the planner knowing of a raw table (tealeaves.load.ddl.refresh_statistics).
 
-The build and the raw gate read a raw table right after its load. A first load, or one that grows the table by
-more than a tenth, must leave statistics of the whole table; a day's small batch in a large table must be known by
-its batch id (the raw gate's queries select batches by id, and a planner whose statistics predate a batch guesses
-it holds no row), without the cost of analyzing the rest (issue 15: that was most of a daily load).
+The build and the raw gate read a raw table right after its load. A first load, one that grows the table by more
+than a tenth, or one into a table with a column never analyzed must leave statistics of the whole table; a day's
+small batch in a large table must be known by its batch id (the raw gate selects batches by id), without the cost
+of analyzing the rest (issue 15: that was most of a daily load).
 
 What the planner knows is read from `pg_stats`: the most common values of `_batch_id` (the batch ids the table
 holds) and of `industry`, which every test's first file holds one value of and a later file another. Autovacuum
@@ -87,4 +87,16 @@ def test_a_load_that_grows_the_table_by_more_than_a_tenth_is_analyzed_whole(tmp_
     [batch] = load(fresh_database, tmp_path)
 
     assert common_values(fresh_database, "_batch_id") == {str(first), str(batch)}
+    assert common_values(fresh_database, "industry") == {"saas", "fintech"}
+
+
+def test_a_column_without_statistics_gets_them_with_the_next_load(tmp_path, fresh_database):
+    first_load(fresh_database, tmp_path)
+    with psycopg.connect(fresh_database, autocommit=True) as conn:  # as a newer contract's column is added
+        conn.execute("alter table raw.crm_companies add column added_later text")
+    export(tmp_path, "companies__next_day.csv", FIRST_ROWS + 1, 300, "fintech")
+
+    load(fresh_database, tmp_path)
+
+    assert query(fresh_database, "select count(*) from pg_stats where attname = 'added_later'") == [(1,)]
     assert common_values(fresh_database, "industry") == {"saas", "fintech"}

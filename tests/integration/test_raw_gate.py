@@ -253,3 +253,12 @@ def test_a_killed_load_holds_the_run_back_until_its_content_has_loaded_under_any
         ).fetchall()
     assert status == "failed" and "stopped before it finished" in error
     assert load_paths(warehouse, [path], "billing")[0].status == "unchanged"
+
+
+def test_the_raw_gates_sessions_never_plan_a_nested_loop(fresh_database):
+    """A day's batch can be missing from its table's statistics (a small load samples only the batch column), and
+    a nested loop over a batch the planner guesses empty reads the batch again for each of its rows."""
+    from tealeaves.quality.raw_gate import raw_validator
+
+    with raw_validator(fresh_database) as validator, validator.datasource.get_engine().connect() as conn:
+        assert conn.exec_driver_sql("show enable_nestloop").scalar() == "off"

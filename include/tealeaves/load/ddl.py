@@ -118,43 +118,43 @@ def ensure_block_range_indexes(conn: psycopg.Connection, contract: Contract) -> 
         )
 
 
-# A raw table this small is analyzed whole after every load: analyze reads all of it in milliseconds, and its growth
-# can hide inside the pages it had.
+# A raw table this small is analyzed whole after every load: analyze reads all of it in milliseconds.
 SMALL_TABLE_PAGES = 128
 # Statistics target of the batch column's own analyze after a small load: a sample of 300 times this many rows.
 BATCH_STATISTICS_TARGET = 10
-BATCH_COLUMN = "_batch_id"
+BATCH_COLUMN = "_batch_id"  # every raw row's batch (raw.load_batches)
 
 
-def refresh_statistics(conn: psycopg.Connection, contract: Contract) -> str:
-    """Bring the raw table's statistics up to date after a load, inside its transaction; "table" or "batch column".
+def refresh_statistics(conn: psycopg.Connection, contract: Contract, rows_loaded: int) -> None:
+    """Bring the raw table's statistics up to date after a load of `rows_loaded` rows, inside its transaction.
 
-    The whole table is analyzed when it has no statistics, is small, or grew in this load by more than
-    autovacuum_analyze_scale_factor (a tenth by default): the build reads it right after the load, before
-    autovacuum would, and a first load's table guessed tiny gets nested loops that take minutes. A day's batch adds a
-    fraction of a percent to a large table, and analyzing all of it for that, as every load did, was the better part
-    of a daily load at 100,000 customers (0.15 to 0.7 s a table, twice a day for its regular and its late file).
-    After such a load only the batch column is analyzed, on a sample a tenth of the usual size (about 0.03 to 0.09 s):
-    the raw gate reads the new batches by their ids, and to a planner whose statistics predate a batch it holds no
-    row, so the gate's self-joins ran as nested loops (4 to 6 s instead of 0.6). The other columns' statistics age
-    as in any table: an analyze of chosen columns leaves autovacuum's count of changed rows running, and autovacuum
-    analyzes the table in the background once the small loads add up to the same tenth.
+    The whole table is analyzed when it is small, when a column has no statistics (a new table, or a column a newer
+    contract added), or when the load added more rows than autovacuum_analyze_scale_factor (a tenth by default) of
+    those the table had: the build reads it right after the load, before autovacuum would, and a first load's table
+    guessed tiny gets nested loops that take minutes. A day's batch adds a fraction of a percent to a large table, and
+    analyzing all of it for that, as every load did, was the better part of a daily load at 100,000 customers (0.15
+    to 0.7 s a table, twice a day for its regular and its late file). After such a load only the batch column is
+    analyzed, on a sample a tenth of the usual size (about 0.03 to 0.09 s), so the planner knows the table's new row
+    count and, unless the sample missed it, the new batch's id (the raw gate, which selects batches by id, plans
+    for a miss: tealeaves.quality.raw_gate.raw_validator). The other columns' statistics age as in any
+    table: an analyze of chosen columns leaves PostgreSQL's count of changed rows running, and autovacuum analyzes
+    the table whole once the small loads add up to the same tenth.
     """
     whole = conn.execute(
-        "select c.reltuples < 0 or c.relpages < %s"
-        " or pg_relation_size(c.oid) / current_setting('block_size')::bigint"
-        "    > c.relpages * (1 + current_setting('autovacuum_analyze_scale_factor')::float8)"
+        "select c.relpages < %s"
+        " or (select count(*) from pg_stats as s where s.schemaname = %s and s.tablename = %s)"
+        "    < (select count(*) from pg_attribute as a where a.attrelid = c.oid and a.attnum > 0"
+        "       and not a.attisdropped)"
+        " or %s > greatest(c.reltuples, 0) * current_setting('autovacuum_analyze_scale_factor')::float8"
         " from pg_class as c where c.oid = format('%%I.%%I', %s::text, %s::text)::regclass",
-        [SMALL_TABLE_PAGES, RAW, contract.table],
+        [SMALL_TABLE_PAGES, RAW, contract.table, rows_loaded, RAW, contract.table],
     ).fetchone()[0]
     table = sql.Identifier(RAW, contract.table)
     if whole:
         conn.execute(sql.SQL("analyze {}").format(table))
-        return "table"
+        return
     conn.execute(sql.SQL("set local default_statistics_target = {}").format(sql.Literal(BATCH_STATISTICS_TARGET)))
     conn.execute(sql.SQL("analyze {} ({})").format(table, sql.Identifier(BATCH_COLUMN)))
-    conn.execute("reset default_statistics_target")
-    return "batch column"
 
 
 def summarize_block_range_indexes(conn: psycopg.Connection, contract: Contract) -> None:

@@ -554,7 +554,7 @@ def load_file(
                 " rows_rejected = %s, finished_at = clock_timestamp() where batch_id = %s",
                 [loaded + rejected, loaded, rejected, batch_id],
             )
-            refresh_statistics(conn, contract)  # for dbt's queries, when the load left them stale
+            refresh_statistics(conn, contract, loaded)  # for the raw gate's and the build's plans
             summarize_block_range_indexes(conn, contract)
     except UnicodeDecodeError as exc:
         error = LoadError(f"{path}: not valid UTF-8 at byte {exc.start} ({exc.reason}); re-export the file as UTF-8")

@@ -229,12 +229,16 @@ class Validator:
     """One ephemeral GX context on the warehouse: suites validated in as many rounds as the caller needs (the raw
     gate looks closer at what its first round found), then one Data Docs site for them all."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, session_options: str = "") -> None:
+        """`session_options`: settings of the validations' database sessions, as libpq's `options` spells them."""
         self.url = url
         self.context = gx.get_context(mode="ephemeral")
         # tqdm bars are noise in Airflow logs and CI output, and cost time on every metric.
         self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
-        self.datasource = self.context.data_sources.add_postgres(_DATASOURCE, connection_string=url)
+        engine_arguments = {"connect_args": {"options": session_options}} if session_options else {}
+        self.datasource = self.context.data_sources.add_postgres(
+            _DATASOURCE, connection_string=url, kwargs=engine_arguments
+        )
         self.views: list[str] = []  # made for suites on a query; dropped on exit
 
     def __enter__(self) -> Validator:

@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime, time
 import great_expectations as gx
 
 from tealeaves.config import get_settings
+from tealeaves.load.ddl import BATCH_COLUMN  # every raw row's batch: checks about "the batch" group by it
 from tealeaves.quality import Check
 from tealeaves.quality.checks import Severity
 
@@ -13,9 +14,6 @@ from tealeaves.quality.checks import Severity
 MOSTLY_UNIQUE = 0.95
 MANY_ROWS = 10
 ISO_CURRENCY = r"^[A-Za-z]{3}$"
-# Every raw row names the batch it came in. The raw gate validates the pending batches of a table together, so a
-# check about "the batch" groups by it; on one batch it says what it always said.
-BATCH_COLUMN = "_batch_id"
 
 
 def key_is_unique(columns: list[str]) -> list[Check]:
