@@ -100,3 +100,17 @@ def test_a_column_without_statistics_gets_them_with_the_next_load(tmp_path, fres
 
     assert query(fresh_database, "select count(*) from pg_stats where attname = 'added_later'") == [(1,)]
     assert common_values(fresh_database, "industry") == {"saas", "fintech"}
+
+
+def test_a_small_table_is_analyzed_whole_after_every_load(tmp_path, fresh_database):
+    export(tmp_path, "companies.csv", 1, 200, "saas")
+    load(fresh_database, tmp_path)
+    with psycopg.connect(fresh_database, autocommit=True) as conn:
+        conn.execute("alter table raw.crm_companies set (autovacuum_enabled = false)")
+    pages = query(fresh_database, "select relpages from pg_class where oid = 'raw.crm_companies'::regclass")[0][0]
+    assert pages < SMALL_TABLE_PAGES
+    export(tmp_path, "companies__next_day.csv", 201, 5, "fintech")  # 2.5% more rows
+
+    load(fresh_database, tmp_path)
+
+    assert common_values(fresh_database, "industry") == {"saas", "fintech"}
