@@ -20,24 +20,29 @@ GRAIN = ("month",)
 TOLERANCE = 0.10
 
 _DISAGREEING_MONTHS = f"""
-with invoiced as (
+with invoices as (
     select
-        date_trunc('month', covered.month)::date as month,
-        sum(invoices.amount_paid_usd / invoices.months_covered) as invoiced_mrr
-    from (
-        select amount_paid_usd, service_period_start_at,
-               greatest(
-                   1, round(extract(epoch from service_period_end_at - service_period_start_at) / (86400 * 30.44))
-               ) as months_covered
-        from intermediate.int_invoices_converted
-        where invoice_status = 'paid' and subscription_id is not null and not fx_missing and amount_paid_usd > 0
-          and service_period_start_at is not null
-    ) as invoices
-    cross join lateral generate_series(
-        date_trunc('month', invoices.service_period_start_at),
-        date_trunc('month', invoices.service_period_start_at) + (invoices.months_covered - 1) * interval '1 month',
-        interval '1 month'
-    ) as covered(month)
+        date_trunc('month', service_period_start_at) as first_month,
+        amount_paid_usd,
+        greatest(
+            1, round(extract(epoch from service_period_end_at - service_period_start_at) / (86400 * 30.44))
+        ) as months_covered
+    from intermediate.int_invoices_converted
+    where invoice_status = 'paid' and subscription_id is not null and not fx_missing and amount_paid_usd > 0
+      and service_period_start_at is not null
+),
+-- summed by first month and length before spreading: a few hundred groups to spread instead of every invoice
+by_first_month as (
+    select first_month, months_covered, sum(amount_paid_usd) / months_covered as invoiced_mrr
+    from invoices
+    group by first_month, months_covered
+),
+invoiced as (
+    select
+        (by_first_month.first_month + covered.months_after * interval '1 month')::date as month,
+        sum(by_first_month.invoiced_mrr) as invoiced_mrr
+    from by_first_month
+    cross join lateral generate_series(0, by_first_month.months_covered::integer - 1) as covered(months_after)
     group by 1
 ),
 snapshot as (
