@@ -21,7 +21,7 @@ MAX_LOG_SE = 2.0
 _HESSIAN_STEP = 1e-3
 LOG_BOUND = np.log(1e6)  # parameters live in [1e-6, 1e6]
 _AT_BOUND = 1e-3  # within 0.1% (in log) of a bound counts as at the bound
-_POLISHED_GRADIENT = 1e-8  # the polish stops when no log-parameter moves the log-likelihood by more per unit
+_POLISHED_GRADIENT = 1e-8  # the polish stops where the slope along every log-parameter is below this
 
 
 class FitOutcome:
