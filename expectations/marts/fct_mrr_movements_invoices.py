@@ -20,7 +20,7 @@ GRAIN = ("month",)
 TOLERANCE = 0.10
 
 _DISAGREEING_MONTHS = f"""
-with invoices as (
+with paid_invoices as (
     select
         date_trunc('month', service_period_start_at) as first_month,
         amount_paid_usd,
@@ -32,17 +32,17 @@ with invoices as (
       and service_period_start_at is not null
 ),
 -- summed by first month and length before spreading: a few hundred groups to spread instead of every invoice
-by_first_month as (
+invoiced_by_first_month as (
     select first_month, months_covered, sum(amount_paid_usd) / months_covered as invoiced_mrr
-    from invoices
+    from paid_invoices
     group by first_month, months_covered
 ),
 invoiced as (
     select
-        (by_first_month.first_month + covered.months_after * interval '1 month')::date as month,
-        sum(by_first_month.invoiced_mrr) as invoiced_mrr
-    from by_first_month
-    cross join lateral generate_series(0, by_first_month.months_covered::integer - 1) as covered(months_after)
+        (invoiced_by_first_month.first_month + covered.months_after * interval '1 month')::date as month,
+        sum(invoiced_by_first_month.invoiced_mrr) as invoiced_mrr
+    from invoiced_by_first_month
+    cross join lateral generate_series(0, invoiced_by_first_month.months_covered::integer - 1) as covered(months_after)
     group by 1
 ),
 snapshot as (

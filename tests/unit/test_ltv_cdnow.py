@@ -11,7 +11,6 @@ from datetime import date
 
 import numpy as np
 import pytest
-from scipy.optimize import minimize
 from scipy.special import hyp2f1
 
 from tealeaves.ltv import (
@@ -61,19 +60,18 @@ def test_bgnbd_reproduces_the_published_cdnow_parameters_within_one_percent(bgnb
 
 def test_bgnbd_stops_at_the_likelihoods_maximum_not_short_of_it(bgnbd, summaries):
     """L-BFGS-B's own stopping rule leaves CDNOW's fit about 1e-5 short in the log-parameters (a and b share a flat
-    ridge), well inside the published 1%: the polish must reach the maximum an independent Nelder-Mead, run to
-    1e-10 from the fit's answer, finds there."""
+    ridge), well inside the published 1%: after the polish the log-likelihood is flat there. Its slope is taken by
+    central differences of values of the per-customer likelihood, not by the derivatives the fit itself uses:
+    unpolished, the largest is about 8e-4; polished, about 1e-7, the differences' own rounding and truncation."""
     x, t_x, T = summaries.frequency, summaries.recency, summaries.T
     fitted = np.log([bgnbd.r, bgnbd.alpha, bgnbd.a, bgnbd.b])
 
     def negative(log_params):
         return -float(np.sum(log_likelihood_per_customer(*np.exp(log_params), x, t_x, T)))
 
-    reference = minimize(
-        negative, fitted, method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 20000}
-    )
-    assert reference.success, reference.message
-    assert np.max(np.abs(fitted - reference.x)) < 1e-6
+    step = 1e-5
+    slope = [(negative(fitted + step * unit) - negative(fitted - step * unit)) / (2 * step) for unit in np.eye(4)]
+    assert np.max(np.abs(slope)) < 1e-5
 
 
 def test_gamma_gamma_reproduces_the_published_cdnow_parameters_within_one_percent(gamma_gamma):

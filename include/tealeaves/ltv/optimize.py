@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 from numpy.typing import NDArray
@@ -20,8 +21,12 @@ from scipy.optimize import minimize
 MAX_LOG_SE = 2.0
 _HESSIAN_STEP = 1e-3
 LOG_BOUND = np.log(1e6)  # parameters live in [1e-6, 1e6]
+# The negative log-likelihood and its derivatives by the parameters, from one call
+WithGradient = Callable[[NDArray[np.float64]], tuple[float, NDArray[np.float64]]]
 _AT_BOUND = 1e-3  # within 0.1% (in log) of a bound counts as at the bound
-_POLISHED_GRADIENT = 1e-8  # the polish stops where the slope along every log-parameter is below this
+# Below what rounding lets the slope reach at these likelihoods' sizes: with ftol 0, the polish ends when a step no
+# longer lowers the value (L-BFGS-B's relative-reduction test at zero), not on the slope.
+_POLISHED_GRADIENT = 1e-8
 
 
 class FitOutcome:
@@ -55,7 +60,7 @@ def maximise(
     neg_log_likelihood: Callable[[NDArray[np.float64]], float],
     names: Sequence[str],
     starts: Sequence[Sequence[float]],
-    with_gradient: Callable[[NDArray[np.float64]], tuple[float, NDArray[np.float64]]] | None = None,
+    with_gradient: WithGradient | None = None,
 ) -> Optimum:
     """Minimise the negative log-likelihood over log-parameters from each start; keep the best.
 
@@ -73,30 +78,24 @@ def maximise(
             value = neg_log_likelihood(np.exp(log_params))
         return float(value) if np.isfinite(value) else 1e300
 
-    def objective_and_gradient(log_params: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
-        value, by_log_params = _by_log_params(log_params, with_gradient)  # type: ignore[arg-type]
-        if not (np.isfinite(value) and np.all(np.isfinite(by_log_params))):
-            return 1e300, np.zeros_like(log_params)
-        return value, by_log_params
-
-    def log_gradient(log_params: NDArray[np.float64]) -> NDArray[np.float64]:
-        """NaN where the objective above has its wall: the curvature must see it."""
-        value, by_log_params = _by_log_params(log_params, with_gradient)  # type: ignore[arg-type]
-        return by_log_params if np.isfinite(value) else np.full_like(log_params, np.nan)
+    objective_and_gradient = (
+        None if with_gradient is None else partial(_objective_and_log_gradient, with_gradient=with_gradient)
+    )
 
     runs = []
     for start in starts:
         x0 = np.log(np.asarray(start, dtype=float))
-        if with_gradient is None:
+        if objective_and_gradient is None:
             result = minimize(objective, x0, method="L-BFGS-B", bounds=bounds)
         else:
             result = minimize(objective_and_gradient, x0, jac=True, method="L-BFGS-B", bounds=bounds)
         runs.append((float(result.fun), result.x, bool(result.success), str(result.message)))
     # Polish the best run: L-BFGS-B stops on its relative-reduction test (about 1e-9 of the value) short of the
-    # optimum on the flat ridge a and b share. With derivatives, L-BFGS-B again from there without that test
-    # settles it in a few steps; without them Nelder-Mead does, in hundreds of likelihoods. Only the best run.
+    # optimum on the flat ridge a and b share. With derivatives, L-BFGS-B again from there, going on while a step
+    # still lowers the value, settles it in a few steps; without them Nelder-Mead does, in hundreds of likelihoods.
+    # Only the best run.
     best = min(range(len(runs)), key=lambda i: runs[i][0])
-    if with_gradient is None:
+    if objective_and_gradient is None:
         polished = minimize(
             objective, runs[best][1], method="Nelder-Mead", options={"xatol": 1e-7, "fatol": 1e-9, "maxiter": 4000}
         )
@@ -139,7 +138,8 @@ def maximise(
             agreeing,
             FitOutcome.AT_BOUND,
         )
-    outcome, flat, covariance = _unidentified(objective, best_x, names, None if with_gradient is None else log_gradient)
+    log_gradient = None if with_gradient is None else partial(_log_gradient, with_gradient=with_gradient)
+    outcome, flat, covariance = _unidentified(objective, best_x, names, log_gradient)
     if flat:
         return Optimum(params, -best_fun, False, flat, len(starts), agreeing, outcome)
     if not ok:
@@ -163,15 +163,31 @@ def maximise(
     )
 
 
-def _by_log_params(
-    log_params: NDArray[np.float64],
-    with_gradient: Callable[[NDArray[np.float64]], tuple[float, NDArray[np.float64]]],
-) -> tuple[float, NDArray[np.float64]]:
-    """The negative log-likelihood and its derivatives by the log-parameters: d/d(ln θ) = θ d/dθ."""
+def _value_and_log_gradient(
+    log_params: NDArray[np.float64], with_gradient: WithGradient
+) -> tuple[float, NDArray[np.float64], bool]:
+    """The negative log-likelihood, its derivatives by the log-parameters (d/d(ln θ) = θ d/dθ: the optimiser works
+    in logs) and whether both are finite."""
     params = np.exp(log_params)
     with np.errstate(all="ignore"):
         value, gradient = with_gradient(params)
-        return float(value), np.asarray(gradient, dtype=float) * params
+        by_log_params = np.asarray(gradient, dtype=float) * params
+    return float(value), by_log_params, bool(np.isfinite(value) and np.all(np.isfinite(by_log_params)))
+
+
+def _objective_and_log_gradient(
+    log_params: NDArray[np.float64], with_gradient: WithGradient
+) -> tuple[float, NDArray[np.float64]]:
+    """What L-BFGS-B minimises: a flat wall (1e300) where the likelihood is not finite, as `objective` has."""
+    value, gradient, finite = _value_and_log_gradient(log_params, with_gradient)
+    return (value, gradient) if finite else (1e300, np.zeros_like(log_params))
+
+
+def _log_gradient(log_params: NDArray[np.float64], with_gradient: WithGradient) -> NDArray[np.float64]:
+    """The derivatives for the curvature: NaN where not finite, so that the optimum's neighbourhood is judged
+    NOT_FINITE instead of differencing a wall or infinities."""
+    _, gradient, finite = _value_and_log_gradient(log_params, with_gradient)
+    return gradient if finite else np.full_like(log_params, np.nan)
 
 
 def _unidentified(
