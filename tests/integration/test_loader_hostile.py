@@ -20,9 +20,8 @@ from hypothesis import strategies as st
 from tealeaves.load import load_paths
 from tealeaves.load.readers import MAX_JSON_DEPTH
 from tests.conftest import TEALEAVES, free_port
+from tests.crm_companies import HEADER
 from tests.warehouse import load_caught_at_its_lock, query
-
-HEADER = "hs_object_id,name,domain,createdate,lifecyclestage,hs_analytics_source,industry,numberofemployees,country"
 
 
 def company(number: int) -> str:

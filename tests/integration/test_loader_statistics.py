@@ -18,9 +18,10 @@ import psycopg
 
 from tealeaves.load import load_paths
 from tealeaves.load.ddl import SMALL_TABLE_PAGES
+from tests.crm_companies import HEADER as COMPANIES_HEADER
 from tests.warehouse import query
 
-HEADER = "hs_object_id,name,domain,createdate,lifecyclestage,hs_analytics_source,industry,numberofemployees,country\n"
+HEADER = COMPANIES_HEADER + "\n"
 FIRST_ROWS = 20_000  # well over SMALL_TABLE_PAGES of rows: checked below, as the tests' premise
 
 

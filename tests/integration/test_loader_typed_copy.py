@@ -18,11 +18,12 @@ from hypothesis import strategies as st
 from tealeaves.load import load_paths
 from tealeaves.load.loader import _copy_csv_typed
 from tealeaves.sources import Contract, contracts
+from tests.crm_companies import HEADER as COMPANIES_HEADER
 from tests.warehouse import outcome, query
 
 COMPANIES = (
     "crm/companies.csv",
-    "hs_object_id,name,domain,createdate,lifecyclestage,hs_analytics_source,industry,numberofemployees,country",
+    COMPANIES_HEADER,
     [
         "1, Acme ,acme.com,2025-01-02T10:00:00Z,customer,PAID_SEARCH,saas,40,US",
         "2,   ,x.com,2025-01-02T10:00:00Z,lead,,saas,1,US",
