@@ -15,10 +15,9 @@ bands as (
     {{ health_bands() }}
 ),
 
--- each customer's months in each band, the one pass over the health rows: the grouping counts a customer once per
--- band by hashing (count(distinct) in one aggregate sorted every customer-month: 13x the time for 10x the
--- customers, 10k to 100k), and its sums add up to the band's and the history's (read three times, the rows took
--- 1.3 to 1.8 s at 100,000 customers; once, 0.65 to 0.9 s)
+-- each customer's months in each band, from the one pass over the health rows: a band's customers are the count of
+-- its groups (count(distinct) in one aggregate sorted every customer-month: 13x the time for 10x the customers),
+-- and its figures and the overall rate are added up from theirs (docs/performance.md, "Churn by health band")
 customer_band_months as (
     select
         health_band,
@@ -26,6 +25,7 @@ customer_band_months as (
         count(*) as customer_months,
         count(*) filter (where churned_next_month) as churned_next_month,
         sum(health_score) as health_score_total,
+        count(health_score) as scored_months,
         min(month) as first_month,
         max(month) as last_month
     from health
@@ -38,7 +38,7 @@ by_band as (
         sum(customer_months) as customer_months,
         count(*) as customers,
         sum(churned_next_month) as churned_next_month,
-        sum(health_score_total) / sum(customer_months) as mean_health_score,
+        sum(health_score_total) / nullif(sum(scored_months), 0) as mean_health_score,
         min(first_month) as first_month,
         max(last_month) as last_month
     from customer_band_months
