@@ -21,12 +21,14 @@ from scipy.optimize import minimize
 MAX_LOG_SE = 2.0
 _HESSIAN_STEP = 1e-3
 LOG_BOUND = np.log(1e6)  # parameters live in [1e-6, 1e6]
-# The negative log-likelihood and its derivatives by the parameters, from one call
-WithGradient = Callable[[NDArray[np.float64]], tuple[float, NDArray[np.float64]]]
+_WALL = 1e300  # the value minimised where the likelihood is not finite: no step onto it lowers the value
 _AT_BOUND = 1e-3  # within 0.1% (in log) of a bound counts as at the bound
 # Below what rounding lets the slope reach at these likelihoods' sizes: with ftol 0, the polish ends when a step no
 # longer lowers the value (L-BFGS-B's relative-reduction test at zero), not on the slope.
 _POLISHED_GRADIENT = 1e-8
+
+# The negative log-likelihood and its derivatives by the parameters, from one call
+WithGradient = Callable[[NDArray[np.float64]], tuple[float, NDArray[np.float64]]]
 
 
 class FitOutcome:
@@ -76,7 +78,7 @@ def maximise(
     def objective(log_params: NDArray[np.float64]) -> float:
         with np.errstate(all="ignore"):
             value = neg_log_likelihood(np.exp(log_params))
-        return float(value) if np.isfinite(value) else 1e300
+        return float(value) if np.isfinite(value) else _WALL
 
     objective_and_gradient = (
         None if with_gradient is None else partial(_objective_and_log_gradient, with_gradient=with_gradient)
@@ -178,9 +180,9 @@ def _value_and_log_gradient(
 def _objective_and_log_gradient(
     log_params: NDArray[np.float64], with_gradient: WithGradient
 ) -> tuple[float, NDArray[np.float64]]:
-    """What L-BFGS-B minimises: a flat wall (1e300) where the likelihood is not finite, as `objective` has."""
+    """What L-BFGS-B minimises: the flat wall (_WALL) where the likelihood is not finite, as `objective` has."""
     value, gradient, finite = _value_and_log_gradient(log_params, with_gradient)
-    return (value, gradient) if finite else (1e300, np.zeros_like(log_params))
+    return (value, gradient) if finite else (_WALL, np.zeros_like(log_params))
 
 
 def _log_gradient(log_params: NDArray[np.float64], with_gradient: WithGradient) -> NDArray[np.float64]:
