@@ -14,10 +14,8 @@ import pytest
 from tealeaves import sources
 from tealeaves.load import LoadError, load_paths
 from tealeaves.load.ddl import ensure_raw_schema
-from tests.crm_companies import HEADER as COMPANIES_HEADER
+from tests.crm_companies import HEADER_LINE as HEADER
 from tests.warehouse import query
-
-HEADER = COMPANIES_HEADER + "\n"
 
 
 def write(path: Path, text: str, encoding: str = "utf-8") -> Path:

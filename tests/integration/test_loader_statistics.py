@@ -18,10 +18,9 @@ import psycopg
 
 from tealeaves.load import load_paths
 from tealeaves.load.ddl import SMALL_TABLE_PAGES
-from tests.crm_companies import HEADER as COMPANIES_HEADER
+from tests.crm_companies import HEADER_LINE as HEADER
 from tests.warehouse import query
 
-HEADER = COMPANIES_HEADER + "\n"
 FIRST_ROWS = 20_000  # well over SMALL_TABLE_PAGES of rows: checked below, as the tests' premise
 
 

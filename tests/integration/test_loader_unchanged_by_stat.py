@@ -13,10 +13,9 @@ from pathlib import Path
 
 from tealeaves.load import load_paths
 from tealeaves.load.loader import SETTLED_NS, file_stat
-from tests.crm_companies import HEADER as COMPANIES_HEADER
+from tests.crm_companies import HEADER_LINE as HEADER
 from tests.warehouse import query
 
-HEADER = COMPANIES_HEADER + "\n"
 ROW = "1,{name},acme.com,2025-01-02T10:00:00Z,customer,PAID_SEARCH,saas,40,US\n"
 
 
