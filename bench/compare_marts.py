@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -34,10 +33,10 @@ from rich.table import Table
 from tealeaves.airflow_env import airflow_environ
 from tealeaves.config import Settings, get_settings
 from tealeaves.db.setup import scratch_database
+from tealeaves.dbt_cli import dbt_executable
 from tealeaves.load import load_paths
 from tealeaves.ltv.store import predict_ltv
 
-BIN = Path(sys.executable).parent
 LOADED = "compare_marts_loaded"
 SCHEMAS = ("intermediate", "marts_build", "ltv")  # what the builds and the fit write; staging are views over raw
 # when each incremental model last ran, which transaction each data test passed after: differs by design
@@ -60,7 +59,7 @@ def build(url: str, project: Path, scratch: Path) -> dict[str, float]:
         if step is None:
             predict_ltv(url, "compare_marts")
         else:
-            command = [str(BIN / "dbt"), *step, "--project-dir", str(project), "--profiles-dir", str(project)]
+            command = [dbt_executable(), *step, "--project-dir", str(project), "--profiles-dir", str(project)]
             result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
             if result.returncode != 0:
                 failed = [line for line in result.stdout.splitlines() if "ERROR" in line or "FAIL" in line]

@@ -68,7 +68,6 @@ from psycopg import sql
 from rich.console import Console
 from rich.table import Table
 from scale import (
-    BIN,
     DAILY_BUILD,
     DAY_ONE_DB,
     DBT_STEPS,
@@ -82,6 +81,7 @@ from scale import (
 
 from tealeaves.config import Settings, get_settings
 from tealeaves.db.setup import drop_database, scratch_database
+from tealeaves.dbt_cli import dbt_executable
 from tealeaves.orchestrate import start_server
 from tealeaves.publish import BUILD, PUBLISHED
 
@@ -123,7 +123,7 @@ def build_command(settings: Settings, statements: bool = False, full_refresh: bo
     """The command of the bench's daily build (the one its next day runs), or, with `full_refresh`, of the full rebuild
     its next day compares it with; with `statements`, dbt's file log at debug level in one file (the last
     --log-level-file wins), where each SQL statement's seconds are."""
-    command = [str(BIN / "dbt"), *DBT_STEPS[build_step(full_refresh)], "--project-dir", str(settings.dbt_project_dir)]
+    command = [dbt_executable(), *DBT_STEPS[build_step(full_refresh)], "--project-dir", str(settings.dbt_project_dir)]
     return [*command, "--log-level-file", "debug", "--log-file-max-bytes", "0"] if statements else command
 
 

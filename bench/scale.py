@@ -82,6 +82,7 @@ from tealeaves.airflow_env import airflow_environ
 from tealeaves.config import Settings, get_settings
 from tealeaves.daily_builds import BUILDS, NO_FILE_LOG, PRODUCER
 from tealeaves.db.setup import drop_database, scratch_database
+from tealeaves.dbt_cli import dbt_executable
 from tealeaves.generate.next_day import split_next_day
 from tealeaves.orchestrate import start_server
 from tealeaves.publish import BUILD
@@ -442,7 +443,7 @@ def run_size(
                 str(seed),
             ]
         elif step in DBT_STEPS:
-            command = [str(BIN / "dbt"), *DBT_STEPS[step], "--project-dir", str(settings.dbt_project_dir)]
+            command = [dbt_executable(), *DBT_STEPS[step], "--project-dir", str(settings.dbt_project_dir)]
         else:
             result_file = folder / f"{step}.json"
             command = [
@@ -972,7 +973,7 @@ def main() -> None:
         # Parsed once, as the DAG's manifest is (tealeaves.orchestrate.build_manifest): each build then reuses
         # dbt's partial parse, like Cosmos' build does, and every size pays the same dbt start-up.
         parse = run_measured(
-            [str(BIN / "dbt"), "parse", "--project-dir", str(settings.dbt_project_dir)],
+            [dbt_executable(), "parse", "--project-dir", str(settings.dbt_project_dir)],
             step_environ(url, work / "dbt"),
             work / "dbt-parse.log",
             None,

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import functools
 import http.server
-import sys
 from pathlib import Path
 
 from tealeaves.config import Settings
+from tealeaves.dbt_cli import dbt_executable
 from tealeaves.orchestrate import build_manifest, run_tool
 from tealeaves.state import private_opener
 
@@ -34,7 +34,7 @@ def build_docs(settings: Settings) -> Path:
     """dbt docs (with the warehouse's catalog) into docs/dbt, and an index page; returns the index."""
     build_manifest(settings)
     target = settings.docs_dir / "dbt"
-    dbt = str(Path(sys.executable).parent / "dbt")
+    dbt = dbt_executable()
     run_tool(
         settings,
         # The catalog describes the published marts, not the build schema the swap has already renamed away.

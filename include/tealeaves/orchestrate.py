@@ -26,6 +26,7 @@ from rich.console import Console
 from tealeaves.airflow_env import airflow_environ as environ
 from tealeaves.config import DAILY_START, DBT_PROFILE, DBT_TARGET, Settings
 from tealeaves.daily_builds import PRODUCER
+from tealeaves.dbt_cli import dbt_executable
 from tealeaves.state import UMASK, private_files, private_folder, private_opener
 
 DAG_ID = "tealeaves_daily"
@@ -156,7 +157,7 @@ def build_manifest(settings: Settings, extra_env: dict[str, str] | None = None) 
                 reused = partial_parse_to_reuse(settings)
                 if reused is not None:  # dbt re-reads only what changed when its inputs are the same
                     shutil.copy2(reused, Path(scratch) / PARTIAL_PARSE)
-                dbt = str(Path(sys.executable).parent / "dbt")
+                dbt = dbt_executable()
                 command = [dbt, "parse", "--quiet", *PARSE_FLAGS, "--target-path", scratch]
                 run_tool(settings, command, "dbt parse", cwd=settings.dbt_project_dir, extra_env=extra_env)
                 own = own_partial_parse(settings)

@@ -40,7 +40,6 @@ all (tests/conftest.py builds the whole project with dbt).
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -52,6 +51,7 @@ from cosmos.constants import DbtResourceType, ExecutionMode, InvocationMode, Loa
 
 from tealeaves.config import DBT_PROFILE, DBT_TARGET, Settings, get_settings
 from tealeaves.daily_builds import NO_FILE_LOG, PRODUCER, Build
+from tealeaves.dbt_cli import dbt_executable
 
 FAILED = ("error", "fail", "runtime error")  # run_results statuses that fail a build
 RESOURCE_TYPE = "--resource-type"
@@ -86,7 +86,7 @@ def dbt_build_group(build: Build, settings: Settings) -> DbtTaskGroup:
         execution_config=ExecutionConfig(
             execution_mode=ExecutionMode.WATCHER,
             invocation_mode=InvocationMode.SUBPROCESS,
-            dbt_executable_path=str(Path(sys.executable).parent / "dbt"),  # this environment's dbt, as the CLI's
+            dbt_executable_path=dbt_executable(),  # this environment's dbt, as the CLI's
         ),
         default_args={"retries": 0},
         operator_args={"emit_datasets": False},  # no asset per model: nothing reads marts_build (see above)

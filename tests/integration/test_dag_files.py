@@ -7,10 +7,10 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 from tealeaves.airflow_env import airflow_environ
+from tealeaves.dbt_cli import dbt_executable
 from tealeaves.orchestrate import PARSE_FLAGS, PARTIAL_PARSE, partial_parse_to_reuse
 from tests.conftest import PREDICTED_LTV, ROOT
 
@@ -83,7 +83,7 @@ def test_the_daily_builds_leave_dbt_unit_tests_to_make_test(dagbag, manifest, se
     for group in ("build_marts", "build_predicted_marts"):
         assert "resource_type:unit_test" in dag.get_task(f"{group}.dbt_producer_watcher").exclude.split()
     every = set(json.loads(manifest.read_text())["unit_tests"])
-    dbt = str(Path(sys.executable).parent / "dbt")
+    dbt = dbt_executable()
     # listed from the session's parse (build_manifest's, for the same flags and environment): dbt re-reads only
     # what changed instead of parsing the whole project for each listing (about 7 s each)
     (tmp_path / "target").mkdir()

@@ -11,13 +11,13 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from tealeaves.airflow_env import airflow_environ as environ
 from tealeaves.config import Settings
+from tealeaves.dbt_cli import dbt_executable
 from tealeaves.orchestrate import PARSE_FLAGS, PARTIAL_PARSE, partial_parse_to_reuse
 from tealeaves.state import UMASK, private_folder
 
@@ -73,7 +73,7 @@ def check_freshness(settings: Settings, output: Path) -> list[SourceFreshness]:
     if reused is not None and not (target / PARTIAL_PARSE).exists():
         target.mkdir(exist_ok=True)
         shutil.copyfile(reused, target / PARTIAL_PARSE)  # build_manifest replaces it whole: a copy is one version
-    dbt = str(Path(sys.executable).parent / "dbt")
+    dbt = dbt_executable()
     command = [dbt, "source", "freshness", *PARSE_FLAGS, "--output", str(output), "--target-path", str(target)]
     result = subprocess.run(
         command,
