@@ -55,7 +55,9 @@ os.environ["TEALEAVES_PG_PORT"] = str(free_port())
 
 from tealeaves import airflow_env, daily_builds  # noqa: E402
 from tealeaves.config import Settings, get_settings  # noqa: E402
-from tealeaves.dbt_cli import serialise_ast_construction  # noqa: E402
+from tealeaves.dbt_cli import retry_ast_race  # noqa: E402
+
+retry_ast_race()  # as tealeaves-dbt does, before anything imports dbt: the tests run dbt's threads in process
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -338,7 +340,6 @@ def _dbt_in_process(command: list[str], env: dict[str, str]) -> tuple[bool, str]
 
     from dbt.cli.main import dbtRunner
 
-    serialise_ast_construction()  # as tealeaves-dbt does: dbt's threads parse literals at once
     project = str(ROOT / "dbt_project")
     saved = dict(os.environ)
     printed = io.StringIO()

@@ -716,7 +716,8 @@ def ltv_backtest(
         raise fail(str(exc), 2) from None
     except psycopg.errors.UndefinedTable as exc:
         raise fail(
-            f"{str(exc).splitlines()[0]}: build the dbt models first (dbt build --select +int_purchases_netted)"
+            f"{str(exc).splitlines()[0]}: build the dbt models first"
+            " (tealeaves-dbt build --select +int_purchases_netted)"
         ) from None
     except psycopg.OperationalError as exc:
         raise unreachable(exc) from None

@@ -1,12 +1,16 @@
-"""dbt's command line as tealeaves runs it (`tealeaves-dbt`): dbt's own `cli`, with one CPython race closed first.
+"""dbt's command line as tealeaves runs it (`tealeaves-dbt`): dbt's own `cli`, with one CPython race made harmless.
 
 CPython before 3.11.8, and 3.12 before 3.12.2, keeps the AST constructor's recursion count in the interpreter, shared
-by every thread (python/cpython#106905, fixed by #113035). dbt compiles models on several threads, and Jinja reads
-every string literal of a template with `ast.literal_eval`; when a garbage collection inside one thread's parse runs
-Python code, another thread's parse can reset the shared count, and the first fails with a SystemError ("AST
-constructor recursion depth mismatch"), reported by dbt as a compilation error of a model that has none. A test
-build failed so once in CI. On those versions this builds one AST at a time; dbt's threads still run their queries
-at once, and parsing a literal is microseconds.
+by every thread (python/cpython#106905, fixed by #113035). dbt compiles on several threads and builds ASTs there:
+its native rendering (configs, vars, unit-test rows) and Jinja's float literals go through `ast.literal_eval`, and
+a traceback's formatting through `ast.parse`. When a garbage collection inside one thread's parse lets another
+thread parse, the second resets the shared count, and the first fails with a SystemError ("AST constructor recursion
+depth mismatch") once its tree is built; dbt reports it as a compilation error of a model that has none. A test
+build failed so once in CI.
+
+The count is reset at the start of every parse and the trees built are sound, so a parse that failed so is simply
+parsed again. A lock around parsing would prevent the race instead, but the thread holding it runs whatever a
+collection runs (finalizers that log, say) while another thread may hold what those need and wait for the lock.
 """
 
 from __future__ import annotations
@@ -14,25 +18,32 @@ from __future__ import annotations
 import ast
 import functools
 import sys
-import threading
 from pathlib import Path
 
 RACY_AST = sys.version_info < (3, 11, 8) or (3, 12) <= sys.version_info < (3, 12, 2)
-_AST_LOCK = threading.RLock()  # re-entrant: a collection inside a parse may run code that parses on the same thread
+# A parse fails so only when another thread parsed inside it; twenty in a row is not contention but a real error.
+_PARSE_ATTEMPTS = 20
 
 
-def serialise_ast_construction() -> None:
-    """Make `ast.parse`, which `ast.literal_eval` calls, take one process-wide lock, where CPython has the race."""
-    if not RACY_AST or getattr(ast.parse, "serialised", False):
+def retry_ast_race() -> None:
+    """Make `ast.parse`, which `ast.literal_eval` calls, parse again after the race's SystemError, where CPython has it.
+
+    Called before dbt or Jinja are imported: a module that imports `parse` by name keeps the function it found.
+    """
+    if not RACY_AST or getattr(ast.parse, "retries_the_race", False):
         return
-    unlocked = ast.parse
+    racy = ast.parse
 
-    @functools.wraps(unlocked)
+    @functools.wraps(racy)
     def parse(*args, **kwargs):
-        with _AST_LOCK:
-            return unlocked(*args, **kwargs)
+        for attempt in range(1, _PARSE_ATTEMPTS + 1):
+            try:
+                return racy(*args, **kwargs)
+            except SystemError:
+                if attempt == _PARSE_ATTEMPTS:
+                    raise
 
-    parse.serialised = True
+    parse.retries_the_race = True
     ast.parse = parse
 
 
@@ -42,7 +53,8 @@ def dbt_executable() -> str:
 
 
 def main() -> None:
-    serialise_ast_construction()
+    """dbt's command line; dbt is imported only after `retry_ast_race`, so that every part of it sees the retry."""
+    retry_ast_race()
     from dbt.cli.main import cli
 
     sys.exit(cli())

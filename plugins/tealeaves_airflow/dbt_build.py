@@ -86,7 +86,7 @@ def dbt_build_group(build: Build, settings: Settings) -> DbtTaskGroup:
         execution_config=ExecutionConfig(
             execution_mode=ExecutionMode.WATCHER,
             invocation_mode=InvocationMode.SUBPROCESS,
-            dbt_executable_path=dbt_executable(),  # this environment's dbt, as the CLI's
+            dbt_executable_path=dbt_executable(),  # this environment's tealeaves-dbt, as the CLI's
         ),
         default_args={"retries": 0},
         operator_args={"emit_datasets": False},  # no asset per model: nothing reads marts_build (see above)
