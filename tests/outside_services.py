@@ -86,7 +86,9 @@ def mail_server(security: str | None = None, login: tuple[str, str] | None = Non
                 if security == "starttls"
                 else {"ssl_context": context}
             )
-        controller = Controller(inbox, hostname="127.0.0.1", port=port, **options)
+        # aiosmtpd's 5 s for its thread to start serving and answer its own first connection is short for a
+        # loaded machine; it is only the limit of a wait that normally ends at once
+        controller = Controller(inbox, hostname="127.0.0.1", port=port, ready_timeout=60, **options)
         controller.start()
         try:
             with _trusting("SSL_CERT_FILE", cert if security else None):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import time
@@ -68,3 +69,19 @@ def load_caught_at_its_lock(url: str, env: dict[str, str], path: Path, table: st
         assert process.poll() is None, process.communicate()
         time.sleep(0.1)
     raise AssertionError("the load never reached the lock")
+
+
+def kill_caught_load(url: str, holder: psycopg.Connection, process: subprocess.Popen, loader_pid: int) -> None:
+    """SIGKILL a load caught at its lock, release the lock, and wait until the load's server session has ended.
+
+    A server notices a dead client only when it next talks to it: released, the killed load's session goes on for a
+    moment holding its ledger line's lock, and a load started in that moment rightly takes the line for a live one.
+    """
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    holder.execute("rollback")
+    holder.close()
+    deadline = time.monotonic() + 60
+    while query(url, "select from pg_stat_activity where pid = %s", loader_pid):
+        assert time.monotonic() < deadline, "the killed load's server session did not end"
+        time.sleep(0.1)

@@ -76,10 +76,13 @@ def airflow_up(airflow_ready, tmp_path_factory):
 
 
 def _answers(url: str) -> bool:
+    """The API answers, and by Airflow's own rule its scheduler is up (the refusal below reads the same heartbeat);
+    the ports alone do not say so, two of them being log servers'."""
     try:
-        return httpx.get(f"{url}/api/v2/monitor/health", timeout=5).status_code == 200
+        health = httpx.get(f"{url}/api/v2/monitor/health", timeout=5)
     except httpx.HTTPError:
         return False
+    return health.status_code == 200 and health.json()["scheduler"]["status"] == "healthy"
 
 
 def _stop(up: subprocess.Popen) -> None:

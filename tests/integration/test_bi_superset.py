@@ -94,10 +94,12 @@ def _log_in(page, base: str, password: str) -> None:
 
 def _open_dashboard(page, base: str, slug: str, expected: int) -> dict[str, object]:
     """Open a dashboard, wait until `expected` charts stopped loading; return each chart's holder by its title."""
-    page.goto(f"{base}/superset/dashboard/{slug}/")
+    # Playwright's own 30 s would be the limit of the page's load and of its charts' queries, which one Superset
+    # worker answers a few at a time on a loaded machine; every wait here has the charts' limit instead
+    page.goto(f"{base}/superset/dashboard/{slug}/", timeout=CHART_SECONDS * 1000)
     holders = page.locator('[data-test="dashboard-component-chart-holder"]')
     holders.nth(expected - 1).wait_for(timeout=CHART_SECONDS * 1000)
-    page.wait_for_load_state("networkidle")
+    page.wait_for_load_state("networkidle", timeout=CHART_SECONDS * 1000)
     page.wait_for_function(
         """() => document.querySelectorAll('[data-test="dashboard-component-chart-holder"]').length > 0
             && document.querySelectorAll(

@@ -224,8 +224,8 @@ def test_a_bad_file_does_not_stop_the_other_files_of_the_folder(tmp_path, fresh_
 @contextmanager
 def _loading_while_held(url: str, folder: Path, table: str, until_loaded: str):
     """`load_paths(folder)` with two workers, in a thread, while the test holds `table`'s load lock (the key
-    load_file waits on); entered once an `until_loaded` file has loaded (30 s at most). On leaving, the lock is let
-    go and the load waited for. Yields the list its results are put in."""
+    load_file waits on); entered once an `until_loaded` file has loaded (failing after 120 s). On leaving, the lock
+    is let go and the load waited for. Yields the list its results are put in."""
     results: list = []
     with psycopg.connect(url, autocommit=True) as holder:
         ensure_raw_schema(holder)  # the ledger, polled below
@@ -233,10 +233,9 @@ def _loading_while_held(url: str, folder: Path, table: str, until_loaded: str):
         loading = threading.Thread(target=lambda: results.extend(load_paths(url, [folder], workers=2)))
         loading.start()
         try:
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and not query(
-                url, "select from raw.load_batches where entity = %s and status = 'loaded'", until_loaded
-            ):
+            deadline = time.monotonic() + 120
+            while not query(url, "select from raw.load_batches where entity = %s and status = 'loaded'", until_loaded):
+                assert time.monotonic() < deadline, f"no {until_loaded} file loaded in 120 s"
                 time.sleep(0.05)
             yield results
         finally:

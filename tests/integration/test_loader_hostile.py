@@ -8,7 +8,6 @@ load` says so in one line per file (never a traceback). A load that dies leaves 
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from tealeaves.load import load_paths
 from tealeaves.load.readers import MAX_JSON_DEPTH
 from tests.conftest import TEALEAVES, free_port
 from tests.crm_companies import HEADER
-from tests.warehouse import load_caught_at_its_lock, query
+from tests.warehouse import kill_caught_load, load_caught_at_its_lock, query
 
 
 def company(number: int) -> str:
@@ -226,11 +225,7 @@ def test_load_with_the_server_down_is_one_line(tmp_path, cli_env):
 
 def test_a_killed_load_leaves_a_failed_line_and_loading_again_recovers(tmp_path, fresh_database, cli_env):
     path = write(tmp_path / "crm" / "companies.csv", f"{HEADER}\n{company(1)}\n".encode())
-    holder, process, _ = load_caught_at_its_lock(fresh_database, cli_env, path, "crm_companies")
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=30)
-    holder.execute("rollback")
-    holder.close()
+    kill_caught_load(fresh_database, *load_caught_at_its_lock(fresh_database, cli_env, path, "crm_companies"))
     assert [row[0] for row in ledger(fresh_database)] == ["loading"], "the attempt is on the ledger at once"
     run = cli(fresh_database, cli_env, "load", str(path))
     assert run.returncode == 0, run.stderr

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import signal
 from pathlib import Path
 
 import psycopg
@@ -18,7 +17,7 @@ from tealeaves.generate import default_truth, generate
 from tealeaves.load import load_paths
 from tealeaves.quality.raw_gate import run_raw_gate
 from tests.conftest import create_database, dbt_build
-from tests.warehouse import load_caught_at_its_lock
+from tests.warehouse import kill_caught_load, load_caught_at_its_lock
 
 
 @pytest.fixture(scope="module")
@@ -239,11 +238,7 @@ def test_a_killed_load_holds_the_run_back_until_its_content_has_loaded_under_any
     """Killed mid-load, then the same export arrives renamed: nothing is missing, so nothing is held back."""
     records = invoices(exports)[:-1]  # a new delivery: one invoice fewer than the baseline
     path = deliver(tmp_path, records)
-    holder, process, _ = load_caught_at_its_lock(warehouse, cli_env, path, "billing_invoices")
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=30)
-    holder.execute("rollback")
-    holder.close()
+    kill_caught_load(warehouse, *load_caught_at_its_lock(warehouse, cli_env, path, "billing_invoices"))
     load_paths(warehouse, [deliver(tmp_path, records, "invoices_resent.jsonl")], "billing")
     result = run_raw_gate(warehouse, "after the kill")
     assert result.passed, result.summary()
