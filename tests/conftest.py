@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import hypothesis
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,6 +59,12 @@ from tealeaves.config import Settings, get_settings  # noqa: E402
 from tealeaves.dbt_cli import retry_ast_race  # noqa: E402
 
 retry_ast_race()  # as tealeaves-dbt does, before anything imports dbt: the tests run dbt's threads in process
+
+# The property tests draw the same examples on every machine and in every run (seeded from each test's code), so a
+# new counterexample comes with a change of code, never with a run's luck or a machine's saved examples (no database);
+# registered before the test files import.
+hypothesis.settings.register_profile("repeatable", derandomize=True, database=None)
+hypothesis.settings.load_profile("repeatable")
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
