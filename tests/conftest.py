@@ -60,9 +60,10 @@ from tealeaves.dbt_cli import retry_ast_race  # noqa: E402
 
 retry_ast_race()  # as tealeaves-dbt does, before anything imports dbt: the tests run dbt's threads in process
 
-# The property tests draw the same examples on every machine and in every run (seeded from each test's code), so a
-# new counterexample comes with a change of code, never with a run's luck or a machine's saved examples (no database);
-# registered before the test files import.
+# The property tests are seeded from each test's code, not from the run, and replay no machine's saved examples (no
+# database): a new counterexample comes with a change of code, not with a run's luck. Not quite every draw is fixed:
+# Hypothesis takes about one value in twenty from the constants of the project's modules the process has imported,
+# which can differ with the test files it ran before. Registered before the test files import.
 hypothesis.settings.register_profile("repeatable", derandomize=True, database=None)
 hypothesis.settings.load_profile("repeatable")
 

@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import psycopg
 from psycopg import sql
 
@@ -71,17 +72,20 @@ def load_caught_at_its_lock(url: str, env: dict[str, str], path: Path, table: st
     raise AssertionError("the load never reached the lock")
 
 
-def kill_caught_load(url: str, holder: psycopg.Connection, process: subprocess.Popen, loader_pid: int) -> None:
-    """SIGKILL a load caught at its lock, release the lock, and wait until the load's server session has ended.
+def kill_caught_load(url: str, holder: psycopg.Connection, process: subprocess.Popen) -> None:
+    """SIGKILL a load caught at its lock, release the lock, and wait until every server session of the load has ended.
 
-    A server notices a dead client only when it next talks to it: released, the killed load's session goes on for a
-    moment holding its ledger line's lock, and a load started in that moment rightly takes the line for a live one.
+    A server notices a dead client only when it next talks to it: released, the killed load's sessions (the one that
+    waited, and the ledger's, which holds its line's queue lock) go on for a moment holding their locks, and a load
+    started in that moment rightly takes the line for a live one. The sessions are known by the load's client ports.
     """
+    ports = [c.laddr.port for c in psutil.Process(process.pid).net_connections(kind="tcp")]
+    assert ports, "the load has no connection to the server"
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
     holder.execute("rollback")
     holder.close()
     deadline = time.monotonic() + 60
-    while query(url, "select from pg_stat_activity where pid = %s", loader_pid):
-        assert time.monotonic() < deadline, "the killed load's server session did not end"
+    while query(url, "select from pg_stat_activity where client_port = any(%s)", ports):
+        assert time.monotonic() < deadline, "the killed load's server sessions did not end"
         time.sleep(0.1)

@@ -1,12 +1,13 @@
 """dbt's command line as tealeaves runs it (`tealeaves-dbt`): dbt's own `cli`, with one CPython race made harmless.
 
-CPython before 3.11.8, and 3.12 before 3.12.2, keeps the AST constructor's recursion count in the interpreter, shared
-by every thread (python/cpython#106905, fixed by #113035). dbt compiles on several threads and builds ASTs there:
-its native rendering (configs, vars, unit-test rows) and Jinja's float literals go through `ast.literal_eval`, and
-a traceback's formatting through `ast.parse`. When a garbage collection inside one thread's parse lets another
-thread parse, the second resets the shared count, and the first fails with a SystemError ("AST constructor recursion
-depth mismatch") once its tree is built; dbt reports it as a compilation error of a model that has none. A test
-build failed so once in CI.
+CPython 3.11 before 3.11.8 keeps the AST constructor's recursion count in the interpreter, shared by every thread
+(python/cpython#106905, fixed by #113035), and collects garbage inside the C code that builds a tree. dbt compiles on
+several threads and builds ASTs there: its native rendering (configs, vars, unit-test rows) and Jinja's float
+literals go through `ast.literal_eval`, and a traceback's formatting through `ast.parse`. When a collection inside one
+thread's parse runs Python code and another thread parses meanwhile, the second resets the shared count, and the
+first fails with a SystemError ("AST constructor recursion depth mismatch") once its tree is built; dbt reports it as
+a compilation error of a model that has none. A test build failed so once in CI. (3.12 before 3.12.2 shares the
+count too, but collects only between bytecodes, so nothing else runs inside a parse.)
 
 The count is reset at the start of every parse and the trees built are sound, so a parse that failed so is simply
 parsed again. A lock around parsing would prevent the race instead, but the thread holding it runs whatever a
@@ -20,8 +21,8 @@ import functools
 import sys
 from pathlib import Path
 
-RACY_AST = sys.version_info < (3, 11, 8) or (3, 12) <= sys.version_info < (3, 12, 2)
-# A parse fails so only when another thread parsed inside it; twenty in a row is not contention but a real error.
+RACY_AST = sys.version_info < (3, 11, 8)  # pyproject requires 3.11 or newer
+# A parse fails so only when another parse, on any thread, ran inside it; twenty in a row is not that but an error.
 _PARSE_ATTEMPTS = 20
 
 

@@ -68,7 +68,9 @@ def airflow_up(airflow_ready, tmp_path_factory):
             listening = {port for _, port in _listening(root)}
             if set(ports.values()) <= listening and _answers(url):
                 break
-            assert time.monotonic() < deadline, f"not listening after {STARTUP_SECONDS}s:\n{output.read_text()[-3000:]}"
+            assert time.monotonic() < deadline, (
+                f"not listening with a healthy scheduler after {STARTUP_SECONDS}s:\n{output.read_text()[-3000:]}"
+            )
             time.sleep(2)
         yield url, output, ports, root
     finally:

@@ -225,7 +225,8 @@ def test_load_with_the_server_down_is_one_line(tmp_path, cli_env):
 
 def test_a_killed_load_leaves_a_failed_line_and_loading_again_recovers(tmp_path, fresh_database, cli_env):
     path = write(tmp_path / "crm" / "companies.csv", f"{HEADER}\n{company(1)}\n".encode())
-    kill_caught_load(fresh_database, *load_caught_at_its_lock(fresh_database, cli_env, path, "crm_companies"))
+    holder, process, _ = load_caught_at_its_lock(fresh_database, cli_env, path, "crm_companies")
+    kill_caught_load(fresh_database, holder, process)
     assert [row[0] for row in ledger(fresh_database)] == ["loading"], "the attempt is on the ledger at once"
     run = cli(fresh_database, cli_env, "load", str(path))
     assert run.returncode == 0, run.stderr

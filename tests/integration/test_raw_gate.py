@@ -238,7 +238,8 @@ def test_a_killed_load_holds_the_run_back_until_its_content_has_loaded_under_any
     """Killed mid-load, then the same export arrives renamed: nothing is missing, so nothing is held back."""
     records = invoices(exports)[:-1]  # a new delivery: one invoice fewer than the baseline
     path = deliver(tmp_path, records)
-    kill_caught_load(warehouse, *load_caught_at_its_lock(warehouse, cli_env, path, "billing_invoices"))
+    holder, process, _ = load_caught_at_its_lock(warehouse, cli_env, path, "billing_invoices")
+    kill_caught_load(warehouse, holder, process)
     load_paths(warehouse, [deliver(tmp_path, records, "invoices_resent.jsonl")], "billing")
     result = run_raw_gate(warehouse, "after the kill")
     assert result.passed, result.summary()
