@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import stat
+from datetime import date
 from pathlib import Path
 
 import psycopg
@@ -47,6 +48,21 @@ def test_db_service_connects_psql_with_no_password_in_its_argv_or_environment(ru
         "pg_service.conf": 0o600,
         "tealeaves.pgpass": 0o600,
     }
+
+
+def test_the_servers_default_zone_is_utc_whatever_the_hosts(cli_env):
+    """initdb copies the host's zone: on a host in Kolkata a session's timestamptz casts would read Kolkata days."""
+    in_kolkata = {**cli_env, "TZ": "Asia/Kolkata"}
+    started = tealeaves(in_kolkata, "db", "start")
+    assert started.returncode == 0, started.stderr
+    try:
+        with psycopg.connect(tealeaves(in_kolkata, "db", "url").stdout.strip()) as conn:
+            zone, day = conn.execute(
+                "select current_setting('TimeZone'), '2025-01-01 20:00:00+00'::timestamptz::date"
+            ).fetchone()
+    finally:
+        tealeaves(in_kolkata, "db", "stop")
+    assert (zone, day) == ("UTC", date(2025, 1, 1))
 
 
 def test_start_on_another_port_while_running_says_which_port(running):

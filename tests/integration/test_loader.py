@@ -6,10 +6,12 @@ import json
 import threading
 import time
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from tealeaves import sources
 from tealeaves.load import LoadError, load_paths
@@ -43,9 +45,28 @@ def test_every_row_is_loaded_or_rejected_with_line_and_reason(tmp_path, fresh_da
     assert "name: required value is missing" in rejected[2][2] and "createdate: 'yesterday'" in rejected[2][2]
     loaded = query(fresh_database, "select hs_object_id, createdate, _source_line from raw.crm_companies order by 1")
     assert [(r[0], r[2]) for r in loaded] == [(1, 2), (5, 6)]
-    assert loaded[1][1].isoformat() == "2025-01-03T08:00:00+00:00", "offsets are kept as real instants"
+    assert loaded[1][1] == datetime(2025, 1, 3, 8, tzinfo=UTC), "offsets are kept as real instants"
     ledger = query(fresh_database, "select rows_in, rows_loaded, rows_rejected, status from raw.load_batches")
     assert ledger == [(5, 2, 3, "loaded")]
+
+
+def test_a_time_without_an_offset_is_a_utc_instant_whatever_the_databases_zone(tmp_path, fresh_database):
+    with psycopg.connect(fresh_database, autocommit=True) as conn:
+        name = sql.Identifier(conn.info.dbname)
+        conn.execute(sql.SQL("alter database {} set timezone to 'Asia/Kolkata'").format(name))
+    assert query(fresh_database, "select current_setting('TimeZone')") == [("Asia/Kolkata",)]
+    companies = write(
+        tmp_path / "crm" / "companies.csv",
+        HEADER
+        + "1,Acme,acme.com,2025-01-02 10:00:00,customer,PAID_SEARCH,saas,40,US\n"
+        + "2,Other,other.com,2025-01-02T10:00:00+05:30,lead,REFERRALS,saas,,IN\n",
+    )
+
+    [result] = load_paths(fresh_database, [companies])
+
+    assert (result.rows_loaded, result.rows_rejected) == (2, 0)
+    loaded = query(fresh_database, "select hs_object_id, createdate from raw.crm_companies order by 1")
+    assert loaded == [(1, datetime(2025, 1, 2, 10, tzinfo=UTC)), (2, datetime(2025, 1, 2, 4, 30, tzinfo=UTC))]
 
 
 def test_loading_the_same_content_twice_is_a_no_op(tmp_path, fresh_database):

@@ -97,7 +97,12 @@ class EmbeddedPostgres:
             )
         self._initdb()
         self._private_log()
-        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''"
+        # UTC whatever the host's zone (initdb copies the host's): a session's timestamptz text and its date casts
+        # then read the same on every machine. A database or role may still set a zone of its own.
+        options = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''"
+            " -c timezone=UTC -c log_timezone=UTC"
+        )
         result = self._run(
             "pg_ctl", "-w", "-t", "60", "-D", str(self.data_dir), "-l", str(self.log_file), "-o", options, "start"
         )

@@ -536,6 +536,9 @@ def load_file(
     try:
         with conn.transaction():
             conn.execute("select from raw.load_batches where batch_id = %s for update", [batch_id])
+            # A time without an offset is a UTC instant, on any server and under any database's default zone
+            # (docs/sources.md): PostgreSQL reads such text in the session's zone.
+            conn.execute("set local time zone 'UTC'")
             # One loader per raw table at a time; a second one waits, then sees the first one's batch.
             conn.execute("select pg_advisory_xact_lock(hashtext(%s))", [contract.table])
             if _already_loaded(conn, contract, digest, path, stat):
