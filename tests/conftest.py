@@ -281,6 +281,7 @@ def dbt_build(
     failing_tests: bool = False,
     debug_log: bool = False,
     failing_models: bool = False,
+    unit_tests: bool = False,
 ) -> dict[str, dict]:
     """`dbt build --select ...` against `url`, writing its target and logs under `scratch`; fails loudly.
 
@@ -291,7 +292,11 @@ def dbt_build(
     a test took rows out of raw, which no incremental run would notice); `failing_tests`: a data test may fail
     (every model must still build); `debug_log`: dbt's log file in `scratch` has its debug lines (what
     incremental_plans reads), which cost a fifth of a small build's time; `failing_models`: a model may fail too
-    (a test of a model's own guard). Returns dbt's run results by node name.
+    (a test of a model's own guard); `unit_tests`: dbt's unit tests of the selected models run too. Only
+    marts_world's builds ask, and they run every one: a unit test reads fixed inputs and pins its calendar
+    (tests/unit/test_dbt_unit_tests_pin_their_calendar.py), so running it again in another world's build tells
+    nothing new; the other builds ran 510 of them in a whole `make test` (186 of the 628 node seconds of the
+    in-process builds). Returns dbt's run results by node name.
     """
     import json
 
@@ -317,6 +322,8 @@ def dbt_build(
         command += ["--vars", json.dumps(dbt_vars)]
     if full_refresh:
         command.append("--full-refresh")
+    if not unit_tests:
+        command += ["--exclude-resource-type", "unit_test"]
     run_results = scratch / "target" / "run_results.json"
     run_results.unlink(missing_ok=True)
     parsed = _partial_parse(parts.set(database=BUILD_DATABASE), dbt_vars)
@@ -437,12 +444,12 @@ def pipeline(server: Settings, tmp_path_factory):
     from tealeaves.generate import generate
     from tealeaves.load import load_paths
 
-    def build(name: str, select: str, **generate_args):
+    def build(name: str, select: str, unit_tests: bool = False, **generate_args):
         data = tmp_path_factory.mktemp(name)
         truth = generate(data / "exports", **generate_args)
         url = create_database(server, f"t_{name}")
         load_paths(url, [p for p in sorted((data / "exports").iterdir()) if p.is_dir()])
-        dbt_build(url, select, data / "dbt")
+        dbt_build(url, select, data / "dbt", unit_tests=unit_tests)
         return url, data / "exports", truth
 
     return build
@@ -471,9 +478,9 @@ def marts_world(pipeline, server: Settings):
     from tealeaves.ltv.store import predict_ltv
     from tealeaves.publish import publish_marts
 
-    url, exports, truth = pipeline("marts", f"fqn:* --exclude tag:{PREDICTED_LTV}+", **MARTS_WORLD)
+    url, exports, truth = pipeline("marts", f"fqn:* --exclude tag:{PREDICTED_LTV}+", unit_tests=True, **MARTS_WORLD)
     predict_ltv(url, "marts_world")
-    dbt_build(url, f"tag:{PREDICTED_LTV}+", exports.parent / "dbt-predicted")
+    dbt_build(url, f"tag:{PREDICTED_LTV}+", exports.parent / "dbt-predicted", unit_tests=True)
     publish_marts(url)
     return url, exports, truth
 

@@ -3,16 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import subprocess
-from pathlib import Path
-
-from tealeaves.airflow_env import airflow_environ
-from tealeaves.dbt_cli import dbt_executable
-from tealeaves.orchestrate import PARSE_FLAGS, PARTIAL_PARSE, partial_parse_to_reuse
-from tests.conftest import PREDICTED_LTV, ROOT
 
 COSMOS_TASKS = ("dbt_producer_watcher", "dbt_producer_watcher_done")  # the `dbt build` task, and the one after it
 
@@ -76,37 +67,19 @@ def test_each_daily_build_runs_its_data_tests_without_a_task_per_test(dagbag):
         assert "--resource-type" not in [*producer.add_cmd_flags(), *producer.dbt_cmd_flags]
 
 
-def test_the_daily_builds_leave_dbt_unit_tests_to_make_test(dagbag, manifest, settings, tmp_path: Path):
-    """dbt's unit tests check SQL on fixed inputs, so the daily builds skip them; the test session's own dbt builds
-    (marts_world in tests/conftest.py) select every one of them instead."""
+def test_the_daily_builds_leave_dbt_unit_tests_to_make_test(dagbag, manifest, marts_world):
+    """dbt's unit tests check SQL on fixed inputs, so the daily builds skip them; the test session's marts_world
+    builds (tests/conftest.py) run every one of them instead (the session's other builds leave them out)."""
     dag = dagbag.dags["tealeaves_daily"]
     for group in ("build_marts", "build_predicted_marts"):
         assert "resource_type:unit_test" in dag.get_task(f"{group}.dbt_producer_watcher").exclude.split()
     every = set(json.loads(manifest.read_text())["unit_tests"])
-    dbt = dbt_executable()
-    # listed from the session's parse (build_manifest's, for the same flags and environment): dbt re-reads only
-    # what changed instead of parsing the whole project for each listing (about 7 s each)
-    (tmp_path / "target").mkdir()
-    shutil.copy2(partial_parse_to_reuse(settings), tmp_path / "target" / PARTIAL_PARSE)
-    env = {
-        **os.environ,
-        **airflow_environ(settings),
-        "DBT_TARGET_PATH": str(tmp_path / "target"),
-        "DBT_LOG_PATH": str(tmp_path / "logs"),
-    }
-    selected = set()
-    for selection in (["fqn:*", "--exclude", f"tag:{PREDICTED_LTV}+"], [f"tag:{PREDICTED_LTV}+"]):
-        listed = subprocess.run(
-            [dbt, "ls", "--quiet", *PARSE_FLAGS, "--resource-type", "unit_test", "--output", "json"]
-            + ["--output-keys", "unique_id", "--indirect-selection", "buildable", "--select", *selection],
-            cwd=ROOT / "dbt_project",
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        selected |= {json.loads(line)["unique_id"] for line in listed.stdout.splitlines() if line.startswith("{")}
-    assert every and selected == every
+    world = marts_world[1].parent  # the folder of its exports and of its two builds' targets
+    passed = set()
+    for build in ("dbt", "dbt-predicted"):
+        results = json.loads((world / build / "target" / "run_results.json").read_text(encoding="utf-8"))["results"]
+        passed |= {r["unique_id"] for r in results if r["unique_id"].startswith("unit_test.") and r["status"] == "pass"}
+    assert every and passed == every
 
 
 def test_tealeaves_run_marks_success_only_the_tasks_a_scheduler_never_runs(dagbag, manifest):

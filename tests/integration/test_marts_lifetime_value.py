@@ -203,17 +203,14 @@ def test_cohort_formula_ltv_is_the_mean_of_its_customers_arpa_times_margin_over_
 
 
 # -- the settled margins' guard ---------------------------------------------------------------------------------------
-NO_UNIT_TESTS = "--exclude resource_type:unit_test"
-
-
 def test_the_mart_refuses_settled_sums_priced_at_other_margins_than_it_reads(published_world, tmp_path):
     """int_customer_revenue keeps each customer's margin in settled months; fct_customer_lifetime_value adds the
     rest at the margins it reads. A build that refreshed the margins without int_customer_revenue (a selection
     without it) would mix two pricings: the mart fails instead (its pre-hook), and built with int_customer_revenue,
     which prices the changed month's customers again, it is the published mart again."""
     url = published_world
-    # the marts after a publish are built whole once; dbt's unit tests are make test's, not this build's
-    dbt_build(url, f"+fct_customer_lifetime_value {NO_UNIT_TESTS}", tmp_path / "first")
+    # the marts after a publish are built whole once
+    dbt_build(url, "+fct_customer_lifetime_value", tmp_path / "first")
     [(month, customers)] = query(
         url,
         "select month, (select count(distinct customer_key) from intermediate.int_invoices_netted as i"
@@ -226,10 +223,10 @@ def test_the_mart_refuses_settled_sums_priced_at_other_margins_than_it_reads(pub
             " where month = %s",
             [month],
         )
-    mart_alone = dbt_build(url, f"fct_customer_lifetime_value {NO_UNIT_TESTS}", tmp_path / "alone", failing_models=True)
+    mart_alone = dbt_build(url, "fct_customer_lifetime_value", tmp_path / "alone", failing_models=True)
     assert mart_alone["fct_customer_lifetime_value"]["status"] == "error"
 
-    both = dbt_build(url, f"int_customer_revenue fct_customer_lifetime_value {NO_UNIT_TESTS}", tmp_path / "both")
+    both = dbt_build(url, "int_customer_revenue fct_customer_lifetime_value", tmp_path / "both")
 
     assert both["fct_customer_lifetime_value"]["status"] == "success"
     rebuilt = "select * from marts_build.fct_customer_lifetime_value"
