@@ -355,6 +355,9 @@ def _dbt_in_process(command: list[str], env: dict[str, str]) -> tuple[bool, str]
 
     from dbt.cli.main import dbtRunner
 
+    from tealeaves.dbt_cli import reuse_connections
+
+    reuse_connections()  # as tealeaves-dbt does
     project = str(ROOT / "dbt_project")
     saved = dict(os.environ)
     printed = io.StringIO()

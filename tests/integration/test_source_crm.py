@@ -52,8 +52,15 @@ def crm(server, tmp_path_factory):
 def staged(crm, tmp_path_factory):
     """`crm` built through staging; a failing build fails the tests that need it, not the loader's."""
     scratch = tmp_path_factory.mktemp("dbt")
-    dbt_build(crm["url"], "staging.crm", scratch)  # asserts success, with dbt's output
-    return {**crm, "dbt_log": scratch / "logs" / "dbt.log"}
+    before = sessions(crm["url"])
+    nodes = dbt_build(crm["url"], "staging.crm", scratch)  # asserts success, with dbt's output
+    opened = sessions(crm["url"]) - before  # and the first count's own
+    return {**crm, "dbt_log": scratch / "logs" / "dbt.log", "nodes": len(nodes), "sessions_opened": opened}
+
+
+def sessions(url: str) -> int:
+    """The sessions the server has counted on the database so far (pg_stat_database.sessions)."""
+    return query(url, "select sessions from pg_stat_database where datname = current_database()")[0][0]
 
 
 def planted(truth: dict, name: str, *kinds: str) -> int:
@@ -107,6 +114,12 @@ def test_every_line_is_loaded_or_rejected_and_the_rejected_are_the_planted_ones(
 
 def test_dbt_builds_and_tests_crm_staging(staged):
     assert "Completed successfully" in staged["dbt_log"].read_text()
+
+
+def test_dbt_keeps_a_connection_per_thread_instead_of_one_per_node(staged):
+    """tealeaves.dbt_cli.reuse_connections: the build's sessions do not grow with its nodes. Kept, they are dbt's
+    main connection and one per thread (2), beside the first count's own; closed after each node, one per node."""
+    assert staged["nodes"] >= 30 and staged["sessions_opened"] <= 8
 
 
 def test_staging_holds_each_planted_record_exactly_once(staged):
