@@ -295,7 +295,7 @@ def dbt_build(
     (a test of a model's own guard); `unit_tests`: dbt's unit tests of the selected models run too. Only
     marts_world's builds ask, and they run every one: a unit test reads fixed inputs and pins its calendar
     (tests/unit/test_dbt_unit_tests_pin_their_calendar.py), so running it again in another world's build tells
-    nothing new; the other builds ran 510 of them in a whole `make test` (186 of the 628 node seconds of the
+    nothing new; the other builds ran 507 of them in a whole `make test` (186 of the 628 node seconds of the
     in-process builds). Returns dbt's run results by node name.
     """
     import json

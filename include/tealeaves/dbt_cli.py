@@ -49,6 +49,10 @@ def retry_ast_race() -> None:
     ast.parse = parse
 
 
+# dbt names a node's connection after the node's unique id; its own (master, the cache's list_ ones) are closed.
+_NODE_KINDS = {"model", "test", "seed", "snapshot", "unit_test"}
+
+
 def reuse_connections() -> None:
     """Keep each dbt thread's connection open from one node to the next instead of closing it after every node.
 
@@ -56,8 +60,14 @@ def reuse_connections() -> None:
     daily build) had a PostgreSQL backend of its own started, authenticated and its catalog caches filled: 7.5 ms
     of wall time and 8 ms of CPU on both ends per connection on this project's 2-core machine, before its first
     query. dbt-snowflake keeps them (its reuse_connections); dbt-labs/dbt-core#7587 proposed the same for every
-    adapter and was closed. Here release rolls back whatever the node left uncommitted, as closing did, so its locks
-    and `set local` settings end with it; a connection that cannot roll back is closed, as dbt closes every one.
+    adapter and was closed. Here a node's connection is left as a new one would be, which is what closing gave:
+    - what the node left uncommitted is rolled back, its locks and `set local` settings with it;
+    - its temporary tables are dropped (dbt's incremental materialization leaves its `__dbt_tmp` table behind);
+    - psycopg2 is back in its ready state, so the next node's first statement opens a transaction as on a new
+      connection. dbt commits by sending COMMIT as SQL, after which psycopg2 still counts a transaction open and
+      a plain rollback would send a ROLLBACK the server warns about ("there is no transaction in progress").
+    dbt's own connections, which wait idle across the build (master, from the first hooks to the last), are closed
+    as before, and so is a connection that cannot be cleaned: the next node opens another.
     """
     from dbt.adapters.base.connections import BaseConnectionManager
 
@@ -68,16 +78,29 @@ def reuse_connections() -> None:
     def release(self) -> None:
         with self.lock:
             conn = self.get_if_exists()
-        if conn is None or conn.state != "open":
+        if conn is None or conn.state != "open" or (conn.name or "").split(".", 1)[0] not in _NODE_KINDS:
             return close(self)
         try:
-            conn.handle.rollback()
-        except Exception:  # a connection that broke: closed, the next node opens another
+            _as_new(conn.handle)
+        except Exception:  # a connection that broke, or would not clean: closed, the next node opens another
             return close(self)
         conn.transaction_open = False
 
     release.keeps_the_connection = True
     BaseConnectionManager.release = release
+
+
+def _as_new(handle) -> None:
+    """Leave a psycopg2 connection as a new one: no transaction, no temporary table, psycopg2 ready."""
+    from psycopg2 import extensions
+
+    if handle.info.transaction_status != extensions.TRANSACTION_STATUS_IDLE:
+        handle.rollback()  # the node's transaction, or a failed one
+    with handle.cursor() as cursor:
+        if handle.status != extensions.STATUS_READY:  # committed by SQL: psycopg2 sends no BEGIN of its own
+            cursor.execute("begin")
+        cursor.execute("discard temp")
+    handle.commit()
 
 
 def dbt_executable() -> str:

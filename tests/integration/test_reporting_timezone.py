@@ -42,8 +42,9 @@ SYDNEY_AS_OF = date(2025, 6, 15)  # a reporting date in the middle of a month
 REVENUE = "+fct_mrr_movements +int_customers_summarised"
 
 
-def build(url: str, scratch: Path, zone: str, as_of: str = "") -> dict[tuple[str, date], Row]:
-    dbt_build(url, REVENUE, scratch, env={"TEALEAVES_TIMEZONE": zone, "TEALEAVES_AS_OF": as_of})
+def build(url: str, scratch: Path, zone: str, as_of: str = "", unit_tests: bool = False) -> dict[tuple[str, date], Row]:
+    env = {"TEALEAVES_TIMEZONE": zone, "TEALEAVES_AS_OF": as_of}
+    dbt_build(url, REVENUE, scratch, env=env, unit_tests=unit_tests)
     return movements(url)
 
 
@@ -68,7 +69,9 @@ def sydney(warehouse):
     local = build(url, tmp / "dbt-local", "Australia/Sydney")
     keys = billing_customer_keys(url)
     utc = build(url, tmp / "dbt-utc", "UTC")
-    as_of = build(url, tmp / "dbt-as-of", "Australia/Sydney", SYDNEY_AS_OF.isoformat())
+    # with the revenue models' unit tests: the session's one build whose environment sets another zone and an
+    # as-of date, so a unit test reading either from there instead of its pinned vars fails here
+    as_of = build(url, tmp / "dbt-as-of", "Australia/Sydney", SYDNEY_AS_OF.isoformat(), unit_tests=True)
     ltv_as_of = query(url, "select distinct as_of_date from intermediate.int_customers_summarised")
     return world, keys, local, utc, (as_of, ltv_as_of)
 
