@@ -49,7 +49,8 @@ def retry_ast_race() -> None:
     ast.parse = parse
 
 
-# dbt names a node's connection after the node's unique id; its own (master, the cache's list_ ones) are closed.
+# dbt names a node's connection after the node's unique id. Its other connections (master for the hooks and the
+# cache, list_ and create_ for schemas, a source's freshness, a function) are closed as dbt closes them.
 _NODE_KINDS = {"model", "test", "seed", "snapshot", "unit_test"}
 
 
@@ -60,14 +61,12 @@ def reuse_connections() -> None:
     daily build) had a PostgreSQL backend of its own started, authenticated and its catalog caches filled: 7.5 ms
     of wall time and 8 ms of CPU on both ends per connection on this project's 2-core machine, before its first
     query. dbt-snowflake keeps them (its reuse_connections); dbt-labs/dbt-core#7587 proposed the same for every
-    adapter and was closed. Here a node's connection is left as a new one would be, which is what closing gave:
-    - what the node left uncommitted is rolled back, its locks and `set local` settings with it;
-    - its temporary tables are dropped (dbt's incremental materialization leaves its `__dbt_tmp` table behind);
-    - psycopg2 is back in its ready state, so the next node's first statement opens a transaction as on a new
-      connection. dbt commits by sending COMMIT as SQL, after which psycopg2 still counts a transaction open and
-      a plain rollback would send a ROLLBACK the server warns about ("there is no transaction in progress").
-    dbt's own connections, which wait idle across the build (master, from the first hooks to the last), are closed
-    as before, and so is a connection that cannot be cleaned: the next node opens another.
+    adapter and was closed. What closing ended, `_as_new` ends: the node's transaction (its locks and `set local`
+    settings: the project's macros take no session-level lock or setting) and its temporary tables (dbt's
+    incremental materialization leaves its `__dbt_tmp` table behind). A connection is closed as before when it
+    is dbt's own (master waits idle from the first hooks to the last), sets a role (dbt-postgres sets it in a
+    transaction it never commits) or commits by itself (a profile's autocommit), or cannot be cleaned. A kept
+    connection the server drops between two nodes fails the next one, as a dropped connection fails a node anyway.
     """
     from dbt.adapters.base.connections import BaseConnectionManager
 
@@ -78,7 +77,8 @@ def reuse_connections() -> None:
     def release(self) -> None:
         with self.lock:
             conn = self.get_if_exists()
-        if conn is None or conn.state != "open" or (conn.name or "").split(".", 1)[0] not in _NODE_KINDS:
+        kept = conn is not None and conn.state == "open" and (conn.name or "").split(".", 1)[0] in _NODE_KINDS
+        if not kept or getattr(conn.credentials, "role", None) or conn.handle.autocommit:
             return close(self)
         try:
             _as_new(conn.handle)
@@ -91,7 +91,12 @@ def reuse_connections() -> None:
 
 
 def _as_new(handle) -> None:
-    """Leave a psycopg2 connection as a new one: no transaction, no temporary table, psycopg2 ready."""
+    """Leave a psycopg2 connection (autocommit off) with no transaction and no temporary table, and psycopg2 ready:
+    its next statement then opens a transaction, as dbt-postgres expects of a new connection (it sends no BEGIN).
+
+    dbt commits by sending COMMIT as SQL, after which psycopg2 still counts a transaction open: a plain rollback
+    would send a ROLLBACK the server warns about ("there is no transaction in progress").
+    """
     from psycopg2 import extensions
 
     if handle.info.transaction_status != extensions.TRANSACTION_STATUS_IDLE:
