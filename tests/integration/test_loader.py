@@ -62,11 +62,17 @@ def test_a_time_without_an_offset_is_a_utc_instant_whatever_the_databases_zone(t
         + "2,Other,other.com,2025-01-02T10:00:00+05:30,lead,REFERRALS,saas,,IN\n",
     )
 
-    [result] = load_paths(fresh_database, [companies])
+    ticket = {"id": 1, "created_at": "2025-01-02 10:00:00", "status": "open", "requester_id": 7}
+    tickets = write(tmp_path / "support" / "tickets.jsonl", json.dumps(ticket) + "\n")
 
-    assert (result.rows_loaded, result.rows_rejected) == (2, 0)
+    results = load_paths(fresh_database, [companies, tickets])
+
+    assert [(r.rows_loaded, r.rows_rejected) for r in results] == [(2, 0), (1, 0)]
     loaded = query(fresh_database, "select hs_object_id, createdate from raw.crm_companies order by 1")
     assert loaded == [(1, datetime(2025, 1, 2, 10, tzinfo=UTC)), (2, datetime(2025, 1, 2, 4, 30, tzinfo=UTC))]
+    assert query(fresh_database, "select created_at from raw.support_tickets") == [
+        (datetime(2025, 1, 2, 10, tzinfo=UTC),)
+    ]
 
 
 def test_loading_the_same_content_twice_is_a_no_op(tmp_path, fresh_database):
